@@ -1,0 +1,197 @@
+"""The ``lockbreak`` command: check scenarios, list what the model knows, replay traces.
+
+Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
+holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.cli.progress import ProgressLine
+from lockbreak.cli.replay import replay_file
+from lockbreak.core import Budget, LockbreakError
+from lockbreak.report.checklist import verdict_line
+from lockbreak.report.traces import render_trace, trace_to_json
+from model.eras import ERAS
+from model.locks import SPIN_ALGORITHMS, spin_algorithm
+from model.scenario.load import find_scenarios
+from properties.catalogue import CATALOGUE, KNOWN, NOT_YET_CHECKED
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+PREEMPT_MODELS = {
+    "none": "schedules only at schedule(), cond_resched() and the lock-break primitives",
+    "voluntary": "also at might_sleep()",
+    "full": "CONFIG_PREEMPT: also whenever preempt_count drops to 0 with need_resched set",
+    "rt": "PREEMPT_RT: spinlocks sleep, holding one does not raise preempt_count",
+}
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="lockbreak")
+def main() -> None:
+    """lockbreak: a model checker for lock-break correctness in Linux-style kernels."""
+
+
+@main.command("check")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--property", "-p", "props", multiple=True, metavar="P",
+              help="Check only this property (repeatable).")
+@click.option("--version", "version", metavar="ERA", help="Rerun under another kernel era.")
+@click.option("--lock", type=click.Choice(SPIN_ALGORITHMS), help="Rerun with another lock algorithm.")
+@click.option("--preempt", type=click.Choice(tuple(PREEMPT_MODELS)),
+              help="Rerun under another preemption model.")
+@click.option("--engine", type=click.Choice(["explicit"]), default="explicit", show_default=True)
+@click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
+@click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
+@click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
+              help="Stop after this many seconds.")
+@click.option("--no-symmetry", is_flag=True, help="Do not merge states of identical CPUs.")
+@click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
+              show_default=True, help="Where counterexample traces are written for replay.")
+def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
+              lock: str | None, preempt: str | None, engine: str, as_json: bool,
+              max_states: int | None, timeout: float | None, no_symmetry: bool,
+              trace_dir: Path) -> None:
+    """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
+    unknown = [p for p in props if p not in KNOWN]
+    if unknown:
+        _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
+    try:
+        files = find_scenarios(paths)
+    except LockbreakError as err:
+        _bad_input(str(err))
+    overrides = Overrides(version, lock, preempt)
+    budget = Budget(max_states=max_states, timeout=timeout)
+    bad_input, runs, records = False, [], []
+    for file in files:
+        try:
+            scenario = load(file, overrides)
+            with ProgressLine(enabled=not as_json) as progress:
+                run = run_scenario(scenario, properties=props or None, budget=budget,
+                                   reporter=progress, symmetry=not no_symmetry)
+        except LockbreakError as err:
+            bad_input = True
+            click.echo(f"error: {err}", err=True)
+            records.append({"file": str(file), "error": str(err)})
+            continue
+        runs.append(run)
+        records += _records(run, trace_dir, overrides)
+        if not as_json:
+            _print_run(run, records)
+    code = _exit_code(runs, bad_input)
+    if as_json:
+        results = [r for r in records if "error" not in r]
+        errors = [r for r in records if "error" in r]
+        click.echo(json.dumps({"results": results, "errors": errors, "exit": code}, indent=2))
+    elif runs:
+        click.echo(_summary(runs, code))
+    sys.exit(code)
+
+
+def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides) -> list[dict]:
+    """JSON records of one scenario's verdicts; counterexamples are also written to files."""
+    out = []
+    k = run.scenario.kernel
+    for verdict in run.verdicts:
+        r = verdict.result
+        record = {
+            "scenario": run.scenario.name, "file": str(run.scenario.path),
+            "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
+            "property": r.property, "status": r.status.value,
+            "expected": verdict.expected.status if verdict.expected else None,
+            "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
+            "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
+            "trace": None, "trace_file": None,
+        }
+        if r.trace is not None:
+            meta = {"name": run.scenario.name, "file": str(run.scenario.path),
+                    "sha256": run.scenario.sha256, "overrides": overrides.as_dict()}
+            data = trace_to_json(run.model, r.trace, scenario=meta, property_name=r.property,
+                                 status=r.status.value)
+            trace_dir.mkdir(parents=True, exist_ok=True)
+            path = trace_dir / f"{run.scenario.name}--{k.version}--{r.property}.json"
+            path.write_text(json.dumps(data, indent=2) + "\n")
+            record["trace"] = [step["text"] for step in data["steps"]]
+            record["trace_file"] = str(path)
+        out.append(record)
+    return out
+
+
+def _print_run(run: ScenarioRun, records: list[dict]) -> None:
+    click.echo(f"{run.scenario.name}  ({run.scenario.path}: {run.label})")
+    for verdict in run.verdicts:
+        click.echo(verdict_line(verdict.result, verdict.expected, verdict.met))
+    files = {(r["scenario"], r["property"]): r["trace_file"] for r in records if "error" not in r}
+    for verdict in run.verdicts:
+        r = verdict.result
+        if r.trace is None:
+            continue
+        headline = (f"\n{r.property} violated in {len(r.trace)} steps"
+                    + (f": {r.detail}" if r.detail else ""))
+        click.echo(render_trace(run.model, r.trace, headline))
+        click.echo(f"  replay: lockbreak replay {files[(run.scenario.name, r.property)]}")
+    click.echo("")
+
+
+def _exit_code(runs: list[ScenarioRun], bad_input: bool) -> int:
+    verdicts = [v for run in runs for v in run.verdicts]
+    if bad_input:
+        return EXIT_BAD_INPUT
+    if any(v.failed for v in verdicts):
+        return EXIT_FAIL
+    if any(v.incomplete for v in verdicts):
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def _summary(runs: list[ScenarioRun], code: int) -> str:
+    verdicts = [v for run in runs for v in run.verdicts]
+    failed = sum(v.failed for v in verdicts)
+    incomplete = sum(v.incomplete for v in verdicts)
+    words = {EXIT_OK: "every expectation met", EXIT_FAIL: f"{failed} not met",
+             EXIT_BAD_INPUT: "bad input", EXIT_INCOMPLETE: f"{incomplete} incomplete"}
+    return f"{len(runs)} scenarios, {len(verdicts)} verdicts: {words[code]}"
+
+
+def _bad_input(message: str) -> None:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(EXIT_BAD_INPUT)
+
+
+@main.command("list")
+def list_cmd() -> None:
+    """Show eras, lock algorithms, preemption models and properties, one line each."""
+    click.echo("eras:")
+    for era in ERAS.values():
+        click.echo(f"  {era.name:<10} [{era.default_lock}] {era.summary}")
+    click.echo("lock algorithms:")
+    for name in SPIN_ALGORITHMS:
+        click.echo(f"  {name:<10} {spin_algorithm(name, 2).summary}")
+    click.echo("  rwlock     queued rwlock (for locks declared \"rwlock\")")
+    click.echo("preemption models:")
+    for name, text in PREEMPT_MODELS.items():
+        click.echo(f"  {name:<10} {text}")
+    click.echo("properties:")
+    for prop in CATALOGUE:
+        click.echo(f"  {prop.name:<19} {prop.kind.value:<10} {prop.holds_when}")
+    for name in NOT_YET_CHECKED:
+        click.echo(f"  {name:<19} {'-':<10} not decided by this version (needs lockstep/fairness)")
+
+
+@main.command("replay")
+@click.argument("file", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+def replay_cmd(file: Path) -> None:
+    """Re-execute a JSON trace step by step and re-check its property."""
+    try:
+        report, reproduced = replay_file(file)
+    except LockbreakError as err:
+        _bad_input(str(err))
+    click.echo(report)
+    sys.exit(EXIT_OK if reproduced else EXIT_FAIL)
+

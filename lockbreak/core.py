@@ -1,0 +1,165 @@
+"""Core types shared by every part of lockbreak: models, results, traces, budgets, errors.
+
+Nothing here knows about kernels. A *model* is any object of the three-method shape
+(`init_states`, `actions`, `next_state`) that also reports, for every transition, which
+named properties it breaks and which property witnesses it reaches, as two bitmasks over
+`property_names`. Engines only ever see this module's protocols.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Hashable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
+
+State = Hashable
+Action = Hashable
+
+
+class LockbreakError(Exception):
+    """A mistake in what lockbreak was asked to do; the message says the cause and the fix."""
+
+
+class ScenarioError(LockbreakError):
+    """Bad scenario input, located at ``file:line:col``.
+
+    >>> str(ScenarioError("unknown lock 'C'", file="a.toml", line=3, col=9))
+    "a.toml:3:9: unknown lock 'C'"
+    """
+
+    def __init__(self, message: str, file: str = "<scenario>", line: int = 0, col: int = 0,
+                 hint: str = "") -> None:
+        self.message, self.file, self.line, self.col, self.hint = message, file, line, col, hint
+        text = f"{file}:{line}:{col}: {message}"
+        super().__init__(text + (f"\n  hint: {hint}" if hint else ""))
+
+
+class ModelDefinitionError(LockbreakError):
+    """An era or primitive definition that cannot be compiled (a bug in a definition, not input)."""
+
+
+class Status(enum.Enum):
+    """The verdict of one property on one scenario."""
+
+    HOLDS = "holds"            # explored everything, never violated, witness reached
+    VIOLATED = "violated"      # a counterexample exists (shortest, for the explicit engine)
+    VACUOUS = "vacuous"        # never violated, but the witness was never reached either
+    INCOMPLETE = "incomplete"  # a budget ran out before the question was settled
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class PropertyKind(enum.Enum):
+    SAFETY = "safety"           # decided transition by transition from `observe` bits
+    CAN_FINISH = "can_finish"   # graph: from every reachable state each must_finish agent can finish
+
+
+@runtime_checkable
+class Model(Protocol):
+    """What an engine can check: a transition system with observed properties.
+
+    ``observe(before, action, after)`` returns ``(violated, witnessed)``: bit ``i`` of each
+    refers to ``property_names[i]`` (whose kind is ``property_kinds[i]``; a CAN_FINISH property
+    only ever sets its witness bit, its violations are found on the graph). ``before`` and ``action`` are ``None`` for an initial state.
+    ``done(state)`` is the bitmask of agents (CPUs) whose program has finished and
+    ``must_finish`` the agents that are expected to finish (graph properties use them).
+    """
+
+    property_names: Sequence[str]
+    property_kinds: Sequence[PropertyKind]
+    agents: Sequence[str]
+    must_finish: int
+
+    def init_states(self) -> Sequence[State]: ...
+
+    def actions(self, state: State) -> Sequence[Action]: ...
+
+    def next_state(self, state: State, action: Action) -> State: ...
+
+    def observe(self, before: State | None, action: Action | None, after: State) -> tuple[int, int]: ...
+
+    def done(self, state: State) -> int: ...
+
+
+def successors(model: Model, state: State) -> Iterable[tuple[int, State, int, int]]:
+    """Yield ``(action_index, next_state, violated, witnessed)`` for every enabled action.
+
+    Models may provide a faster ``successors`` method of their own with the same meaning.
+    """
+    fast = getattr(model, "successors", None)
+    if fast is not None:
+        yield from fast(state)
+        return
+    for index, action in enumerate(model.actions(state)):
+        after = model.next_state(state, action)
+        violated, witnessed = model.observe(state, action, after)
+        yield index, after, violated, witnessed
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Limits of one check; exhausting any of them makes the verdict INCOMPLETE, never HOLDS."""
+
+    max_states: int | None = None
+    timeout: float | None = None
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a trace: the action taken (by index, for replay) and what it did."""
+
+    index: int          # position in model.actions(previous state)
+    action: Any         # the action itself (a kernel model action prints in kernel words)
+    state: State        # the state after the step
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A path from an initial state. ``loop_start`` marks a lasso's repeating part, if any."""
+
+    init: State
+    steps: tuple[Step, ...] = ()
+    loop_start: int | None = None
+
+    @property
+    def states(self) -> list[State]:
+        return [self.init, *(s.state for s in self.steps)]
+
+    def __len__(self) -> int:
+        return len(self.steps)
+
+
+@dataclass
+class Stats:
+    """What an engine did: distinct states, transitions, BFS depth, seconds."""
+
+    states: int = 0
+    transitions: int = 0
+    depth: int = 0
+    seconds: float = 0.0
+
+
+@dataclass
+class CheckResult:
+    """The same result type from every engine."""
+
+    property: str
+    status: Status
+    trace: Trace | None = None
+    stats: Stats = field(default_factory=Stats)
+    detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
+
+
+class Reporter(Protocol):
+    """Receives progress from engines; only the CLI and lockbreak.report print."""
+
+    def progress(self, states: int, transitions: int, depth: int, seconds: float) -> None: ...
+
+
+class SilentReporter:
+    """A reporter that ignores progress (tests, library use)."""
+
+    def progress(self, states: int, transitions: int, depth: int, seconds: float) -> None:
+        return None

@@ -1,0 +1,1 @@
+"""Rendering results for people and machines: checklists, traces in kernel words, JSON."""

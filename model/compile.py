@@ -1,0 +1,468 @@
+"""Compile a scenario's code, and the era primitives it calls, into flat CPU programs.
+
+Era primitives and lock routines are kernel C (`model.eras`, `model.locks`); calls to them are
+inlined with the lock bound, so one CPU's program is a straight list of atomic steps and free
+control. Configuration tests (``IS_ENABLED(CONFIG_PREEMPT)``, ``preempt_model_full()``) are
+folded here, at compile time, exactly as the kernel's preprocessor and static keys would.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from lockbreak.core import ModelDefinitionError
+from model.eras import Era, Primitive
+from model.lang import ast
+from model.lang.parser import parse_code
+from model.locks import LockAlgorithm
+from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op, Program
+
+# Builtin statements that are one CPU-local step each.
+LOCAL_STEPS: Mapping[str, Op] = {
+    "preempt_disable": Op.PREEMPT_DISABLE,
+    "preempt_enable": Op.PREEMPT_ENABLE,
+    "preempt_enable_no_resched": Op.PREEMPT_ENABLE_NO_RESCHED,
+    "cpu_relax": Op.CPU_RELAX,
+    "schedule": Op.SCHEDULE,
+}
+DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE}
+ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock"})
+BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
+                              "cond_resched_rwlock_write"})
+BELIEF_AFTER: Mapping[str, Belief] = {
+    "spin_lock": Belief.HELD, "spin_unlock": Belief.NONE, "write_lock": Belief.HELD,
+    "write_unlock": Belief.NONE, "read_lock": Belief.READ, "read_unlock": Belief.NONE,
+    "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
+    "cond_resched_rwlock_read": Belief.READ,
+}
+COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
+
+
+@dataclass(frozen=True)
+class BuildConfig:
+    """What the preprocessor and the booted kernel know (SEMANTICS.md sections 4 and 5)."""
+
+    preempt: str                 # none | voluntary | full | rt
+    preempt_dynamic: bool
+    smp: bool
+    generic_lockbreak: bool
+
+    @property
+    def built_preemptible(self) -> bool:
+        return self.preempt in ("full", "rt") or self.preempt_dynamic
+
+    def constant(self, name: str) -> int | None:
+        """The value of a configuration symbol or run-time model test, or None."""
+        table = {
+            "CONFIG_PREEMPT": self.built_preemptible,
+            "CONFIG_PREEMPTION": self.built_preemptible,
+            "CONFIG_PREEMPT_DYNAMIC": self.preempt_dynamic,
+            "CONFIG_PREEMPT_RT": self.preempt == "rt",
+            "CONFIG_SMP": self.smp,
+            "CONFIG_GENERIC_LOCKBREAK": self.generic_lockbreak,
+            "preempt_model_none": self.preempt == "none",
+            "preempt_model_voluntary": self.preempt == "voluntary",
+            "preempt_model_full": self.preempt == "full",
+            "preempt_model_rt": self.preempt == "rt",
+            "preempt_model_preemptible": self.preempt in ("full", "rt"),
+            "PREEMPT_LOCK_OFFSET": 0 if self.preempt == "rt" else 1,
+        }
+        value = table.get(name)
+        return None if value is None else int(value)
+
+
+@dataclass(frozen=True)
+class LockInfo:
+    index: int
+    name: str
+    kind: str                    # spin | rwlock
+    algorithm: LockAlgorithm
+
+
+@dataclass
+class _Label:
+    at: int = -1
+
+
+@dataclass
+class _Frame:
+    """One inlined function: its lock binding, locals, result register and exit label."""
+
+    name: str
+    lock: str | None
+    where: str
+    flags: int
+    result: int | None
+    exit: _Label
+    env: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class _Loop:
+    head: _Label
+    cont: _Label
+    exit: _Label
+    counter: int | None = None
+    count: int = 0
+
+
+@functools.lru_cache(maxsize=None)
+def _parse_body(text: str, origin: str) -> tuple[ast.Stmt, ...]:
+    return parse_code(text, file=origin, mode="era")
+
+
+class _Emitter:
+    """Emits one CPU's program."""
+
+    def __init__(self, era: Era, config: BuildConfig, locks: Mapping[str, LockInfo],
+                 data: Mapping[str, int], drop_every: int) -> None:
+        self.era, self.config, self.locks, self.data = era, config, locks, data
+        self.drop_every = drop_every
+        self.code: list[tuple[Op, int | str, int | str, _Label | None, int, str, str, ast.Pos]] = []
+        self.registers = 0
+        self.pos = ast.Pos()
+        self.frames: list[_Frame] = []
+        self.loops: list[_Loop] = []
+
+    # ------------------------------------------------------------ plumbing
+
+    def reg(self) -> int:
+        self.registers += 1
+        return self.registers - 1
+
+    def emit(self, op: Op, a: int | str = 0, b: int | str = 0, target: _Label | None = None,
+             text: str = "") -> None:
+        frame = self.frames[-1] if self.frames else None
+        flags = frame.flags if frame else 0
+        where = frame.where if frame else ""
+        self.code.append((op, a, b, target, flags, text, where, self.pos))
+
+    def mark(self, label: _Label) -> None:
+        label.at = len(self.code)
+
+    def finish(self) -> Program:
+        code = []
+        for op, a, b, target, flags, text, where, pos in self.code:
+            if target is not None and target.at < 0:
+                raise ModelDefinitionError(f"unresolved jump in {where or 'scenario code'}")
+            code.append(Instr(op, a, b, -1 if target is None else target.at, flags, text,
+                              where, pos))
+        return Program(tuple(code), self.registers)
+
+    def bound_lock(self, arg: str | int) -> LockInfo:
+        name = str(arg)
+        if name == "lock" and self.frames and self.frames[-1].lock is not None:
+            name = self.frames[-1].lock
+        try:
+            return self.locks[name]
+        except KeyError:
+            raise ModelDefinitionError(f"unknown lock {name!r} in {self.context()}") from None
+
+    def context(self) -> str:
+        return self.frames[-1].where if self.frames else "scenario code"
+
+    # ------------------------------------------------------------ statements
+
+    def block(self, stmts: tuple[ast.Stmt, ...]) -> None:
+        for stmt in stmts:
+            self.stmt(stmt)
+
+    def stmt(self, s: ast.Stmt) -> None:
+        if not self.frames:
+            self.pos = s.pos
+        if isinstance(s, ast.Call):
+            self.call_stmt(s)
+        elif isinstance(s, ast.Assign):
+            self.assign(s)
+        elif isinstance(s, ast.Return):
+            self.return_(s)
+        elif isinstance(s, ast.If):
+            then, other, end = _Label(), _Label(), _Label()
+            self.cond(s.cond, then, other)
+            self.mark(then)
+            self.block(s.then)
+            self.emit(Op.JUMP, target=end)
+            self.mark(other)
+            self.block(s.orelse)
+            self.mark(end)
+        elif isinstance(s, ast.While):
+            loop = _Loop(_Label(), _Label(), _Label())
+            loop.cont = loop.head
+            body = _Label()
+            self.mark(loop.head)
+            self.cond(s.cond, body, loop.exit)
+            self.mark(body)
+            self.loop_body(loop, s.body)
+            self.emit(Op.JUMP, target=loop.head)
+            self.mark(loop.exit)
+        elif isinstance(s, ast.Forever):
+            loop = _Loop(_Label(), _Label(), _Label())
+            loop.cont = loop.head
+            self.mark(loop.head)
+            self.loop_body(loop, s.body)
+            self.emit(Op.JUMP, target=loop.head)
+            self.mark(loop.exit)
+        elif isinstance(s, ast.Repeat):
+            counter = self.reg()
+            loop = _Loop(_Label(), _Label(), _Label(), counter, s.count)
+            self.emit(Op.SET_REG, counter, s.count)
+            self.mark(loop.head)
+            self.emit(Op.BRANCH_ZERO, counter, target=loop.exit)
+            self.loop_body(loop, s.body)
+            self.mark(loop.cont)
+            self.emit(Op.DEC_REG, counter)
+            self.emit(Op.JUMP, target=loop.head)
+            self.mark(loop.exit)
+        elif isinstance(s, ast.Break):
+            loop = self.loops[-1]
+            if loop.counter is not None:
+                self.emit(Op.SET_REG, loop.counter, 0)
+            self.emit(Op.JUMP, target=loop.exit)
+        elif isinstance(s, ast.Continue):
+            self.emit(Op.JUMP, target=self.loops[-1].cont)
+        elif isinstance(s, ast.Restart):
+            loop = self.loops[-1]
+            if loop.counter is not None:
+                self.emit(Op.SET_REG, loop.counter, loop.count)
+            self.emit(Op.JUMP, target=loop.head)
+        else:  # pragma: no cover - the parser produces nothing else
+            raise ModelDefinitionError(f"cannot compile {type(s).__name__}")
+
+    def loop_body(self, loop: _Loop, body: tuple[ast.Stmt, ...]) -> None:
+        self.loops.append(loop)
+        self.block(body)
+        self.loops.pop()
+
+    def call_stmt(self, s: ast.Call) -> None:
+        name, args = s.name, s.args
+        if name in LOCAL_STEPS:
+            self.emit(LOCAL_STEPS[name], text=f"{name}()")
+        elif name == "work":
+            for _ in range(int(args[0]) if args else 1):
+                self.emit(Op.WORK, text="work()")
+        elif name in DATA_STEPS:
+            self.emit(DATA_STEPS[name], self.data[str(args[0])], text=f"{name}({args[0]})")
+        else:
+            self.invoke(name, args, result=None)
+            if not self.frames and name in BELIEF_AFTER:
+                lock = self.bound_lock(args[0])
+                self.emit(Op.BELIEVE, lock.index, int(BELIEF_AFTER[name]))
+
+    def assign(self, s: ast.Assign) -> None:
+        if isinstance(s.target, ast.Field):
+            lock = self.bound_lock(s.target.obj)
+            value = self.fold(s.value)
+            if value is None:
+                raise ModelDefinitionError(
+                    f"{self.context()}: only constants can be stored in {s.target.name}")
+            self.emit(Op.FLAG_WRITE, lock.index, value,
+                      text=f"{lock.name}->{s.target.name} = {value}")
+            return
+        frame = self.frames[-1]
+        slot = frame.env.get(s.target.name)
+        if slot is None:
+            slot = frame.env[s.target.name] = self.reg()
+        self.value_into(s.value, slot)
+
+    def return_(self, s: ast.Return) -> None:
+        frame = self.frames[-1]
+        if s.value is not None and frame.result is not None:
+            self.value_into(s.value, frame.result)
+        self.emit(Op.JUMP, target=frame.exit)
+
+    def value_into(self, expr: ast.Expr, slot: int) -> None:
+        """Evaluate a 0/1 expression into a register."""
+        value = self.fold(expr)
+        if value is not None:
+            self.emit(Op.SET_REG, slot, int(bool(value)))
+            return
+        yes, no, end = _Label(), _Label(), _Label()
+        self.cond(expr, yes, no)
+        self.mark(yes)
+        self.emit(Op.SET_REG, slot, 1)
+        self.emit(Op.JUMP, target=end)
+        self.mark(no)
+        self.emit(Op.SET_REG, slot, 0)
+        self.mark(end)
+
+    # ------------------------------------------------------------ calls
+
+    def invoke(self, name: str, args: tuple[str | int, ...], result: int | None) -> None:
+        """A call to an era primitive, a lock routine or an atomic lock operation."""
+        lock = self.bound_lock(args[0]) if args else None
+        if lock is not None and name in lock.algorithm.ops:
+            op = Op.FREE_LOCK_OP if name in lock.algorithm.free_ops else Op.LOCK_OP
+            self.emit(op, lock.index, name, text=f"{name}({lock.name})")
+            if result is not None:
+                self.value_from_acc(result)
+            return
+        if lock is not None and name in lock.algorithm.routines:
+            self.inline(name, Primitive(lock.algorithm.routines[name]), lock, result,
+                        origin=f"<{lock.algorithm.name} {name}>")
+            return
+        if name in self.era.primitives:
+            self.inline(name, self.era.primitives[name], lock, result,
+                        origin=f"<{self.era.name} {name}>")
+            return
+        raise ModelDefinitionError(
+            f"{self.context()}: {name}() is neither a {self.era.name} primitive nor a lock "
+            "operation; define it in the era or the lock algorithm")
+
+    def value_from_acc(self, slot: int) -> None:
+        yes, end = _Label(), _Label()
+        self.emit(Op.BRANCH_ACC, target=yes)
+        self.emit(Op.SET_REG, slot, 0)
+        self.emit(Op.JUMP, target=end)
+        self.mark(yes)
+        self.emit(Op.SET_REG, slot, 1)
+        self.mark(end)
+
+    def inline(self, name: str, prim: Primitive, lock: LockInfo | None, result: int | None,
+               origin: str) -> None:
+        if len(self.frames) > 8:
+            raise ModelDefinitionError(f"{origin}: calls nest too deep (recursion?)")
+        label = f"{name}({lock.name})" if lock is not None else f"{name}()"
+        outer = self.frames[-1] if self.frames else None
+        flags = outer.flags if outer else 0
+        if name in BREAK_PRIMITIVES:
+            flags |= IN_BREAK
+        if name in ACQUIRE_PRIMITIVES:
+            flags |= ACQUIRING
+        is_break = name in BREAK_PRIMITIVES
+        scratch = is_break and result is None and prim.returns
+        if scratch:
+            result = self.reg()        # checked by BREAK_END even when the caller ignores it
+        where = f"{outer.where} > {label}" if outer else label
+        frame = _Frame(name, lock.name if lock else None, where, flags, result, _Label())
+        self.frames.append(frame)
+        self.block(_parse_body(prim.body, origin))
+        self.mark(frame.exit)
+        for slot in frame.env.values():
+            self.emit(Op.SET_REG, slot, 0)
+        if is_break:
+            self.emit(Op.BREAK_END, -1 if result is None or not prim.returns else result,
+                      lock.index if lock is not None else 0)
+            if scratch:
+                self.emit(Op.SET_REG, result, 0)
+        self.frames.pop()
+
+    # ------------------------------------------------------------ conditions
+
+    def fold(self, expr: ast.Expr) -> int | None:
+        """The compile-time value of ``expr``, or None when it needs the running CPU."""
+        if isinstance(expr, ast.Const):
+            return expr.value
+        if isinstance(expr, ast.Var):
+            if self.frames and expr.name in self.frames[-1].env:
+                return None
+            value = self.config.constant(expr.name)
+            if value is None:
+                raise ModelDefinitionError(f"{self.context()}: unknown name {expr.name!r}")
+            return value
+        if isinstance(expr, ast.CallExpr):
+            if expr.name == "IS_ENABLED":
+                value = self.config.constant(str(expr.args[0]))
+                if value is None:
+                    raise ModelDefinitionError(f"unknown config symbol {expr.args[0]}")
+                return value
+            if not expr.args and expr.name.startswith("preempt_model_"):
+                return self.config.constant(expr.name)
+            return None
+        if isinstance(expr, ast.Not):
+            inner = self.fold(expr.operand)
+            return None if inner is None else int(not inner)
+        if isinstance(expr, ast.And | ast.Or):
+            left, right = self.fold(expr.left), self.fold(expr.right)
+            if isinstance(expr, ast.And):
+                if left == 0 or right == 0:
+                    return 0 if left == 0 else None  # a step on the left still runs
+                return None if left is None or right is None else 1
+            if left is not None and left != 0:
+                return 1
+            if left == 0 and right is not None:
+                return int(bool(right))
+            return None
+        return None
+
+    def cond(self, expr: ast.Expr, yes: _Label, no: _Label) -> None:
+        """Jump to ``yes`` or ``no``; atoms that read shared memory are steps."""
+        value = self.fold(expr)
+        if value is not None:
+            self.emit(Op.JUMP, target=yes if value else no)
+            return
+        if isinstance(expr, ast.Not):
+            self.cond(expr.operand, no, yes)
+        elif isinstance(expr, ast.And):
+            mid = _Label()
+            self.cond(expr.left, mid, no)
+            self.mark(mid)
+            self.cond(expr.right, yes, no)
+        elif isinstance(expr, ast.Or):
+            mid = _Label()
+            self.cond(expr.left, yes, mid)
+            self.mark(mid)
+            self.cond(expr.right, yes, no)
+        elif isinstance(expr, ast.Var):
+            self.emit(Op.BRANCH_REG, self.frames[-1].env[expr.name], 0, target=yes)
+            self.emit(Op.JUMP, target=no)
+        elif isinstance(expr, ast.Field):
+            lock = self.bound_lock(expr.obj)
+            self.emit(Op.FLAG_READ, lock.index, text=f"{lock.name}->{expr.name}")
+            self.emit(Op.BRANCH_ACC, target=yes)
+            self.emit(Op.JUMP, target=no)
+        elif isinstance(expr, ast.Compare):
+            self.compare(expr, yes, no)
+        elif isinstance(expr, ast.CallExpr):
+            self.call_cond(expr, yes, no)
+        else:  # pragma: no cover
+            raise ModelDefinitionError(f"cannot test {type(expr).__name__}")
+
+    def compare(self, expr: ast.Compare, yes: _Label, no: _Label) -> None:
+        left, right = expr.left, expr.right
+        if not (isinstance(left, ast.CallExpr) and left.name == "preempt_count"):
+            raise ModelDefinitionError(f"{self.context()}: only preempt_count() can be compared")
+        k = self.fold(right)
+        if k is None:
+            raise ModelDefinitionError(f"{self.context()}: compare preempt_count() to a constant")
+        self.emit(Op.BRANCH_PCOUNT, COMPARE[expr.op], k, target=yes)
+        self.emit(Op.JUMP, target=no)
+
+    def call_cond(self, expr: ast.CallExpr, yes: _Label, no: _Label) -> None:
+        name = expr.name
+        if name == "need_resched" and not expr.args:
+            self.emit(Op.NEED_RESCHED, text="need_resched()")
+            self.emit(Op.BRANCH_ACC, target=yes)
+            self.emit(Op.JUMP, target=no)
+            return
+        if name == "__mm_drop_due":
+            self.emit(Op.MM_DROP_DUE, self.drop_every)
+            self.emit(Op.BRANCH_ACC, target=yes)
+            self.emit(Op.JUMP, target=no)
+            return
+        slot = self.reg()
+        self.invoke(name, expr.args, result=slot)
+        at_top = not self.frames
+        if at_top and name in BELIEF_AFTER:     # cond_resched_lock's value: held either way
+            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(BELIEF_AFTER[name]))
+        if at_top and name == "spin_trylock":
+            got = _Label()
+            self.emit(Op.BRANCH_REG, slot, 1, target=got)
+            self.emit(Op.JUMP, target=no)
+            self.mark(got)
+            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(Belief.HELD))
+            self.emit(Op.JUMP, target=yes)
+            return
+        self.emit(Op.BRANCH_REG, slot, 1, target=yes)
+        self.emit(Op.JUMP, target=no)
+
+
+def compile_cpu(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConfig,
+                locks: Mapping[str, LockInfo], data: Mapping[str, int],
+                drop_every: int = 1) -> Program:
+    """Compile one CPU's scenario code, inlining the era's primitives."""
+    emitter = _Emitter(era, config, locks, data, drop_every)
+    emitter.block(code)
+    return emitter.finish()
+

@@ -1,0 +1,605 @@
+"""The kernel lock world as a checkable model: CPUs running compiled programs over lock words.
+
+A state is one int: the id of the shared part (lock words, ``break_lock`` flags, ghost holder
+and waiter masks, data snapshots) in the low bits, then one id per CPU for its private part
+(program counter, ``preempt_count``, ``need_resched``, wakeups left, registers). Ids index
+interned tuples, so the engine hashes small ints while traces and properties decode readable
+views. A CPU's step depends only on its own part and the shared part, so each (private,
+shared) pair is interpreted once and its successor kept as an int delta: the hot path is a
+dict lookup and an addition.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind
+from model.events import Event
+from model.locks import RELEASE_OPS
+from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
+from model.world import World
+
+# Private-part layout.
+PC, COUNT, NEED, WAKE, ACC, TICKET, MM, DROPPED = range(8)
+REGS = 8
+
+SHARED_BITS = 28
+LOCAL_BITS = 20
+SHARED_MASK = (1 << SHARED_BITS) - 1
+LOCAL_MASK = (1 << LOCAL_BITS) - 1
+DISABLED = None
+MAX_FREE_RUN = 100_000
+
+_COMPARE = (
+    lambda x, k: x == k, lambda x, k: x != k, lambda x, k: x < k,
+    lambda x, k: x <= k, lambda x, k: x > k, lambda x, k: x >= k,
+)
+
+
+@dataclass(frozen=True)
+class Action:
+    """A CPU's next step, or the environment waking a CPU (setting its need_resched)."""
+
+    cpu: int
+    wakeup: bool = False
+
+    def __str__(self) -> str:
+        return f"wakeup(cpu{self.cpu})" if self.wakeup else f"cpu{self.cpu}"
+
+
+@dataclass(frozen=True)
+class PropertySpec:
+    """A property as the kernel model observes it: events that violate and that witness it."""
+
+    name: str
+    kind: PropertyKind
+    violated_by: Event
+    witnessed_by: Event
+
+
+@dataclass(frozen=True)
+class StepInfo:
+    """What one transition did, in kernel words (for traces and tests)."""
+
+    action: Action
+    text: str                 # "spin_lock(B) > arch_spin_trylock(B) -> fails: held by cpu0"
+    events: Event
+    instr: Instr | None       # the step instruction executed (None: preemption or wakeup)
+
+
+@dataclass(frozen=True)
+class CpuView:
+    name: str
+    at: str                   # the next step, in kernel words, or "finished"
+    preempt_count: int
+    need_resched: int
+    wakeups_left: int
+    holds: tuple[str, ...]
+    waits_for: tuple[str, ...]
+    finished: bool
+
+
+@dataclass(frozen=True)
+class LockView:
+    name: str
+    word: str
+    break_lock: int
+
+
+@dataclass(frozen=True)
+class WorldView:
+    cpus: tuple[CpuView, ...]
+    locks: tuple[LockView, ...]
+    stale: tuple[str, ...]    # "cpu1:transaction" for each stale snapshot
+
+
+class KernelModel:
+    """The compiled world as a `lockbreak.core.Model` with a fast `successors`."""
+
+    def __init__(self, world: World, properties: Sequence[PropertySpec]) -> None:
+        self.world = world
+        self.properties = tuple(properties)
+        self.property_names = tuple(p.name for p in self.properties)
+        self.property_kinds = tuple(p.kind for p in self.properties)
+        n = world.n_cpus
+        self.agents = tuple(f"cpu{i}" for i in range(n))
+        self.must_finish = sum(1 << i for i in range(n) if not world.forever[i])
+        self._code = [p.code for p in world.programs]
+        self._preemptible = world.config.preempt in ("full", "rt")
+        self._shifts = tuple(SHARED_BITS + LOCAL_BITS * i for i in range(n))
+        self._locals: list[tuple[int, ...]] = []
+        self._local_ids: dict[tuple[int, ...], int] = {}
+        self._shared: list[tuple] = []
+        self._shared_ids: dict[tuple, int] = {}
+        self._step_cache: list[dict[int, tuple[int, int, int] | None]] = [{} for _ in range(n)]
+        self._wake_cache: list[dict[int, tuple[int, int, int] | None]] = [{} for _ in range(n)]
+        self._bits_cache: dict[int, tuple[int, int]] = {}
+        self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._groups = self._symmetry_groups()
+        self._init = self._initial_state()
+
+    # ------------------------------------------------------------ Model protocol
+
+    def init_states(self) -> list[int]:
+        return [self._init]
+
+    def actions(self, state: int) -> list[Action]:
+        steps = [Action(i) for i in range(len(self._code)) if self._step(i, state) is not None]
+        wakes = [Action(i, True) for i in range(len(self._code)) if self._wake(i, state) is not None]
+        return steps + wakes
+
+    def next_state(self, state: int, action: Action) -> int:
+        entry = self._wake(action.cpu, state) if action.wakeup else self._step(action.cpu, state)
+        if entry is None:
+            raise LockbreakError(f"{action} is not enabled in this state")
+        return state + entry[0]
+
+    def observe(self, before: int | None, action: Action | None, after: int) -> tuple[int, int]:
+        if before is None or action is None:
+            return self._bits(self._double_hold(self._shared[after & SHARED_MASK]))
+        entry = self._wake(action.cpu, before) if action.wakeup else self._step(action.cpu, before)
+        assert entry is not None and before + entry[0] == after
+        return entry[1], entry[2]
+
+    def done(self, state: int) -> int:
+        mask = 0
+        for i, shift in enumerate(self._shifts):
+            if self._locals[(state >> shift) & LOCAL_MASK][PC] >= len(self._code[i]):
+                mask |= 1 << i
+        return mask
+
+    def successors(self, state: int) -> list[tuple[int, int, int, int]]:
+        """``(action_index, next_state, violated, witnessed)`` for every enabled action."""
+        shared = state & SHARED_MASK
+        out = []
+        index = 0
+        wakes = []
+        for i, shift in enumerate(self._shifts):
+            local = (state >> shift) & LOCAL_MASK
+            key = (local << SHARED_BITS) | shared
+            cache = self._step_cache[i]
+            entry = cache.get(key, 0)
+            if entry == 0:
+                entry = self._fill_step(i, local, shared, key)
+            if entry is not None:
+                out.append((index, state + entry[0], entry[1], entry[2]))
+                index += 1
+            wake = self._wake_cache[i].get(local, 0)
+            if wake == 0:
+                wake = self._fill_wake(i, local)
+            if wake is not None:
+                wakes.append((state + wake[0], wake[1], wake[2]))
+        for after, violated, witnessed in wakes:
+            out.append((index, after, violated, witnessed))
+            index += 1
+        return out
+
+    def canonical(self, state: int) -> int:
+        """The least state among CPU renamings within groups of identical CPUs."""
+        return self.canonical_perm(state)[0]
+
+    def canonical_perm(self, state: int) -> tuple[int, tuple[int, ...]]:
+        """`canonical` and the renaming used: ``perm[cpu]`` is that CPU's index in the result.
+
+        Identical CPUs are ordered by their private part; where those tie, every order of the
+        tied CPUs is tried and the least resulting state wins, so the form is canonical.
+        """
+        n = len(self._shifts)
+        if not self._groups:
+            return state, tuple(range(n))
+        locals_ = [(state >> shift) & LOCAL_MASK for shift in self._shifts]
+        choices = []
+        for group in self._groups:
+            ordered = sorted(group, key=lambda c: locals_[c])
+            ties = [list(g) for _, g in itertools.groupby(ordered, key=lambda c: locals_[c])]
+            choices.append([list(itertools.chain(*p))
+                            for p in itertools.product(*(itertools.permutations(t) for t in ties))])
+        best: tuple[int, tuple[int, ...]] | None = None
+        shared = state & SHARED_MASK
+        for combo in itertools.product(*choices):
+            perm = list(range(n))                       # perm[old cpu] = new cpu
+            for group, order in zip(self._groups, combo, strict=True):
+                for new, old in zip(group, order, strict=True):
+                    perm[old] = new
+            p = tuple(perm)
+            value = self._permute_shared(shared, p)
+            for old, local in enumerate(locals_):
+                value |= local << self._shifts[p[old]]
+            if best is None or value < best[0]:
+                best = (value, p)
+        assert best is not None
+        return best
+
+    @property
+    def canonical_groups(self) -> tuple[tuple[int, ...], ...]:
+        """Groups of CPUs with identical code and wakeups (what symmetry reduction renames)."""
+        return self._groups
+
+    # ------------------------------------------------------------ readable views
+
+    def view(self, state: int) -> WorldView:
+        shared = self._shared[state & SHARED_MASK]
+        cpus = []
+        for i, shift in enumerate(self._shifts):
+            local = self._locals[(state >> shift) & LOCAL_MASK]
+            holds, waits = [], []
+            for lock in self.world.locks:
+                _, _, holders, writers, waiters = shared[lock.index]
+                if (holders | writers) >> i & 1:
+                    suffix = "(r)" if lock.kind == "rwlock" and not writers >> i & 1 else ""
+                    holds.append(lock.name + suffix)
+                if waiters >> i & 1:
+                    waits.append(lock.name)
+            pc = local[PC]
+            code = self._code[i]
+            finished = pc >= len(code)
+            at = "finished" if finished else _instr_words(code[pc])
+            cpus.append(CpuView(self.agents[i], at, local[COUNT], local[NEED], local[WAKE],
+                                tuple(holds), tuple(waits), finished))
+        locks = tuple(LockView(lock.name, lock.algorithm.describe(shared[lock.index][0]),
+                               shared[lock.index][1]) for lock in self.world.locks)
+        stale = []
+        base = len(self.world.locks)
+        for d, name in enumerate(self.world.data):
+            _, stale_mask = shared[base + d]
+            stale += [f"cpu{i}:{name}" for i in range(len(self._code)) if stale_mask >> i & 1]
+        return WorldView(tuple(cpus), locks, tuple(stale))
+
+    def step_info(self, state: int, action: Action) -> StepInfo:
+        """Re-run one transition to say, in kernel words, what it did."""
+        shared = self._shared[state & SHARED_MASK]
+        local = self._locals[(state >> self._shifts[action.cpu]) & LOCAL_MASK]
+        if action.wakeup:
+            return StepInfo(action, "wakeup: need_resched = 1", Event.WAKEUP, None)
+        result = self._execute(action.cpu, local, shared)
+        if result is None:
+            raise LockbreakError(f"{action} is not enabled in this state")
+        _, _, events, text, instr = result
+        return StepInfo(action, text, events, instr)
+
+    # ------------------------------------------------------------ interning
+
+    def _local_id(self, local: tuple[int, ...]) -> int:
+        lid = self._local_ids.get(local)
+        if lid is None:
+            lid = len(self._locals)
+            if lid > LOCAL_MASK:
+                raise LockbreakError("more than 2**20 distinct CPU states: scenario too large")
+            self._locals.append(local)
+            self._local_ids[local] = lid
+        return lid
+
+    def _shared_id(self, shared: tuple) -> int:
+        sid = self._shared_ids.get(shared)
+        if sid is None:
+            sid = len(self._shared)
+            if sid > SHARED_MASK:
+                raise LockbreakError("more than 2**28 distinct shared states: scenario too large")
+            self._shared.append(shared)
+            self._shared_ids[shared] = sid
+        return sid
+
+    def _initial_state(self) -> int:
+        world = self.world
+        n = world.n_cpus
+        shared = tuple((lock.algorithm.initial(n), 0, 0, 0, 0) for lock in world.locks) + tuple(
+            (0, 0) for _ in world.data)
+        state = self._shared_id(shared)
+        for i, program in enumerate(world.programs):
+            local = [0] * (REGS + program.registers)
+            local[WAKE] = world.wakeups[i]
+            shared_list = list(shared)
+            self._free_run(i, local, shared_list)
+            if tuple(shared_list) != shared:
+                raise ModelDefinitionError("initial bookkeeping changed shared state")
+            state |= self._local_id(tuple(local)) << self._shifts[i]
+        return state
+
+    # ------------------------------------------------------------ transitions
+
+    def _step(self, cpu: int, state: int) -> tuple[int, int, int] | None:
+        shared = state & SHARED_MASK
+        local = (state >> self._shifts[cpu]) & LOCAL_MASK
+        key = (local << SHARED_BITS) | shared
+        entry = self._step_cache[cpu].get(key, 0)
+        return self._fill_step(cpu, local, shared, key) if entry == 0 else entry
+
+    def _wake(self, cpu: int, state: int) -> tuple[int, int, int] | None:
+        local = (state >> self._shifts[cpu]) & LOCAL_MASK
+        entry = self._wake_cache[cpu].get(local, 0)
+        return self._fill_wake(cpu, local) if entry == 0 else entry
+
+    def _fill_step(self, cpu: int, lid: int, sid: int, key: int) -> tuple[int, int, int] | None:
+        result = self._execute(cpu, self._locals[lid], self._shared[sid])
+        entry = None
+        if result is not None:
+            local, shared, events, _, _ = result
+            new_lid, new_sid = self._local_id(local), self._shared_id(shared)
+            delta = ((new_lid - lid) << self._shifts[cpu]) + (new_sid - sid)
+            entry = (delta, *self._bits(events))
+        self._step_cache[cpu][key] = entry
+        return entry
+
+    def _fill_wake(self, cpu: int, lid: int) -> tuple[int, int, int] | None:
+        local = self._locals[lid]
+        entry = None
+        if local[WAKE] > 0 and not local[NEED] and local[PC] < len(self._code[cpu]):
+            woken = list(local)
+            woken[NEED], woken[WAKE] = 1, local[WAKE] - 1
+            new_lid = self._local_id(tuple(woken))
+            entry = ((new_lid - lid) << self._shifts[cpu], *self._bits(Event.WAKEUP))
+        self._wake_cache[cpu][lid] = entry
+        return entry
+
+    def _bits(self, events: int) -> tuple[int, int]:
+        bits = self._bits_cache.get(events)
+        if bits is None:
+            violated = witnessed = 0
+            for i, prop in enumerate(self.properties):
+                if events & prop.violated_by:
+                    violated |= 1 << i
+                if events & prop.witnessed_by:
+                    witnessed |= 1 << i
+            bits = self._bits_cache[events] = (violated, witnessed)
+        return bits
+
+    # ------------------------------------------------------------ the interpreter
+
+    def _execute(self, cpu: int, local: tuple[int, ...], shared: tuple
+                 ) -> tuple[tuple[int, ...], tuple, Event, str, Instr | None] | None:
+        """One step of ``cpu``: the step instruction at its pc, then free control after it."""
+        code = self._code[cpu]
+        pc = local[PC]
+        if pc >= len(code):
+            return None
+        instr = code[pc]
+        regs, mem = list(local), list(shared)
+        if (self._preemptible and regs[NEED] and regs[COUNT] == 0 and instr.op != Op.SCHEDULE
+                and not _may_block(instr)):
+            regs[NEED] = 0
+            events, text, executed = Event.SCHEDULE, "preempted: schedule()", None
+        else:
+            outcome = self._do_step(cpu, instr, regs, mem)
+            if outcome is None:
+                return None
+            events, note = outcome
+            regs[PC] = pc + 1
+            notes: list[str] = []
+            events |= self._free_run(cpu, regs, mem, notes)
+            text = "; ".join([_instr_words(instr) + (f" -> {note}" if note else ""), *notes])
+            executed = instr
+        regs[ACC] = 0
+        events |= self._double_hold(mem)
+        return tuple(regs), tuple(mem), events, text, executed
+
+    def _do_step(self, cpu: int, instr: Instr, regs: list[int], mem: list
+                 ) -> tuple[Event, str] | None:
+        op = instr.op
+        me = 1 << cpu
+        if op == Op.PREEMPT_DISABLE:
+            regs[COUNT] += 1
+            return Event.NONE, f"preempt_count={regs[COUNT]}"
+        if op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
+            if regs[COUNT] == 0:
+                raise LockbreakError(
+                    f"line {instr.pos.line}: cpu{cpu} calls preempt_enable() with preempt_count 0;"
+                    " pair every preempt_enable() with a preempt_disable()")
+            regs[COUNT] -= 1
+            return Event.NONE, f"preempt_count={regs[COUNT]}"
+        if op in (Op.CPU_RELAX, Op.WORK):
+            return Event.NONE, ""
+        if op == Op.SCHEDULE:
+            regs[NEED] = 0
+            if regs[COUNT] > 0:
+                return (Event.SCHEDULE | Event.SCHEDULE_IN_ATOMIC,
+                        f"scheduling while atomic: preempt_count={regs[COUNT]}")
+            return Event.SCHEDULE, ""
+        if op == Op.NEED_RESCHED:
+            regs[ACC] = regs[NEED]
+            return Event.NONE, str(regs[NEED])
+        if op == Op.LOCK_OP:
+            return self._lock_op(cpu, instr, regs, mem)
+        if op == Op.FLAG_READ:
+            regs[ACC] = mem[instr.a][1]
+            return Event.NONE, str(regs[ACC])
+        if op == Op.FLAG_WRITE:
+            word, _, holders, writers, waiters = mem[instr.a]
+            mem[instr.a] = (word, instr.b, holders, writers, waiters)
+            return Event.NONE, ""
+        base = len(self.world.locks)
+        if op == Op.DATA_READ:
+            fresh, stale = mem[base + instr.a]
+            mem[base + instr.a] = (fresh | me, stale & ~me)
+            return Event.NONE, "snapshot taken"
+        if op == Op.DATA_WRITE:
+            fresh, stale = mem[base + instr.a]
+            made_stale = fresh & ~me & ~stale
+            mem[base + instr.a] = (fresh & me, stale | (fresh & ~me))
+            if made_stale:
+                whose = ", ".join(f"cpu{i}" for i in range(len(self._code)) if made_stale >> i & 1)
+                return Event.STALE, f"{whose}'s snapshot is now stale"
+            return Event.NONE, ""
+        if op == Op.DATA_USE:
+            _, stale = mem[base + instr.a]
+            if stale & me:
+                return Event.STALE_USE, "relies on a stale snapshot"
+            return Event.NONE, "snapshot still valid"
+        raise ModelDefinitionError(f"not a step: {instr}")  # pragma: no cover
+
+    def _lock_op(self, cpu: int, instr: Instr, regs: list[int], mem: list
+                 ) -> tuple[Event, str] | None:
+        lock = self.world.locks[int(instr.a)]
+        name = str(instr.b)
+        word, flag, holders, writers, waiters = mem[lock.index]
+        out = lock.algorithm.ops[name](word, cpu, regs[TICKET])
+        if out is None:
+            return None
+        me = 1 << cpu
+        events = Event.NONE
+        regs[ACC] = out.value
+        if out.ticket is not None:
+            regs[TICKET] = out.ticket
+        if out.acquired:
+            waiters &= ~me
+            if lock.kind == "rwlock" and out.exclusive:
+                writers |= me
+            else:
+                holders |= me
+        if out.waits:
+            events |= Event.CONTENDED
+            if instr.flags & ACQUIRING:
+                waiters |= me
+        if out.sleeps:
+            events |= Event.SCHEDULE
+            if regs[COUNT] > 0:
+                events |= Event.SCHEDULE_IN_ATOMIC
+        if name in RELEASE_OPS:
+            holders &= ~me
+            writers &= ~me
+            if instr.flags & IN_BREAK:
+                regs[DROPPED] = 1
+                events |= Event.BREAK
+                if not (waiters & ~me) and not regs[NEED]:
+                    events |= Event.SPURIOUS_BREAK
+        mem[lock.index] = (out.word, flag, holders, writers, waiters)
+        return events, out.note
+
+    def _free_run(self, cpu: int, regs: list[int], mem: list, notes: list[str] | None = None
+                  ) -> Event:
+        """Run free instructions until the next step or the end of the program.
+
+        ``notes`` collects what a trace should say about them (a lock-break site's return).
+        """
+        code = self._code[cpu]
+        if notes is None:
+            notes = []
+        events = Event.NONE
+        for _ in range(MAX_FREE_RUN):
+            pc = regs[PC]
+            if pc >= len(code) or code[pc].is_step:
+                return events
+            instr = code[pc]
+            op = instr.op
+            nxt = pc + 1
+            if op == Op.JUMP:
+                nxt = instr.target
+            elif op == Op.BRANCH_ACC:
+                if regs[ACC]:
+                    nxt = instr.target
+            elif op == Op.BRANCH_REG:
+                slot = REGS + int(instr.a)
+                taken = regs[slot]
+                if instr.b:
+                    regs[slot] = 0
+                if taken:
+                    nxt = instr.target
+            elif op == Op.BRANCH_PCOUNT:
+                if _COMPARE[int(instr.a)](regs[COUNT], int(instr.b)):
+                    nxt = instr.target
+            elif op == Op.SET_REG:
+                regs[REGS + int(instr.a)] = int(instr.b)
+            elif op == Op.DEC_REG:
+                regs[REGS + int(instr.a)] -= 1
+            elif op == Op.BRANCH_ZERO:
+                if regs[REGS + int(instr.a)] == 0:
+                    nxt = instr.target
+            elif op == Op.MM_DROP_DUE:
+                regs[MM] = (regs[MM] + 1) % int(instr.a)
+                regs[ACC] = int(regs[MM] == 0)
+            elif op == Op.BELIEVE:
+                self._believe(cpu, int(instr.a), Belief(instr.b), mem)
+            elif op == Op.BREAK_END:
+                dropped = regs[DROPPED]
+                if int(instr.a) >= 0:
+                    value = regs[REGS + int(instr.a)]
+                    if dropped:
+                        events |= Event.BREAK_RETURNED
+                    if value != dropped:
+                        events |= Event.BREAK_LIE
+                    lock = self.world.locks[int(instr.b)].name
+                    notes.append(f"{instr.where} returns {value} "
+                                 f"{'after dropping' if dropped else 'without dropping'} {lock}")
+                regs[DROPPED] = 0
+            elif op == Op.FREE_LOCK_OP:
+                outcome = self._lock_op(cpu, instr, regs, mem)
+                if outcome is not None:
+                    events |= outcome[0]
+            else:  # pragma: no cover
+                raise ModelDefinitionError(f"unknown free instruction {instr}")
+            regs[PC] = nxt
+        raise ModelDefinitionError(
+            f"cpu{cpu}: a loop near line {code[regs[PC]].pos.line} never takes a step")
+
+    def _believe(self, cpu: int, index: int, belief: Belief, mem: list) -> None:
+        """After a statement, the code assumes what the lock's contract promises."""
+        word, flag, holders, writers, waiters = mem[index]
+        me = 1 << cpu
+        holders &= ~me
+        writers &= ~me
+        if belief == Belief.HELD:
+            if self.world.locks[index].kind == "spin":
+                holders |= me
+            else:
+                writers |= me
+        elif belief == Belief.READ:
+            holders |= me
+        mem[index] = (word, flag, holders, writers, waiters)
+
+    def _double_hold(self, mem: Sequence) -> Event:
+        for lock in self.world.locks:
+            _, _, holders, writers, _ = mem[lock.index]
+            if holders & (holders - 1) and lock.kind == "spin":
+                return Event.DOUBLE_HOLD
+            if writers and (writers & (writers - 1) or holders):
+                return Event.DOUBLE_HOLD
+        return Event.NONE
+
+    # ------------------------------------------------------------ symmetry
+
+    def _symmetry_groups(self) -> tuple[tuple[int, ...], ...]:
+        """CPUs whose compiled code and wakeups are identical, in groups of two or more."""
+        by_code: dict[tuple, list[int]] = {}
+        for i, program in enumerate(self.world.programs):
+            key = (program.code, self.world.wakeups[i], self.world.forever[i])
+            by_code.setdefault(key, []).append(i)
+        return tuple(tuple(g) for g in by_code.values() if len(g) > 1)
+
+    def _permute_shared(self, sid: int, perm: tuple[int, ...]) -> int:
+        key = (sid, perm)
+        cached = self._perm_cache.get(key)
+        if cached is not None:
+            return cached
+        shared = self._shared[sid]
+
+        def masks(m: int) -> int:
+            return sum(1 << perm[i] for i in range(len(perm)) if m >> i & 1)
+
+        out = []
+        for lock in self.world.locks:
+            word, flag, holders, writers, waiters = shared[lock.index]
+            out.append((lock.algorithm.permute(word, perm), flag, masks(holders), masks(writers),
+                        masks(waiters)))
+        for fresh, stale in shared[len(self.world.locks):]:
+            out.append((masks(fresh), masks(stale)))
+        result = self._perm_cache[key] = self._shared_id(tuple(out))
+        return result
+
+
+def _may_block(instr: Instr) -> bool:
+    return instr.op == Op.LOCK_OP and instr.b == "__rt_mutex_slowlock"
+
+
+def _instr_words(instr: Instr) -> str:
+    return f"{instr.where}: {instr.text}" if instr.where else instr.text
+
+
+def describe_run(model: KernelModel, init: int, actions: Iterable[Action]) -> list[StepInfo]:
+    """Step infos along a run from ``init`` (used by trace rendering and tests)."""
+    infos = []
+    state = init
+    for action in actions:
+        infos.append(model.step_info(state, action))
+        state = model.next_state(state, action)
+    return infos

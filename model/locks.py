@@ -1,0 +1,418 @@
+"""Lock algorithms: the lock word and its atomic operations (SEMANTICS.md section 3).
+
+Each operation is one atomic step on one lock word: it takes the word, the CPU and that CPU's
+private ticket, and returns an `Outcome` (the new word, the value read, and whether the CPU
+now owns the lock or has started to wait for it). ``None`` means the operation cannot run yet
+(an rt_mutex waiter asleep until the owner releases). ``arch_spin_lock`` and friends are kernel
+C built from these operations, so the eras above them never see the word's shape.
+
+Lock words are small tuples of ints; CPU ids inside them are permuted by `LockAlgorithm.permute`
+for symmetry reduction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+
+NOBODY = -1
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one atomic operation on a lock word did."""
+
+    word: Hashable
+    value: int = 0            # the result a condition tests (trylock success, is_locked, ...)
+    acquired: bool = False    # the CPU owns the lock after this step
+    waits: bool = False       # the attempt failed: the CPU now waits (witness of contention)
+    ticket: int | None = None  # the CPU's new private ticket (None: unchanged)
+    sleeps: bool = False      # the CPU slept (rt_mutex): schedule() ran inside the lock
+    exclusive: bool = True    # acquired as the only holder (False: an rwlock reader)
+    note: str = ""            # kernel words for traces: "fails: held by cpu0"
+
+
+Op = Callable[[Hashable, int, int], "Outcome | None"]
+
+
+@dataclass(frozen=True)
+class LockAlgorithm:
+    """One lock algorithm: initial word, atomic operations, and the C of its lock routines."""
+
+    name: str
+    summary: str
+    initial: Callable[[int], Hashable]                # n_cpus -> word
+    ops: Mapping[str, Op]                             # atomic steps by kernel name
+    routines: Mapping[str, str]                       # C bodies built from ops (arch_spin_lock)
+    owners: Callable[[Hashable], tuple[int, ...]]     # CPUs the word says own it
+    permute: Callable[[Hashable, tuple[int, ...]], Hashable]
+    describe: Callable[[Hashable], str]
+    free_ops: frozenset[str] = frozenset()            # ops that are no step at all (UP)
+
+
+def _who(cpu: int) -> str:
+    return f"cpu{cpu}"
+
+
+# ------------------------------------------------------------------ tas
+# word = (owner,) with NOBODY when free
+
+
+def _tas_trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    (owner,) = word  # type: ignore[misc]
+    if owner == NOBODY:
+        return Outcome((cpu,), value=1, acquired=True, note="acquired")
+    return Outcome(word, value=0, waits=True, note=f"fails: held by {_who(owner)}")
+
+
+def _tas_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    return Outcome((NOBODY,), note="released")
+
+
+def _tas_is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    (owner,) = word  # type: ignore[misc]
+    return Outcome(word, value=int(owner != NOBODY),
+                   note=f"locked by {_who(owner)}" if owner != NOBODY else "unlocked")
+
+
+def _tas_not_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    return Outcome(word, value=0, note="0 (a test-and-set word cannot tell)")
+
+
+TAS = LockAlgorithm(
+    name="tas",
+    summary="test-and-set: unfair, the CPU that just unlocked may win the next trylock again",
+    initial=lambda n: (NOBODY,),
+    ops=MappingProxyType({
+        "arch_spin_trylock": _tas_trylock,
+        "arch_spin_unlock": _tas_unlock,
+        "arch_spin_is_locked": _tas_is_locked,
+        "arch_spin_is_contended": _tas_not_contended,
+    }),
+    routines=MappingProxyType({
+        "arch_spin_lock": """
+            for (;;) {
+                if (arch_spin_trylock(lock))
+                    break;
+                while (arch_spin_is_locked(lock))
+                    cpu_relax();
+            }
+        """,
+    }),
+    owners=lambda w: () if w[0] == NOBODY else (w[0],),  # type: ignore[index]
+    permute=lambda w, p: w if w[0] == NOBODY else (p[w[0]],),  # type: ignore[index]
+    describe=lambda w: "free" if w[0] == NOBODY else f"held by {_who(w[0])}",  # type: ignore[index]
+)
+
+
+# ------------------------------------------------------------------ ticket
+# word = (head, tail, owner); tickets are taken modulo n + 1, enough for n CPUs in line.
+
+
+def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
+    """The ticket lock for ``n_cpus`` CPUs (tickets wrap modulo ``n_cpus + 1``)."""
+    m = n_cpus + 1
+
+    def take(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        nxt = (tail + 1) % m
+        if head == tail:
+            return Outcome((head, nxt, cpu), value=1, acquired=True, note=f"ticket {tail}: acquired")
+        return Outcome((head, nxt, owner), value=0, waits=True, ticket=tail,
+                       note=f"ticket {tail}, now serving {head}: waits")
+
+    def mine(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        if head == ticket:
+            return Outcome((head, tail, cpu), value=1, acquired=True, ticket=0,
+                           note=f"now serving {head}: acquired")
+        return Outcome(word, value=0, note=f"now serving {head}, mine is {ticket}")
+
+    def trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        if head == tail:
+            return Outcome((head, (tail + 1) % m, cpu), value=1, acquired=True, note="acquired")
+        return Outcome(word, value=0, note="fails: tickets outstanding")
+
+    def unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        return Outcome(((head + 1) % m, tail, NOBODY), note=f"now serving {(head + 1) % m}")
+
+    def is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        return Outcome(word, value=int(head != tail))
+
+    def is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+        head, tail, owner = word  # type: ignore[misc]
+        queued = (tail - head) % m
+        return Outcome(word, value=int(queued > 1), note=f"tail - head = {queued}")
+
+    return LockAlgorithm(
+        name="ticket",
+        summary="ticket lock: FIFO, a CPU that drops and retakes queues behind the waiters",
+        initial=lambda n: (0, 0, NOBODY),
+        ops=MappingProxyType({
+            "__ticket_take": take, "__ticket_mine": mine, "arch_spin_trylock": trylock,
+            "arch_spin_unlock": unlock, "arch_spin_is_locked": is_locked,
+            "arch_spin_is_contended": is_contended,
+        }),
+        routines=MappingProxyType({
+            "arch_spin_lock": """
+                if (!__ticket_take(lock)) {
+                    while (!__ticket_mine(lock))
+                        cpu_relax();
+                }
+            """,
+        }),
+        owners=lambda w: () if w[2] == NOBODY else (w[2],),  # type: ignore[index]
+        permute=lambda w, p: w if w[2] == NOBODY else (w[0], w[1], p[w[2]]),  # type: ignore
+        describe=lambda w: (f"head {w[0]} tail {w[1]}"  # type: ignore[index]
+                            + ("" if w[2] == NOBODY else f", held by {_who(w[2])}")),  # type: ignore
+    )
+
+
+# ------------------------------------------------------------------ qspinlock
+# word = (locked, pending, queue): owner or NOBODY, pending waiter or NOBODY, MCS queue of CPUs.
+
+
+def _q_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    locked, pending, queue = word  # type: ignore[misc]
+    if locked == NOBODY and pending == NOBODY and not queue:
+        return Outcome((cpu, NOBODY, ()), value=1, acquired=True, note="fast path: acquired")
+    if pending == NOBODY and not queue:
+        return Outcome((locked, cpu, ()), waits=True, note="sets pending, spins on locked")
+    return Outcome((locked, pending, (*queue, cpu)), waits=True,
+                   note=f"queues behind {', '.join(map(_who, (pending, *queue)[-1:]))}")
+
+
+def _q_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    locked, pending, queue = word  # type: ignore[misc]
+    if locked != NOBODY:
+        return Outcome(word, note=f"locked by {_who(locked)}")
+    if pending == cpu:
+        return Outcome((cpu, NOBODY, queue), value=1, acquired=True, note="pending -> locked")
+    if pending == NOBODY and queue and queue[0] == cpu:
+        return Outcome((cpu, NOBODY, queue[1:]), value=1, acquired=True, note="queue head -> locked")
+    return Outcome(word, note="not first in line")
+
+
+def _q_trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    locked, pending, queue = word  # type: ignore[misc]
+    if locked == NOBODY and pending == NOBODY and not queue:
+        return Outcome((cpu, NOBODY, ()), value=1, acquired=True, note="acquired")
+    return Outcome(word, note="fails")
+
+
+def _q_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    _, pending, queue = word  # type: ignore[misc]
+    return Outcome((NOBODY, pending, queue), note="released")
+
+
+def _q_is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    locked, pending, queue = word  # type: ignore[misc]
+    return Outcome(word, value=int(locked != NOBODY or pending != NOBODY or bool(queue)))
+
+
+def _q_is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    _, pending, queue = word  # type: ignore[misc]
+    waiting = int(pending != NOBODY or bool(queue))
+    return Outcome(word, value=waiting, note="waiters queued" if waiting else "no waiters")
+
+
+def _q_owners(word: Hashable) -> tuple[int, ...]:
+    return () if word[0] == NOBODY else (word[0],)  # type: ignore[index]
+
+
+def _q_permute(word: Hashable, p: tuple[int, ...]) -> Hashable:
+    locked, pending, queue = word  # type: ignore[misc]
+    return (p[locked] if locked != NOBODY else NOBODY, p[pending] if pending != NOBODY else NOBODY,
+            tuple(p[c] for c in queue))
+
+
+def _q_describe(word: Hashable) -> str:
+    locked, pending, queue = word  # type: ignore[misc]
+    parts = ["free" if locked == NOBODY else f"held by {_who(locked)}"]
+    if pending != NOBODY:
+        parts.append(f"pending {_who(pending)}")
+    if queue:
+        parts.append("queue " + " ".join(map(_who, queue)))
+    return ", ".join(parts)
+
+
+QSPINLOCK = LockAlgorithm(
+    name="qspinlock",
+    summary="queued spinlock: FIFO hand-off; the first waiter spins on pending, others queue",
+    initial=lambda n: (NOBODY, NOBODY, ()),
+    ops=MappingProxyType({
+        "__qspin_enter": _q_enter, "__qspin_handoff": _q_handoff,
+        "arch_spin_trylock": _q_trylock, "arch_spin_unlock": _q_unlock,
+        "arch_spin_is_locked": _q_is_locked, "arch_spin_is_contended": _q_is_contended,
+    }),
+    routines=MappingProxyType({
+        "arch_spin_lock": """
+            if (!__qspin_enter(lock)) {
+                while (!__qspin_handoff(lock))
+                    cpu_relax();
+            }
+        """,
+    }),
+    owners=_q_owners, permute=_q_permute, describe=_q_describe,
+)
+
+
+# ------------------------------------------------------------------ rtmutex (PREEMPT_RT)
+
+
+def _rt_slowlock(word: Hashable, cpu: int, ticket: int) -> Outcome | None:
+    (owner,) = word  # type: ignore[misc]
+    if owner != NOBODY:
+        return None          # asleep until the owner releases
+    return Outcome((cpu,), value=1, acquired=True, sleeps=True, note="woken: acquired")
+
+
+RTMUTEX = LockAlgorithm(
+    name="rtmutex",
+    summary="PREEMPT_RT sleeping lock: a waiter blocks until the owner releases",
+    initial=lambda n: (NOBODY,),
+    ops=MappingProxyType({
+        "arch_spin_trylock": _tas_trylock, "arch_spin_unlock": _tas_unlock,
+        "arch_spin_is_locked": _tas_is_locked, "arch_spin_is_contended": _tas_not_contended,
+        "__rt_mutex_slowlock": _rt_slowlock,
+    }),
+    routines=MappingProxyType({
+        "arch_spin_lock": """
+            if (!arch_spin_trylock(lock))
+                __rt_mutex_slowlock(lock);      /* sleeps */
+        """,
+    }),
+    owners=TAS.owners, permute=TAS.permute, describe=TAS.describe,
+)
+
+
+# ------------------------------------------------------------------ UP (smp = false)
+
+
+def _up_acquire(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    return Outcome(word, value=1, acquired=True, note="UP: no lock word")
+
+
+UP = LockAlgorithm(
+    name="up",
+    summary="uniprocessor: spin_lock is preempt_disable(), there is no lock word",
+    initial=lambda n: (),
+    ops=MappingProxyType({
+        "arch_spin_trylock": _up_acquire,
+        "arch_spin_unlock": lambda w, c, t: Outcome(w, note="UP: no lock word"),
+        "arch_spin_is_locked": lambda w, c, t: Outcome(w, value=0),
+        "arch_spin_is_contended": lambda w, c, t: Outcome(w, value=0),
+    }),
+    routines=MappingProxyType({"arch_spin_lock": "arch_spin_trylock(lock);"}),
+    owners=lambda w: (), permute=lambda w, p: w, describe=lambda w: "UP",
+    free_ops=frozenset({"arch_spin_trylock", "arch_spin_unlock"}),
+)
+
+
+# ------------------------------------------------------------------ queued rwlock
+# word = (readers, writer, queue): reader CPUs (sorted), writer or NOBODY, FIFO of (cpu, is_write)
+
+
+def _rw_read_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    readers, writer, queue = word  # type: ignore[misc]
+    if writer == NOBODY and not queue:
+        return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
+                       exclusive=False, note="read-acquired")
+    return Outcome((readers, writer, (*queue, (cpu, 0))), waits=True, note="queues to read")
+
+
+def _rw_write_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    readers, writer, queue = word  # type: ignore[misc]
+    if writer == NOBODY and not readers and not queue:
+        return Outcome((readers, cpu, queue), value=1, acquired=True, note="write-acquired")
+    return Outcome((readers, writer, (*queue, (cpu, 1))), waits=True, note="queues to write")
+
+
+def _rw_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    readers, writer, queue = word  # type: ignore[misc]
+    if not queue or queue[0][0] != cpu:
+        return Outcome(word, note="not first in line")
+    is_write = queue[0][1]
+    if writer != NOBODY or (is_write and readers):
+        return Outcome(word, note="still held")
+    if is_write:
+        return Outcome((readers, cpu, queue[1:]), value=1, acquired=True, note="write-acquired")
+    return Outcome((tuple(sorted((*readers, cpu))), writer, queue[1:]), value=1, acquired=True,
+                   exclusive=False, note="read-acquired")
+
+
+def _rw_read_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    readers, writer, queue = word  # type: ignore[misc]
+    return Outcome((tuple(r for r in readers if r != cpu), writer, queue), note="read-released")
+
+
+def _rw_write_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    readers, _, queue = word  # type: ignore[misc]
+    return Outcome((readers, NOBODY, queue), note="write-released")
+
+
+def _rw_is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    return Outcome(word, value=int(bool(word[2])))  # type: ignore[index]
+
+
+def _rw_permute(word: Hashable, p: tuple[int, ...]) -> Hashable:
+    readers, writer, queue = word  # type: ignore[misc]
+    return (tuple(sorted(p[r] for r in readers)), p[writer] if writer != NOBODY else NOBODY,
+            tuple((p[c], w) for c, w in queue))
+
+
+def _rw_describe(word: Hashable) -> str:
+    readers, writer, queue = word  # type: ignore[misc]
+    parts = []
+    if writer != NOBODY:
+        parts.append(f"write-held by {_who(writer)}")
+    if readers:
+        parts.append("read-held by " + " ".join(map(_who, readers)))
+    if queue:
+        parts.append("queue " + " ".join(f"{_who(c)}({'w' if w else 'r'})" for c, w in queue))
+    return ", ".join(parts) or "free"
+
+
+RWLOCK = LockAlgorithm(
+    name="rwlock",
+    summary="queued rwlock: readers share unless a writer holds or waits; FIFO wait queue",
+    initial=lambda n: ((), NOBODY, ()),
+    ops=MappingProxyType({
+        "__rw_read_enter": _rw_read_enter, "__rw_write_enter": _rw_write_enter,
+        "__rw_handoff": _rw_handoff, "arch_read_unlock": _rw_read_unlock,
+        "arch_write_unlock": _rw_write_unlock, "arch_rwlock_is_contended": _rw_is_contended,
+    }),
+    routines=MappingProxyType({
+        "arch_read_lock": """
+            if (!__rw_read_enter(lock)) {
+                while (!__rw_handoff(lock))
+                    cpu_relax();
+            }
+        """,
+        "arch_write_lock": """
+            if (!__rw_write_enter(lock)) {
+                while (!__rw_handoff(lock))
+                    cpu_relax();
+            }
+        """,
+    }),
+    owners=lambda w: (*w[0], *(() if w[1] == NOBODY else (w[1],))),  # type: ignore[index]
+    permute=_rw_permute, describe=_rw_describe,
+)
+
+SPIN_ALGORITHMS = ("tas", "ticket", "qspinlock")
+
+
+def spin_algorithm(name: str, n_cpus: int) -> LockAlgorithm:
+    """The spinlock algorithm called ``name`` (``tas``, ``ticket``, ``qspinlock``, ``rtmutex``, ``up``)."""
+    fixed = {"tas": TAS, "qspinlock": QSPINLOCK, "rtmutex": RTMUTEX, "up": UP}
+    if name == "ticket":
+        return ticket_algorithm(n_cpus)
+    return fixed[name]
+
+
+RELEASE_OPS = frozenset({"arch_spin_unlock", "arch_read_unlock", "arch_write_unlock"})

@@ -1,0 +1,90 @@
+"""Compiled CPU programs: flat instruction lists that the kernel model interprets.
+
+An instruction is either an atomic *step* (one shared-memory access or one CPU-local statement,
+SEMANTICS.md section 2) or *free* control (jumps, tests of the CPU's own registers and
+``preempt_count``, ghost bookkeeping) that runs in the same transition as the step before it.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+
+from model.lang.ast import Pos
+
+
+class Op(enum.IntEnum):
+    """Opcodes. Steps first, then free instructions."""
+
+    # steps
+    PREEMPT_DISABLE = 0
+    PREEMPT_ENABLE = 1
+    PREEMPT_ENABLE_NO_RESCHED = 2
+    CPU_RELAX = 3
+    WORK = 4
+    SCHEDULE = 5
+    NEED_RESCHED = 6        # acc = this CPU's need_resched
+    LOCK_OP = 7             # a = lock, b = op name; acc = its value
+    FLAG_READ = 8           # a = lock; acc = lock->break_lock
+    FLAG_WRITE = 9          # a = lock, b = value
+    DATA_READ = 10          # a = datum
+    DATA_WRITE = 11
+    DATA_USE = 12
+    # free
+    JUMP = 20               # goto target
+    BRANCH_ACC = 21         # if acc: goto target
+    BRANCH_REG = 22         # if reg[a]: goto target; b = clear the register after the test
+    BRANCH_PCOUNT = 23      # if preempt_count <a-op> b: goto target (a in == != < <= > >=)
+    SET_REG = 24            # reg[a] = b
+    DEC_REG = 25            # reg[a] -= 1
+    BRANCH_ZERO = 26        # if reg[a] == 0: goto target
+    MM_DROP_DUE = 27        # acc = this is a drop_every-th call
+    BELIEVE = 28            # a = lock, b = Belief: what the code after a statement assumes
+    BREAK_END = 29          # a lock-break primitive returns; a = result register or -1
+    FREE_LOCK_OP = 30       # a lock op that is no step (UP)
+
+
+STEP_OPS = frozenset(op for op in Op if op < 20)
+
+
+class Belief(enum.IntEnum):
+    """What the scenario code holds after a statement, by the lock's contract."""
+
+    NONE = 0
+    HELD = 1        # spinlock, or rwlock write-held
+    READ = 2        # rwlock read-held
+
+
+# Instruction flags.
+IN_BREAK = 1        # inlined from a lock-break site (cond_resched_lock and friends)
+ACQUIRING = 2       # inlined from spin_lock/read_lock/write_lock: a failed attempt means waiting
+
+
+@dataclass(frozen=True)
+class Instr:
+    """One instruction; ``text`` and ``where`` are kernel words for traces."""
+
+    op: Op
+    a: int | str = 0
+    b: int | str = 0
+    target: int = -1
+    flags: int = 0
+    text: str = ""           # "arch_spin_trylock(B)"
+    where: str = ""          # "cond_resched_lock(B) > spin_lock(B)"
+    pos: Pos = Pos()         # the scenario statement this came from
+
+    @property
+    def is_step(self) -> bool:
+        return self.op in STEP_OPS
+
+
+@dataclass(frozen=True)
+class Program:
+    """One CPU's compiled code and the size of its register file."""
+
+    code: tuple[Instr, ...]
+    registers: int          # local slots: repeat counters, era locals, call results
+
+    @property
+    def end(self) -> int:
+        return len(self.code)

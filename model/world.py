@@ -1,0 +1,73 @@
+"""A scenario compiled for one era, lock algorithm and preemption model: what the model runs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from lockbreak.core import LockbreakError
+from model.compile import BuildConfig, LockInfo, compile_cpu
+from model.eras import Era, get_era, with_preempt_rt
+from model.locks import RWLOCK, spin_algorithm
+from model.program import Program
+from model.scenario.types import Scenario
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything the interpreter needs, fixed before exploration starts."""
+
+    scenario: Scenario
+    era: Era
+    config: BuildConfig
+    locks: tuple[LockInfo, ...]
+    data: tuple[str, ...]
+    programs: tuple[Program, ...]
+    wakeups: tuple[int, ...]
+    forever: tuple[bool, ...]
+
+    @property
+    def n_cpus(self) -> int:
+        return len(self.programs)
+
+    @property
+    def lock_algorithm(self) -> str:
+        """The spinlock algorithm in force (``up`` without SMP, ``rtmutex`` under rt)."""
+        spins = [lock.algorithm.name for lock in self.locks if lock.kind == "spin"]
+        return spins[0] if spins else "rwlock"
+
+
+def spin_algorithm_name(scenario: Scenario) -> str:
+    k = scenario.kernel
+    if not k.smp:
+        return "up"
+    if k.preempt == "rt":
+        return "rtmutex"
+    return k.lock
+
+
+def build_world(scenario: Scenario, era: Era | None = None) -> World:
+    """Compile every CPU of ``scenario``; ``era`` replaces the scenario's (broken variants)."""
+    k = scenario.kernel
+    if k.timing != "interleaving":
+        raise LockbreakError(
+            f"{scenario.path}: timing = {k.timing!r} is not supported by this checker yet; "
+            "use timing = \"interleaving\"")
+    era = era or get_era(k.version)
+    if k.preempt == "rt":
+        era = with_preempt_rt(era)
+    config = BuildConfig(preempt=k.preempt, preempt_dynamic=k.preempt_dynamic, smp=k.smp,
+                         generic_lockbreak=k.generic_lockbreak)
+    n = len(scenario.cpus)
+    spin = spin_algorithm(spin_algorithm_name(scenario), n)
+    locks = tuple(LockInfo(i, name, kind, spin if kind == "spin" else RWLOCK)
+                  for i, (name, kind) in enumerate(scenario.locks.items()))
+    by_name = {lock.name: lock for lock in locks}
+    data = tuple(scenario.data)
+    data_index = {name: i for i, name in enumerate(data)}
+    programs = tuple(
+        compile_cpu(cpu.code, era=era, config=config, locks=by_name, data=data_index,
+                    drop_every=k.drop_every)
+        for cpu in scenario.cpus)
+    return World(scenario, era, config, locks, data, programs,
+                 tuple(cpu.wakeups for cpu in scenario.cpus),
+                 tuple(cpu.forever for cpu in scenario.cpus))

@@ -1,0 +1,92 @@
+"""The property catalogue: each property's meaning, its violation and its witness.
+
+Every property is defined over the events the kernel model records for a transition
+(`model.events.Event`), so the explicit engine and later engines check the same named thing.
+Each ``always`` has a ``sometimes`` sibling, its witness: a property that holds while its
+witness was never reached is reported as vacuous (the check had nothing to bite on).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from lockbreak.core import LockbreakError, PropertyKind
+from model.events import Event
+from model.kernel import PropertySpec
+
+
+@dataclass(frozen=True)
+class Property:
+    """A named property with its witness, as a kernel developer reads it."""
+
+    name: str
+    kind: PropertyKind
+    holds_when: str               # SEMANTICS.md section 8, one line
+    witness: str                  # what must have happened for a pass to mean something
+    violated_by: Event
+    witnessed_by: Event
+
+    def spec(self) -> PropertySpec:
+        return PropertySpec(self.name, self.kind, self.violated_by, self.witnessed_by)
+
+
+CATALOGUE: tuple[Property, ...] = (
+    Property(
+        "mutual_exclusion", PropertyKind.SAFETY,
+        "no spinlock has two holders; no rwlock has a writer beside any other holder",
+        "contention: some CPU found a lock taken",
+        Event.DOUBLE_HOLD, Event.CONTENDED),
+    Property(
+        "deadlock_free", PropertyKind.CAN_FINISH,
+        "from every reachable state, every CPU whose code has no forever loop can still finish",
+        "contention: some CPU found a lock taken",
+        Event.NONE, Event.CONTENDED),
+    Property(
+        "no_sleep_in_atomic", PropertyKind.SAFETY,
+        "schedule() never runs with preempt_count > 0",
+        "a reschedule: schedule() ran",
+        Event.SCHEDULE_IN_ATOMIC, Event.SCHEDULE),
+    Property(
+        "break_return_truth", PropertyKind.SAFETY,
+        "cond_resched_lock returns 1 exactly when it dropped the lock",
+        "a lock break whose return value was checked",
+        Event.BREAK_LIE, Event.BREAK_RETURNED),
+    Property(
+        "no_stale_use", PropertyKind.SAFETY,
+        "use(X) never relies on a snapshot that another CPU's write(X) made stale",
+        "a snapshot went stale: another CPU wrote X after it was read",
+        Event.STALE_USE, Event.STALE),
+    Property(
+        "no_spurious_break", PropertyKind.SAFETY,
+        "a lock-break site never drops a lock while nobody waits for it and need_resched is "
+        "clear",
+        "a lock break: a lock-break site dropped its lock",
+        Event.SPURIOUS_BREAK, Event.BREAK),
+)
+
+# Properties of SEMANTICS.md section 8 that scenario files may name but this checker does not
+# decide yet (they need lockstep timing or fairness); `lockbreak check` says so for each.
+NOT_YET_CHECKED: tuple[str, ...] = (
+    "starvation_free", "livelock_free", "bounded_wait", "bounded_latency",
+)
+
+KNOWN: tuple[str, ...] = tuple(p.name for p in CATALOGUE) + NOT_YET_CHECKED
+
+
+def by_name(name: str) -> Property:
+    """The catalogue entry called ``name``.
+
+    >>> by_name("no_sleep_in_atomic").kind.value
+    'safety'
+    """
+    for prop in CATALOGUE:
+        if prop.name == name:
+            return prop
+    raise LockbreakError(f"unknown property {name!r}; known: {', '.join(KNOWN)}")
+
+
+def specs(names: Sequence[str] | None = None) -> list[PropertySpec]:
+    """The model-facing specs of ``names`` (all checked properties when None)."""
+    chosen = CATALOGUE if names is None else [by_name(n) for n in names]
+    return [p.spec() for p in chosen]
