@@ -31,7 +31,8 @@ class ScenarioError(LockbreakError):
     def __init__(self, message: str, file: str = "<scenario>", line: int = 0, col: int = 0,
                  hint: str = "") -> None:
         self.message, self.file, self.line, self.col, self.hint = message, file, line, col, hint
-        text = f"{file}:{line}:{col}: {message}"
+        # Errors about the command line (an override) have no position in the file.
+        text = f"{file}:{line}:{col}: {message}" if line else f"{file}: {message}"
         super().__init__(text + (f"\n  hint: {hint}" if hint else ""))
 
 

@@ -1,0 +1,537 @@
+"""Read scenario files (SEMANTICS.md section 7) into checked `Scenario` values.
+
+``tomllib`` parses the file but reports no positions, so `_Locator` scans the source text for
+the line and column of every key and value; every mistake is then a `ScenarioError` at
+``file:line:col``. Command-line overrides (``--version``, ``--lock``, ``--preempt``,
+``--timing``) replace the file's values before validation, and errors they cause name the
+option.
+"""
+
+from __future__ import annotations
+
+import bisect
+import difflib
+import hashlib
+import re
+import tomllib
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+from lockbreak.core import ScenarioError
+from model import eras as era_registry
+from model.lang.ast import Forever, If, Repeat, Stmt, While
+from model.lang.parser import parse_code
+from model.scenario.static import check_scenario
+from model.scenario.types import Cpu, Expectation, Kernel, Scenario
+
+LOCK_ALGORITHMS = ("tas", "ticket", "qspinlock")
+PREEMPT_MODELS = ("none", "voluntary", "full", "rt")
+TIMINGS = ("interleaving", "lockstep")
+LOCK_KINDS = ("spin", "rwlock")
+STATUSES = ("holds", "violated", "vacuous")
+BOUNDED_PROPERTIES = ("bounded_wait", "bounded_latency")
+
+_TOP_KEYS = ("name", "description", "kernel", "locks", "data", "cpu", "expect")
+_KERNEL_TYPES: Mapping[str, type] = {
+    "version": str, "lock": str, "preempt": str, "preempt_dynamic": bool, "smp": bool,
+    "timing": str, "generic_lockbreak": bool, "drop_every": int,
+}
+_CPU_KEYS = ("code", "wakeups")
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_TYPE_WORDS = {str: "a string", bool: "true or false", int: "an integer", dict: "a table"}
+
+
+def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
+    """The scenario files named by ``paths``: each file itself, each folder's ``*.toml``.
+
+    Parameters
+    ----------
+    paths
+        Files and folders, as given on the command line.
+
+    Returns
+    -------
+    list of Path
+        Files in the order given, each folder's files sorted by name, without repeats.
+
+    Raises
+    ------
+    ScenarioError
+        For a path that does not exist, or a folder without ``*.toml`` files.
+    """
+    found: list[Path] = []
+    for path in map(Path, paths):
+        if path.is_dir():
+            files = sorted(path.glob("*.toml"))
+            if not files:
+                raise ScenarioError("no *.toml scenario files in this folder", file=str(path))
+        elif path.exists():
+            files = [path]
+        else:
+            raise ScenarioError("no such file or folder", file=str(path))
+        found += [f for f in files if f not in found]
+    return found
+
+
+def load_scenario(path: str | Path, *, known_properties: Collection[str],
+                  version: str | None = None, lock: str | None = None,
+                  preempt: str | None = None, timing: str | None = None) -> Scenario:
+    """Read, validate and statically check one scenario file.
+
+    Parameters
+    ----------
+    path
+        The TOML scenario file.
+    known_properties
+        The property names an ``[expect]`` table may mention.
+    version, lock, preempt, timing
+        Command-line overrides of the ``[kernel]`` fields of the same names.
+
+    Returns
+    -------
+    Scenario
+        With every default resolved from the era and SEMANTICS.md.
+
+    Raises
+    ------
+    ScenarioError
+        At the offending key, value or statement, with a hint on what to do.
+
+    Examples
+    --------
+    >>> s = load_scenario("scenarios/nested.toml", known_properties={"mutual_exclusion"},
+    ...                   version="v2.6.12")  # doctest: +SKIP
+    >>> s.kernel.lock, len(s.cpus)  # doctest: +SKIP
+    ('tas', 2)
+    """
+    path = Path(path)
+    try:
+        raw = path.read_bytes()
+    except OSError as err:
+        raise ScenarioError(f"cannot read the scenario: {err.strerror}", file=str(path)) from None
+    text = _decode(raw, str(path))
+    try:
+        doc = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise _toml_error(err, text, str(path)) from None
+    overrides = {"version": version, "lock": lock, "preempt": preempt, "timing": timing}
+    loader = _Loader(path, text, {k: v for k, v in overrides.items() if v is not None})
+    scenario = loader.scenario(doc, known_properties, hashlib.sha256(raw).hexdigest())
+    check_scenario(scenario, era_label=loader.era_label(scenario.kernel.version))
+    return scenario
+
+
+def _decode(raw: bytes, file: str) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise ScenarioError("the file is not UTF-8 text", file=file, line=line, col=col,
+                            hint="save it as UTF-8") from None
+
+
+def _toml_error(err: tomllib.TOMLDecodeError, text: str, file: str) -> ScenarioError:
+    """tomllib's message ends in ``(at line L, column C)`` or ``(at end of document)``."""
+    message = str(err)
+    found = re.search(r" \(at line (\d+), column (\d+)\)$", message)
+    if found:
+        line, col = int(found[1]), int(found[2])
+        message = message[:found.start()]
+    else:
+        message = message.removesuffix(" (at end of document)")
+        line = text.count("\n") + 1
+        col = len(text) - (text.rfind("\n") + 1) + 1
+    return ScenarioError(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=file,
+                         line=line, col=col)
+
+
+class _Loader:
+    """Validates one parsed file; knows where each key and value stands in the source."""
+
+    def __init__(self, path: Path, text: str, overrides: Mapping[str, str]) -> None:
+        self.path, self.file, self.overrides = path, str(path), overrides
+        self.where = _Locator(text)
+
+    def error(self, keys: Sequence[str | int], message: str, hint: str = "", *,
+              at_value: bool = False) -> ScenarioError:
+        line, col = self.where.find(tuple(keys), value=at_value)
+        return ScenarioError(message, file=self.file, line=line, col=col, hint=hint)
+
+    def era_label(self, version: str) -> str:
+        return f"{version} (--version)" if "version" in self.overrides else version
+
+    def scenario(self, doc: Mapping[str, Any], known_properties: Collection[str],
+                 sha256: str) -> Scenario:
+        self.known_keys(doc, (), _TOP_KEYS, "top-level key")
+        name = self.typed(doc, ("name",), str, self.path.stem)
+        description = self.typed(doc, ("description",), str, "")
+        kernel = self.kernel(self.typed(doc, ("kernel",), dict, {}))
+        locks = self.locks(self.typed(doc, ("locks",), dict, {}))
+        data = self.data(self.typed(doc, ("data",), dict, {}), locks)
+        cpus = self.cpus(doc.get("cpu"))
+        if not kernel.smp and len(cpus) > 1:
+            raise self.kernel_error("smp", f"smp = false means one CPU, but there are "
+                                    f"{len(cpus)} [[cpu]] tables",
+                                    "remove smp = false or keep one [[cpu]]")
+        expect = self.expect(self.typed(doc, ("expect",), dict, {}), known_properties)
+        return Scenario(path=self.path, name=name, description=description, kernel=kernel,
+                        locks=MappingProxyType(locks), data=MappingProxyType(data),
+                        cpus=cpus, expect=MappingProxyType(expect), sha256=sha256)
+
+    # ------------------------------------------------------------ shapes and types
+
+    def known_keys(self, table: Mapping[str, Any], keys: tuple[str | int, ...],
+                   allowed: Sequence[str], what: str) -> None:
+        for key, value in table.items():
+            if key not in allowed:
+                is_table = isinstance(value, dict) or (
+                    isinstance(value, list) and bool(value)
+                    and all(isinstance(v, dict) for v in value))
+                kind = "table" if is_table and not keys else what
+                shown = f"[{key}]" if kind == "table" else f"'{key}'"
+                home = ("[kernel]" if key in _KERNEL_TYPES else "a [[cpu]] table"
+                        if key in _CPU_KEYS else "")
+                raise self.error((*keys, key), f"unknown {kind} {shown}",
+                                 f"{key} belongs in {home}" if home and not keys else
+                                 _did_you_mean(key, allowed) or "known: " + ", ".join(allowed))
+
+    def typed(self, table: Mapping[str, Any], keys: tuple[str | int, ...], kind: type,
+              default: Any) -> Any:
+        value = table.get(str(keys[-1]), default)
+        # bool is an int in Python, but not in TOML
+        if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
+            raise self.error(keys, f"{_dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
+                             f"{_toml_repr(value)}", at_value=True)
+        return value
+
+    # ------------------------------------------------------------ [kernel]
+
+    def kernel(self, table: Mapping[str, Any]) -> Kernel:
+        self.known_keys(table, ("kernel",), tuple(_KERNEL_TYPES), "[kernel] field")
+        fields = {key: self.typed(table, ("kernel", key), kind, None)
+                  for key, kind in _KERNEL_TYPES.items() if key in table}
+        fields.update(self.overrides)
+        if "version" not in fields:
+            raise self.error(("kernel",), "the scenario names no kernel version",
+                             "add version = \"...\" under [kernel]; known: "
+                             + ", ".join(era_registry.ERAS))
+        version = self.choice(fields, "version", tuple(era_registry.ERAS), "era")
+        era = era_registry.get_era(version)
+        lock = self.choice({"lock": era.default_lock, **fields}, "lock", LOCK_ALGORITHMS,
+                           "lock algorithm")
+        preempt = self.choice({"preempt": "full", **fields}, "preempt", PREEMPT_MODELS,
+                              "preempt model")
+        timing = self.choice({"timing": "interleaving", **fields}, "timing", TIMINGS,
+                             "timing")
+        generic = fields.get("generic_lockbreak", era.default_generic_lockbreak)
+        if generic and lock != "tas":
+            explicit = "generic_lockbreak" in table
+            raise self.kernel_error(
+                "generic_lockbreak" if explicit else "lock",
+                f'generic_lockbreak needs lock = "tas", not "{lock}"',
+                "generic_lockbreak is the break_lock flag of TAS locks; "
+                + ('use lock = "tas"' if explicit
+                   else f"{version} has it by default: set generic_lockbreak = false"),
+                cause="lock" if explicit else "version")
+        drop_every = fields.get("drop_every", 1)
+        if "drop_every" in fields and not era.drop_every:
+            having = [n for n, e in era_registry.ERAS.items() if e.drop_every]
+            raise self.kernel_error(
+                "drop_every", f"{version} has no drop_every",
+                f"drop_every is the -mm kludge's knob, only in {', '.join(having) or 'no era'}"
+                "; remove it or change version", cause="version")
+        if drop_every < 1:
+            raise self.kernel_error("drop_every", f"drop_every = {drop_every}: the lock-break "
+                                    "site must drop the lock every N >= 1 calls")
+        return Kernel(version=version, lock=lock, preempt=preempt,
+                      preempt_dynamic=fields.get("preempt_dynamic", False),
+                      smp=fields.get("smp", True),
+                      timing=timing, generic_lockbreak=generic, drop_every=drop_every)
+
+    def choice(self, fields: Mapping[str, Any], key: str, known: Sequence[str],
+               what: str) -> str:
+        value = fields[key]
+        if value not in known:
+            shown = "" if key in self.overrides else f" '{value}'"  # the option shows it
+            raise self.kernel_error(key, f"unknown {what}{shown}; known: {', '.join(known)}",
+                                    _did_you_mean(value, known, cutoff=0.5))
+        return str(value)
+
+    def kernel_error(self, key: str, message: str, hint: str = "", *,
+                     cause: str = "") -> ScenarioError:
+        """An error about ``[kernel] key``; one caused by an override names the option.
+
+        A bad override has no position in the file (line and column 0); a file value that
+        only an override made wrong (``cause``) is shown where it stands.
+        """
+        if key in self.overrides:
+            return ScenarioError(f"--{key} {self.overrides[key]}: {message}", file=self.file,
+                                 hint=hint)
+        if cause in self.overrides:
+            message = f"--{cause} {self.overrides[cause]}: {message}"
+        return self.error(("kernel", key), message, hint, at_value=True)
+
+    # ------------------------------------------------------------ [locks] and [data]
+
+    def locks(self, table: Mapping[str, Any]) -> dict[str, str]:
+        for name, kind in table.items():
+            self.identifier(("locks", name), "lock")
+            if kind not in LOCK_KINDS:
+                raise self.error(("locks", name), f"unknown lock kind {kind!r} for {name}",
+                                 'use "spin" (spinlock_t) or "rwlock" (rwlock_t)', at_value=True)
+        return dict(table)
+
+    def data(self, table: Mapping[str, Any], locks: Mapping[str, str]) -> dict[str, str]:
+        for name, lock in table.items():
+            self.identifier(("data", name), "datum")
+            if name in locks:
+                raise self.error(("data", name), f"'{name}' is both a lock and a datum",
+                                 "give the datum another name")
+            if not isinstance(lock, str) or lock not in locks:
+                raise self.error(("data", name), f"{name} is protected by {lock!r}, which is "
+                                 f"not declared in [locks]; declared: {', '.join(locks) or 'none'}",
+                                 _did_you_mean(str(lock), locks)
+                                 or f"declare {lock} in [locks], e.g. {lock} = \"spin\"",
+                                 at_value=True)
+        return dict(table)
+
+    def identifier(self, keys: tuple[str, str], what: str) -> None:
+        if not _IDENTIFIER.match(keys[1]):
+            raise self.error(keys, f"{what} name '{keys[1]}' is not a C identifier",
+                             "code refers to it by name: use letters, digits and _")
+
+    # ------------------------------------------------------------ [[cpu]]
+
+    def cpus(self, tables: Any) -> tuple[Cpu, ...]:
+        if tables is None:
+            raise self.error((), "the scenario has no [[cpu]]",
+                             "add one [[cpu]] table with code = \"\"\" ... \"\"\" per CPU")
+        if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
+            raise self.error(("cpu",), "cpu must be an array of tables",
+                             "write each CPU as a [[cpu]] table")
+        return tuple(self.cpu(index, table) for index, table in enumerate(tables))
+
+    def cpu(self, index: int, table: Mapping[str, Any]) -> Cpu:
+        keys: tuple[str | int, ...] = ("cpu", index)
+        self.known_keys(table, keys, _CPU_KEYS, "[[cpu]] key")
+        if "code" not in table:
+            raise self.error(keys, f"cpu{index} has no code",
+                             'add code = """ ... """ with the CPU\'s kernel code path')
+        source = self.typed(table, (*keys, "code"), str, "")
+        wakeups = self.typed(table, (*keys, "wakeups"), int, 0)
+        if wakeups < 0:
+            raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is negative",
+                             "wakeups is how many times need_resched may be set: 0 or more",
+                             at_value=True)
+        line, col = self.where.code_start((*keys, "code"))
+        code = parse_code(source, file=self.file, line=line, col=col)
+        return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
+                   line=self.where.find(keys)[0])
+
+    # ------------------------------------------------------------ [expect]
+
+    def expect(self, table: Mapping[str, Any],
+               known: Collection[str]) -> dict[str, Expectation]:
+        result = {}
+        for prop, value in table.items():
+            keys = ("expect", prop)
+            if prop not in known:
+                raise self.error(keys, f"unknown property '{prop}'",
+                                 _did_you_mean(prop, sorted(known))
+                                 or "known: " + ", ".join(sorted(known)))
+            result[prop] = self.expectation(keys, prop, value)
+        return result
+
+    def expectation(self, keys: tuple[str, str], prop: str, value: Any) -> Expectation:
+        bounded = prop in BOUNDED_PROPERTIES
+        usage = ('"holds", "violated", "vacuous" or { max = N }' if bounded
+                 else '"holds", "violated" or "vacuous"')
+        if isinstance(value, str) and value in STATUSES:
+            return Expectation(status=value)
+        if isinstance(value, dict) and set(value) == {"max"}:
+            if not bounded:
+                raise self.error(keys, f"{{ max = N }} applies only to "
+                                 f"{' and '.join(BOUNDED_PROPERTIES)}", f"expect {usage}",
+                                 at_value=True)
+            limit = value["max"]
+            if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
+                return Expectation(max=limit)
+            raise self.error((*keys, "max"), f"max must be a number of ticks >= 0, not {limit!r}",
+                             at_value=True)
+        raise self.error(keys, f"unknown expectation {_toml_repr(value)} for {prop}",
+                         f"expect {usage}", at_value=True)
+
+
+def _did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
+    return f"did you mean {close[0]}?" if close else ""
+
+
+def _dotted(keys: Sequence[str | int]) -> str:
+    return ".".join(str(k) for k in keys if not isinstance(k, int))
+
+
+def _toml_repr(value: Any) -> str:
+    if isinstance(value, str):
+        return f'"{value}"'
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {_toml_repr(v)}" for k, v in value.items()) + " }"
+    return repr(value)
+
+
+def _has_forever(code: Sequence[Stmt]) -> bool:
+    for stmt in code:
+        if isinstance(stmt, Forever):
+            return True
+        if isinstance(stmt, Repeat | While) and _has_forever(stmt.body):
+            return True
+        if isinstance(stmt, If) and (_has_forever(stmt.then) or _has_forever(stmt.orelse)):
+            return True
+    return False
+
+
+class _Locator:
+    """Where each key and value of a valid TOML document stands in its source text.
+
+    Keys are paths as tomllib nests them: ``("kernel", "version")``, ``("cpu", 1, "code")``
+    (array-of-tables entries are counted), ``("expect", "bounded_wait", "max")`` (inline
+    tables are entered). A table header is the position of the table itself.
+    """
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
+        self.keys: dict[tuple[str | int, ...], int] = {}
+        self.values: dict[tuple[str | int, ...], int] = {}
+        self.scan()
+
+    def find(self, keys: tuple[str | int, ...], *, value: bool = False) -> tuple[int, int]:
+        """Line and column of a key (or its value), else of its nearest known parent."""
+        table = self.values if value else self.keys
+        if keys in table:
+            return self.position(table[keys])
+        return self.find(keys[:-1]) if keys else (1, 1)
+
+    def code_start(self, keys: tuple[str | int, ...]) -> tuple[int, int]:
+        """Where a string value's text begins (TOML drops a newline right after ``\"\"\"``)."""
+        at = self.values.get(keys)
+        if at is None:
+            return self.find(keys)
+        quote = 3 if self.text.startswith(('"""', "'''"), at) else 1
+        start = at + quote
+        if quote == 3 and self.text.startswith(("\n", "\r\n"), start):
+            start = self.text.index("\n", start) + 1
+        return self.position(start)
+
+    def position(self, index: int) -> tuple[int, int]:
+        line = bisect.bisect_right(self.line_starts, index)
+        return line, index - self.line_starts[line - 1] + 1
+
+    def scan(self) -> None:
+        text, i = self.text, 0
+        table: tuple[str | int, ...] = ()
+        counts: dict[tuple[str | int, ...], int] = {}
+        while i < len(text):
+            i = self.blank(i)
+            if i >= len(text):
+                break
+            if text[i] == "[":
+                array = text.startswith("[[", i)
+                names, j = self.key(i + (2 if array else 1))
+                table = tuple(names)
+                if array:
+                    counts[table] = counts.get(table, -1) + 1
+                    table = (*table, counts[table])
+                self.keys[table] = i
+                i = _line_end(text, j)
+            else:
+                i = self.pair(i, table)
+
+    def pair(self, i: int, table: tuple[str | int, ...]) -> int:
+        """Record ``key = value`` at ``i``; return the index after the value."""
+        names, j = self.key(i)
+        keys = (*table, *names)
+        self.keys[keys] = i
+        j = self.spaces(j + 1)  # past '='
+        self.values[keys] = j
+        return self.value(j, keys)
+
+    def key(self, i: int) -> tuple[list[str], int]:
+        """A dotted key at ``i``: its parts and the index after it (and its spaces)."""
+        text, names = self.text, []
+        while True:
+            i = self.spaces(i)
+            if text[i] in "\"'":
+                end = self.string_end(i)
+                names.append(tomllib.loads(f"k = {text[i:end]}")["k"])
+            else:
+                end = i
+                while text[end].isalnum() or text[end] in "_-":
+                    end += 1
+                names.append(text[i:end])
+            i = self.spaces(end)
+            if text[i] != ".":
+                return names, i
+            i += 1
+
+    def value(self, i: int, keys: tuple[str | int, ...]) -> int:
+        text = self.text
+        if text[i] in "\"'":
+            return self.string_end(i)
+        if text[i] == "{":
+            i = self.spaces(i + 1)
+            while text[i] != "}":
+                i = self.spaces(self.pair(i, keys))
+                if text[i] == ",":
+                    i = self.spaces(i + 1)
+            return i + 1
+        if text[i] == "[":
+            i, index = self.blank(i + 1), 0
+            while text[i] != "]":
+                self.values[(*keys, index)] = i
+                i = self.blank(self.value(i, (*keys, index)))
+                if text[i] == ",":
+                    i, index = self.blank(i + 1), index + 1
+            return i + 1
+        while i < len(text) and text[i] not in ",]}#\n":
+            i += 1
+        return i
+
+    def string_end(self, i: int) -> int:
+        text = self.text
+        quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i]
+        j = i + len(quote)
+        while not text.startswith(quote, j):
+            j += 2 if text[j] == "\\" and quote[0] == '"' else 1
+        j += len(quote)
+        extra = 0
+        while len(quote) == 3 and extra < 2 and text.startswith(quote[0], j):
+            j, extra = j + 1, extra + 1  # up to two quotes may precede the closing delimiter
+        return j
+
+    def spaces(self, i: int) -> int:
+        while i < len(self.text) and self.text[i] in " \t":
+            i += 1
+        return i
+
+    def blank(self, i: int) -> int:
+        """Skip spaces, newlines and comments."""
+        text = self.text
+        while i < len(text):
+            if text[i] in " \t\r\n":
+                i += 1
+            elif text[i] == "#":
+                i = _line_end(text, i)
+            else:
+                break
+        return i
+
+
+def _line_end(text: str, i: int) -> int:
+    end = text.find("\n", i)
+    return end if end >= 0 else len(text)

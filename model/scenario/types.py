@@ -1,0 +1,79 @@
+"""The checked, defaults-resolved form of a scenario file (SEMANTICS.md section 7).
+
+`model.scenario.load` builds these from TOML; everything downstream (the kernel model, the
+engines' reports) reads only these frozen values, never the TOML.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from model.lang.ast import Stmt
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """The kernel configuration a scenario runs under, with every default resolved.
+
+    ``lock`` is the lock algorithm (``tas``, ``ticket``, ``qspinlock``), ``preempt`` the
+    preemption model (``none``, ``voluntary``, ``full``, ``rt``), ``timing`` one of
+    ``interleaving`` and ``lockstep``; ``drop_every`` is the -mm kludge's period (1 where the
+    era has no such knob).
+    """
+
+    version: str
+    lock: str
+    preempt: str = "full"
+    preempt_dynamic: bool = False
+    smp: bool = True
+    timing: str = "interleaving"
+    generic_lockbreak: bool = False
+    drop_every: int = 1
+
+
+@dataclass(frozen=True)
+class Cpu:
+    """One CPU's program: its code, how many wakeups the environment may send it.
+
+    ``forever`` is True when the code contains a ``forever`` loop (the CPU is not expected
+    to finish); ``line`` is the line of its ``[[cpu]]`` header.
+    """
+
+    index: int
+    code: tuple[Stmt, ...]
+    wakeups: int = 0
+    forever: bool = False
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Expectation:
+    """What a scenario must show for one property.
+
+    Either ``status`` (``"holds"``, ``"violated"`` or ``"vacuous"``) or, for the bounded
+    properties, ``max``: the worst case in ticks must be at most ``max``.
+    """
+
+    status: str | None = None
+    max: int | None = None
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A checked scenario: the kernel, locks and data, each CPU's code, the expectations.
+
+    ``locks`` maps a lock name to ``"spin"`` or ``"rwlock"`` and ``data`` a datum to the lock
+    that protects it, both in file order. ``sha256`` is the hex digest of the file's bytes.
+    """
+
+    path: Path
+    name: str
+    description: str
+    kernel: Kernel
+    locks: Mapping[str, str]
+    data: Mapping[str, str]
+    cpus: tuple[Cpu, ...]
+    expect: Mapping[str, Expectation]
+    sha256: str
