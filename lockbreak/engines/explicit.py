@@ -1,0 +1,397 @@
+"""Breadth-first explicit-state checking with shortest counterexamples.
+
+`check` explores every reachable state of a model once, in BFS order, deciding SAFETY
+properties transition by transition from the model's ``observe`` bits (the first violation
+found is a shortest one) and CAN_FINISH properties on the stored graph once exploration is
+complete (`lockbreak.engines.graph.first_stuck`).
+
+Under ``symmetry=True`` the model must offer ``canonical(state) -> state``, a representative of
+the state's orbit under the symmetries of the model (say, renaming identical CPUs); only
+representatives are stored. CAN_FINISH properties then also need
+``canonical_perm(state) -> (canonical(state), perm)``, where the tuple ``perm[a]`` is the index
+that agent ``a`` of ``state`` has in the representative: whether an agent can finish is a
+question about that agent, so the engine must follow agents across renamings. Counterexamples
+are always real executions of the model, rebuilt from the stored representatives.
+"""
+
+from __future__ import annotations
+
+import functools
+import sys
+import time
+from collections.abc import Callable, Iterable, Sequence
+
+from lockbreak.core import (
+    Budget,
+    CheckResult,
+    LockbreakError,
+    Model,
+    PropertyKind,
+    Reporter,
+    SilentReporter,
+    State,
+    Stats,
+    Status,
+    Step,
+    Trace,
+    successors,
+)
+from lockbreak.engines.graph import first_stuck
+from lockbreak.engines.store import StateStore
+
+Successors = Callable[[State], Iterable[tuple[int, State, int, int]]]
+
+_PROGRESS_SECONDS = 0.5
+# The clock is read between chunks of states; chunks grow or shrink so that a chunk takes about
+# this long, which keeps timeouts prompt for slow models and the clock off the hot path for fast.
+_CHUNK_SECONDS = 0.05
+_MAX_CHUNK = 1 << 16
+
+
+def check(model: Model, *, properties: Sequence[str] | None = None,
+          budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
+          reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
+          symmetry: bool = False) -> list[CheckResult]:
+    """Check ``model``'s properties by exploring its reachable states breadth-first.
+
+    Parameters
+    ----------
+    model : Model
+        Any object of the `lockbreak.core.Model` shape; a ``successors`` method, if present, is
+        used instead of ``actions``/``next_state``/``observe``.
+    properties : Sequence[str], optional
+        Names to check, in any order; default every name in ``model.property_names``.
+    budget : Budget
+        ``max_states`` caps the distinct stored states, ``timeout`` the seconds. A property
+        still undecided when either runs out is INCOMPLETE, never HOLDS.
+    reporter : Reporter
+        Receives ``progress(states, transitions, depth, seconds)`` about every 0.5 s.
+    symmetry : bool
+        Store one canonical state per orbit (see the module docstring).
+
+    Returns
+    -------
+    list[CheckResult]
+        One per checked property, in ``model.property_names`` order. A VIOLATED result carries
+        a shortest counterexample that replays on ``model`` from its action indices.
+
+    Raises
+    ------
+    LockbreakError
+        An unknown property name, or ``symmetry`` on a model without ``canonical`` (or, for a
+        CAN_FINISH property, ``canonical_perm``).
+
+    Examples
+    --------
+    >>> class Flip:  # a bit that can be turned on, which breaks "stays_off"
+    ...     property_names, property_kinds = ("stays_off",), (PropertyKind.SAFETY,)
+    ...     agents, must_finish = ("cpu0",), 0
+    ...     def init_states(self): return (0,)
+    ...     def actions(self, s): return ("flip",) if s == 0 else ()
+    ...     def next_state(self, s, a): return 1
+    ...     def observe(self, before, action, after): return after, 1
+    ...     def done(self, s): return s
+    >>> [result] = check(Flip())
+    >>> str(result.status), [step.action for step in result.trace.steps]
+    ('violated', ['flip'])
+    """
+    bits = _select(model, properties)
+    kinds = [model.property_kinds[b] for b in bits]
+    graph = PropertyKind.CAN_FINISH in kinds
+    if symmetry:
+        needed = ["canonical", "canonical_perm"] if graph else ["canonical"]
+        missing = [name for name in needed if not callable(getattr(model, name, None))]
+        if missing:
+            raise LockbreakError(
+                f"symmetry needs model.{' and model.'.join(missing)}(), which "
+                f"{type(model).__name__} does not have; check without symmetry, or add them"
+                + (" (or leave out the CAN_FINISH properties)" if graph else ""))
+    safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
+    search = _Search(model, safety, graph, symmetry, budget, reporter)
+    if bits:
+        search.run()
+    stuck = search.stuck() if graph and not search.cut_short else None
+    results = []
+    for bit, kind in zip(bits, kinds, strict=True):
+        name = model.property_names[bit]
+        stats = Stats(len(search.store), search.transitions, search.depth, search.seconds)
+        if kind is PropertyKind.SAFETY and bit in search.hits:
+            result = CheckResult(name, Status.VIOLATED, search.safety_trace(bit), stats)
+        elif search.cut_short:
+            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
+        elif kind is PropertyKind.CAN_FINISH and stuck is not None:
+            trace, agent = stuck
+            result = CheckResult(name, Status.VIOLATED, trace, stats,
+                                 f"{model.agents[agent]} can never finish from the last state")
+        elif not search.witnessed >> bit & 1:
+            result = CheckResult(name, Status.VACUOUS, stats=stats,
+                                 detail="never violated, but its witness was never reached")
+        else:
+            result = CheckResult(name, Status.HOLDS, stats=stats)
+        results.append(result)
+    return results
+
+
+def _select(model: Model, properties: Sequence[str] | None) -> list[int]:
+    """Bit positions of the requested properties, in ``model.property_names`` order."""
+    names = list(model.property_names)
+    if properties is None:
+        return list(range(len(names)))
+    unknown = [p for p in properties if p not in names]
+    if unknown:
+        raise LockbreakError(f"unknown propert{'y' if len(unknown) == 1 else 'ies'} "
+                             f"{', '.join(map(repr, unknown))}; "
+                             f"this model has: {', '.join(names) or '(none)'}")
+    return [b for b, name in enumerate(names) if name in properties]
+
+
+class _Search:
+    """One breadth-first exploration and what it found.
+
+    ``hits[bit]`` is ``(source index, action index, successor)`` of the first transition that
+    broke safety property ``bit`` (source -1 and the initial state itself for an initial
+    state). ``cut_short`` says why exploration stopped before the end, if a budget did it.
+    """
+
+    def __init__(self, model: Model, safety: int, graph: bool, symmetry: bool, budget: Budget,
+                 reporter: Reporter) -> None:
+        self.model = model
+        fast = getattr(model, "successors", None)
+        self.successors: Successors = fast or functools.partial(successors, model)
+        self.canon: Callable[[State], State] | None = (
+            getattr(model, "canonical", None) if symmetry else None)
+        self.canon_perm: Callable[[State], tuple[State, tuple[int, ...]]] | None = (
+            getattr(model, "canonical_perm", None) if symmetry and graph else None)
+        self.graph = graph
+        self.store = StateStore(indexed=graph)
+        self.pending = safety           # safety bits not yet violated
+        self.witnessed = 0
+        self.transitions = 0
+        self.room = budget.max_states if budget.max_states is not None else sys.maxsize
+        self.budget = budget
+        self.reporter = reporter
+        self.hits: dict[int, tuple[int, int, State]] = {}
+        self.cut_short = ""
+        self.depth = 0
+        self.seconds = 0.0
+
+    def run(self) -> None:
+        """Explore level by level until done, decided, or out of budget."""
+        began = time.perf_counter()
+        deadline = began + self.budget.timeout if self.budget.timeout is not None else float("inf")
+        next_report = began + _PROGRESS_SECONDS
+        store = self.store
+        expand = self._expand_indexed if self.graph else self._expand
+        going = self._roots()
+        chunk = 256
+        lo, hi = 0, len(store)
+        level = 0
+        while going and lo < hi:
+            store.end_level()
+            while going and lo < hi:
+                t0 = time.perf_counter()
+                end = min(lo + chunk, hi)
+                going = expand(lo, end)
+                lo = end
+                now = time.perf_counter()
+                if going and now > deadline:
+                    going = False
+                    self.cut_short = f"timed out after {self.budget.timeout:g} s (--timeout)"
+                if now >= next_report:
+                    self.reporter.progress(len(store), self.transitions, level, now - began)
+                    next_report = now + _PROGRESS_SECONDS
+                if now - t0 < _CHUNK_SECONDS / 2:
+                    chunk = min(2 * chunk, _MAX_CHUNK)
+                elif now - t0 > 2 * _CHUNK_SECONDS and chunk > 1:
+                    chunk //= 2
+            hi = len(store)
+            level += 1
+        self.depth = store.depth(len(store) - 1) if len(store) else 0
+        self.seconds = time.perf_counter() - began
+
+    def _roots(self) -> bool:
+        """Store and observe the initial states; False if that already ends the search."""
+        model, store = self.model, self.store
+        for state in model.init_states():
+            key = self.canon(state) if self.canon is not None else state
+            if key not in store.seen:
+                if not self.room:
+                    return self._out_of_room()
+                self.room -= 1
+                store.add_root(key)
+            violated, witnessed = model.observe(None, None, state)
+            self.witnessed |= witnessed
+            if violated & self.pending:
+                self._hit(violated & self.pending, -1, 0, state)
+                self.pending &= ~violated
+                if not self.pending and not self.graph:
+                    return False
+        return True
+
+    def _out_of_room(self) -> bool:
+        self.cut_short = f"stopped at {self.budget.max_states:,} states (--max-states)"
+        return False
+
+    def _hit(self, bits: int, source: int, action_index: int, after: State) -> None:
+        """Remember the first transition that broke each property in ``bits``."""
+        while bits:
+            low = bits & -bits
+            self.hits[low.bit_length() - 1] = (source, action_index, after)
+            bits ^= low
+
+    def _expand(self, lo: int, hi: int) -> bool:
+        """Expand ``states[lo:hi]``, the hot loop when no edges are kept; False to stop.
+
+        Everything the loop touches is a local, and states are stored inline rather than
+        through `StateStore.add`, because this runs once per transition.
+        """
+        successors, canon, store = self.successors, self.canon, self.store
+        states = store.states
+        seen = store.seen
+        assert isinstance(seen, set)
+        seen_add, states_append = seen.add, states.append
+        parent_append, action_append = store.parent.append, store.action.append
+        pending, witnessed, transitions, room = (self.pending, self.witnessed,
+                                                 self.transitions, self.room)
+        going = True
+        for i in range(lo, hi):
+            for action_index, after, violated, witness in successors(states[i]):
+                transitions += 1
+                if violated and violated & pending:
+                    self._hit(violated & pending, i, action_index, after)
+                    pending &= ~violated
+                    if not pending:
+                        going = False
+                        break
+                if witness:
+                    witnessed |= witness
+                if canon is not None:
+                    after = canon(after)
+                if after not in seen:
+                    if not room:
+                        going = self._out_of_room()
+                        break
+                    room -= 1
+                    seen_add(after)
+                    states_append(after)
+                    parent_append(i)
+                    action_append(action_index)
+            if not going:
+                break
+        self.pending, self.witnessed, self.transitions, self.room = (pending, witnessed,
+                                                                     transitions, room)
+        return going
+
+    def _expand_indexed(self, lo: int, hi: int) -> bool:
+        """`_expand` that also stores every edge, for CAN_FINISH; never stops when decided,
+        since the graph questions need the whole graph."""
+        successors, canon_perm, store = self.successors, self.canon_perm, self.store
+        states = store.states
+        index = store.seen
+        assert isinstance(index, dict)
+        setdefault, states_append = index.setdefault, states.append
+        parent_append, action_append = store.parent.append, store.action.append
+        src_append, dst_append = store.src.append, store.dst.append
+        perm_append, perm_id = store.edge_perm.append, store.perm_id
+        pending, witnessed, transitions, room = (self.pending, self.witnessed,
+                                                 self.transitions, self.room)
+        n = len(states)
+        going = True
+        for i in range(lo, hi):
+            for action_index, after, violated, witness in successors(states[i]):
+                transitions += 1
+                if violated and violated & pending:
+                    self._hit(violated & pending, i, action_index, after)
+                    pending &= ~violated
+                if witness:
+                    witnessed |= witness
+                if canon_perm is not None:
+                    after, perm = canon_perm(after)
+                target = setdefault(after, n)
+                if target == n:
+                    if not room:
+                        del index[after]
+                        going = self._out_of_room()
+                        break
+                    room -= 1
+                    n += 1
+                    states_append(after)
+                    parent_append(i)
+                    action_append(action_index)
+                src_append(i)
+                dst_append(target)
+                if canon_perm is not None:
+                    perm_append(perm_id(perm))
+            if not going:
+                break
+        self.pending, self.witnessed, self.transitions, self.room = (pending, witnessed,
+                                                                     transitions, room)
+        return going
+
+    def safety_trace(self, bit: int) -> Trace:
+        """A shortest real execution whose last transition breaks property ``bit``."""
+        source, action_index, after = self.hits[bit]
+        if source < 0:
+            return Trace(init=after)
+        init, steps = self._real_path(self.store.chain(source))
+        current = steps[-1].state if steps else init
+        if self.canon is not None:
+            # The stored transition left the representative; from the real state, take the
+            # first action that breaks the property (one exists: the model is symmetric).
+            breaking = next(((a, s) for a, s, violated, _ in self.successors(current)
+                             if violated >> bit & 1), None)
+            if breaking is None:
+                raise _not_symmetric(self.model, current)
+            action_index, after = breaking
+        steps.append(Step(action_index, self.model.actions(current)[action_index], after))
+        return Trace(init, tuple(steps))
+
+    def stuck(self) -> tuple[Trace, int] | None:
+        """A shortest path to a state some must-finish agent cannot finish from, and the agent."""
+        store, model = self.store, self.model
+        found = first_stuck(len(store), store.src, store.dst, [model.done(s) for s in store.states],
+                            model.must_finish, len(model.agents),
+                            store.edge_perm if self.canon_perm is not None else None, store.perms)
+        if found is None:
+            return None
+        index, agent = found
+        init, steps = self._real_path(store.chain(index))
+        if self.canon_perm is not None:
+            # ``agent`` is a place in the representative; name the real agent in that place.
+            _, perm = self.canon_perm(steps[-1].state if steps else init)
+            agent = list(perm).index(agent)
+        return Trace(init, tuple(steps)), agent
+
+    def _real_path(self, chain: list[int]) -> tuple[State, list[Step]]:
+        """A real execution through the stored states of ``chain``, up to symmetry.
+
+        Without symmetry the stored states are the execution. With it, each step takes, from
+        the real state reached so far, the lowest action whose successor has the next stored
+        representative, so the trace replays on the model though the stored states do not.
+        """
+        model, store = self.model, self.store
+        states = store.states
+        canon = self.canon
+        if canon is None:
+            steps = [Step(store.action[k], model.actions(states[store.parent[k]])[store.action[k]],
+                          states[k]) for k in chain[1:]]
+            return states[chain[0]], steps
+        root = states[chain[0]]
+        init = next(s for s in model.init_states() if canon(s) == root)
+        current, steps = init, []
+        for k in chain[1:]:
+            found = next(((a, s) for a, s, _, _ in self.successors(current)
+                          if canon(s) == states[k]), None)
+            if found is None:
+                raise _not_symmetric(model, current)
+            action_index, after = found
+            steps.append(Step(action_index, model.actions(current)[action_index], after))
+            current = after
+        return init, steps
+
+
+def _not_symmetric(model: Model, state: State) -> LockbreakError:
+    return LockbreakError(
+        f"{type(model).__name__}.canonical() is not a symmetry of the model: from {state!r} no "
+        "action reaches what its representative reached; fix canonical(), or check without "
+        "symmetry")

@@ -1,0 +1,266 @@
+"""The reachable state graph of a model, and the analyses that need the whole graph.
+
+`reachable_graph` materialises states and labelled edges for tests and one-off questions ("can
+CPU1 get lock B while CPU0 is in its loop?"), with a `networkx` view. `first_stuck` decides the
+CAN_FINISH properties by backward reachability over flat edge arrays; the explicit engine calls
+it on the edges it stored, so it must stay cheap in memory and never go through networkx.
+"""
+
+from __future__ import annotations
+
+import time
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import accumulate
+from typing import TYPE_CHECKING
+
+from lockbreak.core import Action, Budget, Model, State, successors
+
+if TYPE_CHECKING:
+    import networkx
+
+
+@dataclass(frozen=True)
+class StateGraph:
+    """Every reachable state in BFS order and every transition between them.
+
+    ``edges[e]`` is ``(src, dst, action_index)`` over state indices, and ``actions[e]`` is the
+    action itself. ``complete`` is False when a budget cut the exploration short, in which case
+    states past the cut have no outgoing edges.
+    """
+
+    states: tuple[State, ...]
+    init: tuple[int, ...]
+    edges: tuple[tuple[int, int, int], ...]
+    actions: tuple[Action, ...]
+    complete: bool = True
+
+    def to_networkx(self) -> networkx.MultiDiGraph:
+        """The graph as a `networkx.MultiDiGraph`: node attribute ``state``, edge attributes
+        ``action`` and ``index`` (the action's index, for replay)."""
+        import networkx
+
+        graph = networkx.MultiDiGraph()
+        graph.add_nodes_from((k, {"state": s}) for k, s in enumerate(self.states))
+        labelled = zip(self.edges, self.actions, strict=True)
+        graph.add_edges_from((src, dst, {"action": action, "index": index})
+                             for (src, dst, index), action in labelled)
+        return graph
+
+    def first_stuck(self, model: Model) -> tuple[int, int] | None:
+        """`first_stuck` on this graph with ``model``'s `done` and ``must_finish``."""
+        return first_stuck(len(self.states), [e[0] for e in self.edges],
+                           [e[1] for e in self.edges], [model.done(s) for s in self.states],
+                           model.must_finish, len(model.agents))
+
+
+def reachable_graph(model: Model,
+                    budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
+                    ) -> StateGraph:
+    """Explore ``model`` breadth-first and return its whole state graph.
+
+    Parameters
+    ----------
+    model : Model
+        Any object of the `lockbreak.core.Model` shape.
+    budget : Budget
+        ``max_states`` caps the stored states and ``timeout`` the seconds; either one running
+        out gives a graph with ``complete=False``.
+
+    Examples
+    --------
+    >>> from lockbreak.core import PropertyKind
+    >>> class Ring:  # 0 -> 1 -> 2 -> 0
+    ...     property_names, property_kinds, agents, must_finish = (), (), ("cpu0",), 0
+    ...     def init_states(self): return (0,)
+    ...     def actions(self, s): return ("step",)
+    ...     def next_state(self, s, a): return (s + 1) % 3
+    ...     def observe(self, before, action, after): return 0, 0
+    ...     def done(self, s): return 0
+    >>> reachable_graph(Ring()).edges
+    ((0, 1, 0), (1, 2, 0), (2, 0, 0))
+    """
+    index: dict[State, int] = {}
+    states: list[State] = []
+    edges: list[tuple[int, int, int]] = []
+    actions: list[Action] = []
+    limit = budget.max_states if budget.max_states is not None else float("inf")
+    deadline = time.monotonic() + budget.timeout if budget.timeout is not None else float("inf")
+    complete = True
+    for state in model.init_states():
+        if state not in index:
+            if len(states) >= limit:
+                complete = False
+                break
+            index[state] = len(states)
+            states.append(state)
+    init = tuple(range(len(states)))
+    k = 0
+    while complete and k < len(states):
+        if k % 1024 == 0 and time.monotonic() > deadline:
+            complete = False
+            break
+        state = states[k]
+        enabled = model.actions(state)
+        for action_index, after, _, _ in successors(model, state):
+            target = index.get(after)
+            if target is None:
+                if len(states) >= limit:
+                    complete = False
+                    break
+                target = index[after] = len(states)
+                states.append(after)
+            edges.append((k, target, action_index))
+            actions.append(enabled[action_index])
+        k += 1
+    return StateGraph(tuple(states), init, tuple(edges), tuple(actions), complete)
+
+
+def first_stuck(n_states: int, src: Sequence[int], dst: Sequence[int], done: Sequence[int],
+                must_finish: int, n_agents: int, edge_perm: Sequence[int] | None = None,
+                perms: Sequence[Sequence[int]] = ()) -> tuple[int, int] | None:
+    """The lowest-index state from which some must-finish agent can never finish.
+
+    An agent *can finish* from a state when some path leads to a state whose ``done`` mask has
+    the agent's bit. Because states are indexed in BFS order, the lowest such index is one of
+    the shallowest stuck states, so the explicit engine's path to it is a shortest
+    counterexample.
+
+    Under symmetry the states are canonical representatives and agents change places along an
+    edge: ``perms[edge_perm[e]][a]`` is the index agent ``a`` of edge ``e``'s source has in its
+    (canonical) target. The question is then asked of (state, agent) pairs.
+
+    Parameters
+    ----------
+    n_states : int
+        States are ``0 .. n_states - 1``, all reachable.
+    src, dst : Sequence[int]
+        Edge ``e`` goes from ``src[e]`` to ``dst[e]``.
+    done : Sequence[int]
+        ``done[v]``: bitmask of agents finished in state ``v``.
+    must_finish : int
+        Bitmask of the agents expected to be able to finish.
+    n_agents : int
+        Number of agents (bits that ``done`` and ``must_finish`` may use).
+    edge_perm, perms : optional
+        The agent permutation of every edge, under symmetry.
+
+    Returns
+    -------
+    tuple[int, int] or None
+        ``(state, agent)`` with the lowest state, then the lowest agent; None when every
+        must-finish agent can finish from every state.
+
+    Examples
+    --------
+    Agent 0 finishes in state 2; state 3 is a dead end reached from the initial state 0:
+
+    >>> first_stuck(4, src=[0, 1, 0], dst=[1, 2, 3], done=[0, 0, 1, 0], must_finish=1,
+    ...             n_agents=1)
+    (3, 0)
+    """
+    start, rev_src, rev_perm = _reverse_csr(n_states, src, dst, edge_perm)
+    if rev_perm is None:
+        return _first_stuck_plain(n_states, start, rev_src, done, must_finish, n_agents)
+    return _first_stuck_symmetric(n_states, start, rev_src, rev_perm, done, must_finish,
+                                  n_agents, perms)
+
+
+def _reverse_csr(n_states: int, src: Sequence[int], dst: Sequence[int],
+                 edge_perm: Sequence[int] | None
+                 ) -> tuple[array[int], array[int], array[int] | None]:
+    """Edges grouped by target: the sources of the edges into ``v`` are
+    ``rev_src[start[v]:start[v + 1]]`` (and their permutations ``rev_perm[...]``).
+
+    A counting sort straight into flat arrays: 4 bytes per edge (8 with permutations) on top
+    of the edges themselves, and no per-edge objects.
+    """
+    # Each node's slot counter starts one past its last slot and counts down, ending at its
+    # first slot: the counters become ``start`` without a second per-node array.
+    start = array("I", accumulate(_in_degrees(n_states, dst)))
+    rev_src = array("I", bytes(4 * len(dst)))
+    rev_perm = None
+    if edge_perm is None:
+        for source, target in zip(src, dst, strict=True):
+            start[target] -= 1
+            rev_src[start[target]] = source
+    else:
+        rev_perm = array("I", bytes(4 * len(dst)))
+        for source, target, perm in zip(src, dst, edge_perm, strict=True):
+            start[target] -= 1
+            rev_src[start[target]] = source
+            rev_perm[start[target]] = perm
+    start.append(len(dst))
+    return start, rev_src, rev_perm
+
+
+def _in_degrees(n_states: int, dst: Sequence[int]) -> array[int]:
+    degrees = array("I", bytes(4 * n_states))
+    for target in dst:
+        degrees[target] += 1
+    return degrees
+
+
+def _first_stuck_plain(n_states: int, start: array[int], rev_src: array[int],
+                       done: Sequence[int], must_finish: int,
+                       n_agents: int) -> tuple[int, int] | None:
+    """`first_stuck` without symmetry: one backward search per must-finish agent."""
+    best: tuple[int, int] | None = None
+    for agent in range(n_agents):
+        if not must_finish >> agent & 1:
+            continue
+        can = bytearray(n_states)
+        queue = array("I", (v for v in range(n_states) if done[v] >> agent & 1))
+        for v in queue:
+            can[v] = 1
+        head = 0
+        while head < len(queue):
+            v = queue[head]
+            head += 1
+            for u in rev_src[start[v]:start[v + 1]]:
+                if not can[u]:
+                    can[u] = 1
+                    queue.append(u)
+        stuck = can.find(0)
+        if stuck >= 0 and (best is None or stuck < best[0]):
+            best = (stuck, agent)
+    return best
+
+
+def _first_stuck_symmetric(n_states: int, start: array[int], rev_src: array[int],
+                           rev_perm: array[int], done: Sequence[int], must_finish: int,
+                           n_agents: int,
+                           perms: Sequence[Sequence[int]]) -> tuple[int, int] | None:
+    """`first_stuck` over (state, agent) pairs, numbered ``state * n_agents + agent``.
+
+    Every agent is seeded, not only the must-finish ones: a permutation may carry a
+    must-finish agent's fate through any other agent's place.
+    """
+    k = n_agents
+    inverse = []
+    for perm in perms:
+        inv = [0] * k
+        for agent, place in enumerate(perm):
+            inv[place] = agent
+        inverse.append(inv)
+    can = bytearray(n_states * k)
+    queue = array("I", (v * k + a for v in range(n_states) for a in range(k) if done[v] >> a & 1))
+    for node in queue:
+        can[node] = 1
+    head = 0
+    while head < len(queue):
+        v, place = divmod(queue[head], k)
+        head += 1
+        for e in range(start[v], start[v + 1]):
+            node = rev_src[e] * k + inverse[rev_perm[e]][place]
+            if not can[node]:
+                can[node] = 1
+                queue.append(node)
+    node = can.find(0)
+    while node >= 0:
+        v, agent = divmod(node, k)
+        if must_finish >> agent & 1:
+            return v, agent
+        node = can.find(0, node + 1)
+    return None

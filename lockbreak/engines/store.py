@@ -1,0 +1,100 @@
+"""Compact storage of what a breadth-first search visited: states, BFS tree, and edges.
+
+Engines keep millions of states, so everything per state besides the state object itself lives
+in flat `array.array` columns indexed by the state's BFS position (its *index*), never in
+per-state Python objects.
+"""
+
+from __future__ import annotations
+
+from array import array
+from bisect import bisect_right
+
+from lockbreak.core import State
+
+
+class StateStore:
+    """The states a search found, in BFS order, with the tree that first reached each.
+
+    ``states[k]`` is the k-th distinct state; ``parent[k]`` is the index it was first reached
+    from (-1 for an initial state) and ``action[k]`` the action index taken there, so a path
+    back to an initial state costs 8 bytes per state. ``seen`` dedupes: a set, or, when
+    ``indexed``, a dict from state to index so that edges can name the state they reach
+    (about 50 bytes more per state: the index is an int object). ``src``/``dst`` (and
+    ``edge_perm``, an index into ``perms``, under symmetry) hold edges only when the search
+    records them.
+
+    Examples
+    --------
+    >>> store = StateStore(indexed=False)
+    >>> store.add_root("a"), store.add_root("a"), store.add_root("b")
+    (True, False, True)
+    >>> store.end_level(); store.add(0, 3, "c")
+    True
+    >>> store.end_level(); store.chain(2)
+    [0, 2]
+    >>> store.depth(2), store.depth(1)
+    (1, 0)
+    """
+
+    __slots__ = ("action", "dst", "edge_perm", "level_ends", "parent", "perm_ids", "perms",
+                 "seen", "src", "states")
+
+    def __init__(self, indexed: bool) -> None:
+        self.states: list[State] = []
+        self.seen: set[State] | dict[State, int] = {} if indexed else set()
+        self.parent = array("i")
+        self.action = array("I")
+        self.level_ends: list[int] = []     # level_ends[d]: one past the last index at depth d
+        self.src = array("I")
+        self.dst = array("I")
+        self.edge_perm = array("I")
+        self.perms: list[tuple[int, ...]] = []
+        self.perm_ids: dict[tuple[int, ...], int] = {}
+
+    def __len__(self) -> int:
+        return len(self.states)
+
+    def add_root(self, state: State) -> bool:
+        """Store an initial state unless already stored; True when it was new."""
+        return self.add(-1, 0, state)
+
+    def add(self, parent: int, action: int, state: State) -> bool:
+        """Store ``state`` as reached from ``parent`` by ``action``; True when it was new.
+
+        The search's hot loop inlines this; it is here for roots and for readers.
+        """
+        if state in self.seen:
+            return False
+        if isinstance(self.seen, dict):
+            self.seen[state] = len(self.states)
+        else:
+            self.seen.add(state)
+        self.states.append(state)
+        self.parent.append(parent)
+        self.action.append(action)
+        return True
+
+    def end_level(self) -> None:
+        """Mark every state stored so far as no deeper than the current level."""
+        self.level_ends.append(len(self.states))
+
+    def depth(self, index: int) -> int:
+        """BFS depth of the state at ``index`` (0 for initial states)."""
+        return bisect_right(self.level_ends, index)
+
+    def chain(self, index: int) -> list[int]:
+        """Indices from an initial state to ``index`` along the BFS tree: a shortest path."""
+        path = [index]
+        while self.parent[path[-1]] >= 0:
+            path.append(self.parent[path[-1]])
+        path.reverse()
+        return path
+
+    def perm_id(self, perm: tuple[int, ...]) -> int:
+        """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
+        found = self.perm_ids.get(perm)
+        if found is None:
+            found = self.perm_ids[perm] = len(self.perms)
+            self.perms.append(perm)
+        return found
