@@ -29,7 +29,7 @@ SHARED_BITS = 28
 LOCAL_BITS = 20
 SHARED_MASK = (1 << SHARED_BITS) - 1
 LOCAL_MASK = (1 << LOCAL_BITS) - 1
-DISABLED = None
+_MISSING = object()
 MAX_FREE_RUN = 100_000
 
 _COMPARE = (
@@ -118,6 +118,10 @@ class KernelModel:
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
         self._groups = self._symmetry_groups()
+        self._step_slots = [(i, self._shifts[i], self._step_cache[i]) for i in range(n)]
+        self._wake_slots = [(i, self._shifts[i], self._wake_cache[i]) for i in range(n)
+                            if world.wakeups[i]]
+        self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
         self._init = self._initial_state()
 
     # ------------------------------------------------------------ Model protocol
@@ -145,35 +149,35 @@ class KernelModel:
 
     def done(self, state: int) -> int:
         mask = 0
-        for i, shift in enumerate(self._shifts):
-            if self._locals[(state >> shift) & LOCAL_MASK][PC] >= len(self._code[i]):
-                mask |= 1 << i
+        for bit, shift, finished in self._done_slots:
+            if (state >> shift) & LOCAL_MASK in finished:
+                mask |= bit
         return mask
 
     def successors(self, state: int) -> list[tuple[int, int, int, int]]:
-        """``(action_index, next_state, violated, witnessed)`` for every enabled action."""
+        """``(action_index, next_state, violated, witnessed)`` for every enabled action.
+
+        The hot path of exploration: per CPU one dict lookup keyed by (private id, shared id),
+        filled on first use by interpreting the step.
+        """
         shared = state & SHARED_MASK
-        out = []
-        index = 0
-        wakes = []
-        for i, shift in enumerate(self._shifts):
+        out: list[tuple[int, int, int, int]] = []
+        append = out.append
+        for cpu, shift, cache in self._step_slots:
             local = (state >> shift) & LOCAL_MASK
             key = (local << SHARED_BITS) | shared
-            cache = self._step_cache[i]
-            entry = cache.get(key, 0)
-            if entry == 0:
-                entry = self._fill_step(i, local, shared, key)
+            entry = cache.get(key, _MISSING)
+            if entry is _MISSING:
+                entry = self._fill_step(cpu, local, shared, key)
             if entry is not None:
-                out.append((index, state + entry[0], entry[1], entry[2]))
-                index += 1
-            wake = self._wake_cache[i].get(local, 0)
-            if wake == 0:
-                wake = self._fill_wake(i, local)
-            if wake is not None:
-                wakes.append((state + wake[0], wake[1], wake[2]))
-        for after, violated, witnessed in wakes:
-            out.append((index, after, violated, witnessed))
-            index += 1
+                append((len(out), state + entry[0], entry[1], entry[2]))
+        for cpu, shift, cache in self._wake_slots:
+            local = (state >> shift) & LOCAL_MASK
+            entry = cache.get(local, _MISSING)
+            if entry is _MISSING:
+                entry = self._fill_wake(cpu, local)
+            if entry is not None:
+                append((len(out), state + entry[0], entry[1], entry[2]))
         return out
 
     def canonical(self, state: int) -> int:
@@ -271,6 +275,13 @@ class KernelModel:
             self._local_ids[local] = lid
         return lid
 
+    def _cpu_local_id(self, cpu: int, local: tuple[int, ...]) -> int:
+        """`_local_id`, noting the ids in which ``cpu`` has finished its program."""
+        lid = self._local_id(local)
+        if local[PC] >= len(self._code[cpu]):
+            self._done_slots[cpu][2].add(lid)
+        return lid
+
     def _shared_id(self, shared: tuple) -> int:
         sid = self._shared_ids.get(shared)
         if sid is None:
@@ -294,7 +305,7 @@ class KernelModel:
             self._free_run(i, local, shared_list)
             if tuple(shared_list) != shared:
                 raise ModelDefinitionError("initial bookkeeping changed shared state")
-            state |= self._local_id(tuple(local)) << self._shifts[i]
+            state |= self._cpu_local_id(i, tuple(local)) << self._shifts[i]
         return state
 
     # ------------------------------------------------------------ transitions
@@ -303,20 +314,20 @@ class KernelModel:
         shared = state & SHARED_MASK
         local = (state >> self._shifts[cpu]) & LOCAL_MASK
         key = (local << SHARED_BITS) | shared
-        entry = self._step_cache[cpu].get(key, 0)
-        return self._fill_step(cpu, local, shared, key) if entry == 0 else entry
+        entry = self._step_cache[cpu].get(key, _MISSING)
+        return self._fill_step(cpu, local, shared, key) if entry is _MISSING else entry
 
     def _wake(self, cpu: int, state: int) -> tuple[int, int, int] | None:
         local = (state >> self._shifts[cpu]) & LOCAL_MASK
-        entry = self._wake_cache[cpu].get(local, 0)
-        return self._fill_wake(cpu, local) if entry == 0 else entry
+        entry = self._wake_cache[cpu].get(local, _MISSING)
+        return self._fill_wake(cpu, local) if entry is _MISSING else entry
 
     def _fill_step(self, cpu: int, lid: int, sid: int, key: int) -> tuple[int, int, int] | None:
         result = self._execute(cpu, self._locals[lid], self._shared[sid])
         entry = None
         if result is not None:
             local, shared, events, _, _ = result
-            new_lid, new_sid = self._local_id(local), self._shared_id(shared)
+            new_lid, new_sid = self._cpu_local_id(cpu, local), self._shared_id(shared)
             delta = ((new_lid - lid) << self._shifts[cpu]) + (new_sid - sid)
             entry = (delta, *self._bits(events))
         self._step_cache[cpu][key] = entry
@@ -328,7 +339,7 @@ class KernelModel:
         if local[WAKE] > 0 and not local[NEED] and local[PC] < len(self._code[cpu]):
             woken = list(local)
             woken[NEED], woken[WAKE] = 1, local[WAKE] - 1
-            new_lid = self._local_id(tuple(woken))
+            new_lid = self._cpu_local_id(cpu, tuple(woken))
             entry = ((new_lid - lid) << self._shifts[cpu], *self._bits(Event.WAKEUP))
         self._wake_cache[cpu][lid] = entry
         return entry

@@ -37,6 +37,7 @@ from lockbreak.core import (
     successors,
 )
 from lockbreak.engines.graph import first_stuck
+from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.store import StateStore
 
 Successors = Callable[[State], Iterable[tuple[int, State, int, int]]]
@@ -121,8 +122,13 @@ def check(model: Model, *, properties: Sequence[str] | None = None,
             result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
         elif kind is PropertyKind.CAN_FINISH and stuck is not None:
             trace, agent = stuck
+            doomed_at = len(trace)
+            trace = extend_to_stuck(model, trace)
+            where = ("the steps marked repeat forever" if trace.loop_start is not None
+                     else "nothing can move at the end")
             result = CheckResult(name, Status.VIOLATED, trace, stats,
-                                 f"{model.agents[agent]} can never finish from the last state")
+                                 f"{model.agents[agent]} can never finish after step {doomed_at}; "
+                                 f"{where}")
         elif not search.witnessed >> bit & 1:
             result = CheckResult(name, Status.VACUOUS, stats=stats,
                                  detail="never violated, but its witness was never reached")
