@@ -54,7 +54,8 @@ class Status(enum.Enum):
 
 class PropertyKind(enum.Enum):
     SAFETY = "safety"           # decided transition by transition from `observe` bits
-    CAN_FINISH = "can_finish"   # graph: from every reachable state each must_finish agent can finish
+    # graph: from every reachable state, each must_finish agent can still finish
+    CAN_FINISH = "can_finish"
 
 
 @runtime_checkable
@@ -63,7 +64,8 @@ class Model(Protocol):
 
     ``observe(before, action, after)`` returns ``(violated, witnessed)``: bit ``i`` of each
     refers to ``property_names[i]`` (whose kind is ``property_kinds[i]``; a CAN_FINISH property
-    only ever sets its witness bit, its violations are found on the graph). ``before`` and ``action`` are ``None`` for an initial state.
+    only ever sets its witness bit, its violations are found on the graph). ``before`` and
+    ``action`` are ``None`` for an initial state.
     ``done(state)`` is the bitmask of agents (CPUs) whose program has finished and
     ``must_finish`` the agents that are expected to finish (graph properties use them).
     """
@@ -79,7 +81,8 @@ class Model(Protocol):
 
     def next_state(self, state: State, action: Action) -> State: ...
 
-    def observe(self, before: State | None, action: Action | None, after: State) -> tuple[int, int]: ...
+    def observe(self, before: State | None, action: Action | None,
+                after: State) -> tuple[int, int]: ...
 
     def done(self, state: State) -> int: ...
 

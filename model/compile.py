@@ -108,7 +108,7 @@ class _Loop:
     count: int = 0
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _parse_body(text: str, origin: str) -> tuple[ast.Stmt, ...]:
     return parse_code(text, file=origin, mode="era")
 

@@ -24,6 +24,9 @@ from model.world import World
 # Private-part layout.
 PC, COUNT, NEED, WAKE, ACC, TICKET, MM, DROPPED = range(8)
 REGS = 8
+# DROPPED bits: the lock-break site in progress dropped its lock; and that drop is not yet
+# justified (nobody waited, and the CPU has not scheduled since).
+DROP_DONE, DROP_UNJUSTIFIED = 1, 2
 
 SHARED_BITS = 28
 LOCAL_BITS = 20
@@ -131,7 +134,8 @@ class KernelModel:
 
     def actions(self, state: int) -> list[Action]:
         steps = [Action(i) for i in range(len(self._code)) if self._step(i, state) is not None]
-        wakes = [Action(i, True) for i in range(len(self._code)) if self._wake(i, state) is not None]
+        wakes = [Action(i, True) for i in range(len(self._code))
+                 if self._wake(i, state) is not None]
         return steps + wakes
 
     def next_state(self, state: int, action: Action) -> int:
@@ -370,6 +374,7 @@ class KernelModel:
         if (self._preemptible and regs[NEED] and regs[COUNT] == 0 and instr.op != Op.SCHEDULE
                 and not _may_block(instr)):
             regs[NEED] = 0
+            regs[DROPPED] &= ~DROP_UNJUSTIFIED
             events, text, executed = Event.SCHEDULE, "preempted: schedule()", None
         else:
             outcome = self._do_step(cpu, instr, regs, mem)
@@ -403,6 +408,7 @@ class KernelModel:
             return Event.NONE, ""
         if op == Op.SCHEDULE:
             regs[NEED] = 0
+            regs[DROPPED] &= ~DROP_UNJUSTIFIED
             if regs[COUNT] > 0:
                 return (Event.SCHEDULE | Event.SCHEDULE_IN_ATOMIC,
                         f"scheduling while atomic: preempt_count={regs[COUNT]}")
@@ -454,6 +460,9 @@ class KernelModel:
             regs[TICKET] = out.ticket
         if out.acquired:
             waiters &= ~me
+            if instr.flags & IN_BREAK and regs[DROPPED] & DROP_UNJUSTIFIED:
+                events |= Event.SPURIOUS_BREAK     # relocked without anyone waiting or a schedule
+                regs[DROPPED] &= ~DROP_UNJUSTIFIED
             if lock.kind == "rwlock" and out.exclusive:
                 writers |= me
             else:
@@ -464,16 +473,17 @@ class KernelModel:
                 waiters |= me
         if out.sleeps:
             events |= Event.SCHEDULE
+            regs[DROPPED] &= ~DROP_UNJUSTIFIED
             if regs[COUNT] > 0:
                 events |= Event.SCHEDULE_IN_ATOMIC
         if name in RELEASE_OPS:
             holders &= ~me
             writers &= ~me
             if instr.flags & IN_BREAK:
-                regs[DROPPED] = 1
+                regs[DROPPED] |= DROP_DONE
                 events |= Event.BREAK
-                if not (waiters & ~me) and not regs[NEED]:
-                    events |= Event.SPURIOUS_BREAK
+                if not waiters & ~me:
+                    regs[DROPPED] |= DROP_UNJUSTIFIED
         mem[lock.index] = (out.word, flag, holders, writers, waiters)
         return events, out.note
 
@@ -522,7 +532,9 @@ class KernelModel:
             elif op == Op.BELIEVE:
                 self._believe(cpu, int(instr.a), Belief(instr.b), mem)
             elif op == Op.BREAK_END:
-                dropped = regs[DROPPED]
+                dropped = regs[DROPPED] & DROP_DONE
+                if regs[DROPPED] & DROP_UNJUSTIFIED:
+                    events |= Event.SPURIOUS_BREAK
                 if int(instr.a) >= 0:
                     value = regs[REGS + int(instr.a)]
                     if dropped:
@@ -573,7 +585,8 @@ class KernelModel:
         """CPUs whose compiled code and wakeups are identical, in groups of two or more."""
         by_code: dict[tuple, list[int]] = {}
         for i, program in enumerate(self.world.programs):
-            key = (program.code, self.world.wakeups[i], self.world.forever[i])
+            code = tuple((x.op, x.a, x.b, x.target, x.flags, x.text, x.where) for x in program.code)
+            key = (code, self.world.wakeups[i], self.world.forever[i])
             by_code.setdefault(key, []).append(i)
         return tuple(tuple(g) for g in by_code.values() if len(g) > 1)
 

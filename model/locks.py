@@ -115,36 +115,37 @@ def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
     m = n_cpus + 1
 
     def take(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         nxt = (tail + 1) % m
         if head == tail:
-            return Outcome((head, nxt, cpu), value=1, acquired=True, note=f"ticket {tail}: acquired")
-        return Outcome((head, nxt, owner), value=0, waits=True, ticket=tail,
+            return Outcome((head, nxt, cpu), value=1, acquired=True,
+                           note=f"ticket {tail}: acquired")
+        return Outcome((head, nxt, word[2]), value=0, waits=True, ticket=tail,  # type: ignore
                        note=f"ticket {tail}, now serving {head}: waits")
 
     def mine(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         if head == ticket:
             return Outcome((head, tail, cpu), value=1, acquired=True, ticket=0,
                            note=f"now serving {head}: acquired")
         return Outcome(word, value=0, note=f"now serving {head}, mine is {ticket}")
 
     def trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         if head == tail:
             return Outcome((head, (tail + 1) % m, cpu), value=1, acquired=True, note="acquired")
-        return Outcome(word, value=0, note="fails: tickets outstanding")
+        return Outcome(word, value=0, waits=True, note="fails: tickets outstanding")
 
     def unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         return Outcome(((head + 1) % m, tail, NOBODY), note=f"now serving {(head + 1) % m}")
 
     def is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         return Outcome(word, value=int(head != tail))
 
     def is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, owner = word  # type: ignore[misc]
+        head, tail, _ = word  # type: ignore[misc]
         queued = (tail - head) % m
         return Outcome(word, value=int(queued > 1), note=f"tail - head = {queued}")
 
@@ -193,7 +194,8 @@ def _q_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
     if pending == cpu:
         return Outcome((cpu, NOBODY, queue), value=1, acquired=True, note="pending -> locked")
     if pending == NOBODY and queue and queue[0] == cpu:
-        return Outcome((cpu, NOBODY, queue[1:]), value=1, acquired=True, note="queue head -> locked")
+        return Outcome((cpu, NOBODY, queue[1:]), value=1, acquired=True,
+                       note="queue head -> locked")
     return Outcome(word, note="not first in line")
 
 
@@ -201,7 +203,7 @@ def _q_trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
     locked, pending, queue = word  # type: ignore[misc]
     if locked == NOBODY and pending == NOBODY and not queue:
         return Outcome((cpu, NOBODY, ()), value=1, acquired=True, note="acquired")
-    return Outcome(word, note="fails")
+    return Outcome(word, waits=True, note="fails: locked or queued")
 
 
 def _q_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
@@ -408,7 +410,7 @@ SPIN_ALGORITHMS = ("tas", "ticket", "qspinlock")
 
 
 def spin_algorithm(name: str, n_cpus: int) -> LockAlgorithm:
-    """The spinlock algorithm called ``name`` (``tas``, ``ticket``, ``qspinlock``, ``rtmutex``, ``up``)."""
+    """The spinlock algorithm ``name``: tas, ticket, qspinlock, rtmutex or up."""
     fixed = {"tas": TAS, "qspinlock": QSPINLOCK, "rtmutex": RTMUTEX, "up": UP}
     if name == "ticket":
         return ticket_algorithm(n_cpus)

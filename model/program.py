@@ -44,6 +44,7 @@ class Op(enum.IntEnum):
     FREE_LOCK_OP = 30       # a lock op that is no step (UP)
 
 
+NOWHERE = Pos()
 STEP_OPS = frozenset(op for op in Op if op < 20)
 
 
@@ -71,7 +72,7 @@ class Instr:
     flags: int = 0
     text: str = ""           # "arch_spin_trylock(B)"
     where: str = ""          # "cond_resched_lock(B) > spin_lock(B)"
-    pos: Pos = Pos()         # the scenario statement this came from
+    pos: Pos = NOWHERE       # the scenario statement this came from
 
     @property
     def is_step(self) -> bool:

@@ -59,8 +59,8 @@ CATALOGUE: tuple[Property, ...] = (
         Event.STALE_USE, Event.STALE),
     Property(
         "no_spurious_break", PropertyKind.SAFETY,
-        "a lock-break site never drops a lock while nobody waits for it and need_resched is "
-        "clear",
+        "a lock-break site never drops a lock while nobody waits for it, except to schedule "
+        "for its own CPU's need_resched",
         "a lock break: a lock-break site dropped its lock",
         Event.SPURIOUS_BREAK, Event.BREAK),
 )

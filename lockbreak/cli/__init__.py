@@ -43,7 +43,8 @@ def main() -> None:
 @click.option("--property", "-p", "props", multiple=True, metavar="P",
               help="Check only this property (repeatable).")
 @click.option("--version", "version", metavar="ERA", help="Rerun under another kernel era.")
-@click.option("--lock", type=click.Choice(SPIN_ALGORITHMS), help="Rerun with another lock algorithm.")
+@click.option("--lock", type=click.Choice(SPIN_ALGORITHMS),
+              help="Rerun with another lock algorithm.")
 @click.option("--preempt", type=click.Choice(tuple(PREEMPT_MODELS)),
               help="Rerun under another preemption model.")
 @click.option("--engine", type=click.Choice(["explicit"]), default="explicit", show_default=True)

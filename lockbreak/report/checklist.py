@@ -12,8 +12,8 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     """``mutual_exclusion ...... holds (943 states, depth 40, 0.01 s)  expected holds: ok``.
 
     >>> from lockbreak.core import Stats
-    >>> verdict_line(CheckResult("mutual_exclusion", Status.HOLDS, None, Stats(943, 2000, 40, 0.01)),
-    ...              Expectation("holds"), True)
+    >>> result = CheckResult("mutual_exclusion", Status.HOLDS, None, Stats(943, 2000, 40, 0.01))
+    >>> verdict_line(result, Expectation("holds"), True)
     '  mutual_exclusion ...... holds      (943 states, depth 40, 0.01 s)  expected holds: ok'
     """
     s = result.stats

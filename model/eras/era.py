@@ -37,8 +37,8 @@ class Era:
         """True when scenario code under this era may call ``name``.
 
         >>> from model.eras import get_era
-        >>> get_era("v2.6.12").provides("spin_needbreak"), get_era("v2.6.25").provides("spin_needbreak")
-        (False, True)
+        >>> [get_era(v).provides("spin_needbreak") for v in ("v2.6.12", "v2.6.25")]
+        [False, True]
         """
         return name in self.primitives and not name.startswith("_")
 

@@ -9,7 +9,6 @@ errors and SARIF results can point at the statement.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 
 @dataclass(frozen=True)
@@ -48,7 +47,8 @@ class Field:
 
 @dataclass(frozen=True)
 class CallExpr:
-    """A call used for its value: ``need_resched()``, ``spin_trylock(L)``, ``cond_resched_lock(L)``."""
+    """A call used for its value: ``need_resched()``, ``spin_trylock(L)``, ``cond_resched_lock(L)``.
+    """
 
     name: str
     args: tuple[str | int, ...] = ()
@@ -86,7 +86,7 @@ class Compare:
     pos: Pos = field(default=Pos(), compare=False)
 
 
-Expr = Union[Const, Var, Field, CallExpr, Not, And, Or, Compare]
+Expr = Const | Var | Field | CallExpr | Not | And | Or | Compare
 
 
 # ----------------------------------------------------------------- statements
@@ -164,4 +164,4 @@ class Restart:
     pos: Pos = field(default=Pos(), compare=False)
 
 
-Stmt = Union[Call, Assign, Return, Repeat, While, Forever, If, Break, Continue, Restart]
+Stmt = Call | Assign | Return | Repeat | While | Forever | If | Break | Continue | Restart
