@@ -396,14 +396,14 @@ class KernelModel:
         me = 1 << cpu
         if op == Op.PREEMPT_DISABLE:
             regs[COUNT] += 1
-            return Event.NONE, f"preempt_count={regs[COUNT]}"
+            return Event.NONE, ""
         if op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
             if regs[COUNT] == 0:
                 raise LockbreakError(
                     f"line {instr.pos.line}: cpu{cpu} calls preempt_enable() with preempt_count 0;"
                     " pair every preempt_enable() with a preempt_disable()")
             regs[COUNT] -= 1
-            return Event.NONE, f"preempt_count={regs[COUNT]}"
+            return Event.NONE, ""
         if op in (Op.CPU_RELAX, Op.WORK):
             return Event.NONE, ""
         if op == Op.SCHEDULE:

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from itertools import accumulate
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from lockbreak.core import Action, Budget, Model, State, successors
 
 if TYPE_CHECKING:
@@ -160,9 +162,10 @@ def first_stuck(n_states: int, src: Sequence[int], dst: Sequence[int], done: Seq
     ...             n_agents=1)
     (3, 0)
     """
+    if edge_perm is None:
+        return _first_stuck_plain(n_states, src, dst, done, must_finish, n_agents)
     start, rev_src, rev_perm = _reverse_csr(n_states, src, dst, edge_perm)
-    if rev_perm is None:
-        return _first_stuck_plain(n_states, start, rev_src, done, must_finish, n_agents)
+    assert rev_perm is not None
     return _first_stuck_symmetric(n_states, start, rev_src, rev_perm, done, must_finish,
                                   n_agents, perms)
 
@@ -202,30 +205,51 @@ def _in_degrees(n_states: int, dst: Sequence[int]) -> array[int]:
     return degrees
 
 
-def _first_stuck_plain(n_states: int, start: array[int], rev_src: array[int],
+def _first_stuck_plain(n_states: int, src: Sequence[int], dst: Sequence[int],
                        done: Sequence[int], must_finish: int,
                        n_agents: int) -> tuple[int, int] | None:
-    """`first_stuck` without symmetry: one backward search per must-finish agent."""
+    """`first_stuck` without symmetry: one backward search per must-finish agent.
+
+    The searches run level by level as numpy array operations over the reversed edges (a
+    stable sort of the edges by target), so a graph of tens of millions of edges is analysed
+    in seconds rather than minutes.
+    """
+    sources, targets = _as_numpy(src), _as_numpy(dst)
+    order = np.argsort(targets, kind="stable")
+    rev_src = sources[order]
+    del order
+    start = np.zeros(n_states + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets, minlength=n_states), out=start[1:])
+    del targets
+    finished = np.asarray(done, dtype=np.int64)
     best: tuple[int, int] | None = None
     for agent in range(n_agents):
         if not must_finish >> agent & 1:
             continue
-        can = bytearray(n_states)
-        queue = array("I", (v for v in range(n_states) if done[v] >> agent & 1))
-        for v in queue:
-            can[v] = 1
-        head = 0
-        while head < len(queue):
-            v = queue[head]
-            head += 1
-            for u in rev_src[start[v]:start[v + 1]]:
-                if not can[u]:
-                    can[u] = 1
-                    queue.append(u)
-        stuck = can.find(0)
-        if stuck >= 0 and (best is None or stuck < best[0]):
-            best = (stuck, agent)
+        can = (finished >> agent & 1).astype(bool)
+        frontier = np.flatnonzero(can)
+        while frontier.size:
+            lo, counts = start[frontier], start[frontier + 1] - start[frontier]
+            total = int(counts.sum())
+            if not total:
+                break
+            # Positions lo[k] .. lo[k] + counts[k] - 1 for every frontier state k, flattened.
+            offsets = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+            preds = rev_src[offsets]
+            preds = np.unique(preds[~can[preds]])
+            can[preds] = True
+            frontier = preds
+        stuck = np.flatnonzero(~can)
+        if stuck.size and (best is None or int(stuck[0]) < best[0]):
+            best = (int(stuck[0]), agent)
     return best
+
+
+def _as_numpy(column: Sequence[int]) -> np.ndarray:
+    """A read-only numpy view of an ``array('I')`` column (no copy), or a copy of a list."""
+    if isinstance(column, array) and column.typecode == "I":
+        return np.frombuffer(column, dtype=np.uint32) if len(column) else np.zeros(0, np.uint32)
+    return np.asarray(column, dtype=np.int64)
 
 
 def _first_stuck_symmetric(n_states: int, start: array[int], rev_src: array[int],

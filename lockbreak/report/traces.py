@@ -27,7 +27,8 @@ def _cpu_changes(before: CpuView, after: CpuView) -> list[str]:
     if before.holds != after.holds:
         out.append(f"{after.name} holds {_names(after.holds)}")
     if before.waits_for != after.waits_for:
-        out.append(f"{after.name} waits for {_names(after.waits_for)}")
+        out.append(f"{after.name} waits for {_names(after.waits_for)}" if after.waits_for
+                   else f"{after.name} stops waiting")
     if after.finished and not before.finished:
         out.append(f"{after.name} finished")
     return out
