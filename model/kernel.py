@@ -367,12 +367,17 @@ class KernelModel:
         """One step of ``cpu``: the step instruction at its pc, then free control after it."""
         code = self._code[cpu]
         pc = local[PC]
+        preempt = self._preemptible and local[NEED] and local[COUNT] == 0
         if pc >= len(code):
-            return None
+            # A finished CPU still owes the reschedule its last preempt_enable() made due.
+            if not preempt:
+                return None
+            regs = list(local)
+            regs[NEED] = 0
+            return tuple(regs), shared, Event.SCHEDULE, "preempted: schedule()", None
         instr = code[pc]
         regs, mem = list(local), list(shared)
-        if (self._preemptible and regs[NEED] and regs[COUNT] == 0 and instr.op != Op.SCHEDULE
-                and not _may_block(instr)):
+        if preempt and instr.op != Op.SCHEDULE and not _may_block(instr):
             regs[NEED] = 0
             regs[DROPPED] &= ~DROP_UNJUSTIFIED
             events, text, executed = Event.SCHEDULE, "preempted: schedule()", None

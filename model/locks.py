@@ -273,13 +273,17 @@ def _rt_slowlock(word: Hashable, cpu: int, ticket: int) -> Outcome | None:
     return Outcome((cpu,), value=1, acquired=True, sleeps=True, note="woken: acquired")
 
 
+def _rt_not_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+    return Outcome(word, value=0, note="0 (PREEMPT_RT: spin_is_contended is 0)")
+
+
 RTMUTEX = LockAlgorithm(
     name="rtmutex",
     summary="PREEMPT_RT sleeping lock: a waiter blocks until the owner releases",
     initial=lambda n: (NOBODY,),
     ops=MappingProxyType({
         "arch_spin_trylock": _tas_trylock, "arch_spin_unlock": _tas_unlock,
-        "arch_spin_is_locked": _tas_is_locked, "arch_spin_is_contended": _tas_not_contended,
+        "arch_spin_is_locked": _tas_is_locked, "arch_spin_is_contended": _rt_not_contended,
         "__rt_mutex_slowlock": _rt_slowlock,
     }),
     routines=MappingProxyType({
