@@ -8,7 +8,6 @@ the toy changed meaning.
 from __future__ import annotations
 
 import re
-
 from dataclasses import replace
 
 import pytest
