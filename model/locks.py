@@ -149,6 +149,13 @@ def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
         queued = (tail - head) % m
         return Outcome(word, value=int(queued > 1), note=f"tail - head = {queued}")
 
+    def describe(word: Hashable) -> str:
+        head, tail, owner = word  # type: ignore[misc]
+        queued = (tail - head) % m
+        if owner != NOBODY:
+            return f"held by {_who(owner)}" + (f", {queued - 1} waiting" if queued > 1 else "")
+        return f"free, {queued} waiting for the next ticket" if queued else "free"
+
     return LockAlgorithm(
         name="ticket",
         summary="ticket lock: FIFO, a CPU that drops and retakes queues behind the waiters",
@@ -168,8 +175,7 @@ def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
         }),
         owners=lambda w: () if w[2] == NOBODY else (w[2],),  # type: ignore[index]
         permute=lambda w, p: w if w[2] == NOBODY else (w[0], w[1], p[w[2]]),  # type: ignore
-        describe=lambda w: (f"head {w[0]} tail {w[1]}"  # type: ignore[index]
-                            + ("" if w[2] == NOBODY else f", held by {_who(w[2])}")),  # type: ignore
+        describe=describe,
     )
 
 

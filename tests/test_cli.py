@@ -124,7 +124,7 @@ def test_exit_1_when_an_expectation_is_not_met(tmp_path: Path) -> None:
     assert " violated " in lines["break_return_truth"]
     assert lines["break_return_truth"].endswith("expected holds: NOT MET")
     assert lines["mutual_exclusion"].endswith("expected holds: ok")
-    assert "1 not met" in result.stdout.splitlines()[-1]
+    assert "1 failed" in result.stdout.splitlines()[-1]
 
 
 def test_exit_1_when_a_scenario_without_expect_has_a_violation(tmp_path: Path) -> None:
@@ -143,12 +143,20 @@ def test_exit_1_when_a_scenario_without_expect_passes_vacuously(tmp_path: Path) 
     assert by_property(data)["no_stale_use"] == "vacuous"
 
 
-def test_properties_a_scenario_does_not_expect_do_not_decide_the_exit_code(
+def test_a_property_asked_for_by_name_must_hold_even_if_the_scenario_expects_nothing_of_it(
         tmp_path: Path) -> None:
-    # no_stale_use is vacuous on the nested scenario, which expects nothing of it.
+    # no_stale_use is vacuous on the nested scenario, which expects nothing of it; asked for
+    # with --property, it is judged like a property of a scenario without [expect].
     result = check(tmp_path, "-p", "no_stale_use", nested(tmp_path))
-    assert_exit(result, 0)
+    assert_exit(result, 1)
     assert " vacuous " in verdict_lines(result.stdout)["no_stale_use"]
+
+
+def test_a_property_this_checker_cannot_decide_is_incomplete_never_a_pass(
+        tmp_path: Path) -> None:
+    result = check(tmp_path, "-p", "starvation_free", nested(tmp_path))
+    assert_exit(result, 3)
+    assert " incomplete " in verdict_lines(result.stdout)["starvation_free"]
 
 
 # ------------------------------------------------------------------ exit code 2: bad input
@@ -414,10 +422,6 @@ def test_replay_keeps_the_overrides(tmp_path: Path) -> None:
     assert f"replayed: no_spurious_break violated again at step {steps}" in replayed.stdout
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "deadlock traces now run on round the loop where the CPUs are stuck (lasso.py), but "
-    "replay_file still requires the check from the last state to find a 0-step trace, so "
-    "every deadlock trace replays as 'NOT violated by this trace any more' (exit 1)"))
 def test_replay_reproduces_a_deadlock(tmp_path: Path) -> None:
     [deadlock] = trace_files(check(tmp_path, DATA / "abba-outer.toml"))
     data = json.loads(deadlock.read_text())
@@ -524,10 +528,6 @@ def test_replay_refuses_what_is_not_a_trace(tmp_path: Path, text: str) -> None:
     assert re.match(r"error: .*junk\.json: not a (readable JSON|lockbreak) trace", result.stderr)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "replay_file trusts the JSON's shape: a step without 'cpu', a non-integer cpu, a missing "
-    "'scenario' or an unknown override key escapes as KeyError/ValueError/TypeError with a "
-    "traceback (exit 1) instead of a LockbreakError (exit 2)"))
 @pytest.mark.parametrize("change", [
     lambda d: d["steps"][0].pop("cpu"),
     lambda d: d["steps"][0].update(cpu="x"),
@@ -541,9 +541,6 @@ def test_replay_of_a_malformed_trace_is_bad_input_without_traceback(
     assert result.stderr.startswith("error: ")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "trace files record the scenario path as given on the command line, so a trace written "
-    "by `lockbreak check scenarios/x.toml` replays only from the directory it was written in"))
 def test_replay_works_from_another_directory(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     work = tmp_path / "work"
@@ -555,10 +552,6 @@ def test_replay_works_from_another_directory(tmp_path: Path,
     assert_exit(invoke("replay", file), 0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "trace files are named scenario--version--property.json: two scenarios with the same "
-    "name in one run write the same file, and the first one's replay command replays the "
-    "second one's trace"))
 def test_two_scenarios_with_the_same_name_get_their_own_traces(tmp_path: Path) -> None:
     one, two = tmp_path / "one", tmp_path / "two"
     one.mkdir()
@@ -592,7 +585,7 @@ def test_console_script_checks_and_replays(tmp_path: Path, lockbreak_script: str
     done = run_script(lockbreak_script, "check", "--trace-dir", tmp_path, nested(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout.rstrip().endswith("1 scenarios, 6 verdicts: every expectation met")
+    assert done.stdout.rstrip().endswith("1 scenario, 6 verdicts: every expectation met")
     trace = tmp_path / "nested-v2.6.9--v2.6.9--break_return_truth.json"
     replayed = run_script(lockbreak_script, "replay", trace)
     assert replayed.returncode == 0, replayed.stderr

@@ -17,7 +17,7 @@ from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
 from lockbreak.core import Budget, LockbreakError
 from lockbreak.report.checklist import verdict_line
-from lockbreak.report.traces import render_trace, trace_to_json
+from lockbreak.report.traces import render_trace, trace_to_json, why
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
@@ -69,23 +69,30 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         _bad_input(str(err))
     overrides = Overrides(version, lock, preempt)
     budget = Budget(max_states=max_states, timeout=timeout)
-    bad_input, runs, records = False, [], []
+    bad_input, interrupted, runs, records = False, False, [], []
+    written: set[Path] = set()
     for file in files:
         try:
             scenario = load(file, overrides)
             with ProgressLine(enabled=not as_json) as progress:
                 run = run_scenario(scenario, properties=props or None, budget=budget,
                                    reporter=progress, symmetry=not no_symmetry)
+        except KeyboardInterrupt:
+            # What was checked so far is printed, and its traces are already on disk.
+            interrupted = True
+            click.echo(f"interrupted while checking {file}; "
+                       f"{len(files) - len(runs)} scenario(s) not checked", err=True)
+            break
         except LockbreakError as err:
             bad_input = True
             click.echo(f"error: {err}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
         runs.append(run)
-        records += _records(run, trace_dir, overrides)
+        records += _records(run, trace_dir, overrides, written)
         if not as_json:
             _print_run(run, records)
-    code = _exit_code(runs, bad_input)
+    code = _exit_code(runs, bad_input, interrupted)
     if as_json:
         results = [r for r in records if "error" not in r]
         errors = [r for r in records if "error" in r]
@@ -95,7 +102,18 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     sys.exit(code)
 
 
-def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides) -> list[dict]:
+def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
+    """A file for one trace, never one this run already wrote (same-named scenarios)."""
+    path, n = trace_dir / f"{stem}.json", 1
+    while path in written:
+        n += 1
+        path = trace_dir / f"{stem}--{n}.json"
+    written.add(path)
+    return path
+
+
+def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
+             written: set[Path]) -> list[dict]:
     """JSON records of one scenario's verdicts; counterexamples are also written to files."""
     out = []
     k = run.scenario.kernel
@@ -111,12 +129,13 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides) -> list[di
             "trace": None, "trace_file": None,
         }
         if r.trace is not None:
-            meta = {"name": run.scenario.name, "file": str(run.scenario.path),
+            meta = {"name": run.scenario.name, "file": str(run.scenario.path.resolve()),
                     "sha256": run.scenario.sha256, "overrides": overrides.as_dict()}
             data = trace_to_json(run.model, r.trace, scenario=meta, property_name=r.property,
                                  status=r.status.value)
             trace_dir.mkdir(parents=True, exist_ok=True)
-            path = trace_dir / f"{run.scenario.name}--{k.version}--{r.property}.json"
+            path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
+                               written)
             path.write_text(json.dumps(data, indent=2) + "\n")
             record["trace"] = [step["text"] for step in data["steps"]]
             record["trace_file"] = str(path)
@@ -135,18 +154,18 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
             continue
         headline = (f"\n{r.property} violated in {len(r.trace)} steps"
                     + (f": {r.detail}" if r.detail else ""))
-        click.echo(render_trace(run.model, r.trace, headline))
+        click.echo(render_trace(run.model, r.trace, headline, why(run.model, r.trace, r.property)))
         click.echo(f"  replay: lockbreak replay {files[(run.scenario.name, r.property)]}")
     click.echo("")
 
 
-def _exit_code(runs: list[ScenarioRun], bad_input: bool) -> int:
+def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool) -> int:
     verdicts = [v for run in runs for v in run.verdicts]
     if bad_input:
         return EXIT_BAD_INPUT
     if any(v.failed for v in verdicts):
         return EXIT_FAIL
-    if any(v.incomplete for v in verdicts):
+    if interrupted or any(v.incomplete for v in verdicts):
         return EXIT_INCOMPLETE
     return EXIT_OK
 
@@ -155,9 +174,16 @@ def _summary(runs: list[ScenarioRun], code: int) -> str:
     verdicts = [v for run in runs for v in run.verdicts]
     failed = sum(v.failed for v in verdicts)
     incomplete = sum(v.incomplete for v in verdicts)
-    words = {EXIT_OK: "every expectation met", EXIT_FAIL: f"{failed} not met",
-             EXIT_BAD_INPUT: "bad input", EXIT_INCOMPLETE: f"{incomplete} incomplete"}
-    return f"{len(runs)} scenarios, {len(verdicts)} verdicts: {words[code]}"
+    words = {EXIT_OK: "every expectation met" if any(r.has_expect for r in runs)
+             else "every property holds",
+             EXIT_FAIL: f"{failed} failed", EXIT_BAD_INPUT: "bad input",
+             EXIT_INCOMPLETE: f"{incomplete} undecided"}
+    return (f"{_count(len(runs), 'scenario')}, {_count(len(verdicts), 'verdict')}: "
+            f"{words[code]}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def _bad_input(message: str) -> None:

@@ -38,6 +38,7 @@ class Verdict:
     result: CheckResult
     expected: Expectation | None
     scenario_has_expect: bool = False
+    requested: bool = False         # named with --property
 
     @property
     def met(self) -> bool | None:
@@ -50,7 +51,7 @@ class Verdict:
     def counts(self) -> bool:
         """Whether this verdict decides the exit code: an expected property, or any property
         of a scenario without ``[expect]``."""
-        return self.expected is not None or not self.scenario_has_expect
+        return self.expected is not None or not self.scenario_has_expect or self.requested
 
     @property
     def failed(self) -> bool:
@@ -100,5 +101,6 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
         result = results.get(name) or CheckResult(
             name, Status.INCOMPLETE, None, Stats(),
             detail="needs lockstep timing or fairness, which this checker does not decide yet")
-        run.verdicts.append(Verdict(result, scenario.expect.get(name), run.has_expect))
+        run.verdicts.append(Verdict(result, scenario.expect.get(name), run.has_expect,
+                                    requested=bool(properties)))
     return run

@@ -23,7 +23,9 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     if result.status is Status.VIOLATED and result.trace is not None:
         line += f", trace of {len(result.trace)} steps"
     if expected is not None and expected.status is not None:
-        line += f"  expected {expected.status}: {'ok' if met else 'NOT MET'}"
+        outcome = ("undecided" if result.status is Status.INCOMPLETE
+                   else "ok" if met else "NOT MET")
+        line += f"  expected {expected.status}: {outcome}"
     if result.detail and result.status is not Status.VIOLATED:
         line += f"\n      {result.detail}"
     return line

@@ -38,13 +38,26 @@ def _names(items: tuple[str, ...]) -> str:
     return ", ".join(items) if items else "nothing"
 
 
-def changes(before: WorldView, after: WorldView) -> list[str]:
-    """What differs between two views, in kernel words."""
+def _plain(lock: str) -> str:
+    return lock.removesuffix("(r)")
+
+
+def changes(before: WorldView, after: WorldView, step_text: str = "") -> list[str]:
+    """What differs between two views, in kernel words.
+
+    A lock word that only repeats a change of who holds the lock (``A: held by cpu0`` beside
+    ``cpu0 holds A``), and a flag change that the step's own text states (``B->break_lock =
+    1``), are left out.
+    """
+    regrabbed = {_plain(lock) for b, a in zip(before.cpus, after.cpus, strict=True)
+                 for lock in set(b.holds) ^ set(a.holds)}
+    holders = {_plain(lock): cpu.name for cpu in after.cpus for lock in cpu.holds}
     out = []
     for b, a in zip(before.locks, after.locks, strict=True):
-        if b.word != a.word:
+        plain_word = a.word in ("free", f"held by {holders.get(a.name)}")
+        if b.word != a.word and not (a.name in regrabbed and plain_word):
             out.append(f"{a.name}: {a.word}")
-        if b.break_lock != a.break_lock:
+        if b.break_lock != a.break_lock and f"{a.name}->break_lock = " not in step_text:
             out.append(f"{a.name}->break_lock {b.break_lock}->{a.break_lock}")
     for b, a in zip(before.cpus, after.cpus, strict=True):
         out += _cpu_changes(b, a)
@@ -60,23 +73,59 @@ def initial_lines(view: WorldView) -> list[str]:
     return lines
 
 
-def render_trace(model: KernelModel, trace: Trace, headline: str) -> str:
-    """The numbered, kernel-words rendering of ``trace``."""
+def render_trace(model: KernelModel, trace: Trace, headline: str, footer: str = "") -> str:
+    """The numbered, kernel-words rendering of ``trace``, then ``footer`` (why it fails)."""
     lines = [headline, "   initial: " + "; ".join(initial_lines(model.view(trace.init)))]
     state = trace.init
     width = len(str(len(trace.steps)))
     for number, step in enumerate(trace.steps, 1):
         info = model.step_info(state, step.action)
         before, after = model.view(state), model.view(step.state)
-        who = f"cpu{step.action.cpu}"
-        text = info.text if not step.action.wakeup else "wakeup: the environment sets need_resched"
+        if step.action.wakeup:
+            who, text = "env", f"wakes cpu{step.action.cpu}: need_resched = 1"
+        else:
+            who, text = f"cpu{step.action.cpu}", info.text
         mark = "  <-- repeats from here" if trace.loop_start == number - 1 else ""
         lines.append(f"  {number:>{width}}. {who}: {text}{mark}")
-        diff = changes(before, after)
+        diff = changes(before, after, info.text)
         if diff:
             lines.append(f"  {'':>{width}}  {'; '.join(diff)}")
         state = step.state
+    if footer:
+        lines.append(f"  {footer}")
     return "\n".join(lines)
+
+
+def why(model: KernelModel, trace: Trace, property_name: str) -> str:
+    """One sentence on why the end of ``trace`` breaks ``property_name``."""
+    end = model.view(trace.states[-1])
+    if property_name == "mutual_exclusion":
+        for lock in end.locks:
+            holding = [cpu.name for cpu in end.cpus
+                       if any(_plain(h) == lock.name for h in cpu.holds)]
+            if len(holding) > 1:
+                return f"=> {lock.name} has {len(holding)} holders: {', '.join(holding)}"
+    if property_name == "deadlock_free":
+        stuck = []
+        for cpu in end.cpus:
+            if cpu.finished:
+                continue
+            held = _names(cpu.holds)
+            if cpu.waits_for:
+                owners = {lock.name: lock.word for lock in end.locks}
+                waits = ", ".join(f"{w} ({owners[w]})" for w in cpu.waits_for)
+                stuck.append(f"{cpu.name} holds {held} and waits for {waits}")
+            else:
+                stuck.append(f"{cpu.name} holds {held}, at {cpu.at}")
+        return "=> stuck: " + "; ".join(stuck)
+    sentences = {
+        "no_sleep_in_atomic": "schedule() ran with preempt_count > 0",
+        "break_return_truth": "the lock-break site's return value is not whether it dropped",
+        "no_stale_use": "use() relied on a snapshot another CPU's write made stale",
+        "no_spurious_break": ("the lock was dropped and retaken while nobody waited for it and "
+                              "its CPU did not schedule"),
+    }
+    return f"=> {sentences.get(property_name, property_name + ' is violated here')}"
 
 
 def trace_to_json(model: KernelModel, trace: Trace, *, scenario: Mapping[str, Any],
@@ -101,5 +150,11 @@ def trace_to_json(model: KernelModel, trace: Trace, *, scenario: Mapping[str, An
 
 
 def actions_of(data: Mapping[str, Any]) -> list[Action]:
-    """The actions recorded in a JSON trace."""
-    return [Action(int(s["cpu"]), bool(s["wakeup"])) for s in data["steps"]]
+    """The actions recorded in a JSON trace (`ValueError` or `KeyError` when malformed)."""
+    actions = []
+    for step in data["steps"]:
+        cpu, wakeup = step["cpu"], step["wakeup"]
+        if not isinstance(cpu, int) or isinstance(cpu, bool) or not isinstance(wakeup, bool):
+            raise ValueError(f"step {len(actions) + 1}: cpu must be an int, wakeup a bool")
+        actions.append(Action(cpu, wakeup))
+    return actions
