@@ -11,10 +11,15 @@ from __future__ import annotations
 import enum
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Generic, Protocol, TypeVar, runtime_checkable
 
 State = Hashable
 Action = Hashable
+
+# A model's own state and action types; `Model`, `Step`, `Trace` and the engines are generic
+# over them, so a model whose states are ints gets ints back in its traces.
+S = TypeVar("S", bound=Hashable)
+A = TypeVar("A", bound=Hashable)
 
 
 class LockbreakError(Exception):
@@ -59,7 +64,7 @@ class PropertyKind(enum.Enum):
 
 
 @runtime_checkable
-class Model(Protocol):
+class Model(Protocol[S, A]):
     """What an engine can check: a transition system with observed properties.
 
     ``observe(before, action, after)`` returns ``(violated, witnessed)``: bit ``i`` of each
@@ -70,24 +75,31 @@ class Model(Protocol):
     ``must_finish`` the agents that are expected to finish (graph properties use them).
     """
 
-    property_names: Sequence[str]
-    property_kinds: Sequence[PropertyKind]
-    agents: Sequence[str]
-    must_finish: int
+    # Read-only, so that a model may hold them in narrower types (a tuple, a class attribute).
+    @property
+    def property_names(self) -> Sequence[str]: ...
 
-    def init_states(self) -> Sequence[State]: ...
+    @property
+    def property_kinds(self) -> Sequence[PropertyKind]: ...
 
-    def actions(self, state: State) -> Sequence[Action]: ...
+    @property
+    def agents(self) -> Sequence[str]: ...
 
-    def next_state(self, state: State, action: Action) -> State: ...
+    @property
+    def must_finish(self) -> int: ...
 
-    def observe(self, before: State | None, action: Action | None,
-                after: State) -> tuple[int, int]: ...
+    def init_states(self) -> Sequence[S]: ...
 
-    def done(self, state: State) -> int: ...
+    def actions(self, state: S) -> Sequence[A]: ...
+
+    def next_state(self, state: S, action: A) -> S: ...
+
+    def observe(self, before: S | None, action: A | None, after: S) -> tuple[int, int]: ...
+
+    def done(self, state: S) -> int: ...
 
 
-def successors(model: Model, state: State) -> Iterable[tuple[int, State, int, int]]:
+def successors(model: Model[S, A], state: S) -> Iterable[tuple[int, S, int, int]]:
     """Yield ``(action_index, next_state, violated, witnessed)`` for every enabled action.
 
     Models may provide a faster ``successors`` method of their own with the same meaning.
@@ -111,24 +123,24 @@ class Budget:
 
 
 @dataclass(frozen=True)
-class Step:
+class Step(Generic[S, A]):
     """One step of a trace: the action taken (by index, for replay) and what it did."""
 
     index: int          # position in model.actions(previous state)
-    action: Any         # the action itself (a kernel model action prints in kernel words)
-    state: State        # the state after the step
+    action: A           # the action itself (a kernel model action prints in kernel words)
+    state: S            # the state after the step
 
 
 @dataclass(frozen=True)
-class Trace:
+class Trace(Generic[S, A]):
     """A path from an initial state. ``loop_start`` marks a lasso's repeating part, if any."""
 
-    init: State
-    steps: tuple[Step, ...] = ()
+    init: S
+    steps: tuple[Step[S, A], ...] = ()
     loop_start: int | None = None
 
     @property
-    def states(self) -> list[State]:
+    def states(self) -> list[S]:
         return [self.init, *(s.state for s in self.steps)]
 
     def __len__(self) -> int:
@@ -151,7 +163,7 @@ class CheckResult:
 
     property: str
     status: Status
-    trace: Trace | None = None
+    trace: Trace[Any, Any] | None = None   # of whichever model was checked
     stats: Stats = field(default_factory=Stats)
     detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
 

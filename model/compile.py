@@ -120,7 +120,7 @@ class _Emitter:
                  data: Mapping[str, int], drop_every: int) -> None:
         self.era, self.config, self.locks, self.data = era, config, locks, data
         self.drop_every = drop_every
-        self.code: list[tuple[Op, int | str, int | str, _Label | None, int, str, str, ast.Pos]] = []
+        self.code: list[tuple[Op, int, int | str, _Label | None, int, str, str, ast.Pos]] = []
         self.registers = 0
         self.pos = ast.Pos()
         self.frames: list[_Frame] = []
@@ -132,7 +132,7 @@ class _Emitter:
         self.registers += 1
         return self.registers - 1
 
-    def emit(self, op: Op, a: int | str = 0, b: int | str = 0, target: _Label | None = None,
+    def emit(self, op: Op, a: int = 0, b: int | str = 0, target: _Label | None = None,
              text: str = "") -> None:
         frame = self.frames[-1] if self.frames else None
         flags = frame.flags if frame else 0
@@ -344,7 +344,7 @@ class _Emitter:
         if is_break:
             self.emit(Op.BREAK_END, -1 if result is None or not prim.returns else result,
                       lock.index if lock is not None else 0)
-            if scratch:
+            if scratch and result is not None:     # scratch: result is the register made above
                 self.emit(Op.SET_REG, result, 0)
         self.frames.pop()
 

@@ -11,9 +11,11 @@ dict lookup and an addition.
 
 from __future__ import annotations
 
+import enum
 import itertools
-from collections.abc import Iterable, Sequence
+from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Final
 
 from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind
 from model.events import Event
@@ -32,7 +34,15 @@ SHARED_BITS = 28
 LOCAL_BITS = 20
 SHARED_MASK = (1 << SHARED_BITS) - 1
 LOCAL_MASK = (1 << LOCAL_BITS) - 1
-_MISSING = object()
+
+
+class _Missing(enum.Enum):
+    """The one cache-miss sentinel; an enum, so that ``entry is _MISSING`` narrows types."""
+
+    MISSING = enum.auto()
+
+
+_MISSING: Final = _Missing.MISSING
 MAX_FREE_RUN = 100_000
 
 _COMPARE = (
@@ -535,7 +545,7 @@ class KernelModel:
                 regs[MM] = (regs[MM] + 1) % int(instr.a)
                 regs[ACC] = int(regs[MM] == 0)
             elif op == Op.BELIEVE:
-                self._believe(cpu, int(instr.a), Belief(instr.b), mem)
+                self._believe(cpu, int(instr.a), Belief(int(instr.b)), mem)
             elif op == Op.BREAK_END:
                 dropped = regs[DROPPED] & DROP_DONE
                 if regs[DROPPED] & DROP_UNJUSTIFIED:
@@ -605,7 +615,7 @@ class KernelModel:
         def masks(m: int) -> int:
             return sum(1 << perm[i] for i in range(len(perm)) if m >> i & 1)
 
-        out = []
+        out: list[tuple[Hashable, ...]] = []
         for lock in self.world.locks:
             word, flag, holders, writers, waiters = shared[lock.index]
             out.append((lock.algorithm.permute(word, perm), flag, masks(holders), masks(writers),

@@ -15,15 +15,23 @@ from __future__ import annotations
 from collections.abc import Callable, Hashable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
+from typing import Any, Generic, TypeVar
 
 NOBODY = -1
 
+W = TypeVar("W", bound=Hashable)                       # one algorithm's lock word
+TasWord = tuple[int]                                   # (owner,)
+TicketWord = tuple[int, int, int]                      # (head, tail, owner)
+QWord = tuple[int, int, tuple[int, ...]]               # (locked, pending, queue)
+UpWord = tuple[()]                                     # no lock word
+RwWord = tuple[tuple[int, ...], int, tuple[tuple[int, int], ...]]  # (readers, writer, queue)
+
 
 @dataclass(frozen=True)
-class Outcome:
+class Outcome(Generic[W]):
     """What one atomic operation on a lock word did."""
 
-    word: Hashable
+    word: W
     value: int = 0            # the result a condition tests (trylock success, is_locked, ...)
     acquired: bool = False    # the CPU owns the lock after this step
     waits: bool = False       # the attempt failed: the CPU now waits (witness of contention)
@@ -33,21 +41,21 @@ class Outcome:
     note: str = ""            # kernel words for traces: "fails: held by cpu0"
 
 
-Op = Callable[[Hashable, int, int], "Outcome | None"]
+Op = Callable[[W, int, int], "Outcome[W] | None"]
 
 
 @dataclass(frozen=True)
-class LockAlgorithm:
+class LockAlgorithm(Generic[W]):
     """One lock algorithm: initial word, atomic operations, and the C of its lock routines."""
 
     name: str
     summary: str
-    initial: Callable[[int], Hashable]                # n_cpus -> word
-    ops: Mapping[str, Op]                             # atomic steps by kernel name
+    initial: Callable[[int], W]                       # n_cpus -> word
+    ops: Mapping[str, Op[W]]                          # atomic steps by kernel name
     routines: Mapping[str, str]                       # C bodies built from ops (arch_spin_lock)
-    owners: Callable[[Hashable], tuple[int, ...]]     # CPUs the word says own it
-    permute: Callable[[Hashable, tuple[int, ...]], Hashable]
-    describe: Callable[[Hashable], str]
+    owners: Callable[[W], tuple[int, ...]]            # CPUs the word says own it
+    permute: Callable[[W, tuple[int, ...]], W]
+    describe: Callable[[W], str]
     free_ops: frozenset[str] = frozenset()            # ops that are no step at all (UP)
 
 
@@ -59,28 +67,28 @@ def _who(cpu: int) -> str:
 # word = (owner,) with NOBODY when free
 
 
-def _tas_trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    (owner,) = word  # type: ignore[misc]
+def _tas_trylock(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord]:
+    (owner,) = word
     if owner == NOBODY:
         return Outcome((cpu,), value=1, acquired=True, note="acquired")
     return Outcome(word, value=0, waits=True, note=f"fails: held by {_who(owner)}")
 
 
-def _tas_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
+def _tas_unlock(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord]:
     return Outcome((NOBODY,), note="released")
 
 
-def _tas_is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    (owner,) = word  # type: ignore[misc]
+def _tas_is_locked(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord]:
+    (owner,) = word
     return Outcome(word, value=int(owner != NOBODY),
                    note=f"locked by {_who(owner)}" if owner != NOBODY else "unlocked")
 
 
-def _tas_not_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+def _tas_not_contended(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord]:
     return Outcome(word, value=0, note="0 (a test-and-set word cannot tell)")
 
 
-TAS = LockAlgorithm(
+TAS: LockAlgorithm[TasWord] = LockAlgorithm(
     name="tas",
     summary="test-and-set: unfair, the CPU that just unlocked may win the next trylock again",
     initial=lambda n: (NOBODY,),
@@ -100,9 +108,9 @@ TAS = LockAlgorithm(
             }
         """,
     }),
-    owners=lambda w: () if w[0] == NOBODY else (w[0],),  # type: ignore[index]
-    permute=lambda w, p: w if w[0] == NOBODY else (p[w[0]],),  # type: ignore[index]
-    describe=lambda w: "free" if w[0] == NOBODY else f"held by {_who(w[0])}",  # type: ignore[index]
+    owners=lambda w: () if w[0] == NOBODY else (w[0],),
+    permute=lambda w, p: w if w[0] == NOBODY else (p[w[0]],),
+    describe=lambda w: "free" if w[0] == NOBODY else f"held by {_who(w[0])}",
 )
 
 
@@ -110,47 +118,47 @@ TAS = LockAlgorithm(
 # word = (head, tail, owner); tickets are taken modulo n + 1, enough for n CPUs in line.
 
 
-def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
+def ticket_algorithm(n_cpus: int) -> LockAlgorithm[TicketWord]:
     """The ticket lock for ``n_cpus`` CPUs (tickets wrap modulo ``n_cpus + 1``)."""
     m = n_cpus + 1
 
-    def take(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def take(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         nxt = (tail + 1) % m
         if head == tail:
             return Outcome((head, nxt, cpu), value=1, acquired=True,
                            note=f"ticket {tail}: acquired")
-        return Outcome((head, nxt, word[2]), value=0, waits=True, ticket=tail,  # type: ignore
+        return Outcome((head, nxt, word[2]), value=0, waits=True, ticket=tail,
                        note=f"ticket {tail}, now serving {head}: waits")
 
-    def mine(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def mine(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         if head == ticket:
             return Outcome((head, tail, cpu), value=1, acquired=True, ticket=0,
                            note=f"now serving {head}: acquired")
         return Outcome(word, value=0, note=f"now serving {head}, mine is {ticket}")
 
-    def trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def trylock(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         if head == tail:
             return Outcome((head, (tail + 1) % m, cpu), value=1, acquired=True, note="acquired")
         return Outcome(word, value=0, waits=True, note="fails: tickets outstanding")
 
-    def unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def unlock(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         return Outcome(((head + 1) % m, tail, NOBODY), note=f"now serving {(head + 1) % m}")
 
-    def is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def is_locked(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         return Outcome(word, value=int(head != tail))
 
-    def is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
-        head, tail, _ = word  # type: ignore[misc]
+    def is_contended(word: TicketWord, cpu: int, ticket: int) -> Outcome[TicketWord]:
+        head, tail, _ = word
         queued = (tail - head) % m
         return Outcome(word, value=int(queued > 1), note=f"tail - head = {queued}")
 
-    def describe(word: Hashable) -> str:
-        head, tail, owner = word  # type: ignore[misc]
+    def describe(word: TicketWord) -> str:
+        head, tail, owner = word
         queued = (tail - head) % m
         if owner != NOBODY:
             return f"held by {_who(owner)}" + (f", {queued - 1} waiting" if queued > 1 else "")
@@ -173,8 +181,8 @@ def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
                 }
             """,
         }),
-        owners=lambda w: () if w[2] == NOBODY else (w[2],),  # type: ignore[index]
-        permute=lambda w, p: w if w[2] == NOBODY else (w[0], w[1], p[w[2]]),  # type: ignore
+        owners=lambda w: () if w[2] == NOBODY else (w[2],),
+        permute=lambda w, p: w if w[2] == NOBODY else (w[0], w[1], p[w[2]]),
         describe=describe,
     )
 
@@ -183,8 +191,8 @@ def ticket_algorithm(n_cpus: int) -> LockAlgorithm:
 # word = (locked, pending, queue): owner or NOBODY, pending waiter or NOBODY, MCS queue of CPUs.
 
 
-def _q_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_enter(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    locked, pending, queue = word
     if locked == NOBODY and pending == NOBODY and not queue:
         return Outcome((cpu, NOBODY, ()), value=1, acquired=True, note="fast path: acquired")
     if pending == NOBODY and not queue:
@@ -193,8 +201,8 @@ def _q_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
                    note=f"queues behind {', '.join(map(_who, (pending, *queue)[-1:]))}")
 
 
-def _q_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_handoff(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    locked, pending, queue = word
     if locked != NOBODY:
         return Outcome(word, note=f"locked by {_who(locked)}")
     if pending == cpu:
@@ -205,41 +213,41 @@ def _q_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
     return Outcome(word, note="not first in line")
 
 
-def _q_trylock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_trylock(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    locked, pending, queue = word
     if locked == NOBODY and pending == NOBODY and not queue:
         return Outcome((cpu, NOBODY, ()), value=1, acquired=True, note="acquired")
     return Outcome(word, waits=True, note="fails: locked or queued")
 
 
-def _q_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    _, pending, queue = word  # type: ignore[misc]
+def _q_unlock(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    _, pending, queue = word
     return Outcome((NOBODY, pending, queue), note="released")
 
 
-def _q_is_locked(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_is_locked(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    locked, pending, queue = word
     return Outcome(word, value=int(locked != NOBODY or pending != NOBODY or bool(queue)))
 
 
-def _q_is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    _, pending, queue = word  # type: ignore[misc]
+def _q_is_contended(word: QWord, cpu: int, ticket: int) -> Outcome[QWord]:
+    _, pending, queue = word
     waiting = int(pending != NOBODY or bool(queue))
     return Outcome(word, value=waiting, note="waiters queued" if waiting else "no waiters")
 
 
-def _q_owners(word: Hashable) -> tuple[int, ...]:
-    return () if word[0] == NOBODY else (word[0],)  # type: ignore[index]
+def _q_owners(word: QWord) -> tuple[int, ...]:
+    return () if word[0] == NOBODY else (word[0],)
 
 
-def _q_permute(word: Hashable, p: tuple[int, ...]) -> Hashable:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_permute(word: QWord, p: tuple[int, ...]) -> QWord:
+    locked, pending, queue = word
     return (p[locked] if locked != NOBODY else NOBODY, p[pending] if pending != NOBODY else NOBODY,
             tuple(p[c] for c in queue))
 
 
-def _q_describe(word: Hashable) -> str:
-    locked, pending, queue = word  # type: ignore[misc]
+def _q_describe(word: QWord) -> str:
+    locked, pending, queue = word
     parts = ["free" if locked == NOBODY else f"held by {_who(locked)}"]
     if pending != NOBODY:
         parts.append(f"pending {_who(pending)}")
@@ -248,7 +256,7 @@ def _q_describe(word: Hashable) -> str:
     return ", ".join(parts)
 
 
-QSPINLOCK = LockAlgorithm(
+QSPINLOCK: LockAlgorithm[QWord] = LockAlgorithm(
     name="qspinlock",
     summary="queued spinlock: FIFO hand-off; the first waiter spins on pending, others queue",
     initial=lambda n: (NOBODY, NOBODY, ()),
@@ -272,18 +280,18 @@ QSPINLOCK = LockAlgorithm(
 # ------------------------------------------------------------------ rtmutex (PREEMPT_RT)
 
 
-def _rt_slowlock(word: Hashable, cpu: int, ticket: int) -> Outcome | None:
-    (owner,) = word  # type: ignore[misc]
+def _rt_slowlock(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord] | None:
+    (owner,) = word
     if owner != NOBODY:
         return None          # asleep until the owner releases
     return Outcome((cpu,), value=1, acquired=True, sleeps=True, note="woken: acquired")
 
 
-def _rt_not_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
+def _rt_not_contended(word: TasWord, cpu: int, ticket: int) -> Outcome[TasWord]:
     return Outcome(word, value=0, note="0 (PREEMPT_RT: spin_is_contended is 0)")
 
 
-RTMUTEX = LockAlgorithm(
+RTMUTEX: LockAlgorithm[TasWord] = LockAlgorithm(
     name="rtmutex",
     summary="PREEMPT_RT sleeping lock: a waiter blocks until the owner releases",
     initial=lambda n: (NOBODY,),
@@ -305,11 +313,11 @@ RTMUTEX = LockAlgorithm(
 # ------------------------------------------------------------------ UP (smp = false)
 
 
-def _up_acquire(word: Hashable, cpu: int, ticket: int) -> Outcome:
+def _up_acquire(word: UpWord, cpu: int, ticket: int) -> Outcome[UpWord]:
     return Outcome(word, value=1, acquired=True, note="UP: no lock word")
 
 
-UP = LockAlgorithm(
+UP: LockAlgorithm[UpWord] = LockAlgorithm(
     name="up",
     summary="uniprocessor: spin_lock is preempt_disable(), there is no lock word",
     initial=lambda n: (),
@@ -329,23 +337,23 @@ UP = LockAlgorithm(
 # word = (readers, writer, queue): reader CPUs (sorted), writer or NOBODY, FIFO of (cpu, is_write)
 
 
-def _rw_read_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_read_enter(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    readers, writer, queue = word
     if writer == NOBODY and not queue:
         return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
                        exclusive=False, note="read-acquired")
     return Outcome((readers, writer, (*queue, (cpu, 0))), waits=True, note="queues to read")
 
 
-def _rw_write_enter(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_write_enter(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    readers, writer, queue = word
     if writer == NOBODY and not readers and not queue:
         return Outcome((readers, cpu, queue), value=1, acquired=True, note="write-acquired")
     return Outcome((readers, writer, (*queue, (cpu, 1))), waits=True, note="queues to write")
 
 
-def _rw_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_handoff(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    readers, writer, queue = word
     if not queue or queue[0][0] != cpu:
         return Outcome(word, note="not first in line")
     is_write = queue[0][1]
@@ -357,28 +365,28 @@ def _rw_handoff(word: Hashable, cpu: int, ticket: int) -> Outcome:
                    exclusive=False, note="read-acquired")
 
 
-def _rw_read_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_read_unlock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    readers, writer, queue = word
     return Outcome((tuple(r for r in readers if r != cpu), writer, queue), note="read-released")
 
 
-def _rw_write_unlock(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    readers, _, queue = word  # type: ignore[misc]
+def _rw_write_unlock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    readers, _, queue = word
     return Outcome((readers, NOBODY, queue), note="write-released")
 
 
-def _rw_is_contended(word: Hashable, cpu: int, ticket: int) -> Outcome:
-    return Outcome(word, value=int(bool(word[2])))  # type: ignore[index]
+def _rw_is_contended(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    return Outcome(word, value=int(bool(word[2])))
 
 
-def _rw_permute(word: Hashable, p: tuple[int, ...]) -> Hashable:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_permute(word: RwWord, p: tuple[int, ...]) -> RwWord:
+    readers, writer, queue = word
     return (tuple(sorted(p[r] for r in readers)), p[writer] if writer != NOBODY else NOBODY,
             tuple((p[c], w) for c, w in queue))
 
 
-def _rw_describe(word: Hashable) -> str:
-    readers, writer, queue = word  # type: ignore[misc]
+def _rw_describe(word: RwWord) -> str:
+    readers, writer, queue = word
     parts = []
     if writer != NOBODY:
         parts.append(f"write-held by {_who(writer)}")
@@ -389,7 +397,7 @@ def _rw_describe(word: Hashable) -> str:
     return ", ".join(parts) or "free"
 
 
-RWLOCK = LockAlgorithm(
+RWLOCK: LockAlgorithm[RwWord] = LockAlgorithm(
     name="rwlock",
     summary="queued rwlock: readers share unless a writer holds or waits; FIFO wait queue",
     initial=lambda n: ((), NOBODY, ()),
@@ -412,16 +420,17 @@ RWLOCK = LockAlgorithm(
             }
         """,
     }),
-    owners=lambda w: (*w[0], *(() if w[1] == NOBODY else (w[1],))),  # type: ignore[index]
+    owners=lambda w: (*w[0], *(() if w[1] == NOBODY else (w[1],))),
     permute=_rw_permute, describe=_rw_describe,
 )
 
 SPIN_ALGORITHMS = ("tas", "ticket", "qspinlock")
 
 
-def spin_algorithm(name: str, n_cpus: int) -> LockAlgorithm:
+def spin_algorithm(name: str, n_cpus: int) -> LockAlgorithm[Any]:
     """The spinlock algorithm ``name``: tas, ticket, qspinlock, rtmutex or up."""
-    fixed = {"tas": TAS, "qspinlock": QSPINLOCK, "rtmutex": RTMUTEX, "up": UP}
+    fixed: dict[str, LockAlgorithm[Any]] = {
+        "tas": TAS, "qspinlock": QSPINLOCK, "rtmutex": RTMUTEX, "up": UP}
     if name == "ticket":
         return ticket_algorithm(n_cpus)
     return fixed[name]

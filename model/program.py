@@ -66,8 +66,8 @@ class Instr:
     """One instruction; ``text`` and ``where`` are kernel words for traces."""
 
     op: Op
-    a: int | str = 0
-    b: int | str = 0
+    a: int = 0               # a lock, datum, register or comparison index, or a count
+    b: int | str = 0         # a value, register flag, lock index or Belief; a lock op's name
     target: int = -1
     flags: int = 0
     text: str = ""           # "arch_spin_trylock(B)"

@@ -41,7 +41,7 @@ class Counter:
         self.agents = tuple(f"cpu{i}" for i in range(agents))
         self.must_finish = (1 << agents) - 1
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[tuple[int, ...]]:
         return ((0,) * len(self.agents),)
 
     def actions(self, state: tuple[int, ...]) -> Sequence[tuple[str, str]]:
@@ -98,7 +98,7 @@ class Peterson:
         self.variant = variant
         self.rounds = rounds
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[tuple[int, ...]]:
         return ((IDLE, IDLE, 0, 0, 0, self.rounds, self.rounds),)
 
     def actions(self, state: tuple[int, ...]) -> Sequence[tuple[str, str]]:
@@ -179,7 +179,7 @@ class TwoLocks:
             raise ValueError(f"unknown order {order!r}; 'abba' or 'same'")
         self.order = ((0, 1), (1, 0) if order == "abba" else (0, 1))
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[tuple[int, ...]]:
         return ((0, 0, FREE, FREE),)
 
     def _lock_at(self, cpu: int, pc: int) -> int:
@@ -246,7 +246,7 @@ class TasLock:
         self.agents = tuple(f"p{i}" for i in range(n))
         self.must_finish = (1 << n) - 1
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[tuple]:
         return ((0,) + ((TRY, self.rounds),) * len(self.agents),)
 
     def actions(self, state: tuple) -> Sequence[tuple[str, str]]:
@@ -318,7 +318,7 @@ class TokenRing:
         self.agents = tuple(f"p{i}" for i in range(n))
         self.must_finish = (1 << n) - 1
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[int]:
         return (0,)
 
     def actions(self, state: int) -> Sequence[tuple[str, str]]:
@@ -360,7 +360,7 @@ class Endless:
     def __init__(self, bad_at: int = 5) -> None:
         self.bad_at = bad_at
 
-    def init_states(self) -> Sequence[State]:
+    def init_states(self) -> Sequence[int]:
         return (0,)
 
     def actions(self, state: int) -> Sequence[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -69,7 +70,9 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         _bad_input(str(err))
     overrides = Overrides(version, lock, preempt)
     budget = Budget(max_states=max_states, timeout=timeout)
-    bad_input, interrupted, runs, records = False, False, [], []
+    bad_input, interrupted = False, False
+    runs: list[ScenarioRun] = []
+    records: list[dict[str, Any]] = []
     written: set[Path] = set()
     for file in files:
         try:
@@ -119,7 +122,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
     k = run.scenario.kernel
     for verdict in run.verdicts:
         r = verdict.result
-        record = {
+        record: dict[str, Any] = {
             "scenario": run.scenario.name, "file": str(run.scenario.path),
             "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
             "property": r.property, "status": r.status.value,

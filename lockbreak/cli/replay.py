@@ -25,7 +25,7 @@ class _StartingAt:
     def init_states(self) -> Sequence[int]:
         return [self._state]
 
-    def __getattr__(self, name: str) -> object:
+    def __getattr__(self, name: str) -> Any:   # everything else is the kernel model's
         return getattr(self._model, name)
 
 
@@ -80,7 +80,7 @@ def replay_file(path: Path) -> tuple[str, bool]:
         state = after
     trace = Trace(model.init_states()[0], tuple(steps), data.get("loop_start"))
     if prop.kind is PropertyKind.CAN_FINISH:
-        stuck = reachable_graph(_StartingAt(model, state)).first_stuck(model)  # type: ignore
+        stuck = reachable_graph(_StartingAt(model, state)).first_stuck(model)
         reproduced = stuck is not None and stuck[0] == 0
     else:
         reproduced = bool(last_violated)

@@ -17,19 +17,22 @@ are always real executions of the model, rebuilt from the stored representatives
 from __future__ import annotations
 
 import functools
+import gc
 import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
+from typing import Any, Generic
 
 from lockbreak.core import (
+    A,
     Budget,
     CheckResult,
     LockbreakError,
     Model,
     PropertyKind,
     Reporter,
+    S,
     SilentReporter,
-    State,
     Stats,
     Status,
     Step,
@@ -40,7 +43,7 @@ from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.store import StateStore
 
-Successors = Callable[[State], Iterable[tuple[int, State, int, int]]]
+Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
 
 _PROGRESS_SECONDS = 0.5
 # The clock is read between chunks of states; chunks grow or shrink so that a chunk takes about
@@ -49,7 +52,7 @@ _CHUNK_SECONDS = 0.05
 _MAX_CHUNK = 1 << 16
 
 
-def check(model: Model, *, properties: Sequence[str] | None = None,
+def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
           symmetry: bool = False) -> list[CheckResult]:
@@ -138,7 +141,7 @@ def check(model: Model, *, properties: Sequence[str] | None = None,
     return results
 
 
-def _select(model: Model, properties: Sequence[str] | None) -> list[int]:
+def _select(model: Model[Any, Any], properties: Sequence[str] | None) -> list[int]:
     """Bit positions of the requested properties, in ``model.property_names`` order."""
     names = list(model.property_names)
     if properties is None:
@@ -151,7 +154,7 @@ def _select(model: Model, properties: Sequence[str] | None) -> list[int]:
     return [b for b, name in enumerate(names) if name in properties]
 
 
-class _Search:
+class _Search(Generic[S, A]):
     """One breadth-first exploration and what it found.
 
     ``hits[bit]`` is ``(source index, action index, successor)`` of the first transition that
@@ -159,30 +162,44 @@ class _Search:
     state). ``cut_short`` says why exploration stopped before the end, if a budget did it.
     """
 
-    def __init__(self, model: Model, safety: int, graph: bool, symmetry: bool, budget: Budget,
-                 reporter: Reporter) -> None:
+    def __init__(self, model: Model[S, A], safety: int, graph: bool, symmetry: bool,
+                 budget: Budget, reporter: Reporter) -> None:
         self.model = model
         fast = getattr(model, "successors", None)
-        self.successors: Successors = fast or functools.partial(successors, model)
-        self.canon: Callable[[State], State] | None = (
+        self.successors: Successors[S] = fast or functools.partial(successors, model)
+        self.canon: Callable[[S], S] | None = (
             getattr(model, "canonical", None) if symmetry else None)
-        self.canon_perm: Callable[[State], tuple[State, tuple[int, ...]]] | None = (
+        self.canon_perm: Callable[[S], tuple[S, tuple[int, ...]]] | None = (
             getattr(model, "canonical_perm", None) if symmetry and graph else None)
         self.graph = graph
-        self.store = StateStore(indexed=graph)
+        self.store: StateStore[S] = StateStore(indexed=graph)
         self.pending = safety           # safety bits not yet violated
         self.witnessed = 0
         self.transitions = 0
         self.room = budget.max_states if budget.max_states is not None else sys.maxsize
         self.budget = budget
         self.reporter = reporter
-        self.hits: dict[int, tuple[int, int, State]] = {}
+        self.hits: dict[int, tuple[int, int, S]] = {}
         self.cut_short = ""
         self.depth = 0
         self.seconds = 0.0
 
     def run(self) -> None:
-        """Explore level by level until done, decided, or out of budget."""
+        """Explore level by level until done, decided, or out of budget.
+
+        The cyclic garbage collector is paused meanwhile: exploration allocates millions of
+        short-lived tuples but no cycles, and the collector's passes over the growing store
+        would cost a fifth of the time.
+        """
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            self._run()
+        finally:
+            if collecting:
+                gc.enable()
+
+    def _run(self) -> None:
         began = time.perf_counter()
         deadline = began + self.budget.timeout if self.budget.timeout is not None else float("inf")
         next_report = began + _PROGRESS_SECONDS
@@ -238,7 +255,7 @@ class _Search:
         self.cut_short = f"stopped at {self.budget.max_states:,} states (--max-states)"
         return False
 
-    def _hit(self, bits: int, source: int, action_index: int, after: State) -> None:
+    def _hit(self, bits: int, source: int, action_index: int, after: S) -> None:
         """Remember the first transition that broke each property in ``bits``."""
         while bits:
             low = bits & -bits
@@ -334,7 +351,7 @@ class _Search:
                                                                      transitions, room)
         return going
 
-    def safety_trace(self, bit: int) -> Trace:
+    def safety_trace(self, bit: int) -> Trace[S, A]:
         """A shortest real execution whose last transition breaks property ``bit``."""
         source, action_index, after = self.hits[bit]
         if source < 0:
@@ -352,7 +369,7 @@ class _Search:
         steps.append(Step(action_index, self.model.actions(current)[action_index], after))
         return Trace(init, tuple(steps))
 
-    def stuck(self) -> tuple[Trace, int] | None:
+    def stuck(self) -> tuple[Trace[S, A], int] | None:
         """A shortest path to a state some must-finish agent cannot finish from, and the agent."""
         store, model = self.store, self.model
         found = first_stuck(len(store), store.src, store.dst, [model.done(s) for s in store.states],
@@ -368,7 +385,7 @@ class _Search:
             agent = list(perm).index(agent)
         return Trace(init, tuple(steps)), agent
 
-    def _real_path(self, chain: list[int]) -> tuple[State, list[Step]]:
+    def _real_path(self, chain: list[int]) -> tuple[S, list[Step[S, A]]]:
         """A real execution through the stored states of ``chain``, up to symmetry.
 
         Without symmetry the stored states are the execution. With it, each step takes, from
@@ -396,7 +413,7 @@ class _Search:
         return init, steps
 
 
-def _not_symmetric(model: Model, state: State) -> LockbreakError:
+def _not_symmetric(model: Model[S, A], state: S) -> LockbreakError:
     return LockbreakError(
         f"{type(model).__name__}.canonical() is not a symmetry of the model: from {state!r} no "
         "action reaches what its representative reached; fix canonical(), or check without "

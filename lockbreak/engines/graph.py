@@ -13,18 +13,18 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import accumulate
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Generic
 
 import numpy as np
 
-from lockbreak.core import Action, Budget, Model, State, successors
+from lockbreak.core import A, Budget, Model, S, successors
 
 if TYPE_CHECKING:
     import networkx
 
 
 @dataclass(frozen=True)
-class StateGraph:
+class StateGraph(Generic[S, A]):
     """Every reachable state in BFS order and every transition between them.
 
     ``edges[e]`` is ``(src, dst, action_index)`` over state indices, and ``actions[e]`` is the
@@ -32,10 +32,10 @@ class StateGraph:
     states past the cut have no outgoing edges.
     """
 
-    states: tuple[State, ...]
+    states: tuple[S, ...]
     init: tuple[int, ...]
     edges: tuple[tuple[int, int, int], ...]
-    actions: tuple[Action, ...]
+    actions: tuple[A, ...]
     complete: bool = True
 
     def to_networkx(self) -> networkx.MultiDiGraph:
@@ -50,16 +50,16 @@ class StateGraph:
                              for (src, dst, index), action in labelled)
         return graph
 
-    def first_stuck(self, model: Model) -> tuple[int, int] | None:
+    def first_stuck(self, model: Model[S, Any]) -> tuple[int, int] | None:
         """`first_stuck` on this graph with ``model``'s `done` and ``must_finish``."""
         return first_stuck(len(self.states), [e[0] for e in self.edges],
                            [e[1] for e in self.edges], [model.done(s) for s in self.states],
                            model.must_finish, len(model.agents))
 
 
-def reachable_graph(model: Model,
+def reachable_graph(model: Model[S, A],
                     budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
-                    ) -> StateGraph:
+                    ) -> StateGraph[S, A]:
     """Explore ``model`` breadth-first and return its whole state graph.
 
     Parameters
@@ -83,10 +83,10 @@ def reachable_graph(model: Model,
     >>> reachable_graph(Ring()).edges
     ((0, 1, 0), (1, 2, 0), (2, 0, 0))
     """
-    index: dict[State, int] = {}
-    states: list[State] = []
+    index: dict[S, int] = {}
+    states: list[S] = []
     edges: list[tuple[int, int, int]] = []
-    actions: list[Action] = []
+    actions: list[A] = []
     limit = budget.max_states if budget.max_states is not None else float("inf")
     deadline = time.monotonic() + budget.timeout if budget.timeout is not None else float("inf")
     complete = True

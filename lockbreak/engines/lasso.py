@@ -14,19 +14,19 @@ from collections import deque
 
 import networkx as nx
 
-from lockbreak.core import Model, State, Step, Trace, successors
+from lockbreak.core import A, Model, S, Step, Trace, successors
 
 _LIMIT = 200_000
 
 
-def extend_to_stuck(model: Model, trace: Trace, limit: int = _LIMIT) -> Trace:
+def extend_to_stuck(model: Model[S, A], trace: Trace[S, A], limit: int = _LIMIT) -> Trace[S, A]:
     """``trace`` continued to a bottom component (and once round its cycle, if it has one).
 
     Returns ``trace`` unchanged when more than ``limit`` states are reachable from its end.
     """
     start = trace.states[-1]
-    index: dict[State, int] = {start: 0}
-    states: list[State] = [start]
+    index: dict[S, int] = {start: 0}
+    states: list[S] = [start]
     parent: list[tuple[int, int]] = [(-1, -1)]
     graph = nx.DiGraph()
     graph.add_node(0)
@@ -62,7 +62,7 @@ def extend_to_stuck(model: Model, trace: Trace, limit: int = _LIMIT) -> Trace:
     return Trace(trace.init, tuple(steps), loop_start)
 
 
-def _take(model: Model, state: State, action_index: int, steps: list[Step]) -> State:
+def _take(model: Model[S, A], state: S, action_index: int, steps: list[Step[S, A]]) -> S:
     action = model.actions(state)[action_index]
     after = model.next_state(state, action)
     steps.append(Step(action_index, action, after))

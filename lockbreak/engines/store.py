@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from array import array
 from bisect import bisect_right
+from typing import Generic
 
-from lockbreak.core import State
+from lockbreak.core import S
 
 
-class StateStore:
+class StateStore(Generic[S]):
     """The states a search found, in BFS order, with the tree that first reached each.
 
     ``states[k]`` is the k-th distinct state; ``parent[k]`` is the index it was first reached
@@ -41,8 +42,8 @@ class StateStore:
                  "seen", "src", "states")
 
     def __init__(self, indexed: bool) -> None:
-        self.states: list[State] = []
-        self.seen: set[State] | dict[State, int] = {} if indexed else set()
+        self.states: list[S] = []
+        self.seen: set[S] | dict[S, int] = {} if indexed else set()
         self.parent = array("i")
         self.action = array("I")
         self.level_ends: list[int] = []     # level_ends[d]: one past the last index at depth d
@@ -55,11 +56,11 @@ class StateStore:
     def __len__(self) -> int:
         return len(self.states)
 
-    def add_root(self, state: State) -> bool:
+    def add_root(self, state: S) -> bool:
         """Store an initial state unless already stored; True when it was new."""
         return self.add(-1, 0, state)
 
-    def add(self, parent: int, action: int, state: State) -> bool:
+    def add(self, parent: int, action: int, state: S) -> bool:
         """Store ``state`` as reached from ``parent`` by ``action``; True when it was new.
 
         The search's hot loop inlines this; it is here for roots and for readers.

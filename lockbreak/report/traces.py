@@ -59,8 +59,8 @@ def changes(before: WorldView, after: WorldView, step_text: str = "") -> list[st
             out.append(f"{a.name}: {a.word}")
         if b.break_lock != a.break_lock and f"{a.name}->break_lock = " not in step_text:
             out.append(f"{a.name}->break_lock {b.break_lock}->{a.break_lock}")
-    for b, a in zip(before.cpus, after.cpus, strict=True):
-        out += _cpu_changes(b, a)
+    for cpu_b, cpu_a in zip(before.cpus, after.cpus, strict=True):
+        out += _cpu_changes(cpu_b, cpu_a)
     for item in sorted(set(after.stale) - set(before.stale)):
         cpu, datum = item.split(":")
         out.append(f"{cpu}'s snapshot of {datum} is stale")
@@ -73,7 +73,8 @@ def initial_lines(view: WorldView) -> list[str]:
     return lines
 
 
-def render_trace(model: KernelModel, trace: Trace, headline: str, footer: str = "") -> str:
+def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
+                 footer: str = "") -> str:
     """The numbered, kernel-words rendering of ``trace``, then ``footer`` (why it fails)."""
     lines = [headline, "   initial: " + "; ".join(initial_lines(model.view(trace.init)))]
     state = trace.init
@@ -96,7 +97,7 @@ def render_trace(model: KernelModel, trace: Trace, headline: str, footer: str = 
     return "\n".join(lines)
 
 
-def why(model: KernelModel, trace: Trace, property_name: str) -> str:
+def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> str:
     """One sentence on why the end of ``trace`` breaks ``property_name``."""
     end = model.view(trace.states[-1])
     if property_name == "mutual_exclusion":
@@ -128,7 +129,7 @@ def why(model: KernelModel, trace: Trace, property_name: str) -> str:
     return f"=> {sentences.get(property_name, property_name + ' is violated here')}"
 
 
-def trace_to_json(model: KernelModel, trace: Trace, *, scenario: Mapping[str, Any],
+def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Mapping[str, Any],
                   property_name: str, status: str) -> dict[str, Any]:
     """The replayable JSON form of ``trace`` (schema ``lockbreak-trace/1``)."""
     steps = []
@@ -151,7 +152,7 @@ def trace_to_json(model: KernelModel, trace: Trace, *, scenario: Mapping[str, An
 
 def actions_of(data: Mapping[str, Any]) -> list[Action]:
     """The actions recorded in a JSON trace (`ValueError` or `KeyError` when malformed)."""
-    actions = []
+    actions: list[Action] = []
     for step in data["steps"]:
         cpu, wakeup = step["cpu"], step["wakeup"]
         if not isinstance(cpu, int) or isinstance(cpu, bool) or not isinstance(wakeup, bool):

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from types import MappingProxyType
+from typing import Any, TypedDict, Unpack
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Era:
         (``cond_resched_lock=Primitive(...)``); a primitive set to ``None`` is removed.
         """
         prims = dict(self.primitives)
-        fields = {}
+        fields: dict[str, Any] = {}    # Era fields by name, values as the caller gave them
         for key, value in changes.items():
             if key in Era.__dataclass_fields__:
                 fields[key] = value
@@ -67,9 +68,16 @@ class Era:
                        primitives=MappingProxyType(prims), **fields)
 
 
+class EraOptions(TypedDict, total=False):
+    """The optional `Era` fields that `era` accepts by keyword."""
+
+    default_generic_lockbreak: bool
+    drop_every: bool
+
+
 def era(name: str, summary: str, source: str, default_lock: str,
-        primitives: Mapping[str, Primitive], **fields: object) -> Era:
+        primitives: Mapping[str, Primitive], **fields: Unpack[EraOptions]) -> Era:
     """Build an era from scratch (the first one; later eras use `Era.patch`)."""
     return Era(name=name, summary=summary, source=source, default_lock=default_lock,
-               primitives=MappingProxyType(dict(primitives)), **fields)  # type: ignore[arg-type]
+               primitives=MappingProxyType(dict(primitives)), **fields)
 
