@@ -210,18 +210,19 @@ def _first_stuck_plain(n_states: int, src: Sequence[int], dst: Sequence[int],
                        n_agents: int) -> tuple[int, int] | None:
     """`first_stuck` without symmetry: one backward search per must-finish agent.
 
-    The searches run level by level as numpy array operations over the reversed edges (a
-    stable sort of the edges by target), so a graph of tens of millions of edges is analysed
-    in seconds rather than minutes.
+    The searches run level by level as numpy array operations over the reversed edges (the
+    edges sorted by target), so a graph of tens of millions of edges is analysed in seconds
+    rather than minutes.
     """
     sources, targets = _as_numpy(src), _as_numpy(dst)
-    order = np.argsort(targets, kind="stable")
+    order = np.argsort(targets, kind="stable")   # fast: edges arrive nearly sorted
     rev_src = sources[order]
     del order
     start = np.zeros(n_states + 1, dtype=np.int64)
     np.cumsum(np.bincount(targets, minlength=n_states), out=start[1:])
     del targets
     finished = np.asarray(done, dtype=np.int64)
+    stamp = np.zeros(n_states, dtype=np.int64)
     best: tuple[int, int] | None = None
     for agent in range(n_agents):
         if not must_finish >> agent & 1:
@@ -236,9 +237,13 @@ def _first_stuck_plain(n_states: int, src: Sequence[int], dst: Sequence[int],
             # Positions lo[k] .. lo[k] + counts[k] - 1 for every frontier state k, flattened.
             offsets = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
             preds = rev_src[offsets]
-            preds = np.unique(preds[~can[preds]])
+            preds = preds[~can[preds]]
             can[preds] = True
-            frontier = preds
+            # Each new state once: of its copies, keep the one whose position its stamp holds
+            # (a linear-time dedupe; sorting with np.unique would cost a log factor).
+            positions = np.arange(preds.size)
+            stamp[preds] = positions
+            frontier = preds[stamp[preds] == positions]
         stuck = np.flatnonzero(~can)
         if stuck.size and (best is None or int(stuck[0]) < best[0]):
             best = (int(stuck[0]), agent)
