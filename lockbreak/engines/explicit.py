@@ -314,15 +314,14 @@ class _Search(Generic[S, A]):
         assert isinstance(index, dict)
         setdefault, states_append = index.setdefault, states.append
         parent_append, action_append = store.parent.append, store.action.append
-        src_append, dst_append = store.src.append, store.dst.append
+        dst = store.dst
+        dst_append, ends_append = dst.append, store.edge_ends.append
         perm_append, perm_id = store.edge_perm.append, store.perm_id
-        pending, witnessed, transitions, room = (self.pending, self.witnessed,
-                                                 self.transitions, self.room)
+        pending, witnessed, room = self.pending, self.witnessed, self.room
         n = len(states)
         going = True
         for i in range(lo, hi):
             for action_index, after, violated, witness in successors(states[i]):
-                transitions += 1
                 if violated and violated & pending:
                     self._hit(violated & pending, i, action_index, after)
                     pending &= ~violated
@@ -341,14 +340,14 @@ class _Search(Generic[S, A]):
                     states_append(after)
                     parent_append(i)
                     action_append(action_index)
-                src_append(i)
                 dst_append(target)
                 if canon_perm is not None:
                     perm_append(perm_id(perm))
+            ends_append(len(dst))
             if not going:
                 break
-        self.pending, self.witnessed, self.transitions, self.room = (pending, witnessed,
-                                                                     transitions, room)
+        self.pending, self.witnessed, self.room = pending, witnessed, room
+        self.transitions = len(dst)
         return going
 
     def safety_trace(self, bit: int) -> Trace[S, A]:
@@ -372,7 +371,8 @@ class _Search(Generic[S, A]):
     def stuck(self) -> tuple[Trace[S, A], int] | None:
         """A shortest path to a state some must-finish agent cannot finish from, and the agent."""
         store, model = self.store, self.model
-        found = first_stuck(len(store), store.src, store.dst, [model.done(s) for s in store.states],
+        found = first_stuck(len(store), store.edge_sources(), store.dst,
+                            [model.done(s) for s in store.states],
                             model.must_finish, len(model.agents),
                             store.edge_perm if self.canon_perm is not None else None, store.perms)
         if found is None:

@@ -23,6 +23,9 @@ if TYPE_CHECKING:
     import networkx
 
 
+Column = Sequence[int] | np.ndarray     # edge endpoints: an array('I'), a list or numpy
+
+
 @dataclass(frozen=True)
 class StateGraph(Generic[S, A]):
     """Every reachable state in BFS order and every transition between them.
@@ -119,7 +122,7 @@ def reachable_graph(model: Model[S, A],
     return StateGraph(tuple(states), init, tuple(edges), tuple(actions), complete)
 
 
-def first_stuck(n_states: int, src: Sequence[int], dst: Sequence[int], done: Sequence[int],
+def first_stuck(n_states: int, src: Column, dst: Column, done: Sequence[int],
                 must_finish: int, n_agents: int, edge_perm: Sequence[int] | None = None,
                 perms: Sequence[Sequence[int]] = ()) -> tuple[int, int] | None:
     """The lowest-index state from which some must-finish agent can never finish.
@@ -170,7 +173,7 @@ def first_stuck(n_states: int, src: Sequence[int], dst: Sequence[int], done: Seq
                                   n_agents, perms)
 
 
-def _reverse_csr(n_states: int, src: Sequence[int], dst: Sequence[int],
+def _reverse_csr(n_states: int, src: Column, dst: Column,
                  edge_perm: Sequence[int] | None
                  ) -> tuple[array[int], array[int], array[int] | None]:
     """Edges grouped by target: the sources of the edges into ``v`` are
@@ -198,14 +201,14 @@ def _reverse_csr(n_states: int, src: Sequence[int], dst: Sequence[int],
     return start, rev_src, rev_perm
 
 
-def _in_degrees(n_states: int, dst: Sequence[int]) -> array[int]:
+def _in_degrees(n_states: int, dst: Column) -> array[int]:
     degrees = array("I", bytes(4 * n_states))
     for target in dst:
         degrees[target] += 1
     return degrees
 
 
-def _first_stuck_plain(n_states: int, src: Sequence[int], dst: Sequence[int],
+def _first_stuck_plain(n_states: int, src: Column, dst: Column,
                        done: Sequence[int], must_finish: int,
                        n_agents: int) -> tuple[int, int] | None:
     """`first_stuck` without symmetry: one backward search per must-finish agent.
@@ -250,8 +253,11 @@ def _first_stuck_plain(n_states: int, src: Sequence[int], dst: Sequence[int],
     return best
 
 
-def _as_numpy(column: Sequence[int]) -> np.ndarray:
-    """A read-only numpy view of an ``array('I')`` column (no copy), or a copy of a list."""
+def _as_numpy(column: Column) -> np.ndarray:
+    """A read-only numpy view of an ``array('I')`` column or an array (no copy), or a copy of
+    a list."""
+    if isinstance(column, np.ndarray):
+        return column
     if isinstance(column, array) and column.typecode == "I":
         return np.frombuffer(column, dtype=np.uint32) if len(column) else np.zeros(0, np.uint32)
     return np.asarray(column, dtype=np.int64)

@@ -11,6 +11,8 @@ from array import array
 from bisect import bisect_right
 from typing import Generic
 
+import numpy as np
+
 from lockbreak.core import S
 
 
@@ -21,9 +23,10 @@ class StateStore(Generic[S]):
     from (-1 for an initial state) and ``action[k]`` the action index taken there, so a path
     back to an initial state costs 8 bytes per state. ``seen`` dedupes: a set, or, when
     ``indexed``, a dict from state to index so that edges can name the state they reach
-    (about 50 bytes more per state: the index is an int object). ``src``/``dst`` (and
-    ``edge_perm``, an index into ``perms``, under symmetry) hold edges only when the search
-    records them.
+    (about 50 bytes more per state: the index is an int object). ``dst`` (and ``edge_perm``,
+    an index into ``perms``, under symmetry) hold edges only when the search records them:
+    the edges out of state ``k`` are ``dst[edge_ends[k - 1]:edge_ends[k]]``, in BFS order, so
+    an edge costs 4 bytes and its source is implied.
 
     Examples
     --------
@@ -38,8 +41,8 @@ class StateStore(Generic[S]):
     (1, 0)
     """
 
-    __slots__ = ("action", "dst", "edge_perm", "level_ends", "parent", "perm_ids", "perms",
-                 "seen", "src", "states")
+    __slots__ = ("action", "dst", "edge_ends", "edge_perm", "level_ends", "parent", "perm_ids",
+                 "perms", "seen", "states")
 
     def __init__(self, indexed: bool) -> None:
         self.states: list[S] = []
@@ -47,8 +50,8 @@ class StateStore(Generic[S]):
         self.parent = array("i")
         self.action = array("I")
         self.level_ends: list[int] = []     # level_ends[d]: one past the last index at depth d
-        self.src = array("I")
         self.dst = array("I")
+        self.edge_ends = array("I")
         self.edge_perm = array("I")
         self.perms: list[tuple[int, ...]] = []
         self.perm_ids: dict[tuple[int, ...], int] = {}
@@ -91,6 +94,13 @@ class StateStore(Generic[S]):
             path.append(self.parent[path[-1]])
         path.reverse()
         return path
+
+    def edge_sources(self) -> np.ndarray:
+        """The source index of every stored edge (expanded from ``edge_ends``)."""
+        ends = np.frombuffer(self.edge_ends, dtype=np.uint32) if len(self.edge_ends) else (
+            np.zeros(0, dtype=np.uint32))
+        counts = np.diff(ends, prepend=np.uint32(0))
+        return np.repeat(np.arange(len(ends), dtype=np.uint32), counts)
 
     def perm_id(self, perm: tuple[int, ...]) -> int:
         """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
