@@ -17,7 +17,7 @@ from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
-from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind
+from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind, ScenarioError
 from model.events import Event
 from model.locks import RELEASE_OPS
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
@@ -414,9 +414,9 @@ class KernelModel:
             return Event.NONE, ""
         if op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
             if regs[COUNT] == 0:
-                raise LockbreakError(
-                    f"line {instr.pos.line}: cpu{cpu} calls preempt_enable() with preempt_count 0;"
-                    " pair every preempt_enable() with a preempt_disable()")
+                raise self._scenario_error(
+                    instr, f"cpu{cpu} reaches {_instr_words(instr)} with preempt_count 0",
+                    "pair every preempt_enable() with an earlier preempt_disable()")
             regs[COUNT] -= 1
             return Event.NONE, ""
         if op in (Op.CPU_RELAX, Op.WORK):
@@ -567,8 +567,14 @@ class KernelModel:
             else:  # pragma: no cover
                 raise ModelDefinitionError(f"unknown free instruction {instr}")
             regs[PC] = nxt
-        raise ModelDefinitionError(
-            f"cpu{cpu}: a loop near line {code[regs[PC]].pos.line} never takes a step")
+        raise self._scenario_error(
+            code[regs[PC]], f"cpu{cpu} loops here without ever taking a step",
+            "give the loop a statement that does something, e.g. cpu_relax()")
+
+    def _scenario_error(self, instr: Instr, message: str, hint: str) -> ScenarioError:
+        """A mistake in the scenario found while running it, located at its statement."""
+        return ScenarioError(message, file=str(self.world.scenario.path), line=instr.pos.line,
+                             col=instr.pos.col, hint=hint)
 
     def _believe(self, cpu: int, index: int, belief: Belief, mem: list) -> None:
         """After a statement, the code assumes what the lock's contract promises."""
