@@ -12,12 +12,12 @@ import functools
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from lockbreak.core import ModelDefinitionError
+from lockbreak.core import LockbreakError, ModelDefinitionError, ScenarioError
 from model.eras import Era, Primitive
 from model.lang import ast
 from model.lang.parser import parse_code
 from model.locks import LockAlgorithm
-from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op, Program
+from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
 
 # Builtin statements that are one CPU-local step each.
 LOCAL_STEPS: Mapping[str, Op] = {
@@ -96,6 +96,7 @@ class _Frame:
     flags: int
     result: int | None
     exit: _Label
+    file: str | None                    # the scenario file, for a body from its [patch]
     env: dict[str, int] = field(default_factory=dict)
 
 
@@ -109,8 +110,8 @@ class _Loop:
 
 
 @functools.cache
-def _parse_body(text: str, origin: str) -> tuple[ast.Stmt, ...]:
-    return parse_code(text, file=origin, mode="era")
+def _parse_body(text: str, file: str, line: int, col: int) -> tuple[ast.Stmt, ...]:
+    return parse_code(text, file=file, line=line, col=col, mode="era")
 
 
 class _Emitter:
@@ -151,17 +152,26 @@ class _Emitter:
                               where, pos))
         return Program(tuple(code), self.registers)
 
-    def bound_lock(self, arg: str | int) -> LockInfo:
+    def bound_lock(self, arg: str | int, pos: ast.Pos = NOWHERE) -> LockInfo:
         name = str(arg)
         if name == "lock" and self.frames and self.frames[-1].lock is not None:
             name = self.frames[-1].lock
         try:
             return self.locks[name]
         except KeyError:
-            raise ModelDefinitionError(f"unknown lock {name!r} in {self.context()}") from None
+            raise self.fail(f"{self.context()}: unknown lock {name!r}; a primitive's lock "
+                            "parameter is called lock", pos) from None
 
     def context(self) -> str:
         return self.frames[-1].where if self.frames else "scenario code"
+
+    def fail(self, message: str, pos: ast.Pos) -> LockbreakError:
+        """An error in a primitive body: at its file position when it came from a scenario's
+        [patch] table (the user's mistake), else a definition error of the built-in era."""
+        file = next((f.file for f in reversed(self.frames) if f.file), None)
+        if file is not None:
+            return ScenarioError(message, file=file, line=pos.line, col=pos.col)
+        return ModelDefinitionError(message)
 
     # ------------------------------------------------------------ statements
 
@@ -245,18 +255,18 @@ class _Emitter:
         elif name in DATA_STEPS:
             self.emit(DATA_STEPS[name], self.data[str(args[0])], text=f"{name}({args[0]})")
         else:
-            self.invoke(name, args, result=None)
+            self.invoke(name, args, result=None, pos=s.pos)
             if not self.frames and name in BELIEF_AFTER:
                 lock = self.bound_lock(args[0])
                 self.emit(Op.BELIEVE, lock.index, int(BELIEF_AFTER[name]))
 
     def assign(self, s: ast.Assign) -> None:
         if isinstance(s.target, ast.Field):
-            lock = self.bound_lock(s.target.obj)
+            lock = self.bound_lock(s.target.obj, s.pos)
             value = self.fold(s.value)
             if value is None:
-                raise ModelDefinitionError(
-                    f"{self.context()}: only constants can be stored in {s.target.name}")
+                raise self.fail(f"{self.context()}: only constants can be stored in "
+                                f"{s.target.name}", s.pos)
             self.emit(Op.FLAG_WRITE, lock.index, value,
                       text=f"{lock.name}->{s.target.name} = {value}")
             return
@@ -289,9 +299,10 @@ class _Emitter:
 
     # ------------------------------------------------------------ calls
 
-    def invoke(self, name: str, args: tuple[str | int, ...], result: int | None) -> None:
+    def invoke(self, name: str, args: tuple[str | int, ...], result: int | None,
+               pos: ast.Pos = NOWHERE) -> None:
         """A call to an era primitive, a lock routine or an atomic lock operation."""
-        lock = self.bound_lock(args[0]) if args else None
+        lock = self.bound_lock(args[0], pos) if args else None
         if lock is not None and name in lock.algorithm.ops:
             op = Op.FREE_LOCK_OP if name in lock.algorithm.free_ops else Op.LOCK_OP
             self.emit(op, lock.index, name, text=f"{name}({lock.name})")
@@ -300,15 +311,15 @@ class _Emitter:
             return
         if lock is not None and name in lock.algorithm.routines:
             self.inline(name, Primitive(lock.algorithm.routines[name]), lock, result,
-                        origin=f"<{lock.algorithm.name} {name}>")
+                        origin=f"<{lock.algorithm.name} {name}>", pos=pos)
             return
         if name in self.era.primitives:
             self.inline(name, self.era.primitives[name], lock, result,
-                        origin=f"<{self.era.name} {name}>")
+                        origin=f"<{self.era.name} {name}>", pos=pos)
             return
-        raise ModelDefinitionError(
+        raise self.fail(
             f"{self.context()}: {name}() is neither a {self.era.name} primitive nor a lock "
-            "operation; define it in the era or the lock algorithm")
+            "operation; call one of the era's primitives or the arch_spin_* operations", pos)
 
     def value_from_acc(self, slot: int) -> None:
         yes, end = _Label(), _Label()
@@ -320,9 +331,9 @@ class _Emitter:
         self.mark(end)
 
     def inline(self, name: str, prim: Primitive, lock: LockInfo | None, result: int | None,
-               origin: str) -> None:
+               origin: str, pos: ast.Pos) -> None:
         if len(self.frames) > 8:
-            raise ModelDefinitionError(f"{origin}: calls nest too deep (recursion?)")
+            raise self.fail(f"{origin}: calls nest too deep; does {name}() call itself?", pos)
         label = f"{name}({lock.name})" if lock is not None else f"{name}()"
         outer = self.frames[-1] if self.frames else None
         flags = outer.flags if outer else 0
@@ -335,9 +346,11 @@ class _Emitter:
         if scratch:
             result = self.reg()        # checked by BREAK_END even when the caller ignores it
         where = f"{outer.where} > {label}" if outer else label
-        frame = _Frame(name, lock.name if lock else None, where, flags, result, _Label())
+        file, line, col = prim.origin or (origin, 1, 1)
+        frame = _Frame(name, lock.name if lock else None, where, flags, result, _Label(),
+                       file if prim.origin else None)
         self.frames.append(frame)
-        self.block(_parse_body(prim.body, origin))
+        self.block(_parse_body(prim.body, file, line, col))
         self.mark(frame.exit)
         for slot in frame.env.values():
             self.emit(Op.SET_REG, slot, 0)
@@ -359,13 +372,14 @@ class _Emitter:
                 return None
             value = self.config.constant(expr.name)
             if value is None:
-                raise ModelDefinitionError(f"{self.context()}: unknown name {expr.name!r}")
+                raise self.fail(f"{self.context()}: unknown name {expr.name!r}; declare locals "
+                                "with int", expr.pos)
             return value
         if isinstance(expr, ast.CallExpr):
             if expr.name == "IS_ENABLED":
                 value = self.config.constant(str(expr.args[0]))
                 if value is None:
-                    raise ModelDefinitionError(f"unknown config symbol {expr.args[0]}")
+                    raise self.fail(f"unknown config symbol {expr.args[0]}", expr.pos)
                 return value
             if not expr.args and expr.name.startswith("preempt_model_"):
                 return self.config.constant(expr.name)
@@ -408,7 +422,7 @@ class _Emitter:
             self.emit(Op.BRANCH_REG, self.frames[-1].env[expr.name], 0, target=yes)
             self.emit(Op.JUMP, target=no)
         elif isinstance(expr, ast.Field):
-            lock = self.bound_lock(expr.obj)
+            lock = self.bound_lock(expr.obj, expr.pos)
             self.emit(Op.FLAG_READ, lock.index, text=f"{lock.name}->{expr.name}")
             self.emit(Op.BRANCH_ACC, target=yes)
             self.emit(Op.JUMP, target=no)
@@ -422,10 +436,10 @@ class _Emitter:
     def compare(self, expr: ast.Compare, yes: _Label, no: _Label) -> None:
         left, right = expr.left, expr.right
         if not (isinstance(left, ast.CallExpr) and left.name == "preempt_count"):
-            raise ModelDefinitionError(f"{self.context()}: only preempt_count() can be compared")
+            raise self.fail(f"{self.context()}: only preempt_count() can be compared", expr.pos)
         k = self.fold(right)
         if k is None:
-            raise ModelDefinitionError(f"{self.context()}: compare preempt_count() to a constant")
+            raise self.fail(f"{self.context()}: compare preempt_count() to a constant", expr.pos)
         self.emit(Op.BRANCH_PCOUNT, COMPARE[expr.op], k, target=yes)
         self.emit(Op.JUMP, target=no)
 
@@ -442,7 +456,7 @@ class _Emitter:
             self.emit(Op.JUMP, target=no)
             return
         slot = self.reg()
-        self.invoke(name, expr.args, result=slot)
+        self.invoke(name, expr.args, result=slot, pos=expr.pos)
         at_top = not self.frames
         if at_top and name in BELIEF_AFTER:     # cond_resched_lock's value: held either way
             self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(BELIEF_AFTER[name]))

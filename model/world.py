@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from lockbreak.core import LockbreakError
 from model.compile import BuildConfig, LockInfo, compile_cpu
@@ -45,6 +45,17 @@ def spin_algorithm_name(scenario: Scenario) -> str:
     return k.lock
 
 
+def _patched(era: Era, scenario: Scenario) -> Era:
+    """``era`` with the primitives that the scenario's ``[patch]`` table replaces."""
+    patch = scenario.patch
+    assert patch is not None
+    replaced = {name: replace(era.primitives[name], body=p.body,
+                              origin=(str(scenario.path), p.line, p.col))
+                for name, p in patch.primitives.items()}
+    return era.patch(patch.name, patch.summary, f"{era.source}; patched by {scenario.path}",
+                     **replaced)
+
+
 def build_world(scenario: Scenario, era: Era | None = None) -> World:
     """Compile every CPU of ``scenario``; ``era`` replaces the scenario's (broken variants)."""
     k = scenario.kernel
@@ -53,6 +64,8 @@ def build_world(scenario: Scenario, era: Era | None = None) -> World:
             f"{scenario.path}: timing = {k.timing!r} is not supported by this checker yet; "
             "use timing = \"interleaving\"")
     era = era or get_era(k.version)
+    if scenario.patch is not None:
+        era = _patched(era, scenario)
     if k.preempt == "rt":
         era = with_preempt_rt(era)
     config = BuildConfig(preempt=k.preempt, preempt_dynamic=k.preempt_dynamic, smp=k.smp,

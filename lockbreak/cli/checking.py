@@ -79,7 +79,8 @@ class ScenarioRun:
     @property
     def label(self) -> str:
         k = self.scenario.kernel
-        return f"{k.version}, {self.model.world.lock_algorithm}, preempt {k.preempt}, {k.timing}"
+        return (f"{self.model.world.era.name}, {self.model.world.lock_algorithm}, "
+                f"preempt {k.preempt}, {k.timing}")
 
 
 def load(path: Path, overrides: Overrides) -> Scenario:

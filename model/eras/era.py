@@ -20,6 +20,7 @@ class Primitive:
     body: str
     returns: bool = False       # int-returning (usable as a condition) or void
     takes_lock: bool = True
+    origin: tuple[str, int, int] | None = None   # (file, line, col) of a body from a file
 
 
 @dataclass(frozen=True)

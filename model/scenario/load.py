@@ -24,7 +24,14 @@ from model import eras as era_registry
 from model.lang.ast import Forever, If, Repeat, Stmt, While
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
-from model.scenario.types import Cpu, Expectation, Kernel, Scenario
+from model.scenario.types import (
+    Cpu,
+    EraPatch,
+    Expectation,
+    Kernel,
+    PatchedPrimitive,
+    Scenario,
+)
 
 LOCK_ALGORITHMS = ("tas", "ticket", "qspinlock")
 PREEMPT_MODELS = ("none", "voluntary", "full", "rt")
@@ -33,7 +40,7 @@ LOCK_KINDS = ("spin", "rwlock")
 STATUSES = ("holds", "violated", "vacuous")
 BOUNDED_PROPERTIES = ("bounded_wait", "bounded_latency")
 
-_TOP_KEYS = ("name", "description", "kernel", "locks", "data", "cpu", "expect")
+_TOP_KEYS = ("name", "description", "kernel", "patch", "locks", "data", "cpu", "expect")
 _KERNEL_TYPES: Mapping[str, type] = {
     "version": str, "lock": str, "preempt": str, "preempt_dynamic": bool, "smp": bool,
     "timing": str, "generic_lockbreak": bool, "drop_every": int,
@@ -177,9 +184,11 @@ class _Loader:
                                     f"{len(cpus)} [[cpu]] tables",
                                     "remove smp = false or keep one [[cpu]]")
         expect = self.expect(self.typed(doc, ("expect",), dict, {}), known_properties)
+        patch = self.patch(doc["patch"], kernel.version, name) if "patch" in doc else None
         return Scenario(path=self.path, name=name, description=description, kernel=kernel,
                         locks=MappingProxyType(locks), data=MappingProxyType(data),
-                        cpus=cpus, expect=MappingProxyType(expect), sha256=sha256)
+                        cpus=cpus, expect=MappingProxyType(expect), sha256=sha256,
+                        patch=patch)
 
     # ------------------------------------------------------------ shapes and types
 
@@ -330,6 +339,34 @@ class _Loader:
         code = parse_code(source, file=self.file, line=line, col=col)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
                    line=self.where.find(keys)[0])
+
+    # ------------------------------------------------------------ [patch]
+
+    def patch(self, table: Any, version: str, scenario: str) -> EraPatch:
+        """The ``[patch]`` table: replacement bodies, in kernel C, for the era's primitives."""
+        if not isinstance(table, dict):
+            raise self.error(("patch",), "patch must be a table",
+                             "write [patch] with one key per primitive it replaces")
+        era = era_registry.get_era(version)
+        name = self.typed(table, ("patch", "name"), str, f"{version}+{scenario}")
+        summary = self.typed(table, ("patch", "summary"), str, f"{version} patched by {scenario}")
+        bodies = {}
+        for key in table:
+            if key in ("name", "summary"):
+                continue
+            if key not in era.primitives:
+                raise self.error(("patch", key),
+                                 f"{self.era_label(version)} has no primitive '{key}' to patch",
+                                 _did_you_mean(key, era.primitives) or
+                                 "patchable: " + ", ".join(sorted(era.primitives)))
+            body = self.typed(table, ("patch", key), str, "")
+            line, col = self.where.code_start(("patch", key))
+            parse_code(body, file=self.file, line=line, col=col, mode="era")
+            bodies[key] = PatchedPrimitive(body, line, col)
+        if not bodies:
+            raise self.error(("patch",), "the [patch] table replaces no primitive",
+                             'add e.g. cond_resched_lock = """ ... """ with the new body')
+        return EraPatch(name, summary, MappingProxyType(bodies))
 
     # ------------------------------------------------------------ [expect]
 

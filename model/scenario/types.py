@@ -61,11 +61,34 @@ class Expectation:
 
 
 @dataclass(frozen=True)
+class PatchedPrimitive:
+    """One primitive's new body in kernel C, and where that body starts in the file."""
+
+    body: str
+    line: int
+    col: int
+
+
+@dataclass(frozen=True)
+class EraPatch:
+    """A proposed change to the era's primitives, written in the scenario's ``[patch]`` table.
+
+    ``primitives`` maps a primitive the era already has (``cond_resched_lock``,
+    ``spin_needbreak``, ``__resched_legal``, ...) to its replacement body.
+    """
+
+    name: str
+    summary: str
+    primitives: Mapping[str, PatchedPrimitive]
+
+
+@dataclass(frozen=True)
 class Scenario:
     """A checked scenario: the kernel, locks and data, each CPU's code, the expectations.
 
     ``locks`` maps a lock name to ``"spin"`` or ``"rwlock"`` and ``data`` a datum to the lock
     that protects it, both in file order. ``sha256`` is the hex digest of the file's bytes.
+    ``patch`` is the ``[patch]`` table: primitives of the era replaced by the scenario.
     """
 
     path: Path
@@ -77,3 +100,4 @@ class Scenario:
     cpus: tuple[Cpu, ...]
     expect: Mapping[str, Expectation]
     sha256: str
+    patch: EraPatch | None = None
