@@ -1,0 +1,27 @@
+"""The README's counterexample is real output: every line it shows, the checker prints."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from lockbreak.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_the_readme_counterexample_is_what_the_checker_prints(tmp_path: Path,
+                                                              monkeypatch) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```text\n\$ lockbreak (check [^\n]+)\n(.*?)```", readme, re.S)
+    assert block, "the README lost its counterexample"
+    args, shown = block.group(1).split(), block.group(2)
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, [*args, "--trace-dir", str(tmp_path)])
+    printed = result.stdout.replace(str(tmp_path), "lockbreak-traces")
+    printed = re.sub(r"\d+\.\d\d s", "N s", printed)
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert re.sub(r"\d+\.\d\d s", "N s", line) in printed.splitlines(), line
