@@ -11,11 +11,9 @@ dict lookup and an addition.
 
 from __future__ import annotations
 
-import enum
 import itertools
 from collections.abc import Hashable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Final
 
 from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind, ScenarioError
 from model.events import Event
@@ -34,15 +32,7 @@ SHARED_BITS = 28
 LOCAL_BITS = 20
 SHARED_MASK = (1 << SHARED_BITS) - 1
 LOCAL_MASK = (1 << LOCAL_BITS) - 1
-
-
-class _Missing(enum.Enum):
-    """The one cache-miss sentinel; an enum, so that ``entry is _MISSING`` narrows types."""
-
-    MISSING = enum.auto()
-
-
-_MISSING: Final = _Missing.MISSING
+Entry = tuple[int, int, int]    # (state delta, violated bits, witnessed bits)
 MAX_FREE_RUN = 100_000
 
 _COMPARE = (
@@ -126,14 +116,17 @@ class KernelModel:
         self._local_ids: dict[tuple[int, ...], int] = {}
         self._shared: list[tuple] = []
         self._shared_ids: dict[tuple, int] = {}
-        self._step_cache: list[dict[int, tuple[int, int, int] | None]] = [{} for _ in range(n)]
-        self._wake_cache: list[dict[int, tuple[int, int, int] | None]] = [{} for _ in range(n)]
+        # Per CPU: state bits that matter to its step -> (int delta, violated, witnessed), or
+        # () when the CPU cannot move there.
+        self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
+        self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
         self._groups = self._symmetry_groups()
-        self._step_slots = [(i, self._shifts[i], self._step_cache[i]) for i in range(n)]
-        self._wake_slots = [(i, self._shifts[i], self._wake_cache[i]) for i in range(n)
-                            if world.wakeups[i]]
+        self._step_slots = [(i, (LOCAL_MASK << self._shifts[i]) | SHARED_MASK,
+                             self._step_cache[i]) for i in range(n)]
+        self._wake_slots = [(i, LOCAL_MASK << self._shifts[i], self._wake_cache[i])
+                            for i in range(n) if world.wakeups[i]]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
         self._init = self._initial_state()
 
@@ -174,24 +167,26 @@ class KernelModel:
         The hot path of exploration: per CPU one dict lookup keyed by (private id, shared id),
         filled on first use by interpreting the step.
         """
-        shared = state & SHARED_MASK
         out: list[tuple[int, int, int, int]] = []
         append = out.append
-        for cpu, shift, cache in self._step_slots:
-            local = (state >> shift) & LOCAL_MASK
-            key = (local << SHARED_BITS) | shared
-            entry = cache.get(key, _MISSING)
-            if entry is _MISSING:
-                entry = self._fill_step(cpu, local, shared, key)
-            if entry is not None:
-                append((len(out), state + entry[0], entry[1], entry[2]))
-        for cpu, shift, cache in self._wake_slots:
-            local = (state >> shift) & LOCAL_MASK
-            entry = cache.get(local, _MISSING)
-            if entry is _MISSING:
-                entry = self._fill_wake(cpu, local)
-            if entry is not None:
-                append((len(out), state + entry[0], entry[1], entry[2]))
+        index = 0
+        for cpu, mask, cache in self._step_slots:
+            # The key is the state with every other CPU's bits masked off: one AND.
+            key = state & mask
+            entry = cache.get(key)
+            if entry is None:
+                entry = self._fill_step(cpu, key)
+            if entry:
+                append((index, state + entry[0], entry[1], entry[2]))
+                index += 1
+        for cpu, mask, cache in self._wake_slots:
+            key = state & mask
+            entry = cache.get(key)
+            if entry is None:
+                entry = self._fill_wake(cpu, key)
+            if entry:
+                append((index, state + entry[0], entry[1], entry[2]))
+                index += 1
         return out
 
     def canonical(self, state: int) -> int:
@@ -324,38 +319,45 @@ class KernelModel:
 
     # ------------------------------------------------------------ transitions
 
-    def _step(self, cpu: int, state: int) -> tuple[int, int, int] | None:
-        shared = state & SHARED_MASK
-        local = (state >> self._shifts[cpu]) & LOCAL_MASK
-        key = (local << SHARED_BITS) | shared
-        entry = self._step_cache[cpu].get(key, _MISSING)
-        return self._fill_step(cpu, local, shared, key) if entry is _MISSING else entry
+    def _step(self, cpu: int, state: int) -> Entry | None:
+        key = state & self._step_slots[cpu][1]
+        entry = self._step_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_step(cpu, key)
+        return entry or None
 
-    def _wake(self, cpu: int, state: int) -> tuple[int, int, int] | None:
-        local = (state >> self._shifts[cpu]) & LOCAL_MASK
-        entry = self._wake_cache[cpu].get(local, _MISSING)
-        return self._fill_wake(cpu, local) if entry is _MISSING else entry
+    def _wake(self, cpu: int, state: int) -> Entry | None:
+        key = state & (LOCAL_MASK << self._shifts[cpu])
+        entry = self._wake_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_wake(cpu, key)
+        return entry or None
 
-    def _fill_step(self, cpu: int, lid: int, sid: int, key: int) -> tuple[int, int, int] | None:
+    def _fill_step(self, cpu: int, key: int) -> Entry | tuple[()]:
+        """Interpret one step of ``cpu`` from the private and shared parts in ``key``."""
+        shift = self._shifts[cpu]
+        lid, sid = (key >> shift) & LOCAL_MASK, key & SHARED_MASK
         result = self._execute(cpu, self._locals[lid], self._shared[sid])
-        entry = None
+        entry: Entry | tuple[()] = ()
         if result is not None:
             local, shared, events, _, _ = result
             new_lid, new_sid = self._cpu_local_id(cpu, local), self._shared_id(shared)
-            delta = ((new_lid - lid) << self._shifts[cpu]) + (new_sid - sid)
+            delta = ((new_lid - lid) << shift) + (new_sid - sid)
             entry = (delta, *self._bits(events))
         self._step_cache[cpu][key] = entry
         return entry
 
-    def _fill_wake(self, cpu: int, lid: int) -> tuple[int, int, int] | None:
+    def _fill_wake(self, cpu: int, key: int) -> Entry | tuple[()]:
+        shift = self._shifts[cpu]
+        lid = key >> shift
         local = self._locals[lid]
-        entry = None
+        entry: Entry | tuple[()] = ()
         if local[WAKE] > 0 and not local[NEED] and local[PC] < len(self._code[cpu]):
             woken = list(local)
             woken[NEED], woken[WAKE] = 1, local[WAKE] - 1
             new_lid = self._cpu_local_id(cpu, tuple(woken))
-            entry = ((new_lid - lid) << self._shifts[cpu], *self._bits(Event.WAKEUP))
-        self._wake_cache[cpu][lid] = entry
+            entry = ((new_lid - lid) << shift, *self._bits(Event.WAKEUP))
+        self._wake_cache[cpu][key] = entry
         return entry
 
     def _bits(self, events: int) -> tuple[int, int]:
