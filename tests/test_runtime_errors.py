@@ -25,3 +25,14 @@ def test_runtime_mistakes_are_exit_2_at_the_statement(tmp_path: Path, code: str,
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: {tmp_path / message}")
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_an_unwritable_trace_folder_is_bad_input(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / "nested-v2.6.9.toml"
+    result = CliRunner().invoke(main, ["check", "--trace-dir", str(blocker / "traces"),
+                                       str(scenario)])
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: cannot write the trace {blocker / 'traces'}")
+    assert "choose another folder with --trace-dir" in result.stderr

@@ -80,11 +80,12 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             with ProgressLine(enabled=not as_json) as progress:
                 run = run_scenario(scenario, properties=props or None, budget=budget,
                                    reporter=progress, symmetry=not no_symmetry)
+            found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
             interrupted = True
-            click.echo(f"interrupted while checking {file}; "
-                       f"{len(files) - len(runs)} scenario(s) not checked", err=True)
+            click.echo(f"interrupted while checking {file}; it and the scenarios after it "
+                       "were not checked", err=True)
             break
         except LockbreakError as err:
             bad_input = True
@@ -92,7 +93,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             records.append({"file": str(file), "error": str(err)})
             continue
         runs.append(run)
-        records += _records(run, trace_dir, overrides, written)
+        records += found
         if not as_json:
             _print_run(run, records)
     code = _exit_code(runs, bad_input, interrupted)
@@ -136,10 +137,14 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
                     "sha256": run.scenario.sha256, "overrides": overrides.as_dict()}
             data = trace_to_json(run.model, r.trace, scenario=meta, property_name=r.property,
                                  status=r.status.value)
-            trace_dir.mkdir(parents=True, exist_ok=True)
             path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
                                written)
-            path.write_text(json.dumps(data, indent=2) + "\n")
+            try:
+                trace_dir.mkdir(parents=True, exist_ok=True)
+                path.write_text(json.dumps(data, indent=2) + "\n")
+            except OSError as err:
+                raise LockbreakError(f"cannot write the trace {path}: {err.strerror}; choose "
+                                     "another folder with --trace-dir") from None
             record["trace"] = [step["text"] for step in data["steps"]]
             record["trace_file"] = str(path)
         out.append(record)
