@@ -9,6 +9,7 @@ that ``lockbreak replay`` can re-execute it and check that it still reaches the 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from dataclasses import asdict
 from typing import Any
 
@@ -16,6 +17,8 @@ from lockbreak.core import Trace
 from model.kernel import Action, CpuView, KernelModel, WorldView
 
 TRACE_SCHEMA = "lockbreak-trace/1"
+# The JSON Schema of that format, shipped with the package for other tools to validate against.
+TRACE_SCHEMA_FILE = Path(__file__).with_name("schemas") / "trace-1.schema.json"
 
 
 def _cpu_changes(before: CpuView, after: CpuView) -> list[str]:
