@@ -110,6 +110,7 @@ class KernelModel:
         self.agents = tuple(f"cpu{i}" for i in range(n))
         self.must_finish = sum(1 << i for i in range(n) if not world.forever[i])
         self._code = [p.code for p in world.programs]
+        self._live = [p.live_snapshots() for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
         self._shifts = tuple(SHARED_BITS + LOCAL_BITS * i for i in range(n))
         self._locals: list[tuple[int, ...]] = []
@@ -404,8 +405,17 @@ class KernelModel:
             text = "; ".join([_instr_words(instr) + (f" -> {note}" if note else ""), *notes])
             executed = instr
         regs[ACC] = 0
+        self._forget_dead_snapshots(cpu, regs[PC], mem)
         events |= self._double_hold(mem)
         return tuple(regs), tuple(mem), events, text, executed
+
+    def _forget_dead_snapshots(self, cpu: int, pc: int, mem: list) -> None:
+        """Drop this CPU's snapshots that its code can no longer use (see `live_snapshots`)."""
+        base, me, live = len(self.world.locks), 1 << cpu, self._live[cpu][pc]
+        for d in range(len(self.world.data)):
+            fresh, stale = mem[base + d]
+            if (fresh | stale) & me and not live >> d & 1:
+                mem[base + d] = (fresh & ~me, stale & ~me)
 
     def _do_step(self, cpu: int, instr: Instr, regs: list[int], mem: list
                  ) -> tuple[Event, str] | None:

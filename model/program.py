@@ -89,3 +89,31 @@ class Program:
     @property
     def end(self) -> int:
         return len(self.code)
+
+    def live_snapshots(self) -> tuple[int, ...]:
+        """Per pc (and the end), the bitmask of data whose snapshot the code may still use.
+
+        Datum ``d`` is live at ``pc`` when some path from ``pc`` reaches ``use(d)`` before any
+        ``read(d)``. A snapshot that is not live can never be relied on again, so the model
+        forgets it: another CPU's later write then makes nothing stale.
+        """
+        n = len(self.code)
+        live = [0] * (n + 1)
+        changed = True
+        while changed:
+            changed = False
+            for pc in range(n - 1, -1, -1):
+                instr = self.code[pc]
+                after = 0
+                if instr.op is not Op.JUMP:
+                    after |= live[pc + 1]
+                if instr.target >= 0:
+                    after |= live[instr.target]
+                if instr.op is Op.DATA_USE:
+                    after |= 1 << instr.a
+                elif instr.op is Op.DATA_READ:
+                    after &= ~(1 << instr.a)
+                if after != live[pc]:
+                    live[pc] = after
+                    changed = True
+        return tuple(live)

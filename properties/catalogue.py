@@ -55,7 +55,7 @@ CATALOGUE: tuple[Property, ...] = (
     Property(
         "no_stale_use", PropertyKind.SAFETY,
         "use(X) never relies on a snapshot that another CPU's write(X) made stale",
-        "a snapshot went stale: another CPU wrote X after it was read",
+        "a snapshot went stale: another CPU wrote X while a CPU that read it may still use it",
         Event.STALE_USE, Event.STALE),
     Property(
         "no_spurious_break", PropertyKind.SAFETY,
