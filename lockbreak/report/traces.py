@@ -9,8 +9,8 @@ that ``lockbreak replay`` can re-execute it and check that it still reaches the 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from pathlib import Path
 from dataclasses import asdict
+from pathlib import Path
 from typing import Any
 
 from lockbreak.core import Trace
