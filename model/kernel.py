@@ -11,8 +11,9 @@ dict lookup and an addition.
 
 from __future__ import annotations
 
+import functools
 import itertools
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
 from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind, ScenarioError
@@ -124,10 +125,15 @@ class KernelModel:
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
         self._groups = self._symmetry_groups()
-        self._step_slots = [(i, (LOCAL_MASK << self._shifts[i]) | SHARED_MASK,
-                             self._step_cache[i]) for i in range(n)]
-        self._wake_slots = [(i, LOCAL_MASK << self._shifts[i], self._wake_cache[i])
-                            for i in range(n) if world.wakeups[i]]
+        # One slot per action in `actions` order: each CPU's step (which sees its own bits and
+        # the shared part), then the wakeups (which see only the CPU's own bits).
+        self._slots: list[tuple[int, dict[int, Entry | tuple[()]],
+                                Callable[[int], Entry | tuple[()]]]] = [
+            ((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._step_cache[i],
+             functools.partial(self._fill_step, i)) for i in range(n)]
+        self._slots += [(LOCAL_MASK << self._shifts[i], self._wake_cache[i],
+                         functools.partial(self._fill_wake, i))
+                        for i in range(n) if world.wakeups[i]]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
         self._init = self._initial_state()
 
@@ -171,20 +177,12 @@ class KernelModel:
         out: list[tuple[int, int, int, int]] = []
         append = out.append
         index = 0
-        for cpu, mask, cache in self._step_slots:
-            # The key is the state with every other CPU's bits masked off: one AND.
+        for mask, cache, fill in self._slots:
+            # The key is the state with the bits the action cannot see masked off: one AND.
             key = state & mask
             entry = cache.get(key)
             if entry is None:
-                entry = self._fill_step(cpu, key)
-            if entry:
-                append((index, state + entry[0], entry[1], entry[2]))
-                index += 1
-        for cpu, mask, cache in self._wake_slots:
-            key = state & mask
-            entry = cache.get(key)
-            if entry is None:
-                entry = self._fill_wake(cpu, key)
+                entry = fill(key)
             if entry:
                 append((index, state + entry[0], entry[1], entry[2]))
                 index += 1
@@ -321,7 +319,7 @@ class KernelModel:
     # ------------------------------------------------------------ transitions
 
     def _step(self, cpu: int, state: int) -> Entry | None:
-        key = state & self._step_slots[cpu][1]
+        key = state & ((LOCAL_MASK << self._shifts[cpu]) | SHARED_MASK)
         entry = self._step_cache[cpu].get(key)
         if entry is None:
             entry = self._fill_step(cpu, key)
