@@ -90,7 +90,6 @@ class _Label:
 class _Frame:
     """One inlined function: its lock binding, locals, result register and exit label."""
 
-    name: str
     lock: str | None
     where: str
     flags: int
@@ -347,7 +346,7 @@ class _Emitter:
             result = self.reg()        # checked by BREAK_END even when the caller ignores it
         where = f"{outer.where} > {label}" if outer else label
         file, line, col = prim.origin or (origin, 1, 1)
-        frame = _Frame(name, lock.name if lock else None, where, flags, result, _Label(),
+        frame = _Frame(lock.name if lock else None, where, flags, result, _Label(),
                        file if prim.origin else None)
         self.frames.append(frame)
         self.block(_parse_body(prim.body, file, line, col))

@@ -171,8 +171,8 @@ class KernelModel:
     def successors(self, state: int) -> list[tuple[int, int, int, int]]:
         """``(action_index, next_state, violated, witnessed)`` for every enabled action.
 
-        The hot path of exploration: per CPU one dict lookup keyed by (private id, shared id),
-        filled on first use by interpreting the step.
+        The hot path of exploration: per action one dict lookup keyed by the state with the
+        bits that action cannot see masked off, filled on first use by interpreting the step.
         """
         out: list[tuple[int, int, int, int]] = []
         append = out.append

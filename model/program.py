@@ -86,10 +86,6 @@ class Program:
     code: tuple[Instr, ...]
     registers: int          # local slots: repeat counters, era locals, call results
 
-    @property
-    def end(self) -> int:
-        return len(self.code)
-
     def live_snapshots(self) -> tuple[int, ...]:
         """Per pc (and the end), the bitmask of data whose snapshot the code may still use.
 

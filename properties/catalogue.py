@@ -24,6 +24,7 @@ class Property:
     kind: PropertyKind
     holds_when: str               # SEMANTICS.md section 8, one line
     witness: str                  # what must have happened for a pass to mean something
+    broken: str                   # what the last step of a counterexample did
     violated_by: Event
     witnessed_by: Event
 
@@ -36,32 +37,38 @@ CATALOGUE: tuple[Property, ...] = (
         "mutual_exclusion", PropertyKind.SAFETY,
         "no spinlock has two holders; no rwlock has a writer beside any other holder",
         "contention: some CPU found a lock taken",
+        "a lock got a second holder",
         Event.DOUBLE_HOLD, Event.CONTENDED),
     Property(
         "deadlock_free", PropertyKind.CAN_FINISH,
         "from every reachable state, every CPU whose code has no forever loop can still finish",
         "contention: some CPU found a lock taken",
+        "a CPU can no longer finish",
         Event.NONE, Event.CONTENDED),
     Property(
         "no_sleep_in_atomic", PropertyKind.SAFETY,
         "schedule() never runs with preempt_count > 0",
         "a reschedule: schedule() ran",
+        "schedule() ran with preempt_count > 0",
         Event.SCHEDULE_IN_ATOMIC, Event.SCHEDULE),
     Property(
         "break_return_truth", PropertyKind.SAFETY,
         "cond_resched_lock returns 1 exactly when it dropped the lock",
         "a lock break whose return value was checked",
+        "the lock-break site's return value is not whether it dropped",
         Event.BREAK_LIE, Event.BREAK_RETURNED),
     Property(
         "no_stale_use", PropertyKind.SAFETY,
         "use(X) never relies on a snapshot that another CPU's write(X) made stale",
         "a snapshot went stale: another CPU wrote X while a CPU that read it may still use it",
+        "use() relied on a snapshot another CPU's write made stale",
         Event.STALE_USE, Event.STALE),
     Property(
         "no_spurious_break", PropertyKind.SAFETY,
         "a lock-break site never drops a lock while nobody waits for it, except to schedule "
         "for its own CPU's need_resched",
         "a lock break: a lock-break site dropped its lock",
+        "the lock was dropped and retaken while nobody waited for it and its CPU did not schedule",
         Event.SPURIOUS_BREAK, Event.BREAK),
 )
 

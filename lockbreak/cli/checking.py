@@ -16,7 +16,7 @@ from model.kernel import KernelModel
 from model.scenario.load import load_scenario
 from model.scenario.types import Expectation, Scenario
 from model.world import build_world
-from properties.catalogue import CATALOGUE, KNOWN, NOT_YET_CHECKED, specs
+from properties.catalogue import CATALOGUE, KNOWN, NOT_YET_CHECKED, by_name, specs
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,8 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
         result = results.get(name) or CheckResult(
             name, Status.INCOMPLETE, None, Stats(),
             detail="needs lockstep timing or fairness, which this checker does not decide yet")
+        if result.status is Status.VACUOUS:
+            result.detail = f"{result.detail} ({by_name(name).witness})"
         run.verdicts.append(Verdict(result, scenario.expect.get(name), run.has_expect,
                                     requested=bool(properties)))
     return run

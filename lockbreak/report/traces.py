@@ -15,6 +15,7 @@ from typing import Any
 
 from lockbreak.core import Trace
 from model.kernel import Action, CpuView, KernelModel, WorldView
+from properties.catalogue import by_name
 
 TRACE_SCHEMA = "lockbreak-trace/1"
 # The JSON Schema of that format, shipped with the package for other tools to validate against.
@@ -122,14 +123,7 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
             else:
                 stuck.append(f"{cpu.name} holds {held}, at {cpu.at}")
         return "=> stuck: " + "; ".join(stuck)
-    sentences = {
-        "no_sleep_in_atomic": "schedule() ran with preempt_count > 0",
-        "break_return_truth": "the lock-break site's return value is not whether it dropped",
-        "no_stale_use": "use() relied on a snapshot another CPU's write made stale",
-        "no_spurious_break": ("the lock was dropped and retaken while nobody waited for it and "
-                              "its CPU did not schedule"),
-    }
-    return f"=> {sentences.get(property_name, property_name + ' is violated here')}"
+    return f"=> {by_name(property_name).broken}"
 
 
 def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Mapping[str, Any],
