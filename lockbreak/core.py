@@ -61,6 +61,10 @@ class PropertyKind(enum.Enum):
     SAFETY = "safety"           # decided transition by transition from `observe` bits
     # graph: from every reachable state, each must_finish agent can still finish
     CAN_FINISH = "can_finish"
+    # fair liveness: no cycle that is weakly fair to every agent keeps an obligation open
+    FAIR = "fair"
+    # worst case: the longest time, in ticks, that an obligation stays open (None: unbounded)
+    WORST = "worst"
 
 
 @runtime_checkable
@@ -166,6 +170,8 @@ class CheckResult:
     trace: Trace[Any, Any] | None = None   # of whichever model was checked
     stats: Stats = field(default_factory=Stats)
     detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
+    # WORST properties only: the exact worst case in ticks, None when a cycle keeps it unbounded
+    worst: int | None = None
 
 
 class Reporter(Protocol):
