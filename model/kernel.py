@@ -11,6 +11,7 @@ dict lookup and an addition.
 
 from __future__ import annotations
 
+import enum
 import functools
 import itertools
 from collections.abc import Callable, Hashable, Iterable, Sequence
@@ -53,14 +54,25 @@ class Action:
         return f"wakeup(cpu{self.cpu})" if self.wakeup else f"cpu{self.cpu}"
 
 
+class Obligation(enum.Enum):
+    """What a FAIR or WORST property waits for, per CPU (see `KernelModel.obligations`)."""
+
+    NONE = "none"
+    ACQUIRE = "acquire"     # open from a failed first attempt until the lock is taken
+    WAKEUP = "wakeup"       # open from a wakeup (need_resched set) until the CPU schedules
+    FINISH = "finish"       # open until a CPU that must finish has finished
+
+
 @dataclass(frozen=True)
 class PropertySpec:
-    """A property as the kernel model observes it: events that violate and that witness it."""
+    """A property as the kernel model observes it: events that violate and that witness it,
+    and, for the FAIR and WORST kinds, the obligation whose staying open breaks it."""
 
     name: str
     kind: PropertyKind
     violated_by: Event
     witnessed_by: Event
+    obligation: Obligation = Obligation.NONE
 
 
 @dataclass(frozen=True)
@@ -134,7 +146,13 @@ class KernelModel:
         self._slots += [(LOCAL_MASK << self._shifts[i], self._wake_cache[i],
                          functools.partial(self._fill_wake, i))
                         for i in range(n) if world.wakeups[i]]
+        self._slot_agents = [*range(n), *(-1 for i in range(n) if world.wakeups[i])]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
+        # Above the CPUs' parts: lockstep timing's "moved in this tick" bits (0 otherwise).
+        self._moved_shift = SHARED_BITS + LOCAL_BITS * n
+        self._core_mask = (1 << self._moved_shift) - 1
+        self._obligations = [(i, p.obligation) for i, p in enumerate(self.properties)
+                             if p.obligation is not Obligation.NONE]
         self._init = self._initial_state()
 
     # ------------------------------------------------------------ Model protocol
@@ -188,6 +206,53 @@ class KernelModel:
                 index += 1
         return out
 
+    def moves(self, state: int) -> list[tuple[int, int, int]]:
+        """``(agent, next_state, ticks)`` for each successor, in `successors` order.
+
+        The agent is the CPU that steps, or -1 for the environment (a wakeup), which no
+        fairness assumption covers. Under interleaving timing every CPU step is one tick.
+        """
+        return [(agent, after, int(agent >= 0))
+                for agent, (_, after, _, _) in zip(self._agents_of(state),
+                                                  self.successors(state), strict=True)]
+
+    def _agents_of(self, state: int) -> list[int]:
+        """The agent of each enabled slot, in `successors` order."""
+        out = []
+        for agent, (mask, cache, fill) in zip(self._slot_agents, self._slots, strict=True):
+            key = state & mask
+            entry = cache.get(key)
+            if entry is None:
+                entry = fill(key)
+            if entry:
+                out.append(agent)
+        return out
+
+    def obligations(self, state: int) -> int:
+        """Open obligations: bit ``p * len(agents) + cpu`` for property ``p`` and each CPU.
+
+        ``acquire``: the CPU is waiting for a lock (its first attempt failed and it has not
+        got it yet); ``wakeup``: its need_resched is set; ``finish``: it must finish and has not.
+        """
+        if not self._obligations:
+            return 0
+        n = len(self._shifts)
+        shared = self._shared[state & SHARED_MASK]
+        waiting = 0
+        for lock in self.world.locks:
+            waiting |= shared[lock.index][4]
+        woken = 0
+        for i, shift in enumerate(self._shifts):
+            if self._locals[(state >> shift) & LOCAL_MASK][NEED]:
+                woken |= 1 << i
+        unfinished = self.must_finish & ~self.done(state)
+        bits = 0
+        for p, obligation in self._obligations:
+            mask = {Obligation.ACQUIRE: waiting, Obligation.WAKEUP: woken,
+                    Obligation.FINISH: unfinished}[obligation]
+            bits |= mask << (p * n)
+        return bits
+
     def canonical(self, state: int) -> int:
         """The least state among CPU renamings within groups of identical CPUs."""
         return self.canonical_perm(state)[0]
@@ -201,7 +266,10 @@ class KernelModel:
         n = len(self._shifts)
         if not self._groups:
             return state, tuple(range(n))
-        locals_ = [(state >> shift) & LOCAL_MASK for shift in self._shifts]
+        moved = state >> self._moved_shift
+        # A CPU's part, with its lockstep "moved" bit, decides where renaming puts it.
+        locals_ = [((state >> shift) & LOCAL_MASK) | (moved >> i & 1) << LOCAL_BITS
+                   for i, shift in enumerate(self._shifts)]
         choices = []
         for group in self._groups:
             ordered = sorted(group, key=lambda c: locals_[c])
@@ -218,7 +286,8 @@ class KernelModel:
             p = tuple(perm)
             value = self._permute_shared(shared, p)
             for old, local in enumerate(locals_):
-                value |= local << self._shifts[p[old]]
+                value |= (local & LOCAL_MASK) << self._shifts[p[old]]
+                value |= (local >> LOCAL_BITS) << (self._moved_shift + p[old])
             if best is None or value < best[0]:
                 best = (value, p)
         assert best is not None

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from lockbreak.core import LockbreakError
 from model.compile import BuildConfig, LockInfo, compile_cpu
 from model.eras import Era, get_era, with_preempt_rt
 from model.locks import RWLOCK, spin_algorithm
@@ -59,10 +58,6 @@ def _patched(era: Era, scenario: Scenario) -> Era:
 def build_world(scenario: Scenario, era: Era | None = None) -> World:
     """Compile every CPU of ``scenario``; ``era`` replaces the scenario's (broken variants)."""
     k = scenario.kernel
-    if k.timing != "interleaving":
-        raise LockbreakError(
-            f"{scenario.path}: timing = {k.timing!r} is not supported by this checker yet; "
-            "use timing = \"interleaving\"")
     era = era or get_era(k.version)
     if scenario.patch is not None:
         era = _patched(era, scenario)
