@@ -125,6 +125,14 @@ class Budget:
     max_states: int | None = None
     timeout: float | None = None
 
+    def out_of_states(self) -> str:
+        """Why a check that hit ``max_states`` is incomplete."""
+        return f"stopped at {self.max_states:,} states (--max-states)"
+
+    def out_of_time(self) -> str:
+        """Why a check that hit ``timeout`` is incomplete."""
+        return f"timed out after {self.timeout:g} s (--timeout)"
+
 
 @dataclass(frozen=True)
 class Step(Generic[S, A]):

@@ -41,6 +41,7 @@ from lockbreak.core import (
 )
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
+from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.store import StateStore
 
 Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
@@ -99,7 +100,10 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
     >>> str(result.status), [step.action for step in result.trace.steps]
     ('violated', ['flip'])
     """
-    bits = _select(model, properties)
+    selected = _select(model, properties)
+    on_obligations = [b for b in selected
+                      if model.property_kinds[b] in (PropertyKind.FAIR, PropertyKind.WORST)]
+    bits = [b for b in selected if b not in on_obligations]
     kinds = [model.property_kinds[b] for b in bits]
     graph = PropertyKind.CAN_FINISH in kinds
     if symmetry:
@@ -138,7 +142,10 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         else:
             result = CheckResult(name, Status.HOLDS, stats=stats)
         results.append(result)
-    return results
+    if on_obligations:
+        results += check_obligations(model, on_obligations, budget)
+    order = {name: k for k, name in enumerate(model.property_names)}
+    return sorted(results, key=lambda r: order[r.property])
 
 
 def _select(model: Model[Any, Any], properties: Sequence[str] | None) -> list[int]:
@@ -219,7 +226,7 @@ class _Search(Generic[S, A]):
                 now = time.perf_counter()
                 if going and now > deadline:
                     going = False
-                    self.cut_short = f"timed out after {self.budget.timeout:g} s (--timeout)"
+                    self.cut_short = self.budget.out_of_time()
                 if now >= next_report:
                     self.reporter.progress(len(store), self.transitions, level, now - began)
                     next_report = now + _PROGRESS_SECONDS
@@ -252,7 +259,7 @@ class _Search(Generic[S, A]):
         return True
 
     def _out_of_room(self) -> bool:
-        self.cut_short = f"stopped at {self.budget.max_states:,} states (--max-states)"
+        self.cut_short = self.budget.out_of_states()
         return False
 
     def _hit(self, bits: int, source: int, action_index: int, after: S) -> None:

@@ -1,0 +1,537 @@
+"""Fair liveness and worst cases, decided on the whole labelled state graph.
+
+Both kinds of property are about *obligations*: per agent, something that is open in a state
+and should close (a lock acquisition that has started, a wakeup not yet served, a program not
+yet finished). The model reports them as ``obligations(state)``, a bitmask with bit
+``p * len(agents) + a`` for property ``p`` and agent ``a``, and reports every transition as
+``moves(state)``: ``(agent, next_state, ticks)`` in ``successors`` order, with agent -1 for the
+environment, which no fairness assumption covers.
+
+* A FAIR property fails when an obligation can stay open forever in an execution that is
+  weakly fair to every agent: a strongly connected component of the states where it is open,
+  in which every agent either moves or is unable to move somewhere (weak fairness only asks
+  a continuously enabled agent to move, and a cycle through the whole component does both),
+  or a state where it is open and nothing can move at all. The counterexample is a lasso:
+  the shortest path to the component, then a cycle through it that meets every fairness
+  requirement, marked as repeating. Its witness is any cycle, fair or not, that keeps the
+  obligation open: without one there was nothing for fairness to rule out.
+* A WORST property's value is the longest time, in ticks, that an obligation stays open,
+  counted from the transition that opens it (a tick ended by that transition counts) up to
+  but not including the one that closes it. A cycle with a tick inside the open states, or a
+  state where it is open and nothing can move, makes it unbounded. The counterexample is the
+  path that attains the worst case (or the lasso that makes it unbounded). Its witness is an
+  obligation that opened at all.
+
+Strongly connected components come from `scipy.sparse.csgraph`; the rest is numpy over flat
+edge arrays, so graphs of millions of edges stay cheap.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, Protocol, runtime_checkable
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
+
+from lockbreak.core import (
+    A,
+    Budget,
+    CheckResult,
+    LockbreakError,
+    Model,
+    PropertyKind,
+    S,
+    Stats,
+    Status,
+    Step,
+    Trace,
+)
+
+
+class _NoPath(Exception):
+    """No path within the given states reaches the goal."""
+
+
+@runtime_checkable
+class ObligationModel(Protocol):
+    """What a model adds to `lockbreak.core.Model` for FAIR and WORST properties."""
+
+    def moves(self, state: Any) -> Sequence[tuple[int, Any, int]]: ...
+
+    def obligations(self, state: Any) -> int: ...
+
+
+@dataclass
+class LabelledGraph(Generic[S]):
+    """Every reachable state (BFS order) and every transition with its agent and ticks.
+
+    ``parent[k]`` is the edge by which BFS first reached state ``k`` (-1 for initial states),
+    so paths from an initial state along parents are shortest.
+    """
+
+    states: list[S]
+    src: np.ndarray
+    dst: np.ndarray
+    agent: np.ndarray
+    ticks: np.ndarray
+    index: np.ndarray          # action index of each edge in its source's `moves` order
+    parent: np.ndarray
+    depth: np.ndarray          # BFS depth of each state
+    obligations: list[int]
+    enabled: np.ndarray        # per state: bitmask of agents that can move there
+    seconds: float
+    cut_short: str             # why the graph is partial ("" when complete)
+
+
+def labelled_graph(model: Model[S, A], budget: Budget = Budget()  # noqa: B008 (frozen)
+                   ) -> LabelledGraph[S]:
+    """Explore ``model`` breadth-first, keeping every edge with its agent and ticks."""
+    assert isinstance(model, ObligationModel)
+    start = time.monotonic()
+    deadline = start + budget.timeout if budget.timeout is not None else float("inf")
+    limit = budget.max_states if budget.max_states is not None else float("inf")
+    ids: dict[S, int] = {}
+    states: list[S] = []
+    parent: list[int] = []
+    depth: list[int] = []
+    for state in model.init_states():
+        if state not in ids:
+            ids[state] = len(states)
+            states.append(state)
+            parent.append(-1)
+            depth.append(0)
+    src: list[int] = []
+    dst: list[int] = []
+    agents: list[int] = []
+    ticks: list[int] = []
+    index: list[int] = []
+    enabled: list[int] = []
+    cut_short = ""
+    k = 0
+    while k < len(states):
+        if k % 1024 == 0 and time.monotonic() > deadline:
+            cut_short = budget.out_of_time()
+            break
+        mask = 0
+        for i, (agent, after, tick) in enumerate(model.moves(states[k])):
+            target = ids.get(after)
+            if target is None:
+                if len(states) >= limit:
+                    cut_short = budget.out_of_states()
+                    break
+                target = ids[after] = len(states)
+                states.append(after)
+                parent.append(len(src))
+                depth.append(depth[k] + 1)
+            src.append(k)
+            dst.append(target)
+            agents.append(agent)
+            ticks.append(tick)
+            index.append(i)
+            if agent >= 0:
+                mask |= 1 << agent
+        if cut_short:
+            break
+        enabled.append(mask)
+        k += 1
+    enabled += [0] * (len(states) - len(enabled))
+    return LabelledGraph(
+        states, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
+        np.array(agents, dtype=np.int64), np.array(ticks, dtype=np.int64),
+        np.array(index, dtype=np.int64), np.array(parent, dtype=np.int64),
+        np.array(depth, dtype=np.int64), [model.obligations(s) for s in states],
+        np.array(enabled, dtype=np.int64),
+        time.monotonic() - start, cut_short)
+
+
+def check_obligations(model: Model[S, A], bits: Sequence[int],
+                      budget: Budget = Budget()  # noqa: B008 (frozen)
+                      ) -> list[CheckResult]:
+    """Decide the FAIR and WORST properties at positions ``bits`` of ``model.property_names``."""
+    names = [model.property_names[b] for b in bits]
+    if not isinstance(model, ObligationModel):
+        return [CheckResult(name, Status.INCOMPLETE, detail=(
+            f"{type(model).__name__} reports no obligations (moves, obligations), so this "
+            "property cannot be decided on it")) for name in names]
+    graph = labelled_graph(model, budget)
+    stats = Stats(len(graph.states), len(graph.src), int(graph.depth.max(initial=0)),
+                  graph.seconds)
+    if graph.cut_short:
+        return [CheckResult(name, Status.INCOMPLETE, stats=stats, detail=graph.cut_short)
+                for name in names]
+    analysis = _Analysis(model, graph)
+    results = []
+    for bit, name in zip(bits, names, strict=True):
+        kind = model.property_kinds[bit]
+        result = analysis.fair(bit) if kind is PropertyKind.FAIR else analysis.worst(bit)
+        result.property = name
+        result.stats = stats
+        results.append(result)
+    return results
+
+
+class _Analysis(Generic[S, A]):
+    """The per-property questions, sharing one graph and its adjacency."""
+
+    def __init__(self, model: Model[S, A], graph: LabelledGraph[S]) -> None:
+        self.model, self.graph = model, graph
+        self.n_agents = len(model.agents)
+        self.n = len(graph.states)
+        self.depth = graph.depth
+        order = np.argsort(graph.src, kind="stable")
+        self.out_order = order
+        self.out_start = np.searchsorted(graph.src[order], np.arange(self.n + 1))
+        self.has_out = np.diff(self.out_start) > 0
+        self.all_agents = (1 << self.n_agents) - 1
+
+    # ------------------------------------------------------------ shared pieces
+
+    def open_states(self, bit: int, agent: int) -> np.ndarray:
+        shift = bit * self.n_agents + agent
+        return np.fromiter(((o >> shift) & 1 for o in self.graph.obligations), dtype=bool,
+                           count=self.n)
+
+    def components(self, inside: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """SCC labels of the subgraph of ``inside`` states, the mask of edges that stay inside
+        one component, and the number of components."""
+        g = self.graph
+        internal = inside[g.src] & inside[g.dst]
+        matrix = csr_matrix((np.ones(int(internal.sum()), dtype=np.int8),
+                             (g.src[internal], g.dst[internal])), shape=(self.n, self.n))
+        count, labels = connected_components(matrix, directed=True, connection="strong")
+        return labels, internal & (labels[g.src] == labels[g.dst]), count
+
+    def cyclic(self, labels: np.ndarray, internal: np.ndarray, count: int) -> np.ndarray:
+        """Per component: whether it holds a cycle (two or more states, or a self-loop)."""
+        g = self.graph
+        size = np.bincount(labels, minlength=count)
+        loops = np.zeros(count, dtype=bool)
+        loops[labels[g.src[internal & (g.src == g.dst)]]] = True
+        return (size > 1) | loops
+
+    def stem(self, target: int) -> list[int]:
+        """Edges of the shortest path from an initial state to ``target``."""
+        edges = []
+        while self.graph.parent[target] >= 0:
+            e = int(self.graph.parent[target])
+            edges.append(e)
+            target = int(self.graph.src[e])
+        return edges[::-1]
+
+    def path_within(self, start: int, inside: np.ndarray, goal: Any) -> list[int]:
+        """Edges of a shortest path from ``start`` through ``inside`` states to a state for
+        which ``goal(state)`` holds, or whose last edge ``goal(edge=...)`` accepts."""
+        g = self.graph
+        if goal(start, None):
+            return []
+        seen = {start: -1}
+        queue = deque([start])
+        while queue:
+            k = queue.popleft()
+            for e in self.out_order[self.out_start[k]:self.out_start[k + 1]]:
+                t = int(g.dst[e])
+                if not inside[t]:
+                    continue
+                if goal(t, int(e)):
+                    path = [int(e)]
+                    while k != start:
+                        path.append(seen[k])
+                        k = int(g.src[seen[k]])
+                    return path[::-1]
+                if t not in seen:
+                    seen[t] = int(e)
+                    queue.append(t)
+        raise _NoPath
+
+    def trace(self, edges: list[int], loop_at: int | None = None,
+              start: int | None = None) -> Trace[S, A]:
+        """The trace along ``edges``, which start at state ``start`` (default: where the first
+        edge starts); ``loop_at`` marks where a lasso's repeating part begins."""
+        g = self.graph
+        if start is None:
+            start = int(g.src[edges[0]])
+        steps = []
+        for e in edges:
+            state = g.states[int(g.src[e])]
+            action = self.model.actions(state)[int(g.index[e])]
+            steps.append(Step(int(g.index[e]), action, g.states[int(g.dst[e])]))
+        return Trace(g.states[start], tuple(steps), loop_at)
+
+    def path_to(self, target: int) -> Trace[S, A]:
+        """The shortest trace from an initial state to ``target``."""
+        stem = self.stem(target)
+        return self.trace(stem, start=int(self.graph.src[stem[0]]) if stem else target)
+
+    def lasso(self, entry: int, cycle: list[int]) -> Trace[S, A]:
+        """The shortest path to ``entry``, then ``cycle`` (which returns to it), repeating."""
+        stem = self.stem(entry)
+        start = int(self.graph.src[stem[0]]) if stem else entry
+        return self.trace(stem + cycle, len(stem), start)
+
+    # ------------------------------------------------------------ FAIR
+
+    def fair(self, bit: int) -> CheckResult:
+        g = self.graph
+        witnessed = False
+        best: tuple[int, int, int, np.ndarray, np.ndarray] | None = None
+        depth = self.depth
+        for agent in range(self.n_agents):
+            inside = self.open_states(bit, agent)
+            if not inside.any():
+                continue
+            labels, internal, count = self.components(inside)
+            cyclic = self.cyclic(labels, internal, count)
+            members = np.flatnonzero(inside)
+            witnessed = witnessed or bool(cyclic[labels[members]].any())
+            moving = np.zeros(count, dtype=np.int64)
+            mover = internal & (g.agent >= 0)
+            np.bitwise_or.at(moving, labels[g.src[mover]], np.left_shift(1, g.agent[mover]))
+            unable = np.zeros(count, dtype=np.int64)
+            np.bitwise_or.at(unable, labels[members], self.all_agents & ~g.enabled[members])
+            fair = cyclic & ((moving | unable) & self.all_agents == self.all_agents)
+            stuck = members[~self.has_out[members]]
+            for k in stuck:                     # a finite execution that ends with it open
+                if best is None or depth[k] < best[0]:
+                    best = (int(depth[k]), agent, int(k), inside, labels)
+            candidates = members[fair[labels[members]]]
+            if len(candidates):
+                k = int(candidates[np.argmin(depth[candidates])])
+                if best is None or depth[k] < best[0]:
+                    best = (int(depth[k]), agent, k, inside, labels)
+        if best is None:
+            if not witnessed:
+                return CheckResult("", Status.VACUOUS, detail=(
+                    "never violated, but no execution, fair or not, keeps it open forever"))
+            return CheckResult("", Status.HOLDS)
+        _, agent, entry, inside, labels = best
+        if not self.has_out[entry]:
+            return CheckResult("", Status.VIOLATED, self.path_to(entry), detail=(
+                f"{self.model.agents[agent]} can never be served: nothing can move at the end "
+                "(a deadlock)"))
+        component = labels == labels[entry]
+        cycle = self._fair_cycle(entry, component)
+        trace = self.lasso(entry, cycle)
+        who = self.model.agents[agent]
+        if self._can_close(entry, inside):
+            why = f"{who} is never served in an execution fair to every agent"
+        else:
+            why = (f"{who} can never be served after step {trace.loop_start}, fair or not "
+                   "(a deadlock)")
+        return CheckResult("", Status.VIOLATED, trace,
+                           detail=f"{why}; the steps marked repeat forever")
+
+    def _can_close(self, start: int, inside: np.ndarray) -> bool:
+        """Whether some path from ``start`` reaches a state where the obligation is closed."""
+        everywhere = np.ones(self.n, dtype=bool)
+        try:
+            self.path_within(start, everywhere, lambda state, edge: not inside[state])
+        except _NoPath:
+            return False
+        return True
+
+    def _fair_cycle(self, entry: int, component: np.ndarray) -> list[int]:
+        """A cycle from ``entry`` inside ``component`` on which every agent moves or is unable
+        to move at some state (the component is fair, so each agent can be served)."""
+        g = self.graph
+        cycle: list[int] = []
+        at = entry
+        for agent in range(self.n_agents):
+            def served(state: int, edge: int | None, a: int = agent) -> bool:
+                unable = not g.enabled[state] >> a & 1
+                return unable or (edge is not None and int(g.agent[edge]) == a)
+
+            if any(served(int(g.dst[e]), e) for e in cycle) or served(entry, None):
+                continue
+            leg = self.path_within(at, component, served)
+            cycle += leg
+            at = int(g.dst[leg[-1]]) if leg else at
+        if cycle and at == entry:
+            return cycle
+        return cycle + self.path_within(at, component, lambda state, edge: edge is not None
+                                        and state == entry)
+
+    # ------------------------------------------------------------ WORST
+
+    def worst(self, bit: int) -> CheckResult:
+        g = self.graph
+        best: tuple[int, int, Trace[S, A]] | None = None     # (ticks, agent, trace)
+        opened = False
+        depth = self.depth
+        for agent in range(self.n_agents):
+            inside = self.open_states(bit, agent)
+            if not inside.any():
+                continue
+            opened = True
+            labels, internal, count = self.components(inside)
+            ticking = np.zeros(count, dtype=bool)
+            ticking[labels[g.src[internal & (g.ticks > 0)]]] = True
+            looping = ticking & self.cyclic(labels, internal, count)
+            members = np.flatnonzero(inside)
+            stuck = members[~self.has_out[members]]
+            endless = members[looping[labels[members]]]
+            if len(endless) or len(stuck):
+                return self._unbounded(agent, inside, labels, internal, endless, stuck, depth)
+            ticks, trace = self._longest(inside, labels, internal, count)
+            if best is None or ticks > best[0]:
+                best = (ticks, agent, trace)
+        if not opened or best is None:
+            return CheckResult("", Status.VACUOUS, detail=(
+                "never violated, but it never had to wait: nothing ever opened"))
+        ticks, agent, trace = best
+        return CheckResult("", Status.HOLDS, trace, worst=ticks, detail=(
+            f"worst case {ticks} tick{'s' if ticks != 1 else ''}, on {self.model.agents[agent]}"))
+
+    def _unbounded(self, agent: int, inside: np.ndarray, labels: np.ndarray,
+                   internal: np.ndarray, endless: np.ndarray, stuck: np.ndarray,
+                   depth: np.ndarray) -> CheckResult:
+        g = self.graph
+        who = self.model.agents[agent]
+        if len(stuck) and (not len(endless) or depth[stuck].min() <= depth[endless].min()):
+            k = int(stuck[np.argmin(depth[stuck])])
+            return CheckResult("", Status.VIOLATED, self.path_to(k), detail=(
+                f"unbounded on {who}: it is never served, nothing can move at the end"))
+        entry = int(endless[np.argmin(depth[endless])])
+        component = labels == labels[entry]
+        to_tick = self.path_within(entry, component, lambda state, edge: edge is not None
+                                   and bool(g.ticks[edge]) and bool(component[g.src[edge]]))
+        at = int(g.dst[to_tick[-1]])
+        home = self.path_within(at, component, lambda state, edge: state == entry
+                                and edge is not None) if at != entry else []
+        return CheckResult("", Status.VIOLATED, self.lasso(entry, to_tick + home), detail=(
+            f"unbounded on {who}: it is never served while the steps marked repeat forever"))
+
+    def _longest(self, inside: np.ndarray, labels: np.ndarray, internal: np.ndarray,
+                 count: int) -> tuple[int, Trace[S, A]]:
+        """The longest open interval (ticks) and the edges of a path that attains it.
+
+        With no ticking cycle inside, components are tick-free, so longest paths are taken
+        over the component DAG; inside a component, moving costs nothing.
+        """
+        g = self.graph
+        comp_src, comp_dst = labels[g.src], labels[g.dst]
+        # Per component: best continuation value and the edge that leaves it for that value.
+        value = np.full(count, -1, dtype=np.int64)
+        exit_edge = np.full(count, -1, dtype=np.int64)
+        leaving = inside[g.src] & (comp_src != comp_dst)
+        closing = leaving & ~inside[g.dst]
+        following = leaving & inside[g.dst]
+        # Kahn's algorithm over the component DAG, from the sinks back.
+        succ_edges: dict[int, list[int]] = {}
+        pending = np.zeros(count, dtype=np.int64)
+        for edge in np.flatnonzero(following).tolist():
+            succ_edges.setdefault(int(comp_dst[edge]), []).append(edge)
+            pending[comp_src[edge]] += 1
+        for edge in np.flatnonzero(closing).tolist():
+            if value[comp_src[edge]] < 0:
+                value[comp_src[edge]], exit_edge[comp_src[edge]] = 0, edge
+        members = np.unique(labels[inside])
+        ready = deque(int(c) for c in members if pending[c] == 0)
+        while ready:
+            c = ready.popleft()
+            if value[c] < 0:
+                raise LockbreakError(
+                    "an obligation stays open on a cycle without ticks: the model's time "
+                    "does not advance there")
+            for e in succ_edges.get(c, ()):
+                p = int(comp_src[e])
+                candidate = int(g.ticks[e]) + int(value[c])
+                if candidate > value[p]:
+                    value[p], exit_edge[p] = candidate, e
+                pending[p] -= 1
+                if pending[p] == 0:
+                    ready.append(p)
+        # Openings: an edge into an open state from a closed one, or an open initial state.
+        opening = ~inside[g.src] & inside[g.dst]
+        best_ticks, best_start = -1, (-1, -1)
+        for edge in np.flatnonzero(opening).tolist():
+            ticks = int(g.ticks[edge]) + int(value[comp_dst[edge]])
+            if ticks > best_ticks:
+                best_ticks, best_start = ticks, (int(g.dst[edge]), edge)
+        for k in np.flatnonzero(inside & (g.parent < 0)).tolist():
+            if int(value[labels[k]]) > best_ticks:
+                best_ticks, best_start = int(value[labels[k]]), (k, -1)
+        at, first = best_start
+        edges = [*self.stem(int(g.src[first])), first] if first >= 0 else []
+        start = int(g.src[edges[0]]) if edges else at
+        while True:
+            e = int(exit_edge[labels[at]])
+            component = labels == labels[at]
+            if int(g.src[e]) != at:
+                edges += self.path_within(at, component, lambda state, edge, s=int(g.src[e]):
+                                          state == s)
+            edges.append(e)
+            at = int(g.dst[e])
+            if not inside[at]:
+                return best_ticks, self.trace(edges, start=start)
+
+
+# ---------------------------------------------------------------- re-checking a given trace
+
+def open_forever(model: Model[S, A], trace: Trace[S, A], bit: int, *, fair: bool) -> str | None:
+    """The agent whose obligation ``bit`` the lasso ``trace`` keeps open forever, or None.
+
+    The repeating part must return to the state where it starts, keep the obligation open in
+    every state it visits and, with ``fair``, move or disable every agent (weak fairness);
+    without ``fair`` it must let time pass (a step with ticks). A trace without a loop must
+    end where nothing can move, with the obligation still open.
+    """
+    assert isinstance(model, ObligationModel)
+    n = len(model.agents)
+    states = trace.states
+    start = trace.loop_start
+    if start is None:
+        end = states[-1]
+        if model.moves(end):
+            return None
+        loop_states = [end]
+    else:
+        if not trace.steps[start:] or states[-1] != states[start]:
+            return None
+        loop_states = states[start:-1]
+    for agent in range(n):
+        shift = bit * n + agent
+        if not all(model.obligations(s) >> shift & 1 for s in loop_states):
+            continue
+        if start is None:
+            return model.agents[agent]
+        moved, unable, ticks = 0, 0, 0
+        for state, step in zip(loop_states, trace.steps[start:], strict=True):
+            moves = model.moves(state)
+            mover, _, tick = moves[step.index]
+            moved |= 1 << mover if mover >= 0 else 0
+            ticks += tick
+            enabled = sum(1 << a for a, _, _ in moves if a >= 0)
+            unable |= ((1 << n) - 1) & ~enabled
+        if (fair and (moved | unable) == (1 << n) - 1) or (not fair and ticks):
+            return model.agents[agent]
+    return None
+
+
+def ticks_open_at_end(model: Model[S, A], trace: Trace[S, A], bit: int) -> int | None:
+    """How long (ticks) the obligation ``bit`` that the last step of ``trace`` closes was open,
+    counted as the WORST properties count; None if the last step closes none."""
+    assert isinstance(model, ObligationModel)
+    n = len(model.agents)
+    states = trace.states
+    best = None
+    for agent in range(n):
+        shift = bit * n + agent
+        opened, ticks = bool(model.obligations(states[0]) >> shift & 1), 0
+        for k, step in enumerate(trace.steps):
+            before = model.obligations(states[k]) >> shift & 1
+            after = model.obligations(states[k + 1]) >> shift & 1
+            tick = model.moves(states[k])[step.index][2]
+            if after and not before:
+                opened, ticks = True, 0
+            if after:
+                ticks += tick
+            elif before and k == len(trace.steps) - 1 and opened:
+                best = max(best or 0, ticks)
+            if not after:
+                opened = False
+    return best
