@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from lockbreak.core import LockbreakError, PropertyKind
 from model.events import Event
-from model.kernel import PropertySpec
+from model.kernel import Obligation, PropertySpec
 
 
 @dataclass(frozen=True)
@@ -27,9 +27,11 @@ class Property:
     broken: str                   # what the last step of a counterexample did
     violated_by: Event
     witnessed_by: Event
+    obligation: Obligation = Obligation.NONE   # FAIR and WORST: what must not stay open
 
     def spec(self) -> PropertySpec:
-        return PropertySpec(self.name, self.kind, self.violated_by, self.witnessed_by)
+        return PropertySpec(self.name, self.kind, self.violated_by, self.witnessed_by,
+                            self.obligation)
 
 
 CATALOGUE: tuple[Property, ...] = (
@@ -70,15 +72,44 @@ CATALOGUE: tuple[Property, ...] = (
         "a lock break: a lock-break site dropped its lock",
         "the lock was dropped and retaken while nobody waited for it and its CPU did not schedule",
         Event.SPURIOUS_BREAK, Event.BREAK),
+    Property(
+        "starvation_free", PropertyKind.FAIR,
+        "in every execution weakly fair to every CPU, every lock acquisition that starts "
+        "eventually completes",
+        "an execution, fair or not, in which a CPU waits for a lock forever",
+        "a CPU waits for its lock forever although every CPU keeps being scheduled",
+        Event.NONE, Event.NONE, Obligation.ACQUIRE),
+    Property(
+        "livelock_free", PropertyKind.FAIR,
+        "every execution weakly fair to every CPU finishes every CPU whose code has no "
+        "forever loop",
+        "an execution, fair or not, that never finishes a CPU that must finish",
+        "a CPU never finishes although every CPU keeps being scheduled",
+        Event.NONE, Event.NONE, Obligation.FINISH),
+    Property(
+        "bounded_wait", PropertyKind.WORST,
+        "every spin_lock completes within max ticks of its first attempt (lockstep timing)",
+        "contention: an acquisition had to wait",
+        "a CPU waits for its lock without bound",
+        Event.NONE, Event.NONE, Obligation.ACQUIRE),
+    Property(
+        "bounded_latency", PropertyKind.WORST,
+        "from a wakeup on a CPU until that CPU schedules, at most max ticks (lockstep timing)",
+        "a wakeup arrived",
+        "a woken CPU never gets to schedule",
+        Event.NONE, Event.NONE, Obligation.WAKEUP),
 )
 
-# Properties of SEMANTICS.md section 8 that scenario files may name but this checker does not
-# decide yet (they need lockstep timing or fairness); `lockbreak check` says so for each.
-NOT_YET_CHECKED: tuple[str, ...] = (
-    "starvation_free", "livelock_free", "bounded_wait", "bounded_latency",
-)
+KNOWN: tuple[str, ...] = tuple(p.name for p in CATALOGUE)
 
-KNOWN: tuple[str, ...] = tuple(p.name for p in CATALOGUE) + NOT_YET_CHECKED
+
+def of_kind(*kinds: PropertyKind) -> tuple[str, ...]:
+    """The names of the catalogue's properties of ``kinds``.
+
+    >>> of_kind(PropertyKind.WORST)
+    ('bounded_wait', 'bounded_latency')
+    """
+    return tuple(p.name for p in CATALOGUE if p.kind in kinds)
 
 
 def by_name(name: str) -> Property:

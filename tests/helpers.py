@@ -9,14 +9,14 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from lockbreak.core import CheckResult
+from lockbreak.core import CheckResult, PropertyKind
 from lockbreak.engines.explicit import check
 from model.eras import Era
 from model.kernel import Action, KernelModel, StepInfo
 from model.scenario.load import load_scenario
 from model.scenario.types import Scenario
 from model.world import build_world
-from properties.catalogue import KNOWN, specs
+from properties.catalogue import KNOWN, of_kind, specs
 
 # ------------------------------------------------------------------------------------------
 # Scenario files, kernel models and driven paths (test_semantics_table, test_era_primitives,
@@ -36,6 +36,10 @@ spin_unlock(A);
 NESTED_CPU1 = "spin_lock(C); spin_lock(B); work(); spin_unlock(B); spin_unlock(C);"
 
 CpuSpec = str | tuple[str, int]   # code, or (code, wakeups)
+
+# The properties decided on states and transitions (not on fairness or ticks): what the
+# kernel-model tests pin.
+STATE_PROPERTIES = of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH)
 
 
 def scenario_toml(version: str, cpus: Sequence[CpuSpec], *, locks: Iterable[str] = "ABC",
@@ -82,9 +86,10 @@ def load_scenario_text(tmp_path: Path, text: str, filename: str = "scenario.toml
 
 
 def kernel_model(tmp_path: Path, text: str, era: Era | None = None) -> KernelModel:
-    """The kernel model of the scenario ``text`` with every catalogue property; ``era``
-    replaces the scenario's era (a deliberately broken variant)."""
-    return KernelModel(build_world(load_scenario_text(tmp_path, text), era=era), specs())
+    """The kernel model of the scenario ``text`` with the `STATE_PROPERTIES`; ``era`` replaces
+    the scenario's era (a deliberately broken variant)."""
+    world = build_world(load_scenario_text(tmp_path, text), era=era)
+    return KernelModel(world, specs(STATE_PROPERTIES))
 
 
 def check_by_name(model: KernelModel, properties: Sequence[str]) -> dict[str, CheckResult]:

@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from helpers import STATE_PROPERTIES
 
 from lockbreak.core import CheckResult, Status
 from lockbreak.engines.explicit import check
@@ -33,7 +34,7 @@ NESTED = REPO / "scenarios" / "nested-v2.6.9.toml"
 def kernel_model(path: Path, **overrides: str) -> KernelModel:
     """The kernel model of a scenario file with every checked property."""
     scenario = load_scenario(path, known_properties=KNOWN, **overrides)
-    return KernelModel(build_world(scenario), specs())
+    return KernelModel(build_world(scenario), specs(STATE_PROPERTIES))
 
 
 def identical_text(cpus: int, version: str = "v2.6.12", wakeups: int = 0) -> str:

@@ -16,13 +16,13 @@ import click
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
-from lockbreak.core import Budget, LockbreakError
+from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
-from properties.catalogue import CATALOGUE, KNOWN, NOT_YET_CHECKED
+from properties.catalogue import CATALOGUE, KNOWN
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 PREEMPT_MODELS = {
@@ -48,6 +48,9 @@ def main() -> None:
               help="Rerun with another lock algorithm.")
 @click.option("--preempt", type=click.Choice(tuple(PREEMPT_MODELS)),
               help="Rerun under another preemption model.")
+@click.option("--timing", type=click.Choice(("interleaving", "lockstep")),
+              help="Rerun under another timing (bounded_wait and bounded_latency are always "
+                   "measured under lockstep).")
 @click.option("--engine", type=click.Choice(["explicit"]), default="explicit", show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
@@ -57,7 +60,8 @@ def main() -> None:
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
-              lock: str | None, preempt: str | None, engine: str, as_json: bool,
+              lock: str | None, preempt: str | None, timing: str | None, engine: str,
+              as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
               trace_dir: Path) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
@@ -68,7 +72,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         files = find_scenarios(paths)
     except LockbreakError as err:
         _bad_input(str(err))
-    overrides = Overrides(version, lock, preempt)
+    overrides = Overrides(version, lock, preempt, timing)
     budget = Budget(max_states=max_states, timeout=timeout)
     bad_input, interrupted = False, False
     runs: list[ScenarioRun] = []
@@ -123,20 +127,24 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
     k = run.scenario.kernel
     for verdict in run.verdicts:
         r = verdict.result
+        expected = verdict.expected
         record: dict[str, Any] = {
             "scenario": run.scenario.name, "file": str(run.scenario.path),
             "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
-            "property": r.property, "status": r.status.value,
-            "expected": verdict.expected.status if verdict.expected else None,
+            "timing": verdict.timing, "property": r.property, "status": r.status.value,
+            "worst": r.worst, "expected": expected.status if expected else None,
+            "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
             "trace": None, "trace_file": None,
         }
         if r.trace is not None:
             meta = {"name": run.scenario.name, "file": str(run.scenario.path.resolve()),
-                    "sha256": run.scenario.sha256, "overrides": overrides.as_dict()}
-            data = trace_to_json(run.model, r.trace, scenario=meta, property_name=r.property,
-                                 status=r.status.value)
+                    "sha256": run.scenario.sha256,
+                    "overrides": {**overrides.as_dict(), **(
+                        {"timing": verdict.timing} if verdict.timing != k.timing else {})}}
+            data = trace_to_json(verdict.model, r.trace, scenario=meta, property_name=r.property,
+                                 status=r.status.value, worst=r.worst)
             path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
                                written)
             try:
@@ -154,16 +162,21 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
 def _print_run(run: ScenarioRun, records: list[dict]) -> None:
     click.echo(f"{run.scenario.name}  ({run.scenario.path}: {run.label})")
     for verdict in run.verdicts:
-        click.echo(verdict_line(verdict.result, verdict.expected, verdict.met))
+        click.echo(verdict_line(verdict.result, verdict.expected, verdict.met, verdict.timing))
     files = {(r["scenario"], r["property"]): r["trace_file"] for r in records if "error" not in r}
     for verdict in run.verdicts:
         r = verdict.result
         if r.trace is None:
             continue
+        replay = f"lockbreak replay {files[(run.scenario.name, r.property)]}"
+        if r.status is not Status.VIOLATED:     # a worst case: written, not printed
+            click.echo(f"  {r.property}: the worst case's trace: {replay}")
+            continue
         headline = (f"\n{r.property} violated in {len(r.trace)} steps"
                     + (f": {r.detail}" if r.detail else ""))
-        click.echo(render_trace(run.model, r.trace, headline, why(run.model, r.trace, r.property)))
-        click.echo(f"  replay: lockbreak replay {files[(run.scenario.name, r.property)]}")
+        click.echo(render_trace(verdict.model, r.trace, headline,
+                                why(verdict.model, r.trace, r.property)))
+        click.echo(f"  replay: {replay}")
     click.echo("")
 
 
@@ -215,8 +228,6 @@ def list_cmd() -> None:
     click.echo("properties:")
     for prop in CATALOGUE:
         click.echo(f"  {prop.name:<19} {prop.kind.value:<10} {prop.holds_when}")
-    for name in NOT_YET_CHECKED:
-        click.echo(f"  {name:<19} {'-':<10} not decided by this version (needs lockstep/fairness)")
 
 
 @main.command("replay")

@@ -10,13 +10,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lockbreak.core import Budget, CheckResult, Reporter, Stats, Status
+from lockbreak.core import Budget, CheckResult, PropertyKind, Reporter, Status
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
+from model.lockstep import LockstepKernelModel, kernel_model
 from model.scenario.load import load_scenario
 from model.scenario.types import Expectation, Scenario
 from model.world import build_world
-from properties.catalogue import CATALOGUE, KNOWN, NOT_YET_CHECKED, by_name, specs
+from properties.catalogue import CATALOGUE, KNOWN, by_name, specs
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Overrides:
     version: str | None = None
     lock: str | None = None
     preempt: str | None = None
+    timing: str | None = None
 
     def as_dict(self) -> dict[str, str]:
         return {k: v for k, v in vars(self).items() if v is not None}
@@ -37,13 +39,23 @@ class Verdict:
 
     result: CheckResult
     expected: Expectation | None
+    model: KernelModel              # the model the result (and its trace) belongs to
     scenario_has_expect: bool = False
     requested: bool = False         # named with --property
 
     @property
     def met(self) -> bool | None:
-        """Whether the expectation was met; None when the scenario expects nothing of it."""
-        if self.expected is None or self.expected.status is None:
+        """Whether the expectation was met; None when the scenario expects nothing of it.
+
+        ``{ max = N }`` is met by a worst case of at most N ticks (an unbounded one fails).
+        """
+        if self.expected is None:
+            return None
+        if self.expected.max is not None:
+            worst = self.result.worst
+            return (self.result.status is not Status.VIOLATED and worst is not None
+                    and worst <= self.expected.max)
+        if self.expected.status is None:
             return None
         return self.result.status.value == self.expected.status
 
@@ -58,9 +70,15 @@ class Verdict:
         """A definite failure: an expectation not met, or (with none) a violation or vacuity."""
         if self.result.status is Status.INCOMPLETE or not self.counts:
             return False
-        if self.expected is not None:
+        if self.expected is not None and self.met is not None:
             return self.met is False
         return self.result.status is not Status.HOLDS
+
+    @property
+    def timing(self) -> str:
+        """The timing the result was checked under."""
+        return self.model.world.scenario.kernel.timing if not isinstance(
+            self.model, LockstepKernelModel) else "lockstep"
 
     @property
     def incomplete(self) -> bool:
@@ -90,20 +108,29 @@ def load(path: Path, overrides: Overrides) -> Scenario:
 
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
                  reporter: Reporter, symmetry: bool = True) -> ScenarioRun:
-    """Check one loaded scenario with the explicit engine."""
-    wanted = list(properties) if properties else [p.name for p in CATALOGUE] + [
-        name for name in scenario.expect if name in NOT_YET_CHECKED]
-    checked = [name for name in wanted if name not in NOT_YET_CHECKED]
-    model = KernelModel(build_world(scenario), specs(checked))
-    results = {r.property: r for r in check(model, budget=budget, reporter=reporter,
-                                             symmetry=symmetry and bool(model.canonical_groups))}
+    """Check one loaded scenario with the explicit engine.
+
+    The scenario's own timing decides every property except the WORST ones (bounded_wait,
+    bounded_latency), which are measured in ticks and so always under lockstep timing.
+    """
+    wanted = list(properties) if properties else [p.name for p in CATALOGUE]
+    world = build_world(scenario)
+    timed = [name for name in wanted if by_name(name).kind is PropertyKind.WORST
+             and scenario.kernel.timing != "lockstep"]
+    untimed = [name for name in wanted if name not in timed]
+    model = kernel_model(world, specs(untimed))
+    results: dict[str, tuple[CheckResult, KernelModel]] = {}
+    for names, checked in ((untimed, model),
+                           (timed, kernel_model(world, specs(timed), "lockstep"))):
+        if names:
+            use_symmetry = symmetry and bool(checked.canonical_groups)
+            for r in check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
+                results[r.property] = (r, checked)
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:
-        result = results.get(name) or CheckResult(
-            name, Status.INCOMPLETE, None, Stats(),
-            detail="needs lockstep timing or fairness, which this checker does not decide yet")
+        result, checked = results[name]
         if result.status is Status.VACUOUS:
             result.detail = f"{result.detail} ({by_name(name).witness})"
-        run.verdicts.append(Verdict(result, scenario.expect.get(name), run.has_expect,
+        run.verdicts.append(Verdict(result, scenario.expect.get(name), checked, run.has_expect,
                                     requested=bool(properties)))
     return run

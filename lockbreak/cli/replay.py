@@ -10,8 +10,10 @@ from typing import Any
 from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError, PropertyKind, Step, Trace
 from lockbreak.engines.graph import reachable_graph
+from lockbreak.engines.liveness import open_forever, ticks_open_at_end
 from lockbreak.report.traces import TRACE_SCHEMA, actions_of, render_trace, why
 from model.kernel import Action, KernelModel
+from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import by_name
 
@@ -40,7 +42,7 @@ def _read(path: Path) -> tuple[dict[str, Any], list[Action]]:
     try:
         meta = data["scenario"]
         overrides = meta.get("overrides", {})
-        unknown = set(overrides) - {"version", "lock", "preempt"}
+        unknown = set(overrides) - {"version", "lock", "preempt", "timing"}
         if unknown:
             raise ValueError(f"unknown override {sorted(unknown)[0]!r}")
         str(meta["file"]), str(meta["sha256"]), str(data["property"])
@@ -61,7 +63,7 @@ def replay_file(path: Path) -> tuple[str, bool]:
             f"{path}: {meta['file']} changed since this trace was written; "
             "rerun `lockbreak check` to get a trace of the current scenario")
     prop = by_name(data["property"])
-    model = KernelModel(build_world(scenario), [prop.spec()])
+    model = kernel_model(build_world(scenario), [prop.spec()])
     if len(actions) != len(data["steps"]):
         raise LockbreakError(f"{path}: a malformed lockbreak trace (steps and actions differ)")
     state = model.init_states()[0]
@@ -79,14 +81,35 @@ def replay_file(path: Path) -> tuple[str, bool]:
         steps.append(Step(enabled.index(action), action, after))
         state = after
     trace = Trace(model.init_states()[0], tuple(steps), data.get("loop_start"))
-    if prop.kind is PropertyKind.CAN_FINISH:
-        stuck = reachable_graph(_StartingAt(model, state)).first_stuck(model)
-        reproduced = stuck is not None and stuck[0] == 0
-    else:
-        reproduced = bool(last_violated)
-    verdict = (f"replayed: {prop.name} violated again at step {len(steps)}" if reproduced
-               else f"replayed: {prop.name} is NOT violated by this trace any more")
+    reproduced, verdict = _recheck(model, trace, data, prop.kind, bool(last_violated))
     lines = [render_trace(model, trace, f"{scenario.name}: {len(steps)} steps",
-                          why(model, trace, prop.name) if reproduced else ""), verdict]
+                          why(model, trace, prop.name)
+                          if reproduced and data.get("status") == "violated" else ""),
+             f"replayed: {prop.name} {verdict}"]
     lines += [f"  mismatch: {m}" for m in mismatches]
     return "\n".join(lines), reproduced and not mismatches
+
+
+def _recheck(model: KernelModel, trace: Trace[int, Action], data: dict[str, Any],
+             kind: PropertyKind, last_violated: bool) -> tuple[bool, str]:
+    """Whether the replayed ``trace`` still shows what it was written for, and what it shows."""
+    end = f"at step {len(trace)}"
+    if kind is PropertyKind.CAN_FINISH:
+        stuck = reachable_graph(_StartingAt(model, trace.states[-1])).first_stuck(model)
+        reproduced = stuck is not None and stuck[0] == 0
+    elif kind is PropertyKind.SAFETY:
+        reproduced = last_violated
+    elif data.get("status") == "holds":         # a WORST property's worst case
+        ticks = ticks_open_at_end(model, trace, 0)
+        if ticks is not None and ticks == data.get("worst"):
+            return True, f"worst case of {ticks} ticks attained again, ending {end}"
+        return False, (f"does NOT attain its recorded worst case of {data.get('worst')} ticks "
+                       f"any more (this trace: {ticks})")
+    else:
+        who = open_forever(model, trace, 0, fair=kind is PropertyKind.FAIR)
+        reproduced = who is not None
+        end = f"for {who}, forever from step {trace.loop_start}" if trace.loop_start is not None \
+            else f"for {who}: nothing can move {end}"
+    if reproduced:
+        return True, f"violated again {end}"
+    return False, "is NOT violated by this trace any more"

@@ -8,7 +8,8 @@ from model.scenario.types import Expectation
 _WIDTH = 22
 
 
-def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | None) -> str:
+def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | None,
+                 timing: str = "interleaving") -> str:
     """``mutual_exclusion ...... holds (943 states, depth 40, 0.01 s)  expected holds: ok``.
 
     >>> from lockbreak.core import Stats
@@ -19,13 +20,18 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     s = result.stats
     dots = "." * max(3, _WIDTH - len(result.property))
     figures = f"({s.states:,} states, depth {s.depth}, {s.seconds:.2f} s)"
+    if result.worst is not None:
+        figures = f"worst {result.worst} tick{'s' if result.worst != 1 else ''} {figures}"
+    if timing == "lockstep":
+        figures += " lockstep"
     line = f"  {result.property} {dots} {result.status.value:<10} {figures}"
     if result.status is Status.VIOLATED and result.trace is not None:
         line += f", trace of {len(result.trace)} steps"
-    if expected is not None and expected.status is not None:
+    if expected is not None and (expected.status is not None or expected.max is not None):
         outcome = ("undecided" if result.status is Status.INCOMPLETE
                    else "ok" if met else "NOT MET")
-        line += f"  expected {expected.status}: {outcome}"
+        wanted = expected.status if expected.status is not None else f"max {expected.max}"
+        line += f"  expected {wanted}: {outcome}"
     if result.detail and result.status is not Status.VIOLATED:
         line += f"\n      {result.detail}"
     return line

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Any
 
 from lockbreak.core import Trace
+from model.events import Event
 from model.kernel import Action, CpuView, KernelModel, WorldView
+from model.lockstep import LockstepKernelModel
 from properties.catalogue import by_name
 
 TRACE_SCHEMA = "lockbreak-trace/1"
@@ -83,6 +85,8 @@ def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
     lines = [headline, "   initial: " + "; ".join(initial_lines(model.view(trace.init)))]
     state = trace.init
     width = len(str(len(trace.steps)))
+    lockstep = isinstance(model, LockstepKernelModel)
+    tick = 0
     for number, step in enumerate(trace.steps, 1):
         info = model.step_info(state, step.action)
         before, after = model.view(state), model.view(step.state)
@@ -91,7 +95,10 @@ def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
         else:
             who, text = f"cpu{step.action.cpu}", info.text
         mark = "  <-- repeats from here" if trace.loop_start == number - 1 else ""
-        lines.append(f"  {number:>{width}}. {who}: {text}{mark}")
+        when = f"[tick {tick}] " if lockstep else ""
+        lines.append(f"  {number:>{width}}. {when}{who}: {text}{mark}")
+        if lockstep:
+            tick += model.moves(state)[step.index][2]
         diff = changes(before, after, info.text)
         if diff:
             lines.append(f"  {'':>{width}}  {'; '.join(diff)}")
@@ -123,12 +130,64 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
             else:
                 stuck.append(f"{cpu.name} holds {held}, at {cpu.at}")
         return "=> stuck: " + "; ".join(stuck)
+    if trace.loop_start is not None:
+        return _why_forever(model, trace)
     return f"=> {by_name(property_name).broken}"
 
 
+def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
+    """What the repeating part of a lasso does: who starves, who keeps breaking, or nobody
+    moves on (a deadlock)."""
+    assert trace.loop_start is not None
+    states = trace.states[trace.loop_start:]
+    views = [model.view(state) for state in states]
+    loop = list(zip(states, trace.steps[trace.loop_start:], strict=False))
+    parts, progress = [], False
+    for i, cpu in enumerate(views[0].cpus):
+        waiting = set(cpu.waits_for).intersection(*(set(v.cpus[i].waits_for) for v in views))
+        for lock in sorted(waiting):
+            takers = sorted({v.cpus[j].name for v in views for j in range(len(v.cpus))
+                             if j != i and lock in map(_plain, v.cpus[j].holds)})
+            takers = [t for t in takers if _takes(model, loop, t, lock)]
+            progress = progress or bool(takers)
+            parts.append(f"{cpu.name} waits for {lock} forever"
+                         + (f" while {', '.join(takers)} take{'s' if len(takers) == 1 else ''}"
+                            " it again and again" if takers else ""))
+        broken = sorted({_plain(lock) for state, step in loop
+                         if step.action.cpu == i and not step.action.wakeup
+                         and model.step_info(state, step.action).events & Event.BREAK
+                         for lock in _dropped(model, state, step)})
+        if broken:
+            progress = True
+            parts.append(f"{cpu.name} keeps breaking {', '.join(broken)} and taking it back")
+    kind = ("livelock" if any("keeps breaking" in p for p in parts) else
+            "starvation" if progress else "deadlock")
+    return f"=> {kind}: " + ("; ".join(parts) or "the marked steps repeat forever")
+
+
+def _takes(model: KernelModel, loop: list[tuple[int, Any]], cpu: str, lock: str) -> bool:
+    """Whether ``cpu`` acquires ``lock`` during the repeating steps."""
+    for state, step in loop:
+        before = model.view(state).cpus[step.action.cpu]
+        after = model.view(step.state).cpus[step.action.cpu]
+        if before.name == cpu and lock in map(_plain, set(after.holds) - set(before.holds)):
+            return True
+    return False
+
+
+def _dropped(model: KernelModel, state: int, step: Any) -> set[str]:
+    """The locks the CPU of ``step`` released in it."""
+    before = model.view(state).cpus[step.action.cpu]
+    after = model.view(step.state).cpus[step.action.cpu]
+    return set(before.holds) - set(after.holds)
+
+
 def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Mapping[str, Any],
-                  property_name: str, status: str) -> dict[str, Any]:
-    """The replayable JSON form of ``trace`` (schema ``lockbreak-trace/1``)."""
+                  property_name: str, status: str, worst: int | None = None) -> dict[str, Any]:
+    """The replayable JSON form of ``trace`` (schema ``lockbreak-trace/1``).
+
+    A worst case (status ``holds``) carries ``worst``, the ticks it attains.
+    """
     steps = []
     state = trace.init
     for step in trace.steps:
@@ -136,7 +195,7 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
         steps.append({"index": step.index, "cpu": step.action.cpu,
                       "wakeup": step.action.wakeup, "text": info.text})
         state = step.state
-    return {
+    data = {
         "schema": TRACE_SCHEMA,
         "scenario": dict(scenario),
         "property": property_name,
@@ -145,6 +204,9 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
         "steps": steps,
         "final": asdict(model.view(state)),
     }
+    if worst is not None:
+        data["worst"] = worst
+    return data
 
 
 def actions_of(data: Mapping[str, Any]) -> list[Action]:
