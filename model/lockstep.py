@@ -38,7 +38,7 @@ class LockstepKernelModel(KernelModel):
         return [(agent, after, ticks) for agent, after, ticks, _, _ in self._lockstep(state)]
 
     def actions(self, state: int) -> list[Action]:
-        moved = state >> self._moved_shift
+        moved = self.moved(state)
         return [a for a in super().actions(state & self._core_mask)
                 if a.wakeup or not moved >> a.cpu & 1]
 
@@ -51,6 +51,10 @@ class LockstepKernelModel(KernelModel):
         _, _, _, violated, witnessed = self._entry(before, action)
         return violated, witnessed
 
+    def moved(self, state: int) -> int:
+        """The CPUs (a bitmask) that have taken their step in the current tick."""
+        return state >> self._moved_shift
+
     def _entry(self, state: int, action: Action) -> tuple[int, int, int, int, int]:
         actions = self.actions(state)
         if action not in actions:
@@ -59,7 +63,7 @@ class LockstepKernelModel(KernelModel):
 
     def _lockstep(self, state: int) -> list[tuple[int, int, int, int, int]]:
         """``(agent, next_state, ticks, violated, witnessed)`` for each enabled action."""
-        moved = state >> self._moved_shift
+        moved = self.moved(state)
         core = state & self._core_mask
         out = []
         for agent, (_, after, violated, witnessed) in zip(

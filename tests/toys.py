@@ -420,3 +420,43 @@ class Precomputed:
 
     def done(self, state: State) -> int:
         return self.model.done(state)
+
+
+class Obligations:
+    """A hand-drawn graph with obligations, for the FAIR and WORST engine.
+
+    ``edges[s]`` lists ``(agent, target, ticks)`` from state ``s`` (agent -1: the environment)
+    and ``open_for[s]`` is the mask of agents whose obligation is open in ``s``; both
+    properties, ``served`` (FAIR) and ``wait`` (WORST), share that obligation.
+    """
+
+    property_names = ("served", "wait")
+    property_kinds = (PropertyKind.FAIR, PropertyKind.WORST)
+    agents = ("cpu0", "cpu1")
+    must_finish = 0
+
+    def __init__(self, edges: dict[int, list[tuple[int, int, int]]],
+                 open_for: dict[int, int]) -> None:
+        self.edges, self.open_for = edges, open_for
+
+    def init_states(self) -> Sequence[int]:
+        return (0,)
+
+    def actions(self, state: int) -> Sequence[tuple[int, int]]:
+        return tuple((agent, target) for agent, target, _ in self.edges.get(state, ()))
+
+    def next_state(self, state: int, action: tuple[int, int]) -> int:
+        return action[1]
+
+    def observe(self, before: object, action: object, after: int) -> tuple[int, int]:
+        return 0, 0
+
+    def done(self, state: int) -> int:
+        return 0
+
+    def moves(self, state: int) -> Sequence[tuple[int, int, int]]:
+        return self.edges.get(state, [])
+
+    def obligations(self, state: int) -> int:
+        mask = self.open_for.get(state, 0)
+        return mask | mask << len(self.agents)
