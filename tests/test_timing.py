@@ -1,0 +1,234 @@
+"""Lockstep timing, worst cases in ticks and fair liveness on the kernel model
+(SEMANTICS.md sections 6 and 8).
+
+The worst cases below are worked out by hand in each test's docstring, from the era's steps
+(the same step texts that tests/test_era_primitives.py pins), and the model must agree.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from helpers import NESTED_CPU0, NESTED_CPU1, load_scenario_text, scenario_toml
+
+from lockbreak.cli import main
+from lockbreak.core import CheckResult, Status
+from lockbreak.engines.explicit import check
+from lockbreak.engines.liveness import labelled_graph
+from model.lockstep import LockstepKernelModel, kernel_model
+from model.world import build_world
+from properties.catalogue import specs
+
+REPO = Path(__file__).resolve().parents[1]
+SCENARIOS = REPO / "scenarios"
+
+
+def lockstep(tmp_path: Path, text: str, *properties: str) -> LockstepKernelModel:
+    model = kernel_model(build_world(load_scenario_text(tmp_path, text)), specs(properties),
+                         "lockstep")
+    assert isinstance(model, LockstepKernelModel)
+    return model
+
+
+def worst(tmp_path: Path, text: str, prop: str) -> CheckResult:
+    [result] = check(lockstep(tmp_path, text, prop))
+    return result
+
+
+# ------------------------------------------------------------------ lockstep semantics
+
+
+def test_in_every_tick_every_cpu_that_can_move_moves_exactly_once(tmp_path: Path) -> None:
+    """Over the whole lockstep graph of the nested scenario: a CPU steps only while it has
+    not moved in the tick; the step that ends a tick leaves no unmoved CPU able to move (its
+    successor starts a fresh tick); every other step leaves one."""
+    model = lockstep(tmp_path, scenario_toml("v2.6.12", [NESTED_CPU0, NESTED_CPU1]),
+                     "bounded_wait")
+    graph = labelled_graph(model)
+    assert not graph.cut_short
+    ticks = 0
+    for state in graph.states:
+        moved = model.moved(state)
+        for cpu, after, tick in model.moves(state):
+            assert cpu >= 0 and not moved >> cpu & 1
+            if tick:
+                ticks += 1
+                assert model.moved(after) == 0
+            else:
+                now = model.moved(after)
+                assert now == moved | 1 << cpu
+                assert any(not now >> a.cpu & 1 for a in model.actions(after) if not a.wakeup)
+    assert ticks > 0
+    assert len(graph.states) == 259          # pinned: the interleaving graph has 943 states
+
+
+def test_each_order_within_a_tick_is_explored(tmp_path: Path) -> None:
+    """At the start both CPUs can move, in either order: two actions, then one."""
+    model = lockstep(tmp_path, scenario_toml("v2.6.12", [NESTED_CPU0, NESTED_CPU1]),
+                     "bounded_wait")
+    init = model.init_states()[0]
+    assert [str(a) for a in model.actions(init)] == ["cpu0", "cpu1"]
+    after_cpu1 = model.next_state(init, model.actions(init)[1])
+    assert [str(a) for a in model.actions(after_cpu1)] == ["cpu0"]
+
+
+# ------------------------------------------------------------------ worst cases by hand
+
+TINY_V268 = """
+spin_lock(L); work(); spin_unlock(L);
+""", """
+spin_lock(L); spin_unlock(L);
+"""
+
+
+def test_bounded_wait_on_a_tas_lock_by_hand(tmp_path: Path) -> None:
+    """v2.6.8, tas, preempt none. spin_lock is preempt_disable(), then arch_spin_trylock; on
+    failure the waiter loops arch_spin_is_locked, cpu_relax() until it reads unlocked, then
+    tries again. cpu0 runs 5 steps (preempt_disable, trylock, work, unlock, preempt_enable).
+
+    Worst case for cpu0 (cpu1 wins the first trylock): tick 0 both preempt_disable; tick 1
+    cpu1 takes L, cpu0's trylock fails (the wait opens in tick 1); tick 2 cpu0 reads "locked"
+    just before cpu1 unlocks; tick 3 cpu_relax; tick 4 it reads "unlocked"; tick 5 its
+    trylock takes L. Open from tick 1 to tick 5: 4 ticks. The symmetric case (cpu1 waits
+    while cpu0 does its one work()) also comes to 4: cpu0 unlocks in tick 3, cpu1 reads
+    locked in 2, relaxes in 3, reads unlocked in 4 and takes L in 5.
+    """
+    result = worst(tmp_path, scenario_toml("v2.6.8", TINY_V268, locks="L", lock="tas",
+                                           preempt="none"), "bounded_wait")
+    assert (result.status, result.worst) == (Status.HOLDS, 4)
+    assert result.trace is not None and len(result.trace) == 10
+
+
+def test_bounded_wait_grows_with_the_holders_critical_section(tmp_path: Path) -> None:
+    """One more work() in cpu0's critical section moves its unlock one tick later; the
+    waiter's two-step spin (read, relax) then reads "locked" once more: 4 -> 6 ticks."""
+    longer = ("spin_lock(L); work(); work(); spin_unlock(L);", TINY_V268[1])
+    result = worst(tmp_path, scenario_toml("v2.6.8", longer, locks="L", lock="tas",
+                                           preempt="none"), "bounded_wait")
+    assert result.worst == 6
+
+
+def test_bounded_latency_by_hand(tmp_path: Path) -> None:
+    """One CPU, preempt none, `work(); work(); cond_resched();` and one wakeup. The worst
+    wakeup comes first, before tick 0's step (a wakeup takes no tick): then work (tick 0),
+    work (tick 1), need_resched() -> 1 (tick 2), schedule() (tick 3) closes it: 3 ticks."""
+    text = scenario_toml("v2.6.12", [("work(); work(); cond_resched();", 1)], locks="L",
+                         preempt="none")
+    result = worst(tmp_path, text, "bounded_latency")
+    assert (result.status, result.worst) == (Status.HOLDS, 3)
+    assert result.trace is not None
+    assert [str(s.action) for s in result.trace.steps] == [
+        "wakeup(cpu0)", "cpu0", "cpu0", "cpu0", "cpu0"]
+
+
+def test_a_wakeup_that_is_never_served_is_unbounded(tmp_path: Path) -> None:
+    """Under preempt none, a CPU spinning for a lock held by a CPU that loops for ever never
+    reaches a point where it schedules."""
+    text = scenario_toml("v2.6.12", ["spin_lock(L); forever { work(); }",
+                                     ("spin_lock(L); spin_unlock(L);", 1)],
+                         locks="L", preempt="none")
+    result = worst(tmp_path, text, "bounded_latency")
+    assert result.status is Status.VIOLATED and result.worst is None
+    assert result.trace is not None and result.trace.loop_start is not None
+
+
+def test_ticket_fifo_bounds_the_nested_wait_where_tas_does_not(tmp_path: Path) -> None:
+    """The nested scenario: with a ticket lock the waiter is served at CPU0's first break
+    (5 ticks); with test-and-set, v2.6.12's CPU0 can win every relock and the waiter waits
+    for the whole loop and its breaks (33 ticks, more than v2.6.8's 9, which never breaks)."""
+    by_era = {}
+    for era, lock in (("v2.6.8", "tas"), ("v2.6.12", "tas"), ("v2.6.25", "ticket")):
+        text = scenario_toml(era, [NESTED_CPU0, NESTED_CPU1], lock=lock)
+        by_era[era] = worst(tmp_path, text, "bounded_wait").worst
+    assert by_era == {"v2.6.8": 9, "v2.6.12": 33, "v2.6.25": 5}
+
+
+# ------------------------------------------------------------------ interleaving vs lockstep
+
+
+def test_lockstep_timing_closes_the_stale_data_race_that_interleaving_finds(
+        tmp_path: Path) -> None:
+    """stale-data-reread-v2.6.9: CPU1 must get L inside CPU0's break window. Interleaving
+    lets CPU0 be arbitrarily slow there; in lockstep, CPU1's spin (read, relax, trylock)
+    cannot fit in the window, so the snapshot never goes stale."""
+    verdicts = {}
+    for name in ("stale-data-reread-v2.6.9", "stale-data-reread-v2.6.9-lockstep"):
+        result = CliRunner().invoke(main, ["check", "--json", "-p", "no_stale_use",
+                                           "--trace-dir", str(tmp_path),
+                                           str(SCENARIOS / f"{name}.toml")])
+        verdicts[name] = json.loads(result.stdout)["results"][0]["status"]
+    assert verdicts == {"stale-data-reread-v2.6.9": "violated",
+                        "stale-data-reread-v2.6.9-lockstep": "vacuous"}
+
+
+# ------------------------------------------------------------------ fairness, lassos
+
+
+@pytest.mark.parametrize(("scenario", "prop", "kind"), [
+    ("starvation-tas-v2.6.12", "starvation_free", "starvation"),
+    ("starvation-tas-v2.6.12", "livelock_free", "starvation"),
+    ("restart-v2.6.12", "livelock_free", "livelock"),
+    ("nested-outer-v2.6.12", "starvation_free", "deadlock"),
+    ("nested-outer-v2.6.12", "bounded_wait", "deadlock"),
+])
+def test_lassos_replay_and_say_which_kind_of_forever(tmp_path: Path, scenario: str, prop: str,
+                                                     kind: str) -> None:
+    result = CliRunner().invoke(main, ["check", "-p", prop, "--trace-dir", str(tmp_path),
+                                       str(SCENARIOS / f"{scenario}.toml")])
+    assert result.exit_code == 0, result.output
+    assert "<-- repeats from here" in result.stdout
+    assert f"  => {kind}: " in result.stdout
+    [trace] = tmp_path.glob(f"*--{prop}.json")
+    replayed = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 0, replayed.output
+    assert f"replayed: {prop} violated again for cpu" in replayed.stdout
+
+
+def test_the_starved_cpu_and_its_taker_are_named(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", "-p", "starvation_free", "--trace-dir",
+                                       str(tmp_path),
+                                       str(SCENARIOS / "starvation-tas-v2.6.12.toml")])
+    assert "=> starvation: cpu1 waits for L forever while cpu0 takes it again and again" in (
+        result.stdout)
+
+
+def test_a_lasso_whose_loop_is_cut_does_not_replay(tmp_path: Path) -> None:
+    scenario = tmp_path / "s.toml"
+    shutil.copy(SCENARIOS / "starvation-tas-v2.6.12.toml", scenario)
+    CliRunner().invoke(main, ["check", "-p", "starvation_free", "--trace-dir", str(tmp_path),
+                              str(scenario)])
+    [trace] = tmp_path.glob("*--starvation_free.json")
+    data = json.loads(trace.read_text())
+    data["steps"] = data["steps"][:-1]
+    trace.write_text(json.dumps(data))
+    replayed = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 1
+    assert "starvation_free is NOT violated by this trace any more" in replayed.stdout
+
+
+def test_a_worst_case_trace_replays_to_the_same_ticks(tmp_path: Path) -> None:
+    text = scenario_toml("v2.6.8", TINY_V268, locks="L", lock="tas", preempt="none")
+    path = tmp_path / "tiny.toml"
+    path.write_text(text)
+    CliRunner().invoke(main, ["check", "-p", "bounded_wait", "--trace-dir", str(tmp_path),
+                              str(path)])
+    [trace] = tmp_path.glob("*--bounded_wait.json")
+    assert json.loads(trace.read_text())["worst"] == 4
+    replayed = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed: bounded_wait worst case of 4 ticks attained again" in replayed.stdout
+
+
+def test_an_expected_max_is_met_or_not_met(tmp_path: Path) -> None:
+    text = scenario_toml("v2.6.8", TINY_V268, locks="L", lock="tas", preempt="none")
+    for bound, code, outcome in ((4, 0, "ok"), (3, 1, "NOT MET")):
+        path = tmp_path / f"max{bound}.toml"
+        path.write_text(text + f"[expect]\nbounded_wait = {{ max = {bound} }}\n")
+        result = CliRunner().invoke(main, ["check", "--trace-dir", str(tmp_path), str(path)])
+        assert result.exit_code == code, result.output
+        assert "worst 4 ticks" in result.stdout
+        assert f"expected max {bound}: {outcome}" in result.stdout
