@@ -3,7 +3,8 @@
 The scenarios *and* the checker (era definitions, lock algorithms, properties) are taken from
 REV, unpacked with ``git archive`` into a temporary folder, and checked by that tree's own
 ``lockbreak check --json``; the working tree is checked the same way. Verdicts are matched by
-scenario file, scenario, configuration and property. A regression is a property that held at
+scenario file, scenario and property (a scenario moved to another era is the same scenario,
+changed). A regression is a property that held at
 REV and now fails (violated or vacuous); it makes the command exit 1.
 """
 
@@ -30,7 +31,7 @@ FAILS = ("violated", "vacuous")
 # The entry point of whichever tree is on sys.path first (the checked tree, by PYTHONPATH).
 _RUN = "import sys; from lockbreak.cli import main; sys.argv[0] = 'lockbreak'; main()"
 
-Key = tuple[str, str, str, str, str, str]
+Key = tuple[str, str, str]     # scenario file, scenario name, property
 
 
 @dataclass(frozen=True)
@@ -42,9 +43,14 @@ class Change:
     after: Mapping[str, Any] | None
 
     def describe(self) -> str:
-        file, scenario, version, lock, preempt, prop = self.key
-        where = f"{scenario} [{version}, {lock}, preempt {preempt}] {prop}  ({file})"
-        return f"{where}: {_word(self.before)} -> {_word(self.after)}"
+        file, scenario, prop = self.key
+        configs = dict.fromkeys(_config(r) for r in (self.before, self.after) if r)
+        return (f"{scenario} {prop} [{' -> '.join(configs)}]  ({file}): "
+                f"{_word(self.before)} -> {_word(self.after)}")
+
+
+def _config(record: Mapping[str, Any]) -> str:
+    return ", ".join(str(record[k]) for k in ("version", "lock", "preempt") if k in record)
 
 
 def _word(record: Mapping[str, Any] | None) -> str:
@@ -108,7 +114,7 @@ def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path
                              f"{done.returncode}): {done.stderr.strip()[-400:]}") from None
     out: dict[Key, dict[str, Any]] = {}
     for r in data.get("results", []):
-        key = (r["file"], r["scenario"], r["version"], r["lock"], r["preempt"], r["property"])
+        key = (r["file"], r["scenario"], r["property"])
         out[key] = r
     return out, [str(err["error"]) for err in data.get("errors", [])]
 
@@ -116,10 +122,11 @@ def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path
 def compare(base: Mapping[Key, Mapping[str, Any]], head: Mapping[Key, Mapping[str, Any]]) -> Diff:
     """Sort every verdict that differs into regressions, new violations, fixes and the rest.
 
-    >>> k = ("s.toml", "s", "v2.6.12", "tas", "full", "mutual_exclusion")
-    >>> d = compare({k: {"status": "holds"}}, {k: {"status": "violated"}})
+    >>> k = ("s.toml", "s", "mutual_exclusion")
+    >>> d = compare({k: {"status": "holds", "version": "v2.6.12"}},
+    ...             {k: {"status": "violated", "version": "v2.6.9"}})
     >>> [c.describe() for c in d.regressions]
-    ['s [v2.6.12, tas, preempt full] mutual_exclusion  (s.toml): holds -> violated']
+    ['s mutual_exclusion [v2.6.12 -> v2.6.9]  (s.toml): holds -> violated']
     """
     diff = Diff([], [], [], [], [], 0)
     for key in sorted(set(base) | set(head)):
