@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import shlex
 import shutil
 import subprocess
 from contextlib import chdir
@@ -116,3 +118,22 @@ def test_compare_sorts_changes() -> None:
     assert [c.key[-1] for c in diff.new_violations] == ["e"]
     assert [c.key[-1] for c in diff.other] == ["d"]
     assert diff.worst_changed[0].describe().endswith("holds (worst 4) -> holds (worst 6)")
+
+
+def _commands(text: str) -> list[list[str]]:
+    """Every ``lockbreak ...`` command written in a workflow or hook file."""
+    found = re.findall(r"(?:run|entry): (lockbreak [^\n]+)", text)
+    return [shlex.split(c.replace('"origin/${{ github.base_ref }}"', "origin/main"))
+            for c in found]
+
+
+@pytest.mark.parametrize("name", [".github/workflows/lockbreak.yml", ".pre-commit-hooks.yaml",
+                                  ".pre-commit-config.yaml"])
+def test_ci_and_hook_files_run_commands_the_cli_accepts(name: str) -> None:
+    commands = _commands((ROOT / name).read_text())
+    assert any(c[1] == "diff" and "--base" in c for c in commands), commands
+    for words in commands:
+        command = main.commands[words[1]]
+        known = {opt for p in command.params for opt in getattr(p, "opts", [])}
+        flags = [w for w in words[2:] if w.startswith("-")]
+        assert set(flags) <= known, (name, words)
