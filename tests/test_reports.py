@@ -253,3 +253,11 @@ def test_committed_reports_are_up_to_date(tmp_path: Path, folder: Path) -> None:
         old = normalise(name, (folder / name).read_text())
         new = normalise(name, (fresh / name).read_text())
         assert old == new, f"{folder.name}/{name} is stale: run bash reports/regenerate.sh"
+
+
+@pytest.mark.parametrize("folder", _committed(), ids=lambda p: p.name)
+def test_committed_results_follow_the_schema(folder: Path, schema: dict) -> None:
+    data = json.loads((folder / "results.json").read_text())
+    jsonschema.validate(data, schema)
+    ids = [f["id"] for f in data["findings"]]
+    assert len(ids) == len(set(ids))
