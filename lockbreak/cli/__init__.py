@@ -14,8 +14,10 @@ from typing import Any
 import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
+from lockbreak.cli.suite import suite_cmd
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
@@ -241,3 +243,6 @@ def replay_cmd(file: Path) -> None:
     click.echo(report)
     sys.exit(EXIT_OK if reproduced else EXIT_FAIL)
 
+
+main.add_command(suite_cmd)
+main.add_command(diff_cmd)

@@ -1,0 +1,207 @@
+"""``lockbreak diff --base REV``: what a change does to the verdicts, before it is merged.
+
+The scenarios *and* the checker (era definitions, lock algorithms, properties) are taken from
+REV, unpacked with ``git archive`` into a temporary folder, and checked by that tree's own
+``lockbreak check --json``; the working tree is checked the same way. Verdicts are matched by
+scenario file, scenario and property (a scenario moved to another era is the same scenario,
+changed). A regression is a property that held at
+REV and now fails (violated or vacuous); it makes the command exit 1.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+import tarfile
+import tempfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from lockbreak.core import LockbreakError
+
+EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
+FAILS = ("violated", "vacuous")
+# The entry point of whichever tree is on sys.path first (the checked tree, by PYTHONPATH).
+_RUN = "import sys; from lockbreak.cli import main; sys.argv[0] = 'lockbreak'; main()"
+
+Key = tuple[str, str, str]     # scenario file, scenario name, property
+
+
+@dataclass(frozen=True)
+class Change:
+    """One verdict that differs between the base and the working tree."""
+
+    key: Key
+    before: Mapping[str, Any] | None
+    after: Mapping[str, Any] | None
+
+    def describe(self) -> str:
+        file, scenario, prop = self.key
+        configs = dict.fromkeys(_config(r) for r in (self.before, self.after) if r)
+        return (f"{scenario} {prop} [{' -> '.join(configs)}]  ({file}): "
+                f"{_word(self.before)} -> {_word(self.after)}")
+
+
+def _config(record: Mapping[str, Any]) -> str:
+    return ", ".join(str(record[k]) for k in ("version", "lock", "preempt") if k in record)
+
+
+def _word(record: Mapping[str, Any] | None) -> str:
+    if record is None:
+        return "absent"
+    worst = record.get("worst")
+    return record["status"] + (f" (worst {worst})" if worst is not None else "")
+
+
+@dataclass
+class Diff:
+    """The verdict changes, by kind."""
+
+    regressions: list[Change]
+    new_violations: list[Change]
+    fixed: list[Change]
+    worst_changed: list[Change]
+    other: list[Change]
+    compared: int
+
+
+def repo_root(start: Path) -> Path:
+    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start,
+                          capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LockbreakError(f"{start} is not inside a git checkout; lockbreak diff compares "
+                             "against a git revision")
+    return Path(done.stdout.strip())
+
+
+def unpack(root: Path, rev: str, into: Path) -> str:
+    """Write the tree of ``rev`` into ``into``; returns the commit it names."""
+    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+                          cwd=root, capture_output=True, text=True, check=False)
+    if done.returncode != 0:
+        raise LockbreakError(f"--base {rev}: not a revision of {root}; give a branch, tag or "
+                             "commit (e.g. origin/main or HEAD)")
+    commit = done.stdout.strip()
+    tar = subprocess.run(["git", "archive", "--format=tar", commit], cwd=root,
+                         capture_output=True, check=True)
+    with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as archive:
+        if hasattr(tarfile, "data_filter"):    # Python >= 3.11.4: refuse links out of `into`
+            archive.extractall(into, filter="data")
+        else:  # pragma: no cover - git archive of a local revision, written by git itself
+            archive.extractall(into)
+    return commit
+
+
+def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path
+             ) -> tuple[dict[Key, dict[str, Any]], list[str]]:
+    """Run ``tree``'s own ``lockbreak check --json`` on ``paths`` (relative to ``tree``):
+    its verdicts by key, and the scenarios it could not check (bad input there)."""
+    present = [p for p in paths if (tree / p).exists()]
+    if not present:
+        return {}, []
+    env = {**os.environ, "PYTHONPATH": str(tree)}
+    done = subprocess.run([sys.executable, "-c", _RUN, "check", "--json", "--trace-dir",
+                           str(trace_dir), *present], cwd=tree, env=env, capture_output=True,
+                          text=True, check=False)
+    try:
+        data = json.loads(done.stdout)
+    except json.JSONDecodeError:
+        raise LockbreakError(f"the checker of {tree} did not print JSON results (exit "
+                             f"{done.returncode}): {done.stderr.strip()[-400:]}") from None
+    out: dict[Key, dict[str, Any]] = {}
+    for r in data.get("results", []):
+        key = (r["file"], r["scenario"], r["property"])
+        out[key] = r
+    return out, [str(err["error"]) for err in data.get("errors", [])]
+
+
+def compare(base: Mapping[Key, Mapping[str, Any]], head: Mapping[Key, Mapping[str, Any]]) -> Diff:
+    """Sort every verdict that differs into regressions, new violations, fixes and the rest.
+
+    >>> k = ("s.toml", "s", "mutual_exclusion")
+    >>> d = compare({k: {"status": "holds", "version": "v2.6.12"}},
+    ...             {k: {"status": "violated", "version": "v2.6.9"}})
+    >>> [c.describe() for c in d.regressions]
+    ['s mutual_exclusion [v2.6.12 -> v2.6.9]  (s.toml): holds -> violated']
+    """
+    diff = Diff([], [], [], [], [], 0)
+    for key in sorted(set(base) | set(head)):
+        before, after = base.get(key), head.get(key)
+        if before is not None and after is not None:
+            diff.compared += 1
+        b = before["status"] if before else None
+        a = after["status"] if after else None
+        change = Change(key, before, after)
+        if b == "holds" and a in FAILS:
+            diff.regressions.append(change)
+        elif a == "violated" and b != "violated":
+            diff.new_violations.append(change)
+        elif b == "violated" and a == "holds":
+            diff.fixed.append(change)
+        elif b != a:
+            diff.other.append(change)
+        elif before and after and before.get("worst") != after.get("worst"):
+            diff.worst_changed.append(change)
+    return diff
+
+
+def render(diff: Diff, rev: str, commit: str) -> str:
+    lines = [f"lockbreak diff: {rev} ({commit[:12]}) -> working tree, "
+             f"{diff.compared} verdicts in both"]
+    for title, items in (("regressions (held at the base, fail now)", diff.regressions),
+                         ("new violations", diff.new_violations),
+                         ("fixed (violated at the base, hold now)", diff.fixed),
+                         ("changed worst cases", diff.worst_changed),
+                         ("other changes", diff.other)):
+        if items:
+            lines.append(f"{title}: {len(items)}")
+            lines += [f"  {c.describe()}" for c in items]
+    n = len(diff.regressions)
+    lines.append(f"{n} regression{'' if n == 1 else 's'}" if n else
+                 "no regressions" + ("" if any((diff.new_violations, diff.fixed,
+                                                diff.worst_changed, diff.other))
+                                     else ": every verdict is unchanged"))
+    return "\n".join(lines)
+
+
+@click.command("diff")
+@click.argument("paths", nargs=-1)
+@click.option("--base", "rev", required=True, metavar="REV",
+              help="The git revision to compare with (a branch, tag or commit).")
+def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
+    """Check PATHS (default: scenarios/) at REV and in the working tree; exit 1 on a
+    regression (a property that held at REV and now fails)."""
+    try:
+        root = repo_root(Path.cwd())
+        rel = [(Path.cwd() / p).resolve().relative_to(root).as_posix()
+               for p in paths] or ["scenarios"]
+        with tempfile.TemporaryDirectory(prefix="lockbreak-diff-") as tmp:
+            base_tree = Path(tmp) / "base"
+            base_tree.mkdir()
+            commit = unpack(root, rev, base_tree)
+            base, base_errors = verdicts(base_tree, rel, Path(tmp) / "traces-base")
+            head, head_errors = verdicts(root, rel, Path(tmp) / "traces-head")
+    except ValueError:
+        click.echo(f"error: {', '.join(paths)}: every path must be inside {root}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    except LockbreakError as err:
+        click.echo(f"error: {err}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    for where, errors in ((f"at {rev}", base_errors), ("in the working tree", head_errors)):
+        for message in errors:
+            click.echo(f"not checked {where}: {message}", err=True)
+    if head_errors:
+        sys.exit(EXIT_BAD_INPUT)
+    if not head and not base:
+        click.echo(f"error: no scenario files at {', '.join(rel)} in either tree", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    diff = compare(base, head)
+    click.echo(render(diff, rev, commit))
+    sys.exit(EXIT_REGRESSION if diff.regressions else EXIT_OK)
