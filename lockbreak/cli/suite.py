@@ -155,7 +155,7 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
             for verdict in run.verdicts:
                 r = verdict.result
                 item = finding(
-                    scenario=scenario, model=run.model, config=config, result=r,
+                    scenario=scenario, model=verdict.model, config=config, result=r,
                     kind=KINDS.get(r.property),
                     expected=verdict.expected if is_own else None,
                     met=verdict.met if is_own else None,

@@ -223,7 +223,9 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
             failed: bool, rerun: str, file: str) -> Finding:
     """One finding from the checker's result and what the scenario expected of it."""
     k = scenario.kernel
-    cex = counterexample(model, result) if result.trace is not None else None
+    # Only a violation is a counterexample; a worst case's trace is in `lockbreak check`'s files.
+    violated = result.trace is not None and result.status is Status.VIOLATED
+    cex = counterexample(model, result) if violated else None
     return Finding(
         id=finding_id(scenario.name, config, result.property), scenario=scenario.name,
         file=file, config=config, era=model.world.era.name, lock=model.world.lock_algorithm,
