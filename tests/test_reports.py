@@ -129,7 +129,7 @@ def test_junit_has_one_case_per_verdict_and_failures_carry_the_trace(tmp_path: P
     assert code == 1, output
     root = ET.parse(out / "junit.xml").getroot()
     cases = root.findall("testsuite/testcase")
-    assert len(cases) == 6 and root.get("failures") == "1"
+    assert len(cases) == 10 and root.get("failures") == "1"
     [failed] = [c for c in cases if c.find("failure") is not None]
     assert failed.get("name") == "break_return_truth"
     assert "cond_resched_lock(B) returns 0 after dropping B" in failed.find("failure").text
@@ -177,32 +177,27 @@ def test_lock_and_preempt_matrices_name_their_columns(tmp_path: Path) -> None:
 
 def test_undecided_properties_are_reported_incomplete(tmp_path: Path) -> None:
     (tmp_path / "s").mkdir()
-    text = (ROOT / "scenarios/nested-v2.6.12.toml").read_text()
-    (tmp_path / "s/timed.toml").write_text(text + '\n[expect.bounded_wait]\nmax = 40\n'
-                                           if "[expect]" not in text else
-                                           text.replace("[expect]", "[expect]\nbounded_wait = "
-                                                        "{ max = 40 }", 1))
-    code, output, out = _suite(tmp_path, "s", root=tmp_path)
+    shutil.copy(ROOT / "scenarios/nested-v2.6.12.toml", tmp_path / "s/nested.toml")
+    code, output, out = _suite(tmp_path, "s", "--max-states", "50", root=tmp_path)
     assert code == 3, output
     data = json.loads((out / "results.json").read_text())
     [timed] = [f for f in data["findings"] if f["property"] == "bounded_wait"]
     assert timed["status"] == "incomplete" and timed["worst"] is None
+    assert {f["status"] for f in data["findings"]} == {"incomplete"}
     root = ET.parse(out / "junit.xml").getroot()
     assert root.find("testsuite/testcase[@name='bounded_wait']/skipped") is not None
     assert "No timing results in this run" in (out / "report.md").read_text()
 
 
-def test_worst_cases_are_shown_when_present(public) -> None:
-    """Rendering only: a decided WORST finding shows its worst case in matrix and table."""
-    # The public suite decides no WORST property yet: give a real finding a worst case.
+def test_worst_cases_are_shown_in_matrix_and_table(public) -> None:
+    """nested-v2.6.12's waiter waits at worst 33 ticks (tests/test_timing.py works it out);
+    its bounded_latency is vacuous (no wakeup), which shows no worst case at all."""
     report = _report(public[2])
-    timed = replace(report.findings[0], property="bounded_wait", kind="worst", status="holds",
-                    worst=17, id="x--v2.6.12--bounded_wait", counterexample=None)
-    report = replace(report, findings=(*report.findings, timed))
     md = markdown.render(report)
-    assert "holds (worst 17)" in md and "| bounded_wait | 17 |" in md
+    assert "holds (worst 33)" in md and "| bounded_wait | 33 |" in md
+    assert "vacuous (worst" not in md
     page = html.render(report)
-    assert "holds (worst 17)" in page and '<td class="num">17</td>' in page
+    assert "holds (worst 33)" in page and '<td class="num">33</td>' in page
 
 
 def _report(out: Path) -> SuiteReport:

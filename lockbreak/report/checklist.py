@@ -30,8 +30,7 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     if expected is not None and (expected.status is not None or expected.max is not None):
         outcome = ("undecided" if result.status is Status.INCOMPLETE
                    else "ok" if met else "NOT MET")
-        wanted = expected.status if expected.status is not None else f"max {expected.max}"
-        line += f"  expected {wanted}: {outcome}"
+        line += f"  expected {expected}: {outcome}"
     if result.detail and result.status is not Status.VIOLATED:
         line += f"\n      {result.detail}"
     return line

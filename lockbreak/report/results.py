@@ -230,7 +230,7 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
         id=finding_id(scenario.name, config, result.property), scenario=scenario.name,
         file=file, config=config, era=model.world.era.name, lock=model.world.lock_algorithm,
         preempt=k.preempt, property=result.property, kind=kind.value if kind else None,
-        status=result.status.value, expected=expected.status if expected else None, met=met,
+        status=result.status.value, expected=str(expected) if expected else None, met=met,
         failed=failed, states=result.stats.states, transitions=result.stats.transitions,
         depth=result.stats.depth, seconds=round(result.stats.seconds, 3), worst=result.worst,
         detail=result.detail, rerun=rerun, counterexample=cex)
@@ -239,11 +239,13 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
 def status_word(f: Finding) -> str:
     """The verdict as a matrix cell shows it, with the worst case when there is one.
 
-    A WORST property that was decided shows its worst case in ticks (``holds (worst 12)``,
-    ``violated (worst unbounded)``); every other property shows its status alone.
+    A WORST property shows its worst case in ticks (``holds (worst 12)``, ``violated (worst
+    unbounded)``); a vacuous or incomplete one, and every other property, its status alone.
     """
-    if f.kind == PropertyKind.WORST.value and f.status != Status.INCOMPLETE.value:
-        return f"{f.status} (worst {'unbounded' if f.worst is None else f.worst})"
+    if f.kind == PropertyKind.WORST.value and f.worst is not None:
+        return f"{f.status} (worst {f.worst})"
+    if f.kind == PropertyKind.WORST.value and f.status == Status.VIOLATED.value:
+        return f"{f.status} (worst unbounded)"
     return f.status
 
 
