@@ -59,6 +59,10 @@ class Expectation:
     status: str | None = None
     max: int | None = None
 
+    def __str__(self) -> str:
+        """``holds``, ``violated``, ``vacuous``, or ``max N``."""
+        return self.status if self.status is not None else f"max {self.max}"
+
 
 @dataclass(frozen=True)
 class PatchedPrimitive:
