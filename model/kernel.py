@@ -232,7 +232,8 @@ class KernelModel:
         """Open obligations: bit ``p * len(agents) + cpu`` for property ``p`` and each CPU.
 
         ``acquire``: the CPU is waiting for a lock (its first attempt failed and it has not
-        got it yet); ``wakeup``: its need_resched is set; ``finish``: it must finish and has not.
+        got it yet); ``wakeup``: its need_resched is set and its code path has not ended (the
+        return to user space that ends it schedules); ``finish``: it must finish and has not.
         """
         if not self._obligations:
             return 0
@@ -245,7 +246,9 @@ class KernelModel:
         for i, shift in enumerate(self._shifts):
             if self._locals[(state >> shift) & LOCAL_MASK][NEED]:
                 woken |= 1 << i
-        unfinished = self.must_finish & ~self.done(state)
+        finished = self.done(state)
+        woken &= ~finished
+        unfinished = self.must_finish & ~finished
         bits = 0
         for p, obligation in self._obligations:
             mask = {Obligation.ACQUIRE: waiting, Obligation.WAKEUP: woken,

@@ -125,6 +125,14 @@ def test_bounded_latency_by_hand(tmp_path: Path) -> None:
         "wakeup(cpu0)", "cpu0", "cpu0", "cpu0", "cpu0"]
 
 
+def test_the_end_of_a_code_path_serves_a_wakeup(tmp_path: Path) -> None:
+    """Under preempt none, `work(); work();` has no scheduling point, but returning to user
+    space at its end schedules: woken first, the wait is tick 0's work; the second work ends
+    the code path and closes it. 1 tick."""
+    text = scenario_toml("v2.6.12", [("work(); work();", 1)], locks="L", preempt="none")
+    assert worst(tmp_path, text, "bounded_latency").worst == 1
+
+
 def test_a_wakeup_that_is_never_served_is_unbounded(tmp_path: Path) -> None:
     """Under preempt none, a CPU spinning for a lock held by a CPU that loops for ever never
     reaches a point where it schedules."""
