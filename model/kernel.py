@@ -151,8 +151,10 @@ class KernelModel:
         # Above the CPUs' parts: lockstep timing's "moved in this tick" bits (0 otherwise).
         self._moved_shift = SHARED_BITS + LOCAL_BITS * n
         self._core_mask = (1 << self._moved_shift) - 1
-        self._obligations = [(i, p.obligation) for i, p in enumerate(self.properties)
+        # (bit shift, obligation) of each FAIR or WORST property; the shared parts' waiters.
+        self._obligations = [(i * n, p.obligation) for i, p in enumerate(self.properties)
                              if p.obligation is not Obligation.NONE]
+        self._waiting: dict[int, int] = {}
         self._init = self._initial_state()
 
     # ------------------------------------------------------------ Model protocol
@@ -212,12 +214,10 @@ class KernelModel:
         The agent is the CPU that steps, or -1 for the environment (a wakeup), which no
         fairness assumption covers. Under interleaving timing every CPU step is one tick.
         """
-        return [(agent, after, int(agent >= 0))
-                for agent, (_, after, _, _) in zip(self._agents_of(state),
-                                                  self.successors(state), strict=True)]
+        return [(agent, after, int(agent >= 0)) for agent, after, _, _ in self.transitions(state)]
 
-    def _agents_of(self, state: int) -> list[int]:
-        """The agent of each enabled slot, in `successors` order."""
+    def transitions(self, state: int) -> list[tuple[int, int, int, int]]:
+        """``(agent, next_state, violated, witnessed)`` for each successor, in order."""
         out = []
         for agent, (mask, cache, fill) in zip(self._slot_agents, self._slots, strict=True):
             key = state & mask
@@ -225,7 +225,7 @@ class KernelModel:
             if entry is None:
                 entry = fill(key)
             if entry:
-                out.append(agent)
+                out.append((agent, state + entry[0], entry[1], entry[2]))
         return out
 
     def obligations(self, state: int) -> int:
@@ -237,23 +237,26 @@ class KernelModel:
         """
         if not self._obligations:
             return 0
-        n = len(self._shifts)
-        shared = self._shared[state & SHARED_MASK]
-        waiting = 0
-        for lock in self.world.locks:
-            waiting |= shared[lock.index][4]
-        woken = 0
-        for i, shift in enumerate(self._shifts):
-            if self._locals[(state >> shift) & LOCAL_MASK][NEED]:
-                woken |= 1 << i
-        finished = self.done(state)
-        woken &= ~finished
-        unfinished = self.must_finish & ~finished
+        sid = state & SHARED_MASK
+        waiting = self._waiting.get(sid)
+        if waiting is None:
+            shared = self._shared[sid]
+            waiting = 0
+            for lock in self.world.locks:
+                waiting |= shared[lock.index][4]
+            self._waiting[sid] = waiting
+        woken = finished = 0
+        for bit, shift, done_ids in self._done_slots:
+            lid = (state >> shift) & LOCAL_MASK
+            if lid in done_ids:
+                finished |= bit
+            elif self._locals[lid][NEED]:
+                woken |= bit
+        by_kind = {Obligation.ACQUIRE: waiting, Obligation.WAKEUP: woken,
+                   Obligation.FINISH: self.must_finish & ~finished}
         bits = 0
-        for p, obligation in self._obligations:
-            mask = {Obligation.ACQUIRE: waiting, Obligation.WAKEUP: woken,
-                    Obligation.FINISH: unfinished}[obligation]
-            bits |= mask << (p * n)
+        for shift, obligation in self._obligations:
+            bits |= by_kind[obligation] << shift
         return bits
 
     def canonical(self, state: int) -> int:

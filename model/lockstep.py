@@ -66,8 +66,7 @@ class LockstepKernelModel(KernelModel):
         moved = self.moved(state)
         core = state & self._core_mask
         out = []
-        for agent, (_, after, violated, witnessed) in zip(
-                self._agents_of(core), super().successors(core), strict=True):
+        for agent, after, violated, witnessed in self.transitions(core):
             if agent < 0:
                 out.append((agent, after | moved << self._moved_shift, 0, violated, witnessed))
                 continue
