@@ -238,7 +238,7 @@ def test_unknown_mode():
     ("if (a() b()) x();", "s.toml:10:9: expected ')' before 'b'"),
     ("if (a()", "s.toml:10:8: expected ')' before the end of the code"),
     ("if (!) x();", "s.toml:10:6: expected a condition before ')'"),
-    ("repeat (x) { }", "s.toml:10:9: expected a number before 'x'"),
+    ("repeat () { }", "s.toml:10:9: expected a name or a number before ')'"),
     ("spin_lock(A B);", "s.toml:10:13: expected ')' or ',' before 'B'"),
     ("work(;", "s.toml:10:6: expected a name, a number or ')' before ';'"),
     ("work(1,);", "s.toml:10:8: expected a name or a number before ')'"),

@@ -302,7 +302,7 @@ def test_clean_code_passes(tmp_path, code):
      "version belongs in [kernel]"),
     ("steps = [1, 2]\n" + K + '[[cpu]]\ncode = "work();"\n',
      "1:1: unknown top-level key 'steps'",
-     "known: name, description, kernel, patch, locks, data, cpu, expect"),
+     "known: name, description, kernel, patch, locks, data, params, cpu, expect"),
     ('[kernal]\nversion = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
      "1:1: unknown table [kernal]",
      "did you mean kernel?"),

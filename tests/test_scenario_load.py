@@ -238,8 +238,9 @@ def test_find_scenarios(tmp_path):
     (folder / "sub").mkdir()
     (folder / "sub" / "c.toml").write_text("")
     single = write(tmp_path, "", "single.scn")
+    # Subfolders are searched too (scenarios/latency/ is part of the suite).
     assert find_scenarios([single, folder, str(folder / "a.toml")]) == [
-        single, folder / "a.toml", folder / "b.toml"]
+        single, folder / "a.toml", folder / "b.toml", folder / "sub" / "c.toml"]
 
 
 def test_find_scenarios_errors(tmp_path):

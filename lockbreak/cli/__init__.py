@@ -15,6 +15,7 @@ import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.diff import diff_cmd
+from lockbreak.cli.latency import latency_cmd
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.suite import suite_cmd
@@ -246,3 +247,4 @@ def replay_cmd(file: Path) -> None:
 
 main.add_command(suite_cmd)
 main.add_command(diff_cmd)
+main.add_command(latency_cmd)

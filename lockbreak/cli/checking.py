@@ -103,7 +103,8 @@ class ScenarioRun:
 
 def load(path: Path, overrides: Overrides) -> Scenario:
     """Load and statically check one scenario (raises `ScenarioError` on bad input)."""
-    return load_scenario(path, known_properties=KNOWN, **overrides.as_dict())
+    return load_scenario(path, known_properties=KNOWN, version=overrides.version,
+                         lock=overrides.lock, preempt=overrides.preempt, timing=overrides.timing)
 
 
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,

@@ -5,11 +5,15 @@ constructs that only era bodies need (assignments, ``return``, comparisons, ``fo
 ``do { } while``) are rejected with a message that says so; in ``"era"`` mode they are
 built. Every node's `Pos` is a position in the file the code came from, and every syntax
 error becomes a `ScenarioError` at ``file:line:col`` saying what was expected.
+
+Scenario parameters (the ``[params]`` table) are resolved here: a name in a ``repeat``
+count, or a call argument that names a parameter (``work(n)``), becomes its value, so the
+rest of the model only ever sees numbers.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import takewhile
@@ -59,7 +63,8 @@ def _lark() -> Lark:
 
 
 def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
-               mode: Mode = "scenario") -> tuple[Stmt, ...]:
+               mode: Mode = "scenario",
+               params: Mapping[str, int] | None = None) -> tuple[Stmt, ...]:
     """Parse kernel C code into statements whose positions are positions in ``file``.
 
     Parameters
@@ -74,6 +79,9 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
     mode
         ``"scenario"`` for the scenario language of SEMANTICS.md section 7, ``"era"`` for
         era bodies, which may also assign, return and compare.
+    params
+        The scenario's ``[params]``: each name may stand for its value as a ``repeat``
+        count or as a call argument.
 
     Returns
     -------
@@ -83,12 +91,15 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
     Raises
     ------
     ScenarioError
-        On a syntax error, or on an era-only construct in scenario mode.
+        On a syntax error, on an era-only construct in scenario mode, or on a ``repeat``
+        count that names no parameter.
 
     Examples
     --------
     >>> parse_code("spin_lock(B);", file="a.toml", line=4)
     (Call(name='spin_lock', args=('B',), pos=Pos(line=4, col=1), arg_pos=(Pos(line=4, col=11),)),)
+    >>> parse_code("repeat (n) work(n);", file="a.toml", params={"n": 2})[0].count
+    2
     """
     if mode not in ("scenario", "era"):
         raise ValueError(f"mode must be 'scenario' or 'era', not {mode!r}")
@@ -97,7 +108,7 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
         tree = _lark().parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, where, mode) from None
-    return _Builder(where, mode).stmts(tree.children)
+    return _Builder(where, mode, params or {}).stmts(tree.children)
 
 
 @dataclass(frozen=True)
@@ -117,10 +128,11 @@ class _Where:
 
 
 class _Builder:
-    """Builds AST nodes from the lark tree, refusing era-only constructs in scenario mode."""
+    """Builds AST nodes from the lark tree, refusing era-only constructs in scenario mode and
+    replacing parameter names by their values."""
 
-    def __init__(self, where: _Where, mode: Mode) -> None:
-        self.where, self.mode = where, mode
+    def __init__(self, where: _Where, mode: Mode, params: Mapping[str, int]) -> None:
+        self.where, self.mode, self.params = where, mode, params
 
     def at(self, node: Tree | Token) -> Pos:
         if isinstance(node, Token):
@@ -145,7 +157,7 @@ class _Builder:
                 name, args, arg_pos = self.call(kids[0])
                 return (Call(name, args, pos, arg_pos),)
             case "repeat":
-                return (Repeat(_number(kids[0]), self.stmt(kids[1]), pos),)
+                return (Repeat(self.count(kids[0].children[0]), self.stmt(kids[1]), pos),)
             case "while_":
                 return (While(self.expr(kids[0]), self.stmt(kids[1]), pos),)
             case "forever":
@@ -200,6 +212,21 @@ class _Builder:
         cpos = self.at(cond_tree)
         return Forever((*body, If(Not(cond, cpos), (Break(cpos),), (), cpos)), pos)
 
+    def count(self, token: Token) -> int:
+        """A ``repeat`` count: a number, or the name of a parameter."""
+        if token.type == "NUMBER":
+            return _number(token)
+        if str(token) in self.params:
+            return self.params[str(token)]
+        at = self.at(token)
+        declared = ", ".join(self.params) or "none"
+        raise ScenarioError(
+            f"repeat ({token}): '{token}' is not a parameter; declared: {declared}",
+            file=self.where.file, line=at.line, col=at.col,
+            hint="era bodies take no parameters: write a number" if self.mode == "era"
+            else f"declare it in the scenario's [params] table, e.g. {token} = 3, "
+                 "or write a number")
+
     def lvalue(self, tree: Tree) -> Var | Field:
         obj = self.expr(tree)
         assert isinstance(obj, Var | Field)
@@ -207,8 +234,9 @@ class _Builder:
 
     def call(self, tree: Tree) -> tuple[str, tuple[str | int, ...], tuple[Pos, ...]]:
         name, *args = _children(tree)
-        toks = [a for a in args if a is not None]
-        values = tuple(str(a) if a.type == "NAME" else _number(a) for a in toks)
+        toks = [_arg_token(a) for a in args if a is not None]
+        values = tuple(_number(a) if a.type in ("NUMBER", "NEG_NUMBER")
+                       else self.params.get(str(a), str(a)) for a in toks)
         return str(name), values, tuple(self.at(a) for a in toks)
 
     def expr(self, tree: Tree) -> Expr:
@@ -251,6 +279,14 @@ class _Builder:
 def _children(tree: Tree) -> list[Any]:
     """A node's children: subtrees, tokens, and None for an absent optional part."""
     return tree.children
+
+
+def _arg_token(arg: Tree | Token) -> Token:
+    """A call argument's token; a keyword used as a name (``work(repeat)``) comes wrapped in
+    its own rule."""
+    token = arg.children[0] if isinstance(arg, Tree) else arg
+    assert isinstance(token, Token)
+    return token
 
 
 def _number(token: Token) -> int:
@@ -332,6 +368,8 @@ def _unclosed_brace(tokens: Sequence[Token]) -> Token | None:
 def _describe(expected: Iterable[str], mode: Mode) -> str:
     """``{'SEMICOLON', 'RPAR'}`` as "';' or ')'", grouping statement and condition starts."""
     keys = {_key(name) for name in expected}
+    if "NAME" in keys:
+        keys.discard("repeat")    # the keyword that may also name a parameter: "a name"
     words: list[str] = []
     if {"if", "while"} <= keys:
         words.append("a statement")

@@ -4,7 +4,7 @@
 the line and column of every key and value; every mistake is then a `ScenarioError` at
 ``file:line:col``. Command-line overrides (``--version``, ``--lock``, ``--preempt``,
 ``--timing``) replace the file's values before validation, and errors they cause name the
-option.
+option; overrides of ``[params]`` values (a latency sweep) replace declared parameters only.
 """
 
 from __future__ import annotations
@@ -40,7 +40,8 @@ LOCK_KINDS = ("spin", "rwlock")
 STATUSES = ("holds", "violated", "vacuous")
 BOUNDED_PROPERTIES = ("bounded_wait", "bounded_latency")
 
-_TOP_KEYS = ("name", "description", "kernel", "patch", "locks", "data", "cpu", "expect")
+_TOP_KEYS = ("name", "description", "kernel", "patch", "locks", "data", "params", "cpu",
+             "expect")
 _KERNEL_TYPES: Mapping[str, type] = {
     "version": str, "lock": str, "preempt": str, "preempt_dynamic": bool, "smp": bool,
     "timing": str, "generic_lockbreak": bool, "drop_every": int,
@@ -61,7 +62,8 @@ def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
     Returns
     -------
     list of Path
-        Files in the order given, each folder's files sorted by name, without repeats.
+        Files in the order given, each folder's files (subfolders included) sorted by path,
+        without repeats.
 
     Raises
     ------
@@ -71,7 +73,7 @@ def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
     found: list[Path] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files = sorted(path.glob("*.toml"))
+            files = sorted(path.rglob("*.toml"))
             if not files:
                 raise ScenarioError("no *.toml scenario files in this folder", file=str(path))
         elif path.exists():
@@ -84,7 +86,8 @@ def find_scenarios(paths: Iterable[str | Path]) -> list[Path]:
 
 def load_scenario(path: str | Path, *, known_properties: Collection[str],
                   version: str | None = None, lock: str | None = None,
-                  preempt: str | None = None, timing: str | None = None) -> Scenario:
+                  preempt: str | None = None, timing: str | None = None,
+                  params: Mapping[str, int] | None = None) -> Scenario:
     """Read, validate and statically check one scenario file.
 
     Parameters
@@ -95,6 +98,8 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
         The property names an ``[expect]`` table may mention.
     version, lock, preempt, timing
         Command-line overrides of the ``[kernel]`` fields of the same names.
+    params
+        New values for parameters the file declares in ``[params]``.
 
     Returns
     -------
@@ -104,7 +109,8 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     Raises
     ------
     ScenarioError
-        At the offending key, value or statement, with a hint on what to do.
+        At the offending key, value or statement, with a hint on what to do; for an override
+        of a parameter the file does not declare, naming the file and the declared ones.
 
     Examples
     --------
@@ -124,7 +130,8 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     except tomllib.TOMLDecodeError as err:
         raise _toml_error(err, text, str(path)) from None
     overrides = {"version": version, "lock": lock, "preempt": preempt, "timing": timing}
-    loader = _Loader(path, text, {k: v for k, v in overrides.items() if v is not None})
+    loader = _Loader(path, text, {k: v for k, v in overrides.items() if v is not None},
+                     params or {})
     scenario = loader.scenario(doc, known_properties, hashlib.sha256(raw).hexdigest())
     check_scenario(scenario, era_label=loader.era_label(scenario.kernel.version))
     return scenario
@@ -158,8 +165,10 @@ def _toml_error(err: tomllib.TOMLDecodeError, text: str, file: str) -> ScenarioE
 class _Loader:
     """Validates one parsed file; knows where each key and value stands in the source."""
 
-    def __init__(self, path: Path, text: str, overrides: Mapping[str, str]) -> None:
+    def __init__(self, path: Path, text: str, overrides: Mapping[str, str],
+                 param_overrides: Mapping[str, int]) -> None:
         self.path, self.file, self.overrides = path, str(path), overrides
+        self.param_overrides = param_overrides
         self.where = _Locator(text)
 
     def error(self, keys: Sequence[str | int], message: str, hint: str = "", *,
@@ -178,7 +187,8 @@ class _Loader:
         kernel = self.kernel(self.typed(doc, ("kernel",), dict, {}))
         locks = self.locks(self.typed(doc, ("locks",), dict, {}))
         data = self.data(self.typed(doc, ("data",), dict, {}), locks)
-        cpus = self.cpus(doc.get("cpu"))
+        params = self.params(self.typed(doc, ("params",), dict, {}), locks, data)
+        cpus = self.cpus(doc.get("cpu"), params)
         if not kernel.smp and len(cpus) > 1:
             raise self.kernel_error("smp", f"smp = false means one CPU, but there are "
                                     f"{len(cpus)} [[cpu]] tables",
@@ -188,7 +198,7 @@ class _Loader:
         return Scenario(path=self.path, name=name, description=description, kernel=kernel,
                         locks=MappingProxyType(locks), data=MappingProxyType(data),
                         cpus=cpus, expect=MappingProxyType(expect), sha256=sha256,
-                        patch=patch)
+                        patch=patch, params=MappingProxyType(params))
 
     # ------------------------------------------------------------ shapes and types
 
@@ -312,18 +322,47 @@ class _Loader:
             raise self.error(keys, f"{what} name '{keys[1]}' is not a C identifier",
                              "code refers to it by name: use letters, digits and _")
 
+    # ------------------------------------------------------------ [params]
+
+    def params(self, table: Mapping[str, Any], locks: Mapping[str, str],
+               data: Mapping[str, str]) -> dict[str, int]:
+        """The ``[params]`` table, each value replaced by its override where one is given."""
+        for name in table:
+            keys = ("params", name)
+            self.identifier(keys, "parameter")
+            if name in locks or name in data:
+                what = "lock" if name in locks else "datum"
+                raise self.error(keys, f"'{name}' is both a {what} and a parameter",
+                                 "give the parameter another name")
+            value = self.typed(table, keys, int, 0)
+            if value < 0:
+                raise self.error(keys, f"{name} = {value} is negative",
+                                 "a parameter is a count: 0 or more", at_value=True)
+        unknown = [name for name in self.param_overrides if name not in table]
+        if unknown:
+            raise ScenarioError(
+                f"no parameter '{unknown[0]}' to set; declared in [params]: "
+                f"{', '.join(table) or 'none'}", file=self.file,
+                hint=_did_you_mean(unknown[0], table)
+                or f"declare it in the file's [params] table, e.g. {unknown[0]} = 3")
+        for name, value in self.param_overrides.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ScenarioError(f"parameter {name} = {value!r}: a parameter is a count, "
+                                    "0 or more", file=self.file)
+        return {**table, **self.param_overrides}
+
     # ------------------------------------------------------------ [[cpu]]
 
-    def cpus(self, tables: Any) -> tuple[Cpu, ...]:
+    def cpus(self, tables: Any, params: Mapping[str, int]) -> tuple[Cpu, ...]:
         if tables is None:
             raise self.error((), "the scenario has no [[cpu]]",
                              "add one [[cpu]] table with code = \"\"\" ... \"\"\" per CPU")
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
             raise self.error(("cpu",), "cpu must be an array of tables",
                              "write each CPU as a [[cpu]] table")
-        return tuple(self.cpu(index, table) for index, table in enumerate(tables))
+        return tuple(self.cpu(index, table, params) for index, table in enumerate(tables))
 
-    def cpu(self, index: int, table: Mapping[str, Any]) -> Cpu:
+    def cpu(self, index: int, table: Mapping[str, Any], params: Mapping[str, int]) -> Cpu:
         keys: tuple[str | int, ...] = ("cpu", index)
         self.known_keys(table, keys, _CPU_KEYS, "[[cpu]] key")
         if "code" not in table:
@@ -336,7 +375,7 @@ class _Loader:
                              "wakeups is how many times need_resched may be set: 0 or more",
                              at_value=True)
         line, col = self.where.code_start((*keys, "code"))
-        code = parse_code(source, file=self.file, line=line, col=col)
+        code = parse_code(source, file=self.file, line=line, col=col, params=params)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
                    line=self.where.find(keys)[0])
 

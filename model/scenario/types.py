@@ -7,8 +7,9 @@ engines' reports) reads only these frozen values, never the TOML.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from types import MappingProxyType
 
 from model.lang.ast import Stmt
 
@@ -93,6 +94,8 @@ class Scenario:
     ``locks`` maps a lock name to ``"spin"`` or ``"rwlock"`` and ``data`` a datum to the lock
     that protects it, both in file order. ``sha256`` is the hex digest of the file's bytes.
     ``patch`` is the ``[patch]`` table: primitives of the era replaced by the scenario.
+    ``params`` maps each ``[params]`` name to the value the code was built with (the file's,
+    or an override's), in file order.
     """
 
     path: Path
@@ -105,3 +108,4 @@ class Scenario:
     expect: Mapping[str, Expectation]
     sha256: str
     patch: EraPatch | None = None
+    params: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
