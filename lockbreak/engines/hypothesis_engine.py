@@ -54,10 +54,8 @@ from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.shrink import shortcut, shrink, switches
 from lockbreak.engines.walk import Walker, doomed_path, replay
 
-_CHUNK_STEPS = 64                  # steps drawn per Hypothesis draw (one bytes choice)
 _STAY = (128, 32, 224, 8)          # stay thresholds a run may draw; shrinks towards the first
 _SWARM_OFF = (0.25, 0.5, 0.75)     # the share of actions and witnesses a phase switches off
-_CHUNK = st.binary(min_size=2 * _CHUNK_STEPS, max_size=2 * _CHUNK_STEPS)
 _ROUND = 50                        # examples per Hypothesis round with an examples budget
 _SEEN_CAP = 2_000_000              # distinct states counted, at most (by hash)
 
@@ -208,6 +206,11 @@ class _Searcher(Generic[S, A]):
         self.examples = (search.examples if search.examples is not None
                          else None if search.seconds is not None else 200)
         self.shrink_until = float("inf")
+        # Two bytes per step, drawn as one choice: cheap to draw, and a run's draws are then
+        # the same whatever it does.
+        self.schedule = st.binary(min_size=2 * search.steps, max_size=2 * search.steps)
+        # The shortest schedule seen failing each property, in case a round is cut short.
+        self.best: dict[int, tuple[S, tuple[A, ...]]] = {}
 
     # ------------------------------------------------------------ rounds
 
@@ -259,37 +262,44 @@ class _Searcher(Generic[S, A]):
             phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
             report_multiple_bugs=True, print_blob=False,
         )(hypothesis_seed(self.seed * 1_000_003 + number)(given(st.data())(one_run)))
-        failures: list[_Violation] = []
         try:
             with with_reporter(lambda _: None):
                 test()
-        except _Violation as err:
-            failures.append(err)
+        except _Violation:
+            pass        # recorded in `best` by `_fail`, like every failing run of the round
         except BaseExceptionGroup as group:
-            ours, rest = group.split(_Violation)
+            _, rest = group.split(_Violation)
             if rest is not None:
-                raise rest from None
-            failures += [e for e in _leaves(ours) if isinstance(e, _Violation)] if ours else []
-        for failure in failures:
+                raise _leaves(rest)[0] from None
+        for bit, (init, actions) in sorted(self.best.items()):
+            if not pending >> bit & 1:
+                continue
             # One stuck end decides every CAN_FINISH property at once.
-            mask = self.finish if self.finish >> failure.bit & 1 else 1 << failure.bit
-            for bit in self.bits:
-                if (mask & pending) >> bit & 1 and bit not in self.found:
-                    self.found[bit] = (failure.init, failure.actions)
+            mask = self.finish if self.finish >> bit & 1 else 1 << bit
+            for other in self.bits:
+                if (mask & pending) >> other & 1 and other not in self.found:
+                    self.found[other] = (init, actions)
             self.pending &= ~mask
 
     # ------------------------------------------------------------ one run
 
     def _one_run(self, data: st.DataObject, pending: int) -> None:
+        """One run: draw the whole schedule first, then walk it.
+
+        Every draw comes before the walk, so the choices a run makes never depend on how it
+        went; a run may then stop early (out of time) without Hypothesis seeing its data
+        generation change between runs.
+        """
+        walker, cov = self.walker, self.coverage
+        init = self.inits[data.draw(st.integers(0, len(self.inits) - 1))] if len(
+            self.inits) > 1 else self.inits[0]
+        plan = _Plan.draw(data, self.search, len(self.model.property_names))
+        schedule = plan.mix(data.draw(self.schedule))
         now = time.monotonic()
         final = bool(getattr(current_build_context(), "is_final", False))
         if not final and (now > self.shrink_until or (
                 now > self.deadline and self.shrink_until == float("inf"))):
             return      # out of time: Hypothesis sees a pass and winds down
-        walker, cov = self.walker, self.coverage
-        init = self.inits[data.draw(st.integers(0, len(self.inits) - 1))] if len(
-            self.inits) > 1 else self.inits[0]
-        plan = _Plan.draw(data, self.search, len(self.model.property_names))
         cov.runs += 1
         violated, witnessed = self.model.observe(None, None, init)
         cov.witnessed |= witnessed
@@ -299,16 +309,12 @@ class _Searcher(Generic[S, A]):
         state = init
         visits = {state: 0}
         last = 0
-        chunk, pos = b"", 0
         stuck = False
         seen, point = self.seen, walker.point
         for step in range(self.search.steps):
             options = walker.options(state)
             n = len(options)
-            if pos >= len(chunk):
-                chunk, pos = plan.mix(data.draw(_CHUNK)), 0
-            hi, lo = chunk[pos], chunk[pos + 1]
-            pos += 2
+            hi, lo = schedule[2 * step], schedule[2 * step + 1]
             start = last if hi < plan.stay or n < 2 else (
                 last + 1 + ((hi << 8 | lo) % (n - 1))) % n
             off, off_bits = plan.off_at(step, n)
@@ -352,6 +358,8 @@ class _Searcher(Generic[S, A]):
 
     def _fail(self, bits: int, init: S, actions: tuple[A, ...]) -> None:
         bit = (bits & -bits).bit_length() - 1
+        if bit not in self.best or len(actions) < len(self.best[bit][1]):
+            self.best[bit] = (init, actions)
         if self.shrink_until == float("inf"):
             self.shrink_until = time.monotonic() + self.search.shrink_seconds
         raise self.errors[bit](init, actions)
