@@ -52,12 +52,14 @@ from lockbreak.core import (
 )
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.shrink import shortcut, shrink, switches
-from lockbreak.engines.walk import Walker, doomed_path, replay
+from lockbreak.engines.walk import Walker, doomed_path, drain, replay
 
 _STAY = (128, 32, 224, 8)          # stay thresholds a run may draw; shrinks towards the first
 _SWARM_OFF = (0.25, 0.5, 0.75)     # the share of actions and witnesses a phase switches off
 _ROUND = 50                        # examples per Hypothesis round with an examples budget
 _SEEN_CAP = 2_000_000              # distinct states counted, at most (by hash)
+_DOOM_GIVE_UP = 20                 # undecided can-finish searches in a row before giving up
+_DRAIN_FACTOR = 10                 # a stuck end is drained for up to this many runs' steps
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,8 @@ class Coverage:
     model, ``(cpu, pc)``: a program point a CPU reached); ``witnessed`` has bit ``i`` set when
     the witness of ``model.property_names[i]`` was reached. ``doom_checks`` counts stuck run
     ends searched for a CPU that can never finish, ``doom_undecided`` those with more than
-    ``Search.doom_states`` states reachable.
+    ``Search.doom_states`` states reachable, ``doom_skipped`` the stuck ends not searched once
+    too many searches in a row were undecided.
     """
 
     seed: int
@@ -107,6 +110,7 @@ class Coverage:
     points: set[Hashable] = field(default_factory=set)
     doom_checks: int = 0
     doom_undecided: int = 0
+    doom_skipped: int = 0
     swarm: bool = True
     exhausted: str = ""         # which budget ended the search
 
@@ -197,8 +201,11 @@ class _Searcher(Generic[S, A]):
         self.found: dict[int, tuple[S, tuple[A, ...]]] = {}
         self.coverage = Coverage(seed, swarm=search.swarm)
         self.seen: set[int] = set()
-        # A stuck end state's doom: (path, agent), None (not doomed) or False (undecided).
-        self.doom_cache: dict[S, tuple[list[A], int] | bool | None] = {}
+        # A stuck end state's path to doom, or None (not doomed, or undecided).
+        self.doom_cache: dict[S, tuple[A, ...] | None] = {}
+        self.undecided_in_a_row = 0
+        self.undecided = False
+        self.known_doomed: dict[S, bool] = {}
         self.inits = list(model.init_states())
         self.began = time.monotonic()
         self.deadline = (self.began + search.seconds if search.seconds is not None
@@ -337,24 +344,57 @@ class _Searcher(Generic[S, A]):
                 cov.steps += len(actions)
                 cov.longest = max(cov.longest, len(actions))
                 self._fail(violated & pending & self.safety, init, tuple(actions))
-            if state in visits:
-                stuck = True
-            else:
-                visits[state] = step + 1
+            visits.setdefault(state, step + 1)
+        # Stuck: nothing could move, or the run ended in a state it had already been in.
+        stuck = stuck or visits[state] != len(actions)
         cov.steps += len(actions)
         cov.longest = max(cov.longest, len(actions))
         must = self.model.must_finish
         if pending & self.finish and stuck and self.model.done(state) & must != must:
-            found = self.doom_cache.get(state, True)
-            if found is True:
-                cov.doom_checks += 1
-                found = doomed_path(self.model, state, self.search.doom_states)
-                if found is False:
-                    cov.doom_undecided += 1
-                if len(self.doom_cache) < _SEEN_CAP:
-                    self.doom_cache[state] = found
-            if isinstance(found, tuple):
-                self._fail(pending & self.finish, init, (*actions, *found[0]))
+            found = self._doom(state)
+            if found:
+                self._fail(pending & self.finish, init, (*actions, *found))
+
+    def _doom(self, state: S) -> tuple[A, ...] | None:
+        """A path from the stuck end ``state`` to a state where some agent can never finish.
+
+        The end is first drained (`walk.drain`), so that agents that can still move finish
+        and the exhaustive search covers only the stuck ones; the path found is a real
+        execution either way. After `_DOOM_GIVE_UP` undecided searches in a row (each
+        reachable set past ``Search.doom_states``) the search stops trying, and says so.
+        """
+        cov = self.coverage
+        if state in self.doom_cache:
+            return self.doom_cache[state]
+        if self.undecided_in_a_row >= _DOOM_GIVE_UP:
+            cov.doom_skipped += 1
+            return None
+        cov.doom_checks += 1
+        path = self._doom_path(state)
+        if path is None and self.undecided:
+            cov.doom_undecided += 1
+            self.undecided_in_a_row += 1
+        else:
+            self.undecided_in_a_row = 0
+        if len(self.doom_cache) < _SEEN_CAP:
+            self.doom_cache[state] = path
+        return path
+
+    def _known_doomed(self, state: S) -> bool:
+        """Whether some agent can never finish from ``state`` (False when undecided)."""
+        known = self.known_doomed.get(state)
+        if known is None:
+            found = doomed_path(self.model, state, self.search.doom_states)
+            known = self.known_doomed[state] = isinstance(found, tuple) and not found[0]
+        return known
+
+    def _doom_path(self, state: S) -> tuple[A, ...] | None:
+        """Drain ``state``, then search exhaustively from where that ends (`_doom`);
+        ``self.undecided`` says whether a None came from a search that ran out of room."""
+        drained, end = drain(self.walker, state, _DRAIN_FACTOR * self.search.steps)
+        found = doomed_path(self.model, end, self.search.doom_states)
+        self.undecided = found is False
+        return (*drained, *found[0]) if isinstance(found, tuple) else None
 
     def _fail(self, bits: int, init: S, actions: tuple[A, ...]) -> None:
         bit = (bits & -bits).bit_length() - 1
@@ -406,61 +446,58 @@ class _Searcher(Generic[S, A]):
                                detail=f"shrunk to {len(best)} steps, "
                                       f"{switches(best, label)} switches between CPUs")
 
+        limit = self.search.doom_states
+
         def doomed(candidate: Sequence[A]) -> tuple[A, ...] | None:
-            """The shortest prefix of ``candidate`` that ends where some agent is doomed."""
+            """``candidate`` continued to doom and cut at the first state known doomed."""
             run = replay(self.walker, init, candidate)
-            if run is None or not _is_doomed(model, init, run.actions, self.walker,
-                                             self.search.doom_states):
+            if run is None:
                 return None
-            lo, hi = 0, len(run.actions)      # doom persists along a path: bisect for its start
+            path = self._doom_path(run.end)
+            if path is None:
+                return None
+            full = (*run.actions, *path)
+            lo, hi = 0, len(full)      # doom persists along a path: bisect for its start
             while lo < hi:
                 mid = (lo + hi) // 2
-                if _is_doomed(model, init, run.actions[:mid], self.walker,
-                              self.search.doom_states):
+                if self._known_doomed(self.walker.states(init, full[:mid])[-1]):
                     hi = mid
                 else:
                     lo = mid + 1
-            return run.actions[:lo]
+            return full[:lo]
 
         best = self._polish(init, doomed(actions) or actions, doomed, -1, deadline)
         trace: Trace[S, A] = self.walker.trace(init, best)
-        end = replay(self.walker, init, best)
-        assert end is not None
-        found = doomed_path(model, end.end, self.search.doom_states)
-        agent = found[1] if isinstance(found, tuple) else 0
+        found = doomed_path(model, trace.states[-1], limit)
+        who = model.agents[found[1]] if isinstance(found, tuple) else "a CPU"
         extended = extend_to_stuck(model, trace)
         where = ("the steps marked repeat forever" if extended.loop_start is not None
                  else "nothing can move at the end")
         return CheckResult(name, Status.VIOLATED, extended, stats,
-                           f"{model.agents[agent]} can never finish after step {len(best)}; "
-                           f"{where}")
-
+                           f"{who} can never finish after step {len(best)}; {where}")
 
     def _polish(self, init: S, actions: tuple[A, ...],
                 fails: Callable[[Sequence[A]], tuple[A, ...] | None], bit: int,
                 deadline: float) -> tuple[A, ...]:
         """`shrink`, then `shortcut` through bounded searches along the schedule, until
-        neither helps (``bit`` -1: only splices between states of the schedule count)."""
+        neither helps. ``bit`` is the SAFETY property's bit, or -1 for CAN_FINISH, where a step
+        completes the failure when it enters a state known to be doomed."""
         best = shrink(actions, fails, str, deadline)
+        def neighbours(state: S) -> list[tuple[A, S, bool]]:
+            moves = self.walker.neighbours(state, bit)
+            if bit >= 0:
+                return moves
+            return [(action, after, self._known_doomed(after)) for action, after, _ in moves]
+
         while time.monotonic() < deadline:
             shorter = shortcut(self.walker.states(init, best), best,
-                               lambda s: self.walker.neighbours(s, bit),  # type: ignore[arg-type]
+                               neighbours,  # type: ignore[arg-type]
                                self.search.shortcut_states, deadline)
             checked = fails(shorter) if shorter is not None else None
             if checked is None or len(checked) >= len(best):
                 break
             best = shrink(checked, fails, str, deadline)
         return best
-
-
-def _is_doomed(model: Model[S, A], init: S, actions: Sequence[A], walker: Walker[S, A],
-               limit: int) -> bool:
-    """Whether some agent can never finish from the end of ``actions`` (False if undecided)."""
-    run = replay(walker, init, actions)
-    if run is None:
-        return False
-    found = doomed_path(model, run.end, limit)
-    return isinstance(found, tuple) and not found[0]
 
 
 def _pick(walker: Walker[S, A], state: S, options: Sequence[A], start: int,

@@ -146,3 +146,30 @@ def doomed_path(model: Model[S, A], state: S, max_states: int
         node = graph.edges[e][0]
     path.reverse()
     return path, agent
+
+
+def drain(walker: Walker[S, A], state: S, limit: int) -> tuple[list[A], S]:
+    """Continue from ``state`` round-robin (every action that can move takes one step in
+    turn) until a state repeats, nothing can move, or ``limit`` steps were taken.
+
+    Agents that can still make progress use it up, so what remains at the end is the agents
+    that are stuck: the end state's reachable set is then small enough for `doomed_path`
+    even when the configuration is large.
+    """
+    actions: list[A] = []
+    seen = {state}
+    while len(actions) < limit:
+        moved = False
+        for action in walker.options(state):
+            outcome = walker.attempt(state, action)
+            if outcome is None:
+                continue
+            state = outcome[0]
+            actions.append(action)
+            moved = True
+            if state in seen or len(actions) >= limit:
+                return actions, state
+            seen.add(state)
+        if not moved:
+            break
+    return actions, state
