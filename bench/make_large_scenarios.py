@@ -100,7 +100,9 @@ spin_unlock(L);"""
 
 
 def abba(n: int, version: str, loops: int, expect: dict[str, str]) -> str:
-    """Half the CPUs break the outer lock while holding the inner one (an ABBA relock)."""
+    """CPU0 breaks the outer lock A while holding B (an ABBA relock against CPU1); the other
+    CPUs share six locks of their own and can always finish, so a stuck run drains to the two
+    deadlocked CPUs."""
     breaker = f"""
 spin_lock(A);
 spin_lock(B);
@@ -111,12 +113,14 @@ repeat ({loops}) {{
 spin_unlock(B);
 spin_unlock(A);"""
     plain = "spin_lock(A); spin_lock(B); work(); spin_unlock(B); spin_unlock(A);"
-    cpus = [(breaker if i % 2 == 0 else plain, 0) for i in range(n)]
+    others = [(f"spin_lock(C{i % 6}); work(); cond_resched_lock(C{i % 6}); "
+               f"spin_unlock(C{i % 6});", 0) for i in range(2, n)]
     return _file(f"abba-outer-{n}cpu-{version}",
-                 f"{n} CPUs; the even ones break the outer lock A {loops} times while "
-                 "holding B",
+                 f"CPU0 breaks the outer lock A {loops} times while holding B, CPU1 takes A "
+                 f"then B; {n - 2} more CPUs contend on six other locks",
                  {"version": version, "lock": "tas", "preempt": "full"},
-                 ["A", "B", *[f"C{k}" for k in range(6)]], cpus, expect)
+                 ["A", "B", *[f"C{k}" for k in range(6)]],
+                 [(breaker, 0), (plain, 0), *others], expect)
 
 
 SCENARIOS = {

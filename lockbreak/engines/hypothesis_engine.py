@@ -352,7 +352,7 @@ class _Searcher(Generic[S, A]):
         must = self.model.must_finish
         if pending & self.finish and stuck and self.model.done(state) & must != must:
             found = self._doom(state)
-            if found:
+            if found is not None:
                 self._fail(pending & self.finish, init, (*actions, *found))
 
     def _doom(self, state: S) -> tuple[A, ...] | None:
