@@ -98,6 +98,9 @@ def test_a_failure_in_the_example_database_is_retried_first(tmp_path: Path) -> N
                          "--seed", 99, NESTED_9)
     assert records(again)["break_return_truth"]["status"] == "violated"
     assert records(again)["break_return_truth"]["coverage"]["runs"] <= 2
+    fresh = random_check(tmp_path, "--json", "-p", "break_return_truth", "--budget", 1,
+                         "--seed", 99, "--no-db", NESTED_9)
+    assert records(fresh)["break_return_truth"]["status"] == "incomplete"
 
 
 @pytest.mark.parametrize(("args", "message"), [

@@ -135,7 +135,8 @@ def test_a_seconds_budget_stops_an_endless_search() -> None:
 
 
 def test_swarm_can_be_switched_off() -> None:
-    exploration = check(Peterson("check_then_set"), search=Search(examples=100, seed=0, swarm=False))
+    exploration = check(Peterson("check_then_set"),
+                        search=Search(examples=100, seed=0, swarm=False))
     assert exploration.coverage.swarm is False
     assert exploration.results[0].status is Status.VIOLATED
 

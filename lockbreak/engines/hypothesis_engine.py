@@ -419,7 +419,8 @@ class _Searcher(Generic[S, A]):
                 reached = "reached" if cov.witnessed >> bit & 1 else "NEVER reached"
                 out.append(CheckResult(
                     name, Status.INCOMPLETE, stats=stats,
-                    detail=f"no violation in {cov.runs:,} random runs (seed {self.seed}), "
+                    detail=f"no violation in {cov.runs:,} random run{'s' * (cov.runs != 1)} "
+                           f"(seed {self.seed}), "
                            f"witness {reached}; random runs cannot show that it holds"))
             else:
                 out.append(CheckResult(name, Status.INCOMPLETE, stats=stats,
