@@ -173,6 +173,12 @@ def test_shortcut_splices_in_a_shorter_path_and_only_a_shorter_one() -> None:
     assert shortcut([0, 1, 2, 3, 4], ["+1"] * 4, line, 100) == ("+2", "+1", "+1")
     assert shortcut([0, 2, 4], ["+2", "+2"], line, 100) is None
 
+    def wrong_way(s: int) -> list[tuple[str, int, bool]]:
+        """Reaching 2 by "+2" is no failure: only the step "+1" from 1 is."""
+        return [("+1", s + 1, s == 1), ("+2", s + 2, False)]
+
+    assert shortcut([0, 1, 2], ["+1", "+1"], wrong_way, 100) is None
+
 
 def test_drain_runs_everyone_round_robin_until_stuck_and_doom_is_decided_there() -> None:
     model = TwoLocks("abba")

@@ -113,6 +113,8 @@ class Coverage:
     doom_skipped: int = 0
     swarm: bool = True
     exhausted: str = ""         # which budget ended the search
+    # property name -> (seconds, runs) from the start until the first run that broke it
+    found_after: dict[str, tuple[float, int]] = field(default_factory=dict)
 
 
 @dataclass
@@ -398,6 +400,8 @@ class _Searcher(Generic[S, A]):
 
     def _fail(self, bits: int, init: S, actions: tuple[A, ...]) -> None:
         bit = (bits & -bits).bit_length() - 1
+        self.coverage.found_after.setdefault(self.model.property_names[bit], (
+            time.monotonic() - self.began, self.coverage.runs))
         if bit not in self.best or len(actions) < len(self.best[bit][1]):
             self.best[bit] = (init, actions)
         if self.shrink_until == float("inf"):

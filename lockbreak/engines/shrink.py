@@ -134,18 +134,21 @@ def shortcut(states: Sequence[Hashable], actions: Sequence[T],
     """A shorter failing schedule through a bounded breadth-first search, or None.
 
     ``states[k]`` is the state before ``actions[k]`` (and ``states[-1]`` the end);
-    ``neighbours(state)`` yields ``(action, next state, fails)``, ``fails`` when that step alone
-    completes a failure. From each state of the schedule in turn, at most ``max_states``
-    states are explored: a path to a later state of the schedule shorter than the schedule's
-    own, or to a failing step sooner than the schedule's end, is spliced in. The first
+    ``neighbours(state)`` yields ``(action, next state, fails)``, ``fails`` when that step
+    completes a failure (the schedule's own last step is such a step). From each state of the
+    schedule in turn, at most ``max_states`` states are explored: a path to a later state of
+    the schedule (not the end) shorter than the schedule's own, or to a failing step sooner
+    than the schedule's end, is spliced in. The first
     improvement is returned; call again until None.
 
     >>> line = lambda s: [("+1", s + 1, s + 1 == 5), ("+2", s + 2, s + 2 == 5)]
     >>> shortcut([0, 1, 2, 3, 4, 5], ["+1"] * 5, line, 100)
     ('+2', '+1', '+1', '+1')
     """
-    last = {state: k for k, state in enumerate(states)}
     n = len(actions)
+    # Where each state last occurs before the end: the end itself is no target, since the
+    # failure is the last step into it, not the state.
+    last = {state: k for k, state in enumerate(states[:n])}
     for i in range(n):
         if time.monotonic() >= deadline:
             return None
