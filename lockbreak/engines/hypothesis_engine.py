@@ -102,6 +102,7 @@ class Coverage:
 
     seed: int
     runs: int = 0
+    shrinking: int = 0          # of the runs, those after a failure in their round
     steps: int = 0
     longest: int = 0
     seconds: float = 0.0
@@ -241,12 +242,14 @@ class _Searcher(Generic[S, A]):
             else:
                 size = max(1, min(10 * _ROUND, int((self.deadline - now) / per_example / 2)))
             t0 = time.monotonic()
-            runs_before = self.coverage.runs
+            runs_before = self.coverage.runs - self.coverage.shrinking
             self._round(number, size)
-            done = max(1, self.coverage.runs - runs_before)
+            # Hypothesis may stop generating early (after a failure, to shrink it): only the
+            # runs it generated count against the budget.
+            done = max(1, self.coverage.runs - self.coverage.shrinking - runs_before)
             per_example = max(1e-4, (time.monotonic() - t0) / done)
             if left is not None:
-                left -= size
+                left -= done
             number += 1
             self.coverage.seconds = time.monotonic() - self.began
             self.reporter.progress(self.coverage.states, self.coverage.steps,
@@ -310,6 +313,7 @@ class _Searcher(Generic[S, A]):
                 now > self.deadline and self.shrink_until == float("inf"))):
             return      # out of time: Hypothesis sees a pass and winds down
         cov.runs += 1
+        cov.shrinking += self.shrink_until != float("inf")
         violated, witnessed = self.model.observe(None, None, init)
         cov.witnessed |= witnessed
         actions: list[A] = []
@@ -449,7 +453,8 @@ class _Searcher(Generic[S, A]):
             best = self._polish(init, fails(actions) or actions, fails, bit, deadline)
             return CheckResult(name, Status.VIOLATED, self.walker.trace(init, best), stats,
                                detail=f"shrunk to {len(best)} steps, "
-                                      f"{switches(best, label)} switches between CPUs")
+                                      f"{switches(best, label)} switches between CPUs; "
+                                      + self._first_found(name))
 
         limit = self.search.doom_states
 
@@ -479,7 +484,12 @@ class _Searcher(Generic[S, A]):
         where = ("the steps marked repeat forever" if extended.loop_start is not None
                  else "nothing can move at the end")
         return CheckResult(name, Status.VIOLATED, extended, stats,
-                           f"{who} can never finish after step {len(best)}; {where}")
+                           f"{who} can never finish after step {len(best)}; {where}; "
+                           + self._first_found(name))
+
+    def _first_found(self, name: str) -> str:
+        seconds, runs = self.coverage.found_after.get(name, (0.0, 0))
+        return f"first found by run {runs:,}, after {seconds:.2f} s"
 
     def _polish(self, init: S, actions: tuple[A, ...],
                 fails: Callable[[Sequence[A]], tuple[A, ...] | None], bit: int,

@@ -68,6 +68,7 @@ def coverage_record(model: KernelModel, coverage: Coverage) -> dict[str, Any]:
                  for bit, name in enumerate(model.property_names)}
     return {
         "engine": "hypothesis", "seed": coverage.seed, "runs": coverage.runs,
+        "shrinking_runs": coverage.shrinking,
         "steps": coverage.steps, "longest_run": coverage.longest,
         "distinct_states": coverage.states, "seconds": round(coverage.seconds, 3),
         "swarm": coverage.swarm, "budget_spent": coverage.exhausted,
@@ -80,7 +81,9 @@ def coverage_record(model: KernelModel, coverage: Coverage) -> dict[str, Any]:
 def coverage_lines(model: KernelModel, coverage: Coverage) -> list[str]:
     """The coverage as indented text lines under a scenario's verdicts."""
     record = coverage_record(model, coverage)
-    lines = [f"  coverage: seed {coverage.seed}, {coverage.runs:,} runs, {coverage.steps:,} "
+    shrinking = f" ({coverage.shrinking:,} shrinking)" if coverage.shrinking else ""
+    lines = [f"  coverage: seed {coverage.seed}, {coverage.runs:,} runs{shrinking}, "
+             f"{coverage.steps:,} "
              f"steps (longest {coverage.longest}), {coverage.states:,} distinct states, "
              f"{coverage.seconds:.2f} s, swarm {'on' if coverage.swarm else 'off'}"
              + (f"; budget spent: {coverage.exhausted}" if coverage.exhausted else "")]
