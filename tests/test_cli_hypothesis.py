@@ -158,3 +158,17 @@ def test_overrides_and_a_bad_engine() -> None:
     assert run.verdicts[0].result.status is Status.VIOLATED
     with pytest.raises(LockbreakError, match="engine 'z3'"):
         check_property(NESTED_12, "mutual_exclusion", engine="z3")
+
+
+def test_a_runtime_mistake_is_exit_2_at_the_statement(tmp_path: Path) -> None:
+    """A mistake found while running (here the second CPU's unpaired preempt_enable, which
+    only some schedules reach) is bad input for the random search too, not a violation."""
+    scenario = tmp_path / "s.toml"
+    scenario.write_text('name = "s"\n[kernel]\nversion = "v5.17"\n[locks]\nA = "spin"\n'
+                        '[[cpu]]\ncode = "spin_lock(A); work(); spin_unlock(A);"\n'
+                        '[[cpu]]\ncode = """\nwork();\npreempt_enable();\n"""\n')
+    result = random_check(tmp_path, scenario)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(
+        f"error: {scenario}:11:1: cpu1 reaches preempt_enable() with preempt_count 0")
+    assert "Traceback" not in result.output + result.stderr

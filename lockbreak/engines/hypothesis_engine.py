@@ -35,6 +35,7 @@ from hypothesis import seed as hypothesis_seed
 from hypothesis import strategies as st
 from hypothesis.control import current_build_context
 from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.errors import HypothesisException
 from hypothesis.reporting import with_reporter
 
 from lockbreak.core import (
@@ -56,6 +57,9 @@ from lockbreak.engines.walk import Walker, doomed_path, drain, replay
 
 _STAY = (128, 32, 224, 8)          # stay thresholds a run may draw; shrinks towards the first
 _SWARM_OFF = (0.25, 0.5, 0.75)     # the share of actions and witnesses a phase switches off
+# Hypothesis holds at most 8 KiB of choices per example: longer runs draw this many steps and
+# take the rest from the salt's stream.
+_DRAWN_STEPS = 2048
 _ROUND = 50                        # examples per Hypothesis round with an examples budget
 _SEEN_CAP = 2_000_000              # distinct states counted, at most (by hash)
 _DOOM_GIVE_UP = 20                 # undecided can-finish searches in a row before giving up
@@ -218,7 +222,8 @@ class _Searcher(Generic[S, A]):
         self.shrink_until = float("inf")
         # Two bytes per step, drawn as one choice: cheap to draw, and a run's draws are then
         # the same whatever it does.
-        self.schedule = st.binary(min_size=2 * search.steps, max_size=2 * search.steps)
+        drawn = min(search.steps, _DRAWN_STEPS)
+        self.schedule = st.binary(min_size=2 * drawn, max_size=2 * drawn)
         # The shortest schedule seen failing each property, in case a round is cut short.
         self.best: dict[int, tuple[S, tuple[A, ...]]] = {}
 
@@ -283,6 +288,8 @@ class _Searcher(Generic[S, A]):
             _, rest = group.split(_Violation)
             if rest is not None:
                 raise _leaves(rest)[0] from None
+        except HypothesisException as err:
+            raise LockbreakError(f"the random search could not run: {err}") from None
         for bit, (init, actions) in sorted(self.best.items()):
             if not pending >> bit & 1:
                 continue
@@ -306,7 +313,7 @@ class _Searcher(Generic[S, A]):
         init = self.inits[data.draw(st.integers(0, len(self.inits) - 1))] if len(
             self.inits) > 1 else self.inits[0]
         plan = _Plan.draw(data, self.search, len(self.model.property_names))
-        schedule = plan.mix(data.draw(self.schedule))
+        schedule = plan.mix(data.draw(self.schedule), 2 * self.search.steps)
         now = time.monotonic()
         final = bool(getattr(current_build_context(), "is_final", False))
         if not final and (now > self.shrink_until or (
@@ -559,11 +566,13 @@ class _Plan:
                                data.draw(st.sampled_from(_SWARM_OFF))))
         return _Plan(stay, salt, tuple(phases), n_bits)
 
-    def mix(self, chunk: bytes) -> bytes:
+    def mix(self, drawn: bytes, size: int) -> bytes:
+        """``size`` schedule bytes: ``drawn`` mixed with the salt's stream, then (runs longer
+        than Hypothesis's data can hold) the stream alone, or zeros without a salt."""
         if self.salt is None:
-            return chunk
-        n = len(chunk)
-        return (int.from_bytes(chunk) ^ self.salt.getrandbits(8 * n)).to_bytes(n)
+            return drawn.ljust(size, b"\0")
+        mixed = int.from_bytes(drawn.ljust(size, b"\0")) ^ self.salt.getrandbits(8 * size)
+        return mixed.to_bytes(size)
 
     def off_at(self, step: int, n: int) -> tuple[frozenset[int], int]:
         """The positions and witness bits switched off at ``step`` of a run with ``n``
