@@ -55,7 +55,7 @@ def test_json_has_the_coverage_of_the_runs(tmp_path: Path) -> None:
     assert record["engine"] == "hypothesis" and record["witness_reached"] is True
     coverage = record["coverage"]
     assert coverage["seed"] == 0 and coverage["runs"] >= 100
-    assert coverage["budget_spent"] == "100 runs (--budget)"
+    assert coverage["budget_spent"] == "100 runs"
     reached, total = coverage["program_points"]["cpu0"]
     assert 0 < reached <= total
     assert {p["cpu"] for p in coverage["break_paths"]} == {"cpu0"}
@@ -172,3 +172,11 @@ def test_a_runtime_mistake_is_exit_2_at_the_statement(tmp_path: Path) -> None:
     assert result.stderr.startswith(
         f"error: {scenario}:11:1: cpu1 reaches preempt_enable() with preempt_count 0")
     assert "Traceback" not in result.output + result.stderr
+
+
+def test_timeout_is_a_seconds_budget_for_the_random_search(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "check", "--engine", "hypothesis", "--trace-dir", str(tmp_path), "--no-db", "--json",
+        "--timeout", "0.5", "-p", "mutual_exclusion", str(NESTED_12)])
+    assert_exit(result, 3)
+    assert records(result)["mutual_exclusion"]["coverage"]["budget_spent"] == "0.5 s"

@@ -86,7 +86,7 @@ def test_correct_peterson_is_incomplete_never_holds_and_says_what_it_covered() -
     cov = exploration.coverage
     assert cov.runs >= 100 and cov.steps > cov.runs and cov.states > 1
     assert cov.witnessed == 0b11 and cov.seed == 0
-    assert cov.exhausted == "100 runs (--budget)"
+    assert cov.exhausted == "100 runs"
 
 
 def test_a_witness_never_reached_is_said_so() -> None:
@@ -130,7 +130,7 @@ def test_a_seconds_budget_stops_an_endless_search() -> None:
     exploration = check(Endless(bad_at=10**9), properties=["forever"],
                         search=Search(seconds=0.5, seed=0, steps=50))
     assert exploration.results[0].status is Status.INCOMPLETE
-    assert exploration.coverage.exhausted == "0.5 s (--budget)"
+    assert exploration.coverage.exhausted == "0.5 s"
     assert exploration.coverage.seconds < 5
 
 

@@ -237,10 +237,10 @@ class _Searcher(Generic[S, A]):
         while self.pending:
             now = time.monotonic()
             if left is not None and left <= 0:
-                self.coverage.exhausted = f"{self.examples} runs (--budget)"
+                self.coverage.exhausted = f"{self.examples} runs"
                 break
             if now >= self.deadline:
-                self.coverage.exhausted = f"{self.search.seconds:g} s (--budget)"
+                self.coverage.exhausted = f"{self.search.seconds:g} s"
                 break
             if left is not None:
                 size = min(_ROUND, left)
@@ -257,7 +257,7 @@ class _Searcher(Generic[S, A]):
                 left -= done
             number += 1
             self.coverage.seconds = time.monotonic() - self.began
-            self.reporter.progress(self.coverage.states, self.coverage.steps,
+            self.reporter.progress(len(self.seen), self.coverage.steps,
                                    self.coverage.longest, self.coverage.seconds)
         self.coverage.states = len(self.seen)
         self.coverage.seconds = time.monotonic() - self.began
