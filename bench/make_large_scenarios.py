@@ -20,7 +20,9 @@ HERE = Path(__file__).parent / "scenarios"
 def _file(name: str, description: str, kernel: dict[str, str | int | bool], locks: list[str],
           cpus: list[tuple[str, int]], expect: dict[str, str], data: dict[str, str] | None = None
           ) -> str:
-    lines = [f'name = "{name}"', f'description = "{description}"', "[kernel]"]
+    lines = ["# Far past the explicit engine: lockbreak check --engine hypothesis FILE",
+             "# (written by bench/make_large_scenarios.py)",
+             f'name = "{name}"', f'description = "{description}"', "[kernel]"]
     for key, value in kernel.items():
         text = ("true" if value else "false") if isinstance(value, bool) else (
             str(value) if isinstance(value, int) else f'"{value}"')

@@ -9,6 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from click.testing import CliRunner, Result
 from test_cli import EXPECT, assert_exit, nested
@@ -16,6 +17,7 @@ from test_cli import EXPECT, assert_exit, nested
 from lockbreak.cli import main
 from lockbreak.cli.replay import replay_file
 from lockbreak.core import LockbreakError, Status
+from lockbreak.report.traces import TRACE_SCHEMA_FILE
 from lockbreak.testing import assert_holds, assert_violated, check_property
 
 REPO = Path(__file__).resolve().parent.parent
@@ -73,11 +75,13 @@ def test_text_output_says_what_the_runs_covered(tmp_path: Path) -> None:
     assert "random runs cannot show that it holds" in result.output
 
 
-def test_traces_it_writes_replay(tmp_path: Path) -> None:
+def test_traces_it_writes_are_valid_and_replay(tmp_path: Path) -> None:
     result = random_check(tmp_path, "--json", NESTED_9, OUTER)
     files = [r["trace_file"] for r in json.loads(result.stdout)["results"] if r["trace_file"]]
     assert len(files) == 3      # two in the nested scenario, the deadlock in the outer one
+    schema = json.loads(TRACE_SCHEMA_FILE.read_text())
     for file in files:
+        jsonschema.validate(json.loads(Path(file).read_text()), schema)
         report, reproduced = replay_file(Path(file))
         assert reproduced, report
 
