@@ -19,7 +19,7 @@ import click
 
 from lockbreak.cli.checking import ScenarioRun, Verdict
 from lockbreak.core import Budget, CheckResult, LockbreakError, Reporter, Stats, Status
-from lockbreak.engines.hypothesis_engine import Coverage, Search, check
+from lockbreak.engines.hypothesis_engine import DEFAULT_RUNS, Coverage, Search, check
 from lockbreak.report.coverage import coverage_lines, coverage_record
 from model.kernel import KernelModel
 from model.scenario.types import Scenario
@@ -27,7 +27,6 @@ from model.world import build_world
 from properties.catalogue import CATALOGUE, NOT_YET_CHECKED, by_name, specs
 
 DEFAULT_DATABASE = Path(".lockbreak") / "hypothesis"
-DEFAULT_EXAMPLES = 200
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|runs|examples)?\s*$")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -48,7 +47,7 @@ class RandomOptions:
         given."""
         examples, seconds = parse_budget(self.budget) if self.budget else (None, budget.timeout)
         if examples is None and seconds is None:
-            examples = DEFAULT_EXAMPLES
+            examples = DEFAULT_RUNS
         return Search(examples=examples, seconds=seconds, steps=self.steps, seed=self.seed,
                       swarm=self.swarm, database=self.database, database_key=key)
 
@@ -76,7 +75,7 @@ def search_options(command: F) -> F:
         click.option("--seed", type=int, help="[hypothesis] Seed for a reproducible search."),
         click.option("--budget", metavar="N|Ns",
                      help=f"[hypothesis] Runs (500) or seconds (30s); default "
-                          f"{DEFAULT_EXAMPLES} runs, or --timeout seconds."),
+                          f"{DEFAULT_RUNS} runs, or --timeout seconds."),
         click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True,
                      help="[hypothesis] Steps in one random run."),
         click.option("--no-swarm", is_flag=True,

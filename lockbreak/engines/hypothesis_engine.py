@@ -60,6 +60,7 @@ _SWARM_OFF = (0.25, 0.5, 0.75)     # the share of actions and witnesses a phase 
 # Hypothesis holds at most 8 KiB of choices per example: longer runs draw this many steps and
 # take the rest from the salt's stream.
 _DRAWN_STEPS = 2048
+DEFAULT_RUNS = 200                 # the budget when neither runs nor seconds are given
 _ROUND = 50                        # examples per Hypothesis round with an examples budget
 _SEEN_CAP = 2_000_000              # distinct states counted, at most (by hash)
 _DOOM_GIVE_UP = 20                 # undecided can-finish searches in a row before giving up
@@ -218,7 +219,7 @@ class _Searcher(Generic[S, A]):
         self.deadline = (self.began + search.seconds if search.seconds is not None
                          else float("inf"))
         self.examples = (search.examples if search.examples is not None
-                         else None if search.seconds is not None else 200)
+                         else None if search.seconds is not None else DEFAULT_RUNS)
         self.shrink_until = float("inf")
         # Two bytes per step, drawn as one choice: cheap to draw, and a run's draws are then
         # the same whatever it does.
@@ -276,7 +277,7 @@ class _Searcher(Generic[S, A]):
         test = settings(
             max_examples=examples, deadline=None, database=database,
             suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet,
-            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink),
+            phases=(Phase.explicit, Phase.reuse, Phase.generate, Phase.shrink),
             report_multiple_bugs=True, print_blob=False,
         )(hypothesis_seed(self.seed * 1_000_003 + number)(given(st.data())(one_run)))
         try:
