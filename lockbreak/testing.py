@@ -25,7 +25,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
-from lockbreak.cli.hypothesis_check import RandomOptions, coverage_text, run_scenario_random
+from lockbreak.cli.hypothesis_check import (
+    DEFAULT_STEPS,
+    RandomOptions,
+    coverage_text,
+    run_scenario_random,
+)
 from lockbreak.core import Budget, CheckResult, LockbreakError, SilentReporter, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, why
@@ -36,7 +41,7 @@ ENGINES = ("explicit", "hypothesis")
 def check_property(scenario: str | Path, prop: str, engine: str = "explicit", *,
                    version: str | None = None, lock: str | None = None,
                    preempt: str | None = None, budget: str | None = None, seed: int = 0,
-                   steps: int = 300, max_states: int | None = None,
+                   steps: int = DEFAULT_STEPS, max_states: int | None = None,
                    timeout: float | None = None) -> ScenarioRun:
     """Check one property of one scenario file; the run holds the model and the verdict.
 

@@ -131,7 +131,7 @@ def test_a_seconds_budget_stops_an_endless_search() -> None:
                         search=Search(seconds=0.5, seed=0, steps=50))
     assert exploration.results[0].status is Status.INCOMPLETE
     assert exploration.coverage.exhausted == "0.5 s"
-    assert exploration.coverage.seconds < 5
+    assert exploration.coverage.seconds < 30     # stopped by the budget, not by running out
 
 
 def test_swarm_can_be_switched_off() -> None:

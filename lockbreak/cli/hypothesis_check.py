@@ -27,6 +27,7 @@ from model.world import build_world
 from properties.catalogue import CATALOGUE, NOT_YET_CHECKED, by_name, specs
 
 DEFAULT_DATABASE = Path(".lockbreak") / "hypothesis"
+DEFAULT_STEPS = 300
 _BUDGET = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s|sec|seconds|runs|examples)?\s*$")
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -38,7 +39,7 @@ class RandomOptions:
 
     budget: str | None = None
     seed: int | None = None
-    steps: int = 300
+    steps: int = DEFAULT_STEPS
     swarm: bool = True
     database: Path | None = DEFAULT_DATABASE
 
@@ -76,7 +77,8 @@ def search_options(command: F) -> F:
         click.option("--budget", metavar="N|Ns",
                      help=f"[hypothesis] Runs (500) or seconds (30s); default "
                           f"{DEFAULT_RUNS} runs, or --timeout seconds."),
-        click.option("--steps", type=click.IntRange(min=1), default=300, show_default=True,
+        click.option("--steps", type=click.IntRange(min=1), default=DEFAULT_STEPS,
+                     show_default=True,
                      help="[hypothesis] Steps in one random run."),
         click.option("--no-swarm", is_flag=True,
                      help="[hypothesis] Never switch CPUs, wakeups or break paths off."),
@@ -98,7 +100,7 @@ def random_options(engine: str, max_states: int | None, seed: int | None, budget
         given = [name for name, value in (("--seed", seed), ("--budget", budget),
                                           ("--no-swarm", no_swarm), ("--no-db", no_db))
                  if value not in (None, False)]
-        if steps != 300:
+        if steps != DEFAULT_STEPS:
             given.append("--steps")
         if given:
             raise LockbreakError(f"{given[0]} applies to --engine hypothesis only")
