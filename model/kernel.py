@@ -155,6 +155,8 @@ class KernelModel:
         self._obligations = [(i * n, p.obligation) for i, p in enumerate(self.properties)
                              if p.obligation is not Obligation.NONE]
         self._waiting: dict[int, int] = {}
+        self._candidates = tuple(Action(i) for i in range(n)) + tuple(
+            Action(i, True) for i in range(n) if world.wakeups[i])
         self._init = self._initial_state()
 
     # ------------------------------------------------------------ Model protocol
@@ -303,6 +305,28 @@ class KernelModel:
     def canonical_groups(self) -> tuple[tuple[int, ...], ...]:
         """Groups of CPUs with identical code and wakeups (what symmetry reduction renames)."""
         return self._groups
+
+    # ------------------------------------------------------------ random exploration
+
+    def candidates(self, state: int) -> tuple[Action, ...]:
+        """Every action that can ever be enabled, in `actions` order, the same in every state.
+
+        A random walk picks one of these and `attempt`s it, so a step costs one interpreted
+        transition however many CPUs there are (`actions` interprets every CPU's step).
+        """
+        return self._candidates
+
+    def attempt(self, state: int, action: Action) -> tuple[int, int, int] | None:
+        """``(next_state, violated, witnessed)`` of ``action``, or None when it cannot move."""
+        entry = self._wake(action.cpu, state) if action.wakeup else self._step(action.cpu, state)
+        return None if entry is None else (state + entry[0], entry[1], entry[2])
+
+    def coverage_point(self, state: int, action: Action) -> tuple[int, int] | None:
+        """``(cpu, pc)``: where ``action`` left its CPU in ``state`` (None for a wakeup)."""
+        if action.wakeup:
+            return None
+        lid = (state >> self._shifts[action.cpu]) & LOCAL_MASK
+        return action.cpu, self._locals[lid][PC]
 
     # ------------------------------------------------------------ readable views
 

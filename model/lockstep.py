@@ -51,6 +51,13 @@ class LockstepKernelModel(KernelModel):
         _, _, _, violated, witnessed = self._entry(before, action)
         return violated, witnessed
 
+    def attempt(self, state: int, action: Action) -> tuple[int, int, int] | None:
+        """`KernelModel.attempt` under lockstep timing (a CPU that has moved must wait)."""
+        if action not in self.actions(state):
+            return None
+        _, after, _, violated, witnessed = self._entry(state, action)
+        return after, violated, witnessed
+
     def moved(self, state: int) -> int:
         """The CPUs (a bitmask) that have taken their step in the current tick."""
         return state >> self._moved_shift

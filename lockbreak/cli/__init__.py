@@ -15,6 +15,13 @@ import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.diff import diff_cmd
+from lockbreak.cli.hypothesis_check import (
+    coverage_fields,
+    coverage_text,
+    random_options,
+    run_scenario_random,
+    search_options,
+)
 from lockbreak.cli.latency import latency_cmd
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
@@ -54,7 +61,8 @@ def main() -> None:
 @click.option("--timing", type=click.Choice(("interleaving", "lockstep")),
               help="Rerun under another timing (bounded_wait and bounded_latency are always "
                    "measured under lockstep).")
-@click.option("--engine", type=click.Choice(["explicit"]), default="explicit", show_default=True)
+@click.option("--engine", type=click.Choice(["explicit", "hypothesis"]), default="explicit",
+              show_default=True, help="Every interleaving, or random runs (hypothesis).")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -62,17 +70,19 @@ def main() -> None:
 @click.option("--no-symmetry", is_flag=True, help="Do not merge states of identical CPUs.")
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
+@search_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
-              trace_dir: Path) -> None:
+              trace_dir: Path, **search: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
     unknown = [p for p in props if p not in KNOWN]
     if unknown:
         _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
     try:
         files = find_scenarios(paths)
+        randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
         _bad_input(str(err))
     overrides = Overrides(version, lock, preempt, timing)
@@ -85,8 +95,10 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         try:
             scenario = load(file, overrides)
             with ProgressLine(enabled=not as_json) as progress:
-                run = run_scenario(scenario, properties=props or None, budget=budget,
-                                   reporter=progress, symmetry=not no_symmetry)
+                run = (run_scenario_random(scenario, properties=props or None, budget=budget,
+                                           reporter=progress, options=randomly) if randomly
+                       else run_scenario(scenario, properties=props or None, budget=budget,
+                                         reporter=progress, symmetry=not no_symmetry))
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
@@ -139,7 +151,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
-            "trace": None, "trace_file": None,
+            "trace": None, "trace_file": None, **coverage_fields(run, r.property),
         }
         if r.trace is not None:
             meta = {"name": run.scenario.name, "file": str(run.scenario.path.resolve()),
@@ -166,6 +178,8 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
     click.echo(f"{run.scenario.name}  ({run.scenario.path}: {run.label})")
     for verdict in run.verdicts:
         click.echo(verdict_line(verdict.result, verdict.expected, verdict.met, verdict.timing))
+    if coverage_text(run):
+        click.echo(coverage_text(run))
     files = {(r["scenario"], r["property"]): r["trace_file"] for r in records if "error" not in r}
     for verdict in run.verdicts:
         r = verdict.result

@@ -1,0 +1,31 @@
+"""The README's random-search example is real output: every line it shows, the checker prints
+(seconds aside: they vary from run to run)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from lockbreak.cli import main
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.slow
+def test_the_readme_random_search_example_is_what_the_checker_prints(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    readme = (ROOT / "README.md").read_text()
+    block = re.search(r"```text\n\$ lockbreak (check [^\n]+--engine hypothesis[^\n]*)\n(.*?)```",
+                      readme, re.S)
+    assert block, "the README lost its random-search example"
+    args, shown = block.group(1).split(), block.group(2)
+    monkeypatch.chdir(ROOT)
+    result = CliRunner().invoke(main, [*args, "--trace-dir", str(tmp_path), "--no-db"])
+    printed = result.stdout.replace(str(tmp_path), "lockbreak-traces")
+    printed = re.sub(r"\d+\.\d\d s", "N s", printed)
+    for line in shown.splitlines():
+        if line.strip() != "...":
+            assert re.sub(r"\d+\.\d\d s", "N s", line) in printed.splitlines(), line
