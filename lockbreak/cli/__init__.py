@@ -15,6 +15,7 @@ import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.progress import ProgressLine
+from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.core import Budget, LockbreakError
 from lockbreak.report.checklist import verdict_line
@@ -230,3 +231,5 @@ def replay_cmd(file: Path) -> None:
     click.echo(report)
     sys.exit(EXIT_OK if reproduced else EXIT_FAIL)
 
+
+main.add_command(prove_cmd)

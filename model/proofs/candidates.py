@@ -81,7 +81,8 @@ def literals(lock: str, regs: tuple[int, ...], max_count: int) -> list[Literal]:
         out.append(Literal(f"preempt_count == {v}",
                            lambda s, c, v=v: s.count(c) == z3.BitVecVal(v, COUNT_BITS),
                            lambda st, i, cs, v=v: cs.count == v))
-        out.append(Literal(f"saved preempt_count == {v}",
+    for v in range(max_count + 1):
+        out.append(Literal(f"preempt_count on entering cond_resched_lock == {v}",
                            lambda s, c, v=v: s.saved(c) == z3.BitVecVal(v, COUNT_BITS),
                            lambda st, i, cs, v=v: cs.saved == v))
     out += _lit("holds L", lambda s, c: s.holds(c), lambda st, i, cs: cs.holds)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import enum
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import z3
 
@@ -161,10 +161,17 @@ class _Prover:
         me = next(i for i, c in enumerate(cpus)
                   if z3.eq(c, model.eval(self.me, model_completion=True)))
         lock = self.loop.lock
-        lines = [f"counterexample to induction with {len(cpus)} CPUs",
+        said = []
+        if move.returned is not None:
+            site, value, dropped = move.returned
+            ret = int(z3.is_true(model.eval(value, model_completion=True)))
+            how = ("after dropping" if z3.is_true(model.eval(dropped, model_completion=True))
+                   else "without dropping")
+            said = [f"        {site} returns {ret} {how} L"]
+        lines = [f"counterexample to induction with {_cpus(len(cpus))}",
                  "  a state the invariant allows:",
                  *state_lines(before, self.code, lock, "    "),
-                 f"  step: cpu{me}: {move.text}",
+                 f"  step: cpu{me}: {move.text}", *said,
                  "  after it:",
                  *state_lines(after, self.code, lock, "    "),
                  f"  => {broken}"]
@@ -176,15 +183,16 @@ def prove_loop(loop: Loop, timeout_ms: int = 120_000) -> LoopProof:
     started = time.perf_counter()
     p = _Prover(loop, timeout_ms)
     world = explicit_world(loop, EXPLICIT_CPUS, EXPLICIT_WAKEUPS)
-    states = reachable(KernelModel(world, ()), loop.lock, p.voc.regs)
+    states = list(set(reachable(KernelModel(world, ()), loop.lock, p.voc.regs)))
     seen = {cs.pc for st in states for cs in st.cpus}
     max_count = max(cs.count for st in states for cs in st.cpus)
     sched = [pc for pc in p.pcs if p.code[pc].op is Op.SCHEDULE]
     safety = mutual_exclusion()
     bound = Candidate(("preempt_count_bound",), f"preempt_count <= {COUNT_LIMIT}", 1,
                       lambda s, c: z3.ULE(s.count(c), z3.BitVecVal(COUNT_LIMIT, COUNT_BITS)), lambda st: all(cs.count <= COUNT_LIMIT for cs in st.cpus))
+    alone = _one_cpu_views(states)
     cands = [c for c in pool(loop.lock, p.pcs, p.code, p.voc.regs, seen, max_count)
-             if all(c.judge(st) for st in states)]
+             if all(c.judge(st) for st in (alone if c.pc >= 0 else states))]
     goal_cands = {safety.key: safety, bound.key: bound}
     for c in goal_cands.values():
         if c not in cands:
@@ -192,7 +200,8 @@ def prove_loop(loop: Loop, timeout_ms: int = 120_000) -> LoopProof:
     try:
         inv = p.houdini(cands)
     except Undecided as err:
-        return _undecided(p, loop, str(err), len(states), started)
+        return _undecided(p, loop, f"z3: unknown ({err}); raise --timeout", len(states),
+                          started)
     kept = {c.key for c in inv}
     results = []
     if bound.key not in kept:
@@ -201,9 +210,20 @@ def prove_loop(loop: Loop, timeout_ms: int = 120_000) -> LoopProof:
         try:
             results.append(_judge(p, goal, inv, kept, sched, safety))
         except Undecided as err:
-            results.append(GoalResult(goal, Verdict.UNDECIDED, note=f"z3: {err}"))
+            results.append(GoalResult(goal, Verdict.UNDECIDED,
+                                      note=f"z3: unknown ({err}); raise --timeout"))
     return LoopProof(loop, tuple(results), _invariant_text(p, inv), len(inv), len(states),
                      p.queries, time.perf_counter() - started)
+
+
+def _cpus(n: int) -> str:
+    return f"{n} CPU" if n == 1 else f"{n} CPUs"
+
+
+def _one_cpu_views(states: Sequence[Structure]) -> set[Structure]:
+    """Each CPU of each state on its own with the lock: all a program-point conjunct reads."""
+    return {replace(st, cpus=(cs,), owner=0 if st.owner == i else -1)
+            for st in states for i, cs in enumerate(st.cpus)}
 
 
 def _undecided(p: _Prover, loop: Loop, why: str, n: int, started: float) -> LoopProof:
@@ -223,7 +243,10 @@ def _judge(p: _Prover, goal: G.Goal, inv: list[Candidate], kept: set[tuple[objec
         missing = [pc for pc in sched if ("at", pc, "preempt_count == 0") not in kept
                    and ("unreached", pc) not in kept]
         if not missing:
-            return GoalResult(goal, Verdict.PROVED, note=f"{len(sched)} schedule() sites")
+            note = (f"{len(sched)} schedule() call{'s' if len(sched) > 1 else ''} in the loop"
+                    if sched else "no schedule() call in the loop; preemption only at "
+                    "preempt_count 0")
+            return GoalResult(goal, Verdict.PROVED, note=note)
         bad = z3.Or([z3.And(p.sel == i, p.s.count(p.me) != zero)
                      for i, m in enumerate(p.moves) if m.pc in missing and m.text.endswith(
                          "schedule()") and not m.text.startswith("preempted")])

@@ -33,6 +33,7 @@ class Env:
     mine: dict[str, z3.ExprRef]
     shared: dict[str, z3.ExprRef]
     regs: dict[int, z3.ExprRef]
+    returned: tuple[str, z3.ExprRef, z3.ExprRef] | None = None   # a lock-break site returned
 
     def set(self, **changes: z3.ExprRef) -> Env:
         mine, shared = dict(self.mine), dict(self.shared)
@@ -58,6 +59,7 @@ class Move:
     next_pc: int
     release: bool = False       # the step released L (a lock-break interval ended)
     events: dict[str, z3.BoolRef] = field(default_factory=dict)  # contract name -> holds
+    returned: tuple[str, z3.ExprRef, z3.ExprRef] | None = None   # site, value, dropped
 
     def post(self, t: Frame, me: z3.ExprRef) -> z3.BoolRef:
         """``me``'s fields and the shared fields in ``t`` are what this move made them
@@ -114,7 +116,7 @@ class Generator:
             for guard, env, events, release in self.step(pc, instr, self.start()):
                 for cond, leaf, nxt, more in self.run(pc + 1, env):
                     yield Move(pc, _words(instr), z3.And(at, guard, cond), leaf, nxt,
-                               release, {**events, **more})
+                               release, {**events, **more}, leaf.returned)
         env = self.start()
         yield Move(-1, "wakeup: need_resched = 1", z3.Not(s.need(me)),
                    env.set(need=z3.BoolVal(True)), -1)
@@ -239,7 +241,9 @@ class Generator:
                  "holds_after": env.owns(me),
                  "preempt_count_restored": env.mine["count"] == env.mine["saved"]}
         if int(instr.a) >= 0:
-            found["break_return_truth"] = env.regs[int(instr.a)] == env.mine["dropped"]
+            value = env.regs[int(instr.a)]
+            found["break_return_truth"] = value == env.mine["dropped"]
+            env = replace(env, returned=(instr.where, value, env.mine["dropped"]))
         zero = z3.BitVecVal(0, COUNT_BITS)
         return env.set(dropped=z3.BoolVal(False), saved=zero), found
 

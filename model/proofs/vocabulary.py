@@ -8,6 +8,8 @@ query stays in the decidable effectively-propositional fragment (as in Ivy and m
 
 from __future__ import annotations
 
+import functools
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -47,9 +49,15 @@ class Vocabulary:
         return z3.Or(a == b, self.lt(a, b))
 
 
+@functools.cache
+def _program_points(step_pcs: tuple[int, ...]) -> tuple[z3.SortRef, list[z3.ExprRef]]:
+    # z3 declares an enumeration once per name: one sort per distinct set of program points
+    digest = hashlib.sha1(repr(step_pcs).encode()).hexdigest()[:12]
+    return z3.EnumSort(f"PC_{digest}", [f"pc{pc}" for pc in step_pcs])
+
+
 def vocabulary(step_pcs: Sequence[int], regs: Sequence[int]) -> Vocabulary:
-    names = [f"pc{pc}" for pc in step_pcs]
-    sort, consts = z3.EnumSort("PC", names)
+    sort, consts = _program_points(tuple(step_pcs))
     cpu = z3.DeclareSort("CPU")
     pos = z3.DeclareSort("Pos")
     return Vocabulary(cpu, pos, sort, dict(zip(step_pcs, consts, strict=True)),
