@@ -46,8 +46,9 @@ class Structure:
 
 
 def from_kernel(model: KernelModel, state: int, lock: str, live: tuple[int, ...],
-                saved: tuple[int, ...]) -> Structure:
-    """The explicit model's state in the proof's vocabulary."""
+                saved: tuple[int, ...], base: int | None = None) -> Structure:
+    """The explicit model's state in the proof's vocabulary; a ticket lock's tickets are
+    counted from ``base`` (default: now-serving)."""
     shared, locals_ = model.parts(state)
     word, flag, holders, _, waiters = shared[0]
     n = model.world.n_cpus
@@ -59,11 +60,12 @@ def from_kernel(model: KernelModel, state: int, lock: str, live: tuple[int, ...]
     elif lock == "ticket":
         m = n + 1
         h, t, owner = word
+        b = h if base is None else base
         locked = owner != NOBODY
-        tail = (t - h) % m
+        head, tail = (h - b) % m, (t - b) % m
         for c in range(n):
             if waiters >> c & 1:
-                queued[c], pos[c] = True, (locals_[c][TICKET] - h) % m
+                queued[c], pos[c] = True, (locals_[c][TICKET] - b) % m
     else:
         owner_q, pending, queue = word
         locked, owner = owner_q != NOBODY, owner_q
