@@ -15,7 +15,7 @@ from model.eras import get_era
 from model.kernel import TICKET, KernelModel
 from model.locks import NOBODY
 from model.proofs.loops import compile_loop, explicit_world
-from model.proofs.prove import _Prover
+from model.proofs.prove import Prover
 from model.proofs.structure import from_kernel
 from model.proofs.symlocks import SYMBOLIC_OPS
 
@@ -47,7 +47,7 @@ def _line(word: tuple) -> list[int]:
 @pytest.mark.parametrize("lock", list(ERA_OF))
 def test_symbolic_operations_agree_with_the_concrete_ones(lock: str, n: int) -> None:
     loop = compile_loop(get_era(ERA_OF[lock]))
-    prover = _Prover(loop, 60_000)
+    prover = Prover(loop, 60_000)
     world = explicit_world(loop, n, 0)
     model = KernelModel(world, ())
     algorithm = world.locks[0].algorithm

@@ -17,7 +17,7 @@ from proof_finite import Instance
 from model.eras import get_era
 from model.kernel import KernelModel
 from model.proofs.loops import compile_loop, explicit_world
-from model.proofs.prove import _Prover
+from model.proofs.prove import Prover
 from model.proofs.structure import Structure, from_kernel
 
 SAMPLE = 60
@@ -57,7 +57,7 @@ def _aligned(model: KernelModel, lock: str, live: tuple[int, ...], pre: int, pos
 @pytest.mark.parametrize("era", ["v2.6.9", "v2.6.12", "v2.6.25", "v5.17"])
 def test_every_explicit_step_is_a_symbolic_move(era: str) -> None:
     loop = compile_loop(get_era(era), shape="nested")
-    prover = _Prover(loop, 60_000)
+    prover = Prover(loop, 60_000)
     model = KernelModel(explicit_world(loop, 2, 1), ())
     edges = _edges(model)
     step = max(1, len(edges) // SAMPLE)
@@ -74,7 +74,7 @@ def test_every_explicit_step_is_a_symbolic_move(era: str) -> None:
 
 def test_a_step_the_explicit_model_cannot_take_is_refused() -> None:
     loop = compile_loop(get_era("v2.6.12"), shape="flat")
-    prover = _Prover(loop, 60_000)
+    prover = Prover(loop, 60_000)
     model = KernelModel(explicit_world(loop, 2, 1), ())
     refused = 0
     for pre, post in _edges(model)[:40]:

@@ -22,7 +22,8 @@ EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_UNDECIDED = 0, 1, 2, 3
 
 @click.command("prove")
 @click.option("--era", "era_name", required=True, metavar="ERA", help="The kernel era to prove.")
-@click.option("--lock", type=click.Choice(PROVABLE_LOCKS), help="Lock algorithm (default: the era's).")
+@click.option("--lock", type=click.Choice(PROVABLE_LOCKS),
+              help="Lock algorithm (default: the era's).")
 @click.option("--loop", "shapes", type=click.Choice(tuple(LOOPS)), multiple=True,
               help="Loop shape (repeatable; default: all).")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=120.0,
@@ -75,4 +76,4 @@ def _print(proof: LoopProof, with_invariant: bool) -> None:
                    f"{proof.queries} z3 queries):")
         for line in proof.invariant:
             click.echo(f"    {line}")
-    click.echo(f"  ({proof.seconds:.1f} s)\n")
+    click.echo(f"  ({proof.seconds:.2f} s)\n")

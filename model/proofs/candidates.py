@@ -11,14 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import z3
 
-from model.program import Instr
+from model.program import Instr, Op
 from model.proofs.structure import CpuState, Structure
 from model.proofs.symlocks import FIFO_LOCKS
 from model.proofs.vocabulary import COUNT_BITS, Frame
-
 
 Body = Callable[..., z3.BoolRef]     # (frame, *cpu variables) -> the quantifier-free body
 
@@ -74,28 +74,26 @@ def _negate(text: str) -> str:
     return text[4:] if text.startswith("not ") else f"not {text}"
 
 
-def literals(lock: str, regs: tuple[int, ...], max_count: int) -> list[Literal]:
+def literals(lock: str, regs: tuple[int, ...], max_count: int, flag: bool) -> list[Literal]:
     """What a candidate may say about a CPU at a program point."""
     out: list[Literal] = []
     for v in range(max_count + 1):
-        out.append(Literal(f"preempt_count == {v}",
-                           lambda s, c, v=v: s.count(c) == z3.BitVecVal(v, COUNT_BITS),
-                           lambda st, i, cs, v=v: cs.count == v))
+        out.append(Literal(f"preempt_count == {v}", partial(_count_is, "count", v),
+                           partial(_count_was, "count", v)))
     for v in range(max_count + 1):
         out.append(Literal(f"preempt_count on entering cond_resched_lock == {v}",
-                           lambda s, c, v=v: s.saved(c) == z3.BitVecVal(v, COUNT_BITS),
-                           lambda st, i, cs, v=v: cs.saved == v))
+                           partial(_count_is, "saved", v), partial(_count_was, "saved", v)))
     out += _lit("holds L", lambda s, c: s.holds(c), lambda st, i, cs: cs.holds)
     out += _lit("owns the lock word of L", lambda s, c: s.owns(c), lambda st, i, cs: st.owns(i))
     out += _lit("dropped L in this cond_resched_lock", lambda s, c: s.dropped(c),
                 lambda st, i, cs: cs.dropped)
-    out += _lit("L->break_lock", lambda s, c: s.break_lock, lambda st, i, cs: st.break_lock)
+    if flag:
+        out += _lit("L->break_lock", lambda s, c: s.break_lock,
+                    lambda st, i, cs: st.break_lock)
     for r in regs:
-        out += _lit(f"local r{r}", lambda s, c, r=r: s.regs[r](c),
-                    lambda st, i, cs, r=r: r in cs.regs)
-        out.append(Literal(f"local r{r} == whether it dropped L",
-                           lambda s, c, r=r: s.regs[r](c) == s.dropped(c),
-                           lambda st, i, cs, r=r: (r in cs.regs) == cs.dropped))
+        out += _lit(f"local r{r}", partial(_reg_is, r), partial(_reg_was, r))
+        out.append(Literal(f"local r{r} == whether it dropped L", partial(_reg_tells, r),
+                           partial(_reg_told, r)))
     if lock in FIFO_LOCKS:
         out += _lit("queued on L", lambda s, c: s.queued(c), lambda st, i, cs: cs.queued)
     return out
@@ -130,6 +128,30 @@ def _two(key: str, text: str, body: Callable[[Frame, z3.ExprRef, z3.ExprRef], z3
     return Candidate((key,), text, 2, body, lambda st: all(
         judge(st, i, a, j, b) for i, a in enumerate(st.cpus) for j, b in enumerate(st.cpus)
         if i != j))
+
+
+def _count_is(name: str, v: int, s: Frame, c: z3.ExprRef) -> z3.BoolRef:
+    return getattr(s, name)(c) == z3.BitVecVal(v, COUNT_BITS)
+
+
+def _count_was(name: str, v: int, st: Structure, i: int, cs: CpuState) -> bool:
+    return bool(getattr(cs, name) == v)
+
+
+def _reg_is(r: int, s: Frame, c: z3.ExprRef) -> z3.BoolRef:
+    return s.regs[r](c)
+
+
+def _reg_was(r: int, st: Structure, i: int, cs: CpuState) -> bool:
+    return r in cs.regs
+
+
+def _reg_tells(r: int, s: Frame, c: z3.ExprRef) -> z3.BoolRef:
+    return s.regs[r](c) == s.dropped(c)
+
+
+def _reg_told(r: int, st: Structure, i: int, cs: CpuState) -> bool:
+    return (r in cs.regs) == cs.dropped
 
 
 def mutual_exclusion() -> Candidate:
@@ -183,7 +205,8 @@ def lock_state(lock: str) -> list[Candidate]:
 def pool(lock: str, step_pcs: tuple[int, ...], code: tuple[Instr, ...], regs: tuple[int, ...],
          seen_pcs: set[int], max_count: int) -> list[Candidate]:
     """Every candidate: per program point (unreached, or each literal), then the lock's."""
-    lits = literals(lock, regs, max_count)
+    flag = any(code[pc].op in (Op.FLAG_READ, Op.FLAG_WRITE) for pc in step_pcs)
+    lits = literals(lock, regs, max_count, flag)
     out: list[Candidate] = []
     for pc in step_pcs:
         if pc not in seen_pcs:

@@ -35,4 +35,4 @@ def lock_words(st: Structure, lock: str) -> str:
 
 def state_lines(st: Structure, code: tuple[Instr, ...], lock: str, indent: str) -> list[str]:
     lines = [indent + cpu_words(cs, i, st, code, lock) for i, cs in enumerate(st.cpus)]
-    return lines + [indent + lock_words(st, lock)]
+    return [*lines, indent + lock_words(st, lock)]
