@@ -11,7 +11,7 @@ from collections.abc import Sequence
 import z3
 
 from model.proofs.structure import Structure
-from model.proofs.vocabulary import COUNT_BITS, Frame, Vocabulary
+from model.proofs.vocabulary import Frame, Vocabulary
 
 
 class Instance:
@@ -23,16 +23,16 @@ class Instance:
         self.pos = [z3.Const(f"p{i}{tag}", voc.pos) for i in range(k)]
         x, y = z3.Const("x_cpu", voc.cpu), z3.Const("x_pos", voc.pos)
         self.axioms = z3.And(
-            z3.Distinct(*self.cpu) if n > 1 else z3.BoolVal(True),
-            z3.Distinct(*self.pos) if k > 1 else z3.BoolVal(True),
+            z3.Distinct(*self.cpu) if n > 1 else voc.bool(True),
+            z3.Distinct(*self.pos) if k > 1 else voc.bool(True),
             z3.ForAll([x], z3.Or([x == c for c in self.cpu])),
             z3.ForAll([y], z3.Or([y == p for p in self.pos])),
-            *(voc.lt(self.pos[i], self.pos[j]) == z3.BoolVal(i < j)
+            *(voc.lt(self.pos[i], self.pos[j]) == voc.bool(i < j)
               for i in range(k) for j in range(k)))
 
     def pin(self, f: Frame, st: Structure, skip: Sequence[str] = ()) -> z3.BoolRef:
         """``f`` is ``st`` (fields in ``skip`` left free; unused positions and owners free)."""
-        bv = lambda v: z3.BitVecVal(v, COUNT_BITS)  # noqa: E731
+        bv = self.voc.count
         parts = [f.locked == st.locked, f.break_lock == st.break_lock,
                  f.head == self.pos[st.head], f.tail == self.pos[st.tail]]
         if st.locked:

@@ -68,7 +68,7 @@ def test_symbolic_operations_agree_with_the_concrete_ones(lock: str, n: int) -> 
                 out = algorithm.ops[name](word, cpu, tickets[cpu])
                 assert out is not None
                 fresh = z3.Const("fresh", prover.voc.pos)
-                solver = z3.Solver()
+                solver = z3.Solver(ctx=prover.voc.ctx)
                 solver.add(inst.axioms, inst.pin(prover.s, st, skip=("saved",)))
                 cases = [c for c in op(prover.s, inst.cpu[cpu], fresh)
                          if _sat(solver, c.guard)]

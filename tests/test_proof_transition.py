@@ -65,7 +65,7 @@ def test_every_explicit_step_is_a_symbolic_move(era: str) -> None:
     for pre, post in sample:
         a, b = _aligned(model, loop.lock, prover.voc.regs, pre, post)
         inst = Instance(prover.voc, 2, max(a.tail, b.tail) + 2)
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=prover.voc.ctx)
         solver.add(inst.axioms, inst.pin(prover.s, a, skip=("saved",)),
                    inst.pin(prover.t, b, skip=("saved",)), prover.trans)
         assert solver.check() == z3.sat, (
@@ -83,7 +83,7 @@ def test_a_step_the_explicit_model_cannot_take_is_refused() -> None:
         moved = next(i for i in range(2) if a.cpus[i] != b.cpus[i]) if a.cpus != b.cpus else 0
         wrong = replace(b, locked=not b.locked, owner=moved)
         inst = Instance(prover.voc, 2, 3)
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=prover.voc.ctx)
         solver.add(inst.axioms, inst.pin(prover.s, a, skip=("saved",)),
                    inst.pin(prover.t, wrong, skip=("saved",)), prover.trans)
         refused += solver.check() == z3.unsat

@@ -18,7 +18,7 @@ import z3
 from model.program import Instr, Op
 from model.proofs.structure import CpuState, Structure
 from model.proofs.symlocks import FIFO_LOCKS
-from model.proofs.vocabulary import COUNT_BITS, Frame
+from model.proofs.vocabulary import Frame
 
 Body = Callable[..., z3.BoolRef]     # (frame, *cpu variables) -> the quantifier-free body
 
@@ -131,7 +131,7 @@ def _two(key: str, text: str, body: Callable[[Frame, z3.ExprRef, z3.ExprRef], z3
 
 
 def _count_is(name: str, v: int, s: Frame, c: z3.ExprRef) -> z3.BoolRef:
-    return getattr(s, name)(c) == z3.BitVecVal(v, COUNT_BITS)
+    return getattr(s, name)(c) == s.voc.count(v)
 
 
 def _count_was(name: str, v: int, st: Structure, i: int, cs: CpuState) -> bool:

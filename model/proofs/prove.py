@@ -31,7 +31,7 @@ from model.proofs.render import state_lines, where
 from model.proofs.structure import Structure, from_z3, reachable
 from model.proofs.symlocks import FIFO_LOCKS
 from model.proofs.transition import Generator, Move, frame, live_registers
-from model.proofs.vocabulary import COUNT_BITS, COUNT_LIMIT, Frame, vocabulary
+from model.proofs.vocabulary import COUNT_LIMIT, Frame, vocabulary
 
 EXPLICIT_CPUS, EXPLICIT_WAKEUPS = 2, 1
 
@@ -90,14 +90,14 @@ class Prover:
         self.s, self.t = Frame(self.voc, ""), Frame(self.voc, "'")
         self.me = z3.Const("me", self.voc.cpu)
         self.moves = list(Generator(loop, self.voc, self.s, self.me).moves())
-        self.sel = z3.Int("move")
+        self.sel = z3.Int("move", self.voc.ctx)
         self.trans = z3.And(
             frame(self.s, self.t, self.me),
             z3.Or([z3.And(self.sel == i, m.guard, m.post(self.t, self.me))
                    for i, m in enumerate(self.moves)]))
 
     def solver(self) -> z3.Solver:
-        solver = z3.Solver()
+        solver = z3.Solver(ctx=self.voc.ctx)
         solver.set("timeout", self.timeout_ms)
         solver.add(self.voc.order_axioms())
         return solver
@@ -191,7 +191,7 @@ def prove_loop(loop: Loop, timeout_ms: int = 120_000) -> LoopProof:
     sched = [pc for pc in p.pcs if p.code[pc].op is Op.SCHEDULE]
     safety = mutual_exclusion()
     bound = Candidate(("preempt_count_bound",), f"preempt_count <= {COUNT_LIMIT}", 1,
-                      lambda s, c: z3.ULE(s.count(c), z3.BitVecVal(COUNT_LIMIT, COUNT_BITS)),
+                      lambda s, c: z3.ULE(s.count(c), s.voc.count(COUNT_LIMIT)),
                       lambda st: all(cs.count <= COUNT_LIMIT for cs in st.cpus))
     alone = _one_cpu_views(states)
     cands = [c for c in pool(loop.lock, p.pcs, p.code, p.voc.regs, seen, max_count)
@@ -239,7 +239,7 @@ def _judge(p: Prover, goal: G.Goal, inv: list[Candidate], kept: set[tuple[object
             return GoalResult(goal, Verdict.PROVED)
         return _failed(p, goal, inv, z3.Not(safety.formula(p.t)), everything, safety.formula(p.s))
     if goal.name == "no_sleep_in_atomic":
-        zero = z3.BitVecVal(0, COUNT_BITS)
+        zero = p.voc.count(0)
         missing = [pc for pc in sched if ("at", pc, "preempt_count == 0") not in kept
                    and ("unreached", pc) not in kept]
         if not missing:
@@ -250,7 +250,7 @@ def _judge(p: Prover, goal: G.Goal, inv: list[Candidate], kept: set[tuple[object
         # a schedule() site is never preempted (its own step is the schedule)
         bad = z3.Or([z3.And(p.sel == i, p.s.count(p.me) != zero)
                      for i, m in enumerate(p.moves) if m.pc in missing])
-        return _failed(p, goal, inv, bad, everything, z3.BoolVal(True))
+        return _failed(p, goal, inv, bad, everything, p.voc.bool(True))
     if goal.kind == G.CONTRACT:
         carriers = [i for i, m in enumerate(p.moves) if goal.name in m.events]
         if not carriers:
@@ -258,7 +258,7 @@ def _judge(p: Prover, goal: G.Goal, inv: list[Candidate], kept: set[tuple[object
                               note="cond_resched_lock returns void in this era")
         bad = z3.Or([z3.And(p.sel == i, z3.Not(p.moves[i].events[goal.name]))
                      for i in carriers])
-        return _failed(p, goal, inv, bad, carriers, z3.BoolVal(True))
+        return _failed(p, goal, inv, bad, carriers, p.voc.bool(True))
     if p.loop.lock not in FIFO_LOCKS:
         return GoalResult(goal, Verdict.NOT_APPLICABLE,
                           note=f"{p.loop.lock} is not FIFO: the unlocker may win again")
@@ -267,10 +267,10 @@ def _judge(p: Prover, goal: G.Goal, inv: list[Candidate], kept: set[tuple[object
     waiting = z3.And(s.queued(w), t.queued(w))
     if goal.name == "fifo_no_overtaking":
         bad = z3.And(waiting, _ahead(t, w, d), z3.Not(_ahead(s, w, d)))
-        return _failed(p, goal, inv, bad, everything, z3.BoolVal(True))
+        return _failed(p, goal, inv, bad, everything, p.voc.bool(True))
     releases = [i for i, m in enumerate(p.moves) if m.release]
     bad = z3.And(waiting, z3.Not(z3.And(_ahead(s, w, p.me), z3.Not(_ahead(t, w, p.me)))))
-    return _failed(p, goal, inv, bad, releases, z3.BoolVal(True))
+    return _failed(p, goal, inv, bad, releases, p.voc.bool(True))
 
 
 def _ahead(f: Frame, w: z3.ExprRef, d: z3.ExprRef) -> z3.BoolRef:

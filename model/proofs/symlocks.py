@@ -39,7 +39,7 @@ def _yes_no(cond: z3.BoolRef) -> list[Case]:
 
 
 def _acquire(s: Frame, me: z3.ExprRef, **extra: z3.ExprRef) -> dict[str, z3.ExprRef]:
-    return {"locked": z3.BoolVal(True), "owner": me, **extra}
+    return {"locked": s.voc.bool(True), "owner": me, **extra}
 
 
 def _anyone_queued(s: Frame) -> z3.BoolRef:
@@ -59,7 +59,7 @@ def _tas_trylock(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
 
 
 def _unlock(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
-    return [Case(z3.BoolVal(True), shared={"locked": z3.BoolVal(False)})]
+    return [Case(s.voc.bool(True), shared={"locked": s.voc.bool(False)})]
 
 
 def _tas_is_locked(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
@@ -67,7 +67,7 @@ def _tas_is_locked(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
 
 
 def _never(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
-    return [Case(z3.BoolVal(True), 0)]
+    return [Case(s.voc.bool(True), 0)]
 
 
 # ------------------------------------------------------------------ ticket
@@ -79,13 +79,13 @@ def _ticket_take(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
     return [Case(z3.And(s.head == s.tail, step), 1, acquired=True,
                  shared=_acquire(s, me, tail=fresh)),
             Case(z3.And(s.head != s.tail, step), 0, waits=True, shared={"tail": fresh},
-                 mine={"queued": z3.BoolVal(True), "pos": s.tail})]
+                 mine={"queued": s.voc.bool(True), "pos": s.tail})]
 
 
 def _ticket_mine(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
     mine = s.head == s.pos(me)
     return [Case(mine, 1, acquired=True, shared=_acquire(s, me),
-                 mine={"queued": z3.BoolVal(False)}),
+                 mine={"queued": s.voc.bool(False)}),
             Case(z3.Not(mine), 0)]
 
 
@@ -96,7 +96,7 @@ def _ticket_trylock(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
 
 
 def _ticket_unlock(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
-    return [Case(s.voc.succ(s.head, fresh), shared={"locked": z3.BoolVal(False),
+    return [Case(s.voc.succ(s.head, fresh), shared={"locked": s.voc.bool(False),
                                                    "head": fresh})]
 
 
@@ -119,7 +119,7 @@ def _q_free(s: Frame) -> z3.BoolRef:
 def _q_enter(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
     return [Case(_q_free(s), 1, acquired=True, shared=_acquire(s, me)),
             Case(z3.And(z3.Not(_q_free(s)), _new_tail(s, fresh)), 0, waits=True,
-                 shared={"tail": fresh}, mine={"queued": z3.BoolVal(True), "pos": s.tail})]
+                 shared={"tail": fresh}, mine={"queued": s.voc.bool(True), "pos": s.tail})]
 
 
 def _q_handoff(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
@@ -128,7 +128,7 @@ def _q_handoff(s: Frame, me: z3.ExprRef, fresh: z3.ExprRef) -> list[Case]:
         s.queued(d), s.voc.le(s.pos(me), s.pos(d)))))
     go = z3.And(z3.Not(s.locked), first)
     return [Case(go, 1, acquired=True, shared=_acquire(s, me),
-                 mine={"queued": z3.BoolVal(False)}),
+                 mine={"queued": s.voc.bool(False)}),
             Case(z3.Not(go), 0)]
 
 

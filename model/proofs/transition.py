@@ -19,7 +19,7 @@ from model.locks import RELEASE_OPS
 from model.program import IN_BREAK, Belief, Instr, Op
 from model.proofs.loops import Loop
 from model.proofs.symlocks import SYMBOLIC_OPS
-from model.proofs.vocabulary import COUNT_BITS, Frame, Vocabulary
+from model.proofs.vocabulary import Frame, Vocabulary
 
 MAX_FREE = 400
 _COMPARE = (lambda x, k: x == k, lambda x, k: x != k, z3.ULT, z3.ULE, z3.UGT, z3.UGE)
@@ -96,7 +96,7 @@ class Generator:
         s, me = self.s, self.me
         mine = {k: getattr(s, k)(me) for k in PER_CPU}
         mine["pc_before"] = s.pc(me)
-        regs: dict[int, z3.ExprRef] = {r: z3.BoolVal(False)
+        regs: dict[int, z3.ExprRef] = {r: self.voc.bool(False)
                                        for r in range(self.loop.program.registers)}
         regs.update({r: f(me) for r, f in s.regs.items()})
         return Env(mine, s.shared(), regs)
@@ -111,7 +111,7 @@ class Generator:
             if instr.op is not Op.SCHEDULE:
                 env = self.start()
                 yield Move(pc, "preempted: schedule()", z3.And(at, preempt),
-                           env.set(need=z3.BoolVal(False)), pc)
+                           env.set(need=self.voc.bool(False)), pc)
                 at = z3.And(at, z3.Not(preempt))
             for guard, env, events, release in self.step(pc, instr, self.start()):
                 for cond, leaf, nxt, more in self.run(pc + 1, env):
@@ -119,34 +119,34 @@ class Generator:
                                release, {**events, **more}, leaf.returned)
         env = self.start()
         yield Move(-1, "wakeup: need_resched = 1", z3.Not(s.need(me)),
-                   env.set(need=z3.BoolVal(True)), -1)
+                   env.set(need=self.voc.bool(True)), -1)
 
     # ------------------------------------------------------------ the step
 
     def step(self, pc: int, instr: Instr, env: Env
              ) -> Iterator[tuple[z3.BoolRef, Env, dict[str, z3.BoolRef], bool]]:
         """``(guard, env with acc in it, events, released)`` per outcome of the step."""
-        true = z3.BoolVal(True)
-        one = z3.BitVecVal(1, COUNT_BITS)
+        true = self.voc.bool(True)
+        one = self.voc.count(1)
         entry: dict[str, z3.BoolRef] = {}
         if pc == self.break_entry:
             entry = {"holds_before": env.owns(self.me)}
             env = self.enter_break(env)
         count = env.mine["count"]
         op = instr.op
-        acc = z3.BoolVal(False)
+        acc = self.voc.bool(False)
         if op is Op.PREEMPT_DISABLE:
             env = env.set(count=count + one)
         elif op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
             env = env.set(count=count - one)
         elif op is Op.SCHEDULE:
-            env = env.set(need=z3.BoolVal(False))
+            env = env.set(need=self.voc.bool(False))
         elif op is Op.NEED_RESCHED:
             acc = env.mine["need"]
         elif op is Op.FLAG_READ:
             acc = env.shared["break_lock"]
         elif op is Op.FLAG_WRITE:
-            env = env.set(break_lock=z3.BoolVal(bool(instr.b)))
+            env = env.set(break_lock=self.voc.bool(bool(instr.b)))
         elif op is Op.LOCK_OP:
             for guard, out, events, released in self.lock_op(instr, env):
                 yield guard, out, {**entry, **events}, released
@@ -156,8 +156,8 @@ class Generator:
         if z3.is_true(acc) or z3.is_false(acc):
             yield true, env.set_reg(-1, acc), entry, False
         else:
-            yield acc, env.set_reg(-1, z3.BoolVal(True)), entry, False
-            yield z3.Not(acc), env.set_reg(-1, z3.BoolVal(False)), entry, False
+            yield acc, env.set_reg(-1, self.voc.bool(True)), entry, False
+            yield z3.Not(acc), env.set_reg(-1, self.voc.bool(False)), entry, False
 
     def enter_break(self, env: Env) -> Env:
         return env.set(saved=env.mine["count"])
@@ -173,12 +173,12 @@ class Generator:
         for case in self.ops[name](self.s, self.me, fresh):
             out = env.set(**case.shared, **case.mine)
             if case.acquired:
-                out = out.set(holds=z3.BoolVal(True))
+                out = out.set(holds=self.voc.bool(True))
             if released:
-                out = out.set(holds=z3.BoolVal(False))
+                out = out.set(holds=self.voc.bool(False))
                 if instr.flags & IN_BREAK:
-                    out = out.set(dropped=z3.BoolVal(True))
-            yield case.guard, out.set_reg(-1, z3.BoolVal(bool(case.value))), {}, released
+                    out = out.set(dropped=self.voc.bool(True))
+            yield case.guard, out.set_reg(-1, self.voc.bool(bool(case.value))), {}, released
 
     # ------------------------------------------------------------ free control
 
@@ -186,7 +186,7 @@ class Generator:
             ) -> Iterator[tuple[z3.BoolRef, Env, int, dict[str, z3.BoolRef]]]:
         """Every path of free instructions from ``pc`` to the next step."""
         todo: list[tuple[int, z3.BoolRef, Env, dict[str, z3.BoolRef], int]] = [
-            (pc, z3.BoolVal(True), env, {}, 0)]
+            (pc, self.voc.bool(True), env, {}, 0)]
         while todo:
             pc, cond, env, events, n = todo.pop()
             if n > MAX_FREE:
@@ -206,7 +206,7 @@ class Generator:
 
     def free(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
              ) -> Iterator[tuple[int, z3.BoolRef, Env, dict[str, z3.BoolRef]]]:
-        true = z3.BoolVal(True)
+        true = self.voc.bool(True)
         op = instr.op
         if op is Op.JUMP:
             yield instr.target, true, env, events
@@ -214,19 +214,19 @@ class Generator:
             reg = -1 if op is Op.BRANCH_ACC else int(instr.a)
             value = env.regs[reg]
             if op is Op.BRANCH_REG and instr.b:
-                env = env.set_reg(reg, z3.BoolVal(False))
+                env = env.set_reg(reg, self.voc.bool(False))
             yield from _split(value, instr.target, pc + 1, env, events)
         elif op is Op.BRANCH_PCOUNT:
-            k = z3.BitVecVal(int(instr.b), COUNT_BITS)
+            k = self.voc.count(int(instr.b))
             taken = _COMPARE[int(instr.a)](env.mine["count"], k)
             yield from _split(taken, instr.target, pc + 1, env, events)
         elif op is Op.SET_REG:
-            yield pc + 1, true, env.set_reg(int(instr.a), z3.BoolVal(bool(instr.b))), events
+            yield pc + 1, true, env.set_reg(int(instr.a), self.voc.bool(bool(instr.b))), events
         elif op is Op.MM_DROP_DUE:
             # drop_every = 1: every call is a drop_every-th call
-            yield pc + 1, true, env.set_reg(-1, z3.BoolVal(True)), events
+            yield pc + 1, true, env.set_reg(-1, self.voc.bool(True)), events
         elif op is Op.BELIEVE:
-            yield pc + 1, true, env.set(holds=z3.BoolVal(Belief(int(instr.b)) == Belief.HELD)), \
+            yield pc + 1, true, env.set(holds=self.voc.bool(Belief(int(instr.b)) == Belief.HELD)), \
                 events
         elif op is Op.BREAK_END:
             yield pc + 1, true, *self.break_end(instr, env, events)
@@ -244,8 +244,8 @@ class Generator:
             value = env.regs[int(instr.a)]
             found["break_return_truth"] = value == env.mine["dropped"]
             env = replace(env, returned=(instr.where, value, env.mine["dropped"]))
-        zero = z3.BitVecVal(0, COUNT_BITS)
-        return env.set(dropped=z3.BoolVal(False), saved=zero), found
+        zero = self.voc.count(0)
+        return env.set(dropped=self.voc.bool(False), saved=zero), found
 
 
 def _split(value: z3.ExprRef, target: int, fall: int, env: Env,
@@ -253,9 +253,9 @@ def _split(value: z3.ExprRef, target: int, fall: int, env: Env,
            ) -> Iterator[tuple[int, z3.BoolRef, Env, dict[str, z3.BoolRef]]]:
     value = z3.simplify(value)
     if z3.is_true(value):
-        yield target, z3.BoolVal(True), env, events
+        yield target, z3.BoolVal(True, value.ctx), env, events
     elif z3.is_false(value):
-        yield fall, z3.BoolVal(True), env, events
+        yield fall, z3.BoolVal(True, value.ctx), env, events
     else:
         yield target, value, env, events
         yield fall, z3.Not(value), env, events

@@ -8,8 +8,6 @@ query stays in the decidable effectively-propositional fragment (as in Ivy and m
 
 from __future__ import annotations
 
-import functools
-import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -29,6 +27,14 @@ class Vocabulary:
     pc_of: dict[int, z3.ExprRef]      # program counter -> enum constant
     lt: z3.FuncDeclRef
     regs: tuple[int, ...]             # registers live across steps (the rest are scratch)
+    ctx: z3.Context                   # one per proof: no z3 state is shared between proofs
+
+    def bool(self, value: bool) -> z3.BoolRef:
+        return z3.BoolVal(value, self.ctx)
+
+    def count(self, value: int) -> z3.BitVecRef:
+        """A ``preempt_count`` value."""
+        return z3.BitVecVal(value, COUNT_BITS, self.ctx)
 
     def order_axioms(self) -> z3.BoolRef:
         """``lt`` is a strict total order on positions."""
@@ -49,19 +55,14 @@ class Vocabulary:
         return z3.Or(a == b, self.lt(a, b))
 
 
-@functools.cache
-def _program_points(step_pcs: tuple[int, ...]) -> tuple[z3.SortRef, list[z3.ExprRef]]:
-    # z3 declares an enumeration once per name: one sort per distinct set of program points
-    digest = hashlib.sha1(repr(step_pcs).encode()).hexdigest()[:12]
-    return z3.EnumSort(f"PC_{digest}", [f"pc{pc}" for pc in step_pcs])
-
-
 def vocabulary(step_pcs: Sequence[int], regs: Sequence[int]) -> Vocabulary:
-    sort, consts = _program_points(tuple(step_pcs))
-    cpu = z3.DeclareSort("CPU")
-    pos = z3.DeclareSort("Pos")
+    """The sorts of one proof, in a fresh z3 context."""
+    ctx = z3.Context()
+    sort, consts = z3.EnumSort("PC", [f"pc{pc}" for pc in step_pcs], ctx=ctx)
+    cpu = z3.DeclareSort("CPU", ctx)
+    pos = z3.DeclareSort("Pos", ctx)
     return Vocabulary(cpu, pos, sort, dict(zip(step_pcs, consts, strict=True)),
-                      z3.Function("lt", pos, pos, z3.BoolSort()), tuple(regs))
+                      z3.Function("lt", pos, pos, z3.BoolSort(ctx)), tuple(regs), ctx)
 
 
 class Frame:
@@ -75,8 +76,8 @@ class Frame:
     """
 
     def __init__(self, voc: Vocabulary, tag: str) -> None:
-        count = z3.BitVecSort(COUNT_BITS)
-        cpu, boolean = voc.cpu, z3.BoolSort()
+        count = z3.BitVecSort(COUNT_BITS, voc.ctx)
+        cpu, boolean = voc.cpu, z3.BoolSort(voc.ctx)
         self.voc = voc
         self.pc = z3.Function(f"pc{tag}", cpu, voc.pc)
         self.count = z3.Function(f"preempt_count{tag}", cpu, count)
@@ -87,11 +88,11 @@ class Frame:
         self.dropped = z3.Function(f"dropped{tag}", cpu, boolean)
         self.saved = z3.Function(f"saved{tag}", cpu, count)
         self.regs = {r: z3.Function(f"r{r}{tag}", cpu, boolean) for r in voc.regs}
-        self.locked = z3.Bool(f"locked{tag}")
+        self.locked = z3.Bool(f"locked{tag}", voc.ctx)
         self.owner = z3.Const(f"owner{tag}", cpu)
         self.head = z3.Const(f"head{tag}", voc.pos)
         self.tail = z3.Const(f"tail{tag}", voc.pos)
-        self.break_lock = z3.Bool(f"break_lock{tag}")
+        self.break_lock = z3.Bool(f"break_lock{tag}", voc.ctx)
 
     def per_cpu(self) -> dict[str, z3.FuncDeclRef]:
         """The per-CPU functions by field name (registers as ``r<i>``)."""
@@ -115,7 +116,7 @@ class Frame:
     def initial(self) -> z3.BoolRef:
         """Every CPU at the loop's first step, nothing held, nothing queued, the flag clear."""
         c = z3.Const("c_init", self.voc.cpu)
-        zero = z3.BitVecVal(0, COUNT_BITS)
+        zero = self.voc.count(0)
         first = min(self.voc.pc_of)
         per = [self.at(c, first), self.count(c) == zero, z3.Not(self.need(c)),
                z3.Not(self.holds(c)), z3.Not(self.queued(c)), z3.Not(self.dropped(c)),
