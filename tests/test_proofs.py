@@ -135,7 +135,7 @@ def test_explicit_engine_with_2_cpus_agrees(era: str, shape: str) -> None:
 
 @pytest.mark.slow
 def test_explicit_engine_with_3_cpus_agrees() -> None:
-    for era, shape in [("v2.6.9", "flat"), ("v2.6.25", "nested")]:
+    for era, shape in [("v2.6.25", "nested"), ("v5.17", "nested")]:
         loop = compile_loop(get_era(era), shape=shape)
         proof = prove_loop(loop)
         model = KernelModel(explicit_world(loop, 3, 1), specs())

@@ -99,7 +99,7 @@ def literals(lock: str, regs: tuple[int, ...], max_count: int, flag: bool) -> li
     return out
 
 
-def at_pc(pc: int, instr: Instr, lit: Literal) -> Candidate:
+def at_pc(pc: int, lit: Literal) -> Candidate:
     """Every CPU at ``pc`` satisfies ``lit``."""
     def body(s: Frame, c: z3.ExprRef) -> z3.BoolRef:
         return z3.Implies(s.at(c, pc), lit.formula(s, c))
@@ -211,5 +211,5 @@ def pool(lock: str, step_pcs: tuple[int, ...], code: tuple[Instr, ...], regs: tu
     for pc in step_pcs:
         if pc not in seen_pcs:
             out.append(unreached(pc))       # the literals below then say nothing more
-        out += [at_pc(pc, code[pc], lit) for lit in lits]
+        out += [at_pc(pc, lit) for lit in lits]
     return out + lock_state(lock)

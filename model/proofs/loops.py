@@ -66,7 +66,13 @@ class Loop:
 
 
 def compile_loop(era: Era, lock: str | None = None, shape: str = "flat") -> Loop:
-    """The loop ``shape`` under ``era`` with lock algorithm ``lock`` (default: the era's)."""
+    """The loop ``shape`` under ``era`` with lock algorithm ``lock`` (default: the era's).
+
+    >>> from model.eras import get_era
+    >>> loop = compile_loop(get_era("v2.6.25"), shape="nested")
+    >>> loop.lock, loop.program.code[0].text, len(loop.step_pcs())
+    ('ticket', 'preempt_disable()', 20)
+    """
     lock = lock or era.default_lock
     if lock not in PROVABLE_LOCKS:
         raise LockbreakError(f"lock {lock!r}: proofs cover {', '.join(PROVABLE_LOCKS)}")
