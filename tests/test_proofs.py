@@ -148,3 +148,17 @@ def test_explicit_engine_with_3_cpus_agrees() -> None:
 def test_undecided_is_never_proved() -> None:
     proof = prove_loop(compile_loop(get_era("v2.6.12"), shape="flat"), timeout_ms=1)
     assert {r.verdict for r in proof.results} == {Verdict.UNDECIDED}
+
+
+def test_a_proof_whose_witness_two_cpus_never_reach_is_vacuous() -> None:
+    # v5.17 with a test-and-set lock: contention is invisible (contended = 0) and, holding
+    # another lock, the reschedule test preempt_count == 1 never passes: no call ever drops L
+    proof = prove_loop(compile_loop(get_era("v5.17"), "tas", "nested"))
+    contracts = ("holds_before", "holds_after", "preempt_count_restored", "break_return_truth")
+    for name in contracts:
+        assert proof.result(name).verdict is Verdict.VACUOUS, name
+        assert proof.result(name).note == "never seen: cond_resched_lock(L) drops L"
+    assert proof.result("mutual_exclusion").verdict is Verdict.PROVED
+    # a ticket lock under v2.6.12's spin_lock only ever trylocks: nobody queues
+    ticket = prove_loop(compile_loop(get_era("v2.6.12"), "ticket", "flat"))
+    assert ticket.result("fifo_no_overtaking").verdict is Verdict.VACUOUS

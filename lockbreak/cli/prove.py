@@ -48,10 +48,10 @@ def prove_cmd(era_name: str, lock: str | None, shapes: tuple[str, ...], timeout:
         _print(proof, not no_invariant)
         proofs.append(proof)
     verdicts = {r.verdict for p in proofs for r in p.results}
-    code = (EXIT_FAIL if Verdict.FAILED in verdicts else
+    code = (EXIT_FAIL if verdicts & {Verdict.FAILED, Verdict.VACUOUS} else
             EXIT_UNDECIDED if Verdict.UNDECIDED in verdicts else EXIT_OK)
     click.echo({EXIT_OK: "every goal proved for every number of CPUs",
-                EXIT_FAIL: "some goal failed",
+                EXIT_FAIL: "some goal failed or was vacuous",
                 EXIT_UNDECIDED: "some goal undecided"}[code])
     sys.exit(code)
 

@@ -23,7 +23,7 @@ import z3
 from lockbreak.core import LockbreakError
 from model.eras import Era
 from model.kernel import KernelModel
-from model.program import Op
+from model.program import ACQUIRING, Op
 from model.proofs import goals as G
 from model.proofs.candidates import Candidate, conjoin, mutual_exclusion, pool
 from model.proofs.loops import Loop, compile_loop, explicit_world
@@ -41,6 +41,7 @@ class Verdict(enum.Enum):
     FAILED = "failed"
     UNDECIDED = "undecided"
     NOT_APPLICABLE = "n/a"
+    VACUOUS = "vacuous"         # proved, but 2 concrete CPUs never reach its witness
 
 
 @dataclass(frozen=True)
@@ -206,14 +207,36 @@ def prove_loop(loop: Loop, timeout_ms: int = 120_000) -> LoopProof:
     results = []
     if bound.key not in kept:
         return _undecided(p, loop, "preempt_count leaves its 3-bit encoding", len(states), started)
+    seen_witness = _witnesses(p, states)
     for goal in G.GOALS:
         try:
-            results.append(_judge(p, goal, inv, kept, sched, safety))
+            result = _judge(p, goal, inv, kept, sched, safety)
+            if result.verdict is Verdict.PROVED and goal.witness not in seen_witness:
+                result = GoalResult(goal, Verdict.VACUOUS, note=f"never seen: {goal.witness}")
+            results.append(result)
         except Undecided as err:
             results.append(GoalResult(goal, Verdict.UNDECIDED,
                                       note=f"z3: unknown ({err}); raise --timeout"))
     return LoopProof(loop, tuple(results), _invariant_text(p, inv), len(inv), len(states),
                      p.queries, time.perf_counter() - started)
+
+
+def _witnesses(p: Prover, states: Sequence[Structure]) -> set[str]:
+    """Which goal witnesses the reachable states of 2 concrete CPUs show."""
+    code = p.code
+    found = set()
+    for st in states:
+        waiting = any(code[cs.pc].flags & ACQUIRING and not cs.holds for cs in st.cpus)
+        if waiting and any(cs.holds for cs in st.cpus):
+            found.add(G.CONTENDED)
+        if any(cs.dropped for cs in st.cpus):
+            found.add(G.BROKE)
+        if any(cs.queued for cs in st.cpus):
+            found.add(G.QUEUED)
+        if any(code[cs.pc].op is Op.SCHEDULE or (cs.need and cs.count == 0)
+               for cs in st.cpus):
+            found.add(G.SCHEDULED)
+    return found
 
 
 def _cpus(n: int) -> str:

@@ -50,6 +50,7 @@ def from_kernel(model: KernelModel, state: int, lock: str, live: tuple[int, ...]
     """The explicit model's state in the proof's vocabulary; a ticket lock's tickets are
     counted from ``base`` (default: now-serving)."""
     shared, locals_ = model.parts(state)
+    code = model.world.programs[0].code
     word, flag, holders, _, waiters = shared[0]
     n = model.world.n_cpus
     head = tail = 0
@@ -64,7 +65,9 @@ def from_kernel(model: KernelModel, state: int, lock: str, live: tuple[int, ...]
         locked = owner != NOBODY
         head, tail = (h - b) % m, (t - b) % m
         for c in range(n):
-            if waiters >> c & 1:
+            # a CPU holds a ticket while it waits inside arch_spin_lock (not after a trylock)
+            spinning = "arch_spin_lock(" in code[locals_[c][PC]].where
+            if waiters >> c & 1 and spinning:
                 queued[c], pos[c] = True, (locals_[c][TICKET] - b) % m
     else:
         owner_q, pending, queue = word
