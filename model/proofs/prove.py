@@ -142,7 +142,8 @@ class Prover:
     def _drop(self, cands: list[Candidate], st: Structure) -> list[Candidate]:
         kept = [c for c in cands if c.judge(st)]
         if len(kept) == len(cands):
-            raise LockbreakError("internal: a z3 model refutes no candidate")
+            # the Python judges and the z3 formulas disagree: decide nothing rather than loop
+            raise Undecided("no candidate's judge agrees with z3's counterexample")
         return kept
 
     # ------------------------------------------------------------ counterexamples
