@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import enum
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
 import z3
@@ -72,6 +73,16 @@ class Undecided(Exception):
     """z3 answered unknown."""
 
 
+@contextmanager
+def scope(solver: z3.Solver) -> Iterator[z3.Solver]:
+    """One query's assertions: pushed on entry, popped on exit (also on `Undecided`)."""
+    solver.push()
+    try:
+        yield solver
+    finally:
+        solver.pop()
+
+
 @dataclass
 class Prover:
     """One loop's vocabulary, moves and transition relation, and the z3 queries over them."""
@@ -79,7 +90,7 @@ class Prover:
     loop: Loop
     timeout_ms: int
     queries: int = 0
-    moves: list[Move] = field(default_factory=list)
+    moves: list[Move] = field(init=False)
 
     def __post_init__(self) -> None:
         loop = self.loop
@@ -118,25 +129,21 @@ class Prover:
         init = self.solver()
         init.add(self.s.initial())
         while True:
-            init.push()
-            init.add(z3.Not(conjoin(self.s, cands)))
-            if not self.check(init):
-                init.pop()
-                break
-            st, _ = from_z3(init.model(), self.s)
-            init.pop()
+            with scope(init):
+                init.add(z3.Not(conjoin(self.s, cands)))
+                if not self.check(init):
+                    break
+                st, _ = from_z3(init.model(), self.s)
             cands = self._drop(cands, st)
         step = self.solver()
         step.add(self.trans)
         while True:
-            step.push()
-            step.add(conjoin(self.s, cands))
-            step.add(z3.Not(conjoin(self.t, cands)))
-            if not self.check(step):
-                step.pop()
-                return cands
-            st, _ = from_z3(step.model(), self.t)
-            step.pop()
+            with scope(step):
+                step.add(conjoin(self.s, cands))
+                step.add(z3.Not(conjoin(self.t, cands)))
+                if not self.check(step):
+                    return cands
+                st, _ = from_z3(step.model(), self.t)
             cands = self._drop(cands, st)
 
     def _drop(self, cands: list[Candidate], st: Structure) -> list[Candidate]:
