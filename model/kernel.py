@@ -358,6 +358,11 @@ class KernelModel:
             stale += [f"cpu{i}:{name}" for i in range(len(self._code)) if stale_mask >> i & 1]
         return WorldView(tuple(cpus), locks, tuple(stale))
 
+    def parts(self, state: int) -> tuple[tuple, tuple[tuple[int, ...], ...]]:
+        """The shared part and each CPU's private part of ``state``, as stored (layout above)."""
+        return (self._shared[state & SHARED_MASK],
+                tuple(self._locals[(state >> shift) & LOCAL_MASK] for shift in self._shifts))
+
     def step_info(self, state: int, action: Action) -> StepInfo:
         """Re-run one transition to say, in kernel words, what it did."""
         shared = self._shared[state & SHARED_MASK]

@@ -24,6 +24,7 @@ from lockbreak.cli.hypothesis_check import (
 )
 from lockbreak.cli.latency import latency_cmd
 from lockbreak.cli.progress import ProgressLine
+from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.core import Budget, LockbreakError, Status
@@ -262,3 +263,4 @@ def replay_cmd(file: Path) -> None:
 main.add_command(suite_cmd)
 main.add_command(diff_cmd)
 main.add_command(latency_cmd)
+main.add_command(prove_cmd)
