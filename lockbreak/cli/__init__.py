@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
 from lockbreak.core import Budget, LockbreakError
@@ -37,6 +38,9 @@ PREEMPT_MODELS = {
 @click.version_option(package_name="lockbreak")
 def main() -> None:
     """lockbreak: a model checker for lock-break correctness in Linux-style kernels."""
+
+
+main.add_command(fuzz_cmd)
 
 
 @main.command("check")
