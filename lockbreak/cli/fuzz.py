@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import shlex
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -76,7 +77,7 @@ def fuzz_cmd(version: str, props: tuple[str, ...], seed: int | None, budget: str
                    f"{' or '.join(run.properties)} under {version} (not a proof; a larger "
                    "--budget or --max-states searches further)")
         sys.exit(EXIT_NONE_FOUND)
-    finding = run.finding
+    finding = replace(run.finding, sketch=run.finding.sketch.trimmed())
     path = out / f"fuzz-{version}-{'-'.join(finding.violated)}.toml"
     description = (f"Found by `{command}` and shrunk by Hypothesis: "
                    f"{', '.join(finding.violated)} violated under {version}.")
@@ -103,9 +104,11 @@ def fuzz_cmd(version: str, props: tuple[str, ...], seed: int | None, budget: str
 
 def _covered(run: FuzzRun) -> str:
     how = f"seed {run.seed}" if run.seed is not None else "unseeded, example database in use"
+    its = "its" if len(run.properties) == 1 else "their"
     return (f"fuzz {run.version} ({how}): {run.generated} examples in "
-            f"{run.seconds:.1f} s, {run.checked} checked exhaustively, {run.discarded} "
-            "discarded over the state budget")
+            f"{run.seconds:.1f} s: {run.checked} checked exhaustively ({run.held} where "
+            f"{' and '.join(run.properties)} held with {its} witness reached), "
+            f"{run.discarded} discarded over the state budget")
 
 
 def _command(version: str, props: tuple[str, ...], seed: int | None, budget: str,

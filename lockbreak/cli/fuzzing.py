@@ -36,6 +36,7 @@ from model.world import build_world
 from properties.catalogue import CATALOGUE, KNOWN, specs
 
 BATCH_EXAMPLES = 50     # examples per seeded batch when the budget is in seconds
+SHRINK_STATES = 2_000   # the least state budget of a shrink candidate
 
 
 class GeneratorBug(LockbreakError):
@@ -65,7 +66,9 @@ class FuzzRun:
     """What a search did: distinct scenarios judged or discarded, and the finding if any.
 
     ``generated`` counts distinct scenarios up to the first finding; ``shrink_checks`` the
-    distinct scenarios checked after it, while Hypothesis shrank the finding.
+    distinct scenarios checked after it, while Hypothesis shrank the finding. ``held`` counts
+    checked scenarios where every wanted property held with its witness reached (not
+    vacuously): what a "none found" rests on.
     """
 
     version: str
@@ -73,6 +76,7 @@ class FuzzRun:
     seed: int | None
     finding: Finding | None = None
     checked: int = 0
+    held: int = 0
     discarded: int = 0
     shrink_checks: int = 0
     seconds: float = 0.0
@@ -94,6 +98,7 @@ class _Judge:
     deadline: float | None
     started: float
     cache: dict[Sketch, tuple[str, ...] | None] = field(default_factory=dict)
+    shrink_states: int = 0
 
     def __call__(self, sketch: Sketch) -> bool:
         if sketch in self.cache:
@@ -110,15 +115,24 @@ class _Judge:
     def judge(self, sketch: Sketch) -> tuple[str, ...] | None:
         """The wanted properties ``sketch`` violates; None when discarded over budget."""
         scenario = load_sketch(sketch, self.folder / "example.toml")
-        results = check_sketch(scenario, self.run.properties, self.budget.max_states)
+        shrinking = self.run.seconds_to_first is not None
+        results = check_sketch(scenario, self.run.properties,
+                               self.shrink_states if shrinking else self.budget.max_states)
         over = any(r.status is Status.INCOMPLETE for r in results)
         violated = tuple(r.property for r in results if r.status is Status.VIOLATED)
-        if self.run.seconds_to_first is not None:
+        if violated and not shrinking:
+            # Candidates while shrinking get a budget scaled to the finding: a smaller
+            # scenario that violates the property needs no more, and most candidates do not
+            # violate it, so they would otherwise be explored to the full budget.
+            states = max(r.stats.states for r in results)
+            self.shrink_states = min(self.budget.max_states, max(SHRINK_STATES, 10 * states))
+        if shrinking:
             self.run.shrink_checks += 1
         elif over and not violated:
             self.run.discarded += 1
         else:
             self.run.checked += 1
+            self.run.held += all(r.status is Status.HOLDS for r in results)
         return violated or None
 
 

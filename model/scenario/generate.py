@@ -25,8 +25,8 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, replace
+from typing import Any, TypeVar
 
 from hypothesis import strategies as st
 
@@ -48,8 +48,15 @@ from model.lang.ast import (
     While,
 )
 
+T = TypeVar("T")
 LOCK_NAMES = ("A", "B", "C")
 DATUM = "X"
+# How often each kind of statement is offered where it may appear (default 1): lock-break
+# bugs need critical sections and lock-break sites, so those come up more often.
+WEIGHTS: Mapping[str, int] = {"critical section": 3, "cond_resched_lock": 2,
+                              "tested cond_resched_lock": 2}
+# Break conditions that ask only whether another CPU waits (no need_resched in them).
+CONTENTION_TESTS = ("need_lockbreak", "spin_needbreak")
 # Bumped whenever the meaning of the choices behind a sketch changes, so that an example
 # database never replays old choices as different scenarios.
 GENERATOR_VERSION = 1
@@ -71,6 +78,16 @@ class Sketch:
     locks: tuple[str, ...]
     data: tuple[tuple[str, str], ...]          # (datum, the lock protecting it)
     cpus: tuple[CpuSketch, ...]
+
+    def trimmed(self) -> Sketch:
+        """The same scenario without locks that neither the code nor the data mention.
+
+        A lock nobody takes stays free in every state, so dropping it changes no verdict;
+        shrinking cannot always drop it, since the lock count is drawn before the code.
+        """
+        used = {d[1] for d in self.data} | {arg for cpu in self.cpus
+                                            for arg in _arguments(cpu.code)}
+        return replace(self, locks=tuple(lock for lock in self.locks if lock in used))
 
     @property
     def size(self) -> int:
@@ -97,23 +114,35 @@ def sketches(version: str, limits: Limits = Limits()) -> st.SearchStrategy[Sketc
     >>> s = find(sketches("v2.6.12"), lambda s: len(s.cpus) == 2,
     ...          settings=settings(database=None))
     >>> [len(cpu.code) for cpu in s.cpus], s.locks
-    ([1, 1], ('A',))
+    ([3, 3], ('A',))
     """
     era = era_registry.get_era(version)
 
     @st.composite
-    def draw_cpu(draw: st.DrawFn, locks: tuple[str, ...],
-                 data: tuple[tuple[str, str], ...]) -> CpuSketch:
-        code = _Code(draw, era, locks, dict(data), limits).block((), frozenset(), None, 0)
+    def draw_cpu(draw: st.DrawFn, locks: tuple[str, ...], data: tuple[tuple[str, str], ...],
+                 earlier: tuple[CpuSketch, ...]) -> CpuSketch:
+        # Kernel code paths race with themselves: a CPU may run the first CPU's code (which
+        # also lets symmetry reduction merge their states). Always the first, so that the
+        # shrinker can delete the CPUs in between.
+        copy: bool = bool(earlier) and draw(st.booleans())
+        if copy:
+            code = earlier[0].code
+        else:
+            code = _Code(draw, era, locks, dict(data), limits).program()
         return CpuSketch(code, wakeups=draw(st.integers(0, limits.max_wakeups)))
 
     @st.composite
     def draw_sketch(draw: st.DrawFn) -> Sketch:
         locks = LOCK_NAMES[:draw(st.integers(1, min(limits.max_locks, len(LOCK_NAMES))))]
         data = ((DATUM, draw(st.sampled_from(locks))),) if draw(st.booleans()) else ()
-        # A list, not a count: the shrinker can then delete any CPU, not only the last.
-        cpus = draw(st.lists(draw_cpu(locks, data), min_size=1, max_size=limits.max_cpus))
-        return Sketch(version, locks, data, tuple(cpus))
+        cpus: tuple[CpuSketch, ...] = ()
+        for n in range(limits.max_cpus):
+            cpu, more = draw(_element(n < limits.max_cpus - 1, functools.partial(
+                draw, draw_cpu(locks, data, cpus)), odds=5))
+            cpus += (cpu,)
+            if not more:
+                break
+        return Sketch(version, locks, data, cpus)
 
     return draw_sketch()
 
@@ -127,6 +156,16 @@ class _Code:
         self.tests_value = era.returns_value("cond_resched_lock")
         self.conditions = [name for name in ("need_lockbreak", "lock_need_resched",
                                              "spin_needbreak") if era.provides(name)]
+        self.contention = [name for name in self.conditions if name in CONTENTION_TESTS]
+
+    def program(self) -> tuple[Stmt, ...]:
+        """A CPU's code: a critical section, then optionally a block of anything.
+
+        Code that takes no lock cannot take part in a lock-break bug, so every CPU takes one.
+        """
+        lead = self.section(self.locks, (), frozenset(), None, 0)
+        return (*lead, *self.block((), frozenset(), None, 0)) if self.draw(st.booleans()) \
+            else tuple(lead)
 
     def block(self, held: tuple[str, ...], reads: frozenset[str],
               loop_held: tuple[str, ...] | None, depth: int) -> tuple[Stmt, ...]:
@@ -139,7 +178,7 @@ class _Code:
         out: list[Stmt] = []
         for n in range(self.limits.max_block):
             last = n == self.limits.max_block - 1
-            stmts, more = self.draw(_statement(not last, functools.partial(
+            stmts, more = self.draw(_element(not last, functools.partial(
                 self.statement, held, reads, loop_held, depth)))
             out += stmts
             reads = reads | {str(s.args[0]) for s in stmts
@@ -152,7 +191,9 @@ class _Code:
                   loop_held: tuple[str, ...] | None, depth: int) -> list[Stmt]:
         """The next statement (a few for a critical section)."""
         choices = self.choices(held, reads, loop_held, depth)
-        return choices[self.draw(st.sampled_from(list(choices)))]()
+        # Weighted by repetition; shrinking still moves towards the first entry, work().
+        kinds = [kind for kind in choices for _ in range(WEIGHTS.get(kind, 1))]
+        return choices[self.draw(st.sampled_from(kinds))]()
 
     def choices(self, held: tuple[str, ...], reads: frozenset[str],
                 loop_held: tuple[str, ...] | None,
@@ -168,7 +209,8 @@ class _Code:
                 c[f"use {datum}"] = _just(Call("use", (datum,)))
         if held:
             c["cond_resched_lock"] = lambda: [Call("cond_resched_lock", (self.pick(held),))]
-            c["open-coded break"] = lambda: [self.open_break(held, loop_held)]
+            if len(held) == 1 or self.contention:
+                c["open-coded break"] = lambda: [self.open_break(held, loop_held)]
             if self.tests_value:
                 c["tested cond_resched_lock"] = lambda: [self.tested_break(held, loop_held)]
         else:
@@ -230,15 +272,22 @@ class _Code:
         """``if (spin_needbreak(L) || need_resched()) { unlock; relax; lock; reaction }``.
 
         The CPU relaxes with ``cond_resched()`` only when ``L`` was its one lock, so that
-        the open-coded break never sleeps while atomic itself.
+        the open-coded break never sleeps while atomic itself. With other locks still held
+        it relaxes with ``cpu_relax()`` and tests contention only: a test of need_resched
+        would then stay true forever (only scheduling clears it), a bug in the code and
+        not in the era.
         """
         lock = self.pick(held)
-        tests: list[Expr] = [CallExpr("need_resched")]
+        alone = held == (lock,)
+        tests: list[Expr] = [CallExpr("need_resched")] if alone else []
         for name in self.conditions:
-            tests += [CallExpr(name, (lock,)), Or(CallExpr(name, (lock,)),
-                                                  CallExpr("need_resched"))]
+            if alone:
+                tests += [CallExpr(name, (lock,)), Or(CallExpr(name, (lock,)),
+                                                      CallExpr("need_resched"))]
+            elif name in CONTENTION_TESTS:
+                tests.append(CallExpr(name, (lock,)))
         cond = self.draw(st.sampled_from(tests))
-        relax = "cond_resched" if held == (lock,) else "cpu_relax"
+        relax = "cond_resched" if alone else "cpu_relax"
         then = (Call("spin_unlock", (lock,)), Call(relax), Call("spin_lock", (lock,)),
                 *self.reaction(held, loop_held))
         return If(cond, then)
@@ -249,15 +298,43 @@ def _just(stmt: Stmt) -> Callable[[], list[Stmt]]:
 
 
 @st.composite
-def _statement(draw: st.DrawFn, may_continue: bool,
-               make: Callable[[], list[Stmt]]) -> tuple[list[Stmt], bool]:
-    """``make()`` and a "more after this?" coin, as one span of choices.
+def _element(draw: st.DrawFn, may_continue: bool, make: Callable[[], T],
+             odds: int = 1) -> tuple[T, bool]:
+    """``make()`` and a "more after this?" draw (more at odds ``odds`` to 1), as one span.
 
-    As lists draw their elements: the shrinker deletes a statement by deleting its span, at
-    any position (``make`` draws through the same data as ``draw``).
+    As lists draw their elements: the shrinker deletes a statement or a CPU by deleting its
+    span, at any position (``make`` draws through the same data as ``draw``).
     """
-    stmts = make()
-    return stmts, may_continue and draw(st.booleans())
+    value = make()
+    return value, may_continue and draw(st.integers(0, odds)) > 0
+
+
+def _arguments(code: Sequence[Stmt]) -> set[str]:
+    """Every name passed to a call or tested in a condition of ``code``."""
+    names: set[str] = set()
+    for stmt in code:
+        match stmt:
+            case Call():
+                names.update(str(a) for a in stmt.args)
+            case Repeat():
+                names |= _arguments(stmt.body)
+            case While():
+                names |= _expr_arguments(stmt.cond) | _arguments(stmt.body)
+            case If():
+                names |= (_expr_arguments(stmt.cond) | _arguments(stmt.then)
+                          | _arguments(stmt.orelse))
+    return names
+
+
+def _expr_arguments(expr: Expr) -> set[str]:
+    match expr:
+        case CallExpr():
+            return {str(a) for a in expr.args}
+        case Not():
+            return _expr_arguments(expr.operand)
+        case And() | Or():
+            return _expr_arguments(expr.left) | _expr_arguments(expr.right)
+    return set()
 
 
 def _count(code: Sequence[Stmt]) -> int:
