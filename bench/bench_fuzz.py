@@ -46,7 +46,7 @@ def main(argv: list[str]) -> None:
                 print(f"  {version} {prop} seed {seed}: none found in {run.generated} examples "
                       f"({run.seconds:.1f} s)")
                 continue
-            s = run.finding.sketch
+            s = run.finding.sketch.trimmed()   # as written to the file
             firsts.append(run.seconds_to_first or 0.0)
             seconds.append(run.seconds)
             print(f"  {version} {prop} seed {seed}: after {run.generated_to_first} examples, "

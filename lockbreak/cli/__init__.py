@@ -1,4 +1,4 @@
-"""The ``lockbreak`` command: check scenarios, list what the model knows, replay traces.
+"""The ``lockbreak`` command: check scenarios, list what the model knows, replay traces, fuzz.
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
 holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).

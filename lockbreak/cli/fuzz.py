@@ -1,7 +1,8 @@
 """``lockbreak fuzz``: generate scenarios, check each exhaustively, keep the smallest violation.
 
 Exit codes (those of ``lockbreak check``): 1 a violating scenario was found and written, 3 none
-found within the budget (that is not a proof: the run is incomplete), 2 bad input.
+found within the budget (that is not a proof: the run is incomplete) or interrupted, 2 bad
+input (or a generator bug, reported with the scenario it drew).
 """
 
 from __future__ import annotations
@@ -68,9 +69,15 @@ def fuzz_cmd(version: str, props: tuple[str, ...], seed: int | None, budget: str
     except click.BadParameter as err:
         _bad_input(f"--budget {err.message}")
     command = _command(version, props, seed, budget, max_states)
-    run = fuzz(version, props or None, seed=seed,
-               budget=FuzzBudget(examples, seconds, max_states),
-               database=None if no_db else db)
+    try:
+        run = fuzz(version, props or None, seed=seed,
+                   budget=FuzzBudget(examples, seconds, max_states),
+                   database=None if no_db else db)
+    except KeyboardInterrupt:
+        click.echo("interrupted: nothing written", err=True)
+        sys.exit(EXIT_NONE_FOUND)
+    except LockbreakError as err:      # a generator bug: say so, with the scenario drawn
+        _bad_input(str(err))
     click.echo(_covered(run))
     if run.finding is None:
         click.echo(f"none found in {run.generated} examples: no generated scenario violates "

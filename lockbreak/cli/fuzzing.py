@@ -9,7 +9,7 @@ exceeds the budget is discarded, never judged: the search says how many it disca
 The search is `hypothesis.find`. A seeded run is reproducible: Hypothesis then neither reads
 nor writes the example database. An unseeded run uses the database under a key naming the
 era, the properties and the generator version, so a finding is tried first next time.
-A budget in seconds runs seeded batches until the time is up; after that only sketches
+A budget in seconds runs batches of examples until the time is up; after that only sketches
 already checked are answered (from a cache), so shrinking a finding ends promptly.
 """
 

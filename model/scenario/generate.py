@@ -122,10 +122,11 @@ def sketches(version: str, limits: Limits = Limits()) -> st.SearchStrategy[Sketc
     def draw_cpu(draw: st.DrawFn, locks: tuple[str, ...], data: tuple[tuple[str, str], ...],
                  earlier: tuple[CpuSketch, ...]) -> CpuSketch:
         # Kernel code paths race with themselves: a CPU may run the first CPU's code (which
-        # also lets symmetry reduction merge their states). Always the first, so that the
-        # shrinker can delete the CPUs in between.
-        copy: bool = bool(earlier) and draw(st.booleans())
-        if copy:
+        # also lets symmetry reduction merge their states). Always the first, and the coin
+        # is drawn for every CPU, so that every CPU's choices have the same shape and the
+        # shrinker can delete any of them.
+        copy: bool = draw(st.booleans())
+        if copy and earlier:
             code = earlier[0].code
         else:
             code = _Code(draw, era, locks, dict(data), limits).program()
