@@ -63,7 +63,8 @@ def main(argv: list[str]) -> None:
         verdict = "FOUND (a bug)" if run.finding else "none found"
         print(f"  {version} {prop}: {verdict} in {run.generated} examples, {run.seconds:.1f} s, "
               f"{run.generated / run.seconds:.0f} examples/s; {run.checked} checked, "
-              f"{run.held} held with the witness reached, {run.discarded} discarded")
+              f"{run.held.get(prop, 0)} held with the witness reached, {run.discarded} "
+              "discarded")
 
 
 if __name__ == "__main__":

@@ -110,12 +110,12 @@ def fuzz_cmd(version: str, props: tuple[str, ...], seed: int | None, budget: str
 
 
 def _covered(run: FuzzRun) -> str:
-    how = f"seed {run.seed}" if run.seed is not None else "unseeded, example database in use"
-    its = "its" if len(run.properties) == 1 else "their"
+    how = (f"seed {run.seed}" if run.seed is not None else
+           "unseeded, " + ("example database in use" if run.database else "no example database"))
+    held = ", ".join(f"{p} {run.held.get(p, 0)}" for p in run.properties)
     return (f"fuzz {run.version} ({how}): {run.generated} examples in "
-            f"{run.seconds:.1f} s: {run.checked} checked exhaustively ({run.held} where "
-            f"{' and '.join(run.properties)} held with {its} witness reached), "
-            f"{run.discarded} discarded over the state budget")
+            f"{run.seconds:.1f} s: {run.checked} checked exhaustively, {run.discarded} "
+            f"discarded over the state budget\n  held with the witness reached: {held}")
 
 
 def _command(version: str, props: tuple[str, ...], seed: int | None, budget: str,

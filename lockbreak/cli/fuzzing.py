@@ -66,8 +66,8 @@ class FuzzRun:
     """What a search did: distinct scenarios judged or discarded, and the finding if any.
 
     ``generated`` counts distinct scenarios up to the first finding; ``shrink_checks`` the
-    distinct scenarios checked after it, while Hypothesis shrank the finding. ``held`` counts
-    checked scenarios where every wanted property held with its witness reached (not
+    distinct scenarios checked after it, while Hypothesis shrank the finding. ``held`` counts,
+    per wanted property, the checked scenarios where it held with its witness reached (not
     vacuously): what a "none found" rests on.
     """
 
@@ -76,7 +76,8 @@ class FuzzRun:
     seed: int | None
     finding: Finding | None = None
     checked: int = 0
-    held: int = 0
+    held: dict[str, int] = field(default_factory=dict)
+    database: bool = False      # whether an example database was read and written
     discarded: int = 0
     shrink_checks: int = 0
     seconds: float = 0.0
@@ -132,7 +133,9 @@ class _Judge:
             self.run.discarded += 1
         else:
             self.run.checked += 1
-            self.run.held += all(r.status is Status.HOLDS for r in results)
+            for r in results:
+                if r.status is Status.HOLDS:
+                    self.run.held[r.property] = self.run.held.get(r.property, 0) + 1
         return violated or None
 
 
@@ -192,6 +195,7 @@ def fuzz(version: str, properties: Sequence[str] | None = None, *, seed: int | N
     key = f"lockbreak-fuzz/{GENERATOR_VERSION}/{version}/{','.join(wanted)}/{limits}".encode()
     db = None if database is None or seed is not None else DirectoryBasedExampleDatabase(
         str(database))
+    run.database = db is not None
     strategy = sketches(version, limits)
     seeds = None if seed is None else random.Random(seed)
     with tempfile.TemporaryDirectory(prefix="lockbreak-fuzz-") as folder:
