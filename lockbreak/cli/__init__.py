@@ -1,4 +1,4 @@
-"""The ``lockbreak`` command: check scenarios, list what the model knows, replay traces.
+"""The ``lockbreak`` command: check scenarios, list what the model knows, replay traces, fuzz.
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
 holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).
@@ -15,6 +15,7 @@ import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.diff import diff_cmd
+from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.hypothesis_check import (
     coverage_fields,
     coverage_text,
@@ -264,3 +265,4 @@ main.add_command(suite_cmd)
 main.add_command(diff_cmd)
 main.add_command(latency_cmd)
 main.add_command(prove_cmd)
+main.add_command(fuzz_cmd)
