@@ -259,6 +259,16 @@ class KernelModel:
             stale += [f"cpu{i}:{name}" for i in range(len(self._code)) if stale_mask >> i & 1]
         return WorldView(tuple(cpus), locks, tuple(stale))
 
+    def unpack(self, state: int) -> tuple[tuple[tuple[int, ...], ...], tuple]:
+        """The raw parts of ``state``: each CPU's private tuple and the shared tuple.
+
+        The layout is the interpreter's (``PC``, ``COUNT``, ... then registers; per lock
+        ``(word, break_lock, holders, writers, waiters)``, per datum ``(fresh, stale)``), so the
+        symbolic twin (`model.symbolic`) can compare its decoded states with this model's.
+        """
+        locals_ = tuple(self._locals[(state >> shift) & LOCAL_MASK] for shift in self._shifts)
+        return locals_, self._shared[state & SHARED_MASK]
+
     def step_info(self, state: int, action: Action) -> StepInfo:
         """Re-run one transition to say, in kernel words, what it did."""
         shared = self._shared[state & SHARED_MASK]
