@@ -56,9 +56,6 @@ _COMPARE: tuple[Callable[[Any, int], z3.BoolRef], ...] = (
     lambda x, k: x == k, lambda x, k: x != k, lambda x, k: x < k,
     lambda x, k: x <= k, lambda x, k: x > k, lambda x, k: x >= k,
 )
-_EVENTS = tuple(e for e in Event if e is not Event.NONE)
-
-
 # ---------------------------------------------------------------------- lock word tables
 
 
@@ -182,13 +179,15 @@ class SymbolicKernel:
         self.properties = explicit.properties
         self.property_names = explicit.property_names
         self.property_kinds: tuple[PropertyKind, ...] = explicit.property_kinds
+        self.logic = "QF_BV"          # bit-vectors and booleans only: z3 bit-blasts them
         self.n = world.n_cpus
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
         self._tables = self._word_tables()
+        self.width = self._width()
         self._template = (self._copy("0"), self._copy("1"))
-        self._act = (z3.Int("act@0"), z3.Int("act@1"))
+        self._act = (self._num("act@0"), self._num("act@1"))
         self._bits = (self._bit_vars("0"), self._bit_vars("1"))
         self._relation = self._build_relation()
         self._copies: dict[int, _Copy] = {}
@@ -199,8 +198,8 @@ class SymbolicKernel:
         """The initial state as constraints on copy 0, and what it violates and witnesses."""
         paths = []
         for cpu in range(self.n):
-            regs: list[Any] = [z3.IntVal(0)] * (REGS + self.world.programs[cpu].registers)
-            regs[WAKE] = z3.IntVal(self.world.wakeups[cpu])
+            regs: list[Any] = [self._val(0)] * (REGS + self.world.programs[cpu].registers)
+            regs[WAKE] = self._val(self.world.wakeups[cpu])
             regs[DROPPED] = z3.BitVecVal(0, 2)
             paths.append(_Path(0, [], regs, self._initial_mem(), {}))
         constraints = []
@@ -211,8 +210,8 @@ class SymbolicKernel:
                 raise LockbreakError(f"cpu{cpu}: the code before the first step depends on "
                                      "state; the z3 encoding needs one initial state")
             end = ends[0]
-            end.regs[PC] = z3.IntVal(end.pc)
-            end.regs[ACC] = z3.IntVal(0)
+            end.regs[PC] = self._val(end.pc)
+            end.regs[ACC] = self._val(0)
             constraints += [v == z3.simplify(t) for i, (v, t) in
                             enumerate(zip(self.copy(0).locals[cpu], end.regs, strict=True))
                             if i != ACC]
@@ -235,7 +234,7 @@ class SymbolicKernel:
             code = self._code[cpu]
             rests = [pc for pc, instr in enumerate(code) if instr.is_step] + [len(code)]
             out.append(z3.Or([local[PC] == pc for pc in rests]))
-            out += [local[COUNT] >= 0, z3.Or(local[NEED] == 0, local[NEED] == 1),
+            out += [z3.Or(local[NEED] == 0, local[NEED] == 1),
                     local[WAKE] >= 0, local[WAKE] <= self.world.wakeups[cpu],
                     z3.Or([local[TICKET] == t for t in sorted(self._tickets)]), local[MM] >= 0]
         for lock in self.world.locks:
@@ -249,7 +248,7 @@ class SymbolicKernel:
         witness on that transition."""
         pairs = list(zip(self._template[0].terms() + self._template[1].terms(),
                          self.copy(k).terms() + self.copy(k + 1).terms(), strict=True))
-        pairs.append((self._act[0], z3.Int(f"act@{k}")))
+        pairs.append((self._act[0], self._num(f"act@{k}")))
         viol, wit = self.bit_vars(k)
         pairs += list(zip(self._bits[0][0] + self._bits[0][1], viol + wit, strict=True))
         return z3.substitute(self._relation, *pairs), viol, wit
@@ -260,7 +259,7 @@ class SymbolicKernel:
     def decode_actions(self, model: z3.ModelRef, length: int) -> list[Action]:
         out = []
         for k in range(length):
-            a = model.eval(z3.Int(f"act@{k}"), model_completion=True).as_long()
+            a = model.eval(self._num(f"act@{k}"), model_completion=True).as_signed_long()
             out.append(Action(a, False) if a < self.n else Action(a - self.n, True))
         return out
 
@@ -269,16 +268,19 @@ class SymbolicKernel:
         c = self.copy(k)
 
         def value(term: Any) -> int:
-            return model.eval(term, model_completion=True).as_long()
+            """Numbers are signed, masks and ``dropped`` bits are not."""
+            found = model.eval(term, model_completion=True)
+            return found.as_signed_long() if term.size() == self.width else found.as_long()
 
         locals_ = tuple(tuple(0 if i == ACC else value(t) for i, t in enumerate(local))
                         for local in c.locals)
         shared: list[tuple] = []
         for lock in self.world.locks:
-            word, *rest = c.shared[lock.index]
-            shared.append((self._tables[lock.index].words[value(word)],
-                           *(value(t) for t in rest)))
-        shared += [tuple(value(t) for t in part) for part in c.shared[len(self.world.locks):]]
+            word, flag, *masks = c.shared[lock.index]
+            shared.append((self._tables[lock.index].words[value(word)], value(flag),
+                           *(model.eval(t, model_completion=True).as_long() for t in masks)))
+        shared += [tuple(model.eval(t, model_completion=True).as_long() for t in part)
+                   for part in c.shared[len(self.world.locks):]]
         return locals_, tuple(shared)
 
     def project(self, state: int) -> tuple:
@@ -316,15 +318,15 @@ class SymbolicKernel:
         locals_ = []
         for cpu, program in enumerate(self.world.programs):
             names = ["pc", "preempt_count", "need_resched", "wakeups", "acc", "ticket", "mm"]
-            local: list[Any] = [z3.Int(f"cpu{cpu}.{name}@{tag}") for name in names]
-            local[ACC] = z3.IntVal(0)
+            local: list[Any] = [self._num(f"cpu{cpu}.{name}@{tag}") for name in names]
+            local[ACC] = self._val(0)
             local.append(z3.BitVec(f"cpu{cpu}.dropped@{tag}", 2))
-            local += [z3.Int(f"cpu{cpu}.r{r}@{tag}") for r in range(program.registers)]
+            local += [self._num(f"cpu{cpu}.r{r}@{tag}") for r in range(program.registers)]
             locals_.append(tuple(local))
         shared: list[tuple[Any, ...]] = []
         for lock in self.world.locks:
-            shared.append((z3.Int(f"word[{lock.name}]@{tag}"),
-                           z3.Int(f"break_lock[{lock.name}]@{tag}"),
+            shared.append((self._num(f"word[{lock.name}]@{tag}"),
+                           self._num(f"break_lock[{lock.name}]@{tag}"),
                            *(z3.BitVec(f"{what}[{lock.name}]@{tag}", n)
                              for what in ("holders", "writers", "waiters"))))
         for datum in self.world.data:
@@ -338,7 +340,7 @@ class SymbolicKernel:
 
     def _initial_mem(self) -> list[list[Any]]:
         zero = z3.BitVecVal(0, self.n)
-        mem: list[list[Any]] = [[z3.IntVal(0), z3.IntVal(0), zero, zero, zero]
+        mem: list[list[Any]] = [[self._val(0), self._val(0), zero, zero, zero]
                                 for _ in self.world.locks]
         return mem + [[zero, zero] for _ in self.world.data]
 
@@ -353,6 +355,26 @@ class SymbolicKernel:
         for table in tables:      # the initial word is index 0, as `_initial_mem` has it
             assert table.index[table.lock.algorithm.initial(self.n)] == 0
         return tables
+
+    def _width(self) -> int:
+        """Bits of the signed bit-vectors that hold numbers: room for every constant of the
+        programs and tables, a sign, and one step beyond (an increment past the top is a
+        fault, see `_do_step`, so the width never changes a verdict silently)."""
+        constants = [len(code) + 1 for code in self._code] + [2 * self.n + 1]
+        constants += [len(t.words) for t in self._tables] + [max(self._tickets)]
+        constants += [abs(int(i.b)) for code in self._code for i in code
+                      if i.op in (Op.SET_REG, Op.BRANCH_PCOUNT, Op.FLAG_WRITE)]
+        constants += [int(i.a) for code in self._code for i in code if i.op == Op.MM_DROP_DUE]
+        constants += list(self.world.wakeups)
+        return max(constants).bit_length() + 2
+
+    def _num(self, name: str) -> z3.BitVecRef:
+        """A number variable: a signed bit-vector (z3 bit-blasts these far faster than it
+        reasons about integers, which matters for deep BMC)."""
+        return z3.BitVec(name, self.width)
+
+    def _val(self, value: int) -> z3.BitVecNumRef:
+        return z3.BitVecVal(value, self.width)
 
     def _flag_values(self, lock: int) -> set[int]:
         return {0} | {int(i.b) for code in self._code for i in code
@@ -421,7 +443,7 @@ class SymbolicKernel:
             if pc >= len(code):
                 if self._preemptible:
                     path.guard.append(preempt)
-                    path.regs[NEED] = z3.IntVal(0)
+                    path.regs[NEED] = self._val(0)
                     path.event(Event.SCHEDULE)
                     out.append(path)
                 continue
@@ -430,7 +452,7 @@ class SymbolicKernel:
             if self._preemptible and instr.op != Op.SCHEDULE and not _may_block(instr):
                 preempted, stepping = path.fork(preempt)
                 if preempted is not None:
-                    preempted.regs[NEED] = z3.IntVal(0)
+                    preempted.regs[NEED] = self._val(0)
                     preempted.regs[DROPPED] &= ~z3.BitVecVal(DROP_UNJUSTIFIED, 2)
                     preempted.event(Event.SCHEDULE)
                     out.append(self._finish(cpu, preempted))
@@ -443,8 +465,8 @@ class SymbolicKernel:
 
     def _finish(self, cpu: int, path: _Path) -> _Path:
         """ACC cleared, dead snapshots forgotten, double holds noticed (`_execute`'s tail)."""
-        path.regs[PC] = z3.IntVal(path.pc)
-        path.regs[ACC] = z3.IntVal(0)
+        path.regs[PC] = self._val(path.pc)
+        path.regs[ACC] = self._val(0)
         base, me = len(self.world.locks), z3.BitVecVal(1 << cpu, self.n)
         live = self._live[cpu][path.pc]
         for d in range(len(self.world.data)):
@@ -470,7 +492,13 @@ class SymbolicKernel:
         op, regs, mem = instr.op, path.regs, path.mem
         me = z3.BitVecVal(1 << cpu, self.n)
         if op == Op.PREEMPT_DISABLE:
-            regs[COUNT] = regs[COUNT] + 1
+            fine, over = path.fork(regs[COUNT] != self._top())
+            if over is not None:
+                over.fault = True        # past the bit-vector's range: never a silent wrap
+            for p in (fine, over):
+                if p is not None:
+                    p.regs[COUNT] = p.regs[COUNT] + 1
+            return [p for p in (fine, over) if p is not None]
         elif op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
             broken, fine = path.fork(regs[COUNT] == 0)
             if broken is not None:
@@ -483,7 +511,7 @@ class SymbolicKernel:
             pass
         elif op == Op.SCHEDULE:
             atomic = regs[COUNT] > 0
-            regs[NEED] = z3.IntVal(0)
+            regs[NEED] = self._val(0)
             regs[DROPPED] &= ~z3.BitVecVal(DROP_UNJUSTIFIED, 2)
             path.event(Event.SCHEDULE)
             path.event(Event.SCHEDULE_IN_ATOMIC, atomic)
@@ -494,7 +522,7 @@ class SymbolicKernel:
         elif op == Op.FLAG_READ:
             regs[ACC] = mem[instr.a][1]
         elif op == Op.FLAG_WRITE:
-            mem[instr.a][1] = z3.IntVal(int(instr.b))
+            mem[instr.a][1] = self._val(int(instr.b))
         elif op == Op.DATA_READ:
             fresh, stale = mem[len(self.world.locks) + instr.a]
             mem[len(self.world.locks) + instr.a] = [fresh | me, stale & ~me]
@@ -521,6 +549,7 @@ class SymbolicKernel:
             same = len({repr(a) for a in answers.values()}) == 1
             for t, out in answers.items():
                 cond = word == w if same else z3.And(word == w, ticket == t)
+                target = w
                 if out is None:
                     key: tuple = ("disabled",)
                 elif out.word not in table.index:
@@ -528,9 +557,8 @@ class SymbolicKernel:
                 else:
                     key = (out.value, out.acquired, out.waits, out.ticket, out.sleeps,
                            out.exclusive)
-                groups.setdefault(key, []).append(
-                    (cond, table.index[out.word] if key[0] not in ("disabled", "outside")
-                     else w))
+                    target = table.index[out.word]
+                groups.setdefault(key, []).append((cond, target))
                 if same:
                     break
         out_paths = []
@@ -545,9 +573,9 @@ class SymbolicKernel:
                 here.fault = True        # a word the table left out: never a silent answer
                 out_paths.append(here)
                 continue
-            new_word: Any = z3.IntVal(entries[-1][1])
+            new_word: Any = self._val(entries[-1][1])
             for cond, target in reversed(entries[:-1]):
-                new_word = z3.If(cond, z3.IntVal(target), new_word)
+                new_word = z3.If(cond, self._val(target), new_word)
             out_paths.append(self._apply_outcome(cpu, instr, here, z3.simplify(new_word), key))
         return out_paths
 
@@ -560,9 +588,9 @@ class SymbolicKernel:
         _, flag, holders, writers, waiters = path.mem[lock.index]
         me = z3.BitVecVal(1 << cpu, self.n)
         unjustified = z3.BitVecVal(DROP_UNJUSTIFIED, 2)
-        regs[ACC] = z3.IntVal(value)
+        regs[ACC] = self._val(value)
         if ticket is not None:
-            regs[TICKET] = z3.IntVal(ticket)
+            regs[TICKET] = self._val(ticket)
         if acquired:
             waiters = waiters & ~me
             if instr.flags & IN_BREAK:
@@ -633,7 +661,7 @@ class SymbolicKernel:
             if op == Op.BRANCH_REG and instr.b:
                 for p in (taken, other):
                     if p is not None:
-                        p.regs[slot] = z3.IntVal(0)
+                        p.regs[slot] = self._val(0)
             if taken is None:
                 assert other is not None
                 other.pc += 1
@@ -643,16 +671,24 @@ class SymbolicKernel:
             taken.pc = instr.target
             return other
         elif op == Op.SET_REG:
-            regs[REGS + int(instr.a)] = z3.IntVal(int(instr.b))
+            regs[REGS + int(instr.a)] = self._val(int(instr.b))
         elif op == Op.DEC_REG:
-            regs[REGS + int(instr.a)] = regs[REGS + int(instr.a)] - 1
+            slot = REGS + int(instr.a)
+            fine, over = path.fork(regs[slot] != -self._top() - 1)
+            for p in (fine, over):
+                if p is not None:
+                    p.regs[slot] = p.regs[slot] - 1
+                    p.pc = nxt
+            if over is not None:
+                over.fault = True        # below the bit-vector's range
+            return over if fine is not None else None
         elif op == Op.MM_DROP_DUE:
             regs[MM] = z3.simplify((regs[MM] + 1) % int(instr.a))
-            regs[ACC] = z3.If(regs[MM] == 0, z3.IntVal(1), z3.IntVal(0))
+            regs[ACC] = z3.If(regs[MM] == 0, self._val(1), self._val(0))
         elif op == Op.BELIEVE:
             self._believe(cpu, int(instr.a), Belief(int(instr.b)), path)
         elif op == Op.BREAK_END:
-            dropped = z3.If(regs[DROPPED] & DROP_DONE != 0, z3.IntVal(1), z3.IntVal(0))
+            dropped = z3.If(regs[DROPPED] & DROP_DONE != 0, self._val(1), self._val(0))
             path.event(Event.SPURIOUS_BREAK, regs[DROPPED] & DROP_UNJUSTIFIED != 0)
             if int(instr.a) >= 0:
                 value = regs[REGS + int(instr.a)]
@@ -668,6 +704,9 @@ class SymbolicKernel:
             raise LockbreakError(f"the z3 encoding has no rule for {instr}")
         path.pc = nxt
         return None
+
+    def _top(self) -> int:
+        return (1 << (self.width - 1)) - 1
 
     def _believe(self, cpu: int, index: int, belief: Belief, path: _Path) -> None:
         word, flag, holders, writers, waiters = path.mem[index]

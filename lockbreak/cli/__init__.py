@@ -16,6 +16,7 @@ import click
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.replay import replay_file
+from lockbreak.cli.symbolic import run_scenario_z3
 from lockbreak.core import Budget, LockbreakError
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
@@ -48,7 +49,10 @@ def main() -> None:
               help="Rerun with another lock algorithm.")
 @click.option("--preempt", type=click.Choice(tuple(PREEMPT_MODELS)),
               help="Rerun under another preemption model.")
-@click.option("--engine", type=click.Choice(["explicit"]), default="explicit", show_default=True)
+@click.option("--engine", type=click.Choice(["explicit", "z3"]), default="explicit",
+              show_default=True, help="z3: bounded model checking and k-induction.")
+@click.option("--depth", type=click.IntRange(min=1), default=60, show_default=True,
+              help="z3 engine: the BMC depth and largest k tried, in steps.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -57,7 +61,7 @@ def main() -> None:
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
-              lock: str | None, preempt: str | None, engine: str, as_json: bool,
+              lock: str | None, preempt: str | None, engine: str, depth: int, as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
               trace_dir: Path) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
@@ -77,9 +81,13 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     for file in files:
         try:
             scenario = load(file, overrides)
-            with ProgressLine(enabled=not as_json) as progress:
-                run = run_scenario(scenario, properties=props or None, budget=budget,
-                                   reporter=progress, symmetry=not no_symmetry)
+            if engine == "z3":
+                run = run_scenario_z3(scenario, properties=props or None, depth=depth,
+                                      timeout=timeout)
+            else:
+                with ProgressLine(enabled=not as_json) as progress:
+                    run = run_scenario(scenario, properties=props or None, budget=budget,
+                                       reporter=progress, symmetry=not no_symmetry)
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
