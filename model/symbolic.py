@@ -184,7 +184,7 @@ class SymbolicKernel:
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
-        self._tables = self._word_tables()
+        self.tables = self._word_tables()
         self.width = self._width()
         self._template = (self._copy("0"), self._copy("1"))
         self._act = (self._num("act@0"), self._num("act@1"))
@@ -236,10 +236,10 @@ class SymbolicKernel:
             out.append(z3.Or([local[PC] == pc for pc in rests]))
             out += [z3.Or(local[NEED] == 0, local[NEED] == 1),
                     local[WAKE] >= 0, local[WAKE] <= self.world.wakeups[cpu],
-                    z3.Or([local[TICKET] == t for t in sorted(self._tickets)]), local[MM] >= 0]
+                    z3.Or([local[TICKET] == t for t in sorted(self.tickets)]), local[MM] >= 0]
         for lock in self.world.locks:
             word, flag, *_ = c.shared[lock.index]
-            out += [word >= 0, word < len(self._tables[lock.index].words)]
+            out += [word >= 0, word < len(self.tables[lock.index].words)]
             out.append(z3.Or([flag == v for v in sorted(self._flag_values(lock.index))]))
         return z3.And(out)
 
@@ -256,10 +256,14 @@ class SymbolicKernel:
     def state_terms(self, k: int) -> list[Any]:
         return self.copy(k).terms()
 
+    def action_var(self, k: int) -> z3.BitVecRef:
+        """The action taken from copy ``k``: CPU ``i`` steps (``i``) or is woken (``n + i``)."""
+        return self._num(f"act@{k}")
+
     def decode_actions(self, model: z3.ModelRef, length: int) -> list[Action]:
         out = []
         for k in range(length):
-            a = model.eval(self._num(f"act@{k}"), model_completion=True).as_signed_long()
+            a = model.eval(self.action_var(k), model_completion=True).as_signed_long()
             out.append(Action(a, False) if a < self.n else Action(a - self.n, True))
         return out
 
@@ -277,7 +281,7 @@ class SymbolicKernel:
         shared: list[tuple] = []
         for lock in self.world.locks:
             word, flag, *masks = c.shared[lock.index]
-            shared.append((self._tables[lock.index].words[value(word)], value(flag),
+            shared.append((self.tables[lock.index].words[value(word)], value(flag),
                            *(model.eval(t, model_completion=True).as_long() for t in masks)))
         shared += [tuple(model.eval(t, model_completion=True).as_long() for t in part)
                    for part in c.shared[len(self.world.locks):]]
@@ -287,16 +291,16 @@ class SymbolicKernel:
         """An explicit state in the form `decode_state` gives."""
         return self.explicit.unpack(state)
 
-    def encode(self, state: int, k: int) -> z3.BoolRef:
-        """Constraints that make copy ``k`` equal the explicit ``state``."""
-        locals_, shared = self.explicit.unpack(state)
+    def encode(self, parts: tuple, k: int) -> z3.BoolRef:
+        """Constraints that make copy ``k`` equal an explicit state's ``KernelModel.unpack``."""
+        locals_, shared = parts
         c = self.copy(k)
         out = [v == x for local, vs in zip(locals_, c.locals, strict=True)
                for i, (x, v) in enumerate(zip(local, vs, strict=True)) if i != ACC]
         for lock in self.world.locks:
             word, *rest = shared[lock.index]
             word_var, *rest_vars = c.shared[lock.index]
-            out.append(word_var == self._tables[lock.index].index[word])
+            out.append(word_var == self.tables[lock.index].index[word])
             out += [v == x for v, x in zip(rest_vars, rest, strict=True)]
         for part, vs in zip(shared[len(self.world.locks):], c.shared[len(self.world.locks):],
                             strict=True):
@@ -346,12 +350,12 @@ class SymbolicKernel:
 
     def _word_tables(self) -> list[WordTable]:
         tables = [WordTable(lock, self.n) for lock in self.world.locks]
-        self._tickets = {0}
+        self.tickets = {0}
         while True:
-            handed = set().union(*(t.close(self._tickets) for t in tables)) if tables else set()
-            if handed <= self._tickets:
+            handed = set().union(*(t.close(self.tickets) for t in tables)) if tables else set()
+            if handed <= self.tickets:
                 break
-            self._tickets |= handed
+            self.tickets |= handed
         for table in tables:      # the initial word is index 0, as `_initial_mem` has it
             assert table.index[table.lock.algorithm.initial(self.n)] == 0
         return tables
@@ -361,7 +365,7 @@ class SymbolicKernel:
         programs and tables, a sign, and one step beyond (an increment past the top is a
         fault, see `_do_step`, so the width never changes a verdict silently)."""
         constants = [len(code) + 1 for code in self._code] + [2 * self.n + 1]
-        constants += [len(t.words) for t in self._tables] + [max(self._tickets)]
+        constants += [len(t.words) for t in self.tables] + [max(self.tickets)]
         constants += [abs(int(i.b)) for code in self._code for i in code
                       if i.op in (Op.SET_REG, Op.BRANCH_PCOUNT, Op.FLAG_WRITE)]
         constants += [int(i.a) for code in self._code for i in code if i.op == Op.MM_DROP_DUE]
@@ -540,12 +544,12 @@ class SymbolicKernel:
     def _lock_op(self, cpu: int, instr: Instr, path: _Path) -> list[_Path]:
         """One atomic lock op: one path per kind of answer in the algorithm's table."""
         lock = self.world.locks[int(instr.a)]
-        table = self._tables[lock.index]
+        table = self.tables[lock.index]
         op = lock.algorithm.ops[str(instr.b)]
         word, ticket = path.mem[lock.index][0], path.regs[TICKET]
         groups: dict[tuple, list[tuple[z3.BoolRef, int]]] = {}
         for w, value in enumerate(table.words):
-            answers = {t: op(value, cpu, t) for t in sorted(self._tickets)}
+            answers = {t: op(value, cpu, t) for t in sorted(self.tickets)}
             same = len({repr(a) for a in answers.values()}) == 1
             for t, out in answers.items():
                 cond = word == w if same else z3.And(word == w, ticket == t)

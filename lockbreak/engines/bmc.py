@@ -45,8 +45,8 @@ from lockbreak.core import (
 
 Bits = Sequence[z3.BoolRef]
 
-# Depths at which the k-induction step is tried (each try costs more than a BMC step), and the
-# seconds one such try, or one search for a longer simple path, may take.
+# Depths at which the k-induction step and the search for a longer simple path are tried (each
+# costs more than a BMC step), and the seconds one such try may take.
 INDUCTION_AT = frozenset({0, 1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
 INDUCTION_SECONDS = 2.0
 
@@ -136,13 +136,15 @@ class _Unrolling:
 
 
 def check(model: SymbolicModel[S, A], *, properties: Sequence[str] | None = None,
-          depth: int = 40, timeout: float | None = None) -> list[CheckResult]:
+          depth: int = 40, timeout: float | None = None,
+          induction: bool = True) -> list[CheckResult]:
     """Decide ``model``'s SAFETY properties by BMC and k-induction up to ``depth`` steps.
 
     Returns one `CheckResult` per selected property, in ``property_names`` order: VIOLATED
     with a shortest counterexample replayed on ``model.explicit``; HOLDS when proved for every
     depth (k-induction, or every execution ends) and the witness was reached; VACUOUS when
     proved and the witness was shown unreachable; INCOMPLETE otherwise, with the reason.
+    ``induction=False`` runs BMC alone: counterexamples only, nothing is proved.
 
     Raises
     ------
@@ -159,7 +161,7 @@ def check(model: SymbolicModel[S, A], *, properties: Sequence[str] | None = None
                              f"{', '.join(names)}")
     bits = [b for b, name in enumerate(names) if properties is None or name in properties]
     safety = [b for b in bits if model.property_kinds[b] is PropertyKind.SAFETY]
-    search = _Search(model, safety, depth, deadline)
+    search = _Search(model, safety, depth, deadline, induction)
     if safety:
         search.run()
     seconds = time.perf_counter() - began
@@ -180,8 +182,9 @@ class _Search:
     """BMC and k-induction for a set of properties, one depth at a time."""
 
     def __init__(self, model: SymbolicModel[Any, Any], bits: list[int], depth: int,
-                 deadline: float) -> None:
+                 deadline: float, induction: bool) -> None:
         self.model, self.depth, self.deadline = model, depth, deadline
+        self.induction = induction
         self.unrolling = _Unrolling(model)
         self.violation = {b: _Target(b, False) for b in bits}
         self.witness = {b: _Target(b, True) for b in bits}
@@ -209,25 +212,44 @@ class _Search:
                 return
             relation, _, _ = self.unrolling.at(k)
             self.base.add(relation)
-            for target in self._targets():
-                found = self._query(self.base, [self.unrolling.bit(target, k)])
-                if found is None:
-                    return
-                if found:
-                    target.found = self._replay(self.base.model(), k + 1, target)
-                    target.found_at = k + 1
+            if not self._bmc(k):
+                return
             self.reached = k + 1
+            if not self.induction or k not in INDUCTION_AT:
+                continue
             if self._covered(k):
                 for target in self._targets():
                     target.excluded_k = -1
                 return
-            if k not in INDUCTION_AT:
-                continue
             for target in self._targets(induction=True):
                 if self._induct(target, k):
                     target.excluded_k = k
             if self.stopped:
                 return
+
+    def _bmc(self, k: int) -> bool:
+        """Settle every open target at transition ``k``; False when out of time.
+
+        One query asks for any of them; a path found settles every target it reaches, and the
+        rest are asked again. An unsat answer is kept as a fact (no open target can happen at
+        ``k``), which later, deeper queries reuse.
+        """
+        while True:
+            open_ = self._targets()
+            if not open_:
+                return True
+            bits = [self.unrolling.bit(t, k) for t in open_]
+            found = self._query(self.base, [z3.Or(bits)])
+            if found is None:
+                return False
+            if not found:
+                self.base.add(z3.Not(z3.Or(bits)))
+                return True
+            path = self.base.model()
+            for target, bit in zip(open_, bits, strict=True):
+                if z3.is_true(path.eval(bit, model_completion=True)):
+                    target.found = self._replay(path, k + 1, target)
+                    target.found_at = k + 1
 
     def _covered(self, k: int) -> bool:
         """True when no path from the initial state has ``k + 2`` distinct states: then every
