@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 import z3
 
+from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import PropertyKind, Status
 from lockbreak.engines.bmc import EncodingError, check
 from lockbreak.report.traces import render_trace
 from model.kernel import Action, KernelModel
-from model.symbolic import SymbolicKernel
-from lockbreak.cli.checking import Overrides, load
 from model.scenario.load import find_scenarios
+from model.symbolic import SymbolicKernel
 from model.world import build_world
 from properties.catalogue import CATALOGUE, specs
 from tests.helpers import check_by_name, kernel_model, scenario_toml

@@ -93,15 +93,15 @@ def test_symbolic_successors_equal_the_explicit_ones_state_by_state(name: str) -
     states = reachable(model, STATES)
     assert len(states) > 20
     for state in states:
-        assert symbolic_successors(twin, solver, model, state) == explicit_successors(model, state), (
-            model.view(state))
+        symbolic = symbolic_successors(twin, solver, model, state)
+        assert symbolic == explicit_successors(model, state), model.view(state)
 
 
 @pytest.mark.parametrize("name", ["nested-v2.6.9", "ticket-v2.6.25", "qspinlock-v5.17"])
 def test_the_symbolic_initial_state_is_the_explicit_one(name: str) -> None:
     model = kernel_model(name)
     twin = SymbolicKernel(model)
-    init, violated, witnessed = twin.initial()
+    init, violated, _ = twin.initial()
     solver = z3.Solver()
     solver.add(init)
     assert solver.check() == z3.sat
