@@ -89,7 +89,7 @@ def test_z3_verdicts_agree_with_the_explicit_engine_where_z3_decides(tmp_path: P
     model = kernel_model(tmp_path, SMALL)
     explicit = check_by_name(model, SAFETY)
     symbolic = {r.property: r for r in check(SymbolicKernel(model), properties=SAFETY,
-                                              depth=40, timeout=60)}
+                                              depth=40)}
     assert {n: r.status for n, r in symbolic.items()} == {n: explicit[n].status for n in SAFETY}
     assert "proved by k-induction" in symbolic["break_return_truth"].detail
     for name, result in symbolic.items():

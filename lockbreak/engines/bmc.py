@@ -47,7 +47,7 @@ Bits = Sequence[z3.BoolRef]
 
 # Depths at which the k-induction step and the search for a longer simple path are tried (each
 # costs more than a BMC step), and the seconds one such try may take.
-INDUCTION_AT = frozenset({0, 1, 2, 3, 5, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
+INDUCTION_AT = frozenset({0, 1, 2, 4, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
 INDUCTION_SECONDS = 2.0
 
 NOT_DECIDED = {
@@ -193,11 +193,12 @@ class _Search:
         self.reached = 0           # BMC covered every path of this many transitions
         self.exhausted: int | None = None
         self.stopped = ""          # why the search ended early (a timeout)
-        self.query_seconds: list[float] = []
+        self.proving = 0.0         # seconds spent on proof attempts so far
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> None:
+        began = time.perf_counter()
         init, violated, witnessed = self.model.initial()
         self._check_domain(init)
         self.base.add(init)
@@ -217,13 +218,20 @@ class _Search:
             self.reached = k + 1
             if not self.induction or k not in INDUCTION_AT:
                 continue
+            # Under a timeout, proof attempts take a third of it, or as long as BMC has taken
+            # if that is more: running out of time must still leave BMC most of its depth.
+            t0 = time.perf_counter()
             if self._covered(k):
                 for target in self._targets():
                     target.excluded_k = -1
                 return
             for target in self._targets(induction=True):
+                share = max((self.deadline - began) / 3, t0 - began - self.proving)
+                if self.proving + time.perf_counter() - t0 > share:
+                    break
                 if self._induct(target, k):
                     target.excluded_k = k
+            self.proving += time.perf_counter() - t0
             if self.stopped:
                 return
 
@@ -286,9 +294,7 @@ class _Search:
             return None
         allowed = min(left, cap) if cap is not None else left
         solver.set("timeout", max(1, int(allowed * 1000)) if allowed != float("inf") else 0)
-        t0 = time.perf_counter()
         answer = solver.check(*assumptions)
-        self.query_seconds.append(time.perf_counter() - t0)
         if answer == z3.unknown:
             if cap is None or time.perf_counter() >= self.deadline:
                 self.stopped = ("timed out (--timeout)" if time.perf_counter() >= self.deadline
@@ -370,9 +376,10 @@ class _Search:
                                f"z3: BMC found it at depth {len(bad.found)}")
         if bad.excluded_k is None:
             why = self.stopped or f"no violation within {self.reached} steps (--depth)"
+            tried = (f"k-induction did not close up to k={self.reached - 1}" if self.induction
+                     else "k-induction not tried")
             return CheckResult(name, Status.INCOMPLETE, stats=stats,
-                               detail=f"z3: {why}; k-induction did not close up to "
-                                      f"k={self.reached - 1}")
+                               detail=f"z3: {why}, BMC reached depth {self.reached}; {tried}")
         proof = self._proof(bad)
         if seen.found is not None:
             return CheckResult(name, Status.HOLDS, stats=stats,

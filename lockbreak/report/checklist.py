@@ -19,6 +19,8 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     s = result.stats
     dots = "." * max(3, _WIDTH - len(result.property))
     figures = f"({s.states:,} states, depth {s.depth}, {s.seconds:.2f} s)"
+    if not s.states and not s.transitions:      # a symbolic engine: no states, a BMC depth
+        figures = f"(BMC depth {s.depth}, {s.seconds:.2f} s)"
     line = f"  {result.property} {dots} {result.status.value:<10} {figures}"
     if result.status is Status.VIOLATED and result.trace is not None:
         line += f", trace of {len(result.trace)} steps"
