@@ -36,7 +36,7 @@ from model.world import build_world
 from properties.catalogue import CATALOGUE, specs
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_nested import scenario_text  # noqa: E402
+from bench_nested import scenario_text
 
 REPO = Path(__file__).resolve().parent.parent
 SAFETY = [p.name for p in CATALOGUE if p.kind is PropertyKind.SAFETY]

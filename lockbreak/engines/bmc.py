@@ -108,7 +108,6 @@ class _Target:
     bit: int
     witness: bool
     found: Trace[Any, Any] | None = None   # BMC reached it (a replayed trace)
-    found_at: int = -1
     excluded_k: int | None = None          # k-induction (or exhaustion) showed it never happens
     solver: z3.Solver | None = None        # the induction solver, built on first use
     assumed: int = 0                       # transitions added to it so far
@@ -257,7 +256,6 @@ class _Search:
             for target, bit in zip(open_, bits, strict=True):
                 if z3.is_true(path.eval(bit, model_completion=True)):
                     target.found = self._replay(path, k + 1, target)
-                    target.found_at = k + 1
 
     def _covered(self, k: int) -> bool:
         """True when no path from the initial state has ``k + 2`` distinct states: then every
