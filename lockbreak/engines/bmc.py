@@ -295,8 +295,9 @@ class _Search:
         answer = solver.check(*assumptions)
         if answer == z3.unknown:
             if cap is None or time.perf_counter() >= self.deadline:
-                self.stopped = ("timed out (--timeout)" if time.perf_counter() >= self.deadline
-                                else f"z3 gave up ({solver.reason_unknown()})")
+                reason = solver.reason_unknown()
+                self.stopped = ("timed out (--timeout)" if reason in ("timeout", "canceled")
+                                else f"z3 gave up ({reason})")
             return None
         return answer == z3.sat
 
