@@ -28,6 +28,7 @@ from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.suite import suite_cmd
+from lockbreak.cli.symbolic import run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
@@ -63,8 +64,12 @@ def main() -> None:
 @click.option("--timing", type=click.Choice(("interleaving", "lockstep")),
               help="Rerun under another timing (bounded_wait and bounded_latency are always "
                    "measured under lockstep).")
-@click.option("--engine", type=click.Choice(["explicit", "hypothesis"]), default="explicit",
-              show_default=True, help="Every interleaving, or random runs (hypothesis).")
+@click.option("--engine", type=click.Choice(["explicit", "hypothesis", "z3"]),
+              default="explicit", show_default=True,
+              help="Every interleaving, random runs (hypothesis), or z3: bounded model "
+                   "checking and k-induction.")
+@click.option("--depth", type=click.IntRange(min=1), default=60, show_default=True,
+              help="z3 engine: the BMC depth and largest k tried, in steps.")
 @click.option("--json", "as_json", is_flag=True, help="Print machine-readable results.")
 @click.option("--max-states", type=click.IntRange(min=1), help="Stop after this many states.")
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
@@ -75,7 +80,7 @@ def main() -> None:
 @search_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
-              as_json: bool,
+              depth: int, as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
               trace_dir: Path, **search: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
@@ -96,11 +101,17 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     for file in files:
         try:
             scenario = load(file, overrides)
-            with ProgressLine(enabled=not as_json) as progress:
-                run = (run_scenario_random(scenario, properties=props or None, budget=budget,
-                                           reporter=progress, options=randomly) if randomly
-                       else run_scenario(scenario, properties=props or None, budget=budget,
-                                         reporter=progress, symmetry=not no_symmetry))
+            if engine == "z3":
+                run = run_scenario_z3(scenario, properties=props or None, depth=depth,
+                                      timeout=timeout)
+            else:
+                with ProgressLine(enabled=not as_json) as progress:
+                    run = (run_scenario_random(scenario, properties=props or None,
+                                               budget=budget, reporter=progress,
+                                               options=randomly) if randomly
+                           else run_scenario(scenario, properties=props or None,
+                                             budget=budget, reporter=progress,
+                                             symmetry=not no_symmetry))
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.

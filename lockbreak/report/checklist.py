@@ -20,6 +20,8 @@ def verdict_line(result: CheckResult, expected: Expectation | None, met: bool | 
     s = result.stats
     dots = "." * max(3, _WIDTH - len(result.property))
     figures = f"({s.states:,} states, depth {s.depth}, {s.seconds:.2f} s)"
+    if not s.states and not s.transitions:      # a symbolic engine: no states, a BMC depth
+        figures = f"(BMC depth {s.depth}, {s.seconds:.2f} s)"
     if result.worst is not None:
         figures = f"worst {result.worst} tick{'s' if result.worst != 1 else ''} {figures}"
     if timing == "lockstep":
