@@ -13,6 +13,7 @@ from lockbreak.report.results import (
     ICONS,
     Finding,
     SuiteReport,
+    expectation_words,
     properties_of,
     rows_of,
     status_word,
@@ -100,8 +101,7 @@ def _timing(report: SuiteReport) -> list[str]:
 def _counterexample(f: Finding) -> list[str]:
     cex = f.counterexample
     assert cex is not None
-    expected = (f"expected {f.expected}: {'met' if f.met else 'NOT MET'}" if f.expected
-                else "no expectation")
+    expected = expectation_words(f)
     title = f"{f.scenario} ({f.config}): {f.property} {f.status}"
     out = [f'<section class="finding" id="{escape(f.id)}">',
            f'<h3>{escape(f.scenario)} · {escape(f.config)} · {escape(f.property)}: '

@@ -10,6 +10,7 @@ from lockbreak.report.results import (
     ICONS,
     Finding,
     SuiteReport,
+    expectation_words,
     properties_of,
     rows_of,
     status_word,
@@ -58,8 +59,7 @@ def _timing(report: SuiteReport) -> list[str]:
 def _counterexample(f: Finding) -> list[str]:
     cex = f.counterexample
     assert cex is not None
-    expected = (f"expected {f.expected}: {'met' if f.met else 'NOT MET'}" if f.expected
-                else "no expectation")
+    expected = expectation_words(f)
     lines = [f'<a id="{f.id}"></a>', "",
              f"### {_cell(f.scenario)} · {f.config} · {f.property}: {f.status}", "",
              f"- where: `{f.file}:{cex.line}:{cex.col}`, the statement of step "

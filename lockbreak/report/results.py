@@ -249,6 +249,13 @@ def status_word(f: Finding) -> str:
     return f.status
 
 
+def expectation_words(f: Finding) -> str:
+    """``expected holds: met``, ``expected max 12: NOT MET``, or ``no expectation``."""
+    if not f.expected:
+        return "no expectation"
+    return f"expected {f.expected}: {'met' if f.met else 'NOT MET'}"
+
+
 ICONS = {"holds": "✓", "violated": "✗", "vacuous": "⚠", "incomplete": "?"}
 
 
