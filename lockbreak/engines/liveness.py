@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Protocol, runtime_checkable
 
@@ -223,9 +223,10 @@ class _Analysis(Generic[S, A]):
             target = int(self.graph.src[e])
         return edges[::-1]
 
-    def path_within(self, start: int, inside: np.ndarray, goal: Any) -> list[int]:
-        """Edges of a shortest path from ``start`` through ``inside`` states to a state for
-        which ``goal(state)`` holds, or whose last edge ``goal(edge=...)`` accepts."""
+    def path_within(self, start: int, inside: np.ndarray,
+                    goal: Callable[[int, int | None], bool]) -> list[int]:
+        """Edges of a shortest path from ``start`` through ``inside`` states to one that
+        ``goal(state, edge)`` accepts (``edge`` is the last edge taken, None at ``start``)."""
         g = self.graph
         if goal(start, None):
             return []
@@ -461,9 +462,12 @@ class _Analysis(Generic[S, A]):
         while True:
             e = int(exit_edge[labels[at]])
             component = labels == labels[at]
-            if int(g.src[e]) != at:
-                edges += self.path_within(at, component, lambda state, edge, s=int(g.src[e]):
-                                          state == s)
+            exit_from = int(g.src[e])
+            if exit_from != at:
+                def at_exit(state: int, _: int | None, target: int = exit_from) -> bool:
+                    return state == target
+
+                edges += self.path_within(at, component, at_exit)
             edges.append(e)
             at = int(g.dst[e])
             if not inside[at]:
