@@ -180,6 +180,9 @@ class CheckResult:
     detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
     # WORST properties only: the exact worst case in ticks, None when a cycle keeps it unbounded
     worst: int | None = None
+    # lossy stores only (hash compaction, bitstate): the probability that the search skipped
+    # a state, so that a HOLDS (or a shortest trace) is true only with 1 - omission
+    omission: float | None = None
 
 
 class Reporter(Protocol):
