@@ -107,8 +107,9 @@ class ProgressBar:
             shown = Table.grid(padding=(0, 1))
             shown.add_row(RichBar(total=total, completed=states, width=24), line)
         if self.live is None:
-            self.live = Live(shown, console=self.console, transient=True, auto_refresh=False)
-            self.live.start()
+            self.live = Live(shown, console=self.console, transient=True, auto_refresh=False,
+                             redirect_stdout=False, redirect_stderr=False)
+            self.live.start(refresh=True)
         else:
             self.live.update(shown, refresh=True)
 

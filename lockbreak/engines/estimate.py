@@ -23,6 +23,8 @@ from lockbreak.core import Model, successors
 
 _MIN_LEVELS = 6
 _HORIZON = 10
+# the fitted peak may lie at most this many times the levels seen so far
+_PEAK_REACH = 2
 
 
 @dataclass(frozen=True)
@@ -60,8 +62,8 @@ def extrapolate(levels: Sequence[int]) -> int | None:
         return None
     depth = np.arange(len(sizes), dtype=np.float64)
     curve, slope, base = np.polyfit(depth, np.log(sizes), 2, w=np.sqrt(sizes))
-    if curve >= 0:
-        return None
+    if curve >= 0 or -slope / (2 * curve) > _PEAK_REACH * len(sizes):
+        return None     # no bend yet, or one so slight that the peak is a guess too
     # the fitted sizes of the levels not yet seen; past the bell's far end they vanish
     ahead = np.arange(len(sizes), _HORIZON * len(sizes) + 1000, dtype=np.float64)
     rest = np.exp(np.minimum(base + slope * ahead + curve * ahead * ahead, 700.0)).sum()
