@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from toys import Counter, Peterson, TasLock, TokenRing
+from toys import Counter, Peterson, TasLock, TokenRing, TwoLocks
 
 from lockbreak.core import CheckResult, Model, PropertyKind, Status
 from lockbreak.engines import check
@@ -30,9 +30,10 @@ SCENARIOS = sorted(find_scenarios([Path(__file__).parent.parent / "scenarios"]))
 
 
 def summary(results: list[CheckResult]) -> list[tuple]:
-    """What must not depend on the store: verdict, counts, depth and the trace itself."""
-    return [(r.property, r.status, r.stats.states, r.stats.transitions, r.stats.depth, r.trace)
-            for r in results]
+    """What must not depend on the store: verdict, counts, depth and the trace itself (and,
+    last, the trace's length: a counterexample's is checked against the exact store's)."""
+    return [(r.property, r.status, r.stats.states, r.stats.transitions, r.stats.depth, r.trace,
+             len(r.trace) if r.trace else None) for r in results]
 
 
 def safety_names(model: Model) -> list[str]:
@@ -133,11 +134,27 @@ def test_pinned_counts_in_every_store() -> None:
             Status.HOLDS, 81, 180)
 
 
-def test_graph_properties_are_incomplete_in_a_lossy_store() -> None:
-    for storage in LOSSY:
-        [result] = check(TokenRing(4, lossy=True), storage=storage)
-        assert result.status is Status.INCOMPLETE
-        assert f"--store {storage.kind} does not keep" in result.detail
+@pytest.mark.parametrize(("model", "symmetry"), [
+    (Counter(limit=3), False), (Peterson(), False), (TasLock(3, "leak", rounds=2), False),
+    (TasLock(3, "leak", rounds=2), True), (TokenRing(4, lossy=True), False),
+    (TokenRing(4, lossy=True), True), (TwoLocks("abba"), False), (TwoLocks("same"), False),
+], ids=lambda v: type(v).__name__ if not isinstance(v, bool) else str(v))
+def test_hash_compaction_keeps_the_graph_for_can_finish(model: Model, symmetry: bool) -> None:
+    """Numbered fingerprints carry the edges: the same can-finish verdicts and traces, and the
+    agent that cannot finish named the same way."""
+    exact = check(model, symmetry=symmetry)
+    compact = check(model, symmetry=symmetry, storage=Storage("hashcompact"))
+    assert [t[:-1] for t in summary(compact)] == [t[:-1] for t in summary(exact)]
+    for mine, theirs in zip(compact, exact, strict=True):
+        assert mine.detail.startswith(theirs.detail)
+    assert any(r.status is Status.VIOLATED for r in exact if r.property == "can_finish") or (
+        any(r.status is Status.HOLDS for r in exact))
+
+
+def test_can_finish_is_incomplete_in_a_bloom_filter() -> None:
+    [result] = check(TokenRing(4, lossy=True), storage=Storage("bitstate"))
+    assert result.status is Status.INCOMPLETE
+    assert "--store bitstate does not keep" in result.detail
 
 
 def test_a_likely_miss_is_incomplete_never_holds() -> None:
@@ -163,12 +180,15 @@ def test_holds_in_a_lossy_store_states_its_omission() -> None:
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_public_scenarios_agree_in_every_store(path: Path) -> None:
     world = build_world(load_scenario(path, known_properties=KNOWN))
-    names = list(of_kind(PropertyKind.SAFETY))
     results = {}
-    for storage in (Storage(), *LOSSY):
+    for storage, names in ((Storage(), of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH)),
+                           (LOSSY[0], of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH)),
+                           (Storage(), of_kind(PropertyKind.SAFETY)),
+                           (LOSSY[1], of_kind(PropertyKind.SAFETY))):
         model = kernel_model(world, specs(names))
-        results[storage.kind] = check(model, symmetry=bool(model.canonical_groups),
-                                      storage=storage)
-    exact = summary(results["exact"])
-    assert summary(results["hashcompact"]) == exact
-    assert summary(results["bitstate"]) == exact
+        results[storage.kind, len(names)] = summary(check(
+            model, symmetry=bool(model.canonical_groups), storage=storage))
+    graph, safety = len(of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH)), len(
+        of_kind(PropertyKind.SAFETY))
+    assert results["hashcompact", graph] == results["exact", graph]
+    assert results["bitstate", safety] == results["exact", safety]

@@ -176,6 +176,62 @@ class FingerprintSet:
         return sum(run.nbytes for run in self.runs)
 
 
+class IndexedFingerprints(FingerprintSet):
+    """`FingerprintSet` that also numbers the states, so that edges can name their target:
+    each run of fingerprints has a run of 4-byte indices beside it (12 bytes per state).
+
+    >>> visited = IndexedFingerprints()
+    >>> new, targets = visited.admit_indexed(np.array([5, 7, 5], dtype=np.uint64))
+    >>> new.tolist(), targets.tolist()
+    ([True, True, False], [0, 1, 0])
+    >>> new, targets = visited.admit_indexed(np.array([9, 7], dtype=np.uint64))
+    >>> new.tolist(), targets.tolist()
+    ([True, False], [2, 1])
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.indices: list[np.ndarray] = []
+
+    def admit(self, prints: np.ndarray) -> np.ndarray:
+        return self.admit_indexed(prints)[0]
+
+    def admit_indexed(self, prints: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Which of the batch are new, and the index of every one (new ones numbered from
+        `stored` in batch order)."""
+        unique, first, inverse = np.unique(prints, return_index=True, return_inverse=True)
+        index = self._lookup(unique)
+        fresh = index < 0
+        order = np.argsort(first[fresh], kind="stable")
+        numbers = np.empty(int(fresh.sum()), dtype=np.int64)
+        numbers[order] = self.stored + np.arange(len(numbers))
+        index[fresh] = numbers
+        new = np.zeros(len(prints), dtype=bool)
+        new[first[fresh]] = True
+        if len(numbers):
+            self.runs.append(unique[fresh])
+            self.indices.append(numbers.astype(np.uint32))
+            self.stored += len(numbers)
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                top, top_index = self.runs.pop(), self.indices.pop()
+                merged = np.concatenate((self.runs[-1], top))
+                order = np.argsort(merged, kind="stable")
+                self.runs[-1] = merged[order]
+                self.indices[-1] = np.concatenate((self.indices[-1], top_index))[order]
+        return new, index[inverse.ravel()]
+
+    def _lookup(self, keys: np.ndarray) -> np.ndarray:
+        found = np.full(len(keys), -1, dtype=np.int64)
+        for run, index in zip(self.runs, self.indices, strict=True):
+            at = np.minimum(np.searchsorted(run, keys), len(run) - 1)
+            hit = run[at] == keys
+            found[hit] = index[at[hit]]
+        return found
+
+    def nbytes(self) -> int:
+        return super().nbytes() + sum(index.nbytes for index in self.indices)
+
+
 class BitState:
     """Bitstate hashing: a Bloom filter of ``2**log2_bits`` bits, ``hashes`` bits per state.
 
@@ -289,11 +345,18 @@ class Storage:
     def lossy(self) -> bool:
         return self.kind != "exact"
 
-    def visited(self) -> VisitedSet:
-        """A fresh visited set of this kind (lossy kinds only)."""
+    def visited(self, indexed: bool = False) -> VisitedSet:
+        """A fresh visited set of this kind (lossy kinds only); ``indexed`` numbers the states
+        (hash compaction only)."""
         if self.kind == "bitstate":
             return BitState(self.log2_bits, self.hashes)
-        return FingerprintSet()
+        return IndexedFingerprints() if indexed else FingerprintSet()
+
+    @property
+    def keeps_graph(self) -> bool:
+        """Whether edges can be kept: they need a number per state, which a Bloom filter has
+        not."""
+        return self.kind != "bitstate"
 
     def describe(self) -> str:
         if self.kind != "bitstate":

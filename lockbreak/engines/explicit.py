@@ -53,7 +53,7 @@ from lockbreak.core import (
     successors,
 )
 from lockbreak.engines.checkpoint import Interruption
-from lockbreak.engines.compaction import Omission, Storage, fingerprints
+from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.liveness import check_obligations
@@ -139,7 +139,7 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
                 f"{type(model).__name__} does not have; check without symmetry, or add them"
                 + (" (or leave out the CAN_FINISH properties)" if graph else ""))
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
-    search = _Search(model, safety, graph and not storage.lossy, symmetry, budget, reporter,
+    search = _Search(model, safety, graph and storage.keeps_graph, symmetry, budget, reporter,
                      storage, interruption or Interruption())
     if interruption is not None and interruption.resume is not None:
         search.restore(interruption.resume, selected)
@@ -163,9 +163,9 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
                 result.detail = f"shortest unless a state was missed: {omission}"
         elif search.cut_short:
             result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
-        elif kind is PropertyKind.CAN_FINISH and storage.lossy:
+        elif kind is PropertyKind.CAN_FINISH and not storage.keeps_graph:
             result = CheckResult(name, Status.INCOMPLETE, stats=stats,
-                                 detail=_needs_graph(storage))
+                                 detail=_needs_edges(storage))
         elif kind is PropertyKind.CAN_FINISH and stuck is not None:
             trace, agent = stuck
             doomed_at = len(trace)
@@ -175,6 +175,8 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
             result = CheckResult(name, Status.VIOLATED, trace, stats,
                                  f"{model.agents[agent]} can never finish after step {doomed_at}; "
                                  f"{where}")
+            if omission is not None:
+                result.detail += f"; unless a state was missed: {omission}"
         elif not search.witnessed >> bit & 1:
             result = CheckResult(name, Status.VACUOUS, stats=stats,
                                  detail="never violated, but its witness was never reached")
@@ -193,6 +195,11 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         results += check_obligations(model, on_obligations, budget)
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
+
+
+def _needs_edges(storage: Storage) -> str:
+    return (f"needs the state graph's edges, which --store {storage.kind} does not keep; check "
+            "it with --store hashcompact or exact")
 
 
 def _needs_graph(storage: Storage) -> str:
@@ -256,7 +263,8 @@ class _Search(Generic[S, A]):
         self.graph = graph
         self.storage = storage
         self.store: StateStore[S] | CompactStore[S] = (
-            CompactStore(storage.visited()) if storage.lossy else StateStore(indexed=graph))
+            CompactStore(storage.visited(indexed=graph)) if storage.lossy
+            else StateStore(indexed=graph))
         self.pending = safety           # safety bits not yet violated
         self.witnessed = 0
         self.transitions = 0
@@ -293,8 +301,10 @@ class _Search(Generic[S, A]):
         deadline = began + self.budget.timeout if self.budget.timeout is not None else float("inf")
         next_report = began + _PROGRESS_SECONDS
         store = self.store
-        expand = (self._expand_compact if isinstance(store, CompactStore)
-                  else self._expand_indexed if self.graph else self._expand)
+        if isinstance(store, CompactStore):
+            expand = self._expand_compact_indexed if self.graph else self._expand_compact
+        else:
+            expand = self._expand_indexed if self.graph else self._expand
         requested = self.interruption.requested
         if self.position is None:
             going = self._roots()
@@ -382,6 +392,8 @@ class _Search(Generic[S, A]):
                     if not self.room:
                         return self._out_of_room()
                     self.room -= 1
+                    if self.graph:
+                        store.done.append(model.done(key))
             elif key not in store.seen:
                 if not self.room:
                     return self._out_of_room()
@@ -539,6 +551,55 @@ class _Search(Generic[S, A]):
         store.action.frombytes(np.asarray(actions, dtype=np.uint32)[new].tobytes())
         return going
 
+    def _expand_compact_indexed(self, lo: int, hi: int) -> bool:
+        """`_expand_indexed` into numbered fingerprints (`IndexedFingerprints`): the chunk's
+        edges are collected in order and their targets numbered as one batch."""
+        successors, canon_perm, store = self.successors, self.canon_perm, self.store
+        assert isinstance(store, CompactStore)
+        visited = store.visited
+        assert isinstance(visited, IndexedFingerprints)
+        current, base, done = store.current, store.base, self.model.done
+        afters: list[S] = []
+        sources: list[int] = []
+        actions: list[int] = []
+        perms: list[int] = []
+        ends = store.edge_ends
+        edges = len(store.dst)
+        pending, witnessed = self.pending, self.witnessed
+        for i in range(lo, hi):
+            for action_index, after, violated, witness in successors(current[i - base]):
+                if violated and violated & pending:
+                    self._hit(violated & pending, i, action_index, after)
+                    pending &= ~violated
+                if witness:
+                    witnessed |= witness
+                if canon_perm is not None:
+                    after, perm = canon_perm(after)
+                    perms.append(store.perm_id(perm))
+                afters.append(after)
+                sources.append(i)
+                actions.append(action_index)
+            ends.append(edges + len(afters))
+        self.pending, self.witnessed = pending, witnessed
+        self.transitions += len(afters)
+        if not afters:
+            return True
+        new_mask, targets = visited.admit_indexed(fingerprints(afters))
+        new = np.flatnonzero(new_mask)
+        going = True
+        if len(new) > self.room:
+            new = new[:self.room]
+            going = self._out_of_room()
+        self.room -= len(new)
+        fresh = [afters[j] for j in new.tolist()]
+        store.following.extend(fresh)
+        store.done.extend([done(s) for s in fresh])
+        store.parent.frombytes(np.asarray(sources, dtype=np.int32)[new].tobytes())
+        store.action.frombytes(np.asarray(actions, dtype=np.uint32)[new].tobytes())
+        store.dst.frombytes(targets.astype(np.uint32).tobytes())
+        store.edge_perm.extend(perms)
+        return going
+
     def safety_trace(self, bit: int) -> Trace[S, A]:
         """A shortest real execution whose last transition breaks property ``bit``."""
         source, action_index, after = self.hits[bit]
@@ -560,9 +621,9 @@ class _Search(Generic[S, A]):
     def stuck(self) -> tuple[Trace[S, A], int] | None:
         """A shortest path to a state some must-finish agent cannot finish from, and the agent."""
         store, model = self.store, self.model
-        assert isinstance(store, StateStore)
         found = first_stuck(len(store), store.edge_sources(), store.dst,
-                            [model.done(s) for s in store.states],
+                            store.done if isinstance(store, CompactStore)
+                            else [model.done(s) for s in store.states],
                             model.must_finish, len(model.agents),
                             store.edge_perm if self.canon_perm is not None else None, store.perms)
         if found is None:

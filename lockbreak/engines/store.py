@@ -20,7 +20,31 @@ from lockbreak.core import S
 from lockbreak.engines.compaction import VisitedSet, fingerprints
 
 
-class StateStore(Generic[S]):
+class _Edges:
+    """The edge columns' readers, for a store with ``edge_ends``, ``perms`` and ``perm_ids``."""
+
+    __slots__ = ()
+    edge_ends: array
+    perms: list[tuple[int, ...]]
+    perm_ids: dict[tuple[int, ...], int]
+
+    def edge_sources(self) -> np.ndarray:
+        """The source index of every stored edge (expanded from ``edge_ends``)."""
+        ends = np.frombuffer(self.edge_ends, dtype=np.uint32) if len(self.edge_ends) else (
+            np.zeros(0, dtype=np.uint32))
+        counts = np.diff(ends, prepend=np.uint32(0))
+        return np.repeat(np.arange(len(ends), dtype=np.uint32), counts)
+
+    def perm_id(self, perm: tuple[int, ...]) -> int:
+        """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
+        found = self.perm_ids.get(perm)
+        if found is None:
+            found = self.perm_ids[perm] = len(self.perms)
+            self.perms.append(perm)
+        return found
+
+
+class StateStore(_Edges, Generic[S]):
     """The states a search found, in BFS order, with the tree that first reached each.
 
     ``states[k]`` is the k-th distinct state; ``parent[k]`` is the index it was first reached
@@ -99,23 +123,8 @@ class StateStore(Generic[S]):
         path.reverse()
         return path
 
-    def edge_sources(self) -> np.ndarray:
-        """The source index of every stored edge (expanded from ``edge_ends``)."""
-        ends = np.frombuffer(self.edge_ends, dtype=np.uint32) if len(self.edge_ends) else (
-            np.zeros(0, dtype=np.uint32))
-        counts = np.diff(ends, prepend=np.uint32(0))
-        return np.repeat(np.arange(len(ends), dtype=np.uint32), counts)
 
-    def perm_id(self, perm: tuple[int, ...]) -> int:
-        """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
-        found = self.perm_ids.get(perm)
-        if found is None:
-            found = self.perm_ids[perm] = len(self.perms)
-            self.perms.append(perm)
-        return found
-
-
-class CompactStore(Generic[S]):
+class CompactStore(_Edges, Generic[S]):
     """What a search keeps when the visited set is lossy (`lockbreak.engines.compaction`).
 
     The states themselves are kept only for the level being expanded (``current``, whose first
@@ -134,11 +143,19 @@ class CompactStore(Generic[S]):
     ([3], 1)
     """
 
-    __slots__ = ("action", "base", "current", "following", "level_ends", "parent", "roots",
-                 "visited")
+    __slots__ = ("action", "base", "current", "done", "dst", "edge_ends", "edge_perm",
+                 "following", "level_ends", "parent", "perm_ids", "perms", "roots", "visited")
 
     def __init__(self, visited: VisitedSet) -> None:
         self.visited = visited
+        # When the search keeps the graph (hash compaction with CAN_FINISH properties): edges
+        # as in `StateStore`, and each state's `done` mask, read while the state was at hand.
+        self.done = array("Q")
+        self.dst = array("I")
+        self.edge_ends = array("I")
+        self.edge_perm = array("I")
+        self.perms: list[tuple[int, ...]] = []
+        self.perm_ids: dict[tuple[int, ...], int] = {}
         self.roots: list[S] = []
         self.current: list[S] = []
         self.following: list[S] = []
@@ -180,5 +197,6 @@ class CompactStore(Generic[S]):
 
     def nbytes(self) -> int:
         """Bytes of the visited set and the columns (not the two levels' state objects)."""
-        return (self.visited.nbytes() + self.parent.itemsize * len(self.parent)
-                + self.action.itemsize * len(self.action))
+        return self.visited.nbytes() + sum(
+            column.itemsize * len(column) for column in (
+                self.parent, self.action, self.done, self.dst, self.edge_ends, self.edge_perm))
