@@ -76,18 +76,16 @@ def _packed_prints(states: Sequence[int]) -> np.ndarray:
     count = len(states)
     if not count:
         return np.zeros(0, dtype=np.uint64)
+    limbs = max(1, (max(states).bit_length() + 63) // 64)
+    raw = b"".join([s.to_bytes(8 * limbs, "little") for s in states])
+    parts = np.frombuffer(raw, dtype="<u8").reshape(count, limbs)
     with np.errstate(over="ignore"):
-        rest: list[int] = list(states)
-        h = _mix(np.fromiter((s & _M64 for s in rest), np.uint64, count) ^ _SEED)
-        limb = 1
-        while True:
-            rest = [s >> 64 for s in rest]
-            if not any(rest):
-                return h
-            part = np.fromiter((s & _M64 for s in rest), np.uint64, count)
+        h = _mix(parts[:, 0] ^ _SEED)
+        for limb in range(1, limbs):
+            part = parts[:, limb]
             mixed = _mix(part * _PRIME + np.uint64(limb))
             h = np.where(part != 0, _mix(h ^ mixed), h)
-            limb += 1
+    return h
 
 
 class VisitedSet(Protocol):
@@ -279,8 +277,13 @@ class BitState:
         # A bit first used by an earlier candidate of the batch is set by the time a later one
         # is asked about (an earlier candidate that was itself taken as seen only used bits that
         # were set already, so it owns none that matters).
-        distinct, first_use = np.unique(flat, return_index=True)
-        owner = (first_use // k)[np.searchsorted(distinct, flat)]
+        order = np.argsort(flat, kind="stable")
+        ordered = flat[order]
+        starts = np.empty(len(flat), dtype=bool)
+        starts[0] = True
+        np.not_equal(ordered[1:], ordered[:-1], out=starts[1:])
+        owner = np.empty(len(flat), dtype=np.intp)
+        owner[order] = (order[starts] // k)[np.cumsum(starts) - 1]
         candidate = np.repeat(np.arange(count), k)
         seen = ((covered == 1) | (owner < candidate)).reshape(count, k).all(axis=1)
         fresh = ~seen
@@ -290,9 +293,13 @@ class BitState:
         self._expected += float(np.sum((-np.expm1(-k * stored / m)) ** k))
         self.stored += added
         new[first[fresh]] = True
-        setting = places[fresh].ravel()
-        np.bitwise_or.at(self.bits, (setting >> np.uint64(3)).astype(np.intp),
-                         (np.uint8(1) << (setting & np.uint64(7)).astype(np.uint8)))
+        setting = np.sort(places[fresh].ravel())
+        if len(setting):
+            # bits of one byte are or-ed together first: a fancy-indexed |= keeps only one
+            byte = (setting >> np.uint64(3)).astype(np.intp)
+            mask = np.uint8(1) << (setting & np.uint64(7)).astype(np.uint8)
+            first = np.flatnonzero(np.r_[True, byte[1:] != byte[:-1]])
+            self.bits[byte[first]] |= np.bitwise_or.reduceat(mask, first)
         return new
 
     def omission(self) -> Omission:
