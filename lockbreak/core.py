@@ -186,7 +186,11 @@ class CheckResult:
 
 
 class Reporter(Protocol):
-    """Receives progress from engines; only the CLI and lockbreak.report print."""
+    """Receives progress from engines; only the CLI and lockbreak.report print.
+
+    A reporter may also have ``frontier(size: int)``: the explicit engine then calls it just
+    before each ``progress`` with the number of states found but not yet expanded.
+    """
 
     def progress(self, states: int, transitions: int, depth: int, seconds: float) -> None: ...
 
