@@ -101,24 +101,19 @@ class VisitedSet(Protocol):
         """The probability that the set made the search skip a state so far."""
         ...
 
-    def nbytes(self) -> int:
-        """Bytes the set occupies."""
-        ...
-
 
 class Omission:
     """How likely a lossy store made the search skip at least one state.
 
     ``expected`` is the expected number of states skipped, ``probability`` that of skipping at
-    least one, ``per_state`` the chance that the next new state would be skipped.
+    least one.
     """
 
-    __slots__ = ("expected", "how", "per_state", "probability")
+    __slots__ = ("expected", "how", "probability")
 
-    def __init__(self, how: str, expected: float, per_state: float) -> None:
+    def __init__(self, how: str, expected: float) -> None:
         self.how = how
         self.expected = expected
-        self.per_state = per_state
         self.probability = -math.expm1(-expected)
 
     def __str__(self) -> str:
@@ -168,10 +163,7 @@ class FingerprintSet:
     def omission(self) -> Omission:
         n = self.stored
         return Omission(f"hash compaction, 64-bit fingerprints of {n:,} states",
-                        n * (n - 1) / 2 / 2.0**64, n / 2.0**64)
-
-    def nbytes(self) -> int:
-        return sum(run.nbytes for run in self.runs)
+                        n * (n - 1) / 2 / 2.0**64)
 
 
 class IndexedFingerprints(FingerprintSet):
@@ -226,9 +218,6 @@ class IndexedFingerprints(FingerprintSet):
             found[hit] = index[at[hit]]
         return found
 
-    def nbytes(self) -> int:
-        return super().nbytes() + sum(index.nbytes for index in self.indices)
-
 
 class BitState:
     """Bitstate hashing: a Bloom filter of ``2**log2_bits`` bits, ``hashes`` bits per state.
@@ -240,7 +229,7 @@ class BitState:
     >>> visited = BitState(log2_bits=10, hashes=3)
     >>> visited.admit(np.array([5, 7, 5], dtype=np.uint64)).tolist(), visited.stored
     ([True, True, False], 2)
-    >>> visited.nbytes()
+    >>> visited.bits.nbytes
     128
     """
 
@@ -303,23 +292,8 @@ class BitState:
         return new
 
     def omission(self) -> Omission:
-        k, m = self.hashes, float(1 << self.log2_bits)
-        return Omission(f"bitstate, 2**{self.log2_bits} bits, {k} hashes, {self.stored:,} "
-                        f"states", self._expected, (-math.expm1(-k * self.stored / m)) ** k)
-
-    def nbytes(self) -> int:
-        return int(self.bits.nbytes)
-
-
-def bloom_expected_misses(stored: int, log2_bits: int, hashes: int) -> float:
-    """``sum((1 - exp(-k i / m))**k, i < n)``: the expected states a Bloom filter skipped while
-    ``n`` states were stored one by one (what `BitState` accumulates batch by batch).
-
-    >>> round(bloom_expected_misses(1000, 16, 3), 6) > 0
-    True
-    """
-    i = np.arange(stored, dtype=np.float64)
-    return float(np.sum((-np.expm1(-hashes * i / float(1 << log2_bits))) ** hashes))
+        return Omission(f"bitstate, 2**{self.log2_bits} bits, {self.hashes} hashes, "
+                        f"{self.stored:,} states", self._expected)
 
 
 STORE_KINDS = ("exact", "hashcompact", "bitstate")
@@ -335,8 +309,8 @@ class Storage:
     only while the probability that it skipped a state is at most ``max_omission``, and
     INCOMPLETE beyond.
 
-    >>> Storage("bitstate", log2_bits=20).describe()
-    'bitstate, 2**20 bits (128 KiB), 3 hashes'
+    >>> Storage("bitstate", log2_bits=20).visited().bits.nbytes
+    131072
     """
 
     kind: str = "exact"
@@ -364,13 +338,3 @@ class Storage:
         """Whether edges can be kept: they need a number per state, which a Bloom filter has
         not."""
         return self.kind != "bitstate"
-
-    def describe(self) -> str:
-        if self.kind != "bitstate":
-            return self.kind
-        size = 1 << max(self.log2_bits - 3, 0)
-        unit = next((u for u, e in (("GiB", 30), ("MiB", 20), ("KiB", 10)) if size >= 1 << e),
-                    "B")
-        scale = {"GiB": 30, "MiB": 20, "KiB": 10, "B": 0}[unit]
-        return (f"bitstate, 2**{self.log2_bits} bits ({size >> scale} {unit}), "
-                f"{self.hashes} hashes")

@@ -194,9 +194,3 @@ class CompactStore(_Edges, Generic[S]):
             path.append(self.parent[path[-1]])
         path.reverse()
         return path
-
-    def nbytes(self) -> int:
-        """Bytes of the visited set and the columns (not the two levels' state objects)."""
-        return self.visited.nbytes() + sum(
-            column.itemsize * len(column) for column in (
-                self.parent, self.action, self.done, self.dst, self.edge_ends, self.edge_perm))
