@@ -117,8 +117,7 @@ class Omission:
         self.probability = -math.expm1(-expected)
 
     def __str__(self) -> str:
-        return (f"probability {self.probability:.2g} that a state was missed ({self.how}; "
-                f"{self.expected:.2g} states expected missed)")
+        return f"probability {self.probability:.2g} ({self.how})"
 
 
 class FingerprintSet:

@@ -219,9 +219,9 @@ def _qualify(result: CheckResult, omission: Omission, storage: Storage) -> None:
             result.detail = f"holds unless a state was missed: {omission}"
         else:
             result.status = Status.INCOMPLETE
-            result.detail = (f"no violation found, but the {omission}, more than "
-                             f"--max-omission {storage.max_omission:g}; give the table more "
-                             "bits (--bitstate-bits) or use --store hashcompact")
+            result.detail = (f"no violation found, but a state may have been missed: {omission}, "
+                             f"more than --max-omission {storage.max_omission:g}; give the table "
+                             "more bits (--bitstate-bits) or use --store hashcompact")
     elif result.status is Status.VACUOUS:
         result.detail = f"{result.detail}, unless a state was missed: {omission}"
 
