@@ -185,7 +185,8 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         if omission is not None:
             _qualify(result, omission, storage)
         results.append(result)
-    if on_obligations and search.stopped:
+    if on_obligations and search.stopped and interruption is not None:
+        # analysed once the resumed search is done, on the whole graph
         results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
                                 detail=search.cut_short) for b in on_obligations]
     elif on_obligations and storage.lossy:
