@@ -180,10 +180,17 @@ class CheckResult:
     detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
     # WORST properties only: the exact worst case in ticks, None when a cycle keeps it unbounded
     worst: int | None = None
+    # lossy stores only (hash compaction, bitstate): the probability that the search skipped
+    # a state, so that a HOLDS (or a shortest trace) is true only with 1 - omission
+    omission: float | None = None
 
 
 class Reporter(Protocol):
-    """Receives progress from engines; only the CLI and lockbreak.report print."""
+    """Receives progress from engines; only the CLI and lockbreak.report print.
+
+    A reporter may also have ``frontier(size: int)``: the explicit engine then calls it just
+    before each ``progress`` with the number of states found but not yet expanded.
+    """
 
     def progress(self, states: int, transitions: int, depth: int, seconds: float) -> None: ...
 

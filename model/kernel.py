@@ -745,6 +745,28 @@ class KernelModel:
         result = self._perm_cache[key] = self._shared_id(tuple(out))
         return result
 
+    # ------------------------------------------------------------ checkpoints
+
+    def interned(self) -> tuple[tuple[tuple[int, ...], ...], tuple[tuple, ...]]:
+        """The interned private and shared parts, in id order: what gives a packed state its
+        meaning, so a checkpoint saves them with its states."""
+        return tuple(self._locals), tuple(self._shared)
+
+    def restore_interned(self, parts: tuple[tuple[tuple[int, ...], ...], tuple[tuple, ...]]
+                         ) -> None:
+        """Intern ``parts`` (from `interned` of a model of the same world) under the same ids,
+        so that states saved by that model mean the same here."""
+        locals_, shared = parts
+        for lid, local in enumerate(locals_):
+            if self._local_id(local) != lid:
+                raise LockbreakError("a checkpoint's states belong to another scenario")
+            for cpu in range(len(self._code)):
+                if local[PC] >= len(self._code[cpu]):
+                    self._done_slots[cpu][2].add(lid)
+        for sid, part in enumerate(shared):
+            if self._shared_id(part) != sid:
+                raise LockbreakError("a checkpoint's states belong to another scenario")
+
 
 def _may_block(instr: Instr) -> bool:
     return instr.op == Op.LOCK_OP and instr.b == "__rt_mutex_slowlock"

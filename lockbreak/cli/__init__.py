@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.hypothesis_check import (
@@ -24,7 +25,8 @@ from lockbreak.cli.hypothesis_check import (
     search_options,
 )
 from lockbreak.cli.latency import latency_cmd
-from lockbreak.cli.progress import ProgressLine
+from lockbreak.cli.memory import estimate_record, estimate_scenario, memory_choice, memory_options
+from lockbreak.cli.progress import ProgressBar, ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.suite import suite_cmd
@@ -35,6 +37,7 @@ from lockbreak.report.traces import render_trace, trace_to_json, why
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
+from model.scenario.types import Scenario
 from properties.catalogue import CATALOGUE, KNOWN
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
@@ -78,6 +81,7 @@ def main() -> None:
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
+@memory_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
@@ -89,11 +93,24 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
     try:
         files = find_scenarios(paths)
+        memory = memory_choice(engine, search)
         randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
         _bad_input(str(err))
     overrides = Overrides(version, lock, preempt, timing)
     budget = Budget(max_states=max_states, timeout=timeout)
+    if memory.estimate:
+        _estimate(files, overrides, props, not no_symmetry, memory.estimate_seconds, as_json)
+
+    def key(scenario: Scenario) -> str:
+        return scenario_key(scenario, overrides.as_dict(), props, memory.storage,
+                            not no_symmetry, budget)
+    try:
+        checkpoints = Checkpoints(memory.checkpoint, memory.resume)
+        if memory.resume is not None:
+            checkpoints.require_match({key(load(f, overrides)) for f in files})
+    except LockbreakError as err:
+        _bad_input(str(err))
     bad_input, interrupted = False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
@@ -101,17 +118,25 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     for file in files:
         try:
             scenario = load(file, overrides)
-            if engine == "z3":
+            if engine == "explicit" and not randomly:
+                saving = checkpoints.scenario(key(scenario), f"scenario '{scenario.name}'")
+                with checkpoints, ProgressBar(enabled=not as_json) as bar:
+                    run = run_scenario(scenario, properties=props or None, budget=budget,
+                                       reporter=bar, symmetry=not no_symmetry,
+                                       storage=memory.storage, checkpoint=saving)
+                if saving.stopped:
+                    click.echo(f"checkpoint written to {memory.checkpoint}; continue with "
+                               f"--resume {memory.checkpoint}", err=True)
+                interrupted = bool(checkpoints.stop)
+            elif engine == "z3":
                 run = run_scenario_z3(scenario, properties=props or None, depth=depth,
                                       timeout=timeout)
             else:
                 with ProgressLine(enabled=not as_json) as progress:
-                    run = (run_scenario_random(scenario, properties=props or None,
-                                               budget=budget, reporter=progress,
-                                               options=randomly) if randomly
-                           else run_scenario(scenario, properties=props or None,
-                                             budget=budget, reporter=progress,
-                                             symmetry=not no_symmetry))
+                    assert randomly is not None
+                    run = run_scenario_random(scenario, properties=props or None,
+                                              budget=budget, reporter=progress,
+                                              options=randomly)
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
@@ -128,6 +153,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         records += found
         if not as_json:
             _print_run(run, records)
+        if interrupted:
+            break
     code = _exit_code(runs, bad_input, interrupted)
     if as_json:
         results = [r for r in records if "error" not in r]
@@ -136,6 +163,24 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     elif runs:
         click.echo(_summary(runs, code))
     sys.exit(code)
+
+
+def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], symmetry: bool,
+              seconds: float, as_json: bool) -> None:
+    """``check --estimate``: each scenario's estimated number of states; exits."""
+    out = []
+    try:
+        for file in files:
+            scenario = load(file, overrides)
+            found = estimate_scenario(scenario, props or None, symmetry, seconds)
+            out.append(estimate_record(scenario, found))
+            if not as_json:
+                click.echo(f"{scenario.name}: {found}")
+    except LockbreakError as err:
+        _bad_input(str(err))
+    if as_json:
+        click.echo(json.dumps({"estimates": out}, indent=2))
+    sys.exit(EXIT_OK)
 
 
 def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
@@ -164,6 +209,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
+            "omission_probability": r.omission,
             "trace": None, "trace_file": None, **coverage_fields(run, r.property),
         }
         if r.trace is not None:

@@ -10,7 +10,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockbreak.cli.checkpointing import ScenarioCheckpoint
 from lockbreak.core import Budget, CheckResult, PropertyKind, Reporter, Status
+from lockbreak.engines.compaction import Storage
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
 from model.lockstep import LockstepKernelModel, kernel_model
@@ -108,11 +110,15 @@ def load(path: Path, overrides: Overrides) -> Scenario:
 
 
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
-                 reporter: Reporter, symmetry: bool = True) -> ScenarioRun:
+                 reporter: Reporter, symmetry: bool = True,
+                 storage: Storage = Storage(),  # noqa: B008 (frozen)
+                 checkpoint: ScenarioCheckpoint | None = None) -> ScenarioRun:
     """Check one loaded scenario with the explicit engine.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
+    ``storage`` is the engine's store; with a ``checkpoint``, each of those two phases
+    resumes from it and leaves in it what it did.
     """
     wanted = list(properties) if properties else [p.name for p in CATALOGUE]
     world = build_world(scenario)
@@ -121,11 +127,19 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
     untimed = [name for name in wanted if name not in timed]
     model = kernel_model(world, specs(untimed))
     results: dict[str, tuple[CheckResult, KernelModel]] = {}
-    for names, checked in ((untimed, model),
-                           (timed, kernel_model(world, specs(timed), "lockstep"))):
+    for phase, names, checked in (("own timing", untimed, model),
+                                  ("lockstep", timed, kernel_model(world, specs(timed),
+                                                                   "lockstep"))):
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
-            for r in check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
+            done = checkpoint.finished(phase, checked) if checkpoint is not None else None
+            if done is None:
+                interruption = checkpoint.interruption(phase) if checkpoint else None
+                done = check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry,
+                             storage=storage, interruption=interruption)
+                if checkpoint is not None and interruption is not None:
+                    checkpoint.record(phase, checked, done, interruption)
+            for r in done:
                 results[r.property] = (r, checked)
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:

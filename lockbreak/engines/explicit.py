@@ -12,6 +12,17 @@ representatives are stored. CAN_FINISH properties then also need
 that agent ``a`` of ``state`` has in the representative: whether an agent can finish is a
 question about that agent, so the engine must follow agents across renamings. Counterexamples
 are always real executions of the model, rebuilt from the stored representatives.
+
+With a lossy `Storage` (``hashcompact``, ``bitstate``) only fingerprints or Bloom-filter bits
+of the visited states are kept, plus the two BFS levels in hand and the parent and action
+columns; a counterexample is rebuilt by replaying its actions from an initial state. Such a
+search may skip states, with the probability `lockbreak.engines.compaction` computes: a
+violation it finds is real (it replays), but no violation found is HOLDS only while that
+probability is at most ``Storage.max_omission``. CAN_FINISH, FAIR and WORST properties need the
+exact state graph and are INCOMPLETE in a lossy store.
+
+An `Interruption` lets the caller stop the search between chunks and resume it later from the
+snapshot it leaves (`lockbreak.engines.checkpoint`).
 """
 
 from __future__ import annotations
@@ -22,6 +33,8 @@ import sys
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, Generic
+
+import numpy as np
 
 from lockbreak.core import (
     A,
@@ -39,10 +52,12 @@ from lockbreak.core import (
     Trace,
     successors,
 )
+from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.liveness import check_obligations
-from lockbreak.engines.store import StateStore
+from lockbreak.engines.store import CompactStore, StateStore
 
 Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
 
@@ -50,13 +65,16 @@ _PROGRESS_SECONDS = 0.5
 # The clock is read between chunks of states; chunks grow or shrink so that a chunk takes about
 # this long, which keeps timeouts prompt for slow models and the clock off the hot path for fast.
 _CHUNK_SECONDS = 0.05
+_FIRST_CHUNK = 256
 _MAX_CHUNK = 1 << 16
 
 
 def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-          symmetry: bool = False) -> list[CheckResult]:
+          symmetry: bool = False,
+          storage: Storage = Storage(),  # noqa: B008 (frozen)
+          interruption: Interruption | None = None) -> list[CheckResult]:
     """Check ``model``'s properties by exploring its reachable states breadth-first.
 
     Parameters
@@ -73,6 +91,12 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         Receives ``progress(states, transitions, depth, seconds)`` about every 0.5 s.
     symmetry : bool
         Store one canonical state per orbit (see the module docstring).
+    storage : Storage
+        Every state (exact, the default), or fingerprints or Bloom-filter bits of them.
+    interruption : Interruption, optional
+        Polled between chunks: a requested stop, or the timeout, leaves a snapshot in
+        ``interruption.saved`` (the results are then INCOMPLETE); ``interruption.resume``
+        continues from such a snapshot.
 
     Returns
     -------
@@ -115,18 +139,33 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
                 f"{type(model).__name__} does not have; check without symmetry, or add them"
                 + (" (or leave out the CAN_FINISH properties)" if graph else ""))
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
-    search = _Search(model, safety, graph, symmetry, budget, reporter)
+    search = _Search(model, safety, graph and storage.keeps_graph, symmetry, budget, reporter,
+                     storage, interruption or Interruption())
+    if interruption is not None and interruption.resume is not None:
+        search.restore(interruption.resume, selected)
     if bits:
         search.run()
-    stuck = search.stuck() if graph and not search.cut_short else None
+    if (on_obligations and interruption is not None and not search.stopped
+            and interruption.requested()):
+        # Stopped before the liveness analysis: save the finished search, resume from there.
+        search.stopped, search.cut_short = True, f"interrupted ({interruption.requested()})"
+    if interruption is not None and search.stopped:
+        interruption.saved = search.snapshot(selected)
+    stuck = search.stuck() if search.graph and not search.cut_short else None
+    omission = search.omission()
     results = []
     for bit, kind in zip(bits, kinds, strict=True):
         name = model.property_names[bit]
         stats = Stats(len(search.store), search.transitions, search.depth, search.seconds)
         if kind is PropertyKind.SAFETY and bit in search.hits:
             result = CheckResult(name, Status.VIOLATED, search.safety_trace(bit), stats)
+            if omission is not None:
+                result.detail = f"shortest unless a state was missed: {omission}"
         elif search.cut_short:
             result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
+        elif kind is PropertyKind.CAN_FINISH and not storage.keeps_graph:
+            result = CheckResult(name, Status.INCOMPLETE, stats=stats,
+                                 detail=_needs_edges(storage))
         elif kind is PropertyKind.CAN_FINISH and stuck is not None:
             trace, agent = stuck
             doomed_at = len(trace)
@@ -136,16 +175,56 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
             result = CheckResult(name, Status.VIOLATED, trace, stats,
                                  f"{model.agents[agent]} can never finish after step {doomed_at}; "
                                  f"{where}")
+            if omission is not None:
+                result.detail += f"; unless a state was missed: {omission}"
         elif not search.witnessed >> bit & 1:
             result = CheckResult(name, Status.VACUOUS, stats=stats,
                                  detail="never violated, but its witness was never reached")
         else:
             result = CheckResult(name, Status.HOLDS, stats=stats)
+        if omission is not None:
+            _qualify(result, omission, storage)
         results.append(result)
-    if on_obligations:
+    if on_obligations and search.stopped and interruption is not None:
+        # analysed once the resumed search is done, on the whole graph
+        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                                detail=search.cut_short) for b in on_obligations]
+    elif on_obligations and storage.lossy:
+        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                                detail=_needs_graph(storage)) for b in on_obligations]
+    elif on_obligations:
         results += check_obligations(model, on_obligations, budget)
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
+
+
+def _needs_edges(storage: Storage) -> str:
+    return (f"needs the state graph's edges, which --store {storage.kind} does not keep; check "
+            "it with --store hashcompact or exact")
+
+
+def _needs_graph(storage: Storage) -> str:
+    return (f"needs the exact state graph, which --store {storage.kind} does not keep; check "
+            "it with --store exact")
+
+
+def _qualify(result: CheckResult, omission: Omission, storage: Storage) -> None:
+    """A lossy store's verdict, with the probability that it skipped a state.
+
+    A violation found is real; no violation found is HOLDS (or VACUOUS) only while that
+    probability is at most ``storage.max_omission``.
+    """
+    result.omission = omission.probability
+    if result.status is Status.HOLDS:
+        if omission.probability <= storage.max_omission:
+            result.detail = f"holds unless a state was missed: {omission}"
+        else:
+            result.status = Status.INCOMPLETE
+            result.detail = (f"no violation found, but a state may have been missed: {omission}, "
+                             f"more than --max-omission {storage.max_omission:g}; give the table "
+                             "more bits (--bitstate-bits) or use --store hashcompact")
+    elif result.status is Status.VACUOUS:
+        result.detail = f"{result.detail}, unless a state was missed: {omission}"
 
 
 def _select(model: Model[Any, Any], properties: Sequence[str] | None) -> list[int]:
@@ -166,11 +245,15 @@ class _Search(Generic[S, A]):
 
     ``hits[bit]`` is ``(source index, action index, successor)`` of the first transition that
     broke safety property ``bit`` (source -1 and the initial state itself for an initial
-    state). ``cut_short`` says why exploration stopped before the end, if a budget did it.
+    state). ``cut_short`` says why exploration stopped before the end, if a budget did it;
+    ``stopped`` is set when the stop can be resumed (a timeout or a requested stop).
+    ``position`` is ``(lo, hi, level)``: the next index to expand, the end of the level being
+    expanded, and its depth.
     """
 
     def __init__(self, model: Model[S, A], safety: int, graph: bool, symmetry: bool,
-                 budget: Budget, reporter: Reporter) -> None:
+                 budget: Budget, reporter: Reporter, storage: Storage,
+                 interruption: Interruption) -> None:
         self.model = model
         fast = getattr(model, "successors", None)
         self.successors: Successors[S] = fast or functools.partial(successors, model)
@@ -179,17 +262,25 @@ class _Search(Generic[S, A]):
         self.canon_perm: Callable[[S], tuple[S, tuple[int, ...]]] | None = (
             getattr(model, "canonical_perm", None) if symmetry and graph else None)
         self.graph = graph
-        self.store: StateStore[S] = StateStore(indexed=graph)
+        self.storage = storage
+        self.store: StateStore[S] | CompactStore[S] = (
+            CompactStore(storage.visited(indexed=graph)) if storage.lossy
+            else StateStore(indexed=graph))
         self.pending = safety           # safety bits not yet violated
         self.witnessed = 0
         self.transitions = 0
         self.room = budget.max_states if budget.max_states is not None else sys.maxsize
         self.budget = budget
         self.reporter = reporter
+        self.frontier = getattr(reporter, "frontier", None)
+        self.interruption = interruption
         self.hits: dict[int, tuple[int, int, S]] = {}
         self.cut_short = ""
+        self.stopped = False
+        self.position: tuple[int, int, int] | None = None
         self.depth = 0
         self.seconds = 0.0
+        self.earlier = 0.0              # seconds spent before a resume
 
     def run(self) -> None:
         """Explore level by level until done, decided, or out of budget.
@@ -211,40 +302,100 @@ class _Search(Generic[S, A]):
         deadline = began + self.budget.timeout if self.budget.timeout is not None else float("inf")
         next_report = began + _PROGRESS_SECONDS
         store = self.store
-        expand = self._expand_indexed if self.graph else self._expand
-        going = self._roots()
-        chunk = 256
-        lo, hi = 0, len(store)
-        level = 0
-        while going and lo < hi:
+        if isinstance(store, CompactStore):
+            expand = self._expand_compact_indexed if self.graph else self._expand_compact
+        else:
+            expand = self._expand_indexed if self.graph else self._expand
+        requested = self.interruption.requested
+        if self.position is None:
+            going = self._roots()
             store.end_level()
-            while going and lo < hi:
-                t0 = time.perf_counter()
-                end = min(lo + chunk, hi)
-                going = expand(lo, end)
-                lo = end
-                now = time.perf_counter()
-                if going and now > deadline:
-                    going = False
-                    self.cut_short = self.budget.out_of_time()
-                if now >= next_report:
-                    self.reporter.progress(len(store), self.transitions, level, now - began)
-                    next_report = now + _PROGRESS_SECONDS
-                if now - t0 < _CHUNK_SECONDS / 2:
-                    chunk = min(2 * chunk, _MAX_CHUNK)
-                elif now - t0 > 2 * _CHUNK_SECONDS and chunk > 1:
-                    chunk //= 2
-            hi = len(store)
-            level += 1
+            lo, hi, level = 0, len(store), 0
+        else:
+            going = True
+            lo, hi, level = self.position
+        chunk = _FIRST_CHUNK
+        while going:
+            if lo == hi:
+                if len(store) == hi:
+                    break
+                store.end_level()
+                hi = len(store)
+                level += 1
+                continue
+            t0 = time.perf_counter()
+            end = min(lo + chunk, hi)
+            going = expand(lo, end)
+            lo = end
+            now = time.perf_counter()
+            if going and now > deadline:
+                going = False
+                self.stopped = True
+                self.cut_short = self.budget.out_of_time()
+            elif going and (why := requested()):
+                going = False
+                self.stopped = True
+                self.cut_short = f"interrupted ({why})"
+            if now >= next_report:
+                if self.frontier is not None:
+                    self.frontier(len(store) - lo)
+                self.reporter.progress(len(store), self.transitions, level,
+                                       self.earlier + now - began)
+                next_report = now + _PROGRESS_SECONDS
+            if now - t0 < _CHUNK_SECONDS / 2:
+                chunk = min(2 * chunk, _MAX_CHUNK)
+            elif now - t0 > 2 * _CHUNK_SECONDS and chunk > 1:
+                chunk //= 2
+        self.position = (lo, hi, level)
         self.depth = store.depth(len(store) - 1) if len(store) else 0
-        self.seconds = time.perf_counter() - began
+        self.seconds = self.earlier + time.perf_counter() - began
+
+    def snapshot(self, selected: Sequence[int]) -> dict[str, Any]:
+        """Everything needed to go on from where the search stopped (see `restore`)."""
+        interned = getattr(self.model, "interned", None)
+        return {"properties": [self.model.property_names[b] for b in selected],
+                "storage": self.storage, "symmetry": self.canon is not None,
+                "graph": self.graph, "store": self.store, "pending": self.pending,
+                "witnessed": self.witnessed, "transitions": self.transitions,
+                "hits": self.hits, "position": self.position, "seconds": self.seconds,
+                "interned": interned() if interned is not None else None}
+
+    def restore(self, saved: dict[str, Any], selected: Sequence[int]) -> None:
+        """Continue from a `snapshot` of a search of the same model, properties and options."""
+        mine = self.snapshot(selected)
+        for key in ("properties", "storage", "symmetry", "graph"):
+            if saved.get(key) != mine[key]:
+                raise LockbreakError(
+                    f"the checkpoint was written by a search with {key} {saved.get(key)!r}, "
+                    f"this one has {mine[key]!r}; resume with the same options, or start "
+                    "again without --resume")
+        if saved["interned"] is not None:
+            self.model.restore_interned(saved["interned"])  # type: ignore[attr-defined]
+        self.store = saved["store"]
+        self.pending, self.witnessed = saved["pending"], saved["witnessed"]
+        self.transitions, self.hits = saved["transitions"], saved["hits"]
+        self.position, self.earlier = saved["position"], saved["seconds"]
+        if self.budget.max_states is not None:
+            self.room = max(self.budget.max_states - len(self.store), 0)
+
+    def omission(self) -> Omission | None:
+        """How likely a lossy store skipped a state (None for the exact store)."""
+        store = self.store
+        return store.visited.omission() if isinstance(store, CompactStore) else None
 
     def _roots(self) -> bool:
         """Store and observe the initial states; False if that already ends the search."""
         model, store = self.model, self.store
         for state in model.init_states():
             key = self.canon(state) if self.canon is not None else state
-            if key not in store.seen:
+            if isinstance(store, CompactStore):
+                if store.add_root(key):
+                    if not self.room:
+                        return self._out_of_room()
+                    self.room -= 1
+                    if self.graph:
+                        store.done.append(model.done(key))
+            elif key not in store.seen:
                 if not self.room:
                     return self._out_of_room()
                 self.room -= 1
@@ -276,6 +427,7 @@ class _Search(Generic[S, A]):
         through `StateStore.add`, because this runs once per transition.
         """
         successors, canon, store = self.successors, self.canon, self.store
+        assert isinstance(store, StateStore)
         states = store.states
         seen = store.seen
         assert isinstance(seen, set)
@@ -316,6 +468,7 @@ class _Search(Generic[S, A]):
         """`_expand` that also stores every edge, for CAN_FINISH; never stops when decided,
         since the graph questions need the whole graph."""
         successors, canon_perm, store = self.successors, self.canon_perm, self.store
+        assert isinstance(store, StateStore)
         states = store.states
         index = store.seen
         assert isinstance(index, dict)
@@ -357,6 +510,97 @@ class _Search(Generic[S, A]):
         self.transitions = len(dst)
         return going
 
+    def _expand_compact(self, lo: int, hi: int) -> bool:
+        """`_expand` into a lossy store: the chunk's successors are collected in order, then
+        asked about as one batch (`VisitedSet.admit`), which stores the new ones."""
+        successors, canon, store = self.successors, self.canon, self.store
+        assert isinstance(store, CompactStore)
+        current, base = store.current, store.base
+        afters: list[S] = []
+        sources: list[int] = []
+        actions: list[int] = []
+        after_append, source_append, action_append = (afters.append, sources.append,
+                                                       actions.append)
+        pending, witnessed, transitions = self.pending, self.witnessed, self.transitions
+        going = True
+        for i in range(lo, hi):
+            for action_index, after, violated, witness in successors(current[i - base]):
+                transitions += 1
+                if violated and violated & pending:
+                    self._hit(violated & pending, i, action_index, after)
+                    pending &= ~violated
+                    if not pending:
+                        going = False
+                        break
+                if witness:
+                    witnessed |= witness
+                after_append(canon(after) if canon is not None else after)
+                source_append(i)
+                action_append(action_index)
+            if not going:
+                break
+        self.pending, self.witnessed, self.transitions = pending, witnessed, transitions
+        if not afters:
+            return going
+        new = np.flatnonzero(store.visited.admit(fingerprints(afters)))
+        if len(new) > self.room:
+            new = new[:self.room]
+            going = self._out_of_room()
+        self.room -= len(new)
+        store.following.extend([afters[j] for j in new.tolist()])
+        store.parent.frombytes(np.asarray(sources, dtype=np.int32)[new].tobytes())
+        store.action.frombytes(np.asarray(actions, dtype=np.uint32)[new].tobytes())
+        return going
+
+    def _expand_compact_indexed(self, lo: int, hi: int) -> bool:
+        """`_expand_indexed` into numbered fingerprints (`IndexedFingerprints`): the chunk's
+        edges are collected in order and their targets numbered as one batch."""
+        successors, canon_perm, store = self.successors, self.canon_perm, self.store
+        assert isinstance(store, CompactStore)
+        visited = store.visited
+        assert isinstance(visited, IndexedFingerprints)
+        current, base, done = store.current, store.base, self.model.done
+        afters: list[S] = []
+        sources: list[int] = []
+        actions: list[int] = []
+        perms: list[int] = []
+        ends = store.edge_ends
+        edges = len(store.dst)
+        pending, witnessed = self.pending, self.witnessed
+        for i in range(lo, hi):
+            for action_index, after, violated, witness in successors(current[i - base]):
+                if violated and violated & pending:
+                    self._hit(violated & pending, i, action_index, after)
+                    pending &= ~violated
+                if witness:
+                    witnessed |= witness
+                if canon_perm is not None:
+                    after, perm = canon_perm(after)
+                    perms.append(store.perm_id(perm))
+                afters.append(after)
+                sources.append(i)
+                actions.append(action_index)
+            ends.append(edges + len(afters))
+        self.pending, self.witnessed = pending, witnessed
+        self.transitions += len(afters)
+        if not afters:
+            return True
+        new_mask, targets = visited.admit_indexed(fingerprints(afters))
+        new = np.flatnonzero(new_mask)
+        going = True
+        if len(new) > self.room:
+            new = new[:self.room]
+            going = self._out_of_room()
+        self.room -= len(new)
+        fresh = [afters[j] for j in new.tolist()]
+        store.following.extend(fresh)
+        store.done.extend([done(s) for s in fresh])
+        store.parent.frombytes(np.asarray(sources, dtype=np.int32)[new].tobytes())
+        store.action.frombytes(np.asarray(actions, dtype=np.uint32)[new].tobytes())
+        store.dst.frombytes(targets.astype(np.uint32).tobytes())
+        store.edge_perm.extend(perms)
+        return going
+
     def safety_trace(self, bit: int) -> Trace[S, A]:
         """A shortest real execution whose last transition breaks property ``bit``."""
         source, action_index, after = self.hits[bit]
@@ -379,7 +623,8 @@ class _Search(Generic[S, A]):
         """A shortest path to a state some must-finish agent cannot finish from, and the agent."""
         store, model = self.store, self.model
         found = first_stuck(len(store), store.edge_sources(), store.dst,
-                            [model.done(s) for s in store.states],
+                            store.done if isinstance(store, CompactStore)
+                            else [model.done(s) for s in store.states],
                             model.must_finish, len(model.agents),
                             store.edge_perm if self.canon_perm is not None else None, store.perms)
         if found is None:
@@ -400,24 +645,43 @@ class _Search(Generic[S, A]):
         representative, so the trace replays on the model though the stored states do not.
         """
         model, store = self.model, self.store
-        states = store.states
+        states = self._stored_path(chain)
         canon = self.canon
         if canon is None:
-            steps = [Step(store.action[k], model.actions(states[store.parent[k]])[store.action[k]],
-                          states[k]) for k in chain[1:]]
-            return states[chain[0]], steps
-        root = states[chain[0]]
+            steps = [Step(store.action[k], model.actions(before)[store.action[k]], after)
+                     for k, before, after in zip(chain[1:], states[:-1], states[1:], strict=True)]
+            return states[0], steps
+        root = states[0]
         init = next(s for s in model.init_states() if canon(s) == root)
         current, steps = init, []
-        for k in chain[1:]:
+        for position in range(1, len(chain)):
             found = next(((a, s) for a, s, _, _ in self.successors(current)
-                          if canon(s) == states[k]), None)
+                          if canon(s) == states[position]), None)
             if found is None:
                 raise _not_symmetric(model, current)
             action_index, after = found
             steps.append(Step(action_index, model.actions(current)[action_index], after))
             current = after
         return init, steps
+
+    def _stored_path(self, chain: list[int]) -> list[S]:
+        """The stored states (representatives, under symmetry) at the indices of ``chain``.
+
+        A lossy store keeps only the initial states: the rest are rebuilt by replaying the
+        stored action indices, each successor reduced to its representative as it was stored.
+        """
+        store = self.store
+        if isinstance(store, StateStore):
+            return [store.states[k] for k in chain]
+        states = [store.roots[chain[0]]]
+        for k in chain[1:]:
+            taken = store.action[k]
+            after = next((s for a, s, _, _ in self.successors(states[-1]) if a == taken), None)
+            if after is None:
+                raise LockbreakError(f"{type(self.model).__name__} is not deterministic: action "
+                                     f"{taken} of {states[-1]!r} is gone on replay")
+            states.append(self.canon(after) if self.canon is not None else after)
+        return states
 
 
 def _not_symmetric(model: Model[S, A], state: S) -> LockbreakError:

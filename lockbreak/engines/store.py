@@ -1,5 +1,8 @@
 """Compact storage of what a breadth-first search visited: states, BFS tree, and edges.
 
+`StateStore` keeps every state (``--store exact``); `CompactStore` keeps only fingerprints or
+Bloom-filter bits and the two BFS levels in hand (``--store hashcompact`` and ``bitstate``).
+
 Engines keep millions of states, so everything per state besides the state object itself lives
 in flat `array.array` columns indexed by the state's BFS position (its *index*), never in
 per-state Python objects.
@@ -14,9 +17,34 @@ from typing import Generic
 import numpy as np
 
 from lockbreak.core import S
+from lockbreak.engines.compaction import VisitedSet, fingerprints
 
 
-class StateStore(Generic[S]):
+class _Edges:
+    """The edge columns' readers, for a store with ``edge_ends``, ``perms`` and ``perm_ids``."""
+
+    __slots__ = ()
+    edge_ends: array
+    perms: list[tuple[int, ...]]
+    perm_ids: dict[tuple[int, ...], int]
+
+    def edge_sources(self) -> np.ndarray:
+        """The source index of every stored edge (expanded from ``edge_ends``)."""
+        ends = np.frombuffer(self.edge_ends, dtype=np.uint32) if len(self.edge_ends) else (
+            np.zeros(0, dtype=np.uint32))
+        counts = np.diff(ends, prepend=np.uint32(0))
+        return np.repeat(np.arange(len(ends), dtype=np.uint32), counts)
+
+    def perm_id(self, perm: tuple[int, ...]) -> int:
+        """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
+        found = self.perm_ids.get(perm)
+        if found is None:
+            found = self.perm_ids[perm] = len(self.perms)
+            self.perms.append(perm)
+        return found
+
+
+class StateStore(_Edges, Generic[S]):
     """The states a search found, in BFS order, with the tree that first reached each.
 
     ``states[k]`` is the k-th distinct state; ``parent[k]`` is the index it was first reached
@@ -95,17 +123,74 @@ class StateStore(Generic[S]):
         path.reverse()
         return path
 
-    def edge_sources(self) -> np.ndarray:
-        """The source index of every stored edge (expanded from ``edge_ends``)."""
-        ends = np.frombuffer(self.edge_ends, dtype=np.uint32) if len(self.edge_ends) else (
-            np.zeros(0, dtype=np.uint32))
-        counts = np.diff(ends, prepend=np.uint32(0))
-        return np.repeat(np.arange(len(ends), dtype=np.uint32), counts)
 
-    def perm_id(self, perm: tuple[int, ...]) -> int:
-        """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
-        found = self.perm_ids.get(perm)
-        if found is None:
-            found = self.perm_ids[perm] = len(self.perms)
-            self.perms.append(perm)
-        return found
+class CompactStore(_Edges, Generic[S]):
+    """What a search keeps when the visited set is lossy (`lockbreak.engines.compaction`).
+
+    The states themselves are kept only for the level being expanded (``current``, whose first
+    index is ``base``) and the level being filled (``following``), plus the initial states;
+    the ``parent`` and ``action`` columns are kept for every state, so a path to any index is
+    rebuilt by replaying its actions from an initial state. With the 64-bit fingerprints of
+    `FingerprintSet` that is 16 bytes per state plus the two levels' states.
+
+    Examples
+    --------
+    >>> from lockbreak.engines.compaction import FingerprintSet
+    >>> store = CompactStore(FingerprintSet())
+    >>> store.add_root(3), store.add_root(3)
+    (True, False)
+    >>> store.end_level(); store.current, len(store)
+    ([3], 1)
+    """
+
+    __slots__ = ("action", "base", "current", "done", "dst", "edge_ends", "edge_perm",
+                 "following", "level_ends", "parent", "perm_ids", "perms", "roots", "visited")
+
+    def __init__(self, visited: VisitedSet) -> None:
+        self.visited = visited
+        # When the search keeps the graph (hash compaction with CAN_FINISH properties): edges
+        # as in `StateStore`, and each state's `done` mask, read while the state was at hand.
+        self.done = array("Q")
+        self.dst = array("I")
+        self.edge_ends = array("I")
+        self.edge_perm = array("I")
+        self.perms: list[tuple[int, ...]] = []
+        self.perm_ids: dict[tuple[int, ...], int] = {}
+        self.roots: list[S] = []
+        self.current: list[S] = []
+        self.following: list[S] = []
+        self.base = 0
+        self.parent = array("i")
+        self.action = array("I")
+        self.level_ends: list[int] = []
+
+    def __len__(self) -> int:
+        return len(self.parent)
+
+    def add_root(self, state: S) -> bool:
+        """Store an initial state unless its fingerprint is stored; True when it was new."""
+        if not self.visited.admit(fingerprints([state]))[0]:
+            return False
+        self.roots.append(state)
+        self.following.append(state)
+        self.parent.append(-1)
+        self.action.append(0)
+        return True
+
+    def end_level(self) -> None:
+        """The level just filled becomes the one to expand; the one expanded is dropped."""
+        self.level_ends.append(len(self.parent))
+        self.base += len(self.current)
+        self.current, self.following = self.following, []
+
+    def depth(self, index: int) -> int:
+        """BFS depth of the state at ``index`` (0 for initial states)."""
+        return bisect_right(self.level_ends, index)
+
+    def chain(self, index: int) -> list[int]:
+        """Indices from an initial state to ``index`` along the BFS tree: a shortest path."""
+        path = [index]
+        while self.parent[path[-1]] >= 0:
+            path.append(self.parent[path[-1]])
+        path.reverse()
+        return path

@@ -1,0 +1,131 @@
+"""Checkpoints of ``lockbreak check``: Ctrl-C, SIGTERM and ``--timeout`` save the search, and
+``--resume FILE`` continues it.
+
+One file holds an entry per interrupted scenario, keyed by a hash of the scenario file and
+every option that changes what is explored (overrides, properties, store, symmetry,
+``--max-states``), so that a checkpoint never resumes another question. An entry holds, per
+phase of `lockbreak.cli.checking.run_scenario` (the scenario's own timing, then lockstep),
+either the finished results or the snapshot of the stopped search, each with the kernel
+model's interned tables that give its states their meaning. The file is rewritten atomically
+(`lockbreak.engines.checkpoint.save_file`), and is a pickle: resume only checkpoints you wrote.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import signal
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType, TracebackType
+from typing import Any
+
+from lockbreak.core import Budget, CheckResult, LockbreakError
+from lockbreak.engines.checkpoint import Interruption, load_file, save_file
+from lockbreak.engines.compaction import Storage
+from model.kernel import KernelModel
+from model.scenario.types import Scenario
+
+_SIGNALS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+def scenario_key(scenario: Scenario, overrides: dict[str, str], properties: Sequence[str],
+                 storage: Storage, symmetry: bool, budget: Budget) -> str:
+    """What a checkpoint of this check is tied to: the scenario's bytes and the options that
+    change what is explored (not the timeout: a resumed run may have a new one)."""
+    what = {"scenario": scenario.sha256, "name": scenario.name, "overrides": overrides,
+            "properties": sorted(properties), "storage": repr(storage), "symmetry": symmetry,
+            "max_states": budget.max_states}
+    return hashlib.sha256(json.dumps(what, sort_keys=True).encode()).hexdigest()
+
+
+class Checkpoints:
+    """The checkpoint file of one ``lockbreak check`` run, and its signal handlers.
+
+    Used as a context manager: while inside, the first SIGINT or SIGTERM asks the search to
+    stop at its next chunk (`requested`), and a second one interrupts at once.
+    """
+
+    def __init__(self, path: Path, resume: Path | None = None) -> None:
+        self.path = path
+        self.stop = ""
+        self.entries: dict[str, dict[str, Any]] = {}
+        self.resumed: dict[str, dict[str, Any]] = (
+            load_file(resume)["entries"] if resume is not None else {})
+        self.resume_path = resume
+        self._previous: dict[int, Any] = {}
+
+    def requested(self) -> str:
+        """Why a stop was asked for ("" while none was)."""
+        return self.stop
+
+    def require_match(self, keys: set[str]) -> None:
+        """Refuse a ``--resume`` file none of whose entries is one of the scenarios given."""
+        if self.resume_path is not None and not keys & set(self.resumed):
+            labels = ", ".join(sorted(e["label"] for e in self.resumed.values())) or "nothing"
+            raise LockbreakError(
+                f"{self.resume_path}: this checkpoint is of {labels}, not of the scenarios and "
+                "options given; resume with the same scenario and options (--store, "
+                "--property, --max-states, overrides), or start again without --resume")
+
+    def scenario(self, key: str, label: str) -> ScenarioCheckpoint:
+        """The checkpoint of one scenario: resumed from the file when it has the key."""
+        saved = self.resumed.get(key, {}).get("phases", {})
+        return ScenarioCheckpoint(self, key, label, dict(saved))
+
+    def save(self, entry: ScenarioCheckpoint) -> None:
+        """Write the file with this scenario's entry (and the others of this run)."""
+        self.entries[entry.key] = {"label": entry.label, "phases": entry.phases}
+        save_file(self.path, {"entries": self.entries})
+
+    def _handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.stop:
+            raise KeyboardInterrupt
+        self.stop = _SIGNALS.get(signum, str(signum))
+
+    def __enter__(self) -> Checkpoints:
+        for signum in _SIGNALS:
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, err: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+class ScenarioCheckpoint:
+    """One scenario's phases: finished ones (results) and a stopped one (a search snapshot)."""
+
+    def __init__(self, owner: Checkpoints, key: str, label: str,
+                 phases: dict[str, dict[str, Any]]) -> None:
+        self.owner, self.key, self.label, self.phases = owner, key, label, phases
+        self.stopped = False
+
+    def finished(self, phase: str, model: KernelModel) -> list[CheckResult] | None:
+        """The results of a phase finished before the checkpoint, with ``model`` given the
+        tables their states need; None when the phase still has to run."""
+        saved = self.phases.get(phase)
+        if saved is None or "results" not in saved:
+            return None
+        model.restore_interned(saved["interned"])
+        return list(saved["results"])
+
+    def interruption(self, phase: str) -> Interruption:
+        """How the search of ``phase`` is stopped, and the snapshot it resumes from."""
+        saved = self.phases.get(phase)
+        return Interruption(self.owner.requested,
+                            resume=saved["search"] if saved and "search" in saved else None)
+
+    def record(self, phase: str, model: KernelModel, results: list[CheckResult],
+               interruption: Interruption) -> None:
+        """Keep what ``phase`` did; a stopped search is written to the file at once."""
+        if interruption.saved is not None:
+            self.phases[phase] = {"search": interruption.saved}
+            self.stopped = True
+            self.owner.save(self)
+        else:
+            # copies: the caller goes on to annotate its results
+            self.phases[phase] = {"results": [replace(r) for r in results],
+                                  "interned": model.interned()}

@@ -1,0 +1,134 @@
+"""``lockbreak check`` options for large state spaces: the store, the estimate, checkpoints.
+
+`memory_options` adds ``--store``, ``--bitstate-bits``, ``--bitstate-memory``,
+``--bitstate-hashes``, ``--max-omission``, ``--estimate``, ``--estimate-seconds``,
+``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` takes them back out of the
+command's keyword arguments as one `MemoryOptions`, refusing them with another engine.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from lockbreak.core import LockbreakError
+from lockbreak.engines.compaction import STORE_KINDS, Storage
+from lockbreak.engines.estimate import Estimate, estimate
+from model.lockstep import kernel_model
+from model.scenario.types import Scenario
+from model.world import build_world
+from properties.catalogue import CATALOGUE, specs
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+DEFAULT_CHECKPOINT = Path(".lockbreak") / "checkpoint"
+DEFAULT_LOG2_BITS = 30
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30}
+
+
+@dataclass(frozen=True)
+class MemoryOptions:
+    """The command line's choices of store, estimate and checkpoint file."""
+
+    storage: Storage = field(default_factory=Storage)
+    estimate: bool = False
+    estimate_seconds: float = 5.0
+    checkpoint: Path = DEFAULT_CHECKPOINT
+    resume: Path | None = None
+
+
+def memory_options(command: F) -> F:
+    """Add the store, estimate and checkpoint options to a click command."""
+    for decorator in reversed((
+        click.option("--store", type=click.Choice(STORE_KINDS), default="exact",
+                     show_default=True,
+                     help="[explicit] Keep every state (exact), a 64-bit fingerprint of each "
+                          "(hashcompact), or Bloom-filter bits (bitstate); the last two may "
+                          "miss states, with the probability they report."),
+        click.option("--bitstate-bits", type=click.IntRange(3, 40), metavar="N",
+                     help=f"[bitstate] A table of 2**N bits, as SPIN's -wN (default "
+                          f"{DEFAULT_LOG2_BITS})."),
+        click.option("--bitstate-memory", metavar="SIZE",
+                     help="[bitstate] The table's size in memory (512M, 2G), rounded down to "
+                          "a power of two; instead of --bitstate-bits."),
+        click.option("--bitstate-hashes", type=click.IntRange(1, 16), default=3,
+                     show_default=True, help="[bitstate] Bits set per state, as SPIN's -k."),
+        click.option("--max-omission", type=click.FloatRange(0, 1), default=1e-3,
+                     show_default=True,
+                     help="[hashcompact, bitstate] Say holds only while the probability that "
+                          "a state was missed is at most this; incomplete beyond."),
+        click.option("--estimate", is_flag=True,
+                     help="[explicit] Only estimate each scenario's number of states from a "
+                          "short breadth-first sample, and stop."),
+        click.option("--estimate-seconds", type=click.FloatRange(0, min_open=True),
+                     default=5.0, show_default=True, help="[explicit] The estimate's sample."),
+        click.option("--checkpoint", type=click.Path(path_type=Path, dir_okay=False),
+                     default=DEFAULT_CHECKPOINT, show_default=True,
+                     help="[explicit] Where Ctrl-C, SIGTERM or --timeout save the search."),
+        click.option("--resume", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+                     help="[explicit] Continue the search saved in this checkpoint."),
+    )):
+        command = decorator(command)
+    return command
+
+
+def parse_size(text: str) -> int:
+    """``"512M"`` -> log2 of the number of bits in 512 MiB (32).
+
+    >>> parse_size("512M"), parse_size("1G"), parse_size("1000K")
+    (32, 33, 22)
+    """
+    match = _SIZE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise LockbreakError(f"--bitstate-memory {text}: give a size such as 64M or 2G")
+    unit = (match.group(2) or "").lower()[:1]
+    log2_bits = (int(match.group(1)) << _UNITS[unit] << 3).bit_length() - 1
+    if not 3 <= log2_bits <= 40:
+        raise LockbreakError(f"--bitstate-memory {text}: between 1 byte and 128 GiB")
+    return log2_bits
+
+
+def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
+    """Take this module's options out of ``given`` (the command's keyword arguments); options
+    that do not apply are bad input (`LockbreakError`)."""
+    store = given.pop("store")
+    bits, memory = given.pop("bitstate_bits"), given.pop("bitstate_memory")
+    hashes, max_omission = given.pop("bitstate_hashes"), given.pop("max_omission")
+    wants_estimate, seconds = given.pop("estimate"), given.pop("estimate_seconds")
+    checkpoint, resume = given.pop("checkpoint"), given.pop("resume")
+    if engine != "explicit":
+        named = [name for name, value in (("--store", store != "exact"), ("--estimate",
+                                          wants_estimate), ("--resume", resume)) if value]
+        if named:
+            raise LockbreakError(f"{named[0]} applies to --engine explicit only")
+    if store != "bitstate" and (bits is not None or memory is not None or hashes != 3):
+        raise LockbreakError("--bitstate-bits, --bitstate-memory and --bitstate-hashes apply "
+                             "to --store bitstate only")
+    if bits is not None and memory is not None:
+        raise LockbreakError("give the bitstate table's size once: --bitstate-bits or "
+                             "--bitstate-memory")
+    log2_bits = parse_size(memory) if memory is not None else bits or DEFAULT_LOG2_BITS
+    return MemoryOptions(Storage(store, log2_bits, hashes, max_omission), wants_estimate,
+                         seconds, checkpoint, resume)
+
+
+def estimate_scenario(scenario: Scenario, properties: Sequence[str] | None, symmetry: bool,
+                      seconds: float) -> Estimate:
+    """`lockbreak.engines.estimate.estimate` of the model `run_scenario` checks first (the
+    scenario's own timing), counting states the way that check will."""
+    wanted = list(properties) if properties else [p.name for p in CATALOGUE]
+    model = kernel_model(build_world(scenario), specs(wanted))
+    return estimate(model, seconds=seconds, symmetry=symmetry and bool(model.canonical_groups))
+
+
+def estimate_record(scenario: Scenario, found: Estimate) -> dict[str, Any]:
+    """The JSON of one scenario's estimate."""
+    return {"scenario": scenario.name, "file": str(scenario.path), "states": found.states,
+            "exact": found.exact, "sampled": found.sampled, "levels": found.levels,
+            "seconds": round(found.seconds, 3)}

@@ -1,0 +1,138 @@
+"""A real ``lockbreak check`` killed part way (SIGTERM, SIGINT) and resumed prints what an
+uninterrupted run prints; a checkpoint of another scenario is refused with exit 2."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+LOCKBREAK = [str(Path(sys.executable).parent / "lockbreak")]
+# The scaled nested scenario of bench/bench_nested.py at three CPUs, under v2.6.9 and with two
+# lock breaks (292,794 states, break_return_truth violated): long enough to be stopped part
+# way, short enough for a test.
+CPU = '''[[cpu]]
+code = """
+spin_lock(own{i});
+spin_lock(B);
+repeat (2) {{
+    work();
+    cond_resched_lock(B);
+}}
+spin_unlock(B);
+spin_unlock(own{i});
+"""
+'''
+NESTED3 = ('name = "nested-scaled-3"\n[kernel]\nversion = "v2.6.9"\nlock = "tas"\n[locks]\n'
+           + "".join(f'own{i} = "spin"\n' for i in range(3)) + 'B = "spin"\n'
+           + "".join(CPU.format(i=i) for i in range(3)))
+PROPERTIES = ["-p", "mutual_exclusion", "-p", "deadlock_free", "-p", "break_return_truth"]
+
+
+def lockbreak(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*LOCKBREAK, *map(str, args)], capture_output=True, text=True,
+                          cwd=cwd, timeout=600)
+
+
+def results(stdout: str) -> dict[str, Any]:
+    """The JSON output without what differs between runs (seconds)."""
+    out = json.loads(stdout)
+    for record in out["results"]:
+        record.pop("seconds")
+    return out
+
+
+def catches(pid: int, signum: int) -> bool:
+    """Whether the process has installed a handler for ``signum`` (its checkpoint handler)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+    caught = int(next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("SigCgt:")), 16)
+    return bool(caught >> (signum - 1) & 1)
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("nested") / "nested-scaled-3.toml"
+    path.write_text(NESTED3)
+    return path
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(scenario: Path) -> dict[str, Any]:
+    run = lockbreak("check", scenario, "--json", *PROPERTIES, cwd=scenario.parent)
+    assert run.returncode == 1, run.stderr       # break_return_truth is violated on v2.6.9
+    out = results(run.stdout)
+    assert [r["status"] for r in out["results"]] == ["holds", "holds", "violated"]
+    assert out["results"][0]["states"] == 292_794
+    return out
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_killed_and_resumed_run_prints_the_uninterrupted_results(
+        scenario: Path, uninterrupted: dict[str, Any], signum: int, tmp_path: Path) -> None:
+    checkpoint = tmp_path / "ck"
+    command = [*LOCKBREAK, "check", str(scenario), "--json", *PROPERTIES,
+               "--checkpoint", str(checkpoint)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                          cwd=scenario.parent) as killed:
+        # SIGTERM is caught only once the search has started (Python leaves it alone)
+        while not catches(killed.pid, signal.SIGTERM) and killed.poll() is None:
+            time.sleep(0.01)
+        time.sleep(0.3)
+        killed.send_signal(signum)
+        stdout, stderr = killed.communicate(timeout=600)
+    # the violation, found in the first 20 levels, is already definite: exit 1, not 3
+    assert killed.returncode == 1, stderr
+    stopped = results(stdout)["results"]
+    assert [r["status"] for r in stopped] == ["incomplete", "incomplete", "violated"]
+    assert stopped[2]["trace"] == uninterrupted["results"][2]["trace"]
+    assert 0 < stopped[0]["states"] < 292_794
+    name = {signal.SIGTERM: "SIGTERM", signal.SIGINT: "SIGINT"}[signal.Signals(signum)]
+    assert [r["detail"] for r in stopped[:2]] == [f"interrupted ({name})"] * 2
+    assert f"checkpoint written to {checkpoint}" in stderr
+
+    resumed = lockbreak("check", scenario, "--json", *PROPERTIES, "--resume", checkpoint,
+                        cwd=scenario.parent)
+    assert resumed.returncode == 1, resumed.stderr
+    assert results(resumed.stdout) == uninterrupted
+
+
+@pytest.mark.slow
+def test_timeout_writes_a_checkpoint_that_resumes(scenario: Path, uninterrupted: dict[str, Any],
+                                                  tmp_path: Path) -> None:
+    checkpoint = tmp_path / "ck"
+    stopped = lockbreak("check", scenario, "--json", *PROPERTIES, "--timeout", "0.5",
+                        "--checkpoint", checkpoint, cwd=scenario.parent)
+    assert stopped.returncode == 1
+    assert "timed out after 0.5 s" in results(stopped.stdout)["results"][0]["detail"]
+    resumed = lockbreak("check", scenario, "--json", *PROPERTIES, "--resume", checkpoint,
+                        cwd=scenario.parent)
+    assert results(resumed.stdout) == uninterrupted
+
+
+def test_a_checkpoint_of_another_scenario_is_refused(tmp_path: Path) -> None:
+    repo = Path(__file__).parent.parent / "scenarios"
+    checkpoint = tmp_path / "ck"
+    stopped = lockbreak("check", repo / "nested-v2.6.9.toml", "--timeout", "1e-9",
+                        "--checkpoint", checkpoint, "--json", cwd=tmp_path)
+    assert stopped.returncode == 3 and checkpoint.exists()
+    for other in (["nested-v2.6.12.toml"], ["nested-v2.6.9.toml", "--store", "hashcompact"]):
+        refused = lockbreak("check", repo / other[0], *other[1:], "--resume", checkpoint,
+                            cwd=tmp_path)
+        assert refused.returncode == 2
+        assert f"{checkpoint}: this checkpoint is of scenario 'nested-v2.6.9'" in refused.stderr
+        assert "Traceback" not in refused.stderr
+    junk = tmp_path / "junk"
+    junk.write_text("no")
+    refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--resume", junk, cwd=tmp_path)
+    assert refused.returncode == 2 and "not a lockbreak checkpoint" in refused.stderr
