@@ -136,6 +136,7 @@ class KernelModel:
         self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._private = self._private_locks()
         self._groups = self._symmetry_groups()
         # One slot per action in `actions` order: each CPU's step (which sees its own bits and
         # the shared part), then the wakeups (which see only the CPU's own bits).
@@ -303,7 +304,8 @@ class KernelModel:
 
     @property
     def canonical_groups(self) -> tuple[tuple[int, ...], ...]:
-        """Groups of CPUs with identical code and wakeups (what symmetry reduction renames)."""
+        """Groups of CPUs with identical code and wakeups up to renaming their private locks
+        (what symmetry reduction renames)."""
         return self._groups
 
     # ------------------------------------------------------------ random exploration
@@ -717,13 +719,54 @@ class KernelModel:
     # ------------------------------------------------------------ symmetry
 
     def _symmetry_groups(self) -> tuple[tuple[int, ...], ...]:
-        """CPUs whose compiled code and wakeups are identical, in groups of two or more."""
+        """CPUs whose compiled code and wakeups are identical up to renaming private locks, in
+        groups of two or more.
+
+        A lock is private to a CPU when no other CPU's code names it; a CPU's private locks are
+        numbered in the order its code first names them, and code is compared with each
+        private lock replaced by its number (and the lock's kind and algorithm), so that the
+        scaled nested scenario's CPUs, each with its own ``own{i}``, form one group. Renaming
+        CPU ``c`` to ``d`` then also renames ``c``'s k-th private lock to ``d``'s
+        (`_lock_perm`). Source text is left out: it only names things in traces.
+        """
         by_code: dict[tuple, list[int]] = {}
         for i, program in enumerate(self.world.programs):
-            code = tuple((x.op, x.a, x.b, x.target, x.flags, x.text, x.where) for x in program.code)
-            key = (code, self.world.wakeups[i], self.world.forever[i])
+            own = {lock: k for k, lock in enumerate(self._private[i])}
+
+            def rename(lock: int, own: dict[int, int] = own) -> tuple[str, int]:
+                return ("own", own[lock]) if lock in own else ("lock", lock)
+
+            code = tuple(_renamed(x, rename) for x in program.code)
+            kinds = tuple((self.world.locks[k].kind, self.world.locks[k].algorithm.name)
+                          for k in own)
+            key = (code, kinds, self.world.wakeups[i], self.world.forever[i])
             by_code.setdefault(key, []).append(i)
         return tuple(tuple(g) for g in by_code.values() if len(g) > 1)
+
+    def _private_locks(self) -> list[list[int]]:
+        """Each CPU's private locks (named by no other CPU), in the order its code names them."""
+        users: dict[int, set[int]] = {}
+        for i, program in enumerate(self.world.programs):
+            for x in program.code:
+                for lock in _lock_operands(x):
+                    users.setdefault(lock, set()).add(i)
+        private: list[list[int]] = []
+        for i, program in enumerate(self.world.programs):
+            own: dict[int, None] = {}
+            for x in program.code:
+                own.update((lock, None) for lock in _lock_operands(x) if users[lock] == {i})
+            private.append(list(own))
+        return private
+
+    def _lock_perm(self, perm: tuple[int, ...]) -> list[int]:
+        """Where each lock goes when CPUs are renamed by ``perm``: a CPU's private locks follow
+        it; every other lock stays."""
+        out = list(range(len(self.world.locks)))
+        for group in self._groups:
+            for cpu in group:
+                for lock, twin in zip(self._private[cpu], self._private[perm[cpu]], strict=True):
+                    out[lock] = twin
+        return out
 
     def _permute_shared(self, sid: int, perm: tuple[int, ...]) -> int:
         key = (sid, perm)
@@ -735,15 +778,34 @@ class KernelModel:
         def masks(m: int) -> int:
             return sum(1 << perm[i] for i in range(len(perm)) if m >> i & 1)
 
-        out: list[tuple[Hashable, ...]] = []
-        for lock in self.world.locks:
+        out: list[tuple[Hashable, ...]] = list(shared)
+        for lock, target in zip(self.world.locks, self._lock_perm(perm), strict=True):
             word, flag, holders, writers, waiters = shared[lock.index]
-            out.append((lock.algorithm.permute(word, perm), flag, masks(holders), masks(writers),
-                        masks(waiters)))
-        for fresh, stale in shared[len(self.world.locks):]:
-            out.append((masks(fresh), masks(stale)))
+            out[target] = (lock.algorithm.permute(word, perm), flag, masks(holders),
+                           masks(writers), masks(waiters))
+        for d, (fresh, stale) in enumerate(shared[len(self.world.locks):]):
+            out[len(self.world.locks) + d] = (masks(fresh), masks(stale))
         result = self._perm_cache[key] = self._shared_id(tuple(out))
         return result
+
+
+def _lock_operands(instr: Instr) -> tuple[int, ...]:
+    """The locks an instruction names (a lock-break's end names its lock only for traces)."""
+    if instr.op in (Op.LOCK_OP, Op.FREE_LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE):
+        return (int(instr.a),)
+    if instr.op == Op.BREAK_END:
+        return (int(instr.b),)
+    return ()
+
+
+def _renamed(instr: Instr, rename: Callable[[int], tuple[str, int]]) -> tuple:
+    """``instr`` as compared for symmetry: its lock operands passed through ``rename``."""
+    a, b = instr.a, instr.b
+    if instr.op in (Op.LOCK_OP, Op.FREE_LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE):
+        a = rename(int(instr.a))
+    elif instr.op == Op.BREAK_END:
+        b = rename(int(instr.b))
+    return (instr.op, a, b, instr.target, instr.flags)
 
 
 def _may_block(instr: Instr) -> bool:
