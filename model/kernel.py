@@ -308,6 +308,56 @@ class KernelModel:
         (what symmetry reduction renames)."""
         return self._groups
 
+    # ------------------------------------------------------------ factored view
+
+    @property
+    def factored(self) -> bool:
+        """Whether `lockbreak.engines.frontier` may expand this model from its parts alone
+        (lockstep timing's tick bookkeeping is not in the parts, so its subclass says no)."""
+        return True
+
+    @property
+    def wake_agents(self) -> tuple[int, ...]:
+        """The CPUs that can be woken, in the order their wakeups come in `actions`."""
+        return tuple(i for i in range(len(self._code)) if self.world.wakeups[i])
+
+    def split(self, state: int) -> tuple[int, ...]:
+        """``(shared id, cpu0's id, cpu1's id, ...)``: the parts a CPU's step depends on."""
+        return (state & SHARED_MASK,
+                *((state >> shift) & LOCAL_MASK for shift in self._shifts))
+
+    def join(self, ids: Sequence[int]) -> int:
+        """The state of `split`'s parts."""
+        state = int(ids[0])
+        for shift, lid in zip(self._shifts, ids[1:], strict=True):
+            state |= int(lid) << shift
+        return state
+
+    def step_entry(self, cpu: int, local: int, shared: int) -> tuple[int, int, int, int] | None:
+        """``cpu``'s step from its part ``local`` and the shared part ``shared``:
+        ``(new local id, new shared id, violated, witnessed)``, or None when it cannot move."""
+        shift = self._shifts[cpu]
+        key = (local << shift) | shared
+        entry = self._step_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_step(cpu, key)
+        if not entry:
+            return None
+        after = key + entry[0]
+        return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
+
+    def wake_entry(self, cpu: int, local: int) -> tuple[int, int, int] | None:
+        """The wakeup of ``cpu`` from its part ``local``: ``(new local id, violated,
+        witnessed)``, or None when it cannot be woken there."""
+        shift = self._shifts[cpu]
+        key = local << shift
+        entry = self._wake_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_wake(cpu, key)
+        if not entry:
+            return None
+        return (key + entry[0]) >> shift, entry[1], entry[2]
+
     # ------------------------------------------------------------ random exploration
 
     def candidates(self, state: int) -> tuple[Action, ...]:
@@ -800,7 +850,8 @@ def _lock_operands(instr: Instr) -> tuple[int, ...]:
 
 def _renamed(instr: Instr, rename: Callable[[int], tuple[str, int]]) -> tuple:
     """``instr`` as compared for symmetry: its lock operands passed through ``rename``."""
-    a, b = instr.a, instr.b
+    a: Hashable = instr.a
+    b: Hashable = instr.b
     if instr.op in (Op.LOCK_OP, Op.FREE_LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE):
         a = rename(int(instr.a))
     elif instr.op == Op.BREAK_END:

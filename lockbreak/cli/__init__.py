@@ -75,6 +75,9 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop after this many seconds.")
 @click.option("--no-symmetry", is_flag=True, help="Do not merge states of identical CPUs.")
+@click.option("--plain-bfs", is_flag=True,
+              help="Explore with the plain breadth-first engine only, not the vectorised one "
+                   "(same verdicts and counterexamples; for comparison).")
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
@@ -82,7 +85,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
-              trace_dir: Path, **search: Any) -> None:
+              plain_bfs: bool, trace_dir: Path, **search: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
     unknown = [p for p in props if p not in KNOWN]
     if unknown:
@@ -111,7 +114,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                                                options=randomly) if randomly
                            else run_scenario(scenario, properties=props or None,
                                              budget=budget, reporter=progress,
-                                             symmetry=not no_symmetry))
+                                             symmetry=not no_symmetry,
+                                             fast=not plain_bfs))
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.

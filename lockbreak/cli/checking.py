@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Reporter, Status
+from lockbreak.engines import frontier
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
 from model.lockstep import LockstepKernelModel, kernel_model
@@ -108,8 +109,11 @@ def load(path: Path, overrides: Overrides) -> Scenario:
 
 
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
-                 reporter: Reporter, symmetry: bool = True) -> ScenarioRun:
+                 reporter: Reporter, symmetry: bool = True, fast: bool = True) -> ScenarioRun:
     """Check one loaded scenario with the explicit engine.
+
+    ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties, when no
+    deadlock_free is asked for and the timing is interleaving) with its vectorised search.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
@@ -125,7 +129,8 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                            (timed, kernel_model(world, specs(timed), "lockstep"))):
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
-            for r in check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
+            engine = frontier.check if fast else check
+            for r in engine(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
                 results[r.property] = (r, checked)
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:

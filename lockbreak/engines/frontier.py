@@ -1,0 +1,515 @@
+"""Level-synchronous breadth-first search with numpy, for models made of parts.
+
+A *factored* model's state is a shared part and one private part per agent, each a small int
+id, and an agent's step depends only on its own part and the shared part (`Factored`). The
+search then expands a whole BFS level at once: per agent, a table from (own id, shared id) to
+the step's new ids and observed bits, filled lazily by asking the model only for pairs not seen
+before, and looked up for every state of the level by one `numpy.searchsorted`. States are
+packed into one uint64 key (shared id in the low bits, then the agents' ids); the visited set
+is a few sorted runs of keys merged as they grow, so a stored state costs about 21 bytes
+(key, sorted copy, parent) instead of a Python int in a set.
+
+Transitions are ordered as the plain engine (`lockbreak.engines.explicit`) meets them (by
+source state, then action) and new states are numbered in first-seen order, so the states
+stored, their order, the first violating transition and so the counterexample are the plain
+engine's, and a budget of ``max_states`` stops at the same place. Only SAFETY properties are
+decided here; `check` leaves every other question, and models that are not factored, to the
+plain engine.
+"""
+
+from __future__ import annotations
+
+import bisect
+import functools
+import gc
+import time
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from lockbreak.core import (
+    Budget,
+    CheckResult,
+    PropertyKind,
+    Reporter,
+    SilentReporter,
+    Stats,
+    Status,
+    Step,
+    Trace,
+)
+from lockbreak.engines import explicit
+
+# At most this many states of a level are expanded together (bounds the arrays of one chunk).
+_CHUNK = 1 << 17
+_DISABLED = -1
+_UNKNOWN = -2
+
+
+@runtime_checkable
+class Factored(Protocol):
+    """A model whose int states split into a shared part and one part per agent.
+
+    ``split(state)`` is ``(shared id, agent 0's id, ...)`` and ``join`` its inverse.
+    ``step_entry(agent, own, shared)`` is the agent's step from those parts, as
+    ``(new own id, new shared id, violated, witnessed)``, or None when it cannot move;
+    ``wake_entry(agent, own)`` the same for the environment waking an agent in
+    ``wake_agents`` (it changes only the agent's part). Actions are ordered as agent 0's step,
+    ..., then the wakeups in ``wake_agents`` order, skipping those that cannot move: the
+    order `successors` uses. ``factored`` is False when a model of this shape cannot be
+    expanded from the parts alone. Ids are below 2**32.
+    """
+
+    @property
+    def factored(self) -> bool: ...
+
+    @property
+    def wake_agents(self) -> Sequence[int]: ...
+
+    def split(self, state: int) -> tuple[int, ...]: ...
+
+    def join(self, ids: Sequence[int]) -> int: ...
+
+    def step_entry(self, agent: int, own: int, shared: int
+                   ) -> tuple[int, int, int, int] | None: ...
+
+    def wake_entry(self, agent: int, own: int) -> tuple[int, int, int] | None: ...
+
+
+def serves(model: object, properties: Sequence[str] | None = None) -> bool:
+    """Whether `check` decides ``properties`` of ``model`` here rather than in the plain engine:
+    a factored model, with no CAN_FINISH property among them (those need the whole graph)."""
+    if not isinstance(model, Factored) or not model.factored:
+        return False
+    names = list(getattr(model, "property_names", ()))
+    kinds = list(getattr(model, "property_kinds", ()))
+    wanted = names if properties is None else [n for n in names if n in properties]
+    return all(kinds[names.index(n)] is not PropertyKind.CAN_FINISH for n in wanted)
+
+
+def check(model: Any, *, properties: Sequence[str] | None = None,
+          budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
+          reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
+          symmetry: bool = False) -> list[CheckResult]:
+    """`lockbreak.engines.explicit.check`, with the SAFETY properties decided by this module's
+    search when `serves` says so (the others, and everything else, by the plain engine).
+
+    Same verdicts, same states counted, same shortest counterexamples; the traces replay on
+    ``model``.
+    """
+    if not serves(model, properties):
+        return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
+                              symmetry=symmetry)
+    names = [n for n in model.property_names if properties is None or n in properties]
+    safety = [n for n in names
+              if model.property_kinds[model.property_names.index(n)] is PropertyKind.SAFETY]
+    rest = [n for n in names if n not in safety]
+    results = _check_safety(model, safety, budget, reporter, symmetry) if safety else []
+    if rest:
+        results += explicit.check(model, properties=rest, budget=budget, reporter=reporter,
+                                  symmetry=symmetry)
+    order = {name: k for k, name in enumerate(model.property_names)}
+    return sorted(results, key=lambda r: order[r.property])
+
+
+def _check_safety(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
+                  symmetry: bool) -> list[CheckResult]:
+    bits = [model.property_names.index(n) for n in names]
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        search = _Search(model, sum(1 << b for b in bits),
+                         model.canonical if symmetry else None, budget, reporter)
+        search.run()
+    except _TooWide:
+        return explicit.check(model, properties=names, budget=budget, reporter=reporter,
+                              symmetry=symmetry)
+    finally:
+        if collecting:
+            gc.enable()
+    results = []
+    for bit, name in zip(bits, names, strict=True):
+        stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
+        if bit in search.hits:
+            result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats)
+        elif search.cut_short:
+            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
+        elif not search.witnessed >> bit & 1:
+            result = CheckResult(name, Status.VACUOUS, stats=stats,
+                                 detail="never violated, but its witness was never reached")
+        else:
+            result = CheckResult(name, Status.HOLDS, stats=stats)
+        results.append(result)
+    return results
+
+
+class _Table:
+    """One action's lazily filled transition table, sorted by key for `numpy.searchsorted`."""
+
+    def __init__(self, fill: Callable[[int, int], tuple[int, ...] | None], width: int = 4
+                 ) -> None:
+        self.fill = fill
+        self.keys = np.zeros(0, dtype=np.int64)
+        self.values = np.zeros((0, width), dtype=np.int64)
+        self.width = width
+
+    def lookup(self, keys: np.ndarray) -> np.ndarray:
+        """The rows of ``keys``; ``fill(key, position of its first occurrence in keys)``
+        makes the missing ones, and None from it is a row of -1 (a disabled action)."""
+        pos = np.searchsorted(self.keys, keys)
+        found = pos < len(self.keys)
+        found[found] = self.keys[pos[found]] == keys[found]
+        if not found.all():
+            missing, at = np.unique(keys[~found], return_index=True)
+            where = np.flatnonzero(~found)[at]
+            none = (_DISABLED,) * self.width
+            rows = np.array([entry if (entry := self.fill(int(k), int(i))) is not None
+                             else none for k, i in zip(missing, where, strict=True)],
+                            dtype=np.int64).reshape(-1, self.width)
+            keys_all = np.concatenate([self.keys, missing])
+            order = np.argsort(keys_all, kind="stable")
+            self.keys = keys_all[order]
+            self.values = np.concatenate([self.values, rows])[order]
+            pos = np.searchsorted(self.keys, keys)
+        return self.values[pos]
+
+
+class _Search:
+    """One level-synchronous exploration; mirrors `explicit._Search` for SAFETY properties."""
+
+    def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
+                 budget: Budget, reporter: Reporter) -> None:
+        self.model = model
+        self.n = len(model.agents)
+        self.canon = canon
+        self.canon_of: Callable[[int], int] = canon or (lambda state: state)
+        self.budget = budget
+        self.reporter = reporter
+        self.pending = safety
+        self.witnessed = 0
+        self.transitions = 0
+        self.room = budget.max_states if budget.max_states is not None else 1 << 62
+        self.hits: dict[int, tuple[int, int]] = {}   # bit: (source index, state reached)
+        self.cut_short = ""
+        self.depth = 0
+        self.seconds = 0.0
+        self.stored = 0
+        # Packing: shared id in the low `shared_bits`, then `own_bits` per agent.
+        self.shared_bits, self.own_bits = 8, 4
+        if self.shared_bits + self.own_bits * self.n > 64:
+            raise _TooWide
+        self.runs: list[np.ndarray] = []           # sorted keys of every stored state
+        self.levels: list[np.ndarray] = []         # keys in BFS order, one array per level
+        self.parents: list[np.ndarray] = []        # global index of each state's parent
+        self.slots: list[np.ndarray] = []          # the action slot that first reached it
+        self.starts: list[int] = []                # global index of each level's first state
+        self.steps = [_Table(functools.partial(_step, model, a)) for a in range(self.n)]
+        self.wakes = [(a, _Table(functools.partial(_wake, model, a))) for a in model.wake_agents]
+        groups = tuple(getattr(model, "canonical_groups", ())) if canon is not None else ()
+        # Sorting orders are coded in base n in 24 bits, ties in 8: up to 8 agents.
+        self.groups = groups if self.n <= 8 else None
+        self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
+        self.shared_of = _Table(self._fill_shared, width=1)
+
+    # ------------------------------------------------------------ packing
+
+    def _fits(self, shared: int, own: int) -> None:
+        """Widen the packing (repacking everything stored) so that these ids fit."""
+        sb, ob = self.shared_bits, self.own_bits
+        while shared >> sb:
+            sb += 4
+        while own >> ob:
+            ob += 2
+        if (sb, ob) == (self.shared_bits, self.own_bits):
+            return
+        if sb + ob * self.n > 64:
+            raise _TooWide
+        old = self.shared_bits, self.own_bits
+        self.shared_bits, self.own_bits = sb, ob
+        self.runs = [np.sort(self._pack(self._unpack(r, *old))) for r in self.runs]
+        self.levels = [self._pack(self._unpack(r, *old)) for r in self.levels]
+
+    def _pack(self, ids: np.ndarray) -> np.ndarray:
+        key = ids[:, 0].astype(np.uint64)
+        for a in range(self.n):
+            key |= ids[:, a + 1].astype(np.uint64) << np.uint64(
+                self.shared_bits + a * self.own_bits)
+        return key
+
+    def _unpack(self, keys: np.ndarray, shared_bits: int | None = None,
+                own_bits: int | None = None) -> np.ndarray:
+        sb = self.shared_bits if shared_bits is None else shared_bits
+        ob = self.own_bits if own_bits is None else own_bits
+        ids = np.empty((len(keys), self.n + 1), dtype=np.int64)
+        ids[:, 0] = (keys & np.uint64((1 << sb) - 1)).astype(np.int64)
+        for a in range(self.n):
+            ids[:, a + 1] = ((keys >> np.uint64(sb + a * ob))
+                             & np.uint64((1 << ob) - 1)).astype(np.int64)
+        return ids
+
+    def _key(self, state: int) -> int:
+        ids = self.model.split(state)
+        self._fits(ids[0], max(ids[1:]))
+        return int(self._pack(np.array([ids], dtype=np.int64))[0])
+
+    def _state(self, key: int) -> int:
+        return int(self.model.join(self._unpack(np.array([key], dtype=np.uint64))[0]))
+
+    # ------------------------------------------------------------ the visited set
+
+    def _unseen(self, keys: np.ndarray) -> np.ndarray:
+        """A mask of ``keys`` not stored yet."""
+        new = np.ones(len(keys), dtype=bool)
+        for run in self.runs:
+            pos = np.searchsorted(run, keys)
+            pos[pos == len(run)] = 0
+            new &= run[pos] != keys
+        return new
+
+    def _remember(self, keys: np.ndarray) -> None:
+        """Add ``keys`` (new, distinct) as a run, merging runs so that there stay few."""
+        self.runs.append(np.sort(keys))
+        while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+            last = self.runs.pop()
+            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
+
+    # ------------------------------------------------------------ the search
+
+    def run(self) -> None:
+        began = time.perf_counter()
+        deadline = (began + self.budget.timeout if self.budget.timeout is not None
+                    else float("inf"))
+        going = self._roots()
+        level = 0
+        while going and len(self.levels[-1]):
+            frontier, base = self.levels[-1], self.starts[-1]
+            self.starts.append(self.stored)
+            parents: list[np.ndarray] = []
+            slots: list[np.ndarray] = []
+            self.levels.append(np.zeros(0, dtype=np.uint64))
+            for lo in range(0, len(frontier), _CHUNK):
+                keys = self.levels[-2][lo:lo + _CHUNK]   # re-read: packing may have widened
+                going, new, parent, slot = self._expand(keys, base + lo)
+                parents.append(parent)
+                slots.append(slot)
+                self.levels[-1] = np.concatenate([self.levels[-1], new])
+                now = time.perf_counter()
+                self.reporter.progress(self.stored, self.transitions, level + 1, now - began)
+                if going and now > deadline:
+                    going = False
+                    self.cut_short = self.budget.out_of_time()
+                if not going:
+                    break
+            self.parents.append(np.concatenate(parents))
+            self.slots.append(np.concatenate(slots))
+            level += 1
+        while self.levels and not len(self.levels[-1]) and len(self.levels) > 1:
+            self.levels.pop()
+            self.parents.pop()
+            self.slots.pop()
+            self.starts.pop()
+        self.depth = len(self.levels) - 1
+        self.seconds = time.perf_counter() - began
+
+    def _roots(self) -> bool:
+        model = self.model
+        keys: list[int] = []
+        going = True
+        for state in model.init_states():
+            key = self._key(self.canon(state) if self.canon is not None else state)
+            if key not in keys:
+                if not self.room:
+                    self.cut_short = self.budget.out_of_states()
+                    going = False
+                    break
+                self.room -= 1
+                keys.append(key)
+            violated, witnessed = model.observe(None, None, state)
+            self.witnessed |= witnessed
+            if violated & self.pending:
+                for bit in _bits(violated & self.pending):
+                    self.hits[bit] = (-1, state)
+                self.pending &= ~violated
+                if not self.pending:
+                    going = False
+                    break
+        array = np.array(keys, dtype=np.uint64)
+        self.levels.append(array)
+        self.parents.append(np.full(len(keys), -1, dtype=np.int64))
+        self.slots.append(np.zeros(len(keys), dtype=np.int8))
+        self.starts.append(0)
+        self.stored = len(keys)
+        self._remember(array)
+        return going
+
+    def _successors(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every transition out of ``keys``, in the plain engine's order: ``(source position,
+        slot, successor's ids, violated, witnessed)``."""
+        ids = self._unpack(keys)
+        per_slot = []
+        for a, table in enumerate(self.steps):
+            per_slot.append((a, table.lookup(ids[:, a + 1] << 32 | ids[:, 0])))
+        for k, (a, table) in enumerate(self.wakes):
+            per_slot.append((self.n + k, table.lookup(ids[:, a + 1] << 32)))
+        self._fits(max(int(v[:, 1].max(initial=0)) for _, v in per_slot),
+                   max(int(v[:, 0].max(initial=0)) for _, v in per_slot))
+        sources, slot_ids, afters, violated, witnessed = [], [], [], [], []
+        for slot, values in per_slot:
+            on = values[:, 0] != _DISABLED
+            rows = ids[on]
+            a = slot if slot < self.n else self.wakes[slot - self.n][0]
+            rows[:, a + 1] = values[on, 0]
+            if slot < self.n:
+                rows[:, 0] = values[on, 1]
+            sources.append(np.flatnonzero(on))
+            slot_ids.append(np.full(len(rows), slot, dtype=np.int8))
+            afters.append(rows)
+            violated.append(values[on, 2])
+            witnessed.append(values[on, 3])
+        source = np.concatenate(sources)
+        slot_id = np.concatenate(slot_ids)
+        order = np.argsort(source * (self.n + len(self.wakes)) + slot_id, kind="stable")
+        return (source[order], slot_id[order], np.concatenate(afters)[order],
+                np.concatenate(violated)[order], np.concatenate(witnessed)[order])
+
+    def _canonical(self, rows: np.ndarray) -> np.ndarray:
+        """The keys of the representatives of the states ``rows``.
+
+        A symmetric model's ``canonical`` sorts the parts of each group in
+        ``canonical_groups`` ascending and picks the shared part from the shared part, the
+        sorting order and which sorted parts tie (`Symmetric`); so the parts are sorted here,
+        and the shared part is looked up in a table from those three, filled by asking
+        ``canonical`` about one state per new entry.
+        """
+        if self.groups is None:
+            return self._canonical_each(rows)
+        out = rows.copy()
+        code = np.zeros(len(rows), dtype=np.int64)
+        ties = np.zeros(len(rows), dtype=np.int64)
+        place = 0
+        for group in self.groups:
+            columns = [a + 1 for a in group]
+            parts = rows[:, columns]
+            order = np.argsort(parts, axis=1, kind="stable")
+            ordered = np.take_along_axis(parts, order, axis=1)
+            out[:, columns] = ordered
+            for j in range(len(group)):
+                code = code * self.n + order[:, j]
+            for j in range(len(group) - 1):
+                ties |= (ordered[:, j] == ordered[:, j + 1]).astype(np.int64) << (place + j)
+            place += len(group) - 1
+        self.rows = rows
+        out[:, 0] = self.shared_of.lookup(rows[:, 0] << 32 | code << 8 | ties)[:, 0]
+        self._fits(int(out[:, 0].max(initial=0)), 0)
+        return self._pack(out)
+
+    def _fill_shared(self, key: int, at: int) -> tuple[int]:
+        return (self.model.split(self.canon_of(self.model.join(self.rows[at])))[0],)
+
+    def _canonical_each(self, rows: np.ndarray) -> np.ndarray:
+        """`_canonical` by one ``canonical`` call per distinct state (any symmetry)."""
+        canon = self.canon_of
+        raw, inverse = np.unique(self._pack(rows), return_inverse=True)
+        states = [canon(self._state(int(k))) for k in raw]
+        for state in states:
+            ids = self.model.split(state)
+            self._fits(ids[0], max(ids[1:]))
+        out = self._pack(np.array([self.model.split(s) for s in states], dtype=np.int64)
+                         .reshape(-1, self.n + 1))
+        return out[inverse.reshape(-1)]
+
+    def _expand(self, keys: np.ndarray, base: int
+                ) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
+        """Expand one chunk of a level whose first state has global index ``base``.
+
+        Returns whether to go on, and the new states' keys, parents and slots.
+        """
+        source, slot, rows, violated, witnessed = self._successors(keys)
+        canon = self._canonical(rows) if self.canon is not None else self._pack(rows)
+        # New states in first-seen order.
+        distinct, first = np.unique(canon, return_index=True)
+        unseen = self._unseen(distinct)
+        first = np.sort(first[unseen])
+        stop = len(canon)                     # transitions [0, stop) are taken
+        going = True
+        if len(first) > self.room:            # the plain engine stops at the state past room
+            stop = int(first[self.room]) + 1
+            first = first[:self.room]
+            going = False
+        breaking = np.flatnonzero(violated[:stop] & self.pending)
+        for t in breaking:
+            bits = int(violated[t]) & self.pending
+            if not bits:
+                continue
+            for bit in _bits(bits):
+                self.hits[bit] = (base + int(source[t]), self.model.join(rows[t]))
+            self.pending &= ~bits
+            if not self.pending:
+                stop, going = int(t), False    # the breaking transition stores nothing
+                self.transitions += 1
+                break
+        if not going and not self.cut_short and self.pending:
+            self.cut_short = self.budget.out_of_states()
+        self.transitions += stop
+        self.witnessed |= int(np.bitwise_or.reduce(witnessed[:stop], initial=0))
+        first = first[first < stop]
+        new = canon[first]
+        self.room -= len(new)
+        self._remember(new)
+        self.stored += len(new)
+        return going, new, base + source[first], slot[first]
+
+    # ------------------------------------------------------------ counterexamples
+
+    def _chain(self, index: int) -> list[int]:
+        """Keys from a root to the state of global ``index``."""
+        keys = []
+        while index >= 0:
+            level = bisect.bisect_right(self.starts, index) - 1
+            at = index - self.starts[level]
+            keys.append(int(self.levels[level][at]))
+            index = int(self.parents[level][at])
+        return keys[::-1]
+
+    def trace(self, bit: int) -> Trace[Any, Any]:
+        """A shortest real execution whose last transition breaks property ``bit``."""
+        source, reached = self.hits[bit]
+        model = self.model
+        if source < 0:
+            return Trace(init=reached)
+        chain = [self._state(k) for k in self._chain(source)]
+        canon = self.canon or (lambda s: s)
+        init = next(s for s in model.init_states() if canon(s) == chain[0])
+        current, steps = init, []
+        for stored in chain[1:]:
+            index, after = next((i, s) for i, s, _, _ in model.successors(current)
+                                if canon(s) == stored)
+            steps.append(Step(index, model.actions(current)[index], after))
+            current = after
+        target = reached if self.canon is None else None
+        index, after = next((i, s) for i, s, violated, _ in model.successors(current)
+                            if violated >> bit & 1 and target in (None, s))
+        steps.append(Step(index, model.actions(current)[index], after))
+        return Trace(init, tuple(steps))
+
+
+class _TooWide(Exception):
+    """The ids no longer pack into 64 bits; the plain engine takes over."""
+
+
+def _step(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int] | None:
+    """A step table's entry: ``key`` is the agent's own id << 32 | the shared id."""
+    entry: tuple[int, int, int, int] | None = model.step_entry(agent, key >> 32,
+                                                               key & 0xFFFFFFFF)
+    return entry
+
+
+def _wake(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int] | None:
+    """A wakeup table's entry: ``key`` is the agent's own id << 32."""
+    entry = model.wake_entry(agent, key >> 32)
+    return None if entry is None else (entry[0], 0, entry[1], entry[2])
+
+
+def _bits(mask: int) -> list[int]:
+    return [b for b in range(mask.bit_length()) if mask >> b & 1]
