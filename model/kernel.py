@@ -135,6 +135,7 @@ class KernelModel:
         self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
+        self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
         self._private = self._private_locks()
         self._groups = self._symmetry_groups()
@@ -357,6 +358,40 @@ class KernelModel:
         if not entry:
             return None
         return (key + entry[0]) >> shift, entry[1], entry[2]
+
+    def local_step(self, cpu: int, local: int) -> bool:
+        """Whether ``cpu``'s step from its part ``local`` is CPU-local and forward, so that
+        partial-order reduction may take it alone (`lockbreak.engines.frontier`).
+
+        Local: it reads and writes only the CPU's own part, whatever the shared part (a
+        preempt_count, need_resched, work or schedule step, with no lock bookkeeping or
+        forgotten snapshot in the free instructions after it), and no other action can touch
+        that part: the CPU has no wakeups left, so nothing else ever sets its need_resched.
+        Forward: its pc grows, so no cycle is made of such steps alone.
+        """
+        cached = self._local_steps[cpu].get(local)
+        if cached is None:
+            cached = self._local_steps[cpu][local] = self._is_local_step(cpu, local)
+        return cached
+
+    def _is_local_step(self, cpu: int, local: int) -> bool:
+        regs = list(self._locals[local])
+        code = self._code[cpu]
+        pc = regs[PC]
+        if regs[WAKE] or pc >= len(code) or code[pc].op not in _LOCAL_OPS:
+            return False
+        if self._preemptible and regs[NEED] and regs[COUNT] == 0:
+            return False                        # a preemption: the pc stays
+        if code[pc].op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED) and not regs[COUNT]:
+            return False                        # an error the full step reports
+        self._do_step(cpu, code[pc], regs, [])
+        regs[PC] = pc + 1
+        try:
+            self._free_run(cpu, regs, _NoShared())
+        except _SharedTouched:
+            return False
+        live = self._live[cpu]
+        return regs[PC] > pc and not live[pc] & ~live[regs[PC]]
 
     # ------------------------------------------------------------ random exploration
 
@@ -857,6 +892,25 @@ def _renamed(instr: Instr, rename: Callable[[int], tuple[str, int]]) -> tuple:
     elif instr.op == Op.BREAK_END:
         b = rename(int(instr.b))
     return (instr.op, a, b, instr.target, instr.flags)
+
+
+# Steps that read and write only their CPU's private part.
+_LOCAL_OPS = frozenset((Op.PREEMPT_DISABLE, Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED,
+                        Op.CPU_RELAX, Op.WORK, Op.SCHEDULE, Op.NEED_RESCHED))
+
+
+class _SharedTouched(Exception):
+    """A free instruction reached for the shared part (see `KernelModel.local_step`)."""
+
+
+class _NoShared(list):
+    """A shared part that refuses to be read or written."""
+
+    def __getitem__(self, index: object) -> object:  # type: ignore[override]
+        raise _SharedTouched
+
+    def __setitem__(self, index: object, value: object) -> None:
+        raise _SharedTouched
 
 
 def _may_block(instr: Instr) -> bool:

@@ -42,7 +42,8 @@ def summary(results: list[CheckResult]) -> list[tuple[str, str, int, int | None]
             for r in results]
 
 
-def assert_agree(model: KernelModel, symmetry: bool, budget: Budget = Budget()) -> None:
+def assert_agree(model: KernelModel, symmetry: bool, budget: Budget | None = None) -> None:
+    budget = budget or Budget()
     plain = explicit.check(model, budget=budget, symmetry=symmetry)
     fast = frontier.check(model, budget=budget, symmetry=symmetry)
     assert summary(fast) == summary(plain)

@@ -78,6 +78,9 @@ def main() -> None:
 @click.option("--plain-bfs", is_flag=True,
               help="Explore with the plain breadth-first engine only, not the vectorised one "
                    "(same verdicts and counterexamples; for comparison).")
+@click.option("--no-por", is_flag=True,
+              help="No partial-order reduction in the vectorised engine (same verdicts and "
+                   "counterexample lengths, more states).")
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
@@ -85,7 +88,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
-              plain_bfs: bool, trace_dir: Path, **search: Any) -> None:
+              plain_bfs: bool, no_por: bool, trace_dir: Path, **search: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
     unknown = [p for p in props if p not in KNOWN]
     if unknown:
@@ -115,7 +118,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                            else run_scenario(scenario, properties=props or None,
                                              budget=budget, reporter=progress,
                                              symmetry=not no_symmetry,
-                                             fast=not plain_bfs))
+                                             fast=not plain_bfs, por=not no_por))
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.

@@ -109,11 +109,13 @@ def load(path: Path, overrides: Overrides) -> Scenario:
 
 
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
-                 reporter: Reporter, symmetry: bool = True, fast: bool = True) -> ScenarioRun:
+                 reporter: Reporter, symmetry: bool = True, fast: bool = True,
+                 por: bool = True) -> ScenarioRun:
     """Check one loaded scenario with the explicit engine.
 
     ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties, when no
-    deadlock_free is asked for and the timing is interleaving) with its vectorised search.
+    deadlock_free is asked for and the timing is interleaving) with its vectorised search,
+    with partial-order reduction unless ``por`` is False.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
@@ -129,8 +131,10 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                            (timed, kernel_model(world, specs(timed), "lockstep"))):
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
-            engine = frontier.check if fast else check
-            for r in engine(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
+            found = (frontier.check(checked, budget=budget, reporter=reporter,
+                                    symmetry=use_symmetry, por=por) if fast
+                     else check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry))
+            for r in found:
                 results[r.property] = (r, checked)
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:

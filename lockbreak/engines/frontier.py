@@ -77,6 +77,24 @@ class Factored(Protocol):
     def wake_entry(self, agent: int, own: int) -> tuple[int, int, int] | None: ...
 
 
+@runtime_checkable
+class Local(Protocol):
+    """A factored model that says which steps partial-order reduction may take alone.
+
+    ``local_step(agent, own)`` is True only when the agent's step from its part ``own``, in
+    every shared part where it is enabled, (1) reads and writes nothing but that part, and no
+    other action ever touches that part (so it commutes with every other agent's step and
+    wakeup and neither enables nor disables them: the ample-set conditions C0 and C1);
+    (2) strictly advances some measure that no step lowers, such as its pc (so no cycle of the
+    reduced graph is made of reduced states alone: the cycle proviso C3). Visibility (C2) is
+    decided here, per transition: a step that breaks or witnesses a checked property is never
+    taken alone. Together these preserve which safety violations and witnesses are reachable,
+    but not how deep: `check` finds shortest counterexamples again without reduction.
+    """
+
+    def local_step(self, agent: int, own: int) -> bool: ...
+
+
 def serves(model: object, properties: Sequence[str] | None = None) -> bool:
     """Whether `check` decides ``properties`` of ``model`` here rather than in the plain engine:
     a factored model, with no CAN_FINISH property among them (those need the whole graph)."""
@@ -91,12 +109,14 @@ def serves(model: object, properties: Sequence[str] | None = None) -> bool:
 def check(model: Any, *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-          symmetry: bool = False) -> list[CheckResult]:
+          symmetry: bool = False, por: bool = False) -> list[CheckResult]:
     """`lockbreak.engines.explicit.check`, with the SAFETY properties decided by this module's
     search when `serves` says so (the others, and everything else, by the plain engine).
 
     Same verdicts, same states counted, same shortest counterexamples; the traces replay on
-    ``model``.
+    ``model``. ``por`` turns on partial-order reduction for those SAFETY properties (see
+    `Local`): fewer states, the same verdicts, and each counterexample still a shortest one,
+    found again by an unreduced search that stops once it has them all.
     """
     if not serves(model, properties):
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
@@ -105,7 +125,8 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     safety = [n for n in names
               if model.property_kinds[model.property_names.index(n)] is PropertyKind.SAFETY]
     rest = [n for n in names if n not in safety]
-    results = _check_safety(model, safety, budget, reporter, symmetry) if safety else []
+    results = _check_safety(model, safety, budget, reporter, symmetry,
+                            por and isinstance(model, Local)) if safety else []
     if rest:
         results += explicit.check(model, properties=rest, budget=budget, reporter=reporter,
                                   symmetry=symmetry)
@@ -114,14 +135,19 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
 
 
 def _check_safety(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
-                  symmetry: bool) -> list[CheckResult]:
+                  symmetry: bool, por: bool) -> list[CheckResult]:
     bits = [model.property_names.index(n) for n in names]
+    canon = model.canonical if symmetry else None
     collecting = gc.isenabled()
     gc.disable()
     try:
-        search = _Search(model, sum(1 << b for b in bits),
-                         model.canonical if symmetry else None, budget, reporter)
+        search = _Search(model, sum(1 << b for b in bits), canon, budget, reporter, por)
         search.run()
+        # A reduced search may reach a violation later than the shortest path to it.
+        shortest = search
+        if por and search.hits:
+            shortest = _Search(model, sum(1 << b for b in search.hits), canon, budget, reporter)
+            shortest.run()
     except _TooWide:
         return explicit.check(model, properties=names, budget=budget, reporter=reporter,
                               symmetry=symmetry)
@@ -131,8 +157,14 @@ def _check_safety(model: Any, names: Sequence[str], budget: Budget, reporter: Re
     results = []
     for bit, name in zip(bits, names, strict=True):
         stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
-        if bit in search.hits:
-            result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats)
+        if bit in shortest.hits:
+            stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
+                          shortest.seconds)
+            result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
+        elif bit in search.hits:
+            result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats,
+                                 detail="from the reduced search: the budget ran out before "
+                                        "a shortest counterexample was confirmed")
         elif search.cut_short:
             result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
         elif not search.witnessed >> bit & 1:
@@ -179,8 +211,11 @@ class _Search:
     """One level-synchronous exploration; mirrors `explicit._Search` for SAFETY properties."""
 
     def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
-                 budget: Budget, reporter: Reporter) -> None:
+                 budget: Budget, reporter: Reporter, por: bool = False) -> None:
         self.model = model
+        self.observed = safety           # what makes a transition visible to reduction
+        self.local = ([_Table(functools.partial(_local, model, a), width=1)
+                       for a in range(len(model.agents))] if por else None)
         self.n = len(model.agents)
         self.canon = canon
         self.canon_of: Callable[[int], int] = canon or (lambda state: state)
@@ -354,9 +389,12 @@ class _Search:
             per_slot.append((self.n + k, table.lookup(ids[:, a + 1] << 32)))
         self._fits(max(int(v[:, 1].max(initial=0)) for _, v in per_slot),
                    max(int(v[:, 0].max(initial=0)) for _, v in per_slot))
+        alone = self._ample(ids, per_slot) if self.local is not None else None
         sources, slot_ids, afters, violated, witnessed = [], [], [], [], []
         for slot, values in per_slot:
             on = values[:, 0] != _DISABLED
+            if alone is not None:
+                on &= (alone < 0) | (alone == slot)
             rows = ids[on]
             a = slot if slot < self.n else self.wakes[slot - self.n][0]
             rows[:, a + 1] = values[on, 0]
@@ -372,6 +410,21 @@ class _Search:
         order = np.argsort(source * (self.n + len(self.wakes)) + slot_id, kind="stable")
         return (source[order], slot_id[order], np.concatenate(afters)[order],
                 np.concatenate(violated)[order], np.concatenate(witnessed)[order])
+
+    def _ample(self, ids: np.ndarray, per_slot: list[tuple[int, np.ndarray]]) -> np.ndarray:
+        """Per state, the one agent whose step is taken alone (partial-order reduction), or
+        -1 to take every action: the first agent whose step is enabled, local and forward
+        (`Local`) and invisible (it neither breaks nor witnesses a checked property)."""
+        assert self.local is not None
+        alone = np.full(len(ids), -1, dtype=np.int64)
+        for a, table in enumerate(self.local):
+            values = per_slot[a][1]
+            ok = (values[:, 0] != _DISABLED) & ((values[:, 2] | values[:, 3]) & self.observed == 0)
+            ok &= alone < 0
+            if ok.any():
+                ok[ok] = table.lookup(ids[ok, a + 1] << 32)[:, 0] == 1
+                alone[ok] = a
+        return alone
 
     def _canonical(self, rows: np.ndarray) -> np.ndarray:
         """The keys of the representatives of the states ``rows``.
@@ -503,6 +556,11 @@ def _step(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int]
     entry: tuple[int, int, int, int] | None = model.step_entry(agent, key >> 32,
                                                                key & 0xFFFFFFFF)
     return entry
+
+
+def _local(model: Any, agent: int, key: int, _: int) -> tuple[int]:
+    """A local-step table's entry: 1 when the agent's step from its part is `Local`."""
+    return (int(model.local_step(agent, key >> 32)),)
 
 
 def _wake(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int] | None:
