@@ -359,6 +359,10 @@ class KernelModel:
             return None
         return (key + entry[0]) >> shift, entry[1], entry[2]
 
+    def finished(self, cpu: int, local: int) -> bool:
+        """Whether ``cpu`` has finished its program in its part ``local`` (see `done`)."""
+        return local in self._done_slots[cpu][2]
+
     def local_step(self, cpu: int, local: int) -> bool:
         """Whether ``cpu``'s step from its part ``local`` is CPU-local and forward, so that
         partial-order reduction may take it alone (`lockbreak.engines.frontier`).

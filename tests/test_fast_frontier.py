@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from helpers import kernel_model as model_of_text
 from test_broken_variants import VARIANTS, nested
-from test_kernel_model import assert_real_execution
+from test_kernel_model import SYMMETRY_COUNTS, assert_real_execution, identical_model
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, frontier
@@ -28,12 +28,14 @@ sys.path.insert(0, str(REPO / "bench"))
 from bench_nested import scenario_text  # noqa: E402
 
 SAFETY = of_kind(PropertyKind.SAFETY)
+STATE_PROPERTIES = of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH)
 PUBLIC = sorted((REPO / "scenarios").glob("*.toml"))
 
 
-def safety_model(path: Path, timing: str | None = None) -> KernelModel:
+def safety_model(path: Path, timing: str | None = None,
+                 properties: tuple[str, ...] = SAFETY) -> KernelModel:
     scenario = load_scenario(path, known_properties=KNOWN)
-    return kernel_model(build_world(scenario), specs(SAFETY), timing)
+    return kernel_model(build_world(scenario), specs(properties), timing)
 
 
 def summary(results: list[CheckResult]) -> list[tuple[str, str, int, int | None]]:
@@ -54,7 +56,7 @@ def assert_agree(model: KernelModel, symmetry: bool, budget: Budget | None = Non
 
 @pytest.mark.parametrize("path", PUBLIC, ids=[p.stem for p in PUBLIC])
 def test_public_scenarios_agree_with_the_plain_engine(path: Path) -> None:
-    model = safety_model(path)
+    model = safety_model(path, properties=STATE_PROPERTIES)
     assert frontier.serves(model) == (model.world.scenario.kernel.timing == "interleaving")
     for symmetry in (False, True) if model.canonical_groups else (False,):
         assert_agree(model, symmetry)
@@ -109,15 +111,34 @@ def test_a_state_budget_stops_where_the_plain_engine_stops(max_states: int) -> N
 
 def test_what_it_does_not_serve_goes_to_the_plain_engine() -> None:
     path = REPO / "scenarios" / "nested-v2.6.9.toml"
-    assert not frontier.serves(safety_model(path, "lockstep"))       # ticks are not in the parts
-    scenario = load_scenario(path, known_properties=KNOWN)
-    with_graph = KernelModel(build_world(scenario), specs(("mutual_exclusion", "deadlock_free")))
-    assert not frontier.serves(with_graph)
-    assert frontier.serves(with_graph, ["mutual_exclusion"])
-    assert summary(frontier.check(with_graph)) == summary(explicit.check(with_graph))
+    lockstep = safety_model(path, "lockstep")
+    assert not frontier.serves(lockstep)         # the tick bookkeeping is not in the parts
+    assert summary(frontier.check(lockstep)) == summary(explicit.check(lockstep))
+    # FAIR and WORST properties go to the plain engine, the others stay.
+    everything = safety_model(path, properties=KNOWN)
+    assert summary(frontier.check(everything)) == summary(explicit.check(everything))
+
+
+def test_a_stuck_cpu_is_found_with_the_same_shortest_trace() -> None:
+    # v4.15-rc strands a waiter on break_lock: deadlock_free is violated.
+    model = safety_model(REPO / "scenarios" / "v4.15-rc-stuck.toml", properties=STATE_PROPERTIES)
+    [plain] = explicit.check(model, properties=["deadlock_free"])
+    [fast] = frontier.check(model, properties=["deadlock_free"])
+    assert fast.status is Status.VIOLATED and fast.detail == plain.detail
+    assert fast.trace == plain.trace
 
 
 def test_too_many_cpus_to_pack_falls_back_to_the_plain_engine() -> None:
     # 16 CPUs do not fit 64-bit keys; the answer is the plain engine's, budget and all.
     model = safety_model(REPO / "bench" / "scenarios" / "nested-16cpu-v2.6.9.toml")
     assert_agree(model, False, Budget(max_states=300))
+
+
+@pytest.mark.parametrize(("cpus", "era"), list(SYMMETRY_COUNTS))
+def test_identical_cpus_agree_under_symmetry_deadlock_free_included(cpus: int, era: str) -> None:
+    # v4.15-rc strands a waiter: the stuck CPU must be followed across renamings.
+    model = identical_model(cpus, era)
+    assert_agree(model, True)
+    assert_agree(model, False)
+    stuck = {r.property: r.status for r in frontier.check(model, symmetry=True)}
+    assert (stuck["deadlock_free"] is Status.VIOLATED) == (era == "v4.15-rc")

@@ -40,6 +40,8 @@ from lockbreak.core import (
     Trace,
 )
 from lockbreak.engines import explicit
+from lockbreak.engines.graph import first_stuck
+from lockbreak.engines.lasso import extend_to_stuck
 
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
@@ -55,7 +57,8 @@ class Factored(Protocol):
     ``step_entry(agent, own, shared)`` is the agent's step from those parts, as
     ``(new own id, new shared id, violated, witnessed)``, or None when it cannot move;
     ``wake_entry(agent, own)`` the same for the environment waking an agent in
-    ``wake_agents`` (it changes only the agent's part). Actions are ordered as agent 0's step,
+    ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is whether
+    the agent has finished in that part (bit ``agent`` of ``done``). Actions are ordered as agent 0's step,
     ..., then the wakeups in ``wake_agents`` order, skipping those that cannot move: the
     order `successors` uses. ``factored`` is False when a model of this shape cannot be
     expanded from the parts alone. Ids are below 2**32.
@@ -76,6 +79,8 @@ class Factored(Protocol):
 
     def wake_entry(self, agent: int, own: int) -> tuple[int, int, int] | None: ...
 
+    def finished(self, agent: int, own: int) -> bool: ...
+
 
 @runtime_checkable
 class Local(Protocol):
@@ -95,38 +100,36 @@ class Local(Protocol):
     def local_step(self, agent: int, own: int) -> bool: ...
 
 
-def serves(model: object, properties: Sequence[str] | None = None) -> bool:
-    """Whether `check` decides ``properties`` of ``model`` here rather than in the plain engine:
-    a factored model, with no CAN_FINISH property among them (those need the whole graph)."""
-    if not isinstance(model, Factored) or not model.factored:
-        return False
-    names = list(getattr(model, "property_names", ()))
-    kinds = list(getattr(model, "property_kinds", ()))
-    wanted = names if properties is None else [n for n in names if n in properties]
-    return all(kinds[names.index(n)] is not PropertyKind.CAN_FINISH for n in wanted)
+def serves(model: object) -> bool:
+    """Whether `check` explores ``model`` here rather than in the plain engine: a factored
+    model (`Factored`)."""
+    return isinstance(model, Factored) and model.factored
 
 
 def check(model: Any, *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
           symmetry: bool = False, por: bool = False) -> list[CheckResult]:
-    """`lockbreak.engines.explicit.check`, with the SAFETY properties decided by this module's
-    search when `serves` says so (the others, and everything else, by the plain engine).
+    """`lockbreak.engines.explicit.check`, with the SAFETY and CAN_FINISH properties decided by
+    this module's search when `serves` says so (FAIR and WORST ones, and models it does not
+    serve, by the plain engine).
 
     Same verdicts, same states counted, same shortest counterexamples; the traces replay on
-    ``model``. ``por`` turns on partial-order reduction for those SAFETY properties (see
-    `Local`): fewer states, the same verdicts, and each counterexample still a shortest one,
-    found again by an unreduced search that stops once it has them all.
+    ``model``. ``por`` turns on partial-order reduction (see `Local`) when only SAFETY
+    properties are asked for (it does not preserve whether an agent can still finish): fewer
+    states, the same verdicts, and each counterexample still a shortest one, found again by
+    an unreduced search that stops once it has them all.
     """
-    if not serves(model, properties):
+    if not serves(model):
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
                               symmetry=symmetry)
     names = [n for n in model.property_names if properties is None or n in properties]
-    safety = [n for n in names
-              if model.property_kinds[model.property_names.index(n)] is PropertyKind.SAFETY]
-    rest = [n for n in names if n not in safety]
-    results = _check_safety(model, safety, budget, reporter, symmetry,
-                            por and isinstance(model, Local)) if safety else []
+    kinds = {n: model.property_kinds[model.property_names.index(n)] for n in names}
+    on_states = [n for n in names if kinds[n] in (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)]
+    rest = [n for n in names if n not in on_states]
+    graph = PropertyKind.CAN_FINISH in kinds.values()
+    results = _check_states(model, on_states, budget, reporter, symmetry,
+                            por and not graph and isinstance(model, Local)) if on_states else []
     if rest:
         results += explicit.check(model, properties=rest, budget=budget, reporter=reporter,
                                   symmetry=symmetry)
@@ -134,15 +137,21 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     return sorted(results, key=lambda r: order[r.property])
 
 
-def _check_safety(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
+def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
                   symmetry: bool, por: bool) -> list[CheckResult]:
+    """The SAFETY and CAN_FINISH properties ``names``, from one search (two under ``por``)."""
     bits = [model.property_names.index(n) for n in names]
+    kinds = [model.property_kinds[b] for b in bits]
+    safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True)
+                 if kind is PropertyKind.SAFETY)
+    graph = PropertyKind.CAN_FINISH in kinds
     canon = model.canonical if symmetry else None
     collecting = gc.isenabled()
     gc.disable()
     try:
-        search = _Search(model, sum(1 << b for b in bits), canon, budget, reporter, por)
+        search = _Search(model, safety, canon, budget, reporter, por, graph)
         search.run()
+        stuck = search.stuck() if graph and not search.cut_short else None
         # A reduced search may reach a violation later than the shortest path to it.
         shortest = search
         if por and search.hits:
@@ -155,9 +164,18 @@ def _check_safety(model: Any, names: Sequence[str], budget: Budget, reporter: Re
         if collecting:
             gc.enable()
     results = []
-    for bit, name in zip(bits, names, strict=True):
+    for bit, name, kind in zip(bits, names, kinds, strict=True):
         stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
-        if bit in shortest.hits:
+        if kind is PropertyKind.CAN_FINISH and stuck is not None:
+            trace, agent = stuck
+            doomed_at = len(trace)
+            trace = extend_to_stuck(model, trace)
+            where = ("the steps marked repeat forever" if trace.loop_start is not None
+                     else "nothing can move at the end")
+            result = CheckResult(name, Status.VIOLATED, trace, stats,
+                                 f"{model.agents[agent]} can never finish after step "
+                                 f"{doomed_at}; {where}")
+        elif bit in shortest.hits:
             stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
                           shortest.seconds)
             result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
@@ -211,8 +229,18 @@ class _Search:
     """One level-synchronous exploration; mirrors `explicit._Search` for SAFETY properties."""
 
     def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
-                 budget: Budget, reporter: Reporter, por: bool = False) -> None:
+                 budget: Budget, reporter: Reporter, por: bool = False,
+                 graph: bool = False) -> None:
         self.model = model
+        # CAN_FINISH: every edge as the index of its target (and, under symmetry, the id of
+        # its renaming in `perms`); states are indexed in BFS order as in the plain engine.
+        self.graph = graph
+        self.dst: list[np.ndarray] = []
+        self.edge_counts: list[np.ndarray] = []
+        self.edge_perm: list[np.ndarray] = []
+        self.perms: list[tuple[int, ...]] = []
+        self.perm_ids: dict[tuple[int, ...], int] = {}
+        self.run_index: list[np.ndarray] = []      # graph: each run key's global index
         self.observed = safety           # what makes a transition visible to reduction
         self.local = ([_Table(functools.partial(_local, model, a), width=1)
                        for a in range(len(model.agents))] if por else None)
@@ -245,7 +273,10 @@ class _Search:
         # Sorting orders are coded in base n in 24 bits, ties in 8: up to 8 agents.
         self.groups = groups if self.n <= 8 else None
         self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
-        self.shared_of = _Table(self._fill_shared, width=1)
+        self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
+        self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
+        self.finished = [_Table(functools.partial(_finished, model, a), width=1)
+                         for a in range(self.n)] if graph else []
 
     # ------------------------------------------------------------ packing
 
@@ -262,7 +293,12 @@ class _Search:
             raise _TooWide
         old = self.shared_bits, self.own_bits
         self.shared_bits, self.own_bits = sb, ob
-        self.runs = [np.sort(self._pack(self._unpack(r, *old))) for r in self.runs]
+        for k, run in enumerate(self.runs):
+            packed = self._pack(self._unpack(run, *old))
+            order = np.argsort(packed, kind="stable")
+            self.runs[k] = packed[order]
+            if self.graph:
+                self.run_index[k] = self.run_index[k][order]
         self.levels = [self._pack(self._unpack(r, *old)) for r in self.levels]
 
     def _pack(self, ids: np.ndarray) -> np.ndarray:
@@ -303,11 +339,34 @@ class _Search:
         return new
 
     def _remember(self, keys: np.ndarray) -> None:
-        """Add ``keys`` (new, distinct) as a run, merging runs so that there stay few."""
-        self.runs.append(np.sort(keys))
+        """Add ``keys`` (new, distinct, numbered from `stored` on) as a run, merging runs so
+        that there stay few."""
+        if not len(keys):
+            return
+        if not self.graph:
+            self.runs.append(np.sort(keys))
+            while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
+                last = self.runs.pop()
+                self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
+            return
+        order = np.argsort(keys, kind="stable")
+        self.runs.append(keys[order])
+        self.run_index.append(np.arange(self.stored, self.stored + len(keys))[order])
         while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
-            last = self.runs.pop()
-            self.runs[-1] = np.sort(np.concatenate([self.runs[-1], last]), kind="stable")
+            keys = np.concatenate([self.runs[-2], self.runs.pop()])
+            index = np.concatenate([self.run_index[-2], self.run_index.pop()])
+            order = np.argsort(keys, kind="stable")
+            self.runs[-1], self.run_index[-1] = keys[order], index[order]
+
+    def _index_of(self, keys: np.ndarray) -> np.ndarray:
+        """The global index of each of ``keys`` (graph mode), -1 for one not stored."""
+        out = np.full(len(keys), -1, dtype=np.int64)
+        for run, index in zip(self.runs, self.run_index, strict=True):
+            pos = np.searchsorted(run, keys)
+            pos[pos == len(run)] = 0
+            found = run[pos] == keys
+            out[found] = index[pos[found]]
+        return out
 
     # ------------------------------------------------------------ the search
 
@@ -366,7 +425,7 @@ class _Search:
                 for bit in _bits(violated & self.pending):
                     self.hits[bit] = (-1, state)
                 self.pending &= ~violated
-                if not self.pending:
+                if not self.pending and not self.graph:
                     going = False
                     break
         array = np.array(keys, dtype=np.uint64)
@@ -453,18 +512,36 @@ class _Search:
                 ties |= (ordered[:, j] == ordered[:, j + 1]).astype(np.int64) << (place + j)
             place += len(group) - 1
         self.rows = rows
-        out[:, 0] = self.shared_of.lookup(rows[:, 0] << 32 | code << 8 | ties)[:, 0]
+        found = self.shared_of.lookup(rows[:, 0] << 32 | code << 8 | ties)
+        out[:, 0] = found[:, 0]
+        self.renamings = found[:, 1]
         self._fits(int(out[:, 0].max(initial=0)), 0)
         return self._pack(out)
 
-    def _fill_shared(self, key: int, at: int) -> tuple[int]:
-        return (self.model.split(self.canon_of(self.model.join(self.rows[at])))[0],)
+    def _fill_shared(self, key: int, at: int) -> tuple[int, int]:
+        """The representative's shared id and renaming, for the state ``rows[at]``."""
+        state = self.model.join(self.rows[at])
+        if not self.graph:
+            return self.model.split(self.canon_of(state))[0], 0
+        value, perm = self.model.canonical_perm(state)
+        return self.model.split(value)[0], self._perm_id(perm)
+
+    def _perm_id(self, perm: tuple[int, ...]) -> int:
+        found = self.perm_ids.get(perm)
+        if found is None:
+            found = self.perm_ids[perm] = len(self.perms)
+            self.perms.append(perm)
+        return found
 
     def _canonical_each(self, rows: np.ndarray) -> np.ndarray:
         """`_canonical` by one ``canonical`` call per distinct state (any symmetry)."""
         canon = self.canon_of
         raw, inverse = np.unique(self._pack(rows), return_inverse=True)
         states = [canon(self._state(int(k))) for k in raw]
+        if self.graph:
+            perms = [self._perm_id(self.model.canonical_perm(self._state(int(k)))[1])
+                     for k in raw]
+            self.renamings = np.array(perms, dtype=np.int64)[inverse.reshape(-1)]
         for state in states:
             ids = self.model.split(state)
             self._fits(ids[0], max(ids[1:]))
@@ -498,7 +575,7 @@ class _Search:
             for bit in _bits(bits):
                 self.hits[bit] = (base + int(source[t]), self.model.join(rows[t]))
             self.pending &= ~bits
-            if not self.pending:
+            if not self.pending and not self.graph:
                 stop, going = int(t), False    # the breaking transition stores nothing
                 self.transitions += 1
                 break
@@ -511,6 +588,11 @@ class _Search:
         self.room -= len(new)
         self._remember(new)
         self.stored += len(new)
+        if self.graph:
+            self.dst.append(self._index_of(canon[:stop]).astype(np.uint32))
+            self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys)))
+            if self.canon is not None:
+                self.edge_perm.append(self.renamings[:stop].astype(np.uint32))
         return going, new, base + source[first], slot[first]
 
     # ------------------------------------------------------------ counterexamples
@@ -531,20 +613,59 @@ class _Search:
         model = self.model
         if source < 0:
             return Trace(init=reached)
-        chain = [self._state(k) for k in self._chain(source)]
-        canon = self.canon or (lambda s: s)
-        init = next(s for s in model.init_states() if canon(s) == chain[0])
-        current, steps = init, []
-        for stored in chain[1:]:
-            index, after = next((i, s) for i, s, _, _ in model.successors(current)
-                                if canon(s) == stored)
-            steps.append(Step(index, model.actions(current)[index], after))
-            current = after
+        init, steps = self._real_path(source)
+        current = steps[-1].state if steps else init
         target = reached if self.canon is None else None
         index, after = next((i, s) for i, s, violated, _ in model.successors(current)
                             if violated >> bit & 1 and target in (None, s))
         steps.append(Step(index, model.actions(current)[index], after))
         return Trace(init, tuple(steps))
+
+
+    def _real_path(self, index: int) -> tuple[int, list[Step[Any, Any]]]:
+        """A real execution to the stored state ``index`` (to one it represents, under
+        symmetry): each step the lowest action that reaches the next stored state."""
+        model = self.model
+        chain = [self._state(k) for k in self._chain(index)]
+        canon = self.canon_of
+        init = next(s for s in model.init_states() if canon(s) == chain[0])
+        current, steps = init, []
+        for stored in chain[1:]:
+            action, after = next((i, s) for i, s, _, _ in model.successors(current)
+                                 if canon(s) == stored)
+            steps.append(Step(action, model.actions(current)[action], after))
+            current = after
+        return init, steps
+
+    def stuck(self) -> tuple[Trace[Any, Any], int] | None:
+        """A shortest path to a state some must-finish agent cannot finish from, and the
+        agent (`lockbreak.engines.graph.first_stuck` on the stored edges)."""
+        model = self.model
+        dst = np.concatenate(self.dst) if self.dst else np.zeros(0, dtype=np.uint32)
+        counts = np.concatenate(self.edge_counts) if self.edge_counts else np.zeros(0, int)
+        src = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
+        done = np.concatenate([self._done(level) for level in self.levels])
+        renamed = self.canon is not None
+        found = first_stuck(self.stored, src, dst, done.tolist(), model.must_finish, self.n,
+                            np.concatenate(self.edge_perm).tolist() if renamed else None,
+                            self.perms)
+        if found is None:
+            return None
+        index, agent = found
+        init, steps = self._real_path(index)
+        if renamed:
+            # ``agent`` is a place in the representative; name the real agent in that place.
+            _, perm = model.canonical_perm(steps[-1].state if steps else init)
+            agent = list(perm).index(agent)
+        return Trace(init, tuple(steps)), agent
+
+    def _done(self, keys: np.ndarray) -> np.ndarray:
+        """The mask of finished agents of each state ``keys``."""
+        ids = self._unpack(keys)
+        done = np.zeros(len(keys), dtype=np.int64)
+        for a, table in enumerate(self.finished):
+            done |= table.lookup(ids[:, a + 1] << 32)[:, 0] << a
+        return done
 
 
 class _TooWide(Exception):
@@ -556,6 +677,11 @@ def _step(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int]
     entry: tuple[int, int, int, int] | None = model.step_entry(agent, key >> 32,
                                                                key & 0xFFFFFFFF)
     return entry
+
+
+def _finished(model: Any, agent: int, key: int, _: int) -> tuple[int]:
+    """A finished table's entry: 1 when the agent's part ``key >> 32`` has finished."""
+    return (int(model.finished(agent, key >> 32)),)
 
 
 def _local(model: Any, agent: int, key: int, _: int) -> tuple[int]:
