@@ -46,7 +46,8 @@ from lockbreak.engines.lasso import extend_to_stuck
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
 _DISABLED = -1
-_UNKNOWN = -2
+# A table's dense index may have this many cells (8 bytes each) before it turns to sorted keys.
+_DENSE_LIMIT = 1 << 21
 
 
 @runtime_checkable
@@ -57,10 +58,10 @@ class Factored(Protocol):
     ``step_entry(agent, own, shared)`` is the agent's step from those parts, as
     ``(new own id, new shared id, violated, witnessed)``, or None when it cannot move;
     ``wake_entry(agent, own)`` the same for the environment waking an agent in
-    ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is whether
-    the agent has finished in that part (bit ``agent`` of ``done``). Actions are ordered as agent 0's step,
-    ..., then the wakeups in ``wake_agents`` order, skipping those that cannot move: the
-    order `successors` uses. ``factored`` is False when a model of this shape cannot be
+    ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is
+    whether the agent has finished in that part (bit ``agent`` of ``done``). Actions are
+    ordered as agent 0's step, ..., then the wakeups in ``wake_agents`` order, skipping those
+    that cannot move: the order `successors` uses. ``factored`` is False when a model of this shape cannot be
     expanded from the parts alone. Ids are below 2**32.
     """
 
@@ -195,34 +196,80 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
 
 
 class _Table:
-    """One action's lazily filled transition table, sorted by key for `numpy.searchsorted`."""
+    """One action's lazily filled transition table.
+
+    Keys are ``high << 32 | low`` (an agent's own id and the shared id, say). Rows are kept in
+    the order they were filled; the index from key to row is a dense ``high x low`` array
+    while that stays small (ids are dense from 0), which makes a lookup one gather, and a
+    sorted key array for `numpy.searchsorted` once it would not.
+    """
 
     def __init__(self, fill: Callable[[int, int], tuple[int, ...] | None], width: int = 4
                  ) -> None:
         self.fill = fill
-        self.keys = np.zeros(0, dtype=np.int64)
-        self.values = np.zeros((0, width), dtype=np.int64)
         self.width = width
+        self.values = np.zeros((0, width), dtype=np.int64)
+        self.dense: np.ndarray | None = np.full((1, 1), -1, dtype=np.int64)
+        self.keys = np.zeros(0, dtype=np.int64)     # sorted, once not dense
+        self.rows = np.zeros(0, dtype=np.int64)
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The rows of ``keys``; ``fill(key, position of its first occurrence in keys)``
         makes the missing ones, and None from it is a row of -1 (a disabled action)."""
-        pos = np.searchsorted(self.keys, keys)
-        found = pos < len(self.keys)
-        found[found] = self.keys[pos[found]] == keys[found]
-        if not found.all():
-            missing, at = np.unique(keys[~found], return_index=True)
-            where = np.flatnonzero(~found)[at]
+        where = self._find(keys)
+        missing = where < 0
+        if missing.any():
+            new, at = np.unique(keys[missing], return_index=True)
+            first = np.flatnonzero(missing)[at]
             none = (_DISABLED,) * self.width
             rows = np.array([entry if (entry := self.fill(int(k), int(i))) is not None
-                             else none for k, i in zip(missing, where, strict=True)],
+                             else none for k, i in zip(new, first, strict=True)],
                             dtype=np.int64).reshape(-1, self.width)
-            keys_all = np.concatenate([self.keys, missing])
-            order = np.argsort(keys_all, kind="stable")
-            self.keys = keys_all[order]
-            self.values = np.concatenate([self.values, rows])[order]
-            pos = np.searchsorted(self.keys, keys)
-        return self.values[pos]
+            start = len(self.values)
+            self.values = np.concatenate([self.values, rows])
+            self._index(new, np.arange(start, len(self.values)))
+            where = self._find(keys)
+        return self.values[where]
+
+    def _find(self, keys: np.ndarray) -> np.ndarray:
+        """The row of each key, -1 where there is none yet."""
+        if self.dense is not None:
+            high, low = keys >> 32, keys & 0xFFFFFFFF
+            inside = (high < self.dense.shape[0]) & (low < self.dense.shape[1])
+            out = np.full(len(keys), -1, dtype=np.int64)
+            out[inside] = self.dense[high[inside], low[inside]]
+            return out
+        pos = np.searchsorted(self.keys, keys)
+        pos[pos == len(self.keys)] = 0
+        return np.where(self.keys[pos] == keys, self.rows[pos], -1)
+
+    def _index(self, keys: np.ndarray, rows: np.ndarray) -> None:
+        if self.dense is not None:
+            high, low = keys >> 32, keys & 0xFFFFFFFF
+            shape = [_cover(self.dense.shape[0], int(high.max()) + 1),
+                     _cover(self.dense.shape[1], int(low.max()) + 1)]
+            if shape[0] * shape[1] <= _DENSE_LIMIT:
+                if shape != list(self.dense.shape):
+                    grown = np.full(shape, -1, dtype=np.int64)
+                    grown[:self.dense.shape[0], :self.dense.shape[1]] = self.dense
+                    self.dense = grown
+                self.dense[high, low] = rows
+                return
+            known_high, known_low = np.nonzero(self.dense >= 0)
+            self.keys = known_high.astype(np.int64) << 32 | known_low
+            self.rows = self.dense[known_high, known_low]
+            self.dense = None
+        all_keys = np.concatenate([self.keys, keys])
+        order = np.argsort(all_keys, kind="stable")
+        self.keys = all_keys[order]
+        self.rows = np.concatenate([self.rows, rows])[order]
+
+
+def _cover(size: int, needed: int) -> int:
+    """``size`` doubled until it is at least ``needed``."""
+    while size < needed:
+        size *= 2
+    return size
 
 
 class _Search:
@@ -275,6 +322,7 @@ class _Search:
         self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
         self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
         self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
+        self.orders: dict[int, int] = {}     # sorting order and ties -> a small id
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
 
@@ -449,26 +497,26 @@ class _Search:
         self._fits(max(int(v[:, 1].max(initial=0)) for _, v in per_slot),
                    max(int(v[:, 0].max(initial=0)) for _, v in per_slot))
         alone = self._ample(ids, per_slot) if self.local is not None else None
-        sources, slot_ids, afters, violated, witnessed = [], [], [], [], []
+        # One cell per (source, slot): flattened, they are in the plain engine's order.
+        width = len(per_slot)
+        after = np.repeat(ids[:, None, :], width, axis=1)
+        on = np.empty((len(ids), width), dtype=bool)
+        violated = np.empty((len(ids), width), dtype=np.int64)
+        witnessed = np.empty((len(ids), width), dtype=np.int64)
         for slot, values in per_slot:
-            on = values[:, 0] != _DISABLED
+            on[:, slot] = values[:, 0] != _DISABLED
             if alone is not None:
-                on &= (alone < 0) | (alone == slot)
-            rows = ids[on]
+                on[:, slot] &= (alone < 0) | (alone == slot)
             a = slot if slot < self.n else self.wakes[slot - self.n][0]
-            rows[:, a + 1] = values[on, 0]
+            after[:, slot, a + 1] = values[:, 0]
             if slot < self.n:
-                rows[:, 0] = values[on, 1]
-            sources.append(np.flatnonzero(on))
-            slot_ids.append(np.full(len(rows), slot, dtype=np.int8))
-            afters.append(rows)
-            violated.append(values[on, 2])
-            witnessed.append(values[on, 3])
-        source = np.concatenate(sources)
-        slot_id = np.concatenate(slot_ids)
-        order = np.argsort(source * (self.n + len(self.wakes)) + slot_id, kind="stable")
-        return (source[order], slot_id[order], np.concatenate(afters)[order],
-                np.concatenate(violated)[order], np.concatenate(witnessed)[order])
+                after[:, slot, 0] = values[:, 1]
+            violated[:, slot] = values[:, 2]
+            witnessed[:, slot] = values[:, 3]
+        taken = np.flatnonzero(on)
+        return (taken // width, (taken % width).astype(np.int8),
+                after.reshape(-1, self.n + 1)[taken], violated.reshape(-1)[taken],
+                witnessed.reshape(-1)[taken])
 
     def _ample(self, ids: np.ndarray, per_slot: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """Per state, the one agent whose step is taken alone (partial-order reduction), or
@@ -512,7 +560,10 @@ class _Search:
                 ties |= (ordered[:, j] == ordered[:, j + 1]).astype(np.int64) << (place + j)
             place += len(group) - 1
         self.rows = rows
-        found = self.shared_of.lookup(rows[:, 0] << 32 | code << 8 | ties)
+        orders, inverse = np.unique(code << 8 | ties, return_inverse=True)
+        compact = np.array([self.orders.setdefault(int(o), len(self.orders)) for o in orders],
+                           dtype=np.int64)[inverse.reshape(-1)]
+        found = self.shared_of.lookup(rows[:, 0] << 32 | compact)
         out[:, 0] = found[:, 0]
         self.renamings = found[:, 1]
         self._fits(int(out[:, 0].max(initial=0)), 0)
