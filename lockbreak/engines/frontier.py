@@ -61,8 +61,8 @@ class Factored(Protocol):
     ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is
     whether the agent has finished in that part (bit ``agent`` of ``done``). Actions are
     ordered as agent 0's step, ..., then the wakeups in ``wake_agents`` order, skipping those
-    that cannot move: the order `successors` uses. ``factored`` is False when a model of this shape cannot be
-    expanded from the parts alone. Ids are below 2**32.
+    that cannot move: the order `successors` uses. ``factored`` is False when a model of this
+    shape cannot be expanded from the parts alone. Ids are below 2**32.
     """
 
     @property
