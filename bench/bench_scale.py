@@ -19,6 +19,8 @@ mode is skipped for larger n once it has timed out. Usage::
     python bench/bench_scale.py                       # n = 2..6, every mode
     python bench/bench_scale.py --modes sym+por 6     # one mode, one size
     python bench/bench_scale.py --limit 120 2 3 4
+    python bench/bench_scale.py --deadlock 4          # deadlock_free too
+                                                      # (por modes then run unreduced)
 
 This is a benchmark, not a test: the machine is shared and noisy, so compare figures taken in
 one run.
@@ -41,8 +43,8 @@ from bench_nested import scenario_text
 MODES = ("plain", "frontier", "sym", "por", "sym+por")
 
 
-def measure(n: int, mode: str) -> dict[str, Any]:
-    """Check the n-CPU scenario's safety properties in this process under ``mode``."""
+def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
+    """Check the n-CPU scenario's safety properties (and deadlock_free) under ``mode``."""
     from lockbreak.cli.checking import Overrides, load
     from lockbreak.core import PropertyKind
     from lockbreak.engines import explicit, frontier
@@ -54,7 +56,8 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         path = Path(tmp) / f"nested-scaled-{n}.toml"
         path.write_text(scenario_text(n))
         scenario = load(path, Overrides())
-    model = KernelModel(build_world(scenario), specs(of_kind(PropertyKind.SAFETY)))
+    kinds = (PropertyKind.SAFETY, PropertyKind.CAN_FINISH) if deadlock else (PropertyKind.SAFETY,)
+    model = KernelModel(build_world(scenario), specs(of_kind(*kinds)))
     symmetry, por = "sym" in mode, "por" in mode
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
@@ -72,11 +75,12 @@ def measure(n: int, mode: str) -> dict[str, Any]:
 
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "--child":
-        print(json.dumps(measure(int(argv[1]), argv[2])))
+        print(json.dumps(measure(int(argv[1]), argv[2], argv[3:] == ["--deadlock"])))
         return
     options = {"--limit": "600", "--modes": ",".join(MODES)}
+    deadlock = "--deadlock" in argv
     sizes = []
-    words = iter(argv)
+    words = iter(a for a in argv if a != "--deadlock")
     for word in words:
         if word in options:
             options[word] = next(words)
@@ -85,8 +89,8 @@ def main(argv: list[str]) -> None:
     limit = float(options["--limit"])
     modes = options["--modes"].split(",")
     sizes = sizes or [2, 3, 4, 5, 6]
-    print("scaled nested scenario, v2.6.12, tas, interleaving, repeat 3, safety properties; "
-          f"{limit:g} s per run")
+    print("scaled nested scenario, v2.6.12, tas, interleaving, repeat 3, safety properties"
+          f"{' and deadlock_free' if deadlock else ''}; {limit:g} s per run")
     print(f"{'n':>2} {'mode':>8} {'states':>12} {'wall s':>8} {'cpu s':>8} {'states/s':>10} "
           f"{'bytes/state':>12}  verdicts")
     timed_out: set[str] = set()
@@ -96,7 +100,8 @@ def main(argv: list[str]) -> None:
                 print(f"{n:>2} {mode:>8} {'(skipped: timed out at a smaller n)':>45}")
                 continue
             try:
-                out = subprocess.run([sys.executable, __file__, "--child", str(n), mode],
+                child = [sys.executable, __file__, "--child", str(n), mode]
+                out = subprocess.run(child + ["--deadlock"] * deadlock,
                                      capture_output=True, text=True, check=True, timeout=limit)
             except subprocess.TimeoutExpired:
                 timed_out.add(mode)

@@ -110,3 +110,19 @@ def test_local_steps_are_what_reduction_may_take_alone() -> None:
     assert seen[("LOCK_OP", False)] == {False}
     assert all(local == {False} for (_, waking), local in seen.items() if waking)
     assert True in seen[("PREEMPT_DISABLE", False)] and True in seen[("WORK", False)]
+
+
+def test_a_budget_spent_by_the_reduced_search_says_the_trace_may_not_be_shortest(
+        tmp_path: Path) -> None:
+    [variant] = [v for v in VARIANTS if v.name == "resched-without-count-test"]
+    model = model_of_text(tmp_path, nested(variant), era=variant.era())
+    # Room for the reduced search, not for the unreduced one after it.
+    reduced = frontier._Search(model, 1 << model.property_names.index(variant.property), None,
+                               Budget(), SilentReporter(), por=True)
+    reduced.run()
+    [result] = frontier.check(model, properties=[variant.property], por=True,
+                              budget=Budget(max_states=reduced.stored))
+    assert result.status is Status.VIOLATED
+    assert result.trace is not None and len(result.trace) == variant.trace_length + 1
+    assert "confirmed" in result.detail
+    assert_real_execution(model, result)

@@ -155,8 +155,10 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
         stuck = search.stuck() if graph and not search.cut_short else None
         # A reduced search may reach a violation later than the shortest path to it.
         shortest = search
-        if por and search.hits:
-            shortest = _Search(model, sum(1 << b for b in search.hits), canon, budget, reporter)
+        left = None if budget.timeout is None else budget.timeout - search.seconds
+        if por and search.hits and (left is None or left > 0):
+            shortest = _Search(model, sum(1 << b for b in search.hits), canon,
+                               Budget(budget.max_states, left), reporter)
             shortest.run()
     except _TooWide:
         return explicit.check(model, properties=names, budget=budget, reporter=reporter,
@@ -176,7 +178,7 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             result = CheckResult(name, Status.VIOLATED, trace, stats,
                                  f"{model.agents[agent]} can never finish after step "
                                  f"{doomed_at}; {where}")
-        elif bit in shortest.hits:
+        elif bit in shortest.hits and (shortest is not search or not por):
             stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
                           shortest.seconds)
             result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
