@@ -142,3 +142,20 @@ def test_identical_cpus_agree_under_symmetry_deadlock_free_included(cpus: int, e
     assert_agree(model, False)
     stuck = {r.property: r.status for r in frontier.check(model, symmetry=True)}
     assert (stuck["deadlock_free"] is Status.VIOLATED) == (era == "v4.15-rc")
+
+
+def test_the_cli_switches_give_the_same_verdicts_and_trace_lengths(tmp_path: Path) -> None:
+    from test_cli import assert_exit, by_property, check_json
+
+    scenario = REPO / "scenarios" / "nested-v2.6.9.toml"
+    safety = [word for name in SAFETY for word in ("--property", name)]
+    runs = {flag: check_json(tmp_path, *safety, *([flag] if flag else []), scenario)
+            for flag in ("", "--no-por", "--plain-bfs")}
+    for run, _ in runs.values():
+        assert_exit(run, 0)      # the scenario expects its violations
+    verdicts = {flag: (by_property(data), [len(r["trace"] or []) for r in data["results"]])
+                for flag, (_, data) in runs.items()}
+    assert verdicts[""] == verdicts["--no-por"] == verdicts["--plain-bfs"]
+    assert by_property(runs[""][1])["break_return_truth"] == "violated"
+    states = {flag: data["results"][0]["states"] for flag, (_, data) in runs.items()}
+    assert states[""] < states["--no-por"] == states["--plain-bfs"]   # mutual_exclusion holds
