@@ -126,3 +126,14 @@ def test_a_budget_spent_by_the_reduced_search_says_the_trace_may_not_be_shortest
     assert result.trace is not None and len(result.trace) == variant.trace_length + 1
     assert "confirmed" in result.detail
     assert_real_execution(model, result)
+
+
+def test_four_cpus_with_both_reductions_are_pinned(tmp_path: Path) -> None:
+    # 22,733,177 states unreduced (bench/bench_scale.py); both reductions leave 505,918.
+    path = tmp_path / "scaled.toml"
+    path.write_text(scenario_text(4))
+    results = frontier.check(safety_model(path), symmetry=True, por=True)
+    assert {r.stats.states for r in results} == {505_918}
+    assert {r.property: r.status.value for r in results} == {
+        "mutual_exclusion": "holds", "no_sleep_in_atomic": "vacuous",
+        "break_return_truth": "holds", "no_stale_use": "vacuous", "no_spurious_break": "holds"}
