@@ -314,7 +314,6 @@ class _Search:
         self.runs: list[np.ndarray] = []           # sorted keys of every stored state
         self.levels: list[np.ndarray] = []         # keys in BFS order, one array per level
         self.parents: list[np.ndarray] = []        # global index of each state's parent
-        self.slots: list[np.ndarray] = []          # the action slot that first reached it
         self.starts: list[int] = []                # global index of each level's first state
         self.steps = [_Table(functools.partial(_step, model, a)) for a in range(self.n)]
         self.wakes = [(a, _Table(functools.partial(_wake, model, a))) for a in model.wake_agents]
@@ -430,13 +429,11 @@ class _Search:
             frontier, base = self.levels[-1], self.starts[-1]
             self.starts.append(self.stored)
             parents: list[np.ndarray] = []
-            slots: list[np.ndarray] = []
             self.levels.append(np.zeros(0, dtype=np.uint64))
             for lo in range(0, len(frontier), _CHUNK):
                 keys = self.levels[-2][lo:lo + _CHUNK]   # re-read: packing may have widened
-                going, new, parent, slot = self._expand(keys, base + lo)
+                going, new, parent = self._expand(keys, base + lo)
                 parents.append(parent)
-                slots.append(slot)
                 self.levels[-1] = np.concatenate([self.levels[-1], new])
                 now = time.perf_counter()
                 self.reporter.progress(self.stored, self.transitions, level + 1, now - began)
@@ -446,12 +443,10 @@ class _Search:
                 if not going:
                     break
             self.parents.append(np.concatenate(parents))
-            self.slots.append(np.concatenate(slots))
             level += 1
         while self.levels and not len(self.levels[-1]) and len(self.levels) > 1:
             self.levels.pop()
             self.parents.pop()
-            self.slots.pop()
             self.starts.pop()
         self.depth = len(self.levels) - 1
         self.seconds = time.perf_counter() - began
@@ -481,7 +476,6 @@ class _Search:
         array = np.array(keys, dtype=np.uint64)
         self.levels.append(array)
         self.parents.append(np.full(len(keys), -1, dtype=np.int64))
-        self.slots.append(np.zeros(len(keys), dtype=np.int8))
         self.starts.append(0)
         self.stored = len(keys)
         self._remember(array)
@@ -489,7 +483,7 @@ class _Search:
 
     def _successors(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
         """Every transition out of ``keys``, in the plain engine's order: ``(source position,
-        slot, successor's ids, violated, witnessed)``."""
+        successor's ids, violated, witnessed)``."""
         ids = self._unpack(keys)
         per_slot = []
         for a, table in enumerate(self.steps):
@@ -516,9 +510,8 @@ class _Search:
             violated[:, slot] = values[:, 2]
             witnessed[:, slot] = values[:, 3]
         taken = np.flatnonzero(on)
-        return (taken // width, (taken % width).astype(np.int8),
-                after.reshape(-1, self.n + 1)[taken], violated.reshape(-1)[taken],
-                witnessed.reshape(-1)[taken])
+        return (taken // width, after.reshape(-1, self.n + 1)[taken],
+                violated.reshape(-1)[taken], witnessed.reshape(-1)[taken])
 
     def _ample(self, ids: np.ndarray, per_slot: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """Per state, the one agent whose step is taken alone (partial-order reduction), or
@@ -602,13 +595,12 @@ class _Search:
                          .reshape(-1, self.n + 1))
         return out[inverse.reshape(-1)]
 
-    def _expand(self, keys: np.ndarray, base: int
-                ) -> tuple[bool, np.ndarray, np.ndarray, np.ndarray]:
+    def _expand(self, keys: np.ndarray, base: int) -> tuple[bool, np.ndarray, np.ndarray]:
         """Expand one chunk of a level whose first state has global index ``base``.
 
-        Returns whether to go on, and the new states' keys, parents and slots.
+        Returns whether to go on, and the new states' keys and parents.
         """
-        source, slot, rows, violated, witnessed = self._successors(keys)
+        source, rows, violated, witnessed = self._successors(keys)
         canon = self._canonical(rows) if self.canon is not None else self._pack(rows)
         # New states in first-seen order.
         distinct, first = np.unique(canon, return_index=True)
@@ -646,7 +638,8 @@ class _Search:
             self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys)))
             if self.canon is not None:
                 self.edge_perm.append(self.renamings[:stop].astype(np.uint32))
-        return going, new, base + source[first], slot[first]
+        parents = base + source[first]
+        return going, new, parents.astype(np.int32 if self.stored < 1 << 31 else np.int64)
 
     # ------------------------------------------------------------ counterexamples
 
