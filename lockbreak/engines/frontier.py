@@ -4,17 +4,18 @@ A *factored* model's state is a shared part and one private part per agent, each
 id, and an agent's step depends only on its own part and the shared part (`Factored`). The
 search then expands a whole BFS level at once: per agent, a table from (own id, shared id) to
 the step's new ids and observed bits, filled lazily by asking the model only for pairs not seen
-before, and looked up for every state of the level by one `numpy.searchsorted`. States are
-packed into one uint64 key (shared id in the low bits, then the agents' ids); the visited set
-is a few sorted runs of keys merged as they grow, so a stored state costs about 21 bytes
-(key, sorted copy, parent) instead of a Python int in a set.
+before, and looked up for every state of the level in one gather. States are packed into one
+uint64 key (shared id in the low bits, then the agents' ids); the visited set is a few sorted
+runs of keys merged as they grow, so a stored state keeps 20 bytes (key, sorted copy, parent)
+instead of a Python int in a set.
 
 Transitions are ordered as the plain engine (`lockbreak.engines.explicit`) meets them (by
 source state, then action) and new states are numbered in first-seen order, so the states
 stored, their order, the first violating transition and so the counterexample are the plain
-engine's, and a budget of ``max_states`` stops at the same place. Only SAFETY properties are
-decided here; `check` leaves every other question, and models that are not factored, to the
-plain engine.
+engine's, and a budget of ``max_states`` stops at the same place. SAFETY and CAN_FINISH
+properties are decided here (the latter on the stored edges, as the plain engine does);
+`check` leaves FAIR and WORST properties, models that are not factored, and states that no
+longer pack into 64 bits to the plain engine.
 """
 
 from __future__ import annotations
