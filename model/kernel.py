@@ -135,7 +135,9 @@ class KernelModel:
         self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
+        self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._private = self._private_locks()
         self._groups = self._symmetry_groups()
         # One slot per action in `actions` order: each CPU's step (which sees its own bits and
         # the shared part), then the wakeups (which see only the CPU's own bits).
@@ -303,8 +305,97 @@ class KernelModel:
 
     @property
     def canonical_groups(self) -> tuple[tuple[int, ...], ...]:
-        """Groups of CPUs with identical code and wakeups (what symmetry reduction renames)."""
+        """Groups of CPUs with identical code and wakeups up to renaming their private locks
+        (what symmetry reduction renames)."""
         return self._groups
+
+    # ------------------------------------------------------------ factored view
+
+    @property
+    def factored(self) -> bool:
+        """Whether `lockbreak.engines.frontier` may expand this model from its parts alone
+        (lockstep timing's tick bookkeeping is not in the parts, so its subclass says no)."""
+        return True
+
+    @property
+    def wake_agents(self) -> tuple[int, ...]:
+        """The CPUs that can be woken, in the order their wakeups come in `actions`."""
+        return tuple(i for i in range(len(self._code)) if self.world.wakeups[i])
+
+    def split(self, state: int) -> tuple[int, ...]:
+        """``(shared id, cpu0's id, cpu1's id, ...)``: the parts a CPU's step depends on."""
+        return (state & SHARED_MASK,
+                *((state >> shift) & LOCAL_MASK for shift in self._shifts))
+
+    def join(self, ids: Sequence[int]) -> int:
+        """The state of `split`'s parts."""
+        state = int(ids[0])
+        for shift, lid in zip(self._shifts, ids[1:], strict=True):
+            state |= int(lid) << shift
+        return state
+
+    def step_entry(self, cpu: int, local: int, shared: int) -> tuple[int, int, int, int] | None:
+        """``cpu``'s step from its part ``local`` and the shared part ``shared``:
+        ``(new local id, new shared id, violated, witnessed)``, or None when it cannot move."""
+        shift = self._shifts[cpu]
+        key = (local << shift) | shared
+        entry = self._step_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_step(cpu, key)
+        if not entry:
+            return None
+        after = key + entry[0]
+        return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
+
+    def wake_entry(self, cpu: int, local: int) -> tuple[int, int, int] | None:
+        """The wakeup of ``cpu`` from its part ``local``: ``(new local id, violated,
+        witnessed)``, or None when it cannot be woken there."""
+        shift = self._shifts[cpu]
+        key = local << shift
+        entry = self._wake_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_wake(cpu, key)
+        if not entry:
+            return None
+        return (key + entry[0]) >> shift, entry[1], entry[2]
+
+    def finished(self, cpu: int, local: int) -> bool:
+        """Whether ``cpu`` has finished its program in its part ``local`` (see `done`)."""
+        return local in self._done_slots[cpu][2]
+
+    def local_step(self, cpu: int, local: int) -> bool:
+        """Whether ``cpu``'s step from its part ``local`` is CPU-local and forward, so that
+        partial-order reduction may take it alone (`lockbreak.engines.frontier`).
+
+        Local: it reads and writes only the CPU's own part, whatever the shared part (a
+        preempt_count, need_resched, work or schedule step, with no lock bookkeeping or
+        forgotten snapshot in the free instructions after it), and no other action can touch
+        that part: the CPU has no wakeups left, so nothing else ever sets its need_resched.
+        Forward: its pc grows, so no cycle is made of such steps alone.
+        """
+        cached = self._local_steps[cpu].get(local)
+        if cached is None:
+            cached = self._local_steps[cpu][local] = self._is_local_step(cpu, local)
+        return cached
+
+    def _is_local_step(self, cpu: int, local: int) -> bool:
+        regs = list(self._locals[local])
+        code = self._code[cpu]
+        pc = regs[PC]
+        if regs[WAKE] or pc >= len(code) or code[pc].op not in _LOCAL_OPS:
+            return False
+        if self._preemptible and regs[NEED] and regs[COUNT] == 0:
+            return False                        # a preemption: the pc stays
+        if code[pc].op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED) and not regs[COUNT]:
+            return False                        # an error the full step reports
+        self._do_step(cpu, code[pc], regs, [])
+        regs[PC] = pc + 1
+        try:
+            self._free_run(cpu, regs, _NoShared())
+        except _SharedTouched:
+            return False
+        live = self._live[cpu]
+        return regs[PC] > pc and not live[pc] & ~live[regs[PC]]
 
     # ------------------------------------------------------------ random exploration
 
@@ -717,13 +808,54 @@ class KernelModel:
     # ------------------------------------------------------------ symmetry
 
     def _symmetry_groups(self) -> tuple[tuple[int, ...], ...]:
-        """CPUs whose compiled code and wakeups are identical, in groups of two or more."""
+        """CPUs whose compiled code and wakeups are identical up to renaming private locks, in
+        groups of two or more.
+
+        A lock is private to a CPU when no other CPU's code names it; a CPU's private locks are
+        numbered in the order its code first names them, and code is compared with each
+        private lock replaced by its number (and the lock's kind and algorithm), so that the
+        scaled nested scenario's CPUs, each with its own ``own{i}``, form one group. Renaming
+        CPU ``c`` to ``d`` then also renames ``c``'s k-th private lock to ``d``'s
+        (`_lock_perm`). Source text is left out: it only names things in traces.
+        """
         by_code: dict[tuple, list[int]] = {}
         for i, program in enumerate(self.world.programs):
-            code = tuple((x.op, x.a, x.b, x.target, x.flags, x.text, x.where) for x in program.code)
-            key = (code, self.world.wakeups[i], self.world.forever[i])
+            own = {lock: k for k, lock in enumerate(self._private[i])}
+
+            def rename(lock: int, own: dict[int, int] = own) -> tuple[str, int]:
+                return ("own", own[lock]) if lock in own else ("lock", lock)
+
+            code = tuple(_renamed(x, rename) for x in program.code)
+            kinds = tuple((self.world.locks[k].kind, self.world.locks[k].algorithm.name)
+                          for k in own)
+            key = (code, kinds, self.world.wakeups[i], self.world.forever[i])
             by_code.setdefault(key, []).append(i)
         return tuple(tuple(g) for g in by_code.values() if len(g) > 1)
+
+    def _private_locks(self) -> list[list[int]]:
+        """Each CPU's private locks (named by no other CPU), in the order its code names them."""
+        users: dict[int, set[int]] = {}
+        for i, program in enumerate(self.world.programs):
+            for x in program.code:
+                for lock in _lock_operands(x):
+                    users.setdefault(lock, set()).add(i)
+        private: list[list[int]] = []
+        for i, program in enumerate(self.world.programs):
+            own: dict[int, None] = {}
+            for x in program.code:
+                own.update((lock, None) for lock in _lock_operands(x) if users[lock] == {i})
+            private.append(list(own))
+        return private
+
+    def _lock_perm(self, perm: tuple[int, ...]) -> list[int]:
+        """Where each lock goes when CPUs are renamed by ``perm``: a CPU's private locks follow
+        it; every other lock stays."""
+        out = list(range(len(self.world.locks)))
+        for group in self._groups:
+            for cpu in group:
+                for lock, twin in zip(self._private[cpu], self._private[perm[cpu]], strict=True):
+                    out[lock] = twin
+        return out
 
     def _permute_shared(self, sid: int, perm: tuple[int, ...]) -> int:
         key = (sid, perm)
@@ -735,13 +867,13 @@ class KernelModel:
         def masks(m: int) -> int:
             return sum(1 << perm[i] for i in range(len(perm)) if m >> i & 1)
 
-        out: list[tuple[Hashable, ...]] = []
-        for lock in self.world.locks:
+        out: list[tuple[Hashable, ...]] = list(shared)
+        for lock, target in zip(self.world.locks, self._lock_perm(perm), strict=True):
             word, flag, holders, writers, waiters = shared[lock.index]
-            out.append((lock.algorithm.permute(word, perm), flag, masks(holders), masks(writers),
-                        masks(waiters)))
-        for fresh, stale in shared[len(self.world.locks):]:
-            out.append((masks(fresh), masks(stale)))
+            out[target] = (lock.algorithm.permute(word, perm), flag, masks(holders),
+                           masks(writers), masks(waiters))
+        for d, (fresh, stale) in enumerate(shared[len(self.world.locks):]):
+            out[len(self.world.locks) + d] = (masks(fresh), masks(stale))
         result = self._perm_cache[key] = self._shared_id(tuple(out))
         return result
 
@@ -766,6 +898,45 @@ class KernelModel:
         for sid, part in enumerate(shared):
             if self._shared_id(part) != sid:
                 raise LockbreakError("a checkpoint's states belong to another scenario")
+
+
+def _lock_operands(instr: Instr) -> tuple[int, ...]:
+    """The locks an instruction names (a lock-break's end names its lock only for traces)."""
+    if instr.op in (Op.LOCK_OP, Op.FREE_LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE):
+        return (int(instr.a),)
+    if instr.op == Op.BREAK_END:
+        return (int(instr.b),)
+    return ()
+
+
+def _renamed(instr: Instr, rename: Callable[[int], tuple[str, int]]) -> tuple:
+    """``instr`` as compared for symmetry: its lock operands passed through ``rename``."""
+    a: Hashable = instr.a
+    b: Hashable = instr.b
+    if instr.op in (Op.LOCK_OP, Op.FREE_LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE):
+        a = rename(int(instr.a))
+    elif instr.op == Op.BREAK_END:
+        b = rename(int(instr.b))
+    return (instr.op, a, b, instr.target, instr.flags)
+
+
+# Steps that read and write only their CPU's private part.
+_LOCAL_OPS = frozenset((Op.PREEMPT_DISABLE, Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED,
+                        Op.CPU_RELAX, Op.WORK, Op.SCHEDULE, Op.NEED_RESCHED))
+
+
+class _SharedTouched(Exception):
+    """A free instruction reached for the shared part (see `KernelModel.local_step`)."""
+
+
+class _NoShared(list):
+    """A shared part that refuses to be read or written."""
+
+    def __getitem__(self, index: object) -> object:  # type: ignore[override]
+        raise _SharedTouched
+
+    def __setitem__(self, index: object, value: object) -> None:
+        raise _SharedTouched
 
 
 def _may_block(instr: Instr) -> bool:

@@ -29,6 +29,10 @@ def kernel_model(world: World, properties: Sequence[PropertySpec],
 class LockstepKernelModel(KernelModel):
     """`KernelModel` under lockstep timing; `moves` reports which transitions end a tick."""
 
+    @property
+    def factored(self) -> bool:
+        return False
+
     def successors(self, state: int) -> list[tuple[int, int, int, int]]:
         return [(index, after, violated, witnessed)
                 for index, (_, after, _, violated, witnessed) in enumerate(self._lockstep(state))]

@@ -78,6 +78,12 @@ def main() -> None:
 @click.option("--timeout", type=click.FloatRange(min=0, min_open=True), metavar="SECONDS",
               help="Stop after this many seconds.")
 @click.option("--no-symmetry", is_flag=True, help="Do not merge states of identical CPUs.")
+@click.option("--plain-bfs", is_flag=True,
+              help="Explore with the plain breadth-first engine only, not the vectorised one "
+                   "(same verdicts and counterexamples; for comparison).")
+@click.option("--no-por", is_flag=True,
+              help="No partial-order reduction in the vectorised engine (same verdicts and "
+                   "counterexample lengths, more states).")
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
@@ -86,7 +92,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
               max_states: int | None, timeout: float | None, no_symmetry: bool,
-              trace_dir: Path, **search: Any) -> None:
+              plain_bfs: bool, no_por: bool, trace_dir: Path, **search: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
     unknown = [p for p in props if p not in KNOWN]
     if unknown:
@@ -123,7 +129,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                 with checkpoints, ProgressBar(enabled=not as_json) as bar:
                     run = run_scenario(scenario, properties=props or None, budget=budget,
                                        reporter=bar, symmetry=not no_symmetry,
-                                       storage=memory.storage, checkpoint=saving)
+                                       storage=memory.storage, checkpoint=saving,
+                                       fast=not plain_bfs, por=not no_por)
                 if saving.stopped:
                     click.echo(f"checkpoint written to {memory.checkpoint}; continue with "
                                f"--resume {memory.checkpoint}", err=True)

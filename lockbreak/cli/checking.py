@@ -12,6 +12,7 @@ from pathlib import Path
 
 from lockbreak.cli.checkpointing import ScenarioCheckpoint
 from lockbreak.core import Budget, CheckResult, PropertyKind, Reporter, Status
+from lockbreak.engines import frontier
 from lockbreak.engines.compaction import Storage
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
@@ -112,8 +113,14 @@ def load(path: Path, overrides: Overrides) -> Scenario:
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
                  reporter: Reporter, symmetry: bool = True,
                  storage: Storage = Storage(),  # noqa: B008 (frozen)
-                 checkpoint: ScenarioCheckpoint | None = None) -> ScenarioRun:
+                 checkpoint: ScenarioCheckpoint | None = None, fast: bool = True,
+                 por: bool = True) -> ScenarioRun:
     """Check one loaded scenario with the explicit engine.
+
+    ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties and
+    deadlock_free under interleaving timing) with its vectorised search, with partial-order
+    reduction unless ``por`` is False; it keeps every state exactly and cannot be stopped
+    and resumed, so a lossy ``storage`` or a ``checkpoint`` takes the plain engine.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
@@ -135,8 +142,13 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
             done = checkpoint.finished(phase, checked) if checkpoint is not None else None
             if done is None:
                 interruption = checkpoint.interruption(phase) if checkpoint else None
-                done = check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry,
-                             storage=storage, interruption=interruption)
+                if fast and not storage.lossy and checkpoint is None:
+                    done = frontier.check(checked, budget=budget, reporter=reporter,
+                                          symmetry=use_symmetry, por=por)
+                else:
+                    done = check(checked, budget=budget, reporter=reporter,
+                                 symmetry=use_symmetry, storage=storage,
+                                 interruption=interruption)
                 if checkpoint is not None and interruption is not None:
                     checkpoint.record(phase, checked, done, interruption)
             for r in done:
