@@ -6,7 +6,7 @@ engine together; everything it returns is plain data for `lockbreak.report` to r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -107,9 +107,15 @@ def load(path: Path, overrides: Overrides) -> Scenario:
                          lock=overrides.lock, preempt=overrides.preempt, timing=overrides.timing)
 
 
+# An engine with the explicit engine's signature (`lockbreak.cli.scale` builds parallel ones).
+Checker = Callable[..., list[CheckResult]]
+
+
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
-                 reporter: Reporter, symmetry: bool = True) -> ScenarioRun:
-    """Check one loaded scenario with the explicit engine.
+                 reporter: Reporter, symmetry: bool = True,
+                 checker: Checker = check) -> ScenarioRun:
+    """Check one loaded scenario with the explicit engine (or ``checker``, called as
+    `lockbreak.engines.explicit.check` is).
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
@@ -125,7 +131,7 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                            (timed, kernel_model(world, specs(timed), "lockstep"))):
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
-            for r in check(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
+            for r in checker(checked, budget=budget, reporter=reporter, symmetry=use_symmetry):
                 results[r.property] = (r, checked)
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:
