@@ -27,6 +27,7 @@ from lockbreak.cli.latency import latency_cmd
 from lockbreak.cli.progress import ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
+from lockbreak.cli.scale import scale_options, scaling
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
@@ -78,6 +79,7 @@ def main() -> None:
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
+@scale_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
@@ -89,6 +91,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
     try:
         files = find_scenarios(paths)
+        spread = scaling(engine, search)
         randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
         _bad_input(str(err))
@@ -111,7 +114,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                                                options=randomly) if randomly
                            else run_scenario(scenario, properties=props or None,
                                              budget=budget, reporter=progress,
-                                             symmetry=not no_symmetry))
+                                             symmetry=not no_symmetry,
+                                             checker=spread.checker(scenario, overrides)))
             found = _records(run, trace_dir, overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
@@ -128,6 +132,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         records += found
         if not as_json:
             _print_run(run, records)
+    spread.close()
     code = _exit_code(runs, bad_input, interrupted)
     if as_json:
         results = [r for r in records if "error" not in r]

@@ -21,6 +21,7 @@ coordinator's model: they need the labelled graph in one place.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import time
@@ -48,6 +49,12 @@ from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.partition import Expansion, Factory, Hit, owner
+
+_SEARCH_RESTARTS = 3
+
+
+class RestartSearch(LockbreakError):
+    """A pool lost a worker whose partition it cannot rebuild: search again from the start."""
 
 
 class Pool(Protocol):
@@ -117,8 +124,16 @@ def check(model: Model[Any, Any], factory: Factory, pool: Pool, *,
     if bits:
         safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True)
                      if kind is PropertyKind.SAFETY)
-        search = _Coordinator(model, factory, pool, safety, graph, symmetry, budget, reporter)
-        search.run()
+        for _ in range(_SEARCH_RESTARTS):
+            search = _Coordinator(model, factory, pool, safety, graph, symmetry, budget,
+                                  reporter)
+            try:
+                search.run()
+                break
+            except RestartSearch:
+                continue
+        else:
+            raise LockbreakError("workers kept dying; the parallel search gave up")
         results = search.results(bits, kinds)
     if on_obligations:
         results += check_obligations(model, on_obligations, budget)
@@ -376,7 +391,7 @@ def _serve(connection: multiprocessing.connection.Connection) -> None:
             else:
                 assert partition is not None
                 reply = getattr(partition, method)(*args)
-        except Exception as err:  # noqa: BLE001 (sent back and raised on the coordinator)
+        except Exception as err:    # sent back, and raised on the coordinator
             text = str(err) if isinstance(err, LockbreakError) else traceback.format_exc()
             connection.send(("error", text))
         else:
@@ -416,10 +431,8 @@ class ProcessPool:
 
     def close(self) -> None:
         for connection, process in zip(self._connections, self._processes, strict=True):
-            try:
+            with contextlib.suppress(OSError):
                 connection.send(("stop", ()))
-            except OSError:
-                pass
             process.join(timeout=5)
             if process.is_alive():
                 process.terminate()
@@ -473,4 +486,4 @@ class ProcessPool:
                                    for share in shares])
 
 
-__all__ = ["Pool", "ProcessPool", "check", "owner"]
+__all__ = ["Pool", "ProcessPool", "RestartSearch", "check", "owner"]
