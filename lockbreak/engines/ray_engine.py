@@ -133,6 +133,10 @@ class RayPool:
         self._deltas: list[list[Any]] = [[] for _ in range(workers)]
         self._level = 0
         self._restorable = True
+        # What a call to a dead, or restarting, actor raises.
+        errors = ray.exceptions
+        self._lost = tuple(getattr(errors, name) for name in
+                           ("RayActorError", "ActorUnavailableError") if hasattr(errors, name))
 
     @property
     def size(self) -> int:
@@ -167,11 +171,14 @@ class RayPool:
     def level(self, pending: int, deadline: float) -> list[Expansion]:
         """One level; an actor that died is restored and the level redone (or, when its
         partition cannot be rebuilt, the search restarted: `RestartSearch`)."""
+        lost = False
         for _ in range(_RETRIES):
             try:
+                if lost:
+                    self._recover()
                 return self._level_once(pending, deadline)
-            except self._ray.exceptions.RayActorError:
-                self._recover()
+            except self._lost:
+                lost = True
         raise LockbreakError(f"Ray actors kept dying ({_RETRIES} times in one level); "
                              "check the cluster")
 
@@ -203,7 +210,7 @@ class RayPool:
             try:
                 levels = ray.get([a.finished_level.remote() for a in self.actors])
                 break
-            except ray.exceptions.RayActorError:
+            except self._lost:
                 time.sleep(0.5)
         else:
             raise LockbreakError("a Ray actor did not come back after it died")
@@ -215,7 +222,7 @@ class RayPool:
                 refs.append(actor.restore.remote(self._args[w], self._deltas[w][:done + 1]))
             else:
                 refs.append(actor.forget_sent.remote())
-        ray.get(refs)
+        ray.get(refs)   # an actor lost again here: `level` recovers once more
 
     def sizes(self) -> list[int]:
         return self._ray.get([a.size.remote() for a in self.actors])

@@ -39,8 +39,9 @@ from lockbreak.engines.walk import doomed_path
 STRATEGIES = ("dfs", "walk")
 DEFAULT_DEPTH = 400
 DEFAULT_MEMBER_STATES = 20_000
-_DOOMED_STATES = 5_000      # the exhaustive search from a run's end, for deadlocks
-_ENDS = 50                  # run ends a member tries that search from
+_DOOMED_STATES = 2_000      # the exhaustive search from a run's end, for deadlocks
+_ENDS = 10                  # run ends a member tries that search from
+_STALE_WALKS = 20           # walks in a row that found nothing new end a member's walking
 
 
 @dataclass(frozen=True)
@@ -128,9 +129,13 @@ def _run(model: Model[Any, Any], member: Member, safety: int, graph: bool,
                 path.append(action)
                 stack.append((after, moves(after), [False]))
         else:
-            # Random walks from the initial state until the state budget is spent.
-            while len(seen) < member.states and time.time() < deadline:
+            # Random walks from the initial state until the state budget is spent, or until
+            # walks stop finding new states (the reachable space is smaller than the budget).
+            stale = 0
+            while (len(seen) < member.states and stale < _STALE_WALKS
+                   and time.time() < deadline):
                 state, path = init, []
+                known = len(seen)
                 for _ in range(member.depth):
                     options = list(successors(model, state))
                     if not options:
@@ -147,6 +152,7 @@ def _run(model: Model[Any, Any], member: Member, safety: int, graph: bool,
                     ends.append((path, state))
                 if not pending and not graph and safety:
                     break
+                stale = stale + 1 if len(seen) == known else 0
     if graph:
         for path, state in ends:
             doomed = doomed_path(model, state, _DOOMED_STATES)

@@ -1,0 +1,97 @@
+"""`check --ray`: the parallel search on a real local Ray cluster, and a killed actor.
+
+Ray starts once for the session (`ray_cluster`), with two CPUs, in a temporary folder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from scaling import ROOT, SCENARIOS, assert_agree, models
+
+from lockbreak.engines import parallel
+from lockbreak.engines.swarm import plan
+
+ray = pytest.importorskip("ray", reason="Ray is the optional extra: pip install -e '.[ray]'")
+
+from lockbreak.engines.ray_engine import RayPool, run_swarm  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ray_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    temp = tmp_path_factory.mktemp("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR",
+             _temp_dir=str(temp), log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def pool(ray_cluster: None) -> Iterator[RayPool]:
+    actors = RayPool(2)
+    yield actors
+    actors.close()
+
+
+@pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
+def test_ray_agrees_with_the_sequential_engine(pool: RayPool, path: Path) -> None:
+    for model, factory, expected in models(path):
+        got = parallel.check(model, factory, pool, symmetry=bool(model.canonical_groups))
+        assert_agree(model, expected, got, path.name)
+
+
+class Killer:
+    """Kills actor 1 once, right after the calls of ``phase`` in ``level`` were sent."""
+
+    def __init__(self, phase: str, level: int) -> None:
+        self.phase, self.level, self.killed = phase, level, False
+
+    def __call__(self, phase: str, level: int, actors: list[Any]) -> None:
+        if not self.killed and (phase, level) == (self.phase, self.level):
+            ray.kill(actors[1], no_restart=False)
+            self.killed = True
+
+
+@pytest.mark.parametrize("phase", ["expand", "receive"])
+def test_an_actor_killed_mid_run_does_not_change_the_verdict(ray_cluster: None,
+                                                             phase: str) -> None:
+    """Safety properties under symmetry: the actor is rebuilt from its checkpoints."""
+    path = ROOT / "scenarios" / "nested-wakeup-v2.6.20.toml"
+    model, factory, expected = next(models(path))
+    safety = [r.property for r in expected if r.property != "deadlock_free"]
+    killer = Killer(phase, 4)
+    actors = RayPool(2, on_call=killer)
+    try:
+        got = parallel.check(model, factory, actors, properties=safety, symmetry=True)
+    finally:
+        actors.close()
+    assert killer.killed and actors.restarts >= 1
+    want = [r for r in expected if r.property in safety]
+    assert [r.status for r in got] == [r.status for r in want]
+    assert_agree(model, want, got, path.name)
+
+
+def test_a_killed_actor_with_edges_under_symmetry_restarts_the_search(ray_cluster: None
+                                                                      ) -> None:
+    path = ROOT / "scenarios" / "nested-outer-v2.6.12.toml"
+    model, factory, expected = next(models(path))
+    killer = Killer("expand", 3)
+    actors = RayPool(2, on_call=killer)
+    try:
+        got = parallel.check(model, factory, actors, symmetry=True)
+    finally:
+        actors.close()
+    assert killer.killed and actors.restarts >= 1
+    assert_agree(model, expected, got, path.name)
+
+
+def test_a_swarm_runs_as_ray_tasks(ray_cluster: None) -> None:
+    path = ROOT / "scenarios" / "nested-v2.6.9.toml"
+    model, factory, _ = next(models(path))
+    bit = model.property_names.index("no_spurious_break")
+    reports = run_swarm(factory, [plan(4)[0::2], plan(4)[1::2]], 1 << bit, False, 1e18)
+    assert sorted(r[0] for share in reports for r in share) == [0, 1, 2, 3]
+    assert any(bit in r[1] for share in reports for r in share)
