@@ -26,16 +26,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_nested import scenario_text  # noqa: E402
+from bench_nested import scenario_text
 
-from lockbreak.cli.checking import Overrides, load  # noqa: E402
-from lockbreak.cli.scale import rebuild_model  # noqa: E402
-from lockbreak.core import PropertyKind  # noqa: E402
-from lockbreak.engines import explicit, parallel  # noqa: E402
-from lockbreak.engines.parallel import ProcessPool  # noqa: E402
-from model.lockstep import kernel_model  # noqa: E402
-from model.world import build_world  # noqa: E402
-from properties.catalogue import CATALOGUE, specs  # noqa: E402
+from lockbreak.cli.checking import Overrides, load
+from lockbreak.cli.scale import rebuild_model
+from lockbreak.core import PropertyKind
+from lockbreak.engines import explicit, parallel
+from lockbreak.engines.parallel import ProcessPool
+from model.lockstep import kernel_model
+from model.world import build_world
+from properties.catalogue import CATALOGUE, specs
 
 
 def run(n: int, deadlock: bool) -> None:

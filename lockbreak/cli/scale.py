@@ -112,7 +112,7 @@ class Scaling:
             connect(None if self.ray_address == LOCAL_RAY else self.ray_address)
             return run_swarm
         pool = self._open()
-        return pool.run_swarm  # type: ignore[no-any-return]
+        return pool.run_swarm
 
     def close(self) -> None:
         if self._pool is not None:

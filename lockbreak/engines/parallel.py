@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.connection
+import os
 import time
 import traceback
 from collections.abc import Sequence
@@ -48,7 +49,7 @@ from lockbreak.core import (
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 from lockbreak.engines.liveness import check_obligations
-from lockbreak.engines.partition import Expansion, Factory, Hit, owner
+from lockbreak.engines.partition import HASH_SEED, Expansion, Factory, Hit, owner
 
 _SEARCH_RESTARTS = 3
 
@@ -270,6 +271,8 @@ class _Coordinator:
                      for before, after, (action, _) in zip(stored, stored[1:], chain[1:],
                                                            strict=False)]
             return stored[0], steps
+        # Each worker picks its own representative of an orbit: compare this process's.
+        stored = [self.canon(s) for s in stored]
         init = next(s for s in model.init_states() if self.canon(s) == stored[0])
         current, steps = init, []
         for representative in stored[1:]:
@@ -352,13 +355,17 @@ class _Coordinator:
         if found is None:
             return None
         index, agent = found
-        worker = next(w for w in range(workers) if index in set(numbering[w].tolist()))
-        local = int(np.nonzero(numbering[worker] == index)[0][0])
-        init, steps = self._real_path(self._chain(worker, local))
+        worker = next(w for w in range(workers) if bool(np.any(numbering[w] == index)))
+        position = int(np.nonzero(numbering[worker] == index)[0][0])
+        chain = self._chain(worker, position)
+        init, steps = self._real_path(chain)
         if self.symmetry:
+            # ``agent`` is a place in the worker's representative; both it and the real state
+            # rename to this process's representative: the real agent goes where it goes.
             canon_perm = model.canonical_perm  # type: ignore[attr-defined]
-            _, perm = canon_perm(steps[-1].state if steps else init)
-            agent = list(perm).index(agent)
+            _, real = canon_perm(steps[-1].state if steps else init)
+            _, stored = canon_perm(self.import_(chain[-1][1]))
+            agent = list(real).index(stored[agent])
         return Trace(init, tuple(steps)), agent
 
 
@@ -411,13 +418,23 @@ class ProcessPool:
         context = multiprocessing.get_context("spawn")
         self._connections = []
         self._processes = []
-        for _ in range(workers):
-            mine, theirs = context.Pipe()
-            process = context.Process(target=_serve, args=(theirs,), daemon=True)
-            process.start()
-            theirs.close()
-            self._connections.append(mine)
-            self._processes.append(process)
+        # A spawned process takes this process's environment: pin the workers' string hashes.
+        saved = {name: os.environ.get(name) for name in HASH_SEED}
+        os.environ.update(HASH_SEED)
+        try:
+            for _ in range(workers):
+                mine, theirs = context.Pipe()
+                process = context.Process(target=_serve, args=(theirs,), daemon=True)
+                process.start()
+                theirs.close()
+                self._connections.append(mine)
+                self._processes.append(process)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
 
     @property
     def size(self) -> int:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import time
-import zlib
 from array import array
 from collections.abc import Callable, Hashable, Iterable
 from typing import Any
@@ -21,8 +20,9 @@ from typing import Any
 from lockbreak.core import Model, successors
 
 Factory = Callable[[], Model[Any, Any]]
-# (state or portable value, source index, action index, permutation id or 0)
-Entry = tuple[Any, int, int, int]
+# (state or portable value, source index, action index, renaming: an id of this partition's,
+# or the permutation itself in a bucket for another worker, 0 without symmetry)
+Entry = tuple[Any, int, int, Any]
 # Hit: (source index, action index, portable successor) of the first breaking transition
 Hit = tuple[int, int, Any]
 # What a level's expansion tells the coordinator: hits per property bit, witnessed bits,
@@ -37,15 +37,18 @@ _CLOCK_EVERY = 256
 
 
 def owner(value: Hashable, workers: int) -> int:
-    """The partition that owns a portable value: the same in every process.
+    """The partition that owns a portable value.
 
-    Python's own ``hash`` of a string differs between processes, so the partition is a CRC of
-    the value's text.
+    Python's ``hash`` of ints and tuples is the same in every process; of strings only where
+    ``PYTHONHASHSEED`` is the same, which every pool sets for its workers (`HASH_SEED`).
 
-    >>> owner((1, (2, 3)), 4) == owner((1, (2, 3)), 4), owner("x", 1)
+    >>> owner((1, (2, 3)), 4) == hash((1, (2, 3))) % 4, owner("x", 1)
     (True, 0)
     """
-    return zlib.crc32(repr(value).encode()) % workers
+    return hash(value) % workers
+
+
+HASH_SEED = {"PYTHONHASHSEED": "0"}
 
 
 def _same(value: Any) -> Any:
@@ -109,7 +112,7 @@ class Partition:
     def _canonical(self, state: Any) -> tuple[Any, tuple[int, ...] | None]:
         """This process's representative of ``state`` and the renaming to it (None: none)."""
         if self.canon_perm is not None:
-            return self.canon_perm(state)  # type: ignore[no-any-return]
+            return self.canon_perm(state)
         if self.canon is not None:
             return self.canon(state), None
         return state, None
@@ -118,8 +121,8 @@ class Partition:
         """Expand the frontier (the last level) into one bucket per owner.
 
         Successors this worker owns stay here (`own`) until `receive`; every other bucket is
-        for the coordinator to route. Without edges, a successor already stored here or sent
-        before is dropped, and each other bucket keeps only the first arrival of a state.
+        for the coordinator to route. Without edges, a successor already stored, kept or sent
+        before is dropped: only its first arrival counts.
         """
         lo = self.level_ends[-2] if len(self.level_ends) > 1 else 0
         hi = self.level_ends[-1]
@@ -127,7 +130,7 @@ class Partition:
         canon, canon_perm, export, key = self.canon, self.canon_perm, self.export, self.key
         seen, sent, states = self.seen, self.sent, self.states
         buckets: list[list[Entry]] = [[] for _ in range(workers)]
-        firsts: list[set[Any]] = [set() for _ in range(workers)]
+        mine: set[Any] = set()      # new states of this level that this worker owns
         own = self.own = []
         hits: dict[int, Hit] = {}
         witnessed = transitions = 0
@@ -157,24 +160,28 @@ class Partition:
                 elif canon is not None:
                     after = canon(after)
                 if not graph:
-                    if after in seen or after in sent:
+                    if after in seen or after in sent or after in mine:
+                        continue
+                    if workers == 1:
+                        mine.add(after)
+                        own.append((after, i, action_index, 0))
                         continue
                     value = export(after)
-                    place = owner(key(after), workers)
+                    place = owner(value if key is export else key(after), workers)
                     if place == me:
+                        mine.add(after)
                         own.append((after, i, action_index, 0))
                     else:
                         sent.add(after)
-                        if value not in firsts[place]:
-                            firsts[place].add(value)
-                            buckets[place].append((value, i, action_index, 0))
+                        buckets[place].append((value, i, action_index, 0))
                     continue
                 target = seen.get(after)
                 if target is not None:
                     self._edge(me, i, target, perm_id)
                     continue
                 value = export(after)
-                place = owner(key(after), workers)
+                place = 0 if workers == 1 else owner(
+                    value if key is export else key(after), workers)
                 if place == me:
                     own.append((after, i, action_index, perm_id))
                 else:

@@ -21,7 +21,7 @@ from typing import Any
 
 from lockbreak.core import LockbreakError
 from lockbreak.engines.parallel import RestartSearch
-from lockbreak.engines.partition import Delta, Expansion, Factory, Partition
+from lockbreak.engines.partition import HASH_SEED, Delta, Expansion, Factory, Partition
 from lockbreak.engines.swarm import Member, Report, run_members
 
 _RETRIES = 5
@@ -125,7 +125,8 @@ class RayPool:
             raise LockbreakError(f"--workers {workers}: need at least one worker")
         ray = _ray()
         self._ray = ray
-        remote = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0)(_Worker)
+        remote = ray.remote(max_restarts=-1, max_task_retries=0, num_cpus=0,
+                            runtime_env={"env_vars": HASH_SEED})(_Worker)
         self.actors = [remote.remote() for _ in range(workers)]
         self.on_call = on_call
         self.restarts = 0
@@ -158,8 +159,13 @@ class RayPool:
         self._deltas = [[] for _ in range(n)]
         self._level = 0
         self._restorable = not (graph and symmetry)
-        return self._ray.get([a.start.remote(*args) for a, args in zip(self.actors, self._args,
-                                                                       strict=True)])
+        for _ in range(_RETRIES):
+            try:    # an actor may still be coming back from a death that restarted the search
+                return self._ray.get([a.start.remote(*args)
+                                      for a, args in zip(self.actors, self._args, strict=True)])
+            except self._lost:
+                time.sleep(0.5)
+        raise LockbreakError("a Ray actor did not come back after it died")
 
     def seed(self, roots: list[Any]) -> None:
         self._roots = roots
