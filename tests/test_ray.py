@@ -5,13 +5,16 @@ Ray starts once for the session (`ray_cluster`), with two CPUs, in a temporary f
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from scaling import ROOT, SCENARIOS, assert_agree, models
 
+from lockbreak.cli import main
 from lockbreak.engines import parallel
 from lockbreak.engines.swarm import plan
 
@@ -95,3 +98,34 @@ def test_a_swarm_runs_as_ray_tasks(ray_cluster: None) -> None:
     reports = run_swarm(factory, [plan(4)[0::2], plan(4)[1::2]], 1 << bit, False, 1e18)
     assert sorted(r[0] for share in reports for r in share) == [0, 1, 2, 3]
     assert any(bit in r[1] for share in reports for r in share)
+
+
+def test_ray_and_worker_processes_give_the_same_counterexamples(pool: RayPool) -> None:
+    """Same partitions, same order of arrival: the same trace, action for action."""
+    from lockbreak.engines.parallel import ProcessPool
+
+    path = ROOT / "scenarios" / "stale-data-reread-v2.6.9.toml"
+    model, factory, _ = next(models(path))
+    on_ray = parallel.check(model, factory, pool, symmetry=True)
+    with ProcessPool(2) as processes:
+        on_processes = parallel.check(model, factory, processes, symmetry=True)
+    indices = [[(r.property, [s.index for s in r.trace.steps]) for r in run if r.trace]
+               for run in (on_ray, on_processes)]
+    assert indices[0] and indices[0] == indices[1]
+
+
+def test_the_command_line_on_ray(ray_cluster: None, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.chdir(ROOT)
+    args = ["check", "scenarios/nested-v2.6.9.toml", "--json"]
+    plain = CliRunner().invoke(main, [*args, "--trace-dir", str(tmp_path / "a")])
+    spread = CliRunner().invoke(main, [*args, "--ray", "--trace-dir", str(tmp_path / "b")])
+    assert spread.exit_code == plain.exit_code, spread.output
+    a, b = json.loads(plain.stdout)["results"], json.loads(spread.stdout)["results"]
+    assert [(r["property"], r["status"], len(r["trace"] or ())) for r in a] == [
+        (r["property"], r["status"], len(r["trace"] or ())) for r in b]
+    assert any(r["trace"] for r in b)
+
+
+def test_a_bare_ray_before_the_paths_is_caught() -> None:
+    result = CliRunner().invoke(main, ["check", "--ray", str(SCENARIOS[0]), str(SCENARIOS[1])])
+    assert result.exit_code == 2 and "--ray=ADDRESS" in result.output

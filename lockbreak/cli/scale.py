@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
@@ -124,6 +125,10 @@ def scaling(engine: str, search: dict[str, Any]) -> Scaling:
     """Take ``--workers``, ``--ray`` and ``--swarm`` out of ``search`` (the options that are
     not the check command's own); they are bad input with another engine."""
     chosen = Scaling(search.pop("workers"), search.pop("ray_address"), search.pop("swarm_size"))
+    address = chosen.ray_address
+    if address and address != LOCAL_RAY and (address.endswith(".toml") or Path(address).exists()):
+        raise LockbreakError(f"--ray took {address!r} as the cluster's address; write "
+                             "--ray=ADDRESS, or put a bare --ray after the scenario paths")
     if chosen.active and engine != "explicit":
         raise LockbreakError("--workers, --ray and --swarm apply to the explicit engine only")
     return chosen
