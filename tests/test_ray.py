@@ -15,7 +15,7 @@ from click.testing import CliRunner
 from scaling import ROOT, SCENARIOS, assert_agree, models
 
 from lockbreak.cli import main
-from lockbreak.engines import parallel
+from lockbreak.engines import explicit, parallel
 from lockbreak.engines.swarm import plan
 
 ray = pytest.importorskip("ray", reason="Ray is the optional extra: pip install -e '.[ray]'")
@@ -77,14 +77,20 @@ def test_an_actor_killed_mid_run_does_not_change_the_verdict(ray_cluster: None,
     assert_agree(model, want, got, path.name)
 
 
-def test_a_killed_actor_with_edges_under_symmetry_restarts_the_search(ray_cluster: None
-                                                                      ) -> None:
+@pytest.mark.parametrize("symmetry", [True, False], ids=["restarted", "rebuilt"])
+def test_a_killed_actor_with_edges_does_not_change_the_deadlock(ray_cluster: None,
+                                                                 symmetry: bool) -> None:
+    """With deadlock_free, edges are kept: rebuilt from checkpoints without symmetry, and the
+    search started again under it."""
     path = ROOT / "scenarios" / "nested-outer-v2.6.12.toml"
     model, factory, expected = next(models(path))
-    killer = Killer("expand", 3)
+    if not symmetry:
+        expected = explicit.check(model)
+    assert "violated" in [r.status.value for r in expected]
+    killer = Killer("receive", 3)
     actors = RayPool(2, on_call=killer)
     try:
-        got = parallel.check(model, factory, actors, symmetry=True)
+        got = parallel.check(model, factory, actors, symmetry=symmetry)
     finally:
         actors.close()
     assert killer.killed and actors.restarts >= 1
