@@ -130,12 +130,12 @@ def check(model: Model[Any, Any], factory: Factory, pool: Pool, *,
                                   reporter)
             try:
                 search.run()
+                results = search.results(bits, kinds)
                 break
             except RestartSearch:
                 continue
         else:
             raise LockbreakError("workers kept dying; the parallel search gave up")
-        results = search.results(bits, kinds)
     if on_obligations:
         results += check_obligations(model, on_obligations, budget)
     order = {name: k for k, name in enumerate(names)}

@@ -230,14 +230,27 @@ class RayPool:
                 refs.append(actor.forget_sent.remote())
         ray.get(refs)   # an actor lost again here: `level` recovers once more
 
+    def _call(self, refs: Callable[[], Any]) -> Any:
+        """``ray.get(refs())``, rebuilding actors that died since the last level (a death
+        can also land after a level's calls returned) and asking again."""
+        lost = False
+        for _ in range(_RETRIES):
+            try:
+                if lost:
+                    self._recover()
+                return self._ray.get(refs())
+            except self._lost:
+                lost = True
+        raise LockbreakError(f"Ray actors kept dying ({_RETRIES} times); check the cluster")
+
     def sizes(self) -> list[int]:
-        return self._ray.get([a.size.remote() for a in self.actors])
+        return self._call(lambda: [a.size.remote() for a in self.actors])
 
     def lineage(self, worker: int, index: int) -> tuple[int, int, int, Any]:
-        return self._ray.get(self.actors[worker].lineage.remote(index))
+        return self._call(lambda: self.actors[worker].lineage.remote(index))
 
     def graph_parts(self) -> list[tuple[Any, ...]]:
-        return self._ray.get([a.graph_part.remote() for a in self.actors])
+        return self._call(lambda: [a.graph_part.remote() for a in self.actors])
 
 
 def run_swarm(factory: Factory, shares: list[list[Member]], safety: int, graph: bool,
