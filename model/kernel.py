@@ -899,6 +899,42 @@ class KernelModel:
             if self._shared_id(part) != sid:
                 raise LockbreakError("a checkpoint's states belong to another scenario")
 
+    # ------------------------------------------------------------ portable states
+
+    def portable(self, state: int) -> tuple:
+        """``state`` as plain tuples of ints that mean the same in every process.
+
+        A state int indexes this model's interning tables, which another process (a parallel
+        search's worker) fills in another order; its parts and lockstep bits do not.
+        """
+        shared, locals_ = self.parts(state)
+        return shared, locals_, state >> self._moved_shift
+
+    def from_portable(self, value: tuple) -> int:
+        """The state int, in this model, of a `portable` value from any process."""
+        shared, locals_, moved = value
+        state = self._shared_id(shared)
+        for cpu, local in enumerate(locals_):
+            state |= self._cpu_local_id(cpu, local) << self._shifts[cpu]
+        return state | moved << self._moved_shift
+
+    def orbit_key(self, state: int) -> tuple:
+        """A portable value equal for every renaming of identical CPUs of ``state`` (what
+        `canonical` merges), so a parallel search can give a whole orbit one owner: the
+        CPUs' private parts with their lockstep bits, sorted, and per lock and datum the
+        renaming-free fields (the ``break_lock`` flag, how many CPUs hold, write or wait), the
+        locks' in sorted order since renaming CPUs also renames their private locks."""
+        moved = state >> self._moved_shift
+        cpus = sorted((self._locals[(state >> shift) & LOCAL_MASK], moved >> i & 1)
+                      for i, shift in enumerate(self._shifts))
+        shared = self._shared[state & SHARED_MASK]
+        locks = len(self.world.locks)
+        counts = tuple(sorted((flag, holders.bit_count(), writers.bit_count(),
+                               waiters.bit_count())
+                              for _, flag, holders, writers, waiters in shared[:locks]))
+        data = tuple((fresh.bit_count(), stale.bit_count()) for fresh, stale in shared[locks:])
+        return tuple(cpus), counts, data
+
 
 def _lock_operands(instr: Instr) -> tuple[int, ...]:
     """The locks an instruction names (a lock-break's end names its lock only for traces)."""

@@ -29,6 +29,7 @@ from lockbreak.cli.memory import estimate_record, estimate_scenario, memory_choi
 from lockbreak.cli.progress import ProgressBar, ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
+from lockbreak.cli.scale import scale_options, scaling
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
@@ -88,6 +89,7 @@ def main() -> None:
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
 @memory_options
+@scale_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
@@ -100,6 +102,10 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     try:
         files = find_scenarios(paths)
         memory = memory_choice(engine, search)
+        spread = scaling(engine, search)
+        if spread.active and (memory.storage.lossy or memory.resume is not None):
+            raise LockbreakError("--workers, --ray and --swarm keep every state exactly and do "
+                                 "not resume: leave out --store and --resume, or the spreading")
         randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
         _bad_input(str(err))
@@ -130,7 +136,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                     run = run_scenario(scenario, properties=props or None, budget=budget,
                                        reporter=bar, symmetry=not no_symmetry,
                                        storage=memory.storage, checkpoint=saving,
-                                       fast=not plain_bfs, por=not no_por)
+                                       fast=not plain_bfs, por=not no_por,
+                                       checker=spread.checker(scenario, overrides))
                 if saving.stopped:
                     click.echo(f"checkpoint written to {memory.checkpoint}; continue with "
                                f"--resume {memory.checkpoint}", err=True)
@@ -162,6 +169,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             _print_run(run, records)
         if interrupted:
             break
+    spread.close()
     code = _exit_code(runs, bad_input, interrupted)
     if as_json:
         results = [r for r in records if "error" not in r]

@@ -6,7 +6,7 @@ engine together; everything it returns is plain data for `lockbreak.report` to r
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -110,12 +110,17 @@ def load(path: Path, overrides: Overrides) -> Scenario:
                          lock=overrides.lock, preempt=overrides.preempt, timing=overrides.timing)
 
 
+# An engine with the explicit engine's signature (`lockbreak.cli.scale` builds parallel ones).
+Checker = Callable[..., list[CheckResult]]
+
+
 def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget: Budget,
                  reporter: Reporter, symmetry: bool = True,
                  storage: Storage = Storage(),  # noqa: B008 (frozen)
                  checkpoint: ScenarioCheckpoint | None = None, fast: bool = True,
-                 por: bool = True) -> ScenarioRun:
-    """Check one loaded scenario with the explicit engine.
+                 por: bool = True, checker: Checker | None = None) -> ScenarioRun:
+    """Check one loaded scenario with the explicit engine (or ``checker``, called as
+    `lockbreak.engines.explicit.check` is, which then decides everything).
 
     ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties and
     deadlock_free under interleaving timing) with its vectorised search, with partial-order
@@ -140,7 +145,9 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
             done = checkpoint.finished(phase, checked) if checkpoint is not None else None
-            if done is None:
+            if done is None and checker is not None:
+                done = checker(checked, budget=budget, reporter=reporter, symmetry=use_symmetry)
+            elif done is None:
                 interruption = checkpoint.interruption(phase) if checkpoint else None
                 if fast and not storage.lossy and checkpoint is None:
                     done = frontier.check(checked, budget=budget, reporter=reporter,
