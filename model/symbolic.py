@@ -27,6 +27,7 @@ import z3
 from lockbreak.core import LockbreakError, PropertyKind
 from model.compile import LockInfo
 from model.events import Event
+from model.invariants import Candidates
 from model.kernel import (
     ACC,
     COUNT,
@@ -191,6 +192,7 @@ class SymbolicKernel:
         self._bits = (self._bit_vars("0"), self._bit_vars("1"))
         self._relation = self._build_relation()
         self._copies: dict[int, _Copy] = {}
+        self._candidates: Candidates | None = None
 
     # ------------------------------------------------------------ the engine's protocol
 
@@ -255,6 +257,13 @@ class SymbolicKernel:
 
     def state_terms(self, k: int) -> list[Any]:
         return self.copy(k).terms()
+
+    def candidate_invariants(self, k: int) -> list[z3.BoolRef]:
+        """Facts over copy ``k`` true of every reachable state the explicit model showed
+        (`model.invariants`); the engine keeps those it proves inductive."""
+        if self._candidates is None:
+            self._candidates = Candidates(self)
+        return self._candidates.at(k)
 
     def action_var(self, k: int) -> z3.BitVecRef:
         """The action taken from copy ``k``: CPU ``i`` steps (``i``) or is woken (``n + i``)."""

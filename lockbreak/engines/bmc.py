@@ -42,13 +42,16 @@ from lockbreak.core import (
     Step,
     Trace,
 )
+from lockbreak.engines.houdini import houdini
 
 Bits = Sequence[z3.BoolRef]
 
 # Depths at which the k-induction step and the search for a longer simple path are tried (each
 # costs more than a BMC step), and the seconds one such try may take.
 INDUCTION_AT = frozenset({0, 1, 2, 4, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
-INDUCTION_SECONDS = 2.0
+INDUCTION_SECONDS = 10.0
+# Seconds one Houdini query (one round of dropping candidates) may take.
+HOUDINI_SECONDS = 30.0
 
 NOT_DECIDED = {
     PropertyKind.CAN_FINISH: "needs the whole state graph",
@@ -71,7 +74,10 @@ class SymbolicModel(Protocol[S, A]):
     (`check` proves it inductive before relying on it). ``explicit`` is the model that
     counterexamples replay on: ``decode_actions`` and ``decode_state`` read a z3 model back as
     its actions and (in ``project``'s form) its states. ``logic`` names the SMT-LIB logic of
-    its formulas (``QF_BV``), which picks z3's incremental solver.
+    its formulas (``QF_BV``), which picks z3's incremental solver. ``candidate_invariants(k)``
+    are facts over copy ``k`` the model believes of every reachable state, in one fixed order;
+    `check` keeps those it proves inductive together (`houdini`) and assumes them in
+    k-induction, so an unreachable state cannot block a proof.
     """
 
     @property
@@ -93,6 +99,8 @@ class SymbolicModel(Protocol[S, A]):
     def domain(self, k: int) -> z3.BoolRef: ...
 
     def state_terms(self, k: int) -> Sequence[Any]: ...
+
+    def candidate_invariants(self, k: int) -> Sequence[z3.BoolRef]: ...
 
     def decode_actions(self, model: z3.ModelRef, length: int) -> Sequence[A]: ...
 
@@ -193,6 +201,7 @@ class _Search:
         self.exhausted: int | None = None
         self.stopped = ""          # why the search ended early (a timeout)
         self.proving = 0.0         # seconds spent on proof attempts so far
+        self.invariants: list[int] | None = None   # candidates proved inductive (`houdini`)
 
     # ------------------------------------------------------------ the loop
 
@@ -306,12 +315,12 @@ class _Search:
         model, unrolling = self.model, self.unrolling
         if target.solver is None:
             target.solver = z3.SolverFor(model.logic)
-            target.solver.add(model.domain(0))
+            target.solver.add(model.domain(0), *self._invariants(0))
         solver = target.solver
         while target.assumed <= k:
             j = target.assumed
             relation, _, _ = unrolling.at(j)
-            solver.add(relation, model.domain(j + 1))
+            solver.add(relation, model.domain(j + 1), *self._invariants(j + 1))
             if j > 0:
                 solver.add(z3.Not(unrolling.bit(target, j - 1)))
             later = model.state_terms(j + 1)
@@ -320,6 +329,22 @@ class _Search:
                                                          strict=True)]))
             target.assumed += 1
         return self._query(solver, [unrolling.bit(target, k)], cap=INDUCTION_SECONDS) is False
+
+    def _invariants(self, k: int) -> list[z3.BoolRef]:
+        """The proved invariants over copy ``k``; Houdini runs on first use."""
+        if self.invariants is None:
+            init, _, _ = self.model.initial()
+            relation, _, _ = self.unrolling.at(0)
+            transition = z3.And(self.model.domain(0), relation, self.model.domain(1))
+            found = houdini(init, transition, self.model.candidate_invariants(0),
+                            self.model.candidate_invariants(1), self.model.logic,
+                            lambda solver, assumed: self._query(solver, assumed,
+                                                                cap=HOUDINI_SECONDS))
+            self.invariants = found or []
+        if not self.invariants:
+            return []
+        candidates = self.model.candidate_invariants(k)
+        return [candidates[i] for i in self.invariants]
 
     def _check_domain(self, init: z3.BoolRef) -> None:
         """The model's domain holds initially and after every transition from it."""
@@ -395,4 +420,5 @@ class _Search:
         if target.excluded_k == -1 and self.exhausted is not None:
             return (f"BMC is exhaustive: no path from the start has more than "
                     f"{self.exhausted + 1} distinct states")
-        return f"proved by k-induction, k={target.excluded_k}"
+        return (f"proved by k-induction, k={target.excluded_k}, with "
+                f"{len(self.invariants or [])} proved invariants")
