@@ -180,6 +180,8 @@ class CheckResult:
     detail: str = ""    # one line of explanation: why incomplete, which CPU cannot finish, ...
     # WORST properties only: the exact worst case in ticks, None when a cycle keeps it unbounded
     worst: int | None = None
+    # A proof that assumed an inductive invariant: its facts, in the model's words
+    invariant: tuple[str, ...] = ()
 
 
 class Reporter(Protocol):
