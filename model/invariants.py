@@ -305,7 +305,7 @@ class Candidates:
             if f.key >= 0 and not f.vars:
                 holds = values[f.key] != f.value
             else:
-                holds = (f.key >= 0 and values[f.key] != f.value
+                holds = ((f.key >= 0 and values[f.key] != f.value)
                          or tuple(values[v] for v in f.vars) in f.values)
             if not holds:
                 out.add(i)

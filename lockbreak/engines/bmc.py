@@ -7,9 +7,11 @@ the property, it reached the property's witness. `check` then decides each SAFET
 - **BMC**: from the initial state, is there a path of ``k + 1`` transitions whose last one
   violates the property? Depths are tried in increasing order, so the first counterexample is
   a shortest one, in steps, exactly like the explicit engine's breadth-first search.
-- **k-induction**: from *any* state of the model's domain, can ``k`` safe transitions along a
-  path of distinct states be followed by a violating one? If not, and BMC found nothing to
-  depth ``k``, the property holds at every depth: it is proved, with that ``k``.
+- **k-induction**: from *any* state of the model's domain that satisfies the model's candidate
+  invariants z3 proved inductive (`houdini`), can ``k`` safe transitions along a path of
+  distinct states be followed by a violating one? If not, and BMC found nothing to depth
+  ``k``, the property holds at every depth: it is proved, with that ``k``. The invariant the
+  proofs used (its inductive core) is returned with the verdict, in the model's words.
 - **Exhaustion**: when no path of ``k`` transitions exists at all, every execution has ended
   and BMC to depth ``k`` has decided everything.
 
@@ -18,7 +20,9 @@ witness shown unreachable (by k-induction on the witness) makes the verdict VACU
 neither reached nor excluded leaves it INCOMPLETE. Every counterexample is decoded into the
 explicit model's actions and replayed there, state by state, before it is reported; one that
 does not replay is an `EncodingError` (a bug), never a result. Properties of other kinds need
-the whole state graph, fairness or timing and are reported INCOMPLETE by this engine.
+the whole state graph, fairness or timing and are reported INCOMPLETE by this engine. Every z3
+query runs under the remaining ``timeout`` (and a per-query cap for proof attempts), with a
+watchdog that interrupts z3 when its own timeout does not stop it.
 """
 
 from __future__ import annotations
@@ -353,7 +357,10 @@ class _Search:
         return self._query(solver, [unrolling.bit(target, k)], cap=INDUCTION_SECONDS) is False
 
     def _invariants(self, k: int) -> list[z3.BoolRef]:
-        """The proved invariants over copy ``k``; Houdini runs on first use."""
+        """The proved invariants over copy ``k``; Houdini runs on first use (not once the
+        budget is spent: mining candidates cannot be interrupted)."""
+        if self.invariants is None and time.perf_counter() >= self.deadline:
+            self.invariants = []
         if self.invariants is None:
             init, _, _ = self.model.initial()
             relation, _, _ = self.unrolling.at(0)
@@ -380,6 +387,8 @@ class _Search:
         self.core = list(self.invariants)
         seeds: set[int] = set()
         for target in proofs:
+            if time.perf_counter() >= self.deadline:
+                return
             needed = self._needed(target)
             if needed is None:
                 return
