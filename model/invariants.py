@@ -5,14 +5,15 @@ k-induction starts from any state of the twin's domain, and most of those no exe
 word, two CPUs inside the same critical section. Such states give counterexamples to induction
 that no depth removes. This module offers facts that rule them out, in the shape of the facts
 `lockbreak prove` uses (`model.proofs.candidates`), read off sample states of the explicit
-model (the first states breadth-first, then seeded random runs, which reach the deep program
-points a budget-cut breadth-first search never sees):
+model (`Mining`: the first states breadth-first, seeded random runs, which reach the deep
+program points a budget-cut breadth-first search never sees, and one step beyond them all):
 
 - per CPU and program point: the values of its ``preempt_count``, ``need_resched``, registers
   and lock-break bookkeeping there, which locks it holds or waits for, which lock words and
   ``break_lock`` flags go with it (``cpu0 at spin_unlock(B): holds B``, ``... word[B] is held``);
-  pairs of its variables that move together (``r0 == whether it dropped B``); program points
-  no sample reached (``cpu1 is never at ...``);
+  pairs of these that move together (``r10 == whether it dropped B``, ``B is free and nobody
+  holds B, or B is held by cpu1 and cpu1 holds it``); program points no sample reached
+  (``cpu1 is never at ...``);
 - per lock word and ``break_lock`` value: the holder and waiter masks that go with it
   (``word[B] free: nobody holds B``);
 - per lock, unconditionally: at most one holder, nobody both holds and waits.
@@ -55,8 +56,8 @@ if TYPE_CHECKING:
 
 # A variable taking more values than this beside a key value gives no candidate.
 MAX_VALUES = 4
-# Two varying variables of one CPU whose value pairs at a program point are correlated and at
-# most this many give a candidate (``pc == 9 -> (dropped, r0) in {(0, 0), (1, 1)}``).
+# Two varying atoms whose value pairs at a CPU's program point are correlated and at most this
+# many give a candidate (``pc == 9 -> (dropped, r10) in {(0, 0), (1, 1)}``).
 MAX_PAIRS = 4
 # A lock with more words than this gives no "the word is never ..." facts.
 MAX_NEVER = 256
@@ -258,8 +259,9 @@ class Candidates:
 
     def _mine(self, key: int, value: int, rows: list[list[int]], about: list[int],
               pairs: bool) -> list[Fact]:
-        """The facts of the rows where ``key`` has ``value``: each atom's few values, and each
-        pair of the CPU's own varying atoms whose value pairs are correlated, if ``pairs``."""
+        """The facts of the rows where ``key`` has ``value``: each atom of ``about``'s few values
+        (when fewer than over all samples), and if ``pairs`` each pair of its varying atoms
+        whose value pairs are correlated."""
         out = []
         varying = []
         for var in about:
@@ -329,7 +331,9 @@ class Candidates:
                     if atom.cpu >= 0 else f"when {self._phrase(key, [value], -1)}")
             out.append(f"{head}: {'; '.join(bodies)}")
         for key, places in sorted(nevers.items()):
-            out.append(f"{self.atoms[key].name} is never {' or '.join(places)}")
+            atom = self.atoms[key]
+            out.append(f"{atom.name} is never {' or '.join(places)}" if atom.cpu >= 0
+                       else f"never: {' or '.join(places)}")
         return out
 
     def _body(self, f: Fact) -> str:
