@@ -55,8 +55,9 @@ Bits = Sequence[z3.BoolRef]
 # costs more than a BMC step), and the seconds one such try may take.
 INDUCTION_AT = frozenset({0, 1, 2, 4, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
 INDUCTION_SECONDS = 10.0
-# Seconds one Houdini query (one round of dropping candidates) may take.
-HOUDINI_SECONDS = 30.0
+# Seconds one Houdini query (one round of dropping candidates) or one unsat-core query for the
+# printed invariant may take; a Houdini round out of time leaves no invariant at all.
+HOUDINI_SECONDS = 120.0
 # Seconds past its time before a query z3 has not stopped is interrupted.
 WATCHDOG_GRACE = 0.5
 
@@ -423,7 +424,7 @@ class _Search:
                                                        model.state_terms(j), strict=True)])
                          for i in range(j)))
         answer = self._query(solver, [*marks.values(), unrolling.bit(target, k)],
-                             cap=INDUCTION_SECONDS)
+                             cap=HOUDINI_SECONDS)
         if answer is not False:
             return None
         index = {mark.get_id(): i for i, mark in marks.items()}
