@@ -183,6 +183,8 @@ class CheckResult:
     # lossy stores only (hash compaction, bitstate): the probability that the search skipped
     # a state, so that a HOLDS (or a shortest trace) is true only with 1 - omission
     omission: float | None = None
+    # A proof that assumed an inductive invariant: its facts, in the model's words
+    invariant: tuple[str, ...] = ()
 
 
 class Reporter(Protocol):

@@ -18,7 +18,7 @@ with `KernelModel.successors`.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -27,6 +27,7 @@ import z3
 from lockbreak.core import LockbreakError, PropertyKind
 from model.compile import LockInfo
 from model.events import Event
+from model.invariants import Candidates, Mining
 from model.kernel import (
     ACC,
     COUNT,
@@ -170,11 +171,13 @@ class SymbolicKernel:
     """The kernel model's transition relation over step-indexed z3 variables.
 
     ``explicit`` is the `KernelModel` of the same world and properties: counterexamples are
-    replayed on it, and `decode_state`/`project` put states of both in one form.
+    replayed on it, and `decode_state`/`project` put states of both in one form; ``mining``
+    says which of its states the candidate invariants are read from (`model.invariants`).
     """
 
-    def __init__(self, explicit: KernelModel) -> None:
+    def __init__(self, explicit: KernelModel, mining: Mining | None = None) -> None:
         self.explicit = explicit
+        self.mining = mining or Mining()
         self.world = world = explicit.world
         self.properties = explicit.properties
         self.property_names = explicit.property_names
@@ -191,6 +194,7 @@ class SymbolicKernel:
         self._bits = (self._bit_vars("0"), self._bit_vars("1"))
         self._relation = self._build_relation()
         self._copies: dict[int, _Copy] = {}
+        self._candidates: Candidates | None = None
 
     # ------------------------------------------------------------ the engine's protocol
 
@@ -255,6 +259,20 @@ class SymbolicKernel:
 
     def state_terms(self, k: int) -> list[Any]:
         return self.copy(k).terms()
+
+    def candidate_invariants(self, k: int) -> list[z3.BoolRef]:
+        """Facts over copy ``k`` true of every reachable state the explicit model showed
+        (`model.invariants`); the engine keeps those it proves inductive."""
+        if self._candidates is None:
+            self._candidates = Candidates(self, self.mining)
+        return self._candidates.at(k)
+
+    def invariant_text(self, indices: Sequence[int]) -> list[str]:
+        """Candidates ``indices`` of `candidate_invariants` in kernel words, one line per
+        program point or lock word they talk about."""
+        self.candidate_invariants(0)
+        assert self._candidates is not None
+        return self._candidates.describe(indices)
 
     def action_var(self, k: int) -> z3.BitVecRef:
         """The action taken from copy ``k``: CPU ``i`` steps (``i``) or is woken (``n + i``)."""

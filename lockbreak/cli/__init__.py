@@ -31,7 +31,7 @@ from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.scale import scale_options, scaling
 from lockbreak.cli.suite import suite_cmd
-from lockbreak.cli.symbolic import run_scenario_z3
+from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
@@ -254,6 +254,8 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
         click.echo(verdict_line(verdict.result, verdict.expected, verdict.met, verdict.timing))
     if coverage_text(run):
         click.echo(coverage_text(run))
+    for line in invariant_lines(run):
+        click.echo(line)
     files = {(r["scenario"], r["property"]): r["trace_file"] for r in records if "error" not in r}
     for verdict in run.verdicts:
         r = verdict.result

@@ -50,3 +50,13 @@ def run_scenario_z3(scenario: Scenario, *, properties: Sequence[str] | None, dep
         run.verdicts.append(Verdict(result, scenario.expect.get(name), model, run.has_expect,
                                     requested=bool(properties)))
     return run
+
+
+def invariant_lines(run: ScenarioRun) -> list[str]:
+    """The inductive invariant the z3 proofs of ``run`` assumed, one line per program point or
+    lock word it talks about (empty when no proof needed one)."""
+    invariant = next((v.result.invariant for v in run.verdicts if v.result.invariant), ())
+    if not invariant:
+        return []
+    return ["  inductive invariant the proofs assume (z3 proved it holds initially and after "
+            "every step):", *(f"    {line}" for line in invariant)]

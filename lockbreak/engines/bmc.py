@@ -7,9 +7,11 @@ the property, it reached the property's witness. `check` then decides each SAFET
 - **BMC**: from the initial state, is there a path of ``k + 1`` transitions whose last one
   violates the property? Depths are tried in increasing order, so the first counterexample is
   a shortest one, in steps, exactly like the explicit engine's breadth-first search.
-- **k-induction**: from *any* state of the model's domain, can ``k`` safe transitions along a
-  path of distinct states be followed by a violating one? If not, and BMC found nothing to
-  depth ``k``, the property holds at every depth: it is proved, with that ``k``.
+- **k-induction**: from *any* state of the model's domain that satisfies the model's candidate
+  invariants z3 proved inductive (`houdini`), can ``k`` safe transitions along a path of
+  distinct states be followed by a violating one? If not, and BMC found nothing to depth
+  ``k``, the property holds at every depth: it is proved, with that ``k``. The invariant the
+  proofs used (its inductive core) is returned with the verdict, in the model's words.
 - **Exhaustion**: when no path of ``k`` transitions exists at all, every execution has ended
   and BMC to depth ``k`` has decided everything.
 
@@ -18,11 +20,14 @@ witness shown unreachable (by k-induction on the witness) makes the verdict VACU
 neither reached nor excluded leaves it INCOMPLETE. Every counterexample is decoded into the
 explicit model's actions and replayed there, state by state, before it is reported; one that
 does not replay is an `EncodingError` (a bug), never a result. Properties of other kinds need
-the whole state graph, fairness or timing and are reported INCOMPLETE by this engine.
+the whole state graph, fairness or timing and are reported INCOMPLETE by this engine. Every z3
+query runs under the remaining ``timeout`` (and a per-query cap for proof attempts), with a
+watchdog that interrupts z3 when its own timeout does not stop it.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
@@ -42,13 +47,19 @@ from lockbreak.core import (
     Step,
     Trace,
 )
+from lockbreak.engines.houdini import houdini, inductive_core
 
 Bits = Sequence[z3.BoolRef]
 
 # Depths at which the k-induction step and the search for a longer simple path are tried (each
 # costs more than a BMC step), and the seconds one such try may take.
 INDUCTION_AT = frozenset({0, 1, 2, 4, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
-INDUCTION_SECONDS = 2.0
+INDUCTION_SECONDS = 10.0
+# Seconds one Houdini query (one round of dropping candidates) or one unsat-core query for the
+# printed invariant may take; a Houdini round out of time leaves no invariant at all.
+HOUDINI_SECONDS = 120.0
+# Seconds past its time before a query z3 has not stopped is interrupted.
+WATCHDOG_GRACE = 0.5
 
 NOT_DECIDED = {
     PropertyKind.CAN_FINISH: "needs the whole state graph",
@@ -71,7 +82,11 @@ class SymbolicModel(Protocol[S, A]):
     (`check` proves it inductive before relying on it). ``explicit`` is the model that
     counterexamples replay on: ``decode_actions`` and ``decode_state`` read a z3 model back as
     its actions and (in ``project``'s form) its states. ``logic`` names the SMT-LIB logic of
-    its formulas (``QF_BV``), which picks z3's incremental solver.
+    its formulas (``QF_BV``), which picks z3's incremental solver. ``candidate_invariants(k)``
+    are facts over copy ``k`` the model believes of every reachable state, in one fixed order;
+    `check` keeps those it proves inductive together (`houdini`) and assumes them in
+    k-induction, so an unreachable state cannot block a proof; ``invariant_text(indices)``
+    says those candidates in the model's words, for the invariant a proof prints.
     """
 
     @property
@@ -93,6 +108,10 @@ class SymbolicModel(Protocol[S, A]):
     def domain(self, k: int) -> z3.BoolRef: ...
 
     def state_terms(self, k: int) -> Sequence[Any]: ...
+
+    def candidate_invariants(self, k: int) -> Sequence[z3.BoolRef]: ...
+
+    def invariant_text(self, indices: Sequence[int]) -> Sequence[str]: ...
 
     def decode_actions(self, model: z3.ModelRef, length: int) -> Sequence[A]: ...
 
@@ -163,6 +182,7 @@ def check(model: SymbolicModel[S, A], *, properties: Sequence[str] | None = None
     search = _Search(model, safety, depth, deadline, induction)
     if safety:
         search.run()
+        search.shorten()
     seconds = time.perf_counter() - began
     results = []
     for b in bits:
@@ -193,13 +213,17 @@ class _Search:
         self.exhausted: int | None = None
         self.stopped = ""          # why the search ended early (a timeout)
         self.proving = 0.0         # seconds spent on proof attempts so far
+        self.invariants: list[int] | None = None   # candidates proved inductive (`houdini`)
+        self.candidates = 0        # how many candidates Houdini started from
+        self.core: list[int] | None = None   # the part of them the proofs need (`shorten`)
 
     # ------------------------------------------------------------ the loop
 
     def run(self) -> None:
         began = time.perf_counter()
         init, violated, witnessed = self.model.initial()
-        self._check_domain(init)
+        if not self._check_domain(init):
+            return
         self.base.add(init)
         for b in self.violation:
             if z3.is_true(z3.simplify(violated[b])):
@@ -285,18 +309,30 @@ class _Search:
     def _query(self, solver: z3.Solver, assumptions: list[z3.BoolRef],
                cap: float | None = None) -> bool | None:
         """sat -> True, unsat -> False, out of time -> None. Running out of the whole budget
-        sets `stopped`; running out of ``cap`` (seconds for this query alone) does not."""
+        sets `stopped`; running out of ``cap`` (seconds for this query alone) does not.
+
+        z3's own timeout is not checked while it preprocesses a large formula, so a watchdog
+        interrupts the query too, shortly after its time is up.
+        """
         left = self.deadline - time.perf_counter()
         if left <= 0:
             self.stopped = "timed out (--timeout)"
             return None
         allowed = min(left, cap) if cap is not None else left
-        solver.set("timeout", max(1, int(allowed * 1000)) if allowed != float("inf") else 0)
-        answer = solver.check(*assumptions)
+        limited = allowed != float("inf")
+        solver.set("timeout", max(1, int(allowed * 1000)) if limited else 0)
+        watchdog = threading.Timer(allowed + WATCHDOG_GRACE, solver.ctx.interrupt)
+        if limited:
+            watchdog.start()
+        try:
+            answer = solver.check(*assumptions)
+        finally:
+            watchdog.cancel()
         if answer == z3.unknown:
             if cap is None or time.perf_counter() >= self.deadline:
                 reason = solver.reason_unknown()
-                self.stopped = ("timed out (--timeout)" if reason in ("timeout", "canceled")
+                self.stopped = ("timed out (--timeout)" if reason in (
+                    "timeout", "canceled", "interrupted from keyboard")
                                 else f"z3 gave up ({reason})")
             return None
         return answer == z3.sat
@@ -306,12 +342,12 @@ class _Search:
         model, unrolling = self.model, self.unrolling
         if target.solver is None:
             target.solver = z3.SolverFor(model.logic)
-            target.solver.add(model.domain(0))
+            target.solver.add(model.domain(0), *self._invariants(0))
         solver = target.solver
         while target.assumed <= k:
             j = target.assumed
             relation, _, _ = unrolling.at(j)
-            solver.add(relation, model.domain(j + 1))
+            solver.add(relation, model.domain(j + 1), *self._invariants(j + 1))
             if j > 0:
                 solver.add(z3.Not(unrolling.bit(target, j - 1)))
             later = model.state_terms(j + 1)
@@ -321,17 +357,99 @@ class _Search:
             target.assumed += 1
         return self._query(solver, [unrolling.bit(target, k)], cap=INDUCTION_SECONDS) is False
 
-    def _check_domain(self, init: z3.BoolRef) -> None:
-        """The model's domain holds initially and after every transition from it."""
-        solver = z3.Solver()
-        solver.add(init, z3.Not(self.model.domain(0)))
-        if solver.check() != z3.unsat:
-            raise EncodingError("the symbolic model's initial state is outside its domain")
+    def _invariants(self, k: int) -> list[z3.BoolRef]:
+        """The proved invariants over copy ``k``; Houdini runs on first use (not once the
+        budget is spent: mining candidates cannot be interrupted)."""
+        if self.invariants is None and time.perf_counter() >= self.deadline:
+            self.invariants = []
+        if self.invariants is None:
+            init, _, _ = self.model.initial()
+            relation, _, _ = self.unrolling.at(0)
+            transition = z3.And(self.model.domain(0), relation, self.model.domain(1))
+            self.candidates = len(self.model.candidate_invariants(0))
+            found = houdini(init, transition, self.model.candidate_invariants(0),
+                            self.model.candidate_invariants(1), self.model.logic,
+                            lambda solver, assumed: self._query(solver, assumed,
+                                                                cap=HOUDINI_SECONDS))
+            self.invariants = found or []
+        if not self.invariants:
+            return []
+        candidates = self.model.candidate_invariants(k)
+        return [candidates[i] for i in self.invariants]
+
+    def shorten(self) -> None:
+        """Set `core`: the proved invariants the k-induction proofs need, closed under what
+        their own inductiveness needs (`inductive_core`), so the printed invariant is short
+        and inductive by itself. Out of time, the whole set Houdini kept is the invariant."""
+        proofs = [t for t in (*self.violation.values(), *self.witness.values())
+                  if t.excluded_k is not None and t.excluded_k >= 0]
+        if not self.invariants or not proofs:
+            return
+        self.core = list(self.invariants)
+        seeds: set[int] = set()
+        for target in proofs:
+            if time.perf_counter() >= self.deadline:
+                return
+            needed = self._needed(target)
+            if needed is None:
+                return
+            seeds |= needed
         relation, _, _ = self.unrolling.at(0)
-        solver = z3.Solver()
-        solver.add(self.model.domain(0), relation, z3.Not(self.model.domain(1)))
-        if solver.check() != z3.unsat:
-            raise EncodingError("the symbolic model's domain is not inductive")
+        transition = z3.And(self.model.domain(0), relation, self.model.domain(1))
+        found = inductive_core(transition, self.model.candidate_invariants(0),
+                               self.model.candidate_invariants(1), self.invariants,
+                               sorted(seeds), self.model.logic,
+                               lambda solver, assumed: self._query(solver, assumed,
+                                                                   cap=HOUDINI_SECONDS))
+        if found is not None:
+            self.core = found
+
+    def _needed(self, target: _Target) -> set[int] | None:
+        """The proved invariants the k-induction step of ``target`` uses (an unsat core)."""
+        model, unrolling, k = self.model, self.unrolling, target.excluded_k
+        assert self.invariants is not None and k is not None
+        solver = z3.SolverFor(model.logic)
+        solver.set("core.minimize", True)
+        marks = {i: z3.Bool(f"invariant#{i}") for i in self.invariants}
+        for j in range(k + 2):
+            candidates = model.candidate_invariants(j)
+            solver.add(model.domain(j), *(z3.Implies(mark, candidates[i])
+                                          for i, mark in marks.items()))
+            if j <= k:
+                relation, _, _ = unrolling.at(j)
+                solver.add(relation)
+            if j < k:
+                solver.add(z3.Not(unrolling.bit(target, j)))
+            solver.add(*(z3.Or([a != b for a, b in zip(model.state_terms(i),
+                                                       model.state_terms(j), strict=True)])
+                         for i in range(j)))
+        answer = self._query(solver, [*marks.values(), unrolling.bit(target, k)],
+                             cap=HOUDINI_SECONDS)
+        if answer is not False:
+            return None
+        index = {mark.get_id(): i for i, mark in marks.items()}
+        return {index[m.get_id()] for m in solver.unsat_core() if m.get_id() in index}
+
+    def invariant(self) -> tuple[str, ...]:
+        """The invariant the proofs assumed, in the model's words (empty: none)."""
+        return tuple(self.model.invariant_text(self.core)) if self.core else ()
+
+    def _check_domain(self, init: z3.BoolRef) -> bool:
+        """The model's domain holds initially and after every transition from it; False when
+        the budget ran out before z3 could tell (then nothing may be proved)."""
+        relation, _, _ = self.unrolling.at(0)
+        for query, wrong in (([init, z3.Not(self.model.domain(0))], "initial state is "
+                              "outside its domain"),
+                             ([self.model.domain(0), relation, z3.Not(self.model.domain(1))],
+                              "domain is not inductive")):
+            solver = z3.SolverFor(self.model.logic)
+            solver.add(*query)
+            answer = self._query(solver, [])
+            if answer is None:
+                return False
+            if answer:
+                raise EncodingError(f"the symbolic model's {wrong}")
+        return True
 
     # ------------------------------------------------------------ traces
 
@@ -380,14 +498,18 @@ class _Search:
             return CheckResult(name, Status.INCOMPLETE, stats=stats,
                                detail=f"z3: {why}, BMC reached depth {self.reached}; {tried}")
         proof = self._proof(bad)
+        inductive = bad.excluded_k >= 0 or (seen.excluded_k or -1) >= 0
+        invariant = self.invariant() if inductive else ()
         if seen.found is not None:
-            return CheckResult(name, Status.HOLDS, stats=stats,
+            return CheckResult(name, Status.HOLDS, stats=stats, invariant=invariant,
                                detail=f"z3: {proof}; witness reached in {len(seen.found)} steps")
         if seen.excluded_k is not None:
-            how = "" if seen.excluded_k == bad.excluded_k else f" ({self._proof(seen)})"
-            return CheckResult(name, Status.VACUOUS, stats=stats,
+            how = ("" if seen.excluded_k == bad.excluded_k else
+                   f" (k-induction, k={seen.excluded_k})" if seen.excluded_k >= 0 else
+                   f" ({self._proof(seen)})")
+            return CheckResult(name, Status.VACUOUS, stats=stats, invariant=invariant,
                                detail=f"z3: {proof}, but its witness is unreachable{how}")
-        return CheckResult(name, Status.INCOMPLETE, stats=stats,
+        return CheckResult(name, Status.INCOMPLETE, stats=stats, invariant=invariant,
                            detail=f"z3: {proof}, but its witness was neither reached within "
                                   f"{self.reached} steps nor shown unreachable")
 
@@ -395,4 +517,16 @@ class _Search:
         if target.excluded_k == -1 and self.exhausted is not None:
             return (f"BMC is exhaustive: no path from the start has more than "
                     f"{self.exhausted + 1} distinct states")
-        return f"proved by k-induction, k={target.excluded_k}"
+        done = f"proved by k-induction, k={target.excluded_k}"
+        if not self.invariants:
+            return done
+        kept = _count(len(self.invariants), "fact")
+        if self.core is None or len(self.core) == len(self.invariants):
+            return f"{done}, assuming an inductive invariant of {kept}"
+        return (f"{done}, assuming an inductive invariant of {_count(len(self.core), 'fact')} "
+                f"(of {kept} proved inductive, from {_count(self.candidates, 'candidate')})")
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 fact``, ``2 facts``, ``1,094 facts``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
