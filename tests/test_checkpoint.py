@@ -4,17 +4,30 @@ an uninterrupted one; files are written atomically and tied to their scenario.""
 from __future__ import annotations
 
 import pickle
+import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from helpers import NESTED_CPU0, NESTED_CPU1, scenario_toml
+from helpers import (
+    NESTED_CPU0,
+    NESTED_CPU1,
+    STATE_PROPERTIES,
+    load_scenario_text,
+    scenario_toml,
+)
 from helpers import kernel_model as helper_model
+from test_broken_variants import VARIANTS, nested
 from toys import Peterson, TasLock
 
-from lockbreak.core import Budget, CheckResult, LockbreakError, Model
-from lockbreak.engines import check, explicit
+from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
+from lockbreak.engines import check, explicit, frontier
 from lockbreak.engines.checkpoint import Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
+from model.eras import Era
+from model.kernel import KernelModel
+from model.world import build_world
+from properties.catalogue import of_kind, specs
 
 STORES = (Storage(), Storage("hashcompact"), Storage("bitstate", log2_bits=24))
 
@@ -147,3 +160,131 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
     other.write_bytes(pickle.dumps({"format": "something else"}))
     with pytest.raises(LockbreakError, match="lockbreak-checkpoint/1"):
         load_file(other)
+
+
+# ----------------------------------------------------------------------- the frontier engine
+
+def scaled(cpus: int, version: str = "v2.6.12") -> str:
+    """The scaled nested scenario of the benchmark (break_return_truth breaks on v2.6.9)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+    from bench_nested import scenario_text
+    return scenario_text(cpus).replace('"v2.6.12"', f'"{version}"')
+
+
+def late_violation() -> tuple[str, Era]:
+    """A broken variant whose reduced search meets its violation a step late, so that
+    partial-order reduction searches again, unreduced (`test_por`)."""
+    [variant] = [v for v in VARIANTS if v.name == "resched-without-count-test"]
+    return nested(variant), variant.era()
+
+
+# name: (scenario text and era, properties checked, symmetry, por)
+FRONTIER_CASES: dict[str, tuple[Callable[[], tuple[str, Era | None]], tuple[str, ...], bool,
+                                bool]] = {
+    # the nested scenario: safety, deadlock_free on the stored edges, and the fair
+    # properties by the plain engine after the frontier search
+    "nested-with-fair": (lambda: (scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1]), None),
+                         of_kind(PropertyKind.SAFETY, PropertyKind.CAN_FINISH,
+                                 PropertyKind.FAIR), False, False),
+    "scaled-2-symmetric": (lambda: (scaled(2), None), STATE_PROPERTIES, True, False),
+    "scaled-2-por": (lambda: (scaled(2), None), of_kind(PropertyKind.SAFETY), False, True),
+    "scaled-2-v2.6.9-symmetric-por": (lambda: (scaled(2, "v2.6.9"), None),
+                                      of_kind(PropertyKind.SAFETY), True, True),
+    "late-violation-por": (late_violation, of_kind(PropertyKind.SAFETY), False, True),
+}
+
+
+class Polls:
+    """Counts the polls of a search that is never stopped."""
+
+    def __init__(self) -> None:
+        self.n = 0
+
+    def __call__(self) -> str:
+        self.n += 1
+        return ""
+
+
+@pytest.fixture
+def small_frontier_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Expand a few states per chunk, so that stops fall inside levels and between them."""
+    monkeypatch.setattr(frontier, "_CHUNK", 8)
+    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 16)
+    monkeypatch.setattr(explicit, "_MAX_CHUNK", 16)
+
+
+@pytest.mark.usefixtures("small_frontier_chunks")
+@pytest.mark.parametrize("case", list(FRONTIER_CASES))
+def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, case: str) -> None:
+    scenario, properties, symmetry, por = FRONTIER_CASES[case]
+    text, era = scenario()
+    world = build_world(load_scenario_text(tmp_path, text), era=era)
+
+    def run(interruption: Interruption | None = None) -> list[CheckResult]:
+        # a fresh model each time: the snapshot carries the tables its states need
+        model = KernelModel(world, specs(properties))
+        assert frontier.serves(model)
+        return frontier.check(model, symmetry=symmetry, por=por, interruption=interruption)
+
+    whole = summary(run())
+    assert any(r.status is Status.VIOLATED for r in run()) == ("v2.6.12" not in text)
+    polls = Polls()
+    assert summary(run(Interruption(polls))) == whole
+    assert polls.n > 20
+    phases = set()
+    for stop_at in sorted({0, 1, polls.n // 3, polls.n // 2, 2 * polls.n // 3, polls.n - 2,
+                           polls.n - 1}):
+        first = Interruption(StopAfter(stop_at))
+        stopped = run(first)
+        assert first.saved is not None and first.saved["engine"] == "frontier", stop_at
+        assert any(r.status is Status.INCOMPLETE or "interrupted (test)" in r.detail
+                   for r in stopped)
+        saved = pickle.loads(pickle.dumps(first.saved))
+        phases.add("rest" if saved["rest"] is not None
+                   else "unreduced" if saved["states"]["second"] is not None else "states")
+        assert summary(run(Interruption(resume=saved))) == whole, stop_at
+    # stopped, resumed, stopped again ... every few chunks until it ends
+    saved, stops = None, 0
+    while True:
+        again = Interruption(StopAfter(polls.n // 7), resume=saved)
+        results = run(again)
+        if again.saved is None:
+            break
+        saved, stops = pickle.loads(pickle.dumps(again.saved)), stops + 1
+    assert stops >= 5 and summary(results) == whole
+    expected = {"nested-with-fair": {"states", "rest"}, "late-violation-por":
+                {"states", "unreduced"}}.get(case, {"states"})
+    assert expected <= phases
+
+
+def test_frontier_timeout_leaves_a_snapshot(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(frontier, "_CHUNK", 8)
+    clock, real = iter(range(10**6)), frontier.time.perf_counter
+    monkeypatch.setattr(frontier.time, "perf_counter", lambda: float(next(clock)))
+    text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
+    stop = Interruption()
+    results = frontier.check(helper_model(tmp_path, text), budget=Budget(timeout=20.5),
+                             interruption=stop)
+    assert stop.saved is not None
+    assert {r.status for r in results} == {Status.INCOMPLETE}
+    assert results[0].detail.startswith("timed out")
+    monkeypatch.setattr(frontier.time, "perf_counter", real)
+    resumed = frontier.check(helper_model(tmp_path, text),
+                             interruption=Interruption(resume=stop.saved))
+    assert summary(resumed) == summary(frontier.check(helper_model(tmp_path, text)))
+
+
+def test_a_snapshot_resumes_only_in_the_engine_that_wrote_it(tmp_path: Path) -> None:
+    text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
+    fast, plain = Interruption(StopAfter(0)), Interruption(StopAfter(0))
+    frontier.check(helper_model(tmp_path, text), interruption=fast)
+    explicit.check(helper_model(tmp_path, text), interruption=plain)
+    assert fast.saved is not None and plain.saved is not None
+    with pytest.raises(LockbreakError, match="written by the frontier engine"):
+        explicit.check(helper_model(tmp_path, text), interruption=Interruption(resume=fast.saved))
+    with pytest.raises(LockbreakError, match="written by the plain breadth-first engine"):
+        frontier.check(helper_model(tmp_path, text), interruption=Interruption(resume=plain.saved))
+    with pytest.raises(LockbreakError, match="partial-order reduction"):
+        frontier.check(helper_model(tmp_path, text), properties=["mutual_exclusion"],
+                       interruption=Interruption(resume=fast.saved))

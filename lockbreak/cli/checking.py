@@ -124,8 +124,8 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
 
     ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties and
     deadlock_free under interleaving timing) with its vectorised search, with partial-order
-    reduction unless ``por`` is False; it keeps every state exactly and cannot be stopped
-    and resumed, so a lossy ``storage`` or a ``checkpoint`` takes the plain engine.
+    reduction unless ``por`` is False; it keeps every state exactly, so a lossy ``storage``
+    takes the plain engine. A checkpoint resumes only with the engine that wrote it.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
     bounded_latency), which are measured in ticks and so always under lockstep timing.
@@ -149,9 +149,10 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                 done = checker(checked, budget=budget, reporter=reporter, symmetry=use_symmetry)
             elif done is None:
                 interruption = checkpoint.interruption(phase) if checkpoint else None
-                if fast and not storage.lossy and checkpoint is None:
+                if fast and not storage.lossy:
                     done = frontier.check(checked, budget=budget, reporter=reporter,
-                                          symmetry=use_symmetry, por=por)
+                                          symmetry=use_symmetry, por=por,
+                                          interruption=interruption)
                 else:
                     done = check(checked, budget=budget, reporter=reporter,
                                  symmetry=use_symmetry, storage=storage,

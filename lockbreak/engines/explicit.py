@@ -61,6 +61,8 @@ from lockbreak.engines.store import CompactStore, StateStore
 
 Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
 
+# The tag of this engine's snapshots (`lockbreak.engines.checkpoint`).
+ENGINE = "explicit"
 _PROGRESS_SECONDS = 0.5
 # The clock is read between chunks of states; chunks grow or shrink so that a chunk takes about
 # this long, which keeps timeouts prompt for slow models and the clock off the hot path for fast.
@@ -353,7 +355,8 @@ class _Search(Generic[S, A]):
     def snapshot(self, selected: Sequence[int]) -> dict[str, Any]:
         """Everything needed to go on from where the search stopped (see `restore`)."""
         interned = getattr(self.model, "interned", None)
-        return {"properties": [self.model.property_names[b] for b in selected],
+        return {"engine": ENGINE,
+                "properties": [self.model.property_names[b] for b in selected],
                 "storage": self.storage, "symmetry": self.canon is not None,
                 "graph": self.graph, "store": self.store, "pending": self.pending,
                 "witnessed": self.witnessed, "transitions": self.transitions,
@@ -362,6 +365,10 @@ class _Search(Generic[S, A]):
 
     def restore(self, saved: dict[str, Any], selected: Sequence[int]) -> None:
         """Continue from a `snapshot` of a search of the same model, properties and options."""
+        if saved.get("engine", ENGINE) != ENGINE:
+            raise LockbreakError(
+                f"the checkpoint was written by the {saved['engine']} engine, which --plain-bfs "
+                "does not use; resume without --plain-bfs, or start again without --resume")
         mine = self.snapshot(selected)
         for key in ("properties", "storage", "symmetry", "graph"):
             if saved.get(key) != mine[key]:

@@ -25,6 +25,7 @@ import functools
 import gc
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -32,6 +33,7 @@ import numpy as np
 from lockbreak.core import (
     Budget,
     CheckResult,
+    LockbreakError,
     PropertyKind,
     Reporter,
     SilentReporter,
@@ -41,6 +43,7 @@ from lockbreak.core import (
     Trace,
 )
 from lockbreak.engines import explicit
+from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import extend_to_stuck
 
@@ -49,6 +52,8 @@ _CHUNK = 1 << 17
 _DISABLED = -1
 # A table's dense index may have this many cells (8 bytes each) before it turns to sorted keys.
 _DENSE_LIMIT = 1 << 21
+# The tag of this engine's snapshots (`lockbreak.engines.checkpoint`).
+ENGINE = "frontier"
 
 
 @runtime_checkable
@@ -111,7 +116,8 @@ def serves(model: object) -> bool:
 def check(model: Any, *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-          symmetry: bool = False, por: bool = False) -> list[CheckResult]:
+          symmetry: bool = False, por: bool = False,
+          interruption: Interruption | None = None) -> list[CheckResult]:
     """`lockbreak.engines.explicit.check`, with the SAFETY and CAN_FINISH properties decided by
     this module's search when `serves` says so (FAIR and WORST ones, and models it does not
     serve, by the plain engine).
@@ -121,52 +127,141 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     properties are asked for (it does not preserve whether an agent can still finish): fewer
     states, the same verdicts, and each counterexample still a shortest one, found again by
     an unreduced search that stops once it has them all.
+
+    ``interruption`` is polled between chunks, as the timeout is: a requested stop, or the
+    timeout, leaves a snapshot (tagged `ENGINE`) in ``interruption.saved``, and
+    ``interruption.resume`` continues from one to the results of an uninterrupted run. A
+    snapshot of the other engine is refused with `LockbreakError`.
     """
     if not serves(model):
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
-                              symmetry=symmetry)
+                              symmetry=symmetry, interruption=interruption)
+    resume = interruption.resume if interruption is not None else None
+    if resume is not None and resume.get("engine", explicit.ENGINE) != ENGINE:
+        raise LockbreakError(
+            "the checkpoint was written by the plain breadth-first engine (--plain-bfs); "
+            "resume with --plain-bfs, or start again without --resume")
     names = [n for n in model.property_names if properties is None or n in properties]
     kinds = {n: model.property_kinds[model.property_names.index(n)] for n in names}
     on_states = [n for n in names if kinds[n] in (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)]
     rest = [n for n in names if n not in on_states]
     graph = PropertyKind.CAN_FINISH in kinds.values()
-    results = _check_states(model, on_states, budget, reporter, symmetry,
-                            por and not graph and isinstance(model, Local)) if on_states else []
+    reduce = por and not graph and isinstance(model, Local)
+    if resume is not None and (resume["names"], resume["reduce"]) != (names, reduce):
+        raise LockbreakError(
+            f"the checkpoint was written by a search of {resume['names']} with partial-order "
+            f"reduction {'on' if resume['reduce'] else 'off'}; resume with the same options "
+            "(--property, --no-por), or start again without --resume")
+    results: list[CheckResult] = []
+    if resume is not None and resume["done"] is not None:
+        results = list(resume["done"])
+    elif on_states:
+        part = _part(interruption, resume and resume["states"])
+        results = _check_states(model, on_states, budget, reporter, symmetry, reduce, part)
+        if interruption is not None and part is not None and part.saved is not None:
+            interruption.saved = _snapshot(names, reduce, states=part.saved)
+            why = part.saved["why"]
+            return _ordered(model, results + [CheckResult(n, Status.INCOMPLETE, detail=why)
+                                              for n in rest])
     if rest:
+        part = _part(interruption, resume and resume["rest"])
         results += explicit.check(model, properties=rest, budget=budget, reporter=reporter,
-                                  symmetry=symmetry)
+                                  symmetry=symmetry, interruption=part)
+        if interruption is not None and part is not None and part.saved is not None:
+            # the plain engine's snapshot carries the model's tables for these results too
+            done = [replace(r) for r in results if r.property in on_states]
+            interruption.saved = _snapshot(names, reduce, done=done, rest=part.saved)
+    return _ordered(model, results)
+
+
+def _part(interruption: Interruption | None, resume: dict[str, Any] | None
+          ) -> Interruption | None:
+    """The interruption of one part of `check`'s work, resumed from ``resume``."""
+    if interruption is None:
+        return None
+    return Interruption(interruption.requested, resume=resume or None)
+
+
+def _snapshot(names: Sequence[str], reduce: bool, *, states: dict[str, Any] | None = None,
+              done: list[CheckResult] | None = None, rest: dict[str, Any] | None = None
+              ) -> dict[str, Any]:
+    """`check`'s snapshot: the search of the SAFETY and CAN_FINISH properties stopped
+    (``states``), or finished (``done``) and the plain engine's of the others stopped."""
+    return {"engine": ENGINE, "names": list(names), "reduce": reduce, "states": states,
+            "done": done, "rest": rest}
+
+
+def _ordered(model: Any, results: list[CheckResult]) -> list[CheckResult]:
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
 
 
 def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
-                  symmetry: bool, por: bool) -> list[CheckResult]:
-    """The SAFETY and CAN_FINISH properties ``names``, from one search (two under ``por``)."""
+                  symmetry: bool, por: bool, interruption: Interruption | None = None
+                  ) -> list[CheckResult]:
+    """The SAFETY and CAN_FINISH properties ``names``, from one search (two under ``por``).
+
+    With ``interruption``, a stop leaves in ``interruption.saved`` the searches so far (the
+    reduced one and, once it is finished, the unreduced one that confirms shortest
+    counterexamples), the model's tables and why it stopped; or, when the ids outgrew 64
+    bits and the plain engine took over, that engine's snapshot (``plain``).
+    """
     bits = [model.property_names.index(n) for n in names]
     kinds = [model.property_kinds[b] for b in bits]
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True)
                  if kind is PropertyKind.SAFETY)
     graph = PropertyKind.CAN_FINISH in kinds
     canon = model.canonical if symmetry else None
+    resume = interruption.resume if interruption is not None else None
+    requested = interruption.requested if interruption is not None else None
+    began = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()
     try:
-        search = _Search(model, safety, canon, budget, reporter, por, graph)
-        search.run()
+        if resume is not None and resume.get("plain") is not None:
+            raise _TooWide
+        if resume is not None and resume["symmetry"] != symmetry:
+            raise LockbreakError(
+                f"the checkpoint was written by a search with symmetry {resume['symmetry']}, "
+                f"this one has {symmetry}; resume with the same options, or start again "
+                "without --resume")
+        if resume is not None and resume["interned"] is not None:
+            model.restore_interned(resume["interned"])
+        search = _Search(model, safety, canon, budget, reporter, por, graph, requested)
+        if resume is not None:
+            search.restore(resume["first"])
+        if resume is None or resume["second"] is None:
+            search.run()
         stuck = search.stuck() if graph and not search.cut_short else None
         # A reduced search may reach a violation later than the shortest path to it.
         shortest = search
-        left = None if budget.timeout is None else budget.timeout - search.seconds
-        if por and search.hits and (left is None or left > 0):
+        left = (None if budget.timeout is None
+                else budget.timeout - (time.perf_counter() - began))
+        if por and search.hits and not search.stopped and (left is None or left > 0):
             shortest = _Search(model, sum(1 << b for b in search.hits), canon,
-                               Budget(budget.max_states, left), reporter)
+                               Budget(budget.max_states, left), reporter, requested=requested)
+            if resume is not None and resume["second"] is not None:
+                shortest.restore(resume["second"])
             shortest.run()
     except _TooWide:
-        return explicit.check(model, properties=names, budget=budget, reporter=reporter,
-                              symmetry=symmetry)
+        plain = _part(interruption, resume and resume.get("plain"))
+        results = explicit.check(model, properties=names, budget=budget, reporter=reporter,
+                                 symmetry=symmetry, interruption=plain)
+        if interruption is not None and plain is not None and plain.saved is not None:
+            interruption.saved = {"plain": plain.saved, "why": next(
+                (r.detail for r in results if r.status is Status.INCOMPLETE), "interrupted")}
+        return results
     finally:
         if collecting:
             gc.enable()
+    if interruption is not None and (search.stopped or shortest.stopped):
+        interned = getattr(model, "interned", None)
+        interruption.saved = {
+            "symmetry": symmetry, "plain": None,
+            "first": search.snapshot(),
+            "second": shortest.snapshot() if shortest is not search else None,
+            "why": search.cut_short or shortest.cut_short,
+            "interned": interned() if interned is not None else None}
     results = []
     for bit, name, kind in zip(bits, names, kinds, strict=True):
         stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
@@ -184,9 +279,10 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
                           shortest.seconds)
             result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
         elif bit in search.hits:
+            why = shortest.cut_short if shortest.stopped else "the budget ran out"
             result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats,
-                                 detail="from the reduced search: the budget ran out before "
-                                        "a shortest counterexample was confirmed")
+                                 detail=f"from the reduced search: {why} before a shortest "
+                                        "counterexample was confirmed")
         elif search.cut_short:
             result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
         elif not search.witnessed >> bit & 1:
@@ -215,6 +311,14 @@ class _Table:
         self.dense: np.ndarray | None = np.full((1, 1), -1, dtype=np.int64)
         self.keys = np.zeros(0, dtype=np.int64)     # sorted, once not dense
         self.rows = np.zeros(0, dtype=np.int64)
+
+    def state(self) -> tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]:
+        """What the table has filled so far (for a snapshot; `load` puts it back)."""
+        return self.values, self.dense, self.keys, self.rows
+
+    def load(self, state: tuple[np.ndarray, np.ndarray | None, np.ndarray, np.ndarray]
+             ) -> None:
+        self.values, self.dense, self.keys, self.rows = state
 
     def lookup(self, keys: np.ndarray) -> np.ndarray:
         """The rows of ``keys``; ``fill(key, position of its first occurrence in keys)``
@@ -280,8 +384,10 @@ class _Search:
 
     def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
                  budget: Budget, reporter: Reporter, por: bool = False,
-                 graph: bool = False) -> None:
+                 graph: bool = False, requested: Callable[[], str] | None = None) -> None:
         self.model = model
+        # Polled between chunks when the search may be stopped and resumed (see `snapshot`).
+        self.requested = requested
         # CAN_FINISH: every edge as the index of its target (and, under symmetry, the id of
         # its renaming in `perms`); states are indexed in BFS order as in the plain engine.
         self.graph = graph
@@ -305,8 +411,12 @@ class _Search:
         self.room = budget.max_states if budget.max_states is not None else 1 << 62
         self.hits: dict[int, tuple[int, int]] = {}   # bit: (source index, state reached)
         self.cut_short = ""
+        self.stopped = False             # by `requested` or the timeout: resumable
+        self.saved: dict[str, Any] | None = None    # the snapshot taken as it stopped
+        self.position: int | None = None   # next frontier index, while a level is half done
         self.depth = 0
         self.seconds = 0.0
+        self.earlier = 0.0               # seconds spent before a resume
         self.stored = 0
         # Packing: shared id in the low `shared_bits`, then `own_bits` per agent.
         self.shared_bits, self.own_bits = 8, 4
@@ -424,33 +534,83 @@ class _Search:
         began = time.perf_counter()
         deadline = (began + self.budget.timeout if self.budget.timeout is not None
                     else float("inf"))
-        going = self._roots()
-        level = 0
-        while going and len(self.levels[-1]):
-            frontier, base = self.levels[-1], self.starts[-1]
-            self.starts.append(self.stored)
-            parents: list[np.ndarray] = []
-            self.levels.append(np.zeros(0, dtype=np.uint64))
-            for lo in range(0, len(frontier), _CHUNK):
+        going = self._roots() if not self.levels else True
+        while going and (self.position is not None or len(self.levels[-1])):
+            if self.position is None:         # a new level
+                self.starts.append(self.stored)
+                self.levels.append(np.zeros(0, dtype=np.uint64))
+                self.parents.append(np.zeros(0, dtype=np.int32))
+                self.position = 0
+            frontier, base = self.levels[-2], self.starts[-2]
+            while self.position < len(frontier):
+                lo = self.position
                 keys = self.levels[-2][lo:lo + _CHUNK]   # re-read: packing may have widened
                 going, new, parent = self._expand(keys, base + lo)
-                parents.append(parent)
+                self.position = min(lo + _CHUNK, len(frontier))
+                self.parents[-1] = np.concatenate([self.parents[-1], parent])
                 self.levels[-1] = np.concatenate([self.levels[-1], new])
                 now = time.perf_counter()
-                self.reporter.progress(self.stored, self.transitions, level + 1, now - began)
+                self.reporter.progress(self.stored, self.transitions, len(self.levels) - 1,
+                                       self.earlier + now - began)
                 if going and now > deadline:
                     going = False
                     self.cut_short = self.budget.out_of_time()
+                    self.stopped = self.requested is not None
+                elif going and self.requested is not None and (why := self.requested()):
+                    going = False
+                    self.cut_short = f"interrupted ({why})"
+                    self.stopped = True
                 if not going:
                     break
-            self.parents.append(np.concatenate(parents))
-            level += 1
+            if going:
+                self.position = None
+        self.seconds = self.earlier + time.perf_counter() - began
+        if self.stopped:
+            self.saved = self.snapshot()
         while self.levels and not len(self.levels[-1]) and len(self.levels) > 1:
             self.levels.pop()
             self.parents.pop()
             self.starts.pop()
         self.depth = len(self.levels) - 1
-        self.seconds = time.perf_counter() - began
+
+    # What `snapshot` keeps besides the tables (everything the search changes as it goes).
+    _KEPT = ("pending", "witnessed", "transitions", "hits", "stored", "shared_bits",
+             "own_bits", "runs", "levels", "parents", "starts", "position", "seconds", "dst",
+             "edge_counts", "edge_perm", "perms", "perm_ids", "run_index", "orders")
+
+    def snapshot(self) -> dict[str, Any]:
+        """Everything needed to go on from where the search stands (see `restore`): taken
+        by `run` as it stops (before it trims a level left empty), or of a finished search."""
+        if self.saved is not None:
+            return self.saved
+        kept = {name: getattr(self, name) for name in self._KEPT}
+        for name, value in kept.items():
+            if isinstance(value, (list, dict)):
+                kept[name] = type(value)(value)
+        tables = [*self.steps, *(table for _, table in self.wakes), self.shared_of,
+                  *self.finished, *(self.local or ())]
+        return {**kept, "tables": [table.state() for table in tables], "stopped": self.stopped,
+                "cut_short": self.cut_short}
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        """Go on from a `snapshot` of a search of the same model (its tables restored) and
+        options."""
+        for name in self._KEPT:
+            setattr(self, name, saved[name])
+        self.earlier = saved["seconds"]
+        tables = [*self.steps, *(table for _, table in self.wakes), self.shared_of,
+                  *self.finished, *(self.local or ())]
+        for table, state in zip(tables, saved["tables"], strict=True):
+            table.load(state)
+        if self.budget.max_states is not None:
+            self.room = max(self.budget.max_states - self.stored, 0)
+        if not saved["stopped"]:     # a finished search: as `run` leaves one
+            self.cut_short = saved["cut_short"]
+            while self.levels and not len(self.levels[-1]) and len(self.levels) > 1:
+                self.levels.pop()
+                self.parents.pop()
+                self.starts.pop()
+            self.depth = len(self.levels) - 1
 
     def _roots(self) -> bool:
         model = self.model
