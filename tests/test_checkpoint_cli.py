@@ -110,16 +110,21 @@ def test_killed_and_resumed_run_prints_the_uninterrupted_results(
 def test_timeout_writes_a_checkpoint_that_resumes(scenario: Path, uninterrupted: dict[str, Any],
                                                   tmp_path: Path) -> None:
     checkpoint = tmp_path / "ck"
-    stopped = lockbreak("check", scenario, "--json", *OPTIONS, "--timeout", "0.5",
+    # The plain engine takes several seconds here, so half a second always cuts it; where
+    # the cut falls depends on the machine, so the checks below hold wherever it falls.
+    stopped = lockbreak("check", scenario, "--json", *OPTIONS, "--plain-bfs", "--timeout", "0.5",
                         "--checkpoint", checkpoint, cwd=scenario.parent)
-    # the violation, found in the first 20 levels, is already definite: exit 1, not 3
-    assert stopped.returncode == 1
     cut = results(stopped.stdout)["results"]
-    assert [r["status"] for r in cut] == ["incomplete", "incomplete", "violated"]
-    assert cut[2]["trace"] == uninterrupted["results"][2]["trace"]
+    statuses = [r["status"] for r in cut]
+    assert statuses[:2] == ["incomplete", "incomplete"]
     assert "timed out after 0.5 s" in cut[0]["detail"]
-    resumed = lockbreak("check", scenario, "--json", *OPTIONS, "--resume", checkpoint,
-                        cwd=scenario.parent)
+    # a violation found before the cut is definite (exit 1) and is the uninterrupted trace
+    assert statuses[2] in ("incomplete", "violated")
+    assert stopped.returncode == (1 if statuses[2] == "violated" else 3)
+    if statuses[2] == "violated":
+        assert cut[2]["trace"] == uninterrupted["results"][2]["trace"]
+    resumed = lockbreak("check", scenario, "--json", *OPTIONS, "--plain-bfs", "--resume",
+                        checkpoint, cwd=scenario.parent)
     assert results(resumed.stdout) == uninterrupted
 
 
