@@ -58,6 +58,8 @@ EXPORTED_KINDS = (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)
 _COMPARE = ("==", "!=", "<", "<=", ">", ">=")
 # Events that name an assertion, in the order the model lists them.
 _EVENTS = tuple(e for e in Event if e is not Event.NONE)
+# Under -DLIVENESS, a step first notes the shared state, to tell whether it changed any.
+_SAVE = ["#ifdef LIVENESS", "        save();", "#endif"]
 
 
 @dataclass(frozen=True)
@@ -91,7 +93,7 @@ def _type_for(top: int, low: int = 0) -> str:
         return "bit"
     if low >= 0 and top <= 255:
         return "byte"
-    if -32768 <= low and top <= 32767:
+    if low >= -32768 and top <= 32767:
         return "short"
     return "int"
 
@@ -165,11 +167,6 @@ class PromelaWriter:
             "#endif",
             "#ifdef LIVENESS",
             "bit moved;             /* the last step changed shared state or finished a CPU */",
-            "#define SAVE(x, y) y = x",
-            "#define MOVED(x, y) moved = moved | (x != y)",
-            "#else",
-            "#define SAVE(x, y) skip",
-            "#define MOVED(x, y) skip",
             "#endif",
             "hidden int ev;         /* the events of the step being taken */",
             "hidden int seen;       /* the events reported so far (WITNESSES) */",
@@ -238,15 +235,9 @@ class PromelaWriter:
                       if i.op == Op.FLAG_WRITE and i.a == lock}
 
     def _check(self) -> list[str]:
-        """The end of every step: double holds, the assertions, progress."""
+        """The end of every step: the assertions, progress; and, for ``-DLIVENESS``, the
+        shared state before the step (``save``)."""
         out = ["inline check() {"]
-        for lock in self.world.locks:
-            h, w = f"{lock.name}_holders", f"{lock.name}_writers"
-            if lock.kind == "spin":
-                out.append(f"    if :: ({h} & ({h} - 1)) != 0 -> ev = ev | EV_DOUBLE_HOLD "
-                           ":: else -> skip fi;")
-            out.append(f"    if :: {w} != 0 && (({w} & ({w} - 1)) != 0 || {h} != 0) -> "
-                       "ev = ev | EV_DOUBLE_HOLD :: else -> skip fi;")
         for a in self.asserted:
             if a.violates:
                 out.append(f"    assert(!NEW(EV_{a.event.name}));   /* violates "
@@ -256,12 +247,27 @@ class PromelaWriter:
             if a.witnesses and not a.violates:
                 out.append(f"    assert(!NEW(EV_{a.event.name}));   /* witnesses "
                            f"{', '.join(a.witnesses)} */")
-        out += ["    seen = seen | ev;", "#endif"]
-        out += [f"    MOVED({name}, o_{name});" for name in self._shared_names()]
-        out += ["    ev = 0;", "    acc = 0", "}", "", "inline save() {"]
-        out += ["#ifdef LIVENESS", "    moved = 0;", "#endif"]
-        out += [f"    SAVE({name}, o_{name});" for name in self._shared_names()]
-        out += ["    skip", "}"]
+        out += ["    seen = seen | ev;", "#endif", "#ifdef LIVENESS"]
+        out += [f"    moved = moved | ({name} != o_{name});" for name in self._shared_names()]
+        out += ["#endif", "    ev = 0;", "    acc = 0", "}", "", "#ifdef LIVENESS",
+                "inline save() {", "    moved = 0;"]
+        out += [f"    o_{name} = {name};" for name in self._shared_names()]
+        out += ["}", "#endif"]
+        return out
+
+    def _double_hold(self, locks: set[int], ind: str) -> list[str]:
+        """`KernelModel._double_hold` for the locks a step touched (a second holder can only
+        appear at a step that changes the lock's holders)."""
+        out = []
+        for lock in self.world.locks:
+            if lock.index not in locks:
+                continue
+            h, w = f"{lock.name}_holders", f"{lock.name}_writers"
+            if lock.kind == "spin":
+                out.append(f"{ind}if :: ({h} & ({h} - 1)) != 0 -> ev = ev | EV_DOUBLE_HOLD "
+                           ":: else -> skip fi;")
+            out.append(f"{ind}if :: {w} != 0 && (({w} & ({w} - 1)) != 0 || {h} != 0) -> "
+                       "ev = ev | EV_DOUBLE_HOLD :: else -> skip fi;")
         return out
 
     # ------------------------------------------------------------ one CPU
@@ -278,25 +284,30 @@ class PromelaWriter:
             if _may_block(instr):
                 guard += " && " + self._enabled(cpu, instr)
             out.append(f"    :: d_step {{ /* {_words(instr)} */")
-            out.append(f"        {guard} -> save();")
+            out.append(f"        {guard} ->")
+            out += _SAVE
+            touched = {int(instr.a)} if instr.op == Op.LOCK_OP else set()
             if self._preemptible and instr.op != Op.SCHEDULE and not _may_block(instr):
                 out.append(f"        if :: {preempt} ->   /* preempted: schedule() */")
                 out.append(f"            {p}need = 0; {p}dropped = {p}dropped & "
                            f"~{DROP_UNJUSTIFIED}; ev = EV_SCHEDULE")
                 out.append("        :: else ->")
                 body = self._step(cpu, instr, "            ")
-                body += self._free(cpu, pc, "            ")
+                body += self._free(cpu, pc, "            ", touched)
                 out += body
                 out.append("        fi;")
             else:
                 out += self._step(cpu, instr, "        ")
-                out += self._free(cpu, pc, "        ")
-            out.append(f"        s{pc}_out: check()")
+                out += self._free(cpu, pc, "        ", touched)
+            out.append(f"        s{pc}_out:")
+            out += self._double_hold(touched, "        ")
+            out.append("        check()")
             out.append("    }")
         if self._preemptible:
             end = len(code)
-            out.append(f"    :: d_step {{ /* finished: preempted, schedule() */")
-            out.append(f"        {p}pc == {end} && {preempt} -> save();")
+            out.append("    :: d_step { /* finished: preempted, schedule() */")
+            out.append(f"        {p}pc == {end} && {preempt} ->")
+            out += _SAVE
             out.append(f"        {p}need = 0; ev = EV_SCHEDULE;")
             out.append("#ifdef LIVENESS")
             out.append("        moved = 1;")
@@ -354,8 +365,9 @@ class PromelaWriter:
                     ":: else -> skip fi;"]
         raise LockbreakError(f"the Promela export has no rule for {instr}")  # pragma: no cover
 
-    def _free(self, cpu: int, step_pc: int, ind: str) -> list[str]:
-        """The free control after the step at ``step_pc``, as labels inside the d_step."""
+    def _free(self, cpu: int, step_pc: int, ind: str, touched: set[int]) -> list[str]:
+        """The free control after the step at ``step_pc``, as labels inside the d_step;
+        adds the locks it touches to ``touched``."""
         code, p = self._code[cpu], f"c{cpu}_"
         out: list[str] = []
         todo, done = [step_pc + 1], set()
@@ -373,6 +385,8 @@ class PromelaWriter:
                 out.append(f"{ind}goto s{step_pc}_out;")
                 continue
             instr = code[pc]
+            if instr.op in (Op.BELIEVE, Op.FREE_LOCK_OP):
+                touched.add(int(instr.a))
             lines, targets = self._free_instr(cpu, instr, pc, step_pc, ind)
             out += lines
             todo += [t for t in targets if t not in done]
@@ -456,34 +470,45 @@ class PromelaWriter:
         return name
 
     def _lock_body(self, name: str, cpu: int, instr: Instr) -> list[str]:
-        """`KernelModel._lock_op`: one branch per lock word (and ticket, where it matters)."""
+        """`KernelModel._lock_op`: one branch per kind of answer, over the lock words (and
+        tickets, where they matter) that give it; the most common answer is the ``else``."""
         lock = self.world.locks[int(instr.a)]
         table = self.tables[lock.index]
         op = lock.algorithm.ops[str(instr.b)]
-        p, me, L = f"c{cpu}_", 1 << cpu, lock.name
-        out = [f"inline {name}() {{   /* {instr.b}({L}) on cpu{cpu} */", "    if"]
+        p, L = f"c{cpu}_", lock.name
+        groups: dict[tuple, list[str]] = {}
+        notes: dict[tuple, str] = {}
         for w, word in enumerate(table.words):
             answers = {t: op(word, cpu, t) for t in sorted(self.tickets)}
             same = len({repr(a) for a in answers.values()}) == 1
             for t, result in answers.items():
-                cond = f"{L}_word == {w}" + ("" if same else f" && {p}ticket == {t}")
-                if result is None:
-                    if same:
-                        break
-                    continue
-                if result.word not in table.index:
-                    out.append(f"    :: {cond} -> assert(false)   /* a word beyond the table */")
-                else:
-                    body = [f"{L}_word = {table.index[result.word]}", f"acc = {result.value}"]
-                    if result.ticket is not None:
-                        body.append(f"{p}ticket = {result.ticket}")
-                    body += self._outcome(cpu, instr, result.acquired, result.waits,
-                                          result.sleeps, result.exclusive)
-                    out.append(f"    :: {cond} ->   /* {lock.algorithm.describe(word)}: "
-                               f"{result.note} */")
-                    out.append("        " + "; ".join(body))
+                if result is not None:       # None: the d_step's guard keeps the CPU out
+                    cond = f"{L}_word == {w}" if same else f"({L}_word == {w} && {p}ticket == {t})"
+                    if result.word not in table.index:
+                        key: tuple = ("outside",)
+                    else:
+                        new = table.index[result.word]
+                        key = (None if new == w else new, result.value, result.ticket,
+                               result.acquired, result.waits, result.sleeps, result.exclusive)
+                    groups.setdefault(key, []).append(cond)
+                    notes.setdefault(key, f"{lock.algorithm.describe(word)}: {result.note}")
                 if same:
                     break
+        out = [f"inline {name}() {{   /* {instr.b}({L}) on cpu{cpu} */", "    if"]
+        common = max(groups, key=lambda k: len(groups[k]))
+        for key, conds in sorted(groups.items(), key=lambda kv: kv[0] == common):
+            guard = "else" if key == common else " || ".join(conds)
+            if key == ("outside",):
+                out.append(f"    :: {guard} -> assert(false)   /* a word beyond the table */")
+                continue
+            new, value, ticket, acquired, waits, sleeps, exclusive = key
+            body = [] if new is None else [f"{L}_word = {new}"]
+            body.append(f"acc = {value}")
+            if ticket is not None:
+                body.append(f"{p}ticket = {ticket}")
+            body += self._outcome(cpu, instr, acquired, waits, sleeps, exclusive)
+            out.append(f"    :: {guard} ->   /* e.g. {notes[key]} */")
+            out.append("        " + "; ".join(body))
         out += ["    fi", "}"]
         return out
 
@@ -527,7 +552,8 @@ class PromelaWriter:
         for cpu in woken:
             p = f"c{cpu}_"
             out.append(f"    :: d_step {{ {p}wake > 0 && {p}need == 0 && "
-                       f"{p}pc < {len(self._code[cpu])} -> save();")
+                       f"{p}pc < {len(self._code[cpu])} ->")
+            out += _SAVE
             out.append(f"        {p}need = 1; {p}wake--; ev = EV_WAKEUP; check() }}")
         out += ["    od", "}"]
         return out

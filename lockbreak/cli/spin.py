@@ -31,7 +31,6 @@ _EVENT = re.compile(r"ev\s*&\s*\(?(\d+)")
 _INVALID_END = re.compile(r"^pan:\d+: invalid end state", re.MULTILINE)
 _CYCLE = re.compile(r"^pan:\d+: acceptance cycle", re.MULTILINE)
 _STORED = re.compile(r"([\d.e+]+) states, stored")
-_ELAPSED = re.compile(r"pan: elapsed time ([\d.e+]+) seconds")
 
 
 @dataclass(frozen=True)
@@ -154,8 +153,3 @@ def _refuse_limits(out: str) -> None:
         if sign in out:
             raise LockbreakError(f"SPIN gave no verdict: {meaning}:\n{out[-2000:]}")
 
-
-def elapsed(out: str) -> float | None:
-    """pan's own report of its search time (the last one in ``out``)."""
-    found = _ELAPSED.findall(out)
-    return float(found[-1]) if found else None
