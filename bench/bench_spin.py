@@ -5,8 +5,8 @@ its time to verdict includes starting Python) and SPIN checks the model that ``l
 export --promela`` writes (its time includes ``spin -a`` and the gcc compile of pan, for each
 of its runs: the safety run with every witness, and, for deadlock_free, the weakly fair
 non-progress run). Printed per scenario: whether the verdicts agree (and lockbreak's), both
-state counts, both times to verdict and their ratio (lockbreak / SPIN: below 1, lockbreak
-was faster).
+state counts, both times to verdict, pan's search time alone, and the ratio of the times to
+verdict (lockbreak / SPIN: below 1, lockbreak was faster).
 
 The properties are those the export decides: the safety properties and deadlock_free (with
 ``--safety``: the safety properties only). lockbreak runs with its defaults (symmetry
@@ -63,6 +63,7 @@ class Side:
     verdicts: dict[str, str]
     states: int
     seconds: float
+    search: float = 0.0       # SPIN: pan alone, without spin -a and gcc
 
 
 def run_lockbreak(path: Path, names: list[str], extra: list[str]) -> Side:
@@ -85,7 +86,7 @@ def run_spin(path: Path, names: list[str], options: PanOptions) -> Side:
     text = promela_model(build_world(load(path, Overrides())), properties)
     run = check_with_spin(text, properties, options)
     return Side({k: v.value for k, v in run.verdicts.items()}, run.states,
-                time.perf_counter() - start)
+                time.perf_counter() - start, run.pan_seconds)
 
 
 def row(label: str, lb: Side, spin: Side, names: list[str]) -> str:
@@ -94,7 +95,8 @@ def row(label: str, lb: Side, spin: Side, names: list[str]) -> str:
         if lb.verdicts.get(n) != spin.verdicts.get(n))
     verdicts = "".join(SHORT[lb.verdicts[n]] for n in names)
     return (f"{label:<34} {verdicts:<7} {same:<4} {lb.states:>12,} {spin.states:>12,} "
-            f"{lb.seconds:>9.2f} {spin.seconds:>9.2f} {lb.seconds / spin.seconds:>7.2f}")
+            f"{lb.seconds:>9.2f} {spin.seconds:>9.2f} {spin.search:>9.2f} "
+            f"{lb.seconds / spin.seconds:>7.2f}")
 
 
 def options_for(states_hint: int, args: argparse.Namespace) -> PanOptions:
@@ -134,7 +136,7 @@ def main(argv: list[str]) -> None:
     print(f"lockbreak check {' '.join(extra)}; pan -O2{' COLLAPSE' if args.collapse else ''}"
           f"{' with POR' if args.por else ' NOREDUCE'}, MEMLIM {args.memory} MB")
     print(f"{'scenario':<34} {'lockbr.':<7} {'same':<4} {'lb states':>12} {'spin states':>12} "
-          f"{'lb s':>9} {'spin s':>9} {'lb/spin':>7}")
+          f"{'lb s':>9} {'spin s':>9} {'pan s':>9} {'lb/spin':>7}")
     for label, path in jobs:
         lb = run_lockbreak(path, names, extra)
         try:

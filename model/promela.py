@@ -121,8 +121,9 @@ class PromelaWriter:
             if handed <= self.tickets:
                 break
             self.tickets |= handed
-        shared, locals_ = KernelModel(world, []).parts(KernelModel(world, []).init_states()[0])
-        self._init_shared, self._init_locals = shared, locals_
+        # The initial state is `KernelModel`'s: the free instructions before each first step.
+        explicit = KernelModel(world, [])
+        self._init_shared, self._init_locals = explicit.parts(explicit.init_states()[0])
         self._mask = _type_for((1 << self.n) - 1)
         self._inlines: dict[str, list[str]] = {}
         for cpu, code in enumerate(self._code):
@@ -151,10 +152,12 @@ class PromelaWriter:
             "d_step is",
             " * one lockbreak step. Properties: "
             + ", ".join(p.name for p in self.properties) + ".",
-            " *   spin -a model.pml && gcc -DSAFETY -o pan pan.c && ./pan       "
-            "(safety, invalid end states)",
-            " *   spin -DLIVENESS -a model.pml && gcc -o pan pan.c && ./pan -a -f  "
-            "(CPUs stuck spinning)",
+            " *   spin -a model.pml && gcc -DSAFETY -o pan pan.c && ./pan -m1000000"
+            "          (safety, invalid end states)",
+            " *   spin -DLIVENESS -a model.pml && gcc -o pan pan.c && ./pan -m1000000 -a -f"
+            "  (CPUs stuck spinning)",
+            " * -DWITNESSES also asserts each witness once: ./pan -c0 then lists every event "
+            "reached.",
             " */",
         ]
         for event in _EVENTS:
@@ -322,11 +325,14 @@ class PromelaWriter:
         lock = self.world.locks[int(instr.a)]
         table = self.tables[lock.index]
         op = lock.algorithm.ops[str(instr.b)]
-        ok = [str(w) for w, word in enumerate(table.words)
-              if any(op(word, cpu, t) is not None for t in self.tickets)]
-        if not ok:
-            return "false"
-        return "(" + " || ".join(f"{lock.name}_word == {w}" for w in ok) + ")"
+        ok = []
+        for w, word in enumerate(table.words):
+            runs = [t for t in sorted(self.tickets) if op(word, cpu, t) is not None]
+            if len(runs) == len(self.tickets):
+                ok.append(f"{lock.name}_word == {w}")
+            else:
+                ok += [f"({lock.name}_word == {w} && c{cpu}_ticket == {t})" for t in runs]
+        return "(" + " || ".join(ok) + ")" if ok else "false"
 
     def _step(self, cpu: int, instr: Instr, ind: str) -> list[str]:
         """`KernelModel._do_step` as Promela."""
