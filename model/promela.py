@@ -201,13 +201,20 @@ class PromelaWriter:
                        f"= {stale};")
         for cpu in range(self.n):
             out += ["", f"/* cpu{cpu} */"]
-            out += [f"{t} {name} = {value};" for t, name, value in self._cpu_vars(cpu)]
+            out += [f"{t} {name} = {value};" for t, name, value in self._cpu_vars(cpu, False)]
         if self._shared_names():
             out += ["#ifdef LIVENESS", "hidden int " + ", ".join(
                 f"o_{name}" for name in self._shared_names()) + ";", "#endif"]
         return out
 
-    def _cpu_vars(self, cpu: int) -> Iterator[tuple[str, str, int]]:
+    def _cpu_vars(self, cpu: int, private: bool) -> Iterator[tuple[str, str, int]]:
+        """``(type, name, initial value)`` of a CPU's fields: those only its own steps touch
+        (``private``: the proctype's locals, which ``-DCOLLAPSE`` stores once per distinct
+        value), or those the environment and the watchdog read too (globals).
+
+        A register that went below 0 or past its type would be truncated by pan, which says
+        so; `lockbreak.cli.spin` refuses such a run, so the small types never hide a verdict.
+        """
         local = self._init_locals[cpu]
         code = self._code[cpu]
         counts = [int(i.a) for i in code if i.op == Op.MM_DROP_DUE]
@@ -222,9 +229,11 @@ class PromelaWriter:
             ("dropped", DROPPED, "byte"),
         ]
         for name, slot, kind in fields:
-            yield kind, f"c{cpu}_{name}", local[slot]
-        for r in range(self.world.programs[cpu].registers):
-            yield _type_for(max(regs), -1), f"c{cpu}_r{r}", local[REGS + r]
+            if (name in ("pc", "need", "wake")) != private:
+                yield kind, f"c{cpu}_{name}", local[slot]
+        if private:
+            for r in range(self.world.programs[cpu].registers):
+                yield _type_for(max(regs)), f"c{cpu}_r{r}", local[REGS + r]
 
     def _shared_names(self) -> list[str]:
         names = [f"{lock.name}_{what}" for lock in self.world.locks
@@ -278,7 +287,9 @@ class PromelaWriter:
     def _cpu(self, cpu: int) -> list[str]:
         code = self._code[cpu]
         p = f"c{cpu}_"
-        out = [f"active proctype cpu{cpu}() {{", "end:", "    do"]
+        out = [f"active proctype cpu{cpu}() {{"]
+        out += [f"    {t} {name} = {value};" for t, name, value in self._cpu_vars(cpu, True)]
+        out += ["end:", "    do"]
         preempt = f"{p}need == 1 && {p}count == 0" if self._preemptible else "false"
         for pc, instr in enumerate(code):
             if not instr.is_step:

@@ -39,29 +39,13 @@ byte L_waiters = 0;
 
 /* cpu0 */
 byte c0_pc = 0;
-byte c0_count = 0;
 bit c0_need = 0;
 bit c0_wake = 0;
-bit c0_ticket = 0;
-bit c0_mm = 0;
-byte c0_dropped = 0;
-short c0_r0 = 0;
-short c0_r1 = 0;
-short c0_r2 = 0;
-short c0_r3 = 0;
 
 /* cpu1 */
 byte c1_pc = 0;
-byte c1_count = 0;
 bit c1_need = 0;
 bit c1_wake = 0;
-bit c1_ticket = 0;
-bit c1_mm = 0;
-byte c1_dropped = 0;
-short c1_r0 = 0;
-short c1_r1 = 0;
-short c1_r2 = 0;
-short c1_r3 = 0;
 #ifdef LIVENESS
 hidden int o_L_word, o_L_flag, o_L_holders, o_L_writers, o_L_waiters, o_c0_need, o_c0_wake, o_c1_need, o_c1_wake;
 #endif
@@ -159,6 +143,14 @@ inline L_arch_spin_unlock_c1_f0() {   /* arch_spin_unlock(L) on cpu1 */
 }
 
 active proctype cpu0() {
+    byte c0_count = 0;
+    bit c0_ticket = 0;
+    bit c0_mm = 0;
+    byte c0_dropped = 0;
+    bit c0_r0 = 0;
+    bit c0_r1 = 0;
+    bit c0_r2 = 0;
+    bit c0_r3 = 0;
 end:
     do
     :: d_step { /* spin_lock(L): preempt_disable() */
@@ -602,6 +594,14 @@ end:
 }
 
 active proctype cpu1() {
+    byte c1_count = 0;
+    bit c1_ticket = 0;
+    bit c1_mm = 0;
+    byte c1_dropped = 0;
+    bit c1_r0 = 0;
+    bit c1_r1 = 0;
+    bit c1_r2 = 0;
+    bit c1_r3 = 0;
 end:
     do
     :: d_step { /* spin_lock(L): preempt_disable() */
