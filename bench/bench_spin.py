@@ -102,7 +102,8 @@ def row(label: str, lb: Side, spin: Side, names: list[str]) -> str:
 def options_for(states_hint: int, args: argparse.Namespace) -> PanOptions:
     bits = max(18, min(30, (2 * max(states_hint, 1)).bit_length()))
     return PanOptions(depth=1_000_000, hash_bits=bits, memory_mb=args.memory,
-                      collapse=args.collapse, reduce=args.por, optimise="-O2")
+                      collapse=args.collapse, reduce=args.por, optimise="-O2",
+                      timeout=args.spin_timeout)
 
 
 def main(argv: list[str]) -> None:
@@ -115,6 +116,7 @@ def main(argv: list[str]) -> None:
     parser.add_argument("--collapse", action="store_true", help="pan -DCOLLAPSE")
     parser.add_argument("--por", action="store_true", help="SPIN's partial-order reduction")
     parser.add_argument("--memory", type=int, default=8192, help="pan -DMEMLIM, in MB")
+    parser.add_argument("--spin-timeout", type=float, help="seconds per pan run")
     args = parser.parse_args(argv)
     kinds = (PropertyKind.SAFETY,) if args.safety else (PropertyKind.SAFETY,
                                                          PropertyKind.CAN_FINISH)
@@ -142,7 +144,9 @@ def main(argv: list[str]) -> None:
         try:
             spin = run_spin(path, names, options_for(lb.states, args))
         except LockbreakError as err:
-            print(f"{label:<34} SPIN gave no verdict: {str(err).splitlines()[0]}")
+            verdicts = "".join(SHORT[lb.verdicts[n]] for n in names)
+            print(f"{label:<34} {verdicts:<7} {'?':<4} {lb.states:>12,} {'-':>12} "
+                  f"{lb.seconds:>9.2f}  SPIN: {str(err).splitlines()[0]}", flush=True)
             continue
         print(row(label, lb, spin, names), flush=True)
 

@@ -43,6 +43,7 @@ class PanOptions:
     collapse: bool = False          # -DCOLLAPSE: compressed state vectors
     reduce: bool = False            # partial-order reduction (off: states match lockbreak's)
     optimise: str = "-O2"
+    timeout: float | None = None    # seconds per pan run; beyond it, no verdict
 
 
 @dataclass
@@ -61,11 +62,14 @@ def spin_available() -> bool:
     return shutil.which("spin") is not None and shutil.which("gcc") is not None
 
 
-def _run(cmd: list[str], cwd: Path) -> str:
+def _run(cmd: list[str], cwd: Path, timeout: float | None = None) -> str:
     try:
-        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+        done = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False,
+                              timeout=timeout)
     except FileNotFoundError as err:
         raise LockbreakError(f"{cmd[0]} is not installed: apt-get install -y spin gcc") from err
+    except subprocess.TimeoutExpired as err:
+        raise LockbreakError(f"{cmd[0]} gave no verdict within {timeout:g} s") from err
     if done.returncode != 0:
         raise LockbreakError(f"{' '.join(cmd)} failed (exit {done.returncode}):\n"
                              f"{done.stdout[-2000:]}{done.stderr[-2000:]}")
@@ -88,7 +92,8 @@ def _pan(model: Path, macros: list[str], cflags: list[str], args: list[str],
     depth = options.depth
     while True:
         start = time.perf_counter()
-        out = _run(["./pan", f"-m{depth}", f"-w{options.hash_bits}", *args], cwd)
+        out = _run(["./pan", f"-m{depth}", f"-w{options.hash_bits}", *args], cwd,
+                   options.timeout)
         seconds = time.perf_counter() - start
         if "max search depth too small" not in out:
             return out, seconds
