@@ -16,6 +16,7 @@ import click
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
+from lockbreak.cli.export import export_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.hypothesis_check import (
     coverage_fields,
@@ -340,3 +341,4 @@ main.add_command(diff_cmd)
 main.add_command(latency_cmd)
 main.add_command(prove_cmd)
 main.add_command(fuzz_cmd)
+main.add_command(export_cmd)
