@@ -253,6 +253,16 @@ class SymbolicKernel:
         pairs += list(zip(self._bits[0][0] + self._bits[0][1], viol + wit, strict=True))
         return z3.substitute(self._relation, *pairs), viol, wit
 
+    def can_step(self, cpu: int, k: int) -> z3.BoolRef:
+        """``cpu`` can take a step from copy ``k`` (some path of its step is enabled there):
+        what lockstep timing asks of the CPUs that have not moved yet in a tick."""
+        return z3.substitute(self._can_step[cpu], *zip(self._template[0].terms(),
+                                                       self.copy(k).terms(), strict=True))
+
+    def can_wake(self, cpu: int, k: int) -> z3.BoolRef:
+        """The environment can wake ``cpu`` in copy ``k``."""
+        return self._wakeable(cpu, self.copy(k).locals[cpu])
+
     def state_terms(self, k: int) -> list[Any]:
         return self.copy(k).terms()
 
@@ -391,11 +401,14 @@ class SymbolicKernel:
         act = self._act[0]
         viol, wit = self._bits[0]
         moves = []
+        self._can_step: list[z3.BoolRef] = []
         for cpu in range(self.n):
             others = [v == w for j in range(self.n) if j != cpu
                       for i, (v, w) in enumerate(zip(before.locals[j], after.locals[j],
                                                      strict=True)) if i != ACC]
-            paths = [self._path_formula(cpu, p, after, viol, wit) for p in self._paths(cpu)]
+            steps = self._paths(cpu)
+            self._can_step.append(z3.simplify(z3.Or([z3.And(p.guard) for p in steps])))
+            paths = [self._path_formula(cpu, p, after, viol, wit) for p in steps]
             moves.append(z3.And(act == cpu, *others, z3.Or(paths)))
             if self.world.wakeups[cpu]:
                 moves.append(z3.And(act == self.n + cpu, self._wakeup(cpu, before, after,
@@ -405,8 +418,7 @@ class SymbolicKernel:
     def _wakeup(self, cpu: int, before: _Copy, after: _Copy, viol: list[z3.BoolRef],
                 wit: list[z3.BoolRef]) -> z3.BoolRef:
         mine, next_ = before.locals[cpu], after.locals[cpu]
-        out = [mine[WAKE] > 0, mine[NEED] == 0, mine[PC] < len(self._code[cpu]),
-               next_[NEED] == 1, next_[WAKE] == mine[WAKE] - 1]
+        out = [self._wakeable(cpu, mine), next_[NEED] == 1, next_[WAKE] == mine[WAKE] - 1]
         out += [next_[i] == mine[i] for i in range(len(mine)) if i not in (ACC, NEED, WAKE)]
         out += [v == w for j in range(self.n) if j != cpu
                 for i, (v, w) in enumerate(zip(before.locals[j], after.locals[j], strict=True))
@@ -417,6 +429,13 @@ class SymbolicKernel:
             out += [v == bool(prop.violated_by & Event.WAKEUP),
                     w == bool(prop.witnessed_by & Event.WAKEUP)]
         return z3.And(out)
+
+    def _wakeable(self, cpu: int, mine: tuple[Any, ...]) -> z3.BoolRef:
+        """The environment can wake ``cpu`` (`KernelModel._fill_wake`): it has wakeups left,
+        its need_resched is clear and its code path has not ended."""
+        if not self.world.wakeups[cpu]:
+            return z3.BoolVal(False)
+        return z3.And(mine[WAKE] > 0, mine[NEED] == 0, mine[PC] < len(self._code[cpu]))
 
     def _path_formula(self, cpu: int, path: _Path, after: _Copy, viol: list[z3.BoolRef],
                       wit: list[z3.BoolRef]) -> z3.BoolRef:
