@@ -131,6 +131,7 @@ class _Path:
     mem: list[list[Any]]             # per lock [word, flag, holders, writers, waiters]; per datum
     events: dict[Event, z3.BoolRef]
     fault: bool = False              # the explicit model raises a ScenarioError here
+    start: int = -1                  # the pc the step started from
 
     def fork(self, cond: z3.BoolRef) -> tuple[_Path | None, _Path | None]:
         """(the path where ``cond`` holds, the path where it does not); None when impossible."""
@@ -140,7 +141,7 @@ class _Path:
         if z3.is_false(cond):
             return None, self
         other = _Path(self.pc, [*self.guard, z3.Not(cond)], list(self.regs),
-                      [list(m) for m in self.mem], dict(self.events), self.fault)
+                      [list(m) for m in self.mem], dict(self.events), self.fault, self.start)
         self.guard.append(cond)
         return self, other
 
@@ -407,7 +408,7 @@ class SymbolicKernel:
                       for i, (v, w) in enumerate(zip(before.locals[j], after.locals[j],
                                                      strict=True)) if i != ACC]
             steps = self._paths(cpu)
-            self._can_step.append(z3.simplify(z3.Or([z3.And(p.guard) for p in steps])))
+            self._can_step.append(self._enabled(cpu, steps))
             paths = [self._path_formula(cpu, p, after, viol, wit) for p in steps]
             moves.append(z3.And(act == cpu, *others, z3.Or(paths)))
             if self.world.wakeups[cpu]:
@@ -428,6 +429,19 @@ class SymbolicKernel:
         for prop, v, w in zip(self.properties, viol, wit, strict=True):
             out += [v == bool(prop.violated_by & Event.WAKEUP),
                     w == bool(prop.witnessed_by & Event.WAKEUP)]
+        return z3.And(out)
+
+    def _enabled(self, cpu: int, steps: list[_Path]) -> z3.BoolRef:
+        """``cpu`` can step from the template copy, given that its pc is one `domain` allows:
+        per pc where that depends on the state, the guards of the paths from it (at most pcs
+        every path is unconditional, and nothing is said)."""
+        mine = self._template[0].locals[cpu]
+        code = self._code[cpu]
+        out = []
+        for pc in [pc for pc, instr in enumerate(code) if instr.is_step] + [len(code)]:
+            here = z3.simplify(z3.Or([z3.And(p.guard[1:]) for p in steps if p.start == pc]))
+            if not z3.is_true(here):
+                out.append(z3.Implies(mine[PC] == pc, here))
         return z3.And(out)
 
     def _wakeable(self, cpu: int, mine: tuple[Any, ...]) -> z3.BoolRef:
@@ -461,7 +475,8 @@ class SymbolicKernel:
         out = []
         mine = before.locals[cpu]
         for pc in [pc for pc, instr in enumerate(code) if instr.is_step] + [len(code)]:
-            path = _Path(pc, [mine[PC] == pc], list(mine), [list(m) for m in before.shared], {})
+            path = _Path(pc, [mine[PC] == pc], list(mine), [list(m) for m in before.shared], {},
+                         start=pc)
             preempt = z3.And(mine[NEED] != 0, mine[COUNT] == 0)
             if pc >= len(code):
                 if self._preemptible:
