@@ -182,6 +182,10 @@ def test_check_engine_z3_decides_the_worst_cases(tmp_path: Path) -> None:
     out = CliRunner().invoke(main, [*args, str(scenario)])
     assert out.exit_code == 0, out.output
     assert "worst 6 ticks" in out.output and "expected max 6: ok" in out.output
+    [trace] = (tmp_path / "traces").glob("*bounded_wait.json")
+    replay = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replay.exit_code == 0, replay.output
+    assert "worst case of 6 ticks attained again" in replay.output
     scenario.write_text(scenario.read_text().replace("bounded_wait = { max = 6 }",
                                                      "bounded_wait = { max = 5 }"))
     out = CliRunner().invoke(main, [*args, str(scenario)])
