@@ -178,16 +178,20 @@ def test_check_engine_z3_decides_the_worst_cases(tmp_path: Path) -> None:
     scenario = tmp_path / "stale.toml"
     shutil.copy(REPO / "scenarios" / "stale-data-reread-v2.6.9-lockstep.toml", scenario)
     args = ["check", "--engine", "z3", "-p", "bounded_wait", "-p", "bounded_latency",
-            "--timeout", "240", "--trace-dir", str(tmp_path / "traces")]
-    out = CliRunner().invoke(main, [*args, str(scenario)])
+            "--timeout", "240", "--trace-dir"]
+    out = CliRunner().invoke(main, [*args, str(tmp_path / "holds"), str(scenario)])
     assert out.exit_code == 0, out.output
     assert "worst 6 ticks" in out.output and "expected max 6: ok" in out.output
-    [trace] = (tmp_path / "traces").glob("*bounded_wait.json")
+    [trace] = (tmp_path / "holds").glob("*bounded_wait.json")
     replay = CliRunner().invoke(main, ["replay", str(trace)])
     assert replay.exit_code == 0, replay.output
     assert "worst case of 6 ticks attained again" in replay.output
     scenario.write_text(scenario.read_text().replace("bounded_wait = { max = 6 }",
                                                      "bounded_wait = { max = 5 }"))
-    out = CliRunner().invoke(main, [*args, str(scenario)])
+    out = CliRunner().invoke(main, [*args, str(tmp_path / "violated"), str(scenario)])
     assert out.exit_code == 1, out.output
     assert "more than max = 5" in out.output
+    [trace] = (tmp_path / "violated").glob("*bounded_wait.json")
+    replay = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replay.exit_code == 0, replay.output
+    assert "a wait of 6 ticks, more than max = 5" in replay.output
