@@ -48,7 +48,7 @@ Bits = Sequence[z3.BoolRef]
 # Depths at which the k-induction step and the search for a longer simple path are tried (each
 # costs more than a BMC step), and the seconds one such try may take.
 INDUCTION_AT = frozenset({0, 1, 2, 4, 8, 12, 16, 20, 25, 30, 40, 50, 60, 80, 100, 150, 200})
-INDUCTION_SECONDS = 2.0
+INDUCTION_SECONDS = 10.0
 
 NOT_DECIDED = {
     PropertyKind.CAN_FINISH: "needs the whole state graph",
