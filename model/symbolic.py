@@ -132,6 +132,7 @@ class _Path:
     mem: list[list[Any]]             # per lock [word, flag, holders, writers, waiters]; per datum
     events: dict[Event, z3.BoolRef]
     fault: bool = False              # the explicit model raises a ScenarioError here
+    start: int = -1                  # the pc the step started from
 
     def fork(self, cond: z3.BoolRef) -> tuple[_Path | None, _Path | None]:
         """(the path where ``cond`` holds, the path where it does not); None when impossible."""
@@ -141,7 +142,7 @@ class _Path:
         if z3.is_false(cond):
             return None, self
         other = _Path(self.pc, [*self.guard, z3.Not(cond)], list(self.regs),
-                      [list(m) for m in self.mem], dict(self.events), self.fault)
+                      [list(m) for m in self.mem], dict(self.events), self.fault, self.start)
         self.guard.append(cond)
         return self, other
 
@@ -256,6 +257,16 @@ class SymbolicKernel:
         viol, wit = self.bit_vars(k)
         pairs += list(zip(self._bits[0][0] + self._bits[0][1], viol + wit, strict=True))
         return z3.substitute(self._relation, *pairs), viol, wit
+
+    def can_step(self, cpu: int, k: int) -> z3.BoolRef:
+        """``cpu`` can take a step from copy ``k`` (some path of its step is enabled there):
+        what lockstep timing asks of the CPUs that have not moved yet in a tick."""
+        return z3.substitute(self._can_step[cpu], *zip(self._template[0].terms(),
+                                                       self.copy(k).terms(), strict=True))
+
+    def can_wake(self, cpu: int, k: int) -> z3.BoolRef:
+        """The environment can wake ``cpu`` in copy ``k``."""
+        return self._wakeable(cpu, self.copy(k).locals[cpu])
 
     def state_terms(self, k: int) -> list[Any]:
         return self.copy(k).terms()
@@ -409,11 +420,14 @@ class SymbolicKernel:
         act = self._act[0]
         viol, wit = self._bits[0]
         moves = []
+        self._can_step: list[z3.BoolRef] = []
         for cpu in range(self.n):
             others = [v == w for j in range(self.n) if j != cpu
                       for i, (v, w) in enumerate(zip(before.locals[j], after.locals[j],
                                                      strict=True)) if i != ACC]
-            paths = [self._path_formula(cpu, p, after, viol, wit) for p in self._paths(cpu)]
+            steps = self._paths(cpu)
+            self._can_step.append(self._enabled(cpu, steps))
+            paths = [self._path_formula(cpu, p, after, viol, wit) for p in steps]
             moves.append(z3.And(act == cpu, *others, z3.Or(paths)))
             if self.world.wakeups[cpu]:
                 moves.append(z3.And(act == self.n + cpu, self._wakeup(cpu, before, after,
@@ -423,8 +437,7 @@ class SymbolicKernel:
     def _wakeup(self, cpu: int, before: _Copy, after: _Copy, viol: list[z3.BoolRef],
                 wit: list[z3.BoolRef]) -> z3.BoolRef:
         mine, next_ = before.locals[cpu], after.locals[cpu]
-        out = [mine[WAKE] > 0, mine[NEED] == 0, mine[PC] < len(self._code[cpu]),
-               next_[NEED] == 1, next_[WAKE] == mine[WAKE] - 1]
+        out = [self._wakeable(cpu, mine), next_[NEED] == 1, next_[WAKE] == mine[WAKE] - 1]
         out += [next_[i] == mine[i] for i in range(len(mine)) if i not in (ACC, NEED, WAKE)]
         out += [v == w for j in range(self.n) if j != cpu
                 for i, (v, w) in enumerate(zip(before.locals[j], after.locals[j], strict=True))
@@ -435,6 +448,26 @@ class SymbolicKernel:
             out += [v == bool(prop.violated_by & Event.WAKEUP),
                     w == bool(prop.witnessed_by & Event.WAKEUP)]
         return z3.And(out)
+
+    def _enabled(self, cpu: int, steps: list[_Path]) -> z3.BoolRef:
+        """``cpu`` can step from the template copy, given that its pc is one `domain` allows:
+        per pc where that depends on the state, the guards of the paths from it (at most pcs
+        every path is unconditional, and nothing is said)."""
+        mine = self._template[0].locals[cpu]
+        code = self._code[cpu]
+        out = []
+        for pc in [pc for pc, instr in enumerate(code) if instr.is_step] + [len(code)]:
+            here = z3.simplify(z3.Or([z3.And(p.guard[1:]) for p in steps if p.start == pc]))
+            if not z3.is_true(here):
+                out.append(z3.Implies(mine[PC] == pc, here))
+        return z3.And(out)
+
+    def _wakeable(self, cpu: int, mine: tuple[Any, ...]) -> z3.BoolRef:
+        """The environment can wake ``cpu`` (`KernelModel._fill_wake`): it has wakeups left,
+        its need_resched is clear and its code path has not ended."""
+        if not self.world.wakeups[cpu]:
+            return z3.BoolVal(False)
+        return z3.And(mine[WAKE] > 0, mine[NEED] == 0, mine[PC] < len(self._code[cpu]))
 
     def _path_formula(self, cpu: int, path: _Path, after: _Copy, viol: list[z3.BoolRef],
                       wit: list[z3.BoolRef]) -> z3.BoolRef:
@@ -460,7 +493,8 @@ class SymbolicKernel:
         out = []
         mine = before.locals[cpu]
         for pc in [pc for pc, instr in enumerate(code) if instr.is_step] + [len(code)]:
-            path = _Path(pc, [mine[PC] == pc], list(mine), [list(m) for m in before.shared], {})
+            path = _Path(pc, [mine[PC] == pc], list(mine), [list(m) for m in before.shared], {},
+                         start=pc)
             preempt = z3.And(mine[NEED] != 0, mine[COUNT] == 0)
             if pc >= len(code):
                 if self._preemptible:

@@ -10,7 +10,7 @@ from typing import Any
 from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError, PropertyKind, Step, Trace
 from lockbreak.engines.graph import reachable_graph
-from lockbreak.engines.liveness import open_forever, ticks_open_at_end
+from lockbreak.engines.liveness import open_forever, ticks_open_at_end, ticks_open_now
 from lockbreak.report.traces import TRACE_SCHEMA, actions_of, render_trace, why
 from model.kernel import Action, KernelModel
 from model.lockstep import kernel_model
@@ -81,7 +81,9 @@ def replay_file(path: Path) -> tuple[str, bool]:
         steps.append(Step(enabled.index(action), action, after))
         state = after
     trace = Trace(model.init_states()[0], tuple(steps), data.get("loop_start"))
-    reproduced, verdict = _recheck(model, trace, data, prop.kind, bool(last_violated))
+    expected = scenario.expect.get(prop.name)
+    reproduced, verdict = _recheck(model, trace, data, prop.kind, bool(last_violated),
+                                   expected.max if expected is not None else None)
     lines = [render_trace(model, trace, f"{scenario.name}: {len(steps)} steps",
                           why(model, trace, prop.name)
                           if reproduced and data.get("status") == "violated" else ""),
@@ -91,8 +93,10 @@ def replay_file(path: Path) -> tuple[str, bool]:
 
 
 def _recheck(model: KernelModel, trace: Trace[int, Action], data: dict[str, Any],
-             kind: PropertyKind, last_violated: bool) -> tuple[bool, str]:
-    """Whether the replayed ``trace`` still shows what it was written for, and what it shows."""
+             kind: PropertyKind, last_violated: bool, bound: int | None = None
+             ) -> tuple[bool, str]:
+    """Whether the replayed ``trace`` still shows what it was written for, and what it shows
+    (``bound``: the scenario's ``max`` for a worst case, which a wait may be shown to pass)."""
     end = f"at step {len(trace)}"
     if kind is PropertyKind.CAN_FINISH:
         stuck = reachable_graph(_StartingAt(model, trace.states[-1])).first_stuck(model)
@@ -105,6 +109,12 @@ def _recheck(model: KernelModel, trace: Trace[int, Action], data: dict[str, Any]
             return True, f"worst case of {ticks} ticks attained again, ending {end}"
         return False, (f"does NOT attain its recorded worst case of {data.get('worst')} ticks "
                        f"any more (this trace: {ticks})")
+    elif (kind is PropertyKind.WORST and bound is not None and trace.loop_start is None
+          and model.moves(trace.states[-1])):          # a wait longer than max (z3's BMC)
+        ticks = max(ticks_open_now(model, trace, 0), default=0)
+        if ticks > bound:
+            return True, f"violated again {end}: a wait of {ticks} ticks, more than max = {bound}"
+        return False, f"is NOT violated by this trace any more (a wait of {ticks} ticks)"
     else:
         who = open_forever(model, trace, 0, fair=kind is PropertyKind.FAIR)
         reproduced = who is not None

@@ -455,7 +455,20 @@ class _Search:
 
     def _replay(self, found: z3.ModelRef | None, length: int, target: _Target
                 ) -> Trace[Any, Any]:
-        """The explicit execution of a z3 path, checked state by state."""
+        """The explicit execution of a z3 path, checked state by state, ending in what
+        ``target`` asks for."""
+        trace, last = self._walk(found, length)
+        if not last[1 if target.witness else 0] >> target.bit & 1:
+            what = "witness" if target.witness else "violation"
+            raise EncodingError(f"a z3 {what} of {self.model.property_names[target.bit]} is no "
+                                f"{what} in the explicit model")
+        return trace
+
+    def _walk(self, found: z3.ModelRef | None, length: int
+              ) -> tuple[Trace[Any, Any], tuple[int, int]]:
+        """The explicit execution of the first ``length`` transitions of a z3 path (None: the
+        initial state alone), checked state by state, and what its last transition (or the
+        initial state) violated and witnessed."""
         model = self.model
         explicit = model.explicit
         state = explicit.init_states()[0]
@@ -477,11 +490,7 @@ class _Search:
             last = explicit.observe(state, action, after)
             steps.append(Step(enabled.index(action), action, after))
             state = after
-        if not last[1 if target.witness else 0] >> target.bit & 1:
-            what = "witness" if target.witness else "violation"
-            raise EncodingError(f"a z3 {what} of {model.property_names[target.bit]} is no "
-                                f"{what} in the explicit model")
-        return Trace(explicit.init_states()[0], tuple(steps))
+        return Trace(explicit.init_states()[0], tuple(steps)), last
 
     # ------------------------------------------------------------ verdicts
 

@@ -539,3 +539,22 @@ def ticks_open_at_end(model: Model[S, A], trace: Trace[S, A], bit: int) -> int |
             if not after:
                 opened = False
     return best
+
+
+def ticks_open_now(model: Model[S, A], trace: Trace[S, A], bit: int) -> list[int]:
+    """Per agent, how long (ticks) its obligation ``bit`` has been open at the end of ``trace``,
+    counted as the WORST properties count (0 where it is closed at the end)."""
+    assert isinstance(model, ObligationModel)
+    n = len(model.agents)
+    states = trace.states
+    out = []
+    for agent in range(n):
+        shift = bit * n + agent
+        ticks = 0
+        for k, step in enumerate(trace.steps):
+            if model.obligations(states[k + 1]) >> shift & 1:
+                ticks += model.moves(states[k])[step.index][2]
+            else:
+                ticks = 0
+        out.append(ticks)
+    return out
