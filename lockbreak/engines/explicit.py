@@ -55,7 +55,7 @@ from lockbreak.core import (
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import extend_to_stuck
+from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.store import CompactStore, StateStore
 
@@ -170,13 +170,7 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
                                  detail=_needs_edges(storage))
         elif kind is PropertyKind.CAN_FINISH and stuck is not None:
             trace, agent = stuck
-            doomed_at = len(trace)
-            trace = extend_to_stuck(model, trace)
-            where = ("the steps marked repeat forever" if trace.loop_start is not None
-                     else "nothing can move at the end")
-            result = CheckResult(name, Status.VIOLATED, trace, stats,
-                                 f"{model.agents[agent]} can never finish after step {doomed_at}; "
-                                 f"{where}")
+            result = cannot_finish(model, name, trace, model.agents[agent], stats)
             if omission is not None:
                 result.detail += f"; unless a state was missed: {omission}"
         elif not search.witnessed >> bit & 1:

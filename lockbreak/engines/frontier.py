@@ -45,7 +45,7 @@ from lockbreak.core import (
 from lockbreak.engines import explicit
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import extend_to_stuck
+from lockbreak.engines.lasso import cannot_finish
 
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
@@ -267,13 +267,7 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
         stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
         if kind is PropertyKind.CAN_FINISH and stuck is not None:
             trace, agent = stuck
-            doomed_at = len(trace)
-            trace = extend_to_stuck(model, trace)
-            where = ("the steps marked repeat forever" if trace.loop_start is not None
-                     else "nothing can move at the end")
-            result = CheckResult(name, Status.VIOLATED, trace, stats,
-                                 f"{model.agents[agent]} can never finish after step "
-                                 f"{doomed_at}; {where}")
+            result = cannot_finish(model, name, trace, model.agents[agent], stats)
         elif bit in shortest.hits and (shortest is not search or not por):
             stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
                           shortest.seconds)

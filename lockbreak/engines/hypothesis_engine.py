@@ -51,7 +51,7 @@ from lockbreak.core import (
     Status,
     Trace,
 )
-from lockbreak.engines.lasso import extend_to_stuck
+from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.shrink import shortcut, shrink, switches
 from lockbreak.engines.walk import Walker, doomed_path, drain, replay
 
@@ -488,12 +488,9 @@ class _Searcher(Generic[S, A]):
         trace: Trace[S, A] = self.walker.trace(init, best)
         found = doomed_path(model, trace.states[-1], limit)
         who = model.agents[found[1]] if isinstance(found, tuple) else "a CPU"
-        extended = extend_to_stuck(model, trace)
-        where = ("the steps marked repeat forever" if extended.loop_start is not None
-                 else "nothing can move at the end")
-        return CheckResult(name, Status.VIOLATED, extended, stats,
-                           f"{who} can never finish after step {len(best)}; {where}; "
-                           + self._first_found(name))
+        result = cannot_finish(model, name, trace, who, stats)
+        result.detail += "; " + self._first_found(name)
+        return result
 
     def _first_found(self, name: str) -> str:
         seconds, runs = self.coverage.found_after.get(name, (0.0, 0))

@@ -14,9 +14,21 @@ from collections import deque
 
 import networkx as nx
 
-from lockbreak.core import A, Model, S, Step, Trace, successors
+from lockbreak.core import A, CheckResult, Model, S, Stats, Status, Step, Trace, successors
 
 _LIMIT = 200_000
+
+
+def cannot_finish(model: Model[S, A], name: str, doomed: Trace[S, A], agent: str,
+                  stats: Stats) -> CheckResult:
+    """The CAN_FINISH violation of property ``name``: after the last step of ``doomed``,
+    ``agent`` can no longer finish; the trace is shown extended to where the CPUs are stuck
+    (`extend_to_stuck`)."""
+    trace = extend_to_stuck(model, doomed)
+    where = ("the steps marked repeat forever" if trace.loop_start is not None
+             else "nothing can move at the end")
+    return CheckResult(name, Status.VIOLATED, trace, stats,
+                       f"{agent} can never finish after step {len(doomed)}; {where}")
 
 
 def extend_to_stuck(model: Model[S, A], trace: Trace[S, A], limit: int = _LIMIT) -> Trace[S, A]:

@@ -47,7 +47,7 @@ from lockbreak.core import (
     successors,
 )
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import extend_to_stuck
+from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.partition import HASH_SEED, Expansion, Factory, Hit, owner
 
@@ -234,13 +234,7 @@ class _Coordinator:
                 result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=self.cut_short)
             elif kind is PropertyKind.CAN_FINISH and stuck is not None:
                 trace, agent = stuck
-                doomed_at = len(trace)
-                trace = extend_to_stuck(model, trace)
-                where = ("the steps marked repeat forever" if trace.loop_start is not None
-                         else "nothing can move at the end")
-                result = CheckResult(name, Status.VIOLATED, trace, stats,
-                                     f"{model.agents[agent]} can never finish after step "
-                                     f"{doomed_at}; {where}")
+                result = cannot_finish(model, name, trace, model.agents[agent], stats)
             elif not self.witnessed >> bit & 1:
                 result = CheckResult(name, Status.VACUOUS, stats=stats,
                                      detail="never violated, but its witness was never reached")
