@@ -20,13 +20,28 @@ from lockbreak.core import S
 from lockbreak.engines.compaction import VisitedSet, fingerprints
 
 
-class _Edges:
-    """The edge columns' readers, for a store with ``edge_ends``, ``perms`` and ``perm_ids``."""
+class _Tree:
+    """The readers both stores share: of the BFS tree (``parent``, ``level_ends``) and of the
+    edge columns (``edge_ends``, ``perms``, ``perm_ids``)."""
 
     __slots__ = ()
+    parent: array
+    level_ends: list[int]
     edge_ends: array
     perms: list[tuple[int, ...]]
     perm_ids: dict[tuple[int, ...], int]
+
+    def depth(self, index: int) -> int:
+        """BFS depth of the state at ``index`` (0 for initial states)."""
+        return bisect_right(self.level_ends, index)
+
+    def chain(self, index: int) -> list[int]:
+        """Indices from an initial state to ``index`` along the BFS tree: a shortest path."""
+        path = [index]
+        while self.parent[path[-1]] >= 0:
+            path.append(self.parent[path[-1]])
+        path.reverse()
+        return path
 
     def edge_sources(self) -> np.ndarray:
         """The source index of every stored edge (expanded from ``edge_ends``)."""
@@ -44,7 +59,7 @@ class _Edges:
         return found
 
 
-class StateStore(_Edges, Generic[S]):
+class StateStore(_Tree, Generic[S]):
     """The states a search found, in BFS order, with the tree that first reached each.
 
     ``states[k]`` is the k-th distinct state; ``parent[k]`` is the index it was first reached
@@ -111,20 +126,8 @@ class StateStore(_Edges, Generic[S]):
         """Mark every state stored so far as no deeper than the current level."""
         self.level_ends.append(len(self.states))
 
-    def depth(self, index: int) -> int:
-        """BFS depth of the state at ``index`` (0 for initial states)."""
-        return bisect_right(self.level_ends, index)
 
-    def chain(self, index: int) -> list[int]:
-        """Indices from an initial state to ``index`` along the BFS tree: a shortest path."""
-        path = [index]
-        while self.parent[path[-1]] >= 0:
-            path.append(self.parent[path[-1]])
-        path.reverse()
-        return path
-
-
-class CompactStore(_Edges, Generic[S]):
+class CompactStore(_Tree, Generic[S]):
     """What a search keeps when the visited set is lossy (`lockbreak.engines.compaction`).
 
     The states themselves are kept only for the level being expanded (``current``, whose first
@@ -182,15 +185,3 @@ class CompactStore(_Edges, Generic[S]):
         self.level_ends.append(len(self.parent))
         self.base += len(self.current)
         self.current, self.following = self.following, []
-
-    def depth(self, index: int) -> int:
-        """BFS depth of the state at ``index`` (0 for initial states)."""
-        return bisect_right(self.level_ends, index)
-
-    def chain(self, index: int) -> list[int]:
-        """Indices from an initial state to ``index`` along the BFS tree: a shortest path."""
-        path = [index]
-        while self.parent[path[-1]] >= 0:
-            path.append(self.parent[path[-1]])
-        path.reverse()
-        return path
