@@ -46,6 +46,7 @@ from lockbreak.engines import explicit
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.lasso import cannot_finish
+from lockbreak.engines.store import perm_index
 
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
@@ -728,11 +729,7 @@ class _Search:
         return self.model.split(value)[0], self._perm_id(perm)
 
     def _perm_id(self, perm: tuple[int, ...]) -> int:
-        found = self.perm_ids.get(perm)
-        if found is None:
-            found = self.perm_ids[perm] = len(self.perms)
-            self.perms.append(perm)
-        return found
+        return perm_index(self.perms, self.perm_ids, perm)
 
     def _canonical_each(self, rows: np.ndarray) -> np.ndarray:
         """`_canonical` by one ``canonical`` call per distinct state (any symmetry)."""

@@ -18,6 +18,7 @@ from collections.abc import Callable, Hashable, Iterable
 from typing import Any
 
 from lockbreak.core import Model, successors
+from lockbreak.engines.store import perm_index
 
 Factory = Callable[[], Model[Any, Any]]
 # (state or portable value, source index, action index, renaming: an id of this partition's,
@@ -257,11 +258,7 @@ class Partition:
         self.e_perm.append(perm_id)
 
     def _perm_id(self, perm: tuple[int, ...]) -> int:
-        found = self.perm_ids.get(perm)
-        if found is None:
-            found = self.perm_ids[perm] = len(self.perms)
-            self.perms.append(perm)
-        return found
+        return perm_index(self.perms, self.perm_ids, perm)
 
     def lineage(self, k: int) -> tuple[int, int, int, Any]:
         """``(parent worker, parent index, action index, portable state)`` of local ``k``."""

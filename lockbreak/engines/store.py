@@ -20,6 +20,17 @@ from lockbreak.core import S
 from lockbreak.engines.compaction import VisitedSet, fingerprints
 
 
+def perm_index(perms: list[tuple[int, ...]], perm_ids: dict[tuple[int, ...], int],
+               perm: tuple[int, ...]) -> int:
+    """The index of agent permutation ``perm`` in ``perms`` (appended when new, with
+    ``perm_ids`` its index), so that an edge stores 4 bytes, not a tuple."""
+    found = perm_ids.get(perm)
+    if found is None:
+        found = perm_ids[perm] = len(perms)
+        perms.append(perm)
+    return found
+
+
 class _Tree:
     """The readers both stores share: of the BFS tree (``parent``, ``level_ends``) and of the
     edge columns (``edge_ends``, ``perms``, ``perm_ids``)."""
@@ -52,11 +63,7 @@ class _Tree:
 
     def perm_id(self, perm: tuple[int, ...]) -> int:
         """A small id for an agent permutation, so that an edge stores 4 bytes, not a tuple."""
-        found = self.perm_ids.get(perm)
-        if found is None:
-            found = self.perm_ids[perm] = len(self.perms)
-            self.perms.append(perm)
-        return found
+        return perm_index(self.perms, self.perm_ids, perm)
 
 
 class StateStore(_Tree, Generic[S]):
