@@ -118,3 +118,17 @@ def drive(model: KernelModel, script: Iterable[str], state: int | None = None
         states.append(current)
     return current, infos, states
 
+
+def first_states(model: KernelModel, limit: int | None = None) -> list[int]:
+    """The first ``limit`` reachable states of ``model`` (all of them by default), in
+    breadth-first order from its first initial state."""
+    states = model.init_states()[:1]
+    seen = set(states)
+    i = 0
+    while i < len(states) and (limit is None or len(states) < limit):
+        for _, after, _, _ in model.successors(states[i]):
+            if after not in seen:
+                seen.add(after)
+                states.append(after)
+        i += 1
+    return states[:limit]

@@ -25,7 +25,7 @@ from model.invariants import Candidates, Mining
 from model.kernel import KernelModel
 from model.symbolic import SymbolicKernel
 from properties.catalogue import CATALOGUE
-from tests.helpers import check_by_name, kernel_model, scenario_toml
+from tests.helpers import check_by_name, first_states, kernel_model, scenario_toml
 
 SAFETY = [p.name for p in CATALOGUE if p.kind is PropertyKind.SAFETY]
 
@@ -69,17 +69,6 @@ LOOP = scenario_toml(
 FEW = Mining(first=0, walks=20, steps=100)
 
 
-def reachable(model: KernelModel) -> list[int]:
-    states = list(model.init_states())
-    seen = set(states)
-    for state in states:
-        for _, after, _, _ in model.successors(state):
-            if after not in seen:
-                seen.add(after)
-                states.append(after)
-    return states
-
-
 def test_what_houdini_keeps_holds_in_every_reachable_state(loop: KernelModel) -> None:
     model = loop
     twin = SymbolicKernel(model, FEW)
@@ -91,7 +80,7 @@ def test_what_houdini_keeps_holds_in_every_reachable_state(loop: KernelModel) ->
     assert kept is not None
     mined = twin._candidates
     assert isinstance(mined, Candidates)
-    states = reachable(model)
+    states = first_states(model)
     assert len(states) == 713 and mined.samples < len(states)
     wrong = set().union(*(mined.false_in(model.parts(s)) for s in states))
     assert wrong, "the few samples should suggest some facts that are false"

@@ -22,6 +22,7 @@ from model.locks import Outcome
 from model.symbolic import SymbolicKernel
 from model.world import build_world
 from properties.catalogue import specs
+from tests.helpers import first_states
 
 REPO = Path(__file__).resolve().parent.parent
 # Together: tas, ticket, qspinlock and rwlock words, the -mm counter, wakeups and
@@ -37,20 +38,6 @@ Successor = tuple[object, tuple, int, int]   # (action, next state's parts, viol
 def kernel_model(name: str, **overrides: str) -> KernelModel:
     scenario = load(REPO / "scenarios" / f"{name}.toml", Overrides(**overrides))
     return KernelModel(build_world(scenario), specs())
-
-
-def reachable(model: KernelModel, limit: int) -> list[int]:
-    """The first ``limit`` reachable states of ``model`` in breadth-first order."""
-    states = model.init_states()[:1]
-    seen = set(states)
-    i = 0
-    while i < len(states) and len(states) < limit:
-        for _, after, _, _ in model.successors(states[i]):
-            if after not in seen:
-                seen.add(after)
-                states.append(after)
-        i += 1
-    return states[:limit]
 
 
 def explicit_successors(model: KernelModel, state: int) -> set[Successor]:
@@ -90,7 +77,7 @@ def test_symbolic_successors_equal_the_explicit_ones_state_by_state(name: str) -
     model = kernel_model(name)
     twin = SymbolicKernel(model)
     solver = relation_solver(twin)
-    states = reachable(model, STATES)
+    states = first_states(model, STATES)
     assert len(states) > 20
     for state in states:
         symbolic = symbolic_successors(twin, solver, model, state)
@@ -126,7 +113,7 @@ def test_a_twin_of_a_broken_lock_is_told_apart() -> None:
                                              for lock in model.world.locks))
     wrong = SymbolicKernel(KernelModel(world, specs()))
     solver = relation_solver(wrong)
-    differ = [s for s in reachable(model, 200)
+    differ = [s for s in first_states(model, 200)
               if symbolic_successors(wrong, solver, model, s) != explicit_successors(model, s)]
     assert differ
 

@@ -21,6 +21,7 @@ from model.lockstep import LockstepKernelModel
 from model.symbolic_lockstep import SymbolicLockstepKernel
 from model.world import build_world
 from properties.catalogue import specs
+from tests.helpers import first_states
 
 REPO = Path(__file__).resolve().parent.parent
 # (scenario, overrides): tas, ticket and qspinlock under lockstep, wakeups and preemption, rt
@@ -40,19 +41,6 @@ Successor = tuple[object, object, bool, tuple[int, ...], int, int]
 def lockstep_model(name: str, **overrides: str) -> LockstepKernelModel:
     scenario = load(REPO / "scenarios" / f"{name}.toml", Overrides(timing="lockstep", **overrides))
     return LockstepKernelModel(build_world(scenario), specs())
-
-
-def reachable(model: LockstepKernelModel, limit: int) -> list[int]:
-    states = model.init_states()[:1]
-    seen = set(states)
-    i = 0
-    while i < len(states) and len(states) < limit:
-        for _, after, _, _ in model.successors(states[i]):
-            if after not in seen:
-                seen.add(after)
-                states.append(after)
-        i += 1
-    return states[:limit]
 
 
 def counters_in(twin: SymbolicLockstepKernel, state: int) -> tuple[int, ...]:
@@ -128,7 +116,7 @@ def test_symbolic_lockstep_successors_equal_the_explicit_ones(name: str,
                                                                overrides: dict[str, str]) -> None:
     twin = SymbolicLockstepKernel(lockstep_model(name, **overrides), cap=CAP)
     solver = relation_solver(twin)
-    states = reachable(twin.explicit, STATES)
+    states = first_states(twin.explicit, STATES)
     assert len(states) > 20
     ticks = opened = 0
     for state in states:
@@ -160,7 +148,7 @@ def test_open_obligations_and_stuck_states_are_the_explicit_ones(name: str) -> N
     n = len(model.agents)
     solver = z3.Solver()
     seen_open = 0
-    for state in reachable(model, 400):
+    for state in first_states(model, 400):
         solver.push()
         solver.add(twin.encode(state, 0))
         assert solver.check() == z3.sat
@@ -191,6 +179,6 @@ def test_a_twin_that_ends_ticks_late_is_told_apart() -> None:
     model = lockstep_model("nested-v2.6.12", preempt="rt")
     late = Late(model, cap=CAP)
     solver = relation_solver(late)
-    differ = [s for s in reachable(model, 200)
+    differ = [s for s in first_states(model, 200)
               if symbolic_successors(late, solver, s) != explicit_successors(late, s)]
     assert differ
