@@ -27,6 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "public"
 BROWSERS = ("chromium", "chromium-browser", "google-chrome")
+pytestmark = pytest.mark.needs_program("|".join(BROWSERS), install="apt-get install -y chromium")
 
 
 class DevTools:
@@ -84,10 +85,7 @@ class DevTools:
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[DevTools]:
-    exe = next((found for name in BROWSERS if (found := shutil.which(name))), None)
-    if exe is None:
-        pytest.fail("no Chromium found: install Debian's package (apt-get install -y chromium); "
-                    ".ci/run does")
+    exe = next(found for name in BROWSERS if (found := shutil.which(name)))
     to_browser_r, to_browser_w = os.pipe()
     from_browser_r, from_browser_w = os.pipe()
 

@@ -9,7 +9,7 @@ is SPIN's invalid end state; a scenario fault is an error, never a verdict. The 
 one scenario is a golden file (``LOCKBREAK_REGEN_GOLDEN=1`` rewrites it).
 
 SPIN runs when ``spin`` and ``gcc`` are installed (``.ci/run`` installs them; under CI a
-missing SPIN fails instead of skipping).
+missing SPIN fails instead of skipping: see ``conftest.py``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from test_broken_variants import VARIANTS, Variant
 
 from lockbreak.cli import main
 from lockbreak.cli.checking import Overrides, load, run_scenario
-from lockbreak.cli.spin import PanOptions, SpinRun, check_with_spin, spin_available
+from lockbreak.cli.spin import PanOptions, SpinRun, check_with_spin
 from lockbreak.core import Budget, LockbreakError, SilentReporter, Status
 from model.promela import exported, promela_model
 from model.scenario.load import find_scenarios
@@ -42,9 +42,8 @@ NAMES = [p.name for p in PROPERTIES]
 # Small tables and a quick compile: the public scenarios have at most a few thousand states.
 QUICK = PanOptions(depth=100_000, hash_bits=18, optimise="-O0")
 
-if not spin_available() and os.environ.get("CI") == "true":
-    raise RuntimeError("CI runs the SPIN comparison: .ci/run installs spin and gcc")
-needs_spin = pytest.mark.skipif(not spin_available(), reason="spin or gcc is not installed")
+needs_spin = pytest.mark.needs_program("spin", "gcc",
+                                       install="apt-get install -y spin gcc libc6-dev")
 
 PUBLIC = [path for path in find_scenarios([REPO / "scenarios"])
           if load(path, Overrides()).kernel.timing == "interleaving"]

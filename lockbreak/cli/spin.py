@@ -13,7 +13,6 @@ result, never a verdict.
 from __future__ import annotations
 
 import re
-import shutil
 import subprocess
 import tempfile
 import time
@@ -55,11 +54,6 @@ class SpinRun:
     seconds: float = 0.0            # spin -a, gcc and pan, every run
     pan_seconds: float = 0.0        # pan alone
     output: str = ""
-
-
-def spin_available() -> bool:
-    """Whether ``spin`` and ``gcc`` are on PATH."""
-    return shutil.which("spin") is not None and shutil.which("gcc") is not None
 
 
 def _run(cmd: list[str], cwd: Path, timeout: float | None = None) -> str:
