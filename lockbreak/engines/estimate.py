@@ -6,7 +6,7 @@ number of ways to be ``d`` steps in grows, then the programs run out. `extrapola
 and adds the fitted sizes of the levels not yet seen. `estimate` explores breadth-first for a
 time budget and extrapolates from the complete levels; when the budget suffices it counts
 exactly. The guess is rough until the sample has passed the steepest growth (about a tenth of
-the states): README.md gives its error on the benchmark scenarios.
+the states): bench/README.md gives its error on the scaled nested scenario.
 """
 
 from __future__ import annotations
