@@ -10,6 +10,8 @@ Conventions of the pages under ``docs/`` that these tests read:
   page's files and the repository's ``scenarios/``; each shown line must be printed, in order,
   a ``...`` line standing for any number of lines. Times (``0.09 s``) and report IDs are
   masked, as in ``tests/test_readme.py``.
+- a ```` ```python ```` block defines ``test_*`` functions; each passes, run from the
+  repository's root.
 - a ```` ```c ```` block titled ``"ERA PRIMITIVE"`` (``"v2.6.9 cond_resched_lock"``, or
   ``"PREEMPT_RT spin_lock"``) is that primitive's body in the model, up to indentation.
 - ``docs/semantics.md section N`` citations anywhere in the code name a section that exists.
@@ -75,6 +77,7 @@ def page_blocks(page: Path) -> list[Block]:
 
 PAGES = sorted(DOCS.glob("*.md"))
 TOML_BLOCKS = [b for page in PAGES for b in page_blocks(page) if b.lang == "toml"]
+PYTHON_BLOCKS = [b for page in PAGES for b in page_blocks(page) if b.lang == "python"]
 C_BLOCKS = [b for page in PAGES for b in page_blocks(page) if b.lang == "c" and b.title]
 
 
@@ -202,6 +205,17 @@ def shown_commands(page: Path) -> int:
 def test_every_command_shown_prints_what_the_page_shows(page: Path, tmp_path: Path,
                                                         monkeypatch: pytest.MonkeyPatch) -> None:
     assert run_page(page, tmp_path, monkeypatch) == shown_commands(page)
+
+
+@pytest.mark.parametrize("block", PYTHON_BLOCKS, ids=str)
+def test_every_python_example_passes(block: Block, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(ROOT)
+    namespace: dict[str, object] = {}
+    exec(compile(block.text, str(block), "exec"), namespace)
+    tests = [f for name, f in namespace.items() if name.startswith("test_") and callable(f)]
+    assert tests, f"{block}: no test_ function"
+    for test in tests:
+        test()
 
 
 @pytest.mark.parametrize("block", C_BLOCKS, ids=str)
