@@ -42,7 +42,7 @@ COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 @dataclass(frozen=True)
 class BuildConfig:
-    """What the preprocessor and the booted kernel know (SEMANTICS.md sections 4 and 5)."""
+    """What the preprocessor and the booted kernel know (docs/semantics.md sections 4 and 5)."""
 
     preempt: str                 # none | voluntary | full | rt
     preempt_dynamic: bool

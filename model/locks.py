@@ -1,4 +1,4 @@
-"""Lock algorithms: the lock word and its atomic operations (SEMANTICS.md section 3).
+"""Lock algorithms: the lock word and its atomic operations (docs/semantics.md section 3).
 
 Each operation is one atomic step on one lock word: it takes the word, the CPU and that CPU's
 private ticket, and returns an `Outcome` (the new word, the value read, and whether the CPU

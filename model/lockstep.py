@@ -1,4 +1,4 @@
-"""Lockstep timing (SEMANTICS.md section 6): time advances in ticks, and in each tick every
+"""Lockstep timing (docs/semantics.md section 6): time advances in ticks, and in each tick every
 unfinished CPU takes exactly one step, in every possible order within the tick.
 
 The state is the interleaving model's packed int with one "moved in this tick" bit per CPU

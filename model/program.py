@@ -1,7 +1,7 @@
 """Compiled CPU programs: flat instruction lists that the kernel model interprets.
 
 An instruction is either an atomic *step* (one shared-memory access or one CPU-local statement,
-SEMANTICS.md section 2) or *free* control (jumps, tests of the CPU's own registers and
+docs/semantics.md section 2) or *free* control (jumps, tests of the CPU's own registers and
 ``preempt_count``, ghost bookkeeping) that runs in the same transition as the step before it.
 """
 

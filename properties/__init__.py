@@ -1,4 +1,4 @@
-"""What must hold: the named properties of SEMANTICS.md section 8, in one catalogue."""
+"""What must hold: the named properties of docs/semantics.md section 8, in one catalogue."""
 
 from properties.catalogue import CATALOGUE, Property, by_name, specs
 

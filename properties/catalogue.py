@@ -22,7 +22,7 @@ class Property:
 
     name: str
     kind: PropertyKind
-    holds_when: str               # SEMANTICS.md section 8, one line
+    holds_when: str               # docs/semantics.md section 8, one line
     witness: str                  # what must have happened for a pass to mean something
     broken: str                   # what the last step of a counterexample did
     violated_by: Event

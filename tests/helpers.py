@@ -22,7 +22,7 @@ from properties.catalogue import KNOWN, of_kind, specs
 # Scenario files, kernel models and driven paths (test_semantics_table, test_era_primitives,
 # test_broken_variants)
 
-# The nested scenario of the 2004 mail (SEMANTICS.md section 9).
+# The nested scenario of the 2004 mail (docs/semantics.md section 9).
 NESTED_CPU0 = """
 spin_lock(A);
 spin_lock(B);

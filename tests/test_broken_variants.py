@@ -1,7 +1,7 @@
 """Deliberately broken variants of real eras, each caught by a named property.
 
 Each variant is a real era with one line of its kernel C taken out or changed (`Era.patch`),
-run on the nested scenario of SEMANTICS.md section 9 through ``build_world(..., era=...)``.
+run on the nested scenario of docs/semantics.md section 9 through ``build_world(..., era=...)``.
 For each: the named property is violated by a short, pinned counterexample that ends at the
 broken line, and the unbroken era passes the same property on the same scenario (with its
 witness reached), so the property bites on the bug and on nothing else.

@@ -26,7 +26,7 @@ DATA = Path(__file__).resolve().parent / "data"
 NESTED = REPO / "scenarios" / "nested-v2.6.9.toml"
 STATUSES = {"holds", "violated", "vacuous", "incomplete"}
 
-# SEMANTICS.md sections 3, 4, 5 and 8: what `lockbreak list` must show, one line each.
+# docs/semantics.md sections 3, 4, 5 and 8: what `lockbreak list` must show, one line each.
 ERAS = ["v2.6.8", "v2.6.8-mm", "v2.6.9", "v2.6.11", "v2.6.12", "v2.6.20", "v2.6.25",
         "v4.15-rc", "v4.15", "v5.17", "v6.11"]
 LOCK_ALGORITHMS = ["tas", "ticket", "qspinlock", "rwlock"]

@@ -1,4 +1,4 @@
-"""Each era's primitives, step by step, against SEMANTICS.md sections 3 to 5.
+"""Each era's primitives, step by step, against docs/semantics.md sections 3 to 5.
 
 Every test drives one chosen path through a small scenario (the script names who moves:
 ``"0"`` is a step of cpu0, ``"w0"`` the environment waking cpu0) and pins the exact step texts

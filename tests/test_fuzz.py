@@ -167,7 +167,7 @@ def test_fuzz_rediscovers_the_known_bug(version: str, prop: str, seed: int, exam
     assert "every expectation met" in checked.output
     assert re.search(rf"{prop} \.+ violated", checked.output)
     if prop == "no_sleep_in_atomic":
-        # what SEMANTICS.md section 9 says it takes: a woken CPU that breaks a lock while
+        # what docs/semantics.md section 9 says it takes: a woken CPU that breaks a lock while
         # it holds another
         woken = ["\n".join(render_code(cpu.code)) for cpu in scenario.cpus if cpu.wakeups]
         assert any("cond_resched_lock(" in code

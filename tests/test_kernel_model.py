@@ -1,7 +1,7 @@
 """The kernel model itself: pinned state counts, its fast path, determinism, symmetry.
 
 Pinned counts were computed once with the explicit engine. They change only when the model's
-step granularity changes (what one atomic step is, SEMANTICS.md section 2), or what a state
+step granularity changes (what one atomic step is, docs/semantics.md section 2), or what a state
 records (lock words, ghost bookkeeping), or an era's code; a change to any of them needs a
 reason in the commit that makes it.
 """
@@ -160,7 +160,7 @@ def test_nested_scenario_state_count(era: str, states: int, transitions: int) ->
 
 @pytest.mark.parametrize("era", ["v2.6.8", "v2.6.12", "v2.6.8-mm", "v2.6.25"])
 def test_nested_scenario_keeps_mutual_exclusion_and_finishes(era: str) -> None:
-    # SEMANTICS.md section 9, first two columns.
+    # docs/semantics.md section 9, first two columns.
     results = statuses(check(kernel_model(NESTED, version=era)))
     assert results["mutual_exclusion"] == "holds"
     assert results["deadlock_free"] == "holds"
@@ -169,7 +169,7 @@ def test_nested_scenario_keeps_mutual_exclusion_and_finishes(era: str) -> None:
 @pytest.mark.parametrize(("era", "possible"), [
     ("v2.6.8", False), ("v2.6.12", True), ("v2.6.8-mm", True), ("v2.6.25", True)])
 def test_cpu1_gets_b_while_cpu0_is_in_its_lock_break(era: str, possible: bool) -> None:
-    # SEMANTICS.md section 9, third column: "CPU1 can get B while CPU0 is in its loop".
+    # docs/semantics.md section 9, third column: "CPU1 can get B while CPU0 is in its loop".
     # Before v2.6.9 nothing a waiter does makes the holder break; after, it can.
     model = kernel_model(NESTED, version=era)
     found = False
@@ -187,7 +187,7 @@ def test_cpu1_gets_b_while_cpu0_is_in_its_lock_break(era: str, possible: bool) -
     ("v2.6.12", False), ("v2.6.20", True), ("v2.6.25", True), ("v4.15-rc", True),
     ("v4.15", False), ("v5.17", False), ("v6.11", False)])
 def test_a_wakeup_in_the_nested_break_schedules_while_atomic(era: str, atomic: bool) -> None:
-    # SEMANTICS.md section 9, last paragraph: only __resched_legal (v2.6.12) and the
+    # docs/semantics.md section 9, last paragraph: only __resched_legal (v2.6.12) and the
     # "preempt_count == one lock" test (v4.15 on) keep the nested caller from scheduling.
     model = kernel_model(DATA / "nested-wakeup.toml", version=era)
     result = by_name(check(model, properties=["no_sleep_in_atomic"]))["no_sleep_in_atomic"]

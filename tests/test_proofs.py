@@ -3,7 +3,7 @@
 Pinned: which goals each era proves and which fail, for the flat loop (only L held at the
 lock-break site) and the nested one (another lock held too). The failures are the kernel's
 own history: the 2005 return-value bug in v2.6.9 and v2.6.11, and the schedule while atomic
-of a nested caller in every era from v2.6.8 to v4.15-rc except v2.6.12 (SEMANTICS.md
+of a nested caller in every era from v2.6.8 to v4.15-rc except v2.6.12 (docs/semantics.md
 section 9). A deliberately broken relock is caught with a counterexample to induction, and the
 explicit engine with 2 CPUs agrees with every verdict.
 """

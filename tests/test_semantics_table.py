@@ -1,4 +1,4 @@
-"""SEMANTICS.md section 9 reproduced row by row: the verdicts the model must give.
+"""docs/semantics.md section 9 reproduced row by row: the verdicts the model must give.
 
 The nested scenario of the 2004 mail: CPU0 holds A and B and calls ``cond_resched_lock(B)``
 three times; CPU1 takes C and then B. Interleaving timing, ``preempt = "full"``. One test per

@@ -1,5 +1,5 @@
 """Lockstep timing, worst cases in ticks and fair liveness on the kernel model
-(SEMANTICS.md sections 6 and 8).
+(docs/semantics.md sections 6 and 8).
 
 The worst cases below are worked out by hand in each test's docstring, from the era's steps
 (the same step texts that tests/test_era_primitives.py pins), and the model must agree.

@@ -1,6 +1,6 @@
 """``lockbreak prove --era ERA``: the era's lock-break loop proved safe for every number of CPUs.
 
-Prints, per loop shape, one verdict line per goal (SEMANTICS.md section 8 properties and the
+Prints, per loop shape, one verdict line per goal (docs/semantics.md section 8 properties and the
 primitives' contracts), the counterexample to induction of each failed goal in kernel words,
 and the inductive invariant the proof used. Exit 0 when every applicable goal is proved, 1 when
 one failed, 2 on bad input, 3 when z3 could not decide one (never reported as proved).

@@ -1,4 +1,5 @@
-"""Kernel eras by name: each era's spin_lock / cond_resched_lock family (SEMANTICS.md section 5).
+"""Kernel eras by name: each era's spin_lock / cond_resched_lock family
+(docs/semantics.md section 5).
 
 >>> sorted(ERAS)[:3]
 ['v2.6.11', 'v2.6.12', 'v2.6.20']

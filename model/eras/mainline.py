@@ -1,11 +1,11 @@
-"""The mainline eras of SEMANTICS.md section 5, oldest first, each a patch on the one before.
+"""The mainline eras of docs/semantics.md section 5, oldest first, each a patch on the one before.
 
 Bodies are kernel C in the shape of kernel/spinlock.c and kernel/sched.c of the version named,
 reduced to what matters for lock breaking. Configuration tests read as in the kernel:
 ``IS_ENABLED(CONFIG_PREEMPT)`` is "built preemptible" (``preempt = full`` or ``rt``, or
 ``preempt_dynamic``), ``preempt_model_full()`` the preemption model booted. The lock algorithm
 below ``arch_spin_*`` comes from `model.locks`; one atomic step is one shared-memory access or
-one CPU-local statement (SEMANTICS.md section 2).
+one CPU-local statement (docs/semantics.md section 2).
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """PREEMPT_RT: spinlocks become sleeping rt_mutex locks, whatever the era.
 
-Laid over an era's primitives when ``preempt = "rt"`` (SEMANTICS.md section 4): a waiter
+Laid over an era's primitives when ``preempt = "rt"`` (docs/semantics.md section 4): a waiter
 blocks instead of spinning, holding the lock does not raise ``preempt_count``, and the lock
 word of the ``rtmutex`` algorithm never reports contention.
 """

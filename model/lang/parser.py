@@ -77,7 +77,7 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
         Where ``text`` starts in ``file`` (1-based), so code embedded in a TOML string
         gets positions in the TOML file.
     mode
-        ``"scenario"`` for the scenario language of SEMANTICS.md section 7, ``"era"`` for
+        ``"scenario"`` for the scenario language of docs/semantics.md section 7, ``"era"`` for
         era bodies, which may also assign, return and compare.
     params
         The scenario's ``[params]``: each name may stand for its value as a ``repeat``

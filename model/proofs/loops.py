@@ -3,7 +3,7 @@
 Every CPU runs the same code forever; ``flat`` holds only ``L`` at the lock-break site,
 ``nested`` also holds a CPU-private lock (its only effect on ``L`` is one more
 ``preempt_count``, so it is written ``preempt_disable()``), which is what makes a reschedule
-inside ``cond_resched_lock`` a schedule while atomic (SEMANTICS.md section 9).
+inside ``cond_resched_lock`` a schedule while atomic (docs/semantics.md section 9).
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The transition relation of N CPUs running a compiled loop, generated instruction by instruction.
 
 One `Move` is one atomic step of some CPU ``me`` from one program point along one path of the
-free control after it (SEMANTICS.md section 2, the same split as `model.kernel`): a guard over
+free control after it (docs/semantics.md section 2, the same split as `model.kernel`): a guard over
 the pre-state, the post-state it makes, and the events it shows (a lock-break site's return
 value, its exit, a lock release). Plus the environment's wakeups and the ``full`` preemption
 whenever ``preempt_count`` is 0 and ``need_resched`` is set.

@@ -5,7 +5,7 @@ of kernel code (`model.lang.ast` nodes) built from the lock-break idioms: nested
 sections, ``cond_resched_lock`` with and without a test of its value, open-coded breaks on
 ``need_lockbreak``/``spin_needbreak``/``need_resched``, ``spin_trylock``, loops that
 ``restart``, reads, writes and uses of the datum. `render` writes it as a scenario file
-(SEMANTICS.md section 7) that `model.scenario.load.load_scenario` accepts.
+(docs/semantics.md section 7) that `model.scenario.load.load_scenario` accepts.
 
 Valid by construction: every path takes and releases the same locks, data is touched only
 under its lock and used only after a read, and ``break``/``continue``/``restart`` appear only

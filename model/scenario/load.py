@@ -1,4 +1,4 @@
-"""Read scenario files (SEMANTICS.md section 7) into checked `Scenario` values.
+"""Read scenario files (docs/semantics.md section 7) into checked `Scenario` values.
 
 ``tomllib`` parses the file but reports no positions, so `_Locator` scans the source text for
 the line and column of every key and value; every mistake is then a `ScenarioError` at
@@ -104,7 +104,7 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     Returns
     -------
     Scenario
-        With every default resolved from the era and SEMANTICS.md.
+        With every default resolved from the era and docs/semantics.md.
 
     Raises
     ------

@@ -1,4 +1,4 @@
-"""The checked, defaults-resolved form of a scenario file (SEMANTICS.md section 7).
+"""The checked, defaults-resolved form of a scenario file (docs/semantics.md section 7).
 
 `model.scenario.load` builds these from TOML; everything downstream (the kernel model, the
 engines' reports) reads only these frozen values, never the TOML.
