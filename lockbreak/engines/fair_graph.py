@@ -46,6 +46,7 @@ from lockbreak.core import (
 )
 from lockbreak.engines import frontier
 from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.fair_symmetry import MAX_GROUP, Renamings, SymmetricFair
 from lockbreak.engines.liveness import Analysis, ObligationModel, decide
 
 # States whose obligations are looked up together (bounds the unpacked rows of one chunk).
@@ -96,7 +97,7 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
         results += frontier.check(model, properties=others, budget=budget, reporter=reporter,
                                   symmetry=symmetry, por=por)
     if owing:
-        results += check_obligations(model, owing, budget, reporter)
+        results += check_obligations(model, owing, budget, reporter, symmetry)
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
 
@@ -104,16 +105,38 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
 def check_obligations(model: Any, bits: Sequence[int],
                       budget: Budget = Budget(),  # noqa: B008 (frozen)
                       reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-                      ) -> list[CheckResult]:
+                      symmetry: bool = False) -> list[CheckResult]:
     """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
-    verdicts, counterexamples and worst cases."""
-    graph = labelled(model, budget, reporter)
-    stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
-                  graph.seconds)
-    if graph.cut_short:
-        return [CheckResult(model.property_names[b], Status.INCOMPLETE, stats=stats,
-                            detail=graph.cut_short) for b in bits]
-    return decide(ColumnAnalysis(model, graph), bits, stats)
+    verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
+    the FAIR properties are decided on the quotient instead (`fair_symmetry`): the same
+    verdicts, fewer states, lassos as long before the loop and replaying on ``model``."""
+    fair = [b for b in bits if model.property_kinds[b] is PropertyKind.FAIR]
+    reduced = fair if symmetry and symmetric(model) else []
+    results = []
+    for chosen, quotient in (([b for b in bits if b not in reduced], False), (reduced, True)):
+        if not chosen:
+            continue
+        graph = labelled(model, budget, reporter, symmetry=quotient)
+        stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
+                      graph.seconds)
+        if graph.cut_short:
+            results += [CheckResult(model.property_names[b], Status.INCOMPLETE, stats=stats,
+                                    detail=graph.cut_short) for b in chosen]
+        elif quotient:
+            results += SymmetricFair(model, graph).decide(chosen, stats)
+        else:
+            results += decide(ColumnAnalysis(model, graph), chosen, stats)
+    order = {bit: k for k, bit in enumerate(bits)}
+    return sorted(results, key=lambda r: order[model.property_names.index(r.property)])
+
+
+def symmetric(model: Any) -> bool:
+    """Whether the FAIR properties of ``model`` may be decided on its symmetry quotient
+    (`lockbreak.engines.fair_symmetry`): it has groups of interchangeable agents, a
+    ``canonical_perm``, and few enough renamings to tabulate."""
+    groups = getattr(model, "canonical_groups", ())
+    return (bool(groups) and callable(getattr(model, "canonical_perm", None))
+            and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
 
 
 class KeyedStates(Sequence[int]):
@@ -148,6 +171,14 @@ class ColumnGraph:
     enabled: np.ndarray
     seconds: float
     cut_short: str
+    # Under symmetry: each edge's renaming (an index into ``renamings``), which takes the
+    # real successor to the stored representative: ``renamings[k][agent]`` is that agent's
+    # place in the representative.
+    renaming: np.ndarray | None = None
+    renamings: Sequence[tuple[int, ...]] = ()
+    # Each edge's action slot: agent ``k``'s step for ``k < n``, else the wakeup of
+    # ``wake_agents[k - n]``.
+    slot: np.ndarray | None = None
 
 
 class ColumnAnalysis(Analysis[Any, Any]):
@@ -167,12 +198,14 @@ class ColumnAnalysis(Analysis[Any, Any]):
 
 def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
              reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-             ) -> ColumnGraph:
+             symmetry: bool = False) -> ColumnGraph:
     """The labelled state graph of ``model`` (a model `serves` accepts), from the frontier
-    engine's search with every edge kept."""
+    engine's search with every edge kept; with ``symmetry``, its quotient: one state per
+    orbit, each edge carrying the renaming that takes its real target to the stored one."""
     n = len(model.agents)
     _check_ticks(model)
-    search = frontier._Search(model, 0, None, budget, reporter, graph=True)
+    canon = model.canonical if symmetry else None
+    search = frontier._Search(model, 0, canon, budget, reporter, graph=True)
     search.run()
     counts = _joined(search.edge_counts, np.int64)
     stored = search.stored
@@ -192,7 +225,9 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     enabled = _enabled(indptr, agent)
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
                        _parent_edges(parent_state, src, dst), depth,
-                       _owing(model, search, keys), enabled, search.seconds, search.cut_short)
+                       _owing(model, search, keys), enabled, search.seconds, search.cut_short,
+                       _joined(search.edge_perm, np.int64) if symmetry else None,
+                       list(search.perms), slot)
 
 
 def _check_ticks(model: Any) -> None:
