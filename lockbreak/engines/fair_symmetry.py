@@ -115,19 +115,25 @@ class SymmetricFair:
         self.group = Renamings(n, model.canonical_groups)
         renaming = np.array([self.group.ids[tuple(p)] for p in graph.renamings] or [0],
                             dtype=np.int64)[graph.renaming]
-        places = np.arange(n, dtype=np.int64)
-        # The product with the tracked agent's place: node u * n + j.
-        self.size = len(graph.states) * n
-        self.src = (graph.src.astype(np.int64)[:, None] * n + places).ravel()
-        self.dst = (graph.dst.astype(np.int64)[:, None] * n
-                    + self.group.apply[renaming]).ravel()
-        self.agent = np.repeat(graph.agent.astype(np.int64), n)
-        self.renaming = np.repeat(renaming, n)
-        order = np.argsort(self.src, kind="stable")
-        self.src, self.dst = self.src[order], self.dst[order]
-        self.agent, self.renaming = self.agent[order], self.renaming[order]
-        self.has_out = np.repeat(np.diff(np.searchsorted(graph.src, np.arange(
-            len(graph.states) + 1))) > 0, n)
+        # The product with the tracked agent's place: node u * n + j; its edges laid out
+        # sorted by source, each source's block of quotient edges once per place.
+        states = len(graph.states)
+        self.size = states * n
+        degree = np.bincount(graph.src, minlength=states).astype(np.int64)
+        first = np.concatenate([[0], np.cumsum(degree)])[:-1]
+        node = np.arange(self.size, dtype=np.int64)
+        sizes = degree[node // n]
+        block = first[node // n] * n + node % n * sizes     # where a node's edges begin
+        edge = (np.arange(int(sizes.sum()), dtype=np.int64)
+                - np.repeat(block - first[node // n], sizes))
+        place = np.repeat(node % n, sizes)
+        index = np.int32 if self.size < 1 << 31 else np.int64
+        self.src = np.repeat(node.astype(index), sizes)
+        self.dst = (graph.dst[edge].astype(np.int64) * n
+                    + self.group.apply[renaming[edge], place]).astype(index)
+        self.agent = graph.agent[edge]
+        self.renaming = renaming[edge].astype(np.int32)
+        self.has_out = sizes > 0
         self.enabled = np.repeat(graph.enabled, n)
         self.depth = np.repeat(graph.depth.astype(np.int64), n)
 
@@ -205,7 +211,7 @@ class SymmetricFair:
         if not len(nodes):
             return fair
         # A spanning forest of the components, breadth first from each one's first node.
-        start = np.searchsorted(src, np.arange(self.size + 1))
+        start = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=self.size))])
         rho = np.full(self.size, -1, dtype=np.int64)
         _, first = np.unique(labels[nodes], return_index=True)
         frontier = nodes[first]
@@ -222,8 +228,8 @@ class SymmetricFair:
             frontier = reached
         # What moves, or cannot move, at each node, in the root's names.
         moving = np.zeros(self.size, dtype=np.int64)
-        mover = self.agent[edges] >= 0
-        np.bitwise_or.at(moving, src[mover], np.left_shift(1, self.agent[edges][mover]))
+        agent = self.agent[edges].astype(np.int64)
+        np.bitwise_or.at(moving, src[agent >= 0], np.left_shift(1, agent[agent >= 0]))
         served = (moving[nodes] | (self.all_agents & ~self.enabled[nodes]))
         reach = np.zeros(count, dtype=np.int64)
         np.bitwise_or.at(reach, labels[nodes], g.image[g.inverse[rho[nodes]], served])
