@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from lockbreak.core import CheckResult, PropertyKind, Status
+from lockbreak.core import Budget, CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, fair_graph
 from lockbreak.engines.liveness import open_forever
 from model.kernel import KernelModel
@@ -123,3 +123,14 @@ def test_check_gives_the_plain_engines_fair_verdicts_and_lassos(tmp_path: Path) 
                    for r in data["results"]] for flag, (_, data) in runs.items()}
     assert seen[""] == seen["--plain-bfs"]
     assert ("starvation_free", "violated") in {(p, s) for p, s, *_ in seen[""]}
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+def test_a_state_budget_leaves_fairness_undecided(tmp_path: Path, symmetry: bool) -> None:
+    path = tmp_path / "nested-scaled-2.toml"
+    path.write_text(scenario_text(2))
+    model = kernel_model(build_world(load_scenario(path, known_properties=KNOWN)),
+                         specs(of_kind(PropertyKind.FAIR)))
+    for result in fair_graph.check(model, budget=Budget(max_states=100), symmetry=symmetry):
+        assert result.status is Status.INCOMPLETE
+        assert result.detail == "stopped at 100 states (--max-states)"

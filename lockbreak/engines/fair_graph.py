@@ -21,8 +21,9 @@ are ever turned back into model states.
 
 A factored model's CPU step takes one tick and a wakeup none (interleaving timing, as the
 kernel model's ``moves`` says); `labelled` checks that against ``moves`` at the initial
-states and refuses a model that counts otherwise. The graph is the unreduced one: neither
-symmetry nor partial-order reduction is applied to it.
+states and refuses a model that counts otherwise. With symmetry the FAIR properties are
+decided on the quotient instead (`lockbreak.engines.fair_symmetry`, which argues why that is
+exact); the WORST ones always on the full graph. Partial-order reduction is never applied.
 """
 
 from __future__ import annotations
@@ -139,7 +140,7 @@ def symmetric(model: Any) -> bool:
             and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
 
 
-class KeyedStates(Sequence[int]):
+class KeyedStates:
     """The states of the graph, in BFS order, turned back into model states on demand."""
 
     def __init__(self, search: Any, keys: np.ndarray) -> None:
@@ -148,9 +149,7 @@ class KeyedStates(Sequence[int]):
     def __len__(self) -> int:
         return len(self.keys)
 
-    def __getitem__(self, k: Any) -> Any:
-        if isinstance(k, slice):
-            return [self.search._state(int(key)) for key in self.keys[k]]
+    def __getitem__(self, k: int) -> Any:
         return self.search._state(int(self.keys[k]))
 
 
@@ -207,6 +206,13 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     canon = model.canonical if symmetry else None
     search = frontier._Search(model, 0, canon, budget, reporter, graph=True)
     search.run()
+    keys = _joined(search.levels, np.uint64)
+    depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
+                      [len(level) for level in search.levels])
+    if search.cut_short:           # no analysis on a partial graph: its states only
+        none = np.zeros(0, dtype=np.int64)
+        return ColumnGraph(KeyedStates(search, keys), none, none, none, none, none, none,
+                           depth, none, none, search.seconds, search.cut_short)
     counts = _joined(search.edge_counts, np.int64)
     stored = search.stored
     counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int64)])
@@ -218,9 +224,6 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     agent = np.where(slot < n, slot, -1).astype(np.int8)
     ticks = (agent >= 0).astype(np.int8)
     index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(np.int32)
-    keys = _joined(search.levels, np.uint64)
-    depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
-                      [len(level) for level in search.levels])
     parent_state = _joined(search.parents, np.int64)
     enabled = _enabled(indptr, agent)
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,

@@ -779,7 +779,7 @@ class _Search:
                 stop, going = int(t), False    # the breaking transition stores nothing
                 self.transitions += 1
                 break
-        if not going and not self.cut_short and self.pending:
+        if not going and not self.cut_short and (self.pending or self.graph):
             self.cut_short = self.budget.out_of_states()
         self.transitions += stop
         self.witnessed |= int(np.bitwise_or.reduce(witnessed[:stop], initial=0))
