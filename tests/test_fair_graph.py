@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from toys import Spinners
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, fair_graph
@@ -134,3 +135,24 @@ def test_a_state_budget_leaves_fairness_undecided(tmp_path: Path, symmetry: bool
     for result in fair_graph.check(model, budget=Budget(max_states=100), symmetry=symmetry):
         assert result.status is Status.INCOMPLETE
         assert result.detail == "stopped at 100 states (--max-states)"
+
+
+@pytest.mark.parametrize("forever", [True, False], ids=["retaking", "once"])
+def test_a_factored_toy_agrees_with_the_plain_engine_with_and_without_symmetry(
+        forever: bool) -> None:
+    """`Spinners`: no kernel code, only the protocols. Retaking the lock forever, a process
+    can be starved in an execution fair to all; taking it once, every process is served."""
+    model = Spinners(3, forever)
+    assert fair_graph.serves(model) and fair_graph.symmetric(model)
+    plain = explicit.check(model)  # type: ignore[arg-type]
+    columns = fair_graph.check(model)
+    assert [everything(r) for r in columns] == [everything(r) for r in plain]
+    reduced = fair_graph.check(model, symmetry=True)
+    assert [(r.property, r.status) for r in reduced] == [(r.property, r.status) for r in plain]
+    served = reduced[0]
+    assert served.stats.states < plain[0].stats.states
+    assert served.status is (Status.VIOLATED if forever else Status.HOLDS)
+    if forever:
+        assert served.trace is not None and plain[0].trace is not None
+        assert served.trace.loop_start == plain[0].trace.loop_start
+        assert open_forever(model, served.trace, 0, fair=True) is not None  # type: ignore[arg-type]
