@@ -132,3 +132,23 @@ def test_the_renamings_form_the_group_of_each_set_of_identical_cpus() -> None:
     swap = group.ids[(1, 0, 2, 3)]
     assert group.image[swap, 0b0001] == 0b0010
     assert group.image[swap, 0b1100] == 0b1100
+
+
+@pytest.mark.slow
+def test_check_reports_a_lifted_lasso_that_lockbreak_replay_accepts(tmp_path: Path) -> None:
+    """`lockbreak check` decides fairness on the quotient by default (symmetry is on); the
+    trace it writes names real CPUs and replays."""
+    from click.testing import CliRunner
+
+    from lockbreak.cli import main
+
+    scenario = tmp_path / "forever.toml"
+    scenario.write_text(forever_text(3, "tas", "full"))
+    result = CliRunner().invoke(main, ["check", "-p", "starvation_free", "--trace-dir",
+                                       str(tmp_path), str(scenario)])
+    assert result.exit_code == 1, result.output
+    assert "<-- repeats from here" in result.stdout
+    [trace] = tmp_path.glob("*--starvation_free.json")
+    replayed = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed: starvation_free violated again for cpu" in replayed.stdout
