@@ -156,3 +156,15 @@ def test_a_factored_toy_agrees_with_the_plain_engine_with_and_without_symmetry(
         assert served.trace is not None and plain[0].trace is not None
         assert served.trace.loop_start == plain[0].trace.loop_start
         assert open_forever(model, served.trace, 0, fair=True) is not None  # type: ignore[arg-type]
+
+
+def test_too_many_cpus_to_pack_fall_back_to_the_plain_analysis() -> None:
+    """16 CPUs do not fit 64-bit keys: the plain engine's answer, budget and all."""
+    path = REPO / "bench" / "scenarios" / "nested-16cpu-v2.6.9.toml"
+    scenario = load_scenario(path, known_properties=KNOWN)
+    model = kernel_model(build_world(scenario), specs(of_kind(PropertyKind.FAIR)))
+    budget = Budget(max_states=300)
+    plain = explicit.check(model, budget=budget)
+    assert [everything(r) for r in fair_graph.check(model, budget=budget)] == [
+        everything(r) for r in plain]
+    assert {r.status for r in plain} == {Status.INCOMPLETE}

@@ -45,7 +45,7 @@ from lockbreak.core import (
     Stats,
     Status,
 )
-from lockbreak.engines import frontier
+from lockbreak.engines import frontier, liveness
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.fair_symmetry import MAX_GROUP, Renamings, SymmetricFair
 from lockbreak.engines.liveness import Analysis, ObligationModel, decide
@@ -110,14 +110,19 @@ def check_obligations(model: Any, bits: Sequence[int],
     """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
     verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
     the FAIR properties are decided on the quotient instead (`fair_symmetry`): the same
-    verdicts, fewer states, lassos as long before the loop and replaying on ``model``."""
+    verdicts, fewer states, lassos as long before the loop and replaying on ``model``.
+    States whose parts do not pack into 64-bit keys go to the plain engine's analysis."""
     fair = [b for b in bits if model.property_kinds[b] is PropertyKind.FAIR]
     reduced = fair if symmetry and symmetric(model) else []
     results = []
     for chosen, quotient in (([b for b in bits if b not in reduced], False), (reduced, True)):
         if not chosen:
             continue
-        graph = labelled(model, budget, reporter, symmetry=quotient)
+        try:
+            graph = labelled(model, budget, reporter, symmetry=quotient)
+        except frontier._TooWide:     # the parts no longer pack into 64-bit keys
+            results += liveness.check_obligations(model, chosen, budget)
+            continue
         stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
                       graph.seconds)
         if graph.cut_short:
