@@ -359,6 +359,18 @@ class KernelModel:
             return None
         return (key + entry[0]) >> shift, entry[1], entry[2]
 
+    def owed(self, cpu: int, local: int, shared: int) -> int:
+        """The FAIR and WORST properties whose obligation is open for ``cpu`` with its part
+        ``local`` in the shared part ``shared``: bit ``p`` for property ``p``.
+
+        A CPU's obligations depend on nothing else (its lock waits are in the shared part, its
+        need_resched and whether it finished in its own), so the other CPUs' parts are left
+        at id 0 here and their bits of `obligations` ignored.
+        """
+        bits = self.obligations((local << self._shifts[cpu]) | shared)
+        n = len(self._shifts)
+        return sum(1 << p for p in range(len(self.properties)) if bits >> (p * n + cpu) & 1)
+
     def finished(self, cpu: int, local: int) -> bool:
         """Whether ``cpu`` has finished its program in its part ``local`` (see `done`)."""
         return local in self._done_slots[cpu][2]

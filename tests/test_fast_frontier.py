@@ -159,3 +159,16 @@ def test_the_cli_switches_give_the_same_verdicts_and_trace_lengths(tmp_path: Pat
     assert by_property(runs[""][1])["break_return_truth"] == "violated"
     states = {flag: data["results"][0]["states"] for flag, (_, data) in runs.items()}
     assert states[""] < states["--no-por"] == states["--plain-bfs"]   # mutual_exclusion holds
+
+
+def test_a_state_budget_leaves_deadlock_free_alone_incomplete() -> None:
+    """With no safety property pending, running out of states must still say so: the edges
+    kept so far are not the graph's."""
+    model = safety_model(REPO / "scenarios" / "nested-v2.6.12.toml",
+                         properties=("deadlock_free",))
+    budget = Budget(max_states=100)
+    [fast] = frontier.check(model, budget=budget)
+    [plain] = explicit.check(model, budget=budget)
+    assert (fast.status, fast.detail, fast.stats.states) == (
+        plain.status, plain.detail, plain.stats.states) == (
+        Status.INCOMPLETE, "stopped at 100 states (--max-states)", 100)

@@ -3,8 +3,9 @@
 They test the engines without any kernel code: a counter (pinned product state count),
 Peterson's mutual exclusion and two broken variants, two CPUs taking two locks (ABBA and the
 same order), N identical processes on a test-and-set lock and a token ring (for symmetry), an
-endless counter (for budgets), and `Precomputed`, a wrapper whose ``successors`` is a table
-lookup, to time the engine alone.
+endless counter (for budgets), the same processes as a factored model with obligations
+(`Spinners`, for the vectorised fairness analysis), and `Precomputed`, a wrapper whose
+``successors`` is a table lookup, to time the engine alone.
 
 States are tuples of small ints; actions are readable tuples such as ``("cpu0", "spin_lock(A)")``.
 ``observe`` and ``done`` look only at the state after a step, which is all these toys need.
@@ -460,3 +461,103 @@ class Obligations:
     def obligations(self, state: int) -> int:
         mask = self.open_for.get(state, 0)
         return mask | mask << len(self.agents)
+
+
+class Spinners:
+    """``n`` identical processes on a test-and-set lock, as a factored model with obligations
+    (the shape `lockbreak.engines.frontier` and `lockbreak.engines.fair_graph` serve).
+
+    A process at ``TRY`` either takes the free lock or spins (a step that changes nothing);
+    at ``HOLDING`` it releases it and, with ``forever``, tries again, else finishes at ``DONE``.
+    Its obligation, for the FAIR property ``served`` and the WORST one ``wait``, is open while
+    it is at ``TRY``. Retaking forever, a process can lose every race in an execution fair to
+    all (it does move: it spins), so ``served`` fails; finishing after one round, it holds.
+
+    State: an int, the lock in bit 0 and process ``i``'s pc in bits ``2i + 1`` and up; the
+    parts are the lock (shared) and each pc (its own). Every step takes one tick.
+    """
+
+    property_names = ("served", "wait")
+    property_kinds = (PropertyKind.FAIR, PropertyKind.WORST)
+    factored = True
+    wake_agents = ()
+
+    def __init__(self, n: int = 3, forever: bool = True) -> None:
+        self.n, self.forever = n, forever
+        self.agents = tuple(f"p{i}" for i in range(n))
+        self.must_finish = 0 if forever else (1 << n) - 1
+        self.canonical_groups = (tuple(range(n)),)
+
+    def split(self, state: int) -> tuple[int, ...]:
+        return (state & 1, *(state >> (2 * i + 1) & 3 for i in range(self.n)))
+
+    def join(self, ids: Sequence[int]) -> int:
+        return int(ids[0]) | sum(int(pc) << (2 * i + 1) for i, pc in enumerate(ids[1:]))
+
+    def step_entry(self, agent: int, own: int, shared: int) -> tuple[int, int, int, int] | None:
+        if own == TRY:
+            return (HOLDING, 1, 0, 0) if not shared else (TRY, shared, 0, 0)
+        if own == HOLDING:
+            return (TRY if self.forever else DONE), 0, 0, 0
+        return None
+
+    def wake_entry(self, agent: int, own: int) -> None:
+        return None
+
+    def finished(self, agent: int, own: int) -> bool:
+        return own == DONE
+
+    def owed(self, agent: int, own: int, shared: int) -> int:
+        return 0b11 if own == TRY else 0
+
+    def init_states(self) -> Sequence[int]:
+        return (self.join((0, *(TRY,) * self.n)),)
+
+    def successors(self, state: int) -> list[tuple[int, int, int, int]]:
+        ids = self.split(state)
+        out = []
+        for agent in range(self.n):
+            entry = self.step_entry(agent, ids[agent + 1], ids[0])
+            if entry is not None:
+                after = list(ids)
+                after[agent + 1], after[0] = entry[0], entry[1]
+                out.append((len(out), self.join(after), entry[2], entry[3]))
+        return out
+
+    def actions(self, state: int) -> Sequence[tuple[str, str]]:
+        ids = self.split(state)
+        return tuple((self.agents[a], "release" if ids[a + 1] == HOLDING else "test_and_set")
+                     for a in range(self.n) if ids[a + 1] in (TRY, HOLDING))
+
+    def next_state(self, state: int, action: tuple[str, str]) -> int:
+        index = list(self.actions(state)).index(action)
+        return self.successors(state)[index][1]
+
+    def observe(self, before: object, action: object, after: int) -> tuple[int, int]:
+        return 0, 0
+
+    def done(self, state: int) -> int:
+        ids = self.split(state)
+        return sum(1 << a for a in range(self.n) if ids[a + 1] == DONE)
+
+    def moves(self, state: int) -> list[tuple[int, int, int]]:
+        ids = self.split(state)
+        movers = [a for a in range(self.n) if ids[a + 1] in (TRY, HOLDING)]
+        return [(a, after, 1) for a, (_, after, _, _) in zip(movers, self.successors(state),
+                                                            strict=True)]
+
+    def obligations(self, state: int) -> int:
+        ids = self.split(state)
+        waiting = sum(1 << a for a in range(self.n) if ids[a + 1] == TRY)
+        return waiting | waiting << self.n
+
+    def canonical(self, state: int) -> int:
+        return self.canonical_perm(state)[0]
+
+    def canonical_perm(self, state: int) -> tuple[int, tuple[int, ...]]:
+        ids = self.split(state)
+        order = sorted(range(self.n), key=lambda a: ids[a + 1])
+        perm = [0] * self.n
+        for place, agent in enumerate(order):
+            perm[agent] = place
+        return self.join((ids[0], *(ids[a + 1] for a in order))), tuple(perm)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lockbreak.cli.checkpointing import ScenarioCheckpoint
 from lockbreak.core import Budget, CheckResult, PropertyKind, Reporter, Status
-from lockbreak.engines import frontier
+from lockbreak.engines import fair_graph
 from lockbreak.engines.compaction import Storage
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
@@ -124,7 +124,8 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
 
     ``fast``: decide what `lockbreak.engines.frontier` serves (the safety properties and
     deadlock_free under interleaving timing) with its vectorised search, with partial-order
-    reduction unless ``por`` is False; it keeps every state exactly, so a lossy ``storage``
+    reduction unless ``por`` is False, and the FAIR properties there on the state graph it
+    keeps (`lockbreak.engines.fair_graph`); it keeps every state exactly, so a lossy ``storage``
     takes the plain engine. A checkpoint resumes only with the engine that wrote it.
 
     The scenario's own timing decides every property except the WORST ones (bounded_wait,
@@ -150,9 +151,9 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
             elif done is None:
                 interruption = checkpoint.interruption(phase) if checkpoint else None
                 if fast and not storage.lossy:
-                    done = frontier.check(checked, budget=budget, reporter=reporter,
-                                          symmetry=use_symmetry, por=por,
-                                          interruption=interruption)
+                    done = fair_graph.check(checked, budget=budget, reporter=reporter,
+                                            symmetry=use_symmetry, por=por,
+                                            interruption=interruption)
                 else:
                     done = check(checked, budget=budget, reporter=reporter,
                                  symmetry=use_symmetry, storage=storage,

@@ -389,6 +389,7 @@ class _Search:
         self.dst: list[np.ndarray] = []
         self.edge_counts: list[np.ndarray] = []
         self.edge_perm: list[np.ndarray] = []
+        self.edge_slot: list[np.ndarray] = []      # each edge's action slot (`_successors`)
         self.perms: list[tuple[int, ...]] = []
         self.perm_ids: dict[tuple[int, ...], int] = {}
         self.run_index: list[np.ndarray] = []      # graph: each run key's global index
@@ -428,6 +429,7 @@ class _Search:
         self.groups = groups if self.n <= 8 else None
         self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
         self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
+        self.slots: np.ndarray = np.zeros(0, dtype=np.int64)       # of the last expansion
         self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
         self.orders: dict[int, int] = {}     # sorting order and ties -> a small id
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
@@ -571,7 +573,7 @@ class _Search:
     # What `snapshot` keeps besides the tables (everything the search changes as it goes).
     _KEPT = ("pending", "witnessed", "transitions", "hits", "stored", "shared_bits",
              "own_bits", "runs", "levels", "parents", "starts", "position", "seconds", "dst",
-             "edge_counts", "edge_perm", "perms", "perm_ids", "run_index", "orders")
+             "edge_counts", "edge_perm", "edge_slot", "perms", "perm_ids", "run_index", "orders")
 
     def snapshot(self) -> dict[str, Any]:
         """Everything needed to go on from where the search stands (see `restore`): taken
@@ -633,8 +635,8 @@ class _Search:
         self.levels.append(array)
         self.parents.append(np.full(len(keys), -1, dtype=np.int64))
         self.starts.append(0)
+        self._remember(array)             # numbered from `stored`, 0 here
         self.stored = len(keys)
-        self._remember(array)
         return going
 
     def _successors(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
@@ -666,6 +668,7 @@ class _Search:
             violated[:, slot] = values[:, 2]
             witnessed[:, slot] = values[:, 3]
         taken = np.flatnonzero(on)
+        self.slots = taken % width
         return (taken // width, after.reshape(-1, self.n + 1)[taken],
                 violated.reshape(-1)[taken], witnessed.reshape(-1)[taken])
 
@@ -776,7 +779,7 @@ class _Search:
                 stop, going = int(t), False    # the breaking transition stores nothing
                 self.transitions += 1
                 break
-        if not going and not self.cut_short and self.pending:
+        if not going and not self.cut_short and (self.pending or self.graph):
             self.cut_short = self.budget.out_of_states()
         self.transitions += stop
         self.witnessed |= int(np.bitwise_or.reduce(witnessed[:stop], initial=0))
@@ -788,6 +791,7 @@ class _Search:
         if self.graph:
             self.dst.append(self._index_of(canon[:stop]).astype(np.uint32))
             self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys)))
+            self.edge_slot.append(self.slots[:stop].astype(np.uint8))
             if self.canon is not None:
                 self.edge_perm.append(self.renamings[:stop].astype(np.uint32))
         parents = base + source[first]

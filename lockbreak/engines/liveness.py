@@ -164,19 +164,29 @@ def check_obligations(model: Model[S, A], bits: Sequence[int],
     if graph.cut_short:
         return [CheckResult(name, Status.INCOMPLETE, stats=stats, detail=graph.cut_short)
                 for name in names]
-    analysis = _Analysis(model, graph)
+    return decide(Analysis(model, graph), bits, stats)
+
+
+def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[CheckResult]:
+    """The results of the FAIR and WORST properties at positions ``bits``, on one analysed
+    graph (whichever engine built it) explored with ``stats``."""
+    model = analysis.model
     results = []
-    for bit, name in zip(bits, names, strict=True):
+    for bit in bits:
         kind = model.property_kinds[bit]
         result = analysis.fair(bit) if kind is PropertyKind.FAIR else analysis.worst(bit)
-        result.property = name
+        result.property = model.property_names[bit]
         result.stats = stats
         results.append(result)
     return results
 
 
-class _Analysis(Generic[S, A]):
-    """The per-property questions, sharing one graph and its adjacency."""
+class Analysis(Generic[S, A]):
+    """The per-property questions, sharing one graph and its adjacency.
+
+    The graph may be any object with `LabelledGraph`'s fields: ``states`` need only be
+    indexable, and a subclass whose obligations are kept otherwise overrides `open_states`.
+    """
 
     def __init__(self, model: Model[S, A], graph: LabelledGraph[S]) -> None:
         self.model, self.graph = model, graph
@@ -291,7 +301,8 @@ class _Analysis(Generic[S, A]):
             witnessed = witnessed or bool(cyclic[labels[members]].any())
             moving = np.zeros(count, dtype=np.int64)
             mover = internal & (g.agent >= 0)
-            np.bitwise_or.at(moving, labels[g.src[mover]], np.left_shift(1, g.agent[mover]))
+            np.bitwise_or.at(moving, labels[g.src[mover]],
+                             np.left_shift(1, g.agent[mover].astype(np.int64)))
             unable = np.zeros(count, dtype=np.int64)
             np.bitwise_or.at(unable, labels[members], self.all_agents & ~g.enabled[members])
             fair = cyclic & ((moving | unable) & self.all_agents == self.all_agents)

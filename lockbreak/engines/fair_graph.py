@@ -1,0 +1,296 @@
+"""Fair liveness and worst cases on the vectorised engine's state graph, kept as numpy columns.
+
+`lockbreak.engines.liveness` decides the FAIR and WORST properties on a labelled state graph
+that the plain engine builds one Python state at a time. Here the same graph comes from the
+level-synchronous search of `lockbreak.engines.frontier` (its edge-keeping mode, as for
+CAN_FINISH), as columns:
+
+* per state, in the plain engine's BFS order: its packed key, its BFS parent and depth, the
+  agents that can move there, and its open obligations (``p * n + agent`` as in
+  ``obligations``), looked up per agent in a table from (own part, shared part), filled by
+  asking the model once per pair (`Owing`);
+* per edge, in CSR order (by source, then action): its target, its action slot (the agent
+  that moves, or the environment for a wakeup), its ticks and its action index.
+
+The model's states and transitions are then those `liveness.labelled_graph` would store, in
+the same order, so `liveness.Analysis` answers every question on them with the very code the
+plain engine uses: strongly connected components with `scipy.sparse.csgraph`, the weak
+fairness rule per component, the worst case over the component DAG, and lassos and paths
+rebuilt from the columns, whose traces replay on the model. Only the states a trace visits
+are ever turned back into model states.
+
+A factored model's CPU step takes one tick and a wakeup none (interleaving timing, as the
+kernel model's ``moves`` says); `labelled` checks that against ``moves`` at the initial
+states and refuses a model that counts otherwise. With symmetry the FAIR properties are
+decided on the quotient instead (`lockbreak.engines.fair_symmetry`, which argues why that is
+exact); the WORST ones always on the full graph. Partial-order reduction is never applied.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+from lockbreak.core import (
+    Budget,
+    CheckResult,
+    LockbreakError,
+    PropertyKind,
+    Reporter,
+    SilentReporter,
+    Stats,
+    Status,
+)
+from lockbreak.engines import frontier, liveness
+from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.fair_symmetry import MAX_GROUP, Renamings, SymmetricFair
+from lockbreak.engines.liveness import Analysis, ObligationModel, decide
+
+# States whose obligations are looked up together (bounds the unpacked rows of one chunk).
+_CHUNK = 1 << 20
+
+
+@runtime_checkable
+class Owing(Protocol):
+    """A factored model that says each agent's open obligations from its parts alone.
+
+    ``owed(agent, own, shared)`` has bit ``p`` set when property ``p``'s obligation is open
+    for ``agent`` with its part ``own`` in the shared part ``shared``; so bit
+    ``p * len(agents) + agent`` of ``obligations(state)`` for every state with those parts.
+    """
+
+    def owed(self, agent: int, own: int, shared: int) -> int: ...
+
+
+def serves(model: object) -> bool:
+    """Whether this module decides ``model``'s FAIR and WORST properties: a model the
+    frontier engine serves that reports obligations per agent from its parts."""
+    return frontier.serves(model) and isinstance(model, ObligationModel) and isinstance(
+        model, Owing)
+
+
+def check(model: Any, *, properties: Sequence[str] | None = None,
+          budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
+          reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
+          symmetry: bool = False, por: bool = False,
+          interruption: Interruption | None = None) -> list[CheckResult]:
+    """`lockbreak.engines.frontier.check`, with the FAIR and WORST properties decided on this
+    module's graph when `serves` says so.
+
+    The SAFETY and CAN_FINISH properties go to the frontier engine as they would alone.
+    A run that may be stopped and resumed (``interruption``) goes to the frontier engine
+    whole, whose snapshots cover the plain engine's fairness analysis.
+    """
+    if interruption is not None or not serves(model):
+        return frontier.check(model, properties=properties, budget=budget, reporter=reporter,
+                              symmetry=symmetry, por=por, interruption=interruption)
+    names = [n for n in model.property_names if properties is None or n in properties]
+    bits = [model.property_names.index(n) for n in names]
+    owing = [b for b in bits
+             if model.property_kinds[b] in (PropertyKind.FAIR, PropertyKind.WORST)]
+    others = [model.property_names[b] for b in bits if b not in owing]
+    results = []
+    if others:
+        results += frontier.check(model, properties=others, budget=budget, reporter=reporter,
+                                  symmetry=symmetry, por=por)
+    if owing:
+        results += check_obligations(model, owing, budget, reporter, symmetry)
+    order = {name: k for k, name in enumerate(model.property_names)}
+    return sorted(results, key=lambda r: order[r.property])
+
+
+def check_obligations(model: Any, bits: Sequence[int],
+                      budget: Budget = Budget(),  # noqa: B008 (frozen)
+                      reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
+                      symmetry: bool = False) -> list[CheckResult]:
+    """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
+    verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
+    the FAIR properties are decided on the quotient instead (`fair_symmetry`): the same
+    verdicts, fewer states, lassos as long before the loop and replaying on ``model``.
+    States whose parts do not pack into 64-bit keys go to the plain engine's analysis."""
+    fair = [b for b in bits if model.property_kinds[b] is PropertyKind.FAIR]
+    reduced = fair if symmetry and symmetric(model) else []
+    results = []
+    for chosen, quotient in (([b for b in bits if b not in reduced], False), (reduced, True)):
+        if not chosen:
+            continue
+        try:
+            graph = labelled(model, budget, reporter, symmetry=quotient)
+        except frontier._TooWide:     # the parts no longer pack into 64-bit keys
+            results += liveness.check_obligations(model, chosen, budget)
+            continue
+        stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
+                      graph.seconds)
+        if graph.cut_short:
+            results += [CheckResult(model.property_names[b], Status.INCOMPLETE, stats=stats,
+                                    detail=graph.cut_short) for b in chosen]
+        elif quotient:
+            results += SymmetricFair(model, graph).decide(chosen, stats)
+        else:
+            results += decide(ColumnAnalysis(model, graph), chosen, stats)
+    order = {bit: k for k, bit in enumerate(bits)}
+    return sorted(results, key=lambda r: order[model.property_names.index(r.property)])
+
+
+def symmetric(model: Any) -> bool:
+    """Whether the FAIR properties of ``model`` may be decided on its symmetry quotient
+    (`lockbreak.engines.fair_symmetry`): it has groups of interchangeable agents, a
+    ``canonical_perm``, and few enough renamings to tabulate."""
+    groups = getattr(model, "canonical_groups", ())
+    return (bool(groups) and callable(getattr(model, "canonical_perm", None))
+            and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
+
+
+class KeyedStates:
+    """The states of the graph, in BFS order, turned back into model states on demand."""
+
+    def __init__(self, search: Any, keys: np.ndarray) -> None:
+        self.search, self.keys = search, keys
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def __getitem__(self, k: int) -> Any:
+        return self.search._state(int(self.keys[k]))
+
+
+@dataclass
+class ColumnGraph:
+    """`liveness.LabelledGraph`'s fields as columns (see the module docstring), with
+    ``owing`` (per state, its open obligations as one int64) in place of ``obligations``."""
+
+    states: KeyedStates
+    src: np.ndarray
+    dst: np.ndarray
+    agent: np.ndarray
+    ticks: np.ndarray
+    index: np.ndarray
+    parent: np.ndarray          # per state: the edge BFS first reached it by (-1 at a root)
+    depth: np.ndarray
+    owing: np.ndarray
+    enabled: np.ndarray
+    seconds: float
+    cut_short: str
+    # Under symmetry: each edge's renaming (an index into ``renamings``), which takes the
+    # real successor to the stored representative: ``renamings[k][agent]`` is that agent's
+    # place in the representative.
+    renaming: np.ndarray | None = None
+    renamings: Sequence[tuple[int, ...]] = ()
+    # Each edge's action slot: agent ``k``'s step for ``k < n``, else the wakeup of
+    # ``wake_agents[k - n]``.
+    slot: np.ndarray | None = None
+
+
+class ColumnAnalysis(Analysis[Any, Any]):
+    """`liveness.Analysis` with the obligations read from the ``owing`` column."""
+
+    graph: ColumnGraph  # type: ignore[assignment]
+
+    def __init__(self, model: Any, graph: ColumnGraph) -> None:
+        # ColumnGraph has every LabelledGraph field `Analysis` reads but `obligations`, which
+        # `open_states` replaces.
+        super().__init__(model, graph)  # type: ignore[arg-type]
+
+    def open_states(self, bit: int, agent: int) -> np.ndarray:
+        shift = bit * self.n_agents + agent
+        return (self.graph.owing >> shift & 1).astype(bool)
+
+
+def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
+             reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
+             symmetry: bool = False) -> ColumnGraph:
+    """The labelled state graph of ``model`` (a model `serves` accepts), from the frontier
+    engine's search with every edge kept; with ``symmetry``, its quotient: one state per
+    orbit, each edge carrying the renaming that takes its real target to the stored one."""
+    n = len(model.agents)
+    _check_ticks(model)
+    canon = model.canonical if symmetry else None
+    search = frontier._Search(model, 0, canon, budget, reporter, graph=True)
+    search.run()
+    keys = _joined(search.levels, np.uint64)
+    depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
+                      [len(level) for level in search.levels])
+    if search.cut_short:           # no analysis on a partial graph: its states only
+        none = np.zeros(0, dtype=np.int64)
+        return ColumnGraph(KeyedStates(search, keys), none, none, none, none, none, none,
+                           depth, none, none, search.seconds, search.cut_short)
+    counts = _joined(search.edge_counts, np.int64)
+    stored = search.stored
+    counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int64)])
+    indptr = np.zeros(stored + 1, dtype=np.int64)
+    np.cumsum(counts, out=indptr[1:])
+    dst = _joined(search.dst, np.uint32).astype(np.int32 if stored < 1 << 31 else np.int64)
+    src = np.repeat(np.arange(stored, dtype=dst.dtype), counts)
+    slot = _joined(search.edge_slot, np.uint8)
+    agent = np.where(slot < n, slot, -1).astype(np.int8)
+    ticks = (agent >= 0).astype(np.int8)
+    index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(np.int32)
+    parent_state = _joined(search.parents, np.int64)
+    enabled = _enabled(indptr, agent)
+    return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
+                       _parent_edges(parent_state, src, dst), depth,
+                       _owing(model, search, keys), enabled, search.seconds, search.cut_short,
+                       _joined(search.edge_perm, np.int64) if symmetry else None,
+                       list(search.perms), slot)
+
+
+def _check_ticks(model: Any) -> None:
+    """Refuse a model whose ``moves`` do not count one tick per agent step, none per wakeup."""
+    for state in model.init_states():
+        counted = [tick for _, _, tick in model.moves(state)]
+        if counted != [int(agent >= 0) for agent, _, _ in model.moves(state)]:
+            raise LockbreakError(
+                f"{type(model).__name__} counts ticks other than one per agent step, which "
+                "the vectorised fairness analysis assumes; check with --plain-bfs")
+
+
+def _joined(parts: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
+
+
+def _enabled(indptr: np.ndarray, agent: np.ndarray) -> np.ndarray:
+    """Per state: the bitmask of agents with an edge out of it."""
+    bits = np.where(agent >= 0, np.left_shift(1, np.maximum(agent, 0).astype(np.int64)), 0)
+    out = np.zeros(len(indptr) - 1, dtype=np.int64)
+    nonempty = np.flatnonzero(np.diff(indptr) > 0)
+    if len(nonempty):
+        out[nonempty] = np.bitwise_or.reduceat(bits, indptr[nonempty])
+    return out
+
+
+def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """Per state: the first edge from its BFS parent to it (the one BFS reached it by)."""
+    out = np.full(len(parent_state), -1, dtype=np.int64)
+    tree = np.flatnonzero((parent_state[dst] == src) & (parent_state[dst] >= 0))
+    reached, first = np.unique(dst[tree], return_index=True)
+    out[reached] = tree[first]
+    return out
+
+
+def _owing(model: Any, search: Any, keys: np.ndarray) -> np.ndarray:
+    """Per state: ``obligations`` as one int64, from a table per agent of ``owed``."""
+    n = len(model.agents)
+    if len(model.property_names) * n > 63:
+        raise LockbreakError(
+            f"{len(model.property_names)} properties on {n} agents need more than 63 "
+            "obligation bits; check fewer properties at once, or with --plain-bfs")
+    tables = [frontier._Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
+    out = np.zeros(len(keys), dtype=np.int64)
+    spread = [sum(1 << (p * n) for p in range(len(model.property_names)) if m >> p & 1)
+              for m in range(1 << len(model.property_names))]
+    spread_of = np.array(spread, dtype=np.int64)
+    for lo in range(0, len(keys), _CHUNK):
+        ids = search._unpack(keys[lo:lo + _CHUNK])
+        for a, table in enumerate(tables):
+            owed = table.lookup(ids[:, a + 1] << 32 | ids[:, 0])[:, 0]
+            out[lo:lo + len(ids)] |= spread_of[owed] << a
+    return out
+
+
+def _owed(model: Any, agent: int, key: int, _: int) -> tuple[int]:
+    """An obligations table's entry: ``key`` is the agent's own id << 32 | the shared id."""
+    return (int(model.owed(agent, key >> 32, key & 0xFFFFFFFF)),)

@@ -1,0 +1,154 @@
+"""Fair liveness on the symmetry quotient (`lockbreak.engines.fair_symmetry`) against the plain
+engine on the full graph.
+
+Identical CPUs, so the quotient is smaller; the verdicts, the kind of counterexample (a fair
+lasso, or a deadlock a lasso ends in) and its stem and loop lengths must be the plain
+engine's, and every lasso, lifted to real CPUs, must replay on the real model and keep its
+CPU's obligation open forever in an execution weakly fair to every CPU.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+from test_kernel_model import identical_text
+
+from lockbreak.core import CheckResult, PropertyKind, Status
+from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines.fair_symmetry import Renamings
+from lockbreak.engines.liveness import open_forever
+from model.kernel import KernelModel
+from model.lockstep import kernel_model
+from model.scenario import load_scenario
+from model.world import build_world
+from properties.catalogue import KNOWN, of_kind, specs
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "bench"))
+from bench_nested import scenario_text  # noqa: E402
+
+FAIR = of_kind(PropertyKind.FAIR)
+
+
+def forever_text(cpus: int, lock: str, preempt: str, wakeups: int = 0) -> str:
+    """``cpus`` identical CPUs taking, breaking and dropping one lock forever."""
+    head = (f'name = "forever-{cpus}cpu"\ndescription = "identical CPUs retaking one lock"\n'
+            f'[kernel]\nversion = "v2.6.12"\nlock = "{lock}"\npreempt = "{preempt}"\n'
+            '[locks]\nL = "spin"\n')
+    cpu = ("[[cpu]]\n" + (f"wakeups = {wakeups}\n" if wakeups else "")
+           + 'code = """\nforever {\n    spin_lock(L);\n    work();\n'
+           '    cond_resched_lock(L);\n    spin_unlock(L);\n}\n"""\n')
+    return head + cpu * cpus
+
+
+SYMMETRIC = {
+    "tas-2cpu-starves": forever_text(2, "tas", "full"),
+    "tas-2cpu-wakeups-starves": forever_text(2, "tas", "none", 1),
+    "ticket-2cpu-preempted-starves": forever_text(2, "ticket", "full"),
+    "v4.15-rc-2cpu-stuck": identical_text(2, "v4.15-rc"),
+    "v2.6.9-2cpu-wakeups-holds": identical_text(2, "v2.6.9", 2),
+    "scaled-nested-2cpu-holds": scenario_text(2),
+}
+
+
+def model_of(tmp_path: Path, text: str) -> KernelModel:
+    path = tmp_path / "symmetric.toml"
+    path.write_text(text)
+    model = kernel_model(build_world(load_scenario(path, known_properties=KNOWN)), specs(FAIR))
+    assert model.canonical_groups and fair_graph.symmetric(model)
+    return model
+
+
+def assert_lifted(model: KernelModel, result: CheckResult) -> None:
+    """The lasso replays on the real model and is a weakly fair starvation of a real CPU."""
+    trace = result.trace
+    assert trace is not None and trace.init in model.init_states()
+    state = trace.init
+    for step in trace.steps:
+        assert model.actions(state)[step.index] == step.action
+        state = model.next_state(state, step.action)
+        assert state == step.state
+    bit = model.property_names.index(result.property)
+    who = open_forever(model, trace, bit, fair=True)
+    assert who is not None and result.detail.startswith(who)
+
+
+@pytest.mark.parametrize("name", SYMMETRIC)
+def test_the_quotient_agrees_with_the_full_graph(tmp_path: Path, name: str) -> None:
+    model = model_of(tmp_path, SYMMETRIC[name])
+    plain = explicit.check(model)
+    reduced = fair_graph.check(model, symmetry=True)
+    for full, quotient in zip(plain, reduced, strict=True):
+        assert (quotient.property, quotient.status) == (full.property, full.status)
+        assert quotient.stats.states < full.stats.states
+        # the same words but for the CPU named, which is one of the interchangeable ones
+        assert quotient.detail.split(" ")[1:] == full.detail.split(" ")[1:]
+        if full.trace is None:
+            assert quotient.trace is None
+            continue
+        assert quotient.trace is not None
+        assert quotient.trace.loop_start == full.trace.loop_start
+        assert len(quotient.trace.steps) == len(full.trace.steps)
+        assert_lifted(model, quotient)
+    expected = name.rsplit("-", 1)[1]
+    verdict = {"starves": Status.VIOLATED, "stuck": Status.VIOLATED, "holds": Status.HOLDS}
+    assert reduced[0].status is verdict[expected]
+
+
+@pytest.mark.parametrize("path", [REPO / "scenarios" / "ticket-v2.6.25.toml",
+                                  REPO / "scenarios" / "qspinlock-v5.17.toml"],
+                         ids=lambda p: p.stem)
+def test_public_scenarios_with_identical_cpus_agree(path: Path) -> None:
+    scenario = load_scenario(path, known_properties=KNOWN)
+    model = kernel_model(build_world(scenario), specs(FAIR))
+    plain = explicit.check(model)
+    reduced = fair_graph.check(model, symmetry=True)
+    assert [(r.property, r.status) for r in reduced] == [(r.property, r.status) for r in plain]
+    assert all(q.stats.states < f.stats.states for q, f in zip(reduced, plain, strict=True))
+
+
+def test_three_identical_cpus_one_starving_is_found_on_a_sixth_of_the_states(
+        tmp_path: Path) -> None:
+    model = model_of(tmp_path, forever_text(3, "tas", "full"))
+    plain = {r.property: r for r in explicit.check(model)}
+    reduced = {r.property: r for r in fair_graph.check(model, symmetry=True)}
+    starved = reduced["starvation_free"]
+    assert starved.status is Status.VIOLATED
+    assert_lifted(model, starved)
+    assert starved.stats.states * 5 < plain["starvation_free"].stats.states
+
+
+def test_the_renamings_form_the_group_of_each_set_of_identical_cpus() -> None:
+    group = Renamings(4, [(0, 1, 2)])
+    assert len(group.perms) == 6 == Renamings.size(4, [(0, 1, 2)])
+    assert all(p[3] == 3 for p in group.perms)
+    for a in range(6):
+        assert group.compose[a, group.inverse[a]] == group.identity
+        for b in range(6):
+            composed = group.perms[group.compose[a, b]]
+            assert composed == tuple(group.perms[a][group.perms[b][x]] for x in range(4))
+    swap = group.ids[(1, 0, 2, 3)]
+    assert group.image[swap, 0b0001] == 0b0010
+    assert group.image[swap, 0b1100] == 0b1100
+
+
+@pytest.mark.slow
+def test_check_reports_a_lifted_lasso_that_lockbreak_replay_accepts(tmp_path: Path) -> None:
+    """`lockbreak check` decides fairness on the quotient by default (symmetry is on); the
+    trace it writes names real CPUs and replays."""
+    from click.testing import CliRunner
+
+    from lockbreak.cli import main
+
+    scenario = tmp_path / "forever.toml"
+    scenario.write_text(forever_text(3, "tas", "full"))
+    result = CliRunner().invoke(main, ["check", "-p", "starvation_free", "--trace-dir",
+                                       str(tmp_path), str(scenario)])
+    assert result.exit_code == 1, result.output
+    assert "<-- repeats from here" in result.stdout
+    [trace] = tmp_path.glob("*--starvation_free.json")
+    replayed = CliRunner().invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "replayed: starvation_free violated again for cpu" in replayed.stdout
