@@ -35,7 +35,7 @@ from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
-from lockbreak.report.traces import render_trace, trace_to_json, why
+from lockbreak.report.traces import explain, render_trace, trace_to_json
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
@@ -221,7 +221,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             "scenario": run.scenario.name, "file": str(run.scenario.path),
             "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
             "timing": verdict.timing, "property": r.property, "status": r.status.value,
-            "worst": r.worst, "expected": expected.status if expected else None,
+            "worst": r.worst, "expected": str(expected) if expected else None,
             "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
@@ -268,8 +268,7 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
             continue
         headline = (f"\n{r.property} violated in {len(r.trace)} steps"
                     + (f": {r.detail}" if r.detail else ""))
-        click.echo(render_trace(verdict.model, r.trace, headline,
-                                why(verdict.model, r.trace, r.property)))
+        click.echo(render_trace(verdict.model, r.trace, headline, explain(verdict.model, r)))
         click.echo(f"  replay: {replay}")
     click.echo("")
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from lockbreak.core import CheckResult, PropertyKind, Status, Trace
 from lockbreak.report.timeline import Timeline, timeline_of
-from lockbreak.report.traces import changes, initial_lines, why
+from lockbreak.report.traces import changes, explain, initial_lines
 from model.eras import Era
 from model.kernel import Action, KernelModel
 from model.scenario.types import Expectation, Scenario
@@ -214,7 +214,7 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
     cpus = model.world.scenario.cpus
     line, col = (where.line, where.col) if where else (cpus[0].line if cpus else 1, 1)
     return Counterexample(tuple(initial_lines(model.view(trace.init))), tuple(steps),
-                          why(model, trace, result.property), at, line, col,
+                          explain(model, result), at, line, col,
                           timeline_of(model, trace, at))
 
 

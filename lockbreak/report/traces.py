@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lockbreak.core import Trace
+from lockbreak.core import CheckResult, Trace
 from model.events import Event
 from model.kernel import Action, CpuView, KernelModel, WorldView
 from model.lockstep import LockstepKernelModel
@@ -133,6 +133,18 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
     if trace.loop_start is not None:
         return _why_forever(model, trace)
     return f"=> {by_name(property_name).broken}"
+
+
+def explain(model: KernelModel, result: CheckResult) -> str:
+    """One sentence on why ``result``'s trace breaks its property.
+
+    A worst case longer than the scenario's ``max`` ends where the longest wait ends, which
+    breaks nothing by itself: its detail (how long, on which CPU, against which max) says why.
+    """
+    assert result.trace is not None
+    if result.worst is not None:
+        return f"=> {result.detail}"
+    return why(model, result.trace, result.property)
 
 
 def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
