@@ -17,6 +17,7 @@ from lockbreak.report.results import (
     properties_of,
     rows_of,
     status_word,
+    worst_words,
 )
 from lockbreak.report.stable import seconds
 from lockbreak.report.timeline import render_svg
@@ -76,6 +77,17 @@ def _matrix(report: SuiteReport) -> list[str]:
     return out
 
 
+def _bar(f: Finding, top: int) -> str:
+    """The plot cell of a timing row: a bar scaled to ``top`` ticks, a full red one when
+    unbounded, and none when nothing waited (a vacuous worst case measures nothing)."""
+    if f.worst_case not in ("bounded", "unbounded"):
+        return ""
+    bar = 200 if f.worst is None else round(200 * f.worst / top)
+    colour = "#c62828" if f.worst is None else "#1565c0"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="210" height="14">'
+            f'<rect x="0" y="2" width="{bar}" height="10" fill="{colour}"/></svg>')
+
+
 def _timing(report: SuiteReport) -> list[str]:
     timed = [f for f in report.findings if f.kind == "worst" and f.status != "incomplete"]
     if not timed:
@@ -86,14 +98,9 @@ def _timing(report: SuiteReport) -> list[str]:
            "<th>worst case (ticks)</th><th>plot</th></tr>"]
     top = max((f.worst or 0) for f in timed) or 1
     for f in timed:
-        worst = "unbounded" if f.worst is None else str(f.worst)
-        bar = 200 if f.worst is None else round(200 * f.worst / top)
-        colour = "#c62828" if f.worst is None else "#1565c0"
-        plot = (f'<svg xmlns="http://www.w3.org/2000/svg" width="210" height="14">'
-                f'<rect x="0" y="2" width="{bar}" height="10" fill="{colour}"/></svg>')
         out.append(f'<tr><td><a href="#{escape(f.id)}">{escape(f.scenario)}</a></td>'
                    f"<td>{escape(f.config)}</td><td>{escape(f.property)}</td>"
-                   f'<td class="num">{worst}</td><td>{plot}</td></tr>')
+                   f'<td class="num">{escape(worst_words(f))}</td><td>{_bar(f, top)}</td></tr>')
     out.append("</table>")
     return out
 

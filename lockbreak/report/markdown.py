@@ -15,6 +15,7 @@ from lockbreak.report.results import (
     rows_of,
     status_word,
     trace_text,
+    worst_words,
 )
 from lockbreak.report.stable import seconds
 
@@ -50,8 +51,8 @@ def _timing(report: SuiteReport) -> list[str]:
     lines = ["| scenario | config | property | worst case (ticks) | expected |",
              "| --- | --- | --- | ---: | --- |"]
     for f in timed:
-        worst = "unbounded" if f.worst is None else str(f.worst)
-        lines.append(f"| [{_cell(f.scenario)}](#{f.id}) | {f.config} | {f.property} | {worst} | "
+        lines.append(f"| [{_cell(f.scenario)}](#{f.id}) | {f.config} | {f.property} | "
+                     f"{worst_words(f)} | "
                      f"{f.expected or '–'} |")
     return lines
 

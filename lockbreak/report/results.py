@@ -75,6 +75,7 @@ class Finding:
     depth: int
     seconds: float
     worst: int | None
+    worst_case: str | None   # WORST properties: "bounded", "unbounded", "vacuous", "undecided"
     detail: str
     rerun: str               # the command that reruns this one verdict and prints its trace
     counterexample: Counterexample | None = None
@@ -233,7 +234,32 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
         status=result.status.value, expected=str(expected) if expected else None, met=met,
         failed=failed, states=result.stats.states, transitions=result.stats.transitions,
         depth=result.stats.depth, seconds=round(result.stats.seconds, 3), worst=result.worst,
-        detail=result.detail, rerun=rerun, counterexample=cex)
+        worst_case=worst_case(kind, result), detail=result.detail, rerun=rerun, counterexample=cex)
+
+
+def worst_case(kind: PropertyKind | None, result: CheckResult) -> str | None:
+    """What a WORST property's ``worst`` means (None for other kinds).
+
+    ``bounded``: ``worst`` is the longest wait in ticks (even when it is longer than the
+    scenario's max); ``unbounded``: some wait never ends; ``vacuous``: nothing ever had to wait
+    (no contention, no wakeup), so there is no wait to measure; ``undecided``: the search
+    stopped before it knew.
+    """
+    if kind is not PropertyKind.WORST:
+        return None
+    if result.worst is not None:
+        return "bounded"
+    return {Status.VIOLATED: "unbounded", Status.VACUOUS: "vacuous"}.get(result.status,
+                                                                       "undecided")
+
+
+def worst_words(f: Finding) -> str:
+    """A timing table's cell: the ticks, ``unbounded``, or ``vacuous (never waited)``."""
+    if f.worst_case == "bounded":
+        return str(f.worst)
+    if f.worst_case == "vacuous":
+        return "vacuous (never waited)"
+    return f.worst_case or "–"
 
 
 def status_word(f: Finding) -> str:
