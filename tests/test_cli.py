@@ -563,6 +563,30 @@ def test_two_scenarios_with_the_same_name_get_their_own_traces(tmp_path: Path) -
     assert len(set(files)) == 2
 
 
+@pytest.mark.parametrize(("args", "suffix"), [
+    (["--preempt", "none"], "-preempt-none"), (["--lock", "ticket"], "-lock-ticket"),
+    (["--timing", "lockstep"], "-timing-lockstep"),
+    (["--lock", "ticket", "--preempt", "none", "--timing", "lockstep"],
+     "-lock-ticket-preempt-none-timing-lockstep")])
+def test_an_override_gets_its_own_trace_files(tmp_path: Path, args: list[str],
+                                              suffix: str) -> None:
+    """A run with --lock, --preempt or --timing never overwrites the default run's traces."""
+    scenario = nested(tmp_path)
+    own = check(tmp_path, "-p", "bounded_wait", scenario)
+    [default] = re.findall(r"lockbreak replay (\S+)$", own.stdout, re.M)
+    assert Path(default).name == "nested-v2.6.9--v2.6.9--bounded_wait.json"
+    before = Path(default).read_text()
+    other = check(tmp_path, "-p", "bounded_wait", *args, scenario)
+    [path] = re.findall(r"lockbreak replay (\S+)$", other.stdout, re.M)
+    assert Path(path).name == f"nested-v2.6.9--v2.6.9{suffix}--bounded_wait.json"
+    assert Path(default).read_text() == before
+    recorded = json.loads(Path(path).read_text())["scenario"]["overrides"]
+    given = {name.removeprefix("--"): value for name, value in zip(args[::2], args[1::2],
+                                                                  strict=True)}
+    assert recorded == given | {"timing": "lockstep"}       # worst cases: lockstep timing
+    assert_exit(invoke("replay", path), 0)
+
+
 # ------------------------------------------------------------------ the installed script
 
 

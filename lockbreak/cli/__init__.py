@@ -7,6 +7,7 @@ holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a bu
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -199,6 +200,22 @@ def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], s
     sys.exit(EXIT_OK)
 
 
+def trace_stem(scenario: str, version: str, overrides: Overrides, prop: str) -> str:
+    """A trace file's name without ``.json``: ``scenario--era--property``, with each
+    ``--lock``, ``--preempt`` and ``--timing`` given on the command line named after the era,
+    so a run with them never overwrites the traces of the scenario's own configuration.
+
+    >>> trace_stem("nested", "v2.6.9", Overrides(), "deadlock_free")
+    'nested--v2.6.9--deadlock_free'
+    >>> trace_stem("nested", "v2.6.9", Overrides(lock="ticket", preempt="none"), "deadlock_free")
+    'nested--v2.6.9-lock-ticket-preempt-none--deadlock_free'
+    """
+    config = version + "".join(f"-{field}-{value}" for field, value in (
+        ("lock", overrides.lock), ("preempt", overrides.preempt), ("timing", overrides.timing))
+        if value is not None)
+    return "--".join(re.sub(r"[^A-Za-z0-9_.+-]+", "-", part) for part in (scenario, config, prop))
+
+
 def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
     """A file for one trace, never one this run already wrote (same-named scenarios)."""
     path, n = trace_dir / f"{stem}.json", 1
@@ -235,8 +252,8 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
                         {"timing": verdict.timing} if verdict.timing != k.timing else {})}}
             data = trace_to_json(verdict.model, r.trace, scenario=meta, property_name=r.property,
                                  status=r.status.value, worst=r.worst)
-            path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
-                               written)
+            path = _trace_path(trace_dir, trace_stem(run.scenario.name, k.version, overrides,
+                                                     r.property), written)
             try:
                 trace_dir.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(data, indent=2) + "\n")
