@@ -186,7 +186,8 @@ def test_toml_syntax_error_is_exit_2_at_file_line_col(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--version", "v9.9", NESTED],
      f"error: {NESTED}: --version v9.9: unknown era; known: {', '.join(ERAS)}\n"
-     "  hint: did you mean v2.6.9?"),
+     "  hint: v9.9 is not modelled; choose the era whose code you mean (lockbreak list "
+     "describes each)"),
     ([REPO / "no-such-scenario.toml"], f"error: {REPO / 'no-such-scenario.toml'}: no such file"),
     (["--property", "bogus", NESTED], "error: --property bogus: unknown property; known: "),
 ], ids=["unknown-era", "missing-path", "unknown-property"])
