@@ -210,7 +210,8 @@ class _Loader:
                     isinstance(value, list) and bool(value)
                     and all(isinstance(v, dict) for v in value))
                 kind = "table" if is_table and not keys else what
-                shown = f"[{key}]" if kind == "table" else f"'{key}'"
+                brackets = ("[[", "]]") if isinstance(value, list) else ("[", "]")
+                shown = key.join(brackets) if kind == "table" else f"'{key}'"
                 home = ("[kernel]" if key in _KERNEL_TYPES else "a [[cpu]] table"
                         if key in _CPU_KEYS else "")
                 raise self.error((*keys, key), f"unknown {kind} {shown}",
@@ -472,7 +473,8 @@ class _Locator:
 
     Keys are paths as tomllib nests them: ``("kernel", "version")``, ``("cpu", 1, "code")``
     (array-of-tables entries are counted), ``("expect", "bounded_wait", "max")`` (inline
-    tables are entered). A table header is the position of the table itself.
+    tables are entered). A table header is the position of the table itself; an array of
+    tables (``("cpu",)``) stands at its first header.
     """
 
     def __init__(self, text: str) -> None:
@@ -517,6 +519,7 @@ class _Locator:
                 names, j = self.key(i + (2 if array else 1))
                 table = tuple(names)
                 if array:
+                    self.keys.setdefault(table, i)      # the array: its first header
                     counts[table] = counts.get(table, -1) + 1
                     table = (*table, counts[table])
                 self.keys[table] = i
