@@ -64,6 +64,7 @@ class Finding:
     era: str
     lock: str
     preempt: str
+    timing: str              # the scenario's own; worst cases are always measured in lockstep
     property: str
     kind: str | None         # None: a property this checker does not decide yet
     status: str
@@ -230,11 +231,22 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
     return Finding(
         id=finding_id(scenario.name, config, result.property), scenario=scenario.name,
         file=file, config=config, era=model.world.era.name, lock=model.world.lock_algorithm,
-        preempt=k.preempt, property=result.property, kind=kind.value if kind else None,
+        preempt=k.preempt, timing=k.timing, property=result.property,
+        kind=kind.value if kind else None,
         status=result.status.value, expected=str(expected) if expected else None, met=met,
         failed=failed, states=result.stats.states, transitions=result.stats.transitions,
         depth=result.stats.depth, seconds=round(result.stats.seconds, 3), worst=result.worst,
         worst_case=worst_case(kind, result), detail=result.detail, rerun=rerun, counterexample=cex)
+
+
+def configuration(f: Finding) -> str:
+    """The whole configuration a finding was checked under, as a matrix row names it.
+
+    ``config`` names only what the run's matrix varies (it is part of the anchor); this says
+    era, lock algorithm, preemption model and timing, so a ``preempt = "none"`` scenario never
+    reads as its era's default.
+    """
+    return f"{f.era} · {f.lock} · preempt {f.preempt} · {f.timing}"
 
 
 def worst_case(kind: PropertyKind | None, result: CheckResult) -> str | None:
