@@ -11,6 +11,7 @@ import json
 from contextlib import chdir
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner, Result
 
 from lockbreak.cli import main
@@ -104,3 +105,17 @@ def test_another_configuration_of_the_suite_is_not_held_to_the_max(tmp_path: Pat
     tas = findings["tas"]
     assert (tas["status"], tas["worst"], tas["expected"], tas["failed"]) == (
         "holds", 12, None, False)
+
+
+@pytest.mark.slow
+def test_a_z3_wait_longer_than_max_says_how_long_not_unbounded(tmp_path: Path) -> None:
+    """z3's shortest trace ends while cpu0 still waits, past max: the explanation is that
+    wait, never "waits for its lock without bound"."""
+    scenario = REPO / "scenarios" / "stale-data-reread-v2.6.9-lockstep.toml"
+    path = tmp_path / "z.toml"
+    path.write_text(scenario.read_text().replace("bounded_wait = { max = 6 }",
+                                                 "bounded_wait = { max = 5 }"))
+    result = _check(tmp_path, path, "--engine", "z3")
+    assert result.exit_code == 1, result.output
+    assert "  => z3: cpu0 waits 6 ticks, more than max = 5" in result.output
+    assert "without bound" not in result.output

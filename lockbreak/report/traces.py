@@ -13,7 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lockbreak.core import CheckResult, Trace
+from lockbreak.core import CheckResult, PropertyKind, Trace
 from model.kernel import Action, CpuView, KernelModel, WorldView
 from model.lockstep import LockstepKernelModel
 from properties.catalogue import by_name
@@ -137,13 +137,17 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
 def explain(model: KernelModel, result: CheckResult) -> str:
     """One sentence on why ``result``'s trace breaks its property.
 
-    A worst case longer than the scenario's ``max`` ends where the longest wait ends, which
-    breaks nothing by itself: its detail (how long, on which CPU, against which max) says why.
+    A wait longer than the scenario's ``max`` (the worst case, or a z3 trace that ends while
+    the wait is still open and the CPUs can still move) breaks nothing at its last step by
+    itself: its detail (how long, on which CPU, against which max) says why.
     """
-    assert result.trace is not None
-    if result.worst is not None:
+    trace = result.trace
+    assert trace is not None
+    longer = (by_name(result.property).kind is PropertyKind.WORST and trace.loop_start is None
+              and bool(model.moves(trace.states[-1])))
+    if result.worst is not None or longer:
         return f"=> {result.detail}"
-    return why(model, result.trace, result.property)
+    return why(model, trace, result.property)
 
 
 def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
