@@ -338,6 +338,16 @@ def test_json_has_every_property_with_its_status_states_and_trace(tmp_path: Path
     assert lies["met"] is True
 
 
+def test_json_tells_a_vacuous_worst_case_from_an_unbounded_one(tmp_path: Path) -> None:
+    """starvation-tas-v2.6.12: cpu1's wait never ends; no CPU is ever woken."""
+    _, data = check_json(tmp_path, "-p", "bounded_wait", "-p", "bounded_latency",
+                         "-p", "mutual_exclusion", REPO / "scenarios/starvation-tas-v2.6.12.toml")
+    assert {r["property"]: (r["status"], r["worst"], r["worst_case"]) for r in data["results"]} \
+        == {"bounded_wait": ("violated", None, "unbounded"),
+            "bounded_latency": ("vacuous", None, "vacuous"),
+            "mutual_exclusion": ("holds", None, None)}
+
+
 def test_a_folder_checks_every_toml_in_it(tmp_path: Path) -> None:
     folder = tmp_path / "suite"
     folder.mkdir()

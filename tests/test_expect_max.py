@@ -59,8 +59,8 @@ def test_json_carries_the_max_expectation_and_the_violation(tmp_path: Path) -> N
     result = _check(tmp_path, _tight(tmp_path, 3), "--json")
     data = json.loads(result.stdout)
     [record] = data["results"]
-    assert (record["status"], record["worst"], record["expected"], record["max"],
-            record["met"]) == ("violated", 5, "max 3", 3, False)
+    assert (record["status"], record["worst"], record["worst_case"], record["expected"],
+            record["max"], record["met"]) == ("violated", 5, "bounded", "max 3", 3, False)
     assert data["exit"] == 1 and result.exit_code == 1
     trace = json.loads(Path(record["trace_file"]).read_text())
     assert (trace["status"], trace["worst"], len(trace["steps"])) == ("violated", 5, 13)

@@ -36,12 +36,13 @@ from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
+from lockbreak.report.results import worst_case
 from lockbreak.report.traces import explain, render_trace, trace_to_json
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
 from model.scenario.types import Scenario
-from properties.catalogue import CATALOGUE, KNOWN
+from properties.catalogue import CATALOGUE, KNOWN, by_name
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 PREEMPT_MODELS = {
@@ -238,7 +239,8 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             "scenario": run.scenario.name, "file": str(run.scenario.path),
             "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
             "timing": verdict.timing, "property": r.property, "status": r.status.value,
-            "worst": r.worst, "expected": str(expected) if expected else None,
+            "worst": r.worst, "worst_case": worst_case(by_name(r.property).kind, r),
+            "expected": str(expected) if expected else None,
             "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
