@@ -273,6 +273,13 @@ GOTO = ("write restart; to start the CPU's code again (goto again, goto retry), 
     ("for (i = 0; i < 3; i++) {\n  work();\n}", "s.toml:10:1: a C for loop with a counter is "
      "not part of the scenario language\n  hint: write repeat (N) { ... } to run the body N "
      "times, while (condition) { ... }, or forever { ... }"),
+    ("spin_lock(inode->i_lock);", "s.toml:10:11: a lock expression (inode->...) is not "
+     "part of the scenario language\n  hint: lock expressions are not part of the scenario "
+     "language: name the lock as declared in [locks] (spin_lock(L), not "
+     "spin_lock(inode->i_lock))"),
+    ("list_for_each_entry_safe(p, n, &head, list)\n  work();", "s.toml:10:32: unexpected "
+     "character '&'\n  hint: write repeat (N) { ... } for N entries, or while (condition) "
+     "{ ... }; the list itself is not modelled"),
     ("spin_lock(A);\nlist_for_each_entry(p, head, list) {\n  work();\n}",
      "s.toml:11:1: list_for_each_entry is a list iteration macro, not part of the scenario "
      "language\n  hint: write repeat (N) { ... } for N entries, or while (condition) { ... }; "

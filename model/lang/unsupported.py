@@ -8,12 +8,15 @@ construct and the scenario-language way to say the same thing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from lark import Token
 
 ADDRESS_HINT = ("`&` lock expressions are not part of the scenario language: name the lock as "
                 "declared in [locks] (spin_lock(L), not spin_lock(&L))")
+FIELD_HINT = ("lock expressions are not part of the scenario language: name the lock as "
+              "declared in [locks] (spin_lock(L), not spin_lock(inode->i_lock))")
 GOTO_HINT = ("write restart; to start the CPU's code again (goto again, goto retry), break; "
              "to leave a loop (goto out, goto out_unlock), or continue; for its next round")
 FOR_HINT = ("write repeat (N) { ... } to run the body N times, while (condition) { ... }, or "
@@ -29,7 +32,7 @@ def at_character(text: str, at: int) -> str:
     True
     """
     if text[at] == "&" and not text.startswith("&&", at):
-        return ADDRESS_HINT
+        return ITERATION_HINT if "for_each" in _open_call(text[:at]) else ADDRESS_HINT
     before = text[:at].rstrip()[-1:]
     if text[at] == ":" and (before.isalnum() or before == "_"):
         return "labels are not part of the scenario language: " + GOTO_HINT
@@ -40,6 +43,9 @@ def at_token(before: Sequence[Token], token: Token) -> tuple[str, Token, str] | 
     """``(message, where, hint)`` when ``token``, after the tokens ``before``, is where kernel
     C the language does not take went wrong; None for any other syntax error."""
     words = [str(t) for t in before]
+    if str(token) == "->" and "(" in words and before[-1].type == "NAME":
+        return (f"a lock expression ({before[-1]}->...) is not part of the scenario language",
+                before[-1], FIELD_HINT)
     if words[-1:] == ["goto"]:
         return "goto is not part of the scenario language", before[-1], GOTO_HINT
     if words[-2:] == ["for", "("] and str(token) != ";":
@@ -51,6 +57,18 @@ def at_token(before: Sequence[Token], token: Token) -> tuple[str, Token, str] | 
             return (f"{name} is a list iteration macro, not part of the scenario language",
                     name, ITERATION_HINT)
     return None
+
+
+def _open_call(text: str) -> str:
+    """The name of the call whose parentheses are still open at the end of ``text``."""
+    depth = 0
+    for k in range(len(text) - 1, -1, -1):
+        depth += text[k] == ")"
+        depth -= text[k] == "("
+        if depth < 0:
+            found = re.search(r"(\w+)\s*$", text[:k])
+            return found[1] if found else ""
+    return ""
 
 
 def _called(before: Sequence[Token]) -> Token | None:
