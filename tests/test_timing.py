@@ -263,3 +263,16 @@ def test_a_livelock_reads_the_same_however_the_break_is_written(
     [headline] = [line for line in result.stdout.splitlines()
                   if line.startswith(f"{prop} violated in ")]
     assert "deadlock" not in headline and "cpu1" in headline
+
+
+def test_a_cpu_running_forever_without_locks_is_a_livelock_not_a_deadlock(
+        tmp_path: Path) -> None:
+    """cpu0 polls need_resched(), which nothing ever sets: it moves in every round of the
+    cycle and never finishes, with no lock in play."""
+    path = tmp_path / "poll.toml"
+    path.write_text('name = "poll"\n[kernel]\nversion = "v2.6.12"\n[locks]\nL = "spin"\n'
+                    '[[cpu]]\ncode = """\nwhile (!need_resched()) {\n    work();\n}\n"""\n'
+                    '[[cpu]]\ncode = """\nspin_lock(L); work(); spin_unlock(L);\n"""\n')
+    result = CliRunner().invoke(main, ["check", "-p", "livelock_free", "--trace-dir",
+                                       str(tmp_path), str(path)])
+    assert "  => livelock: cpu0 keeps running without finishing" in result.stdout.splitlines()

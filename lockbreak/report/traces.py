@@ -155,9 +155,9 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
     lock without ever getting it, who takes that lock meanwhile, and who keeps dropping a lock
     and taking it back without ever finishing, however the code spells the drop.
 
-    Someone dropping and retaking forever while obliged to finish is a livelock; a waiter
-    passed over by CPUs that do get the lock is starvation; CPUs that wait and never take a
-    lock at all are a deadlock.
+    Someone dropping and retaking forever, or running without any lock in play, while obliged
+    to finish is a livelock; a waiter passed over by CPUs that do get the lock is starvation;
+    CPUs that wait and never take a lock at all are a deadlock.
     """
     assert trace.loop_start is not None
     loop = list(zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
@@ -166,10 +166,12 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
     names = [cpu.name for cpu in views[0].cpus]
     taken: list[set[str]] = [set() for _ in names]
     dropped: list[set[str]] = [set() for _ in names]
+    movers: set[int] = set()
     for state, step in loop:
         if step.action.wakeup:
             continue
         cpu = step.action.cpu
+        movers.add(cpu)
         before = set(map(_plain, model.view(state).cpus[cpu].holds))
         after = set(map(_plain, model.view(step.state).cpus[cpu].holds))
         taken[cpu] |= after - before
@@ -186,9 +188,14 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
         if breaks and model.must_finish >> i & 1:
             livelock = True
             parts.append(f"{name} keeps breaking {', '.join(breaks)} and taking it back")
-    progress = any(taken)
-    kind = "livelock" if livelock else "starvation" if progress else "deadlock"
-    return f"=> {kind}: " + ("; ".join(parts) or "the marked steps repeat forever")
+    if not parts:
+        running = [names[i] for i in sorted(movers) if model.must_finish >> i & 1]
+        livelock = bool(running)
+        parts = [f"{name} keeps running without finishing" for name in running]
+    if not parts:
+        return "=> the marked steps repeat forever"
+    kind = "livelock" if livelock else "starvation" if any(taken) else "deadlock"
+    return f"=> {kind}: " + "; ".join(parts)
 
 
 def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Mapping[str, Any],
