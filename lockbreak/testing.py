@@ -33,7 +33,7 @@ from lockbreak.cli.hypothesis_check import (
 )
 from lockbreak.core import Budget, CheckResult, LockbreakError, SilentReporter, Status
 from lockbreak.report.checklist import verdict_line
-from lockbreak.report.traces import render_trace, why
+from lockbreak.report.traces import explain, render_trace
 
 ENGINES = ("explicit", "hypothesis")
 
@@ -113,6 +113,6 @@ def _explain(run: ScenarioRun, expectation: str) -> str:
         lines.append(text)
     if result.trace is not None:
         headline = f"{result.property} violated in {len(result.trace)} steps"
-        lines.append(render_trace(run.model, result.trace, headline,
-                                  why(run.model, result.trace, result.property)))
+        lines.append(render_trace(verdict.model, result.trace, headline,
+                                  explain(verdict.model, result)))
     return "\n".join(lines)

@@ -189,3 +189,32 @@ def test_the_html_report_renders_in_chromium(browser: DevTools, tmp_path: Path) 
               or (e.get("method") == "Runtime.consoleAPICalled" and e["params"]["type"] == "error")
               or (e.get("method") == "Log.entryAdded" and e["params"]["entry"]["level"] == "error")]
     assert errors == []
+
+
+MATRIX_FACTS = """(() => {
+  const table = document.querySelector('table.matrix');
+  const box = table.parentElement;
+  box.scrollLeft = box.scrollWidth;
+  const heads = [...table.querySelectorAll('thead th')];
+  const last = heads[heads.length - 1].getBoundingClientRect();
+  const rows = [...table.querySelectorAll('tbody tr')].map(
+    tr => [tr.cells[0].textContent, tr.cells[1].textContent]);
+  return {overflowX: getComputedStyle(box).overflowX, lastRight: last.right,
+          boxRight: box.getBoundingClientRect().right, window: window.innerWidth,
+          page: document.documentElement.scrollWidth, rows};
+})()"""
+
+
+def test_every_matrix_column_is_reachable_at_1400_px(browser: DevTools, tmp_path: Path) -> None:
+    """In a 1,400 px window the matrix's last column can be scrolled to (inside its own box,
+    the page itself never scrolls sideways), and each row names its whole configuration."""
+    browser.call("Page.navigate", url=(REPORT / "index.html").as_uri())
+    browser.wait_for("Page.loadEventFired")
+    facts = browser.evaluate(MATRIX_FACTS)
+    assert facts["page"] <= facts["window"] <= 1400, facts
+    assert facts["lastRight"] <= min(facts["boxRight"], facts["window"]) + 1, facts
+    assert facts["overflowX"] in ("auto", "scroll")
+    rows = dict(facts["rows"])
+    assert rows["preempt-dynamic-none-v6.11"] == "v6.11 · qspinlock · preempt none · interleaving"
+    assert rows["stale-data-reread-v2.6.9-lockstep"].endswith("· lockstep")
+    _screenshot(browser, tmp_path / "matrix.png")

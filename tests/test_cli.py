@@ -186,7 +186,8 @@ def test_toml_syntax_error_is_exit_2_at_file_line_col(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("args", "message"), [
     (["--version", "v9.9", NESTED],
      f"error: {NESTED}: --version v9.9: unknown era; known: {', '.join(ERAS)}\n"
-     "  hint: did you mean v2.6.9?"),
+     "  hint: v9.9 is not modelled; choose the era whose code you mean (lockbreak list "
+     "describes each)"),
     ([REPO / "no-such-scenario.toml"], f"error: {REPO / 'no-such-scenario.toml'}: no such file"),
     (["--property", "bogus", NESTED], "error: --property bogus: unknown property; known: "),
 ], ids=["unknown-era", "missing-path", "unknown-property"])
@@ -335,6 +336,16 @@ def test_json_has_every_property_with_its_status_states_and_trace(tmp_path: Path
     assert lies["trace"][0].startswith("spin_lock(A): ")
     assert lies["trace"][-1].endswith("cond_resched_lock(B) returns 0 after dropping B")
     assert lies["met"] is True
+
+
+def test_json_tells_a_vacuous_worst_case_from_an_unbounded_one(tmp_path: Path) -> None:
+    """starvation-tas-v2.6.12: cpu1's wait never ends; no CPU is ever woken."""
+    _, data = check_json(tmp_path, "-p", "bounded_wait", "-p", "bounded_latency",
+                         "-p", "mutual_exclusion", REPO / "scenarios/starvation-tas-v2.6.12.toml")
+    assert {r["property"]: (r["status"], r["worst"], r["worst_case"]) for r in data["results"]} \
+        == {"bounded_wait": ("violated", None, "unbounded"),
+            "bounded_latency": ("vacuous", None, "vacuous"),
+            "mutual_exclusion": ("holds", None, None)}
 
 
 def test_a_folder_checks_every_toml_in_it(tmp_path: Path) -> None:
@@ -561,6 +572,30 @@ def test_two_scenarios_with_the_same_name_get_their_own_traces(tmp_path: Path) -
     files = trace_files(result)
     assert len(files) == 2
     assert len(set(files)) == 2
+
+
+@pytest.mark.parametrize(("args", "suffix"), [
+    (["--preempt", "none"], "-preempt-none"), (["--lock", "ticket"], "-lock-ticket"),
+    (["--timing", "lockstep"], "-timing-lockstep"),
+    (["--lock", "ticket", "--preempt", "none", "--timing", "lockstep"],
+     "-lock-ticket-preempt-none-timing-lockstep")])
+def test_an_override_gets_its_own_trace_files(tmp_path: Path, args: list[str],
+                                              suffix: str) -> None:
+    """A run with --lock, --preempt or --timing never overwrites the default run's traces."""
+    scenario = nested(tmp_path)
+    own = check(tmp_path, "-p", "bounded_wait", scenario)
+    [default] = re.findall(r"lockbreak replay (\S+)$", own.stdout, re.M)
+    assert Path(default).name == "nested-v2.6.9--v2.6.9--bounded_wait.json"
+    before = Path(default).read_text()
+    other = check(tmp_path, "-p", "bounded_wait", *args, scenario)
+    [path] = re.findall(r"lockbreak replay (\S+)$", other.stdout, re.M)
+    assert Path(path).name == f"nested-v2.6.9--v2.6.9{suffix}--bounded_wait.json"
+    assert Path(default).read_text() == before
+    recorded = json.loads(Path(path).read_text())["scenario"]["overrides"]
+    given = {name.removeprefix("--"): value for name, value in zip(args[::2], args[1::2],
+                                                                  strict=True)}
+    assert recorded == given | {"timing": "lockstep"}       # worst cases: lockstep timing
+    assert_exit(invoke("replay", path), 0)
 
 
 # ------------------------------------------------------------------ the installed script

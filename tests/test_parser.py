@@ -258,5 +258,36 @@ def test_syntax_errors_say_what_was_expected(text, message):
     assert error_of(text) == message
 
 
+GOTO = ("write restart; to start the CPU's code again (goto again, goto retry), break; to "
+        "leave a loop (goto out, goto out_unlock), or continue; for its next round")
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("work();\nspin_lock(&A);", "s.toml:11:11: unexpected character '&'\n  hint: `&` lock "
+     "expressions are not part of the scenario language: name the lock as declared in [locks] "
+     "(spin_lock(L), not spin_lock(&L))"),
+    ("work();\n  goto out;", "s.toml:11:3: goto is not part of the scenario language\n"
+     f"  hint: {GOTO}"),
+    ("again:\n  work();", "s.toml:10:6: unexpected character ':'\n  hint: labels are not part "
+     f"of the scenario language: {GOTO}"),
+    ("for (i = 0; i < 3; i++) {\n  work();\n}", "s.toml:10:1: a C for loop with a counter is "
+     "not part of the scenario language\n  hint: write repeat (N) { ... } to run the body N "
+     "times, while (condition) { ... }, or forever { ... }"),
+    ("spin_lock(inode->i_lock);", "s.toml:10:11: a lock expression (inode->...) is not "
+     "part of the scenario language\n  hint: lock expressions are not part of the scenario "
+     "language: name the lock as declared in [locks] (spin_lock(L), not "
+     "spin_lock(inode->i_lock))"),
+    ("list_for_each_entry_safe(p, n, &head, list)\n  work();", "s.toml:10:32: unexpected "
+     "character '&'\n  hint: write repeat (N) { ... } for N entries, or while (condition) "
+     "{ ... }; the list itself is not modelled"),
+    ("spin_lock(A);\nlist_for_each_entry(p, head, list) {\n  work();\n}",
+     "s.toml:11:1: list_for_each_entry is a list iteration macro, not part of the scenario "
+     "language\n  hint: write repeat (N) { ... } for N entries, or while (condition) { ... }; "
+     "the list itself is not modelled"),
+])
+def test_kernel_c_the_language_does_not_take_gets_what_to_write_instead(text, message):
+    assert error_of(text) == message
+
+
 def test_era_syntax_errors_expect_expressions():
     assert error_of("ret = ;", mode="era") == "s.toml:10:7: expected an expression before ';'"

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from lockbreak.cli import main
 from lockbreak.cli.suite import SuiteOptions, run_suite
 from lockbreak.report import html, markdown
-from lockbreak.report.results import RESULTS_SCHEMA, RESULTS_SCHEMA_FILE, SuiteReport
+from lockbreak.report.results import RESULTS_SCHEMA, RESULTS_SCHEMA_FILE, SuiteReport, to_json
 from lockbreak.report.stable import normalise
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -255,3 +255,32 @@ def test_committed_results_follow_the_schema(folder: Path, schema: dict) -> None
     jsonschema.validate(data, schema)
     ids = [f["id"] for f in data["findings"]]
     assert len(ids) == len(set(ids))
+
+
+def test_a_vacuous_worst_case_is_not_shown_as_unbounded(tmp_path: Path, schema: dict) -> None:
+    """starvation-tas-v2.6.12's waiter is never served (bounded_wait unbounded); neither it nor
+    nested-v2.6.12 ever wakes a CPU (bounded_latency vacuous): results.json, the Markdown and
+    the HTML timing tables must tell the two apart."""
+    with chdir(ROOT):
+        report = run_suite(SuiteOptions(
+            paths=("scenarios/starvation-tas-v2.6.12.toml", "scenarios/nested-v2.6.12.toml"),
+            out=str(tmp_path), properties=("bounded_wait", "bounded_latency")))
+    data = json.loads(json.dumps(to_json(report)))
+    jsonschema.validate(data, schema)
+    cases = {(f["scenario"], f["property"]): (f["worst"], f["worst_case"])
+             for f in data["findings"]}
+    assert cases == {
+        ("starvation-tas-v2.6.12", "bounded_wait"): (None, "unbounded"),
+        ("starvation-tas-v2.6.12", "bounded_latency"): (None, "vacuous"),
+        ("nested-v2.6.12", "bounded_wait"): (33, "bounded"),
+        ("nested-v2.6.12", "bounded_latency"): (None, "vacuous")}
+    md = markdown.render(report)
+    assert "| bounded_wait | unbounded |" in md
+    assert md.count("| bounded_latency | vacuous (never waited) |") == 2
+    rows = re.findall(r"<tr><td><a [^>]+>[^<]+</a></td><td>[^<]+</td><td>(\w+)</td>"
+                      r'<td class="num">([^<]+)</td><td>(.*?)</td></tr>', html.render(report))
+    assert [(p, w, "#c62828" in bar, bar == "") for p, w, bar in rows] == [
+        ("bounded_wait", "unbounded", True, False),
+        ("bounded_latency", "vacuous (never waited)", False, True),
+        ("bounded_wait", "33", False, False),
+        ("bounded_latency", "vacuous (never waited)", False, True)]

@@ -51,6 +51,24 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
      "write, use, spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write, cond_resched, "
      "might_sleep"),
+    # Names that only look alike mean other things: no "did you mean", but what there is.
+    ("v5.17", "rcu_read_lock();",
+     "13:1: unknown statement 'rcu_read_lock'",
+     "rcu_read_lock is not modelled; the lock operations in v5.17 are "
+     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
+    ("v5.17", "mutex_lock(A);",
+     "13:1: unknown statement 'mutex_lock'",
+     "mutex_lock is not modelled; the lock operations in v5.17 are "
+     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
+    ("v5.17", "Spin_Lock(A);",
+     "13:1: unknown statement 'Spin_Lock'",
+     "did you mean spin_lock?"),
+    ("v2.6.12", "if (mutex_trylock(A)) work();",
+     "13:5: unknown condition 'mutex_trylock'",
+     "mutex_trylock is not modelled; the lock operations usable as conditions in v2.6.12 are "
+     "need_lockbreak, lock_need_resched, spin_trylock, cond_resched_lock"),
     ("v5.17", "if (need_resced()) work();",
      "13:5: unknown condition 'need_resced'",
      "did you mean need_resched?"),
@@ -307,7 +325,10 @@ def test_clean_code_passes(tmp_path, code):
      "1:1: unknown table [kernal]",
      "did you mean kernel?"),
     (K + '[[cpus]]\ncode = "work();"\n',
-     "1:1: unknown table [cpus]",
+     "3:1: unknown table [[cpus]]",
+     "did you mean cpu?"),
+    (K + '[[cpu]]\ncode = "work();"\n\n[[cpus]]\ncode = "work();"\n',
+     "6:1: unknown table [[cpus]]",
      "did you mean cpu?"),
     (K + 'premept = "full"\n[[cpu]]\ncode = "work();"\n',
      "3:1: unknown [kernel] field 'premept'",
@@ -329,6 +350,15 @@ def test_clean_code_passes(tmp_path, code):
      ""),
     ('[kernel]\nversion = "v2.6.13"\n[[cpu]]\ncode = "work();"\n',
      "2:11: unknown era 'v2.6.13'; known: v2.6.8, v2.6.8-mm, v2.6.9, v2.6.11, v2.6.12, v2.6.20, "
+     "v2.6.25, v4.15-rc, v4.15, v5.17, v6.11",
+     "v2.6.13 is not modelled; choose the era whose code you mean (lockbreak list describes each)"),
+    ('[kernel]\nversion = "v6.12"\n[[cpu]]\ncode = "work();"\n',
+     "2:11: unknown era 'v6.12'; known: v2.6.8, v2.6.8-mm, v2.6.9, v2.6.11, v2.6.12, v2.6.20, "
+     "v2.6.25, v4.15-rc, v4.15, v5.17, v6.11",
+     "v6.12 is not modelled; choose the era whose code you mean (lockbreak list describes "
+     "each)"),
+    ('[kernel]\nversion = "2.6.12"\n[[cpu]]\ncode = "work();"\n',
+     "2:11: unknown era '2.6.12'; known: v2.6.8, v2.6.8-mm, v2.6.9, v2.6.11, v2.6.12, v2.6.20, "
      "v2.6.25, v4.15-rc, v4.15, v5.17, v6.11",
      "did you mean v2.6.12?"),
     ('[kernel]\nlock = "tas"\n[[cpu]]\ncode = "work();"\n',

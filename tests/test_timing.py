@@ -240,3 +240,39 @@ def test_an_expected_max_is_met_or_not_met(tmp_path: Path) -> None:
         assert result.exit_code == code, result.output
         assert "worst 4 ticks" in result.stdout
         assert f"expected max {bound}: {outcome}" in result.stdout
+
+
+LIVELOCK = ("  => livelock: cpu0 keeps breaking L and taking it back; cpu1 waits for L forever "
+            "while cpu0 takes it again and again")
+
+
+@pytest.mark.parametrize("prop", ["starvation_free", "livelock_free"])
+@pytest.mark.parametrize(("scenario", "version"), [
+    (SCENARIOS / "restart-v2.6.12.toml", "v2.6.12"),                       # cond_resched_lock
+    (Path(__file__).parent / "data" / "restart-open-coded.toml", "v2.6.12"),  # unlock, lock
+    (Path(__file__).parent / "data" / "restart-open-coded.toml", "v2.6.9"),
+], ids=["cond_resched_lock", "open-coded", "open-coded-v2.6.9"])
+def test_a_livelock_reads_the_same_however_the_break_is_written(
+        tmp_path: Path, scenario: Path, version: str, prop: str) -> None:
+    """The explanation comes from the cycle (cpu0 drops and retakes L, cpu1 waits for it), so
+    an open-coded break and cond_resched_lock() are the same livelock, never a deadlock, and
+    the waiter cpu1 is named as not served."""
+    result = CliRunner().invoke(main, ["check", "-p", prop, "--version", version,
+                                       "--trace-dir", str(tmp_path), str(scenario)])
+    assert LIVELOCK in result.stdout.splitlines(), result.stdout
+    [headline] = [line for line in result.stdout.splitlines()
+                  if line.startswith(f"{prop} violated in ")]
+    assert "deadlock" not in headline and "cpu1" in headline
+
+
+def test_a_cpu_running_forever_without_locks_is_a_livelock_not_a_deadlock(
+        tmp_path: Path) -> None:
+    """cpu0 polls need_resched(), which nothing ever sets: it moves in every round of the
+    cycle and never finishes, with no lock in play."""
+    path = tmp_path / "poll.toml"
+    path.write_text('name = "poll"\n[kernel]\nversion = "v2.6.12"\n[locks]\nL = "spin"\n'
+                    '[[cpu]]\ncode = """\nwhile (!need_resched()) {\n    work();\n}\n"""\n'
+                    '[[cpu]]\ncode = """\nspin_lock(L); work(); spin_unlock(L);\n"""\n')
+    result = CliRunner().invoke(main, ["check", "-p", "livelock_free", "--trace-dir",
+                                       str(tmp_path), str(path)])
+    assert "  => livelock: cpu0 keeps running without finishing" in result.stdout.splitlines()

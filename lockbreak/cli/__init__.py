@@ -7,6 +7,7 @@ holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a bu
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -35,12 +36,13 @@ from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
-from lockbreak.report.traces import render_trace, trace_to_json, why
+from lockbreak.report.results import worst_case
+from lockbreak.report.traces import explain, render_trace, trace_to_json
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
 from model.scenario.types import Scenario
-from properties.catalogue import CATALOGUE, KNOWN
+from properties.catalogue import CATALOGUE, KNOWN, by_name
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 PREEMPT_MODELS = {
@@ -199,6 +201,22 @@ def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], s
     sys.exit(EXIT_OK)
 
 
+def trace_stem(scenario: str, version: str, overrides: Overrides, prop: str) -> str:
+    """A trace file's name without ``.json``: ``scenario--era--property``, with each
+    ``--lock``, ``--preempt`` and ``--timing`` given on the command line named after the era,
+    so a run with them never overwrites the traces of the scenario's own configuration.
+
+    >>> trace_stem("nested", "v2.6.9", Overrides(), "deadlock_free")
+    'nested--v2.6.9--deadlock_free'
+    >>> trace_stem("nested", "v2.6.9", Overrides(lock="ticket", preempt="none"), "deadlock_free")
+    'nested--v2.6.9-lock-ticket-preempt-none--deadlock_free'
+    """
+    config = version + "".join(f"-{field}-{value}" for field, value in (
+        ("lock", overrides.lock), ("preempt", overrides.preempt), ("timing", overrides.timing))
+        if value is not None)
+    return "--".join(re.sub(r"[^A-Za-z0-9_.+-]+", "-", part) for part in (scenario, config, prop))
+
+
 def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
     """A file for one trace, never one this run already wrote (same-named scenarios)."""
     path, n = trace_dir / f"{stem}.json", 1
@@ -221,7 +239,8 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             "scenario": run.scenario.name, "file": str(run.scenario.path),
             "version": k.version, "lock": run.model.world.lock_algorithm, "preempt": k.preempt,
             "timing": verdict.timing, "property": r.property, "status": r.status.value,
-            "worst": r.worst, "expected": expected.status if expected else None,
+            "worst": r.worst, "worst_case": worst_case(by_name(r.property).kind, r),
+            "expected": str(expected) if expected else None,
             "max": expected.max if expected else None,
             "met": verdict.met, "states": r.stats.states, "transitions": r.stats.transitions,
             "depth": r.stats.depth, "seconds": round(r.stats.seconds, 3), "detail": r.detail,
@@ -235,8 +254,8 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
                         {"timing": verdict.timing} if verdict.timing != k.timing else {})}}
             data = trace_to_json(verdict.model, r.trace, scenario=meta, property_name=r.property,
                                  status=r.status.value, worst=r.worst)
-            path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
-                               written)
+            path = _trace_path(trace_dir, trace_stem(run.scenario.name, k.version, overrides,
+                                                     r.property), written)
             try:
                 trace_dir.mkdir(parents=True, exist_ok=True)
                 path.write_text(json.dumps(data, indent=2) + "\n")
@@ -268,8 +287,7 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
             continue
         headline = (f"\n{r.property} violated in {len(r.trace)} steps"
                     + (f": {r.detail}" if r.detail else ""))
-        click.echo(render_trace(verdict.model, r.trace, headline,
-                                why(verdict.model, r.trace, r.property)))
+        click.echo(render_trace(verdict.model, r.trace, headline, explain(verdict.model, r)))
         click.echo(f"  replay: {replay}")
     click.echo("")
 

@@ -7,7 +7,8 @@ engine together; everything it returns is plain data for `lockbreak.report` to r
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 
 from lockbreak.cli.checkpointing import ScenarioCheckpoint
@@ -38,13 +39,22 @@ class Overrides:
 
 @dataclass
 class Verdict:
-    """One property's result on one scenario, and what the scenario expected of it."""
+    """One property's result on one scenario, and what the scenario expected of it.
 
-    result: CheckResult
+    ``measured`` is what the engine found; ``result`` is that result judged against the
+    scenario's ``max``, which is what every report shows.
+    """
+
+    measured: CheckResult
     expected: Expectation | None
     model: KernelModel              # the model the result (and its trace) belongs to
     scenario_has_expect: bool = False
     requested: bool = False         # named with --property
+
+    @cached_property
+    def result(self) -> CheckResult:
+        """The measured result, judged against the expected ``max`` (see `beyond_max`)."""
+        return beyond_max(self.measured, self.expected)
 
     @property
     def met(self) -> bool | None:
@@ -55,8 +65,8 @@ class Verdict:
         if self.expected is None:
             return None
         if self.expected.max is not None:
-            worst = self.result.worst
-            return (self.result.status is not Status.VIOLATED and worst is not None
+            worst = self.measured.worst
+            return (self.measured.status is not Status.VIOLATED and worst is not None
                     and worst <= self.expected.max)
         if self.expected.status is None:
             return None
@@ -86,6 +96,20 @@ class Verdict:
     @property
     def incomplete(self) -> bool:
         return self.counts and self.result.status is Status.INCOMPLETE
+
+
+def beyond_max(result: CheckResult, expected: Expectation | None) -> CheckResult:
+    """``result`` as a violation when it is a worst case longer than the expected ``max``.
+
+    A worst case of 7 ticks where the scenario allows 3 breaks the property as the scenario
+    states it, so it is reported as violated, and the trace that attains the worst case is
+    its counterexample (the worst case itself stays in ``worst``).
+    """
+    if (expected is None or expected.max is None or result.status is not Status.HOLDS
+            or result.worst is None or result.worst <= expected.max):
+        return result
+    return replace(result, status=Status.VIOLATED, detail=(
+        f"{result.detail}: more than the expected max of {expected.max}"))
 
 
 @dataclass

@@ -102,7 +102,7 @@ def _worst(scenario: Scenario) -> int | None:
     """The exact worst case of ``bounded_latency`` in ticks; None when unbounded."""
     [verdict] = run_scenario(scenario, properties=["bounded_latency"], budget=Budget(),
                              reporter=SilentReporter()).verdicts
-    result = verdict.result
+    result = verdict.measured
     if result.status is Status.HOLDS:
         return result.worst
     if result.status is Status.VIOLATED:

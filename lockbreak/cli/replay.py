@@ -86,7 +86,8 @@ def replay_file(path: Path) -> tuple[str, bool]:
                                    expected.max if expected is not None else None)
     lines = [render_trace(model, trace, f"{scenario.name}: {len(steps)} steps",
                           why(model, trace, prop.name)
-                          if reproduced and data.get("status") == "violated" else ""),
+                          if reproduced and data.get("status") == "violated"
+                          and data.get("worst") is None else ""),
              f"replayed: {prop.name} {verdict}"]
     lines += [f"  mismatch: {m}" for m in mismatches]
     return "\n".join(lines), reproduced and not mismatches
@@ -103,10 +104,14 @@ def _recheck(model: KernelModel, trace: Trace[int, Action], data: dict[str, Any]
         reproduced = stuck is not None and stuck[0] == 0
     elif kind is PropertyKind.SAFETY:
         reproduced = last_violated
-    elif data.get("status") == "holds":         # a WORST property's worst case
+    elif data.get("worst") is not None:         # a WORST property's worst case
         ticks = ticks_open_at_end(model, trace, 0)
-        if ticks is not None and ticks == data.get("worst"):
+        beyond = bound is not None and ticks is not None and ticks > bound
+        if ticks is not None and ticks == data.get("worst") and data.get("status") == "holds":
             return True, f"worst case of {ticks} ticks attained again, ending {end}"
+        if ticks is not None and ticks == data.get("worst") and beyond:
+            return True, (f"violated again: the worst case of {ticks} ticks, more than "
+                          f"max = {bound}, is attained again, ending {end}")
         return False, (f"does NOT attain its recorded worst case of {data.get('worst')} ticks "
                        f"any more (this trace: {ticks})")
     elif (kind is PropertyKind.WORST and bound is not None and trace.loop_start is None

@@ -329,13 +329,29 @@ class Analysis(Generic[S, A]):
         cycle = self._fair_cycle(entry, component)
         trace = self.lasso(entry, cycle)
         who = self.model.agents[agent]
+        others = [self.model.agents[a] for a in self._open_throughout(bit, cycle)
+                  if a != agent]
         if self._can_close(entry, inside):
-            why = f"{who} is never served in an execution fair to every agent"
+            served = " and ".join([who, *others])
+            why = (f"{served} {'is' if not others else 'are'} never served in an execution "
+                   "fair to every agent")
         else:
-            why = (f"{who} can never be served after step {trace.loop_start}, fair or not "
-                   "(a deadlock)")
+            # Spinning and restarting are both moves here, so a cycle that can never serve
+            # `who` may be a deadlock or a livelock: the trace's explanation tells them apart.
+            why = f"{who} can never be served after step {trace.loop_start}, fair or not"
+            if others:
+                why += f", and {' and '.join(others)} {'is' if len(others) == 1 else 'are'} " \
+                       "not served in the repeating steps either"
         return CheckResult("", Status.VIOLATED, trace,
                            detail=f"{why}; the steps marked repeat forever")
+
+    def _open_throughout(self, bit: int, cycle: list[int]) -> list[int]:
+        """The agents whose obligation ``bit`` stays open in every state of ``cycle``."""
+        states = [int(self.graph.src[e]) for e in cycle]
+        open_all = self.all_agents
+        for k in states:
+            open_all &= self.graph.obligations[k] >> (bit * self.n_agents)
+        return [a for a in range(self.n_agents) if open_all >> a & 1]
 
     def _can_close(self, start: int, inside: np.ndarray) -> bool:
         """Whether some path from ``start`` reaches a state where the obligation is closed."""

@@ -13,10 +13,12 @@ from lockbreak.report.results import (
     ICONS,
     Finding,
     SuiteReport,
+    configuration,
     expectation_words,
     properties_of,
     rows_of,
     status_word,
+    worst_words,
 )
 from lockbreak.report.stable import seconds
 from lockbreak.report.timeline import render_svg
@@ -29,6 +31,9 @@ code, pre { font: 12px/1.4 ui-monospace, monospace; }
 table { border-collapse: collapse; margin: .5em 0; }
 th, td { border: 1px solid #ddd; padding: 2px 6px; text-align: left; vertical-align: top; }
 td.num { text-align: right; white-space: nowrap; }
+.scroll { overflow-x: auto; max-width: 100%; }
+.matrix th { white-space: nowrap; }
+.matrix td.config { min-width: 9em; }
 .matrix td.v a { display: block; text-decoration: none; color: inherit; }
 .holds { background: #e8f5e9; } .violated { background: #ffebee; }
 .vacuous { background: #fff8e1; } .incomplete { background: #eceff1; }
@@ -62,18 +67,33 @@ def _verdict_cell(f: Finding) -> str:
 
 def _matrix(report: SuiteReport) -> list[str]:
     props = properties_of(report)
-    out = ['<table class="matrix"><thead><tr><th>scenario</th><th>config</th><th>states</th>'
-           "<th>depth</th><th>time</th>"
-           + "".join(f"<th>{escape(p)}</th>" for p in props) + "</tr></thead><tbody>"]
-    for (_, config), cells in rows_of(report).items():
+    # Wider than the window with many properties: the matrix scrolls sideways in its own box.
+    out = ['<div class="scroll"><table class="matrix"><thead><tr><th>scenario</th>'
+           "<th>configuration</th><th>states</th><th>depth</th><th>time</th>"
+           # a property's name may wrap after an underscore, never inside a word
+           + "".join(f"<th>{escape(p).replace('_', '_<wbr>')}</th>" for p in props)
+           + "</tr></thead><tbody>"]
+    for cells in rows_of(report).values():
         first = next(iter(cells.values()))
-        out.append(f"<tr><td>{escape(first.scenario)}</td><td>{escape(config)}</td>"
+        out.append(f"<tr><td>{escape(first.scenario)}</td>"
+                   f'<td class="config">{escape(configuration(first))}</td>'
                    f'<td class="num">{first.states:,}</td><td class="num">{first.depth}</td>'
                    f'<td class="num">{_volatile(seconds(first.seconds))}</td>'
                    + "".join(_verdict_cell(cells[p]) if p in cells else "<td>–</td>"
                              for p in props) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return out
+
+
+def _bar(f: Finding, top: int) -> str:
+    """The plot cell of a timing row: a bar scaled to ``top`` ticks, a full red one when
+    unbounded, and none when nothing waited (a vacuous worst case measures nothing)."""
+    if f.worst_case not in ("bounded", "unbounded"):
+        return ""
+    bar = 200 if f.worst is None else round(200 * f.worst / top)
+    colour = "#c62828" if f.worst is None else "#1565c0"
+    return (f'<svg xmlns="http://www.w3.org/2000/svg" width="210" height="14">'
+            f'<rect x="0" y="2" width="{bar}" height="10" fill="{colour}"/></svg>')
 
 
 def _timing(report: SuiteReport) -> list[str]:
@@ -86,14 +106,9 @@ def _timing(report: SuiteReport) -> list[str]:
            "<th>worst case (ticks)</th><th>plot</th></tr>"]
     top = max((f.worst or 0) for f in timed) or 1
     for f in timed:
-        worst = "unbounded" if f.worst is None else str(f.worst)
-        bar = 200 if f.worst is None else round(200 * f.worst / top)
-        colour = "#c62828" if f.worst is None else "#1565c0"
-        plot = (f'<svg xmlns="http://www.w3.org/2000/svg" width="210" height="14">'
-                f'<rect x="0" y="2" width="{bar}" height="10" fill="{colour}"/></svg>')
         out.append(f'<tr><td><a href="#{escape(f.id)}">{escape(f.scenario)}</a></td>'
                    f"<td>{escape(f.config)}</td><td>{escape(f.property)}</td>"
-                   f'<td class="num">{worst}</td><td>{plot}</td></tr>')
+                   f'<td class="num">{escape(worst_words(f))}</td><td>{_bar(f, top)}</td></tr>')
     out.append("</table>")
     return out
 

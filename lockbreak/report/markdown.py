@@ -10,11 +10,13 @@ from lockbreak.report.results import (
     ICONS,
     Finding,
     SuiteReport,
+    configuration,
     expectation_words,
     properties_of,
     rows_of,
     status_word,
     trace_text,
+    worst_words,
 )
 from lockbreak.report.stable import seconds
 
@@ -32,12 +34,12 @@ def _verdict(f: Finding) -> str:
 
 def _matrix(report: SuiteReport) -> list[str]:
     props = properties_of(report)
-    lines = ["| scenario | config | states | depth | time | " + " | ".join(props) + " |",
+    lines = ["| scenario | configuration | states | depth | time | " + " | ".join(props) + " |",
              "| --- | --- | ---: | ---: | ---: |" + " --- |" * len(props)]
-    for (_, config), cells in rows_of(report).items():
+    for cells in rows_of(report).values():
         first = next(iter(cells.values()))
         verdicts = [_verdict(cells[p]) if p in cells else "–" for p in props]
-        lines.append(f"| {_cell(first.scenario)} | {config} | {first.states:,} | "
+        lines.append(f"| {_cell(first.scenario)} | {configuration(first)} | {first.states:,} | "
                      f"{first.depth} | {seconds(first.seconds)} | " + " | ".join(verdicts) + " |")
     return lines
 
@@ -50,8 +52,8 @@ def _timing(report: SuiteReport) -> list[str]:
     lines = ["| scenario | config | property | worst case (ticks) | expected |",
              "| --- | --- | --- | ---: | --- |"]
     for f in timed:
-        worst = "unbounded" if f.worst is None else str(f.worst)
-        lines.append(f"| [{_cell(f.scenario)}](#{f.id}) | {f.config} | {f.property} | {worst} | "
+        lines.append(f"| [{_cell(f.scenario)}](#{f.id}) | {f.config} | {f.property} | "
+                     f"{worst_words(f)} | "
                      f"{f.expected or '–'} |")
     return lines
 

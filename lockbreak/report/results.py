@@ -18,7 +18,7 @@ from typing import Any
 
 from lockbreak.core import CheckResult, PropertyKind, Status, Trace
 from lockbreak.report.timeline import Timeline, timeline_of
-from lockbreak.report.traces import changes, initial_lines, why
+from lockbreak.report.traces import changes, explain, initial_lines
 from model.eras import Era
 from model.kernel import Action, KernelModel
 from model.scenario.types import Expectation, Scenario
@@ -64,6 +64,7 @@ class Finding:
     era: str
     lock: str
     preempt: str
+    timing: str              # the scenario's own; worst cases are always measured in lockstep
     property: str
     kind: str | None         # None: a property this checker does not decide yet
     status: str
@@ -75,6 +76,7 @@ class Finding:
     depth: int
     seconds: float
     worst: int | None
+    worst_case: str | None   # WORST properties: "bounded", "unbounded", "vacuous", "undecided"
     detail: str
     rerun: str               # the command that reruns this one verdict and prints its trace
     counterexample: Counterexample | None = None
@@ -214,7 +216,7 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
     cpus = model.world.scenario.cpus
     line, col = (where.line, where.col) if where else (cpus[0].line if cpus else 1, 1)
     return Counterexample(tuple(initial_lines(model.view(trace.init))), tuple(steps),
-                          why(model, trace, result.property), at, line, col,
+                          explain(model, result), at, line, col,
                           timeline_of(model, trace, at))
 
 
@@ -229,11 +231,47 @@ def finding(*, scenario: Scenario, model: KernelModel, config: str, result: Chec
     return Finding(
         id=finding_id(scenario.name, config, result.property), scenario=scenario.name,
         file=file, config=config, era=model.world.era.name, lock=model.world.lock_algorithm,
-        preempt=k.preempt, property=result.property, kind=kind.value if kind else None,
+        preempt=k.preempt, timing=k.timing, property=result.property,
+        kind=kind.value if kind else None,
         status=result.status.value, expected=str(expected) if expected else None, met=met,
         failed=failed, states=result.stats.states, transitions=result.stats.transitions,
         depth=result.stats.depth, seconds=round(result.stats.seconds, 3), worst=result.worst,
-        detail=result.detail, rerun=rerun, counterexample=cex)
+        worst_case=worst_case(kind, result), detail=result.detail, rerun=rerun, counterexample=cex)
+
+
+def configuration(f: Finding) -> str:
+    """The whole configuration a finding was checked under, as a matrix row names it.
+
+    ``config`` names only what the run's matrix varies (it is part of the anchor); this says
+    era, lock algorithm, preemption model and timing, so a ``preempt = "none"`` scenario never
+    reads as its era's default.
+    """
+    return f"{f.era} · {f.lock} · preempt {f.preempt} · {f.timing}"
+
+
+def worst_case(kind: PropertyKind | None, result: CheckResult) -> str | None:
+    """What a WORST property's ``worst`` means (None for other kinds).
+
+    ``bounded``: ``worst`` is the longest wait in ticks (even when it is longer than the
+    scenario's max); ``unbounded``: some wait never ends; ``vacuous``: nothing ever had to wait
+    (no contention, no wakeup), so there is no wait to measure; ``undecided``: the search
+    stopped before it knew.
+    """
+    if kind is not PropertyKind.WORST:
+        return None
+    if result.worst is not None:
+        return "bounded"
+    return {Status.VIOLATED: "unbounded", Status.VACUOUS: "vacuous"}.get(result.status,
+                                                                       "undecided")
+
+
+def worst_words(f: Finding) -> str:
+    """A timing table's cell: the ticks, ``unbounded``, or ``vacuous (never waited)``."""
+    if f.worst_case == "bounded":
+        return str(f.worst)
+    if f.worst_case == "vacuous":
+        return "vacuous (never waited)"
+    return f.worst_case or "–"
 
 
 def status_word(f: Finding) -> str:

@@ -13,8 +13,7 @@ from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-from lockbreak.core import Trace
-from model.events import Event
+from lockbreak.core import CheckResult, PropertyKind, Trace
 from model.kernel import Action, CpuView, KernelModel, WorldView
 from model.lockstep import LockstepKernelModel
 from properties.catalogue import by_name
@@ -135,51 +134,68 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
     return f"=> {by_name(property_name).broken}"
 
 
+def explain(model: KernelModel, result: CheckResult) -> str:
+    """One sentence on why ``result``'s trace breaks its property.
+
+    A wait longer than the scenario's ``max`` (the worst case, or a z3 trace that ends while
+    the wait is still open and the CPUs can still move) breaks nothing at its last step by
+    itself: its detail (how long, on which CPU, against which max) says why.
+    """
+    trace = result.trace
+    assert trace is not None
+    longer = (by_name(result.property).kind is PropertyKind.WORST and trace.loop_start is None
+              and bool(model.moves(trace.states[-1])))
+    if result.worst is not None or longer:
+        return f"=> {result.detail}"
+    return why(model, trace, result.property)
+
+
 def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
-    """What the repeating part of a lasso does: who starves, who keeps breaking, or nobody
-    moves on (a deadlock)."""
+    """What the repeating part of a lasso does, read off the cycle itself: who waits for which
+    lock without ever getting it, who takes that lock meanwhile, and who keeps dropping a lock
+    and taking it back without ever finishing, however the code spells the drop.
+
+    Someone dropping and retaking forever, or running without any lock in play, while obliged
+    to finish is a livelock; a waiter passed over by CPUs that do get the lock is starvation;
+    CPUs that wait and never take a lock at all are a deadlock.
+    """
     assert trace.loop_start is not None
-    states = trace.states[trace.loop_start:]
-    views = [model.view(state) for state in states]
-    loop = list(zip(states, trace.steps[trace.loop_start:], strict=False))
-    parts, progress = [], False
-    for i, cpu in enumerate(views[0].cpus):
-        waiting = set(cpu.waits_for).intersection(*(set(v.cpus[i].waits_for) for v in views))
-        for lock in sorted(waiting):
-            takers = sorted({v.cpus[j].name for v in views for j in range(len(v.cpus))
-                             if j != i and lock in map(_plain, v.cpus[j].holds)})
-            takers = [t for t in takers if _takes(model, loop, t, lock)]
-            progress = progress or bool(takers)
-            parts.append(f"{cpu.name} waits for {lock} forever"
+    loop = list(zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
+                    strict=False))
+    views = [model.view(state) for state in trace.states[trace.loop_start:]]
+    names = [cpu.name for cpu in views[0].cpus]
+    taken: list[set[str]] = [set() for _ in names]
+    dropped: list[set[str]] = [set() for _ in names]
+    movers: set[int] = set()
+    for state, step in loop:
+        if step.action.wakeup:
+            continue
+        cpu = step.action.cpu
+        movers.add(cpu)
+        before = set(map(_plain, model.view(state).cpus[cpu].holds))
+        after = set(map(_plain, model.view(step.state).cpus[cpu].holds))
+        taken[cpu] |= after - before
+        dropped[cpu] |= before - after
+    parts, livelock = [], False
+    for i, name in enumerate(names):
+        waited = set().union(*(map(_plain, v.cpus[i].waits_for) for v in views))
+        for lock in sorted(waited - taken[i]):
+            takers = [names[j] for j in range(len(names)) if j != i and lock in taken[j]]
+            parts.append(f"{name} waits for {lock} forever"
                          + (f" while {', '.join(takers)} take{'s' if len(takers) == 1 else ''}"
                             " it again and again" if takers else ""))
-        broken = sorted({_plain(lock) for state, step in loop
-                         if step.action.cpu == i and not step.action.wakeup
-                         and model.step_info(state, step.action).events & Event.BREAK
-                         for lock in _dropped(model, state, step)})
-        if broken:
-            progress = True
-            parts.append(f"{cpu.name} keeps breaking {', '.join(broken)} and taking it back")
-    kind = ("livelock" if any("keeps breaking" in p for p in parts) else
-            "starvation" if progress else "deadlock")
-    return f"=> {kind}: " + ("; ".join(parts) or "the marked steps repeat forever")
-
-
-def _takes(model: KernelModel, loop: list[tuple[int, Any]], cpu: str, lock: str) -> bool:
-    """Whether ``cpu`` acquires ``lock`` during the repeating steps."""
-    for state, step in loop:
-        before = model.view(state).cpus[step.action.cpu]
-        after = model.view(step.state).cpus[step.action.cpu]
-        if before.name == cpu and lock in map(_plain, set(after.holds) - set(before.holds)):
-            return True
-    return False
-
-
-def _dropped(model: KernelModel, state: int, step: Any) -> set[str]:
-    """The locks the CPU of ``step`` released in it."""
-    before = model.view(state).cpus[step.action.cpu]
-    after = model.view(step.state).cpus[step.action.cpu]
-    return set(before.holds) - set(after.holds)
+        breaks = sorted(taken[i] & dropped[i])
+        if breaks and model.must_finish >> i & 1:
+            livelock = True
+            parts.append(f"{name} keeps breaking {', '.join(breaks)} and taking it back")
+    if not parts:
+        running = [names[i] for i in sorted(movers) if model.must_finish >> i & 1]
+        livelock = bool(running)
+        parts = [f"{name} keeps running without finishing" for name in running]
+    if not parts:
+        return "=> the marked steps repeat forever"
+    kind = "livelock" if livelock else "starvation" if any(taken) else "deadlock"
+    return f"=> {kind}: " + "; ".join(parts)
 
 
 def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Mapping[str, Any],

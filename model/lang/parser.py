@@ -25,6 +25,7 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedInput, UnexpectedTok
 from lark.lexer import PatternStr
 
 from lockbreak.core import ScenarioError
+from model.lang import unsupported
 from model.lang.ast import (
     And,
     Assign,
@@ -324,7 +325,8 @@ def _syntax_error(err: UnexpectedInput, text: str, where: _Where,
         if text.startswith("/*", at):
             return where.error("this /* comment is never closed", err.line, err.column,
                                "close it with */")
-        return where.error(f"unexpected character '{text[at]}'", err.line, err.column)
+        return where.error(f"unexpected character '{text[at]}'", err.line, err.column,
+                           unsupported.at_character(text, at))
     if not isinstance(err, UnexpectedToken):
         end = _end_of(list(_lark().lex(text)))
         return where.error("unexpected end of code", *end)
@@ -334,6 +336,10 @@ def _syntax_error(err: UnexpectedInput, text: str, where: _Where,
     at_end = tok.type == "$END"
     before = list(takewhile(lambda t: at_end or (t.start_pos or 0) < (tok.start_pos or 0),
                             _lark().lex(text)))
+    kernel_c = unsupported.at_token(before, tok)
+    if kernel_c is not None:
+        message, at_token, hint = kernel_c
+        return where.error(message, at_token.line or 0, at_token.column or 0, hint)
     if tok.type == "RBRACE" and "$END" in expected:
         return where.error("'}' without a matching '{'", tok.line or 0, tok.column or 0)
     if at_end and "RBRACE" in expected:

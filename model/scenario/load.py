@@ -10,7 +10,6 @@ option; overrides of ``[params]`` values (a latency sweep) replace declared para
 from __future__ import annotations
 
 import bisect
-import difflib
 import hashlib
 import re
 import tomllib
@@ -32,6 +31,7 @@ from model.scenario.types import (
     PatchedPrimitive,
     Scenario,
 )
+from model.scenario.typos import did_you_mean, same_era
 
 LOCK_ALGORITHMS = ("tas", "ticket", "qspinlock")
 PREEMPT_MODELS = ("none", "voluntary", "full", "rt")
@@ -210,12 +210,13 @@ class _Loader:
                     isinstance(value, list) and bool(value)
                     and all(isinstance(v, dict) for v in value))
                 kind = "table" if is_table and not keys else what
-                shown = f"[{key}]" if kind == "table" else f"'{key}'"
+                brackets = ("[[", "]]") if isinstance(value, list) else ("[", "]")
+                shown = key.join(brackets) if kind == "table" else f"'{key}'"
                 home = ("[kernel]" if key in _KERNEL_TYPES else "a [[cpu]] table"
                         if key in _CPU_KEYS else "")
                 raise self.error((*keys, key), f"unknown {kind} {shown}",
                                  f"{key} belongs in {home}" if home and not keys else
-                                 _did_you_mean(key, allowed) or "known: " + ", ".join(allowed))
+                                 did_you_mean(key, allowed) or "known: " + ", ".join(allowed))
 
     def typed(self, table: Mapping[str, Any], keys: tuple[str | int, ...], kind: type,
               default: Any) -> Any:
@@ -276,7 +277,8 @@ class _Loader:
         if value not in known:
             shown = "" if key in self.overrides else f" '{value}'"  # the option shows it
             raise self.kernel_error(key, f"unknown {what}{shown}; known: {', '.join(known)}",
-                                    _did_you_mean(value, known, cutoff=0.5))
+                                    same_era(str(value), known) if key == "version"
+                                    else did_you_mean(str(value), known))
         return str(value)
 
     def kernel_error(self, key: str, message: str, hint: str = "", *,
@@ -312,7 +314,7 @@ class _Loader:
             if not isinstance(lock, str) or lock not in locks:
                 raise self.error(("data", name), f"{name} is protected by {lock!r}, which is "
                                  f"not declared in [locks]; declared: {', '.join(locks) or 'none'}",
-                                 _did_you_mean(str(lock), locks)
+                                 did_you_mean(str(lock), locks)
                                  or f"declare {lock} in [locks], e.g. {lock} = \"spin\"",
                                  at_value=True)
         return dict(table)
@@ -343,7 +345,7 @@ class _Loader:
             raise ScenarioError(
                 f"no parameter '{unknown[0]}' to set; declared in [params]: "
                 f"{', '.join(table) or 'none'}", file=self.file,
-                hint=_did_you_mean(unknown[0], table)
+                hint=did_you_mean(unknown[0], table)
                 or f"declare it in the file's [params] table, e.g. {unknown[0]} = 3")
         for name, value in self.param_overrides.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -396,7 +398,7 @@ class _Loader:
             if key not in era.primitives:
                 raise self.error(("patch", key),
                                  f"{self.era_label(version)} has no primitive '{key}' to patch",
-                                 _did_you_mean(key, era.primitives) or
+                                 did_you_mean(key, era.primitives) or
                                  "patchable: " + ", ".join(sorted(era.primitives)))
             body = self.typed(table, ("patch", key), str, "")
             line, col = self.where.code_start(("patch", key))
@@ -416,7 +418,7 @@ class _Loader:
             keys = ("expect", prop)
             if prop not in known:
                 raise self.error(keys, f"unknown property '{prop}'",
-                                 _did_you_mean(prop, sorted(known))
+                                 did_you_mean(prop, sorted(known))
                                  or "known: " + ", ".join(sorted(known)))
             result[prop] = self.expectation(keys, prop, value)
         return result
@@ -439,11 +441,6 @@ class _Loader:
                              at_value=True)
         raise self.error(keys, f"unknown expectation {_toml_repr(value)} for {prop}",
                          f"expect {usage}", at_value=True)
-
-
-def _did_you_mean(word: str, choices: Iterable[str], cutoff: float = 0.6) -> str:
-    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=cutoff)
-    return f"did you mean {close[0]}?" if close else ""
 
 
 def _dotted(keys: Sequence[str | int]) -> str:
@@ -476,7 +473,8 @@ class _Locator:
 
     Keys are paths as tomllib nests them: ``("kernel", "version")``, ``("cpu", 1, "code")``
     (array-of-tables entries are counted), ``("expect", "bounded_wait", "max")`` (inline
-    tables are entered). A table header is the position of the table itself.
+    tables are entered). A table header is the position of the table itself; an array of
+    tables (``("cpu",)``) stands at its first header.
     """
 
     def __init__(self, text: str) -> None:
@@ -521,6 +519,7 @@ class _Locator:
                 names, j = self.key(i + (2 if array else 1))
                 table = tuple(names)
                 if array:
+                    self.keys.setdefault(table, i)      # the array: its first header
                     counts[table] = counts.get(table, -1) + 1
                     table = (*table, counts[table])
                 self.keys[table] = i

@@ -11,7 +11,6 @@ confusing counterexample, or as a deadlock the scenario's author did not mean to
 
 from __future__ import annotations
 
-import difflib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
@@ -36,6 +35,7 @@ from model.lang.ast import (
     While,
 )
 from model.scenario.types import Scenario
+from model.scenario.typos import did_you_mean
 
 # Argument kinds: "spin" and "rwlock" are declared locks of that kind, "datum" declared data.
 _BUILTIN_STATEMENTS: Mapping[str, tuple[str, ...]] = {
@@ -186,7 +186,8 @@ class _Resolver:
             if name in other:
                 raise self.misplaced(name, args, pos, statement)
             raise self.cx.error(pos, f"unknown {'statement' if statement else 'condition'} "
-                                f"'{name}'", _suggest(name, table) or self.available(statement))
+                                f"'{name}'", did_you_mean(name, table)
+                                or self.available(statement, name))
         era = self.cx.era
         if name in (_ERA_STATEMENTS if statement else _ERA_CONDITIONS):
             if not era.provides(name):
@@ -198,13 +199,20 @@ class _Resolver:
                                                "a value in ", Era.returns_value))
         self.arguments(name, table[name], args, pos, arg_pos)
 
-    def available(self, statement: bool) -> str:
-        """The names usable here in this era, for when no close match exists."""
+    def available(self, statement: bool, name: str) -> str:
+        """What is usable here in this era instead of ``name``, which is no slip of a known
+        name: the lock operations when ``name`` looks like one (``mutex_lock``,
+        ``rcu_read_lock``), else every statement or condition."""
         builtin, extra = ((_BUILTIN_STATEMENTS, _ERA_STATEMENTS) if statement
                           else (_BUILTIN_CONDITIONS, _ERA_CONDITIONS))
         era = self.cx.era
         names = [*builtin, *(n for n in extra if era.provides(n) and (
             statement or n not in _NEEDS or era.returns_value(n)))]
+        if "lock" in name:
+            locking = [n for n in names if "lock" in n]
+            return (f"{name} is not modelled; the lock operations "
+                    f"{'' if statement else 'usable as conditions '}in {self.cx.era_label} "
+                    f"are {', '.join(locking)}")
         return (f"{'statements' if statement else 'conditions'} in {self.cx.era_label}: "
                 + ", ".join(names))
 
@@ -255,7 +263,8 @@ class _Resolver:
                 raise self.cx.error(at, f"'{arg}' is a datum, not a lock",
                                     f"{arg} is protected by {protector}; pass {protector}")
             raise self.cx.error(at, f"undeclared lock '{arg}'; declared: {_listing(locks)}",
-                                _suggest(arg, locks) or f'declare it in [locks]: {arg} = "{kind}"')
+                                did_you_mean(arg, locks)
+                                or f'declare it in [locks]: {arg} = "{kind}"')
         if locks[arg] != kind:
             instead = (_ON_RWLOCK if kind == "spin" else _ON_SPINLOCK)[name]
             what = "an rwlock" if kind == "spin" else "a spinlock"
@@ -273,18 +282,13 @@ class _Resolver:
                                     f"{name} takes data declared in [data]")
             example = next(iter(self.cx.locks), "L")
             raise self.cx.error(at, f"undeclared datum '{arg}'; declared: {_listing(data)}",
-                                _suggest(arg, data) or "declare it in [data] with the lock "
+                                did_you_mean(arg, data) or "declare it in [data] with the lock "
                                 f'that protects it: {arg} = "{example}"')
 
 
 _KIND_WORDS = {"spin": "spinlock", "rwlock": "rwlock", "datum": "datum"}
 _ARG_EXAMPLE: Mapping[tuple[str, ...], str] = {("spin",): "L", ("rwlock",): "L",
                                                 ("datum",): "X"}
-
-
-def _suggest(name: str, choices: Iterable[str]) -> str:
-    close = difflib.get_close_matches(name, list(choices), n=1)
-    return f"did you mean {close[0]}?" if close else ""
 
 
 def _listing(names: Iterable[str]) -> str:
