@@ -20,7 +20,10 @@ from model.lang.ast import (
     Continue,
     Field,
     Forever,
+    Goto,
     If,
+    Label,
+    Nondet,
     Not,
     Or,
     Repeat,
@@ -137,12 +140,8 @@ def test_comments_blocks_and_empty_code():
     ("B->break_lock = 0;", "s.toml:10:1: assignments are not part of the scenario language; "
      "scenario code only calls kernel functions\n  hint: only era bodies assign; a scenario "
      "calls spin_lock(L), work(), cond_resched_lock(L), ..."),
-    ("return;", "s.toml:10:1: return is not part of the scenario language\n"
-     "  hint: use break to leave a loop; the code ends after its last statement"),
-    ("for (;;) { work(); }", "s.toml:10:1: for (;;) is not part of the scenario language\n"
-     "  hint: write forever { ... }"),
-    ("do { work(); } while (a());", "s.toml:10:1: do { } while is not part of the scenario "
-     "language\n  hint: write while (cond) { ... }, or forever { ... if (!cond) break; }"),
+    ("return 1;", "s.toml:10:1: a scenario's code path returns no value\n"
+     "  hint: write return; to end the CPU's code path here"),
     ("if (a() == 1) x();", "s.toml:10:5: comparisons are not part of the scenario language\n"
      "  hint: conditions are calls such as need_resched() or spin_needbreak(L), combined with "
      "!, && and ||"),
@@ -260,3 +259,48 @@ def test_syntax_errors_say_what_was_expected(text, message):
 
 def test_era_syntax_errors_expect_expressions():
     assert error_of("ret = ;", mode="era") == "s.toml:10:7: expected an expression before ';'"
+
+
+# ---------------------------------------------------------------- kernel C in scenarios
+
+
+def test_goto_labels_and_return_in_scenarios():
+    code = scenario("again:\n  spin_lock(L);\n  if (need_resched()) goto again;\nout: return;")
+    assert code == (
+        Label("again"), Call("spin_lock", ("L",)),
+        If(CallExpr("need_resched"), (Goto("again"),)),
+        Label("out"), Return(),
+    )
+    assert positions(code)[:3] == [("Label", 1, 1), ("Call", 2, 3), ("arg", 2, 13)]
+    assert positions(code)[-2:] == [("Label", 4, 1), ("Return", 4, 6)]
+
+
+def test_for_ever_and_do_while_in_scenarios():
+    assert scenario("for (;;) { work(); }") == (Forever((Call("work"),)),)
+    assert scenario("do { work(); } while (*);") == (
+        Forever((Call("work"), If(Not(Nondet()), (Break(),)))),)
+
+
+@pytest.mark.parametrize("text", ["if (*) work();", "if (nondet()) work();"])
+def test_nondet_guards(text):
+    assert scenario(text) == (If(Nondet(), (Call("work"),)),)
+
+
+def test_nondet_inside_conditions():
+    (stmt,) = scenario("while (need_resched() && *) work();")
+    assert stmt.cond == And(CallExpr("need_resched"), Nondet())
+
+
+def test_lock_expressions_resolve_through_aliases():
+    aliases = {"&inode->i_lock": "i_lock", "&zone.lock": "zone_lock", "ptl": "pte_lock"}
+    code = parse_code("spin_lock(& inode -> i_lock); spin_lock(&zone.lock);\n"
+                      "spin_unlock_irqrestore(ptl, flags);", file="s.toml", aliases=aliases)
+    assert [c.args for c in code] == [("i_lock",), ("zone_lock",), ("pte_lock", "flags")]
+    assert positions(code)[1] == ("arg", 1, 11)
+
+
+def test_unmapped_lock_expression_is_an_error():
+    assert error_of("spin_lock(&kvm->mmu_lock);") == (
+        "s.toml:10:11: lock expression '&kvm->mmu_lock' names no declared lock\n"
+        '  hint: map it to a lock in [locks]: mmu_lock = { kind = "spin", '
+        'expr = ["&kvm->mmu_lock"] }')

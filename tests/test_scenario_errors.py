@@ -48,7 +48,9 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
     ("v5.17", "frobnicate();",
      "13:1: unknown statement 'frobnicate'",
      "statements in v5.17: work, cpu_relax, preempt_disable, preempt_enable, schedule, read, "
-     "write, use, spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "write, use, get, put, local_irq_disable, local_irq_enable, local_irq_save, "
+     "local_irq_restore, local_bh_disable, local_bh_enable, rcu_read_lock, rcu_read_unlock, "
+     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write, cond_resched, "
      "might_sleep"),
     ("v5.17", "if (need_resced()) work();",
