@@ -339,9 +339,14 @@ class KernelModel:
     @property
     def factored(self) -> bool:
         """Whether `lockbreak.engines.frontier` may expand this model from its parts alone
-        (lockstep timing's tick bookkeeping is not in the parts, so its subclass says no; nor
-        is a CPU's second outcome at a `*` guard, so a world with one says no too)."""
-        return not self._choosers
+        (lockstep timing's tick bookkeeping is not in the parts, so its subclass says no)."""
+        return True
+
+    @property
+    def choice_agents(self) -> tuple[int, ...]:
+        """The CPUs whose code has a `*` guard, in the order their second outcomes (the
+        guard taken true) come in `actions`, after the wakeups."""
+        return self._choosers
 
     @property
     def wake_agents(self) -> tuple[int, ...]:
@@ -369,6 +374,18 @@ class KernelModel:
         if entry is None:
             entry = self._fill_step(cpu, key)
         if not entry:
+            return None
+        after = key + entry[0]
+        return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
+
+    def choice_entry(self, cpu: int, local: int, shared: int
+                     ) -> tuple[int, int, int, int] | None:
+        """`step_entry` for the true outcome of ``cpu``'s `*` guard, or None when its next
+        step is not one."""
+        shift = self._shifts[cpu]
+        key = (local << shift) | shared
+        entry = self._choose(cpu, key)
+        if entry is None:
             return None
         after = key + entry[0]
         return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]

@@ -201,9 +201,9 @@ class _Builder:
             case "restart":
                 return (Restart(pos),)
             case "goto":
-                return (Goto(str(kids[0]), pos),)
+                return (Goto(str(kids[0].children[0]), pos),)
             case "labeled":
-                return (Label(str(kids[0]), pos), *self.stmt(kids[1]))
+                return (Label(str(kids[0].children[0]), pos), *self.stmt(kids[1]))
             case "for_ever":
                 return (Forever(self.stmt(kids[0]), pos),)
             case "do_while":
