@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from types import MappingProxyType
 
 from lockbreak.core import ScenarioError
-from model.program import Op
+from model.program import Instr, Op
 from model.world import World
 
 # The instructions only the explicit engines interpret, each with the construct it comes from.
@@ -27,17 +27,27 @@ EXPLICIT_ONLY: Mapping[Op, str] = MappingProxyType({
 })
 
 
+def first_unmodelled(world: World) -> tuple[int, Instr] | None:
+    """The first CPU and instruction of ``world`` that only the explicit engines model, or
+    None (benchmarks and sweeps over the public scenarios skip those that have one)."""
+    for cpu, program in enumerate(world.programs):
+        for instr in program.code:
+            if instr.op in EXPLICIT_ONLY:
+                return cpu, instr
+    return None
+
+
 def refuse_unmodelled(world: World, engine: str) -> None:
     """Raise a `ScenarioError` at the first use of a construct ``engine`` cannot model.
 
     >>> EXPLICIT_ONLY[Op.NONDET]
     'the nondeterministic guard * (nondet())'
     """
-    for cpu, program in enumerate(world.programs):
-        for instr in program.code:
-            construct = EXPLICIT_ONLY.get(instr.op)
-            if construct is not None:
-                raise ScenarioError(
+    found = first_unmodelled(world)
+    if found is not None:
+        cpu, instr = found
+        construct = EXPLICIT_ONLY[instr.op]
+        raise ScenarioError(
                     f"{engine} does not model {construct}, which cpu{cpu}'s code uses here",
                     file=str(world.scenario.path), line=instr.pos.line, col=instr.pos.col,
                     hint="check this scenario with the explicit engines (lockbreak check "
