@@ -39,6 +39,8 @@ BELIEF_AFTER: Mapping[str, Belief] = {
     "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
     "cond_resched_rwlock_read": Belief.READ,
 }
+TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
+                                  "read_trylock": Belief.READ}
 COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 
@@ -542,12 +544,12 @@ class _Emitter:
         at_top = not self.frames
         if at_top and name in BELIEF_AFTER:     # cond_resched_lock's value: held either way
             self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(BELIEF_AFTER[name]))
-        if at_top and name == "spin_trylock":
+        if at_top and name in TRYLOCKS:
             got = _Label()
             self.emit(Op.BRANCH_REG, slot, 1, target=got)
             self.emit(Op.JUMP, target=no)
             self.mark(got)
-            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(Belief.HELD))
+            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(TRYLOCKS[name]))
             self.emit(Op.JUMP, target=yes)
             return
         self.emit(Op.BRANCH_REG, slot, 1, target=yes)

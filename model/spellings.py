@@ -44,6 +44,8 @@ def _table() -> dict[str, Spelling]:
     for suffix, (context, extra) in {"_irq": ("irq", ""), "_irqsave": ("irq", "flags"),
                                      "_bh": ("bh", "")}.items():
         table["spin_trylock" + suffix] = Spelling("spin_trylock", context, extra)
+    for kind in ("read", "write"):
+        table[f"{kind}_trylock_irqsave"] = Spelling(f"{kind}_trylock", "irq", "flags")
     table["spin_lock_nested"] = Spelling("spin_lock", "", "subclass")
     table["spin_lock_irqsave_nested"] = Spelling("spin_lock", "irq", "flags")
     for name, spelling in list(table.items()):

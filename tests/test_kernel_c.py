@@ -174,6 +174,19 @@ def test_trylock_irqsave_enables_interrupts_again_when_it_fails(tmp_path):
     assert check_by_name(model, ["deadlock_free"])["deadlock_free"].status is Status.HOLDS
 
 
+def test_rwlock_trylocks(tmp_path):
+    code = "if (write_trylock(R)) {\n  work();\n  write_unlock(R);\n}\n" \
+           "if (read_trylock_irqsave(R, flags)) {\n  read_unlock_irqrestore(R, flags);\n}"
+    other = "read_lock(R); work(); read_unlock(R);"
+    model = kernel_model(tmp_path, toml(code, other, locks='R = "rwlock"'))
+    results = check_by_name(model, ["mutual_exclusion", "deadlock_free"])
+    assert {r.status for r in results.values()} == {Status.HOLDS}
+    holds = {model.view(s).cpus[0].holds for s in first_states(model)}
+    assert holds == {(), ("R",), ("R(r)",)}
+    assert load_error(tmp_path, toml("if (read_trylock(R)) work();", locks='R = "rwlock"')) \
+        .startswith("10:1: cpu0 may or may not hold R after this if")
+
+
 def test_unpaired_irq_enable_is_an_error(tmp_path):
     model = kernel_model(tmp_path, toml("work();\nlocal_irq_enable();"))
     with pytest.raises(ScenarioError, match=r"local_irq_enable\(\) with interrupts enabled") as err:

@@ -59,7 +59,7 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
     ("v2.6.12", "if (zzz()) work();",
      "13:5: unknown condition 'zzz'",
      "conditions in v2.6.12: need_resched, need_lockbreak, lock_need_resched, spin_trylock, "
-     "cond_resched_lock"),
+     "read_trylock, write_trylock, cond_resched_lock"),
     ("v5.17", "need_resched();",
      "13:1: need_resched() is a condition, not a statement",
      "test it: if (need_resched()) { ... }"),
@@ -129,7 +129,7 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
      "use spin_lock(A)"),
     ("v5.17", "if (spin_trylock(R)) work();",
      "13:18: spin_trylock(R): R is an rwlock",
-     "use read_lock(R) or write_lock(R)"),
+     "use read_trylock(R) or write_trylock(R)"),
     ("v5.17", "if (spin_needbreak(R)) work();",
      "13:20: spin_needbreak(R): R is an rwlock",
      "use rwlock_needbreak(R)"),

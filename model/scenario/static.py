@@ -63,7 +63,8 @@ _ERA_STATEMENTS: Mapping[str, tuple[str, ...]] = {
 _BUILTIN_CONDITIONS: Mapping[str, tuple[str, ...]] = {"need_resched": ()}
 _ERA_CONDITIONS: Mapping[str, tuple[str, ...]] = {
     "need_lockbreak": ("spin",), "lock_need_resched": ("spin",), "spin_needbreak": ("spin",),
-    "rwlock_needbreak": ("rwlock",), "spin_trylock": ("spin",),
+    "rwlock_needbreak": ("rwlock",), "spin_trylock": ("spin",), "read_trylock": ("rwlock",),
+    "write_trylock": ("rwlock",),
     # the lock-break calls' return values, where the era's version returns one
     "cond_resched_lock": ("spin",), "cond_resched_rwlock_read": ("rwlock",),
     "cond_resched_rwlock_write": ("rwlock",),
@@ -76,13 +77,16 @@ _ON_RWLOCK = {
     "spin_lock": ("read_lock", "write_lock"), "spin_unlock": ("read_unlock", "write_unlock"),
     "cond_resched_lock": ("cond_resched_rwlock_read", "cond_resched_rwlock_write"),
     "need_lockbreak": ("rwlock_needbreak",), "lock_need_resched": ("rwlock_needbreak",),
-    "spin_needbreak": ("rwlock_needbreak",), "spin_trylock": ("read_lock", "write_lock"),
+    "spin_needbreak": ("rwlock_needbreak",), "spin_trylock": ("read_trylock", "write_trylock"),
 }
 _ON_SPINLOCK = {
     "read_lock": ("spin_lock",), "write_lock": ("spin_lock",), "read_unlock": ("spin_unlock",),
     "write_unlock": ("spin_unlock",), "cond_resched_rwlock_read": ("cond_resched_lock",),
     "cond_resched_rwlock_write": ("cond_resched_lock",), "rwlock_needbreak": ("spin_needbreak",),
+    "read_trylock": ("spin_trylock",), "write_trylock": ("spin_trylock",),
 }
+# The trylocks, which take their lock when they succeed (a whole condition, in this mode).
+_TRYLOCKS = {"spin_trylock": "spin", "read_trylock": "read", "write_trylock": "write"}
 
 # How each call changes or needs the held locks: (mode taken, mode released, mode needed).
 _LOCKS = {"spin_lock": "spin", "read_lock": "read", "write_lock": "write"}
@@ -188,7 +192,7 @@ class _Resolver:
         """A whole condition: ``spin_trylock(L)`` may stand here, optionally negated."""
         while isinstance(cond, Not):
             cond = cond.operand
-        if isinstance(cond, CallExpr) and base_name(cond.name) == "spin_trylock":
+        if isinstance(cond, CallExpr) and base_name(cond.name) in _TRYLOCKS:
             self.call(cond.name, cond.args, cond.pos, cond.arg_pos, statement=False)
         else:
             self.expr(cond)
@@ -200,7 +204,7 @@ class _Resolver:
             case And() | Or():
                 self.expr(expr.left)
                 self.expr(expr.right)
-            case CallExpr() if base_name(expr.name) == "spin_trylock":
+            case CallExpr() if base_name(expr.name) in _TRYLOCKS:
                 call = f"{expr.name}({', '.join(map(str, expr.args))})"
                 raise self.cx.error(
                     expr.pos, f"{call} must be the whole condition of an if or while",
@@ -518,12 +522,12 @@ class _Flow:
         if isinstance(cond, Not):
             true, false = self.condition(cond.operand, state)
             return false, true
-        if isinstance(cond, CallExpr) and base_name(cond.name) == "spin_trylock":
-            lock = str(cond.args[0])
+        if isinstance(cond, CallExpr) and base_name(cond.name) in _TRYLOCKS:
+            lock, name = str(cond.args[0]), base_name(cond.name)
             if lock in state.held:
-                raise self.cx.error(cond.pos, f"spin_trylock({lock}): {self.cpu} already "
+                raise self.cx.error(cond.pos, f"{name}({lock}): {self.cpu} already "
                                     f"holds {lock} here", "unlock it first, or drop the trylock")
-            return _take(state, lock, "spin", cond.pos), state
+            return _take(state, lock, _TRYLOCKS[name], cond.pos), state
         self.needs(cond, state)
         return state, state
 
