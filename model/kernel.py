@@ -257,6 +257,19 @@ class KernelModel:
                 out.append((agent, state + entry[0], entry[1], entry[2]))
         return out
 
+    def guard_outcomes(self, state: int) -> list[tuple[int, int, int]]:
+        """``(cpu, state if false, state if true)`` for each CPU whose next step tests a `*`
+        guard: what strong fairness on the choice is about (SEMANTICS.md section 10: a fair
+        cycle that reaches the guard infinitely often takes both outcomes)."""
+        out = []
+        for cpu in self._choosers:
+            taken = self._choose(cpu, state)
+            if taken is not None:
+                other = self._step(cpu, state)
+                assert other is not None        # the false outcome is the plain step
+                out.append((cpu, state + other[0], state + taken[0]))
+        return out
+
     def obligations(self, state: int) -> int:
         """Open obligations: bit ``p * len(agents) + cpu`` for property ``p`` and each CPU.
 

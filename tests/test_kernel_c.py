@@ -236,6 +236,18 @@ def test_a_guard_step_has_both_outcomes(tmp_path):
     assert len(first_states(model)) == 5
 
 
+def test_guard_outcomes_name_both_successors(tmp_path):
+    model = kernel_model(tmp_path, toml("while (*)\n  work();", "if (*) work();"))
+    init = model.init_states()[0]
+    outcomes = model.guard_outcomes(init)
+    assert [cpu for cpu, _, _ in outcomes] == [0, 1]
+    for cpu, false, true in outcomes:
+        assert false == model.next_state(init, Action(cpu))
+        assert true == model.next_state(init, Action(cpu, choice=1))
+    after = model.next_state(init, Action(0, choice=1))      # cpu0 now at work()
+    assert [cpu for cpu, _, _ in model.guard_outcomes(after)] == [1]
+
+
 def test_frontier_expands_choices_as_the_plain_engine_does(tmp_path):
     model = kernel_model(tmp_path, toml(
         "spin_lock(A);\nwhile (*) {\n  work();\n  if (spin_needbreak(A)) {\n"
