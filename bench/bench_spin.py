@@ -49,6 +49,7 @@ from bench_nested import scenario_text
 from lockbreak.cli.checking import Overrides, load
 from lockbreak.cli.spin import PanOptions, check_with_spin
 from lockbreak.core import LockbreakError, PropertyKind
+from model.constructs import first_unmodelled
 from model.promela import promela_model
 from model.world import build_world
 from properties.catalogue import of_kind, specs
@@ -126,7 +127,9 @@ def main(argv: list[str]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="bench-spin-"))
     if args.nested is None:
         for path in sorted((REPO / "scenarios").rglob("*.toml")):
-            if load(path, Overrides()).kernel.timing == "interleaving":
+            scenario = load(path, Overrides())
+            if (scenario.kernel.timing == "interleaving"
+                    and first_unmodelled(build_world(scenario)) is None):
                 jobs.append((path.stem, path))
     if not args.public:
         for n in args.nested or [2, 3, 4]:

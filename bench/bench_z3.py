@@ -36,6 +36,7 @@ from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import Budget, PropertyKind, Status
 from lockbreak.engines import bmc
 from lockbreak.engines.explicit import check as explicit_check
+from model.constructs import first_unmodelled
 from model.kernel import KernelModel
 from model.symbolic import SymbolicKernel
 from model.world import build_world
@@ -95,6 +96,8 @@ def public(seconds: float) -> None:
     print(f"{'scenario':<32} {'property':<20} {'explicit':<9} {'z3':<10} {'s':>5}  how")
     for path in sorted((REPO / "scenarios").glob("*.toml")):
         model = model_of(path)
+        if first_unmodelled(model.world) is not None:
+            continue                  # a construct the z3 twin refuses by name
         explicit = {r.property: r for r in explicit_check(model)}
         t0 = time.perf_counter()
         results = bmc.check(SymbolicKernel(model), depth=60, timeout=seconds)
@@ -108,6 +111,8 @@ def public(seconds: float) -> None:
 def agree() -> None:
     for path in sorted((REPO / "scenarios").glob("*.toml")):
         model = model_of(path)
+        if first_unmodelled(model.world) is not None:
+            continue                  # a construct the z3 twin refuses by name
         lengths = {r.property: len(r.trace) for r in explicit_check(model)
                    if r.status is Status.VIOLATED and r.trace is not None}
         t0 = time.perf_counter()

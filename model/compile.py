@@ -18,6 +18,7 @@ from model.lang import ast
 from model.lang.parser import parse_code
 from model.locks import LockAlgorithm
 from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
+from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, disables_irqs
 
 # Builtin statements that are one CPU-local step each.
 LOCAL_STEPS: Mapping[str, Op] = {
@@ -27,7 +28,8 @@ LOCAL_STEPS: Mapping[str, Op] = {
     "cpu_relax": Op.CPU_RELAX,
     "schedule": Op.SCHEDULE,
 }
-DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE}
+DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE,
+                                 "get": Op.DATA_GET, "put": Op.DATA_PUT}
 ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock"})
 BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
                               "cond_resched_rwlock_write"})
@@ -37,6 +39,8 @@ BELIEF_AFTER: Mapping[str, Belief] = {
     "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
     "cond_resched_rwlock_read": Belief.READ,
 }
+TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
+                                  "read_trylock": Belief.READ}
 COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 
@@ -97,6 +101,8 @@ class _Frame:
     exit: _Label
     file: str | None                    # the scenario file, for a body from its [patch]
     env: dict[str, int] = field(default_factory=dict)
+    labels: dict[str, _Label] = field(default_factory=dict)
+    depths: dict[str, int] = field(default_factory=dict)
 
 
 @dataclass
@@ -125,6 +131,11 @@ class _Emitter:
         self.pos = ast.Pos()
         self.frames: list[_Frame] = []
         self.loops: list[_Loop] = []
+        self.labels: dict[str, _Label] = {}         # the scenario code's own labels
+        self.depths: dict[str, int] = {}            # how many loops enclose each label
+        self.end = _Label()
+        self.pins: dict[int, int] = {}              # datum -> its pin register
+        self.irqs = -1
 
     # ------------------------------------------------------------ plumbing
 
@@ -143,13 +154,14 @@ class _Emitter:
         label.at = len(self.code)
 
     def finish(self) -> Program:
+        self.mark(self.end)
         code = []
         for op, a, b, target, flags, text, where, pos in self.code:
             if target is not None and target.at < 0:
                 raise ModelDefinitionError(f"unresolved jump in {where or 'scenario code'}")
             code.append(Instr(op, a, b, -1 if target is None else target.at, flags, text,
                               where, pos))
-        return Program(tuple(code), self.registers)
+        return Program(tuple(code), self.registers, self.irqs)
 
     def bound_lock(self, arg: str | int, pos: ast.Pos = NOWHERE) -> LockInfo:
         name = str(arg)
@@ -236,8 +248,25 @@ class _Emitter:
             if loop.counter is not None:
                 self.emit(Op.SET_REG, loop.counter, loop.count)
             self.emit(Op.JUMP, target=loop.head)
+        elif isinstance(s, ast.Label):
+            self.mark(self.label(s.name))
+        elif isinstance(s, ast.Goto):
+            depths = self.frames[-1].depths if self.frames else self.depths
+            self.leave_loops(depths[s.label])
+            self.emit(Op.JUMP, target=self.label(s.label))
         else:  # pragma: no cover - the parser produces nothing else
             raise ModelDefinitionError(f"cannot compile {type(s).__name__}")
+
+    def label(self, name: str) -> _Label:
+        scope = self.frames[-1].labels if self.frames else self.labels
+        return scope.setdefault(name, _Label())
+
+    def leave_loops(self, depth: int) -> None:
+        """Clear the counters of the loops a jump leaves, as ``break`` does, so a CPU that
+        left a loop early is in the same state as one that ran it out."""
+        for loop in self.loops[depth:]:
+            if loop.counter is not None:
+                self.emit(Op.SET_REG, loop.counter, 0)
 
     def loop_body(self, loop: _Loop, body: tuple[ast.Stmt, ...]) -> None:
         self.loops.append(loop)
@@ -246,18 +275,54 @@ class _Emitter:
 
     def call_stmt(self, s: ast.Call) -> None:
         name, args = s.name, s.args
-        if name in LOCAL_STEPS:
+        if name in SPELLINGS:
+            self.spelled(s, SPELLINGS[name])
+        elif name in CONTEXT_STATEMENTS:
+            self.context_step(CONTEXT_STATEMENTS[name][0], f"{name}()")
+        elif name in LOCAL_STEPS:
             self.emit(LOCAL_STEPS[name], text=f"{name}()")
         elif name == "work":
             for _ in range(int(args[0]) if args else 1):
                 self.emit(Op.WORK, text="work()")
         elif name in DATA_STEPS:
-            self.emit(DATA_STEPS[name], self.data[str(args[0])], text=f"{name}({args[0]})")
+            datum = self.data[str(args[0])]
+            pin = self.pins.setdefault(datum, self.reg()) if name in ("get", "put") else 0
+            self.emit(DATA_STEPS[name], datum, pin, text=f"{name}({args[0]})")
         else:
             self.invoke(name, args, result=None, pos=s.pos)
             if not self.frames and name in BELIEF_AFTER:
                 lock = self.bound_lock(args[0])
                 self.emit(Op.BELIEVE, lock.index, int(BELIEF_AFTER[name]))
+
+    def spelled(self, s: ast.Call, spelling: Spelling) -> None:
+        """A kernel spelling of a lock operation: its base, with interrupts or softirqs
+        disabled before an acquire and enabled again after a release."""
+        lock_arg = s.args[:1]
+        acquire = not spelling.base.endswith("_unlock")
+        if acquire and spelling.context:
+            self.context_step(f"{spelling.context}_off", f"{s.name}({lock_arg[0]})")
+        self.call_stmt(ast.Call(spelling.base, lock_arg, s.pos, s.arg_pos[:1]))
+        if not acquire and spelling.context:
+            self.context_step(f"{spelling.context}_on", f"{s.name}({lock_arg[0]})")
+
+    def context_step(self, change: str, text: str) -> None:
+        """One CPU-local step that changes the CPU's context: interrupts (a count of
+        disabled sections), softirqs (``preempt_count``, as the kernel counts them) or an
+        RCU reader (``preempt_count`` where RCU is not preemptible)."""
+        if change == "irq_off":
+            self.emit(Op.IRQ_DISABLE, self.irqs, text=text)
+        elif change == "irq_on":
+            self.emit(Op.IRQ_ENABLE, self.irqs, text=text)
+        elif change in ("bh_off", "rcu_in") and (change == "bh_off" or not self.rcu_preemptible):
+            self.emit(Op.PREEMPT_DISABLE, text=text)
+        elif change in ("bh_on", "rcu_out") and (change == "bh_on" or not self.rcu_preemptible):
+            self.emit(Op.PREEMPT_ENABLE, text=text)
+        else:
+            self.emit(Op.WORK, text=text)      # a preemptible RCU reader: a local count only
+
+    @property
+    def rcu_preemptible(self) -> bool:
+        return self.config.preempt in ("full", "rt")
 
     def assign(self, s: ast.Assign) -> None:
         if isinstance(s.target, ast.Field):
@@ -276,6 +341,10 @@ class _Emitter:
         self.value_into(s.value, slot)
 
     def return_(self, s: ast.Return) -> None:
+        if not self.frames:               # the scenario's code path ends here
+            self.leave_loops(0)
+            self.emit(Op.JUMP, target=self.end)
+            return
         frame = self.frames[-1]
         if s.value is not None and frame.result is not None:
             self.value_into(s.value, frame.result)
@@ -349,7 +418,9 @@ class _Emitter:
         frame = _Frame(lock.name if lock else None, where, flags, result, _Label(),
                        file if prim.origin else None)
         self.frames.append(frame)
-        self.block(_parse_body(prim.body, file, line, col))
+        body = _parse_body(prim.body, file, line, col)
+        frame.depths = _label_depths(body, len(self.loops))
+        self.block(body)
         self.mark(frame.exit)
         for slot in frame.env.values():
             self.emit(Op.SET_REG, slot, 0)
@@ -382,6 +453,8 @@ class _Emitter:
                 return value
             if not expr.args and expr.name.startswith("preempt_model_"):
                 return self.config.constant(expr.name)
+            if expr.name == "irqs_disabled" and self.irqs < 0:
+                return 0                 # this CPU's code never disables interrupts
             return None
         if isinstance(expr, ast.Not):
             inner = self.fold(expr.operand)
@@ -427,6 +500,10 @@ class _Emitter:
             self.emit(Op.JUMP, target=no)
         elif isinstance(expr, ast.Compare):
             self.compare(expr, yes, no)
+        elif isinstance(expr, ast.Nondet):
+            self.emit(Op.NONDET, text="*")
+            self.emit(Op.BRANCH_ACC, target=yes)
+            self.emit(Op.JUMP, target=no)
         elif isinstance(expr, ast.CallExpr):
             self.call_cond(expr, yes, no)
         else:  # pragma: no cover
@@ -444,6 +521,14 @@ class _Emitter:
 
     def call_cond(self, expr: ast.CallExpr, yes: _Label, no: _Label) -> None:
         name = expr.name
+        spelling = SPELLINGS.get(name)
+        if spelling is not None:
+            self.spelled_trylock(expr, spelling, yes, no)
+            return
+        if name == "irqs_disabled" and not expr.args:
+            self.emit(Op.BRANCH_REG, self.irqs, 0, target=yes)
+            self.emit(Op.JUMP, target=no)
+            return
         if name == "need_resched" and not expr.args:
             self.emit(Op.NEED_RESCHED, text="need_resched()")
             self.emit(Op.BRANCH_ACC, target=yes)
@@ -459,23 +544,91 @@ class _Emitter:
         at_top = not self.frames
         if at_top and name in BELIEF_AFTER:     # cond_resched_lock's value: held either way
             self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(BELIEF_AFTER[name]))
-        if at_top and name == "spin_trylock":
+        if at_top and name in TRYLOCKS:
             got = _Label()
             self.emit(Op.BRANCH_REG, slot, 1, target=got)
             self.emit(Op.JUMP, target=no)
             self.mark(got)
-            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(Belief.HELD))
+            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(TRYLOCKS[name]))
             self.emit(Op.JUMP, target=yes)
             return
         self.emit(Op.BRANCH_REG, slot, 1, target=yes)
         self.emit(Op.JUMP, target=no)
 
 
+    def spelled_trylock(self, expr: ast.CallExpr, spelling: Spelling, yes: _Label,
+                        no: _Label) -> None:
+        """``spin_trylock_irqsave(L, flags)`` and friends: interrupts (softirqs) off, then
+        the trylock; on failure they are enabled again."""
+        base = ast.CallExpr(spelling.base, expr.args[:1], expr.pos, expr.arg_pos[:1])
+        text = f"{expr.name}({expr.args[0]})"
+        if spelling.context:
+            self.context_step(f"{spelling.context}_off", text)
+        if not spelling.context:
+            self.call_cond(base, yes, no)
+            return
+        failed = _Label()
+        self.call_cond(base, yes, failed)
+        self.mark(failed)
+        self.context_step(f"{spelling.context}_on", text)
+        self.emit(Op.JUMP, target=no)
+
+
 def compile_cpu(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConfig,
                 locks: Mapping[str, LockInfo], data: Mapping[str, int],
                 drop_every: int = 1) -> Program:
-    """Compile one CPU's scenario code, inlining the era's primitives."""
+    """Compile one CPU's scenario code, inlining the era's primitives.
+
+    ``goto`` jumps to its label (the counters of the loops it leaves cleared, as ``break``
+    clears them); ``return;`` jumps to the end. A CPU whose code disables interrupts gets a
+    register counting the disabled sections (`Program.irqs`); one that never does folds
+    ``irqs_disabled()`` in the era's primitives to 0, so its program is what it was before
+    interrupts were modelled.
+    """
     emitter = _Emitter(era, config, locks, data, drop_every)
+    emitter.depths = _label_depths(code, 0)
+    if disables_irqs(_called(code)):
+        emitter.irqs = emitter.reg()
     emitter.block(code)
     return emitter.finish()
+
+
+def _label_depths(code: tuple[ast.Stmt, ...], depth: int) -> dict[str, int]:
+    """How many loops enclose each label of ``code``."""
+    out: dict[str, int] = {}
+    for s in code:
+        if isinstance(s, ast.Label):
+            out[s.name] = depth
+        elif isinstance(s, ast.If):
+            out |= _label_depths(s.then, depth) | _label_depths(s.orelse, depth)
+        elif isinstance(s, ast.While | ast.Repeat | ast.Forever):
+            out |= _label_depths(s.body, depth + 1)
+    return out
+
+
+def _called(code: tuple[ast.Stmt, ...]) -> set[str]:
+    """The names of every function ``code`` calls, as statements or in conditions."""
+    names: set[str] = set()
+
+    def expr(e: ast.Expr) -> None:
+        if isinstance(e, ast.CallExpr):
+            names.add(e.name)
+        elif isinstance(e, ast.Not):
+            expr(e.operand)
+        elif isinstance(e, ast.And | ast.Or | ast.Compare):
+            expr(e.left)
+            expr(e.right)
+
+    for s in code:
+        if isinstance(s, ast.Call):
+            names.add(s.name)
+        elif isinstance(s, ast.If):
+            expr(s.cond)
+            names |= _called(s.then) | _called(s.orelse)
+        elif isinstance(s, ast.While):
+            expr(s.cond)
+            names |= _called(s.body)
+        elif isinstance(s, ast.Repeat | ast.Forever):
+            names |= _called(s.body)
+    return names
 

@@ -45,13 +45,20 @@ _COMPARE = (
 
 @dataclass(frozen=True)
 class Action:
-    """A CPU's next step, or the environment waking a CPU (setting its need_resched)."""
+    """A CPU's next step, or the environment waking a CPU (setting its need_resched).
+
+    At a ``*`` guard a CPU's step has two outcomes: ``choice = 0`` takes it false (the
+    plain step), ``choice = 1`` true.
+    """
 
     cpu: int
     wakeup: bool = False
+    choice: int = 0
 
     def __str__(self) -> str:
-        return f"wakeup(cpu{self.cpu})" if self.wakeup else f"cpu{self.cpu}"
+        if self.wakeup:
+            return f"wakeup(cpu{self.cpu})"
+        return f"cpu{self.cpu}" + (" (* true)" if self.choice else "")
 
 
 class Obligation(enum.Enum):
@@ -125,6 +132,9 @@ class KernelModel:
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
+        self._irqs = [REGS + p.irqs if p.irqs >= 0 else -1 for p in world.programs]
+        self._choosers = tuple(i for i, p in enumerate(world.programs)
+                               if any(x.op == Op.NONDET for x in p.code))
         self._shifts = tuple(SHARED_BITS + LOCAL_BITS * i for i in range(n))
         self._locals: list[tuple[int, ...]] = []
         self._local_ids: dict[tuple[int, ...], int] = {}
@@ -134,6 +144,7 @@ class KernelModel:
         # () when the CPU cannot move there.
         self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
+        self._choice_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
@@ -148,7 +159,11 @@ class KernelModel:
         self._slots += [(LOCAL_MASK << self._shifts[i], self._wake_cache[i],
                          functools.partial(self._fill_wake, i))
                         for i in range(n) if world.wakeups[i]]
-        self._slot_agents = [*range(n), *(-1 for i in range(n) if world.wakeups[i])]
+        # Last, the true outcome of a `*` guard, for the CPUs whose code has one.
+        self._slots += [((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._choice_cache[i],
+                         functools.partial(self._fill_choice, i)) for i in self._choosers]
+        self._slot_agents = [*range(n), *(-1 for i in range(n) if world.wakeups[i]),
+                             *self._choosers]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
         # Above the CPUs' parts: lockstep timing's "moved in this tick" bits (0 otherwise).
         self._moved_shift = SHARED_BITS + LOCAL_BITS * n
@@ -158,7 +173,8 @@ class KernelModel:
                              if p.obligation is not Obligation.NONE]
         self._waiting: dict[int, int] = {}
         self._candidates = tuple(Action(i) for i in range(n)) + tuple(
-            Action(i, True) for i in range(n) if world.wakeups[i])
+            Action(i, True) for i in range(n) if world.wakeups[i]) + tuple(
+            Action(i, choice=1) for i in self._choosers)
         self._init = self._initial_state()
 
     # ------------------------------------------------------------ Model protocol
@@ -170,10 +186,12 @@ class KernelModel:
         steps = [Action(i) for i in range(len(self._code)) if self._step(i, state) is not None]
         wakes = [Action(i, True) for i in range(len(self._code))
                  if self._wake(i, state) is not None]
-        return steps + wakes
+        choices = [Action(i, choice=1) for i in self._choosers
+                   if self._choose(i, state) is not None]
+        return steps + wakes + choices
 
     def next_state(self, state: int, action: Action) -> int:
-        entry = self._wake(action.cpu, state) if action.wakeup else self._step(action.cpu, state)
+        entry = self._action_entry(state, action)
         if entry is None:
             raise LockbreakError(f"{action} is not enabled in this state")
         return state + entry[0]
@@ -181,9 +199,16 @@ class KernelModel:
     def observe(self, before: int | None, action: Action | None, after: int) -> tuple[int, int]:
         if before is None or action is None:
             return self._bits(self._double_hold(self._shared[after & SHARED_MASK]))
-        entry = self._wake(action.cpu, before) if action.wakeup else self._step(action.cpu, before)
+        entry = self._action_entry(before, action)
         assert entry is not None and before + entry[0] == after
         return entry[1], entry[2]
+
+    def _action_entry(self, state: int, action: Action) -> Entry | None:
+        if action.wakeup:
+            return self._wake(action.cpu, state)
+        if action.choice:
+            return self._choose(action.cpu, state)
+        return self._step(action.cpu, state)
 
     def done(self, state: int) -> int:
         mask = 0
@@ -230,6 +255,19 @@ class KernelModel:
                 entry = fill(key)
             if entry:
                 out.append((agent, state + entry[0], entry[1], entry[2]))
+        return out
+
+    def guard_outcomes(self, state: int) -> list[tuple[int, int, int]]:
+        """``(cpu, state if false, state if true)`` for each CPU whose next step tests a `*`
+        guard: what strong fairness on the choice is about (SEMANTICS.md section 10: a fair
+        cycle that reaches the guard infinitely often takes both outcomes)."""
+        out = []
+        for cpu in self._choosers:
+            taken = self._choose(cpu, state)
+            if taken is not None:
+                other = self._step(cpu, state)
+                assert other is not None        # the false outcome is the plain step
+                out.append((cpu, state + other[0], state + taken[0]))
         return out
 
     def obligations(self, state: int) -> int:
@@ -318,6 +356,12 @@ class KernelModel:
         return True
 
     @property
+    def choice_agents(self) -> tuple[int, ...]:
+        """The CPUs whose code has a `*` guard, in the order their second outcomes (the
+        guard taken true) come in `actions`, after the wakeups."""
+        return self._choosers
+
+    @property
     def wake_agents(self) -> tuple[int, ...]:
         """The CPUs that can be woken, in the order their wakeups come in `actions`."""
         return tuple(i for i in range(len(self._code)) if self.world.wakeups[i])
@@ -343,6 +387,18 @@ class KernelModel:
         if entry is None:
             entry = self._fill_step(cpu, key)
         if not entry:
+            return None
+        after = key + entry[0]
+        return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
+
+    def choice_entry(self, cpu: int, local: int, shared: int
+                     ) -> tuple[int, int, int, int] | None:
+        """`step_entry` for the true outcome of ``cpu``'s `*` guard, or None when its next
+        step is not one."""
+        shift = self._shifts[cpu]
+        key = (local << shift) | shared
+        entry = self._choose(cpu, key)
+        if entry is None:
             return None
         after = key + entry[0]
         return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
@@ -421,7 +477,7 @@ class KernelModel:
 
     def attempt(self, state: int, action: Action) -> tuple[int, int, int] | None:
         """``(next_state, violated, witnessed)`` of ``action``, or None when it cannot move."""
-        entry = self._wake(action.cpu, state) if action.wakeup else self._step(action.cpu, state)
+        entry = self._action_entry(state, action)
         return None if entry is None else (state + entry[0], entry[1], entry[2])
 
     def coverage_point(self, state: int, action: Action) -> tuple[int, int] | None:
@@ -472,7 +528,7 @@ class KernelModel:
         local = self._locals[(state >> self._shifts[action.cpu]) & LOCAL_MASK]
         if action.wakeup:
             return StepInfo(action, "wakeup: need_resched = 1", Event.WAKEUP, None)
-        result = self._execute(action.cpu, local, shared)
+        result = self._execute(action.cpu, local, shared, action.choice)
         if result is None:
             raise LockbreakError(f"{action} is not enabled in this state")
         _, _, events, text, instr = result
@@ -553,6 +609,29 @@ class KernelModel:
         self._step_cache[cpu][key] = entry
         return entry
 
+    def _choose(self, cpu: int, state: int) -> Entry | None:
+        key = state & ((LOCAL_MASK << self._shifts[cpu]) | SHARED_MASK)
+        entry = self._choice_cache[cpu].get(key)
+        if entry is None:
+            entry = self._fill_choice(cpu, key)
+        return entry or None
+
+    def _fill_choice(self, cpu: int, key: int) -> Entry | tuple[()]:
+        """The true outcome of ``cpu``'s `*` guard, when its next step is one."""
+        shift = self._shifts[cpu]
+        lid, sid = (key >> shift) & LOCAL_MASK, key & SHARED_MASK
+        local = self._locals[lid]
+        code = self._code[cpu]
+        entry: Entry | tuple[()] = ()
+        if local[PC] < len(code) and code[local[PC]].op == Op.NONDET:
+            result = self._execute(cpu, local, self._shared[sid], 1)
+            if result is not None and result[4] is not None:     # not preempted instead
+                new_local, shared, events, _, _ = result
+                new_lid, new_sid = self._cpu_local_id(cpu, new_local), self._shared_id(shared)
+                entry = (((new_lid - lid) << shift) + (new_sid - sid), *self._bits(events))
+        self._choice_cache[cpu][key] = entry
+        return entry
+
     def _fill_wake(self, cpu: int, key: int) -> Entry | tuple[()]:
         shift = self._shifts[cpu]
         lid = key >> shift
@@ -580,12 +659,19 @@ class KernelModel:
 
     # ------------------------------------------------------------ the interpreter
 
-    def _execute(self, cpu: int, local: tuple[int, ...], shared: tuple
+    def _execute(self, cpu: int, local: tuple[int, ...], shared: tuple, choice: int = 0
                  ) -> tuple[tuple[int, ...], tuple, Event, str, Instr | None] | None:
-        """One step of ``cpu``: the step instruction at its pc, then free control after it."""
+        """One step of ``cpu``: the step instruction at its pc, then free control after it.
+
+        ``choice`` is the outcome of a `*` guard, when that is the step. With interrupts
+        disabled the CPU is atomic: a pending reschedule waits, as in the kernel, where
+        the preemption point finds ``irqs_disabled()``.
+        """
         code = self._code[cpu]
         pc = local[PC]
-        preempt = self._preemptible and local[NEED] and local[COUNT] == 0
+        irqs = self._irqs[cpu]
+        preempt = (self._preemptible and local[NEED] and local[COUNT] == 0
+                   and (irqs < 0 or local[irqs] == 0))
         if pc >= len(code):
             # A finished CPU still owes the reschedule its last preempt_enable() made due.
             if not preempt:
@@ -600,7 +686,7 @@ class KernelModel:
             regs[DROPPED] &= ~DROP_UNJUSTIFIED
             events, text, executed = Event.SCHEDULE, "preempted: schedule()", None
         else:
-            outcome = self._do_step(cpu, instr, regs, mem)
+            outcome = self._do_step(cpu, instr, regs, mem, choice)
             if outcome is None:
                 return None
             events, note = outcome
@@ -622,7 +708,7 @@ class KernelModel:
             if (fresh | stale) & me and not live >> d & 1:
                 mem[base + d] = (fresh & ~me, stale & ~me)
 
-    def _do_step(self, cpu: int, instr: Instr, regs: list[int], mem: list
+    def _do_step(self, cpu: int, instr: Instr, regs: list[int], mem: list, choice: int = 0
                  ) -> tuple[Event, str] | None:
         op = instr.op
         me = 1 << cpu
@@ -644,7 +730,23 @@ class KernelModel:
             if regs[COUNT] > 0:
                 return (Event.SCHEDULE | Event.SCHEDULE_IN_ATOMIC,
                         f"scheduling while atomic: preempt_count={regs[COUNT]}")
+            irqs = self._irqs[cpu]
+            if irqs >= 0 and regs[irqs] > 0:
+                return (Event.SCHEDULE | Event.SCHEDULE_IN_ATOMIC,
+                        "scheduling while atomic: interrupts disabled")
             return Event.SCHEDULE, ""
+        if op == Op.NONDET:
+            regs[ACC] = choice
+            return Event.NONE, str(choice)
+        if op in (Op.IRQ_DISABLE, Op.IRQ_ENABLE):
+            slot = REGS + instr.a
+            if op == Op.IRQ_ENABLE and regs[slot] == 0:
+                raise self._scenario_error(
+                    instr, f"cpu{cpu} reaches {_instr_words(instr)} with interrupts enabled",
+                    "pair every local_irq_enable()/restore() or _irq unlock with an earlier "
+                    "disable")
+            regs[slot] += 1 if op == Op.IRQ_DISABLE else -1
+            return Event.NONE, ""
         if op == Op.NEED_RESCHED:
             regs[ACC] = regs[NEED]
             return Event.NONE, str(regs[NEED])
@@ -675,6 +777,21 @@ class KernelModel:
             if stale & me:
                 return Event.STALE_USE, "relies on a stale snapshot"
             return Event.NONE, "snapshot still valid"
+        if op == Op.DATA_GET:
+            # A pinned snapshot leaves the fresh set, so no later write makes it stale.
+            fresh, stale = mem[base + instr.a]
+            if fresh & me:
+                mem[base + instr.a] = (fresh & ~me, stale)
+                regs[REGS + int(instr.b)] = 1
+                return Event.NONE, "snapshot pinned"
+            return Event.NONE, "nothing fresh to pin"
+        if op == Op.DATA_PUT:
+            pinned, regs[REGS + int(instr.b)] = regs[REGS + int(instr.b)], 0
+            if pinned:
+                fresh, stale = mem[base + instr.a]
+                mem[base + instr.a] = (fresh | me, stale)
+                return Event.NONE, "unpinned: a write may make the snapshot stale again"
+            return Event.NONE, ""
         raise ModelDefinitionError(f"not a step: {instr}")  # pragma: no cover
 
     def _lock_op(self, cpu: int, instr: Instr, regs: list[int], mem: list

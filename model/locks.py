@@ -352,6 +352,23 @@ def _rw_write_enter(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
     return Outcome((readers, writer, (*queue, (cpu, 1))), waits=True, note="queues to write")
 
 
+def _rw_read_trylock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """queued_read_trylock: share at once when no writer holds or waits, else fail."""
+    readers, writer, queue = word
+    if writer == NOBODY and not any(is_write for _, is_write in queue):
+        return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
+                       exclusive=False, note="read-acquired")
+    return Outcome(word, note="fails: a writer holds or waits")
+
+
+def _rw_write_trylock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """queued_write_trylock: take it when nobody holds it, else fail."""
+    readers, writer, queue = word
+    if writer == NOBODY and not readers:
+        return Outcome((readers, cpu, queue), value=1, acquired=True, note="write-acquired")
+    return Outcome(word, note="fails: held")
+
+
 def _rw_handoff(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
     readers, writer, queue = word
     if not queue or queue[0][0] != cpu:
@@ -404,6 +421,7 @@ RWLOCK: LockAlgorithm[RwWord] = LockAlgorithm(
     ops=MappingProxyType({
         "__rw_read_enter": _rw_read_enter, "__rw_write_enter": _rw_write_enter,
         "__rw_handoff": _rw_handoff, "arch_read_unlock": _rw_read_unlock,
+        "arch_read_trylock": _rw_read_trylock, "arch_write_trylock": _rw_write_trylock,
         "arch_write_unlock": _rw_write_unlock, "arch_rwlock_is_contended": _rw_is_contended,
     }),
     routines=MappingProxyType({

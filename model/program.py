@@ -30,6 +30,11 @@ class Op(enum.IntEnum):
     DATA_READ = 10          # a = datum
     DATA_WRITE = 11
     DATA_USE = 12
+    NONDET = 13             # acc = either outcome of a `*` guard (the action says which)
+    IRQ_DISABLE = 14        # reg[a] += 1: one more interrupt-disabled section
+    IRQ_ENABLE = 15         # reg[a] -= 1
+    DATA_GET = 16           # a = datum, b = pin register: pin this CPU's snapshot
+    DATA_PUT = 17           # a = datum, b = pin register: drop the pin
     # free
     JUMP = 20               # goto target
     BRANCH_ACC = 21         # if acc: goto target
@@ -85,6 +90,7 @@ class Program:
 
     code: tuple[Instr, ...]
     registers: int          # local slots: repeat counters, era locals, call results
+    irqs: int = -1          # the slot counting interrupt-disabled sections, or -1: none
 
     def live_snapshots(self) -> tuple[int, ...]:
         """Per pc (and the end), the bitmask of data whose snapshot the code may still use.

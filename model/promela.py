@@ -32,6 +32,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lockbreak.core import LockbreakError, PropertyKind
+from model.constructs import refuse_unmodelled
 from model.events import Event
 from model.kernel import (
     COUNT,
@@ -107,6 +108,7 @@ class PromelaWriter:
                 f"{world.scenario.path}: the Promela export models interleaving timing only "
                 f"(the scenario asks for {world.scenario.kernel.timing}); export it with "
                 "--timing interleaving")
+        refuse_unmodelled(world, "the Promela export")
         self.world = world
         self.n = world.n_cpus
         self.properties = exported(properties)

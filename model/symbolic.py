@@ -26,6 +26,7 @@ import z3
 
 from lockbreak.core import LockbreakError, PropertyKind
 from model.compile import LockInfo
+from model.constructs import refuse_unmodelled
 from model.events import Event
 from model.invariants import Candidates, Mining
 from model.kernel import (
@@ -177,6 +178,7 @@ class SymbolicKernel:
     """
 
     def __init__(self, explicit: KernelModel, mining: Mining | None = None) -> None:
+        refuse_unmodelled(explicit.world, "the z3 engine")
         self.explicit = explicit
         self.mining = mining or Mining()
         self.world = world = explicit.world

@@ -20,7 +20,10 @@ from model.lang.ast import (
     Continue,
     Field,
     Forever,
+    Goto,
     If,
+    Label,
+    Nondet,
     Not,
     Or,
     Repeat,
@@ -137,12 +140,8 @@ def test_comments_blocks_and_empty_code():
     ("B->break_lock = 0;", "s.toml:10:1: assignments are not part of the scenario language; "
      "scenario code only calls kernel functions\n  hint: only era bodies assign; a scenario "
      "calls spin_lock(L), work(), cond_resched_lock(L), ..."),
-    ("return;", "s.toml:10:1: return is not part of the scenario language\n"
-     "  hint: use break to leave a loop; the code ends after its last statement"),
-    ("for (;;) { work(); }", "s.toml:10:1: for (;;) is not part of the scenario language\n"
-     "  hint: write forever { ... }"),
-    ("do { work(); } while (a());", "s.toml:10:1: do { } while is not part of the scenario "
-     "language\n  hint: write while (cond) { ... }, or forever { ... if (!cond) break; }"),
+    ("return 1;", "s.toml:10:1: a scenario's code path returns no value\n"
+     "  hint: write return; to end the CPU's code path here"),
     ("if (a() == 1) x();", "s.toml:10:5: comparisons are not part of the scenario language\n"
      "  hint: conditions are calls such as need_resched() or spin_needbreak(L), combined with "
      "!, && and ||"),
@@ -258,32 +257,26 @@ def test_syntax_errors_say_what_was_expected(text, message):
     assert error_of(text) == message
 
 
-GOTO = ("write restart; to start the CPU's code again (goto again, goto retry), break; to "
-        "leave a loop (goto out, goto out_unlock), or continue; for its next round")
+FOR = ("write repeat (N) { ... } to run the body N times, while (*) { ... } for a bound the "
+       "model cannot see, or for (;;) { ... }")
+ITERATION = ("write while (*) { ... } for a list of any length, or repeat (N) { ... } for N "
+             "entries; the list itself is not modelled")
 
 
 @pytest.mark.parametrize(("text", "message"), [
-    ("work();\nspin_lock(&A);", "s.toml:11:11: unexpected character '&'\n  hint: `&` lock "
-     "expressions are not part of the scenario language: name the lock as declared in [locks] "
-     "(spin_lock(L), not spin_lock(&L))"),
-    ("work();\n  goto out;", "s.toml:11:3: goto is not part of the scenario language\n"
-     f"  hint: {GOTO}"),
-    ("again:\n  work();", "s.toml:10:6: unexpected character ':'\n  hint: labels are not part "
-     f"of the scenario language: {GOTO}"),
+    ("work();\nspin_lock(&A);", "s.toml:11:11: lock expression '&A' names no declared lock\n"
+     '  hint: map it to a lock in [locks]: A = { kind = "spin", expr = ["&A"] }'),
+    ("spin_lock(inode->i_lock);", "s.toml:10:11: lock expression 'inode->i_lock' names no "
+     'declared lock\n  hint: map it to a lock in [locks]: i_lock = { kind = "spin", '
+     'expr = ["inode->i_lock"] }'),
     ("for (i = 0; i < 3; i++) {\n  work();\n}", "s.toml:10:1: a C for loop with a counter is "
-     "not part of the scenario language\n  hint: write repeat (N) { ... } to run the body N "
-     "times, while (condition) { ... }, or forever { ... }"),
-    ("spin_lock(inode->i_lock);", "s.toml:10:11: a lock expression (inode->...) is not "
-     "part of the scenario language\n  hint: lock expressions are not part of the scenario "
-     "language: name the lock as declared in [locks] (spin_lock(L), not "
-     "spin_lock(inode->i_lock))"),
-    ("list_for_each_entry_safe(p, n, &head, list)\n  work();", "s.toml:10:32: unexpected "
-     "character '&'\n  hint: write repeat (N) { ... } for N entries, or while (condition) "
-     "{ ... }; the list itself is not modelled"),
+     f"not part of the scenario language\n  hint: {FOR}"),
+    ("list_for_each_entry_safe(p, n, &head, list)\n  work();", "s.toml:10:1: "
+     "list_for_each_entry_safe is a list iteration macro, not part of the scenario language\n"
+     f"  hint: {ITERATION}"),
     ("spin_lock(A);\nlist_for_each_entry(p, head, list) {\n  work();\n}",
      "s.toml:11:1: list_for_each_entry is a list iteration macro, not part of the scenario "
-     "language\n  hint: write repeat (N) { ... } for N entries, or while (condition) { ... }; "
-     "the list itself is not modelled"),
+     f"language\n  hint: {ITERATION}"),
 ])
 def test_kernel_c_the_language_does_not_take_gets_what_to_write_instead(text, message):
     assert error_of(text) == message
@@ -291,3 +284,48 @@ def test_kernel_c_the_language_does_not_take_gets_what_to_write_instead(text, me
 
 def test_era_syntax_errors_expect_expressions():
     assert error_of("ret = ;", mode="era") == "s.toml:10:7: expected an expression before ';'"
+
+
+# ---------------------------------------------------------------- kernel C in scenarios
+
+
+def test_goto_labels_and_return_in_scenarios():
+    code = scenario("again:\n  spin_lock(L);\n  if (need_resched()) goto again;\nout: return;")
+    assert code == (
+        Label("again"), Call("spin_lock", ("L",)),
+        If(CallExpr("need_resched"), (Goto("again"),)),
+        Label("out"), Return(),
+    )
+    assert positions(code)[:3] == [("Label", 1, 1), ("Call", 2, 3), ("arg", 2, 13)]
+    assert positions(code)[-2:] == [("Label", 4, 1), ("Return", 4, 6)]
+
+
+def test_for_ever_and_do_while_in_scenarios():
+    assert scenario("for (;;) { work(); }") == (Forever((Call("work"),)),)
+    assert scenario("do { work(); } while (*);") == (
+        Forever((Call("work"), If(Not(Nondet()), (Break(),)))),)
+
+
+@pytest.mark.parametrize("text", ["if (*) work();", "if (nondet()) work();"])
+def test_nondet_guards(text):
+    assert scenario(text) == (If(Nondet(), (Call("work"),)),)
+
+
+def test_nondet_inside_conditions():
+    (stmt,) = scenario("while (need_resched() && *) work();")
+    assert stmt.cond == And(CallExpr("need_resched"), Nondet())
+
+
+def test_lock_expressions_resolve_through_aliases():
+    aliases = {"&inode->i_lock": "i_lock", "&zone.lock": "zone_lock", "ptl": "pte_lock"}
+    code = parse_code("spin_lock(& inode -> i_lock); spin_lock(&zone.lock);\n"
+                      "spin_unlock_irqrestore(ptl, flags);", file="s.toml", aliases=aliases)
+    assert [c.args for c in code] == [("i_lock",), ("zone_lock",), ("pte_lock", "flags")]
+    assert positions(code)[1] == ("arg", 1, 11)
+
+
+def test_unmapped_lock_expression_is_an_error():
+    assert error_of("spin_lock(&kvm->mmu_lock);") == (
+        "s.toml:10:11: lock expression '&kvm->mmu_lock' names no declared lock\n"
+        '  hint: map it to a lock in [locks]: mmu_lock = { kind = "spin", '
+        'expr = ["&kvm->mmu_lock"] }')

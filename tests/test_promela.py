@@ -27,6 +27,7 @@ from lockbreak.cli import main
 from lockbreak.cli.checking import Overrides, load, run_scenario
 from lockbreak.cli.spin import PanOptions, SpinRun, check_with_spin
 from lockbreak.core import Budget, LockbreakError, SilentReporter, Status
+from model.constructs import first_unmodelled
 from model.promela import exported, promela_model
 from model.scenario.load import find_scenarios
 from model.scenario.types import Scenario
@@ -45,8 +46,14 @@ QUICK = PanOptions(depth=100_000, hash_bits=18, optimise="-O0")
 needs_spin = pytest.mark.needs_program("spin", "gcc",
                                        install="apt-get install -y spin gcc libc6-dev")
 
-PUBLIC = [path for path in find_scenarios([REPO / "scenarios"])
-          if load(path, Overrides()).kernel.timing == "interleaving"]
+def exportable(path: Path) -> bool:
+    """Interleaving timing, and no construct the export refuses (`model.constructs`)."""
+    scenario = load(path, Overrides())
+    return (scenario.kernel.timing == "interleaving"
+            and first_unmodelled(build_world(scenario)) is None)
+
+
+PUBLIC = [path for path in find_scenarios([REPO / "scenarios"]) if exportable(path)]
 
 
 def lockbreak_run(scenario: Scenario) -> tuple[dict[str, Status], int]:
@@ -70,8 +77,13 @@ def spin_public() -> dict[str, SpinRun]:
 
 
 def test_the_sweep_covers_the_public_scenarios() -> None:
-    # Only the lockstep scenario is left out: the export models interleaving timing.
-    assert len(PUBLIC) == len(find_scenarios([REPO / "scenarios"])) - 1
+    # Left out: the lockstep scenario (the export models interleaving timing) and those using
+    # * guards, interrupts or pins, which the export refuses by name (tests/test_kernel_c.py).
+    left_out = {path.stem for path in find_scenarios([REPO / "scenarios"])} - {
+        path.stem for path in PUBLIC}
+    assert left_out == {"stale-data-reread-v2.6.9-lockstep", "zone-batch-needbreak-v5.17",
+                        "zone-batch-unbroken-v5.17", "irqsave-break-v6.11",
+                        "irqs-off-cond-resched-v6.11", "drop-pagecache-iget-v5.17"}
     assert NAMES == ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic",
                      "break_return_truth", "no_stale_use", "no_spurious_break"]
 

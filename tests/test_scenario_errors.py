@@ -48,19 +48,16 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
     ("v5.17", "frobnicate();",
      "13:1: unknown statement 'frobnicate'",
      "statements in v5.17: work, cpu_relax, preempt_disable, preempt_enable, schedule, read, "
-     "write, use, spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "write, use, get, put, local_irq_disable, local_irq_enable, local_irq_save, "
+     "local_irq_restore, local_bh_disable, local_bh_enable, rcu_read_lock, rcu_read_unlock, "
+     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write, cond_resched, "
      "might_sleep"),
     # Names that only look alike mean other things: no "did you mean", but what there is.
-    ("v5.17", "rcu_read_lock();",
-     "13:1: unknown statement 'rcu_read_lock'",
-     "rcu_read_lock is not modelled; the lock operations in v5.17 are "
-     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
-     "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
     ("v5.17", "mutex_lock(A);",
      "13:1: unknown statement 'mutex_lock'",
      "mutex_lock is not modelled; the lock operations in v5.17 are "
-     "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "rcu_read_lock, rcu_read_unlock, spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
     ("v5.17", "Spin_Lock(A);",
      "13:1: unknown statement 'Spin_Lock'",
@@ -68,14 +65,15 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
     ("v2.6.12", "if (mutex_trylock(A)) work();",
      "13:5: unknown condition 'mutex_trylock'",
      "mutex_trylock is not modelled; the lock operations usable as conditions in v2.6.12 are "
-     "need_lockbreak, lock_need_resched, spin_trylock, cond_resched_lock"),
+     "need_lockbreak, lock_need_resched, spin_trylock, read_trylock, write_trylock, "
+     "cond_resched_lock"),
     ("v5.17", "if (need_resced()) work();",
      "13:5: unknown condition 'need_resced'",
      "did you mean need_resched?"),
     ("v2.6.12", "if (zzz()) work();",
      "13:5: unknown condition 'zzz'",
      "conditions in v2.6.12: need_resched, need_lockbreak, lock_need_resched, spin_trylock, "
-     "cond_resched_lock"),
+     "read_trylock, write_trylock, cond_resched_lock"),
     ("v5.17", "need_resched();",
      "13:1: need_resched() is a condition, not a statement",
      "test it: if (need_resched()) { ... }"),
@@ -145,7 +143,7 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
      "use spin_lock(A)"),
     ("v5.17", "if (spin_trylock(R)) work();",
      "13:18: spin_trylock(R): R is an rwlock",
-     "use read_lock(R) or write_lock(R)"),
+     "use read_trylock(R) or write_trylock(R)"),
     ("v5.17", "if (spin_needbreak(R)) work();",
      "13:20: spin_needbreak(R): R is an rwlock",
      "use rwlock_needbreak(R)"),

@@ -14,7 +14,14 @@ import time
 from collections.abc import Callable, Sequence
 
 from lockbreak.cli.checking import ScenarioRun, Verdict
-from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Stats, Status
+from lockbreak.core import (
+    CheckResult,
+    LockbreakError,
+    PropertyKind,
+    ScenarioError,
+    Stats,
+    Status,
+)
 from lockbreak.engines.bmc import EncodingError, check
 from lockbreak.engines.bmc_ticks import check_worst
 from model.kernel import KernelModel
@@ -89,12 +96,13 @@ def _worst_cases(scenario: Scenario, world: World, names: list[str], depth: int,
 def _undecided(names: list[str], decide: Callable[[], dict[str, tuple[CheckResult, KernelModel]]],
                model: KernelModel) -> dict[str, tuple[CheckResult, KernelModel]]:
     """``decide()``'s results, or INCOMPLETE for every name when the world is too large to
-    tabulate (an `EncodingError` is a bug and propagates)."""
+    tabulate (an `EncodingError` is a bug and propagates; a `ScenarioError`, a construct the
+    twin does not model, is bad input and propagates too)."""
     if not names:
         return {}
     try:
         return decide()
-    except EncodingError:
+    except (EncodingError, ScenarioError):
         raise
     except LockbreakError as err:
         return {name: (CheckResult(name, Status.INCOMPLETE, detail=f"z3: {err}"), model)

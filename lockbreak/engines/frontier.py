@@ -68,8 +68,11 @@ class Factored(Protocol):
     ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is
     whether the agent has finished in that part (bit ``agent`` of ``done``). Actions are
     ordered as agent 0's step, ..., then the wakeups in ``wake_agents`` order, skipping those
-    that cannot move: the order `successors` uses. ``factored`` is False when a model of this
-    shape cannot be expanded from the parts alone. Ids are below 2**32.
+    that cannot move: the order `successors` uses. A model whose agents' steps may have a
+    second outcome (a nondeterministic choice) also has ``choice_agents`` and
+    ``choice_entry(agent, own, shared)``, shaped like ``step_entry``; those actions come
+    last, in ``choice_agents`` order. ``factored`` is False when a model of this shape cannot
+    be expanded from the parts alone. Ids are below 2**32.
     """
 
     @property
@@ -424,6 +427,8 @@ class _Search:
         self.starts: list[int] = []                # global index of each level's first state
         self.steps = [_Table(functools.partial(_step, model, a)) for a in range(self.n)]
         self.wakes = [(a, _Table(functools.partial(_wake, model, a))) for a in model.wake_agents]
+        self.choices = [(a, _Table(functools.partial(_choice, model, a)))
+                        for a in getattr(model, "choice_agents", ())]
         groups = tuple(getattr(model, "canonical_groups", ())) if canon is not None else ()
         # Sorting orders are coded in base n in 24 bits, ties in 8: up to 8 agents.
         self.groups = groups if self.n <= 8 else None
@@ -585,7 +590,7 @@ class _Search:
             if isinstance(value, (list, dict)):
                 kept[name] = type(value)(value)
         tables = [*self.steps, *(table for _, table in self.wakes), self.shared_of,
-                  *self.finished, *(self.local or ())]
+                  *self.finished, *(self.local or ()), *(table for _, table in self.choices)]
         return {**kept, "tables": [table.state() for table in tables], "stopped": self.stopped,
                 "cut_short": self.cut_short}
 
@@ -596,7 +601,7 @@ class _Search:
             setattr(self, name, saved[name])
         self.earlier = saved["seconds"]
         tables = [*self.steps, *(table for _, table in self.wakes), self.shared_of,
-                  *self.finished, *(self.local or ())]
+                  *self.finished, *(self.local or ()), *(table for _, table in self.choices)]
         for table, state in zip(tables, saved["tables"], strict=True):
             table.load(state)
         if self.budget.max_states is not None:
@@ -648,6 +653,9 @@ class _Search:
             per_slot.append((a, table.lookup(ids[:, a + 1] << 32 | ids[:, 0])))
         for k, (a, table) in enumerate(self.wakes):
             per_slot.append((self.n + k, table.lookup(ids[:, a + 1] << 32)))
+        first_choice = self.n + len(self.wakes)
+        for k, (a, table) in enumerate(self.choices):
+            per_slot.append((first_choice + k, table.lookup(ids[:, a + 1] << 32 | ids[:, 0])))
         self._fits(max(int(v[:, 1].max(initial=0)) for _, v in per_slot),
                    max(int(v[:, 0].max(initial=0)) for _, v in per_slot))
         alone = self._ample(ids, per_slot) if self.local is not None else None
@@ -661,9 +669,14 @@ class _Search:
             on[:, slot] = values[:, 0] != _DISABLED
             if alone is not None:
                 on[:, slot] &= (alone < 0) | (alone == slot)
-            a = slot if slot < self.n else self.wakes[slot - self.n][0]
-            after[:, slot, a + 1] = values[:, 0]
             if slot < self.n:
+                a = slot
+            elif slot < first_choice:
+                a = self.wakes[slot - self.n][0]
+            else:
+                a = self.choices[slot - first_choice][0]
+            after[:, slot, a + 1] = values[:, 0]
+            if slot < self.n or slot >= first_choice:
                 after[:, slot, 0] = values[:, 1]
             violated[:, slot] = values[:, 2]
             witnessed[:, slot] = values[:, 3]
@@ -878,6 +891,13 @@ def _step(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int]
     """A step table's entry: ``key`` is the agent's own id << 32 | the shared id."""
     entry: tuple[int, int, int, int] | None = model.step_entry(agent, key >> 32,
                                                                key & 0xFFFFFFFF)
+    return entry
+
+
+def _choice(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int] | None:
+    """A choice table's entry: the second outcome of the agent's step, keyed as `_step`."""
+    entry: tuple[int, int, int, int] | None = model.choice_entry(agent, key >> 32,
+                                                                 key & 0xFFFFFFFF)
     return entry
 
 

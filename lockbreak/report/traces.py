@@ -208,8 +208,11 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
     state = trace.init
     for step in trace.steps:
         info = model.step_info(state, step.action)
-        steps.append({"index": step.index, "cpu": step.action.cpu,
-                      "wakeup": step.action.wakeup, "text": info.text})
+        entry = {"index": step.index, "cpu": step.action.cpu,
+                 "wakeup": step.action.wakeup, "text": info.text}
+        if step.action.choice:
+            entry["choice"] = step.action.choice
+        steps.append(entry)
         state = step.state
     data = {
         "schema": TRACE_SCHEMA,
@@ -229,8 +232,10 @@ def actions_of(data: Mapping[str, Any]) -> list[Action]:
     """The actions recorded in a JSON trace (`ValueError` or `KeyError` when malformed)."""
     actions: list[Action] = []
     for step in data["steps"]:
-        cpu, wakeup = step["cpu"], step["wakeup"]
+        cpu, wakeup, choice = step["cpu"], step["wakeup"], step.get("choice", 0)
         if not isinstance(cpu, int) or isinstance(cpu, bool) or not isinstance(wakeup, bool):
             raise ValueError(f"step {len(actions) + 1}: cpu must be an int, wakeup a bool")
-        actions.append(Action(cpu, wakeup))
+        if choice not in (0, 1) or isinstance(choice, bool):
+            raise ValueError(f"step {len(actions) + 1}: choice must be 0 or 1")
+        actions.append(Action(cpu, wakeup, choice))
     return actions

@@ -27,6 +27,20 @@ SPIN_TRYLOCK = Primitive("""
     return 0;
 """, returns=True)
 
+READ_TRYLOCK = Primitive("""
+    preempt_disable();
+    if (arch_read_trylock(lock))
+        return 1;
+    preempt_enable();
+    return 0;
+""", returns=True)
+WRITE_TRYLOCK = Primitive("""
+    preempt_disable();
+    if (arch_write_trylock(lock))
+        return 1;
+    preempt_enable();
+    return 0;
+""", returns=True)
 READ_LOCK = Primitive("""
     preempt_disable();
     arch_read_lock(lock);
@@ -119,6 +133,8 @@ V2_6_8 = era(
         "read_unlock": READ_UNLOCK,
         "write_lock": WRITE_LOCK,
         "write_unlock": WRITE_UNLOCK,
+        "read_trylock": READ_TRYLOCK,
+        "write_trylock": WRITE_TRYLOCK,
         "cond_resched_lock": Primitive("""
             if (need_resched()) {
                 arch_spin_unlock(lock);         /* _raw_spin_unlock */

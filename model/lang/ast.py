@@ -1,8 +1,9 @@
 """Syntax trees of the C-like kernel code: scenario programs and era primitive bodies.
 
-One tree type serves both. Scenario code uses calls and structured control; era bodies may
-also use a local ``ret`` register, assignments to lock fields (``lock->break_lock = 1``),
-``return`` and comparisons on ``preempt_count()``. Every node carries its source position so
+One tree type serves both. Scenario code uses calls, structured control, ``goto`` and labels,
+``return;`` and nondeterministic guards (``*``); era bodies may also use a local ``ret``
+register, assignments to lock fields (``lock->break_lock = 1``), ``return`` with a value and
+comparisons on ``preempt_count()``. Every node carries its source position so
 errors and SARIF results can point at the statement.
 """
 
@@ -86,7 +87,15 @@ class Compare:
     pos: Pos = field(default=Pos(), compare=False)
 
 
-Expr = Const | Var | Field | CallExpr | Not | And | Or | Compare
+@dataclass(frozen=True)
+class Nondet:
+    """``*`` or ``nondet()``: a guard the model cannot see (``batch >= 32``,
+    ``list_empty(&head)``); testing it is one CPU-local step that may go either way."""
+
+    pos: Pos = field(default=Pos(), compare=False)
+
+
+Expr = Const | Var | Field | CallExpr | Not | And | Or | Compare | Nondet
 
 
 # ----------------------------------------------------------------- statements
@@ -164,4 +173,21 @@ class Restart:
     pos: Pos = field(default=Pos(), compare=False)
 
 
-Stmt = Call | Assign | Return | Repeat | While | Forever | If | Break | Continue | Restart
+@dataclass(frozen=True)
+class Label:
+    """``out_unlock:``: a place that ``goto`` may jump to (the statement after it)."""
+
+    name: str
+    pos: Pos = field(default=Pos(), compare=False)
+
+
+@dataclass(frozen=True)
+class Goto:
+    """``goto out_unlock;``: jump to a label of the same or an enclosing block."""
+
+    label: str
+    pos: Pos = field(default=Pos(), compare=False)
+
+
+Stmt = (Call | Assign | Return | Repeat | While | Forever | If | Break | Continue | Restart
+        | Label | Goto)

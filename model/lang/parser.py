@@ -1,14 +1,32 @@
 """Parse the C-like kernel code of scenarios and era bodies into `model.lang.ast` trees.
 
 One lark grammar (``grammar.lark``) accepts both languages. In ``"scenario"`` mode the
-constructs that only era bodies need (assignments, ``return``, comparisons, ``for (;;)``,
-``do { } while``) are rejected with a message that says so; in ``"era"`` mode they are
-built. Every node's `Pos` is a position in the file the code came from, and every syntax
-error becomes a `ScenarioError` at ``file:line:col`` saying what was expected.
+constructs that only era bodies need (assignments, ``return`` with a value, comparisons)
+are rejected with a message that says so; in ``"era"`` mode they are built. Every node's
+`Pos` is a position in the file the code came from, and every syntax error becomes a
+`ScenarioError` at ``file:line:col`` saying what was expected.
+
+Scenario code is written as the kernel writes it::
+
+    again:
+        spin_lock(&inode->i_lock);          // a lock expression, mapped in [locks]
+        for (;;) {                          // or forever { }, while (c) { }, repeat (N) { }
+            if (*)                          // a guard the model cannot see: either way
+                break;
+            if (need_resched() || spin_needbreak(&inode->i_lock)) {
+                spin_unlock(&inode->i_lock);
+                cond_resched();
+                goto again;                 // goto NAME; to a label of this or an outer block
+            }
+        }
+        do { work(); } while (nondet());    // nondet() is *
+        spin_unlock(&inode->i_lock);
+        return;                             // ends the CPU's code path
 
 Scenario parameters (the ``[params]`` table) are resolved here: a name in a ``repeat``
 count, or a call argument that names a parameter (``work(n)``), becomes its value, so the
-rest of the model only ever sees numbers.
+rest of the model only ever sees numbers. Lock expressions are resolved the same way, by
+the scenario's map from C expressions to declared locks (``aliases``).
 """
 
 from __future__ import annotations
@@ -38,7 +56,10 @@ from model.lang.ast import (
     Expr,
     Field,
     Forever,
+    Goto,
     If,
+    Label,
+    Nondet,
     Not,
     Or,
     Pos,
@@ -65,7 +86,8 @@ def _lark() -> Lark:
 
 def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
                mode: Mode = "scenario",
-               params: Mapping[str, int] | None = None) -> tuple[Stmt, ...]:
+               params: Mapping[str, int] | None = None,
+               aliases: Mapping[str, str] | None = None) -> tuple[Stmt, ...]:
     """Parse kernel C code into statements whose positions are positions in ``file``.
 
     Parameters
@@ -83,6 +105,9 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
     params
         The scenario's ``[params]``: each name may stand for its value as a ``repeat``
         count or as a call argument.
+    aliases
+        The scenario's lock expressions: ``{"&inode->i_lock": "i_lock"}``. A call argument
+        written as one of them becomes the lock's name.
 
     Returns
     -------
@@ -92,8 +117,8 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
     Raises
     ------
     ScenarioError
-        On a syntax error, on an era-only construct in scenario mode, or on a ``repeat``
-        count that names no parameter.
+        On a syntax error, on an era-only construct in scenario mode, on a ``repeat``
+        count that names no parameter, or on a lock expression the scenario maps to no lock.
 
     Examples
     --------
@@ -101,6 +126,9 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
     (Call(name='spin_lock', args=('B',), pos=Pos(line=4, col=1), arg_pos=(Pos(line=4, col=11),)),)
     >>> parse_code("repeat (n) work(n);", file="a.toml", params={"n": 2})[0].count
     2
+    >>> parse_code("spin_lock(&kvm->mmu_lock);", file="a.toml",
+    ...            aliases={"&kvm->mmu_lock": "mmu_lock"})[0].args
+    ('mmu_lock',)
     """
     if mode not in ("scenario", "era"):
         raise ValueError(f"mode must be 'scenario' or 'era', not {mode!r}")
@@ -109,7 +137,7 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
         tree = _lark().parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, where, mode) from None
-    return _Builder(where, mode, params or {}).stmts(tree.children)
+    return _Builder(where, mode, params or {}, aliases or {}).stmts(tree.children)
 
 
 @dataclass(frozen=True)
@@ -132,8 +160,9 @@ class _Builder:
     """Builds AST nodes from the lark tree, refusing era-only constructs in scenario mode and
     replacing parameter names by their values."""
 
-    def __init__(self, where: _Where, mode: Mode, params: Mapping[str, int]) -> None:
-        self.where, self.mode, self.params = where, mode, params
+    def __init__(self, where: _Where, mode: Mode, params: Mapping[str, int],
+                 aliases: Mapping[str, str]) -> None:
+        self.where, self.mode, self.params, self.aliases = where, mode, params, aliases
 
     def at(self, node: Tree | Token) -> Pos:
         if isinstance(node, Token):
@@ -172,22 +201,23 @@ class _Builder:
                 return (Continue(pos),)
             case "restart":
                 return (Restart(pos),)
+            case "goto":
+                return (Goto(str(kids[0].children[0]), pos),)
+            case "labeled":
+                return (Label(str(kids[0].children[0]), pos), *self.stmt(kids[1]))
+            case "for_ever":
+                return (Forever(self.stmt(kids[0]), pos),)
+            case "do_while":
+                return (self.do_while(kids[0], kids[1], pos),)
         return self.era_stmt(tree, pos)
 
     def era_stmt(self, tree: Tree, pos: Pos) -> tuple[Stmt, ...]:
         kids = _children(tree)
         match tree.data:
-            case "for_ever":
-                self.era_only(tree, "for (;;) is not part of the scenario language",
-                              "write forever { ... }")
-                return (Forever(self.stmt(kids[0]), pos),)
-            case "do_while":
-                self.era_only(tree, "do { } while is not part of the scenario language",
-                              "write while (cond) { ... }, or forever { ... if (!cond) break; }")
-                return (self.do_while(kids[0], kids[1], pos),)
             case "return_":
-                self.era_only(tree, "return is not part of the scenario language",
-                              "use break to leave a loop; the code ends after its last statement")
+                if kids[0] is not None:
+                    self.era_only(tree, "a scenario's code path returns no value",
+                                  "write return; to end the CPU's code path here")
                 return (Return(None if kids[0] is None else self.expr(kids[0]), pos),)
             case "declare" | "assign":
                 self.era_only(tree, "assignments are not part of the scenario language; "
@@ -236,16 +266,36 @@ class _Builder:
     def call(self, tree: Tree) -> tuple[str, tuple[str | int, ...], tuple[Pos, ...]]:
         name, *args = _children(tree)
         toks = [_arg_token(a) for a in args if a is not None]
-        values = tuple(_number(a) if a.type in ("NUMBER", "NEG_NUMBER")
-                       else self.params.get(str(a), str(a)) for a in toks)
+        values = tuple(self.argument(a) for a in toks)
         return str(name), values, tuple(self.at(a) for a in toks)
+
+    def argument(self, token: Token) -> str | int:
+        """A call argument: a number, a parameter's value, or a lock by name or expression."""
+        text = str(token)
+        if token.type in ("NUMBER", "NEG_NUMBER"):
+            return _number(token)
+        if text in self.aliases:
+            return self.aliases[text]
+        if token.type == "LOCK_EXPR":
+            at = self.at(token)
+            lock = text.lstrip("&*(").split("->")[-1].split(".")[-1]
+            hint = (f'map it to a lock in [locks]: {lock} = {{ kind = "spin", '
+                    f'expr = ["{text}"] }}' if self.mode == "scenario"
+                    else "a primitive's lock parameter is called lock")
+            raise ScenarioError(f"lock expression '{text}' names no declared lock",
+                                file=self.where.file, line=at.line, col=at.col, hint=hint)
+        return self.params.get(text, text)
 
     def expr(self, tree: Tree) -> Expr:
         pos, kids = self.at(tree), _children(tree)
         match tree.data:
             case "call":
                 name, args, arg_pos = self.call(tree)
+                if name == "nondet" and not args:
+                    return Nondet(pos)
                 return CallExpr(name, args, pos, arg_pos)
+            case "nondet":
+                return Nondet(pos)
             case "not_":
                 return Not(self.expr(kids[0]), pos)
             case "and_":
@@ -284,7 +334,12 @@ def _children(tree: Tree) -> list[Any]:
 
 def _arg_token(arg: Tree | Token) -> Token:
     """A call argument's token; a keyword used as a name (``work(repeat)``) comes wrapped in
-    its own rule."""
+    its own rule, and a lock expression (``&inode->i_lock``) becomes one ``LOCK_EXPR`` token
+    of its text, at its ``&``."""
+    if isinstance(arg, Tree) and arg.data == "lock_expr":
+        first = arg.children[0]
+        assert isinstance(first, Token)
+        return Token.new_borrow_pos("LOCK_EXPR", "".join(map(str, arg.children)), first)
     token = arg.children[0] if isinstance(arg, Tree) else arg
     assert isinstance(token, Token)
     return token
@@ -310,9 +365,9 @@ def _loop_continue(body: Sequence[Stmt]) -> Pos | None:
 # ------------------------------------------------------------------ syntax errors
 
 _STATEMENT_STARTS = frozenset({"if", "while", "repeat", "forever", "for", "do", "break",
-                               "continue", "restart", "return", "int", "{", "NAME"})
-_EXPR_STARTS = frozenset({"NAME", "NUMBER", "!", "("})
-_OPERATORS = frozenset({"||", "&&", "->", "EQ_OP", "REL_OP", "="})
+                               "continue", "restart", "return", "goto", "int", "{", "NAME"})
+_EXPR_STARTS = frozenset({"NAME", "NUMBER", "!", "(", "*"})
+_OPERATORS = frozenset({"||", "&&", "->", "EQ_OP", "REL_OP", "=", ":", "."})
 _WORDS = {"NAME": "a name", "NUMBER": "a number", "NEG_NUMBER": "a number",
           "EQ_OP": "a comparison", "REL_OP": "a comparison", "$END": "the end of the code"}
 
@@ -376,6 +431,7 @@ def _describe(expected: Iterable[str], mode: Mode) -> str:
     keys = {_key(name) for name in expected}
     if "NAME" in keys:
         keys.discard("repeat")    # the keyword that may also name a parameter: "a name"
+        keys.discard("&")         # a lock expression is a name too
     words: list[str] = []
     if {"if", "while"} <= keys:
         words.append("a statement")

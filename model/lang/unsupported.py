@@ -1,7 +1,7 @@
 """Kernel C that the scenario language does not take, and what to write instead.
 
-Code pasted from a kernel function trips over C the language leaves out: ``&`` in front of a
-lock, ``goto`` and its labels, ``for`` with a counter, list iteration macros. A bare
+Code pasted from a kernel function trips over C the language leaves out: ``&`` in front of
+something that is not a lock expression, ``for`` with a counter, list iteration macros. A bare
 "unexpected character" says nothing about that, so a syntax error at one of them names the
 construct and the scenario-language way to say the same thing.
 """
@@ -13,16 +13,13 @@ from collections.abc import Sequence
 
 from lark import Token
 
-ADDRESS_HINT = ("`&` lock expressions are not part of the scenario language: name the lock as "
-                "declared in [locks] (spin_lock(L), not spin_lock(&L))")
-FIELD_HINT = ("lock expressions are not part of the scenario language: name the lock as "
-              "declared in [locks] (spin_lock(L), not spin_lock(inode->i_lock))")
-GOTO_HINT = ("write restart; to start the CPU's code again (goto again, goto retry), break; "
-             "to leave a loop (goto out, goto out_unlock), or continue; for its next round")
-FOR_HINT = ("write repeat (N) { ... } to run the body N times, while (condition) { ... }, or "
-            "forever { ... }")
-ITERATION_HINT = ("write repeat (N) { ... } for N entries, or while (condition) { ... }; the "
-                  "list itself is not modelled")
+ADDRESS_HINT = ("a lock argument is a lock declared in [locks] (spin_lock(L)) or a lock "
+                "expression of names joined by -> or . (spin_lock(&inode->i_lock)) that [locks] "
+                "maps to one: i_lock = { kind = \"spin\", expr = [\"&inode->i_lock\"] }")
+FOR_HINT = ("write repeat (N) { ... } to run the body N times, while (*) { ... } for a bound "
+            "the model cannot see, or for (;;) { ... }")
+ITERATION_HINT = ("write while (*) { ... } for a list of any length, or repeat (N) { ... } for N "
+                  "entries; the list itself is not modelled")
 
 
 def at_character(text: str, at: int) -> str:
@@ -33,9 +30,6 @@ def at_character(text: str, at: int) -> str:
     """
     if text[at] == "&" and not text.startswith("&&", at):
         return ITERATION_HINT if "for_each" in _open_call(text[:at]) else ADDRESS_HINT
-    before = text[:at].rstrip()[-1:]
-    if text[at] == ":" and (before.isalnum() or before == "_"):
-        return "labels are not part of the scenario language: " + GOTO_HINT
     return ""
 
 
@@ -43,15 +37,10 @@ def at_token(before: Sequence[Token], token: Token) -> tuple[str, Token, str] | 
     """``(message, where, hint)`` when ``token``, after the tokens ``before``, is where kernel
     C the language does not take went wrong; None for any other syntax error."""
     words = [str(t) for t in before]
-    if str(token) == "->" and "(" in words and before[-1].type == "NAME":
-        return (f"a lock expression ({before[-1]}->...) is not part of the scenario language",
-                before[-1], FIELD_HINT)
-    if words[-1:] == ["goto"]:
-        return "goto is not part of the scenario language", before[-1], GOTO_HINT
     if words[-2:] == ["for", "("] and str(token) != ";":
         return ("a C for loop with a counter is not part of the scenario language", before[-2],
                 FOR_HINT)
-    if str(token) == "{" and words[-1:] == [")"]:
+    if words[-1:] == [")"] and str(token) != ";":
         name = _called(before)
         if name is not None and "for_each" in str(name):
             return (f"{name} is a list iteration macro, not part of the scenario language",

@@ -20,7 +20,7 @@ from typing import Any
 
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
-from model.lang.ast import Forever, If, Repeat, Stmt, While
+from model.lang.ast import Break, Forever, Goto, If, Label, Repeat, Return, Stmt, While
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
 from model.scenario.types import (
@@ -48,6 +48,7 @@ _KERNEL_TYPES: Mapping[str, type] = {
 }
 _CPU_KEYS = ("code", "wakeups")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+_LOCK_EXPR = re.compile(r"&?\s*[A-Za-z_]\w*(\s*(->|\.)\s*[A-Za-z_]\w*)*\Z")
 _TYPE_WORDS = {str: "a string", bool: "true or false", int: "an integer", dict: "a table"}
 
 
@@ -185,10 +186,10 @@ class _Loader:
         name = self.typed(doc, ("name",), str, self.path.stem)
         description = self.typed(doc, ("description",), str, "")
         kernel = self.kernel(self.typed(doc, ("kernel",), dict, {}))
-        locks = self.locks(self.typed(doc, ("locks",), dict, {}))
+        locks, aliases = self.locks(self.typed(doc, ("locks",), dict, {}))
         data = self.data(self.typed(doc, ("data",), dict, {}), locks)
         params = self.params(self.typed(doc, ("params",), dict, {}), locks, data)
-        cpus = self.cpus(doc.get("cpu"), params)
+        cpus = self.cpus(doc.get("cpu"), params, aliases)
         if not kernel.smp and len(cpus) > 1:
             raise self.kernel_error("smp", f"smp = false means one CPU, but there are "
                                     f"{len(cpus)} [[cpu]] tables",
@@ -297,13 +298,42 @@ class _Loader:
 
     # ------------------------------------------------------------ [locks] and [data]
 
-    def locks(self, table: Mapping[str, Any]) -> dict[str, str]:
-        for name, kind in table.items():
+    def locks(self, table: Mapping[str, Any]) -> tuple[dict[str, str], dict[str, str]]:
+        """The ``[locks]`` table: each lock's kind, and the C expressions that name it.
+
+        A lock is ``name = "spin"`` or ``name = { kind = "spin", expr = ["&inode->i_lock"] }``;
+        code may then pass the lock by its name or by any of its expressions.
+        """
+        kinds: dict[str, str] = {}
+        aliases: dict[str, str] = {}
+        for name, value in table.items():
             self.identifier(("locks", name), "lock")
+            keys: tuple[str, ...] = ("locks", name)
+            kind = value
+            if isinstance(value, dict):
+                self.known_keys(value, keys, ("kind", "expr"), "lock field")
+                kind = self.typed(value, (*keys, "kind"), str, "spin")
+                for text in self.typed(value, (*keys, "expr"), list, []):
+                    self.lock_expr(name, text, aliases)
+                keys = (*keys, "kind")
             if kind not in LOCK_KINDS:
-                raise self.error(("locks", name), f"unknown lock kind {kind!r} for {name}",
+                raise self.error(keys, f"unknown lock kind {kind!r} for {name}",
                                  'use "spin" (spinlock_t) or "rwlock" (rwlock_t)', at_value=True)
-        return dict(table)
+            kinds[name] = kind
+        return kinds, aliases
+
+    def lock_expr(self, name: str, text: Any, aliases: dict[str, str]) -> None:
+        """One C expression naming lock ``name``, normalised as the parser spells it."""
+        keys = ("locks", name)
+        if not isinstance(text, str) or not _LOCK_EXPR.match(text.strip()):
+            raise self.error((*keys, "expr"), f"{_toml_repr(text)} is not a lock expression",
+                             'write the lock as the C code passes it, e.g. "&inode->i_lock"',
+                             at_value=True)
+        spelled = re.sub(r"\s+", "", text)
+        if aliases.get(spelled, name) != name:
+            raise self.error((*keys, "expr"), f"{spelled} names both {aliases[spelled]} and "
+                             f"{name}", "map each expression to one lock", at_value=True)
+        aliases[spelled] = name
 
     def data(self, table: Mapping[str, Any], locks: Mapping[str, str]) -> dict[str, str]:
         for name, lock in table.items():
@@ -355,16 +385,19 @@ class _Loader:
 
     # ------------------------------------------------------------ [[cpu]]
 
-    def cpus(self, tables: Any, params: Mapping[str, int]) -> tuple[Cpu, ...]:
+    def cpus(self, tables: Any, params: Mapping[str, int],
+             aliases: Mapping[str, str]) -> tuple[Cpu, ...]:
         if tables is None:
             raise self.error((), "the scenario has no [[cpu]]",
                              "add one [[cpu]] table with code = \"\"\" ... \"\"\" per CPU")
         if not isinstance(tables, list) or not all(isinstance(t, dict) for t in tables):
             raise self.error(("cpu",), "cpu must be an array of tables",
                              "write each CPU as a [[cpu]] table")
-        return tuple(self.cpu(index, table, params) for index, table in enumerate(tables))
+        return tuple(self.cpu(index, table, params, aliases)
+                     for index, table in enumerate(tables))
 
-    def cpu(self, index: int, table: Mapping[str, Any], params: Mapping[str, int]) -> Cpu:
+    def cpu(self, index: int, table: Mapping[str, Any], params: Mapping[str, int],
+            aliases: Mapping[str, str]) -> Cpu:
         keys: tuple[str | int, ...] = ("cpu", index)
         self.known_keys(table, keys, _CPU_KEYS, "[[cpu]] key")
         if "code" not in table:
@@ -377,7 +410,8 @@ class _Loader:
                              "wakeups is how many times need_resched may be set: 0 or more",
                              at_value=True)
         line, col = self.where.code_start((*keys, "code"))
-        code = parse_code(source, file=self.file, line=line, col=col, params=params)
+        code = parse_code(source, file=self.file, line=line, col=col, params=params,
+                          aliases=aliases)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
                    line=self.where.find(keys)[0])
 
@@ -458,14 +492,44 @@ def _toml_repr(value: Any) -> str:
 
 
 def _has_forever(code: Sequence[Stmt]) -> bool:
+    """Whether the code has an endless loop: a ``forever`` (or ``for (;;)``) with no way out
+    (no ``break`` of its own, no ``return``, no ``goto`` to a label outside it), so that its
+    CPU is not required to finish."""
     for stmt in code:
-        if isinstance(stmt, Forever):
+        if isinstance(stmt, Forever) and not _leaves(stmt.body, _label_names(stmt.body), 0):
             return True
-        if isinstance(stmt, Repeat | While) and _has_forever(stmt.body):
+        if isinstance(stmt, Forever | Repeat | While) and _has_forever(stmt.body):
             return True
         if isinstance(stmt, If) and (_has_forever(stmt.then) or _has_forever(stmt.orelse)):
             return True
     return False
+
+
+def _leaves(code: Sequence[Stmt], inside: set[str], depth: int) -> bool:
+    """Whether ``code``, the body of a loop ``depth`` loops in, has a way out of that loop
+    (labels in ``inside`` belong to it)."""
+    for stmt in code:
+        if (isinstance(stmt, Return) or (isinstance(stmt, Break) and depth == 0)
+                or (isinstance(stmt, Goto) and stmt.label not in inside)):
+            return True
+        if isinstance(stmt, If) and (_leaves(stmt.then, inside, depth)
+                                     or _leaves(stmt.orelse, inside, depth)):
+            return True
+        if isinstance(stmt, Forever | Repeat | While) and _leaves(stmt.body, inside, depth + 1):
+            return True
+    return False
+
+
+def _label_names(code: Sequence[Stmt]) -> set[str]:
+    names: set[str] = set()
+    for stmt in code:
+        if isinstance(stmt, Label):
+            names.add(stmt.name)
+        elif isinstance(stmt, If):
+            names |= _label_names(stmt.then) | _label_names(stmt.orelse)
+        elif isinstance(stmt, Forever | Repeat | While):
+            names |= _label_names(stmt.body)
+    return names
 
 
 class _Locator:

@@ -1,11 +1,14 @@
 """Static checks of scenario code, before any state is explored.
 
 Two passes over each CPU's code. The first resolves names: every statement and condition is
-a builtin or a primitive of the scenario's era, with the right number and kind of arguments
-(declared locks of the right kind, declared data). The second follows the held locks along
-every path of the structured code: no unlock of a lock not held, no recursive locking, the
-same locks held wherever paths join, nothing held at the end, data touched only under its
-lock and ``use(X)`` only after ``read(X)``. A mistake here would otherwise show up as a
+a builtin or a primitive of the scenario's era (under any of the kernel's spellings,
+`model.spellings`), with the right number and kind of arguments (declared locks of the right
+kind, declared data), and every ``goto`` names a label of its own or an enclosing block. The
+second follows the held locks along every path of the code, ``goto`` included: no unlock of
+a lock not held, no recursive locking, the same locks held wherever paths join (at a label,
+every ``goto`` to it), nothing held at the end or at a ``return``, data touched only under
+its lock and ``use(X)`` only after ``read(X)``, or with the lock dropped only while
+``get(X)`` pins it. A mistake here would otherwise show up as a
 confusing counterexample, or as a deadlock the scenario's author did not mean to model.
 """
 
@@ -25,22 +28,30 @@ from model.lang.ast import (
     Continue,
     Expr,
     Forever,
+    Goto,
     If,
+    Label,
     Not,
     Or,
     Pos,
     Repeat,
     Restart,
+    Return,
     Stmt,
     While,
 )
 from model.scenario.types import Scenario
 from model.scenario.typos import did_you_mean
+from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
 
-# Argument kinds: "spin" and "rwlock" are declared locks of that kind, "datum" declared data.
+# Argument kinds: "spin" and "rwlock" are declared locks of that kind, "datum" declared data,
+# "flags" and "subclass" any name or number (the model keeps no interrupt flags or lockdep
+# subclasses).
 _BUILTIN_STATEMENTS: Mapping[str, tuple[str, ...]] = {
     "work": (), "cpu_relax": (), "preempt_disable": (), "preempt_enable": (), "schedule": (),
-    "read": ("datum",), "write": ("datum",), "use": ("datum",),
+    "read": ("datum",), "write": ("datum",), "use": ("datum",), "get": ("datum",),
+    "put": ("datum",),
+    **{name: (extra,) if extra else () for name, (_, extra) in CONTEXT_STATEMENTS.items()},
 }
 _ERA_STATEMENTS: Mapping[str, tuple[str, ...]] = {
     "spin_lock": ("spin",), "spin_unlock": ("spin",),
@@ -52,7 +63,8 @@ _ERA_STATEMENTS: Mapping[str, tuple[str, ...]] = {
 _BUILTIN_CONDITIONS: Mapping[str, tuple[str, ...]] = {"need_resched": ()}
 _ERA_CONDITIONS: Mapping[str, tuple[str, ...]] = {
     "need_lockbreak": ("spin",), "lock_need_resched": ("spin",), "spin_needbreak": ("spin",),
-    "rwlock_needbreak": ("rwlock",), "spin_trylock": ("spin",),
+    "rwlock_needbreak": ("rwlock",), "spin_trylock": ("spin",), "read_trylock": ("rwlock",),
+    "write_trylock": ("rwlock",),
     # the lock-break calls' return values, where the era's version returns one
     "cond_resched_lock": ("spin",), "cond_resched_rwlock_read": ("rwlock",),
     "cond_resched_rwlock_write": ("rwlock",),
@@ -65,13 +77,16 @@ _ON_RWLOCK = {
     "spin_lock": ("read_lock", "write_lock"), "spin_unlock": ("read_unlock", "write_unlock"),
     "cond_resched_lock": ("cond_resched_rwlock_read", "cond_resched_rwlock_write"),
     "need_lockbreak": ("rwlock_needbreak",), "lock_need_resched": ("rwlock_needbreak",),
-    "spin_needbreak": ("rwlock_needbreak",), "spin_trylock": ("read_lock", "write_lock"),
+    "spin_needbreak": ("rwlock_needbreak",), "spin_trylock": ("read_trylock", "write_trylock"),
 }
 _ON_SPINLOCK = {
     "read_lock": ("spin_lock",), "write_lock": ("spin_lock",), "read_unlock": ("spin_unlock",),
     "write_unlock": ("spin_unlock",), "cond_resched_rwlock_read": ("cond_resched_lock",),
     "cond_resched_rwlock_write": ("cond_resched_lock",), "rwlock_needbreak": ("spin_needbreak",),
+    "read_trylock": ("spin_trylock",), "write_trylock": ("spin_trylock",),
 }
+# The trylocks, which take their lock when they succeed (a whole condition, in this mode).
+_TRYLOCKS = {"spin_trylock": "spin", "read_trylock": "read", "write_trylock": "write"}
 
 # How each call changes or needs the held locks: (mode taken, mode released, mode needed).
 _LOCKS = {"spin_lock": "spin", "read_lock": "read", "write_lock": "write"}
@@ -102,7 +117,7 @@ def check_scenario(scenario: Scenario, *, era_label: str | None = None) -> None:
     context = _Context(str(scenario.path), era, era_label or scenario.kernel.version,
                        scenario.locks, scenario.data)
     for cpu in scenario.cpus:
-        _Resolver(context).block(cpu.code, loops=0)
+        _Resolver(context).program(cpu.code)
         _Flow(context, f"cpu{cpu.index}").program(cpu.code)
 
 
@@ -126,29 +141,48 @@ class _Resolver:
 
     def __init__(self, context: _Context) -> None:
         self.cx = context
+        self.labels: dict[str, Pos] = {}
 
-    def block(self, stmts: Sequence[Stmt], loops: int) -> None:
+    def program(self, code: Sequence[Stmt]) -> None:
+        for label in _labels(code):
+            if label.name in self.labels:
+                first = self.labels[label.name]
+                raise self.cx.error(label.pos, f"label '{label.name}' defined twice",
+                                    f"the first is at line {first.line}; rename one")
+            self.labels[label.name] = label.pos
+        self.block(code, 0, frozenset())
+
+    def block(self, stmts: Sequence[Stmt], loops: int, visible: frozenset[str]) -> None:
+        visible = visible | {s.name for s in stmts if isinstance(s, Label)}
         for stmt in stmts:
-            self.stmt(stmt, loops)
+            self.stmt(stmt, loops, visible)
 
-    def stmt(self, stmt: Stmt, loops: int) -> None:
+    def stmt(self, stmt: Stmt, loops: int, visible: frozenset[str]) -> None:
         match stmt:
             case Call():
                 self.call(stmt.name, stmt.args, stmt.pos, stmt.arg_pos, statement=True)
             case If():
                 self.condition(stmt.cond)
-                self.block(stmt.then, loops)
-                self.block(stmt.orelse, loops)
+                self.block(stmt.then, loops, visible)
+                self.block(stmt.orelse, loops, visible)
             case While():
                 self.condition(stmt.cond)
-                self.block(stmt.body, loops + 1)
+                self.block(stmt.body, loops + 1, visible)
             case Repeat():
                 if stmt.count < 1:
                     raise self.cx.error(stmt.pos, f"repeat ({stmt.count}) never runs its body",
                                         "repeat (N) needs N >= 1")
-                self.block(stmt.body, loops + 1)
+                self.block(stmt.body, loops + 1, visible)
             case Forever():
-                self.block(stmt.body, loops + 1)
+                self.block(stmt.body, loops + 1, visible)
+            case Goto() if stmt.label not in self.labels:
+                raise self.cx.error(stmt.pos, f"goto {stmt.label}: no label {stmt.label} in "
+                                    "this CPU's code", did_you_mean(stmt.label, self.labels)
+                                    or f"put {stmt.label}: before the statement to jump to")
+            case Goto() if stmt.label not in visible:
+                raise self.cx.error(stmt.pos, f"goto {stmt.label} jumps into a block",
+                                    f"the label is at line {self.labels[stmt.label].line}; "
+                                    "jump only to a label of this or an enclosing block")
             case Break() | Continue() | Restart() if loops == 0:
                 word = type(stmt).__name__.lower()
                 raise self.cx.error(stmt.pos, f"{word} outside a loop",
@@ -158,7 +192,7 @@ class _Resolver:
         """A whole condition: ``spin_trylock(L)`` may stand here, optionally negated."""
         while isinstance(cond, Not):
             cond = cond.operand
-        if isinstance(cond, CallExpr) and cond.name == "spin_trylock":
+        if isinstance(cond, CallExpr) and base_name(cond.name) in _TRYLOCKS:
             self.call(cond.name, cond.args, cond.pos, cond.arg_pos, statement=False)
         else:
             self.expr(cond)
@@ -170,8 +204,8 @@ class _Resolver:
             case And() | Or():
                 self.expr(expr.left)
                 self.expr(expr.right)
-            case CallExpr(name="spin_trylock"):
-                call = f"spin_trylock({', '.join(map(str, expr.args))})"
+            case CallExpr() if base_name(expr.name) in _TRYLOCKS:
+                call = f"{expr.name}({', '.join(map(str, expr.args))})"
                 raise self.cx.error(
                     expr.pos, f"{call} must be the whole condition of an if or while",
                     f"write if ({call}) {{ ... }} or while (!{call}) {{ ... }} and test other "
@@ -181,6 +215,15 @@ class _Resolver:
 
     def call(self, name: str, args: tuple[str | int, ...], pos: Pos,
              arg_pos: tuple[Pos, ...], *, statement: bool) -> None:
+        spelling = SPELLINGS.get(name)
+        if spelling is not None:
+            if spelling.extra:
+                if len(args) != 2:
+                    raise self.cx.error(pos, f"{name} takes a lock and {spelling.extra}, not "
+                                        f"{len(args)} arguments",
+                                        f"write {name}(L, {spelling.extra})")
+                args, arg_pos = args[:1], arg_pos[:1]
+            name = spelling.base
         table, other = (_STATEMENTS, _CONDITIONS) if statement else (_CONDITIONS, _STATEMENTS)
         if name not in table:
             if name in other:
@@ -238,7 +281,7 @@ class _Resolver:
         for kind, arg, at in zip(kinds, args, arg_pos, strict=True):
             if kind == "datum":
                 self.datum(name, arg, at)
-            else:
+            elif kind in ("spin", "rwlock"):
                 self.lock(name, kind, arg, at)
 
     def work(self, args: tuple[str | int, ...], arg_pos: tuple[Pos, ...]) -> None:
@@ -286,9 +329,23 @@ class _Resolver:
                                 f'that protects it: {arg} = "{example}"')
 
 
-_KIND_WORDS = {"spin": "spinlock", "rwlock": "rwlock", "datum": "datum"}
+_KIND_WORDS = {"spin": "spinlock", "rwlock": "rwlock", "datum": "datum", "flags": "flags"}
 _ARG_EXAMPLE: Mapping[tuple[str, ...], str] = {("spin",): "L", ("rwlock",): "L",
-                                                ("datum",): "X"}
+                                                ("datum",): "X", ("flags",): "flags"}
+
+
+def _labels(code: Sequence[Stmt]) -> list[Label]:
+    """Every label in ``code``, at any depth, in source order."""
+    out: list[Label] = []
+    for stmt in code:
+        match stmt:
+            case Label():
+                out.append(stmt)
+            case If():
+                out += _labels(stmt.then) + _labels(stmt.orelse)
+            case While() | Repeat() | Forever():
+                out += _labels(stmt.body)
+    return out
 
 
 def _listing(names: Iterable[str]) -> str:
@@ -306,10 +363,11 @@ def _eras_with(name: str, prefix: str, test: Callable[[Era, str], bool]) -> str:
 
 @dataclass(frozen=True)
 class _State:
-    """What one path knows: locks held (mode, where taken) and data read."""
+    """What one path knows: locks held (mode, where taken), data read and data pinned."""
 
     held: Mapping[str, tuple[str, Pos]]
     reads: frozenset[str] = frozenset()
+    pins: frozenset[str] = frozenset()
 
     def modes(self) -> dict[str, str]:
         return {lock: mode for lock, (mode, _) in self.held.items()}
@@ -332,13 +390,26 @@ class _Flow:
 
     def __init__(self, context: _Context, cpu: str) -> None:
         self.cx, self.cpu = context, cpu
+        self.at_label: dict[str, _State] = {}
+        self.pending: dict[str, list[tuple[_State, Pos]]] = {}
+        self.back: dict[str, _State] = {}       # what a backward goto brings to its label
+        self.again = False
 
     def program(self, code: Sequence[Stmt]) -> None:
-        end = self.block(code, _State({}), [])
-        if end is not None and end.held:
-            locks = list(end.held)
-            taken = ", ".join(f"{lock} taken on line {end.held[lock][1].line}" for lock in locks)
-            raise self.cx.error(code[-1].pos, f"{self.cpu} ends holding {_and(locks)}",
+        self.again = True
+        while self.again:     # a backward goto may shrink what its label knows: to a fixpoint
+            self.again = False
+            self.at_label, self.pending = {}, {}
+            end = self.block(code, _State({}), [])
+        if end is not None and code:
+            self.ends(end, code[-1].pos, "ends")
+
+    def ends(self, state: _State, pos: Pos, how: str) -> None:
+        if state.held:
+            locks = list(state.held)
+            taken = ", ".join(f"{lock} taken on line {state.held[lock][1].line}"
+                              for lock in locks)
+            raise self.cx.error(pos, f"{self.cpu} {how} holding {_and(locks)}",
                                 f"release {_and(locks)} before the code ends ({taken})")
 
     def block(self, stmts: Sequence[Stmt], state: _State | None,
@@ -367,7 +438,40 @@ class _Flow:
                 loops[-1].continues.append((state, stmt.pos))
             case Restart():
                 loops[-1].restarts.append((state, stmt.pos))
+            case Return():
+                self.ends(state, stmt.pos, "returns")
+            case Label():
+                return self.label(stmt, state)
+            case Goto():
+                self.goto(stmt, state)
         return None
+
+    def label(self, label: Label, state: _State | None) -> _State | None:
+        """The state at a label: the path falling into it joined with each goto to it."""
+        paths: list[_Path] = [(state, "the path falling into it")]
+        paths += _named(self.pending.pop(label.name, []), f"goto {label.name}")
+        if label.name in self.back:
+            paths.append((self.back[label.name], f"a later goto {label.name}"))
+        joined = self.join(paths, f"at label {label.name}", label.pos)
+        if joined is not None:
+            self.at_label[label.name] = joined
+        return joined
+
+    def goto(self, goto: Goto, state: _State) -> None:
+        target = self.at_label.get(goto.label)
+        if target is None:
+            self.pending.setdefault(goto.label, []).append((state, goto.pos))
+            return
+        self.join([(target, f"the path through label {goto.label}"),
+                   (state, f"the goto {goto.label} at {goto.pos.line}:{goto.pos.col}")],
+                  f"at label {goto.label}", goto.pos)
+        known = self.back.get(goto.label)
+        merged = state if known is None else _State(
+            known.held, known.reads & state.reads, known.pins & state.pins)
+        if not target.reads <= merged.reads or not target.pins <= merged.pins:
+            self.again = True
+        if known != merged:
+            self.back[goto.label] = merged
 
     def loop(self, stmt: While | Repeat | Forever, entry: _State,
              loops: list[_Loop]) -> _State | None:
@@ -382,9 +486,10 @@ class _Flow:
             self.join([(entry, "the path into the loop"), *back], "at the top of this loop",
                       stmt.pos)
             reads = head.reads.intersection(*(s.reads for s, _ in back if s is not None))
-            if reads == head.reads:
+            pins = head.pins.intersection(*(s.pins for s, _ in back if s is not None))
+            if reads == head.reads and pins == head.pins:
                 break
-            head = replace(head, reads=reads)
+            head = replace(head, reads=reads, pins=pins)
         exits: list[_Path] = _named(ctx.breaks, "break")
         if isinstance(stmt, While):
             exits.insert(0, (done, "the loop test"))
@@ -400,7 +505,8 @@ class _Flow:
         for state, name in live[1:]:
             if state.modes() != first.modes():
                 raise self.differ(first, first_name, state, name, where, pos)
-        return _State(first.held, first.reads.intersection(*(s.reads for s, _ in live)))
+        return _State(first.held, first.reads.intersection(*(s.reads for s, _ in live)),
+                      first.pins.intersection(*(s.pins for s, _ in live)))
 
     def differ(self, a: _State, a_name: str, b: _State, b_name: str, where: str,
                pos: Pos) -> ScenarioError:
@@ -420,12 +526,12 @@ class _Flow:
         if isinstance(cond, Not):
             true, false = self.condition(cond.operand, state)
             return false, true
-        if isinstance(cond, CallExpr) and cond.name == "spin_trylock":
-            lock = str(cond.args[0])
+        if isinstance(cond, CallExpr) and base_name(cond.name) in _TRYLOCKS:
+            lock, name = str(cond.args[0]), base_name(cond.name)
             if lock in state.held:
-                raise self.cx.error(cond.pos, f"spin_trylock({lock}): {self.cpu} already "
+                raise self.cx.error(cond.pos, f"{name}({lock}): {self.cpu} already "
                                     f"holds {lock} here", "unlock it first, or drop the trylock")
-            return _take(state, lock, "spin", cond.pos), state
+            return _take(state, lock, _TRYLOCKS[name], cond.pos), state
         self.needs(cond, state)
         return state, state
 
@@ -441,7 +547,7 @@ class _Flow:
                 self.held_as(name, str(expr.args[0]), _NEEDS[name], state, expr.arg_pos[0])
 
     def call(self, call: Call, state: _State) -> _State:
-        name = call.name
+        name = base_name(call.name)
         if not call.args or isinstance(call.args[0], int):
             return state
         arg, at = call.args[0], call.arg_pos[0]
@@ -454,10 +560,15 @@ class _Flow:
         if name in _UNLOCKS or name in _NEEDS:
             self.held_as(name, arg, _UNLOCKS.get(name) or _NEEDS[name], state, at)
             if name in _UNLOCKS:
-                return _State({k: v for k, v in state.held.items() if k != arg}, state.reads)
+                return replace(state, held={k: v for k, v in state.held.items() if k != arg})
             return state
-        if name in ("read", "write", "use"):
+        if name in ("read", "write", "use", "get"):
             return self.access(name, arg, state, at)
+        if name == "put":
+            if arg not in state.pins:
+                raise self.cx.error(at, f"put({arg}) without get({arg}) before it on every "
+                                    "path", f"put drops the reference get({arg}) takes")
+            return replace(state, pins=state.pins - {arg})
         return state
 
     def held_as(self, name: str, lock: str, mode: str, state: _State, at: Pos) -> None:
@@ -474,6 +585,8 @@ class _Flow:
     def access(self, name: str, datum: str, state: _State, at: Pos) -> _State:
         lock = self.cx.data[datum]
         held = state.held.get(lock)
+        if held is None and name == "use" and datum in state.pins and datum in state.reads:
+            return state            # a pinned snapshot may be used with its lock dropped
         if held is None:
             call = "spin_lock" if self.cx.locks[lock] == "spin" else (
                 "write_lock" if name == "write" else "read_lock")
@@ -486,13 +599,19 @@ class _Flow:
             raise self.cx.error(at, f"use({datum}) without read({datum}) before it on every "
                                 "path", f"use({datum}) relies on the snapshot read({datum}) "
                                 "takes: read it first")
+        if name == "get" and datum not in state.reads:
+            raise self.cx.error(at, f"get({datum}) without read({datum}) before it on every "
+                                "path", f"get({datum}) pins the snapshot read({datum}) takes: "
+                                "read it first")
         if name == "read":
-            return _State(state.held, state.reads | {datum})
+            return replace(state, reads=state.reads | {datum})
+        if name == "get":
+            return replace(state, pins=state.pins | {datum})
         return state
 
 
 def _take(state: _State, lock: str, mode: str, pos: Pos) -> _State:
-    return _State({**state.held, lock: (mode, pos)}, state.reads)
+    return replace(state, held={**state.held, lock: (mode, pos)})
 
 
 def _named(exits: list[tuple[_State, Pos]], word: str) -> list[_Path]:

@@ -38,8 +38,8 @@ class Kernel:
 class Cpu:
     """One CPU's program: its code, how many wakeups the environment may send it.
 
-    ``forever`` is True when the code contains a ``forever`` loop (the CPU is not expected
-    to finish); ``line`` is the line of its ``[[cpu]]`` header.
+    ``forever`` is True when the code contains an endless loop, one with no way out (the CPU
+    is not expected to finish); ``line`` is the line of its ``[[cpu]]`` header.
     """
 
     index: int

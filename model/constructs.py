@@ -1,0 +1,54 @@
+"""Constructs of the scenario language that an engine other than the explicit interpreter
+does not model yet, refused at the scenario line that uses them.
+
+The z3 twin (`model.symbolic`) and the Promela export (`model.promela`) translate compiled
+instructions one by one; an instruction they have no rule for must stop them with an error
+that names the construct and where the scenario uses it, not with a wrong model.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from lockbreak.core import ScenarioError
+from model.program import Instr, Op
+from model.world import World
+
+# The instructions only the explicit engines interpret, each with the construct it comes from.
+EXPLICIT_ONLY: Mapping[Op, str] = MappingProxyType({
+    Op.NONDET: "the nondeterministic guard * (nondet())",
+    Op.IRQ_DISABLE: "disabling interrupts (local_irq_disable/save, the _irq and _irqsave "
+                    "lock forms)",
+    Op.IRQ_ENABLE: "enabling interrupts (local_irq_enable/restore, the _irq and "
+                   "_irqrestore unlock forms)",
+    Op.DATA_GET: "pins (get(X))",
+    Op.DATA_PUT: "pins (put(X))",
+})
+
+
+def first_unmodelled(world: World) -> tuple[int, Instr] | None:
+    """The first CPU and instruction of ``world`` that only the explicit engines model, or
+    None (benchmarks and sweeps over the public scenarios skip those that have one)."""
+    for cpu, program in enumerate(world.programs):
+        for instr in program.code:
+            if instr.op in EXPLICIT_ONLY:
+                return cpu, instr
+    return None
+
+
+def refuse_unmodelled(world: World, engine: str) -> None:
+    """Raise a `ScenarioError` at the first use of a construct ``engine`` cannot model.
+
+    >>> EXPLICIT_ONLY[Op.NONDET]
+    'the nondeterministic guard * (nondet())'
+    """
+    found = first_unmodelled(world)
+    if found is not None:
+        cpu, instr = found
+        construct = EXPLICIT_ONLY[instr.op]
+        raise ScenarioError(
+                    f"{engine} does not model {construct}, which cpu{cpu}'s code uses here",
+                    file=str(world.scenario.path), line=instr.pos.line, col=instr.pos.col,
+                    hint="check this scenario with the explicit engines (lockbreak check "
+                         "without --engine z3), which model it")
