@@ -159,3 +159,16 @@ def test_the_cli_switches_give_the_same_verdicts_and_trace_lengths(tmp_path: Pat
     assert by_property(runs[""][1])["break_return_truth"] == "violated"
     states = {flag: data["results"][0]["states"] for flag, (_, data) in runs.items()}
     assert states[""] < states["--no-por"] == states["--plain-bfs"]   # mutual_exclusion holds
+
+
+@pytest.mark.parametrize("code", ["forever { cpu_relax(); }",
+                                  "forever { spin_lock(A); work(); spin_unlock(A); }"])
+def test_edges_back_to_an_initial_state_reach_the_stuck_analysis(tmp_path: Path,
+                                                                 code: str) -> None:
+    # A loop returning to the initial state gives edges into state 0; the one-state model is
+    # the smallest (a single self-loop).
+    model = model_of_text(tmp_path, f'name = "t"\n[kernel]\nversion = "v2.6.12"\n'
+                          f'[locks]\nA = "spin"\n[[cpu]]\ncode = """\n{code}\n"""\n')
+    assert_agree(model, symmetry=False)
+    [stuck] = frontier.check(model, properties=["deadlock_free"])
+    assert stuck.status is not Status.VIOLATED

@@ -633,8 +633,8 @@ class _Search:
         self.levels.append(array)
         self.parents.append(np.full(len(keys), -1, dtype=np.int64))
         self.starts.append(0)
+        self._remember(array)     # numbered from `stored` (0) on, as `_expand` numbers its own
         self.stored = len(keys)
-        self._remember(array)
         return going
 
     def _successors(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
