@@ -1,7 +1,8 @@
 """The ``lockbreak`` command: check scenarios, list what the model knows, replay traces, fuzz.
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
-holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).
+holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out),
+4 an internal error (a bug in lockbreak; `lockbreak.cli.guard`).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
+from lockbreak.cli.guard import GuardedGroup
 from lockbreak.cli.hypothesis_check import (
     coverage_fields,
     coverage_text,
@@ -51,7 +53,7 @@ PREEMPT_MODELS = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lockbreak")
 def main() -> None:
     """lockbreak: a model checker for lock-break correctness in Linux-style kernels."""
