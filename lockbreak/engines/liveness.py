@@ -83,7 +83,7 @@ class LabelledGraph(Generic[S]):
     parent: np.ndarray
     depth: np.ndarray          # BFS depth of each state
     obligations: list[int]
-    enabled: np.ndarray        # per state: bitmask of agents that can move there
+    enabled: np.ndarray        # per state and agent: whether the agent can move there
     seconds: float
     cut_short: str             # why the graph is partial ("" when complete)
 
@@ -110,14 +110,14 @@ def labelled_graph(model: Model[S, A], budget: Budget = Budget()  # noqa: B008 (
     agents: list[int] = []
     ticks: list[int] = []
     index: list[int] = []
-    enabled: list[int] = []
+    enabled: list[list[int]] = []
     cut_short = ""
     k = 0
     while k < len(states):
         if k % 1024 == 0 and time.monotonic() > deadline:
             cut_short = budget.out_of_time()
             break
-        mask = 0
+        movers = []
         for i, (agent, after, tick) in enumerate(model.moves(states[k])):
             target = ids.get(after)
             if target is None:
@@ -134,18 +134,21 @@ def labelled_graph(model: Model[S, A], budget: Budget = Budget()  # noqa: B008 (
             ticks.append(tick)
             index.append(i)
             if agent >= 0:
-                mask |= 1 << agent
+                movers.append(agent)
         if cut_short:
             break
-        enabled.append(mask)
+        enabled.append(movers)
         k += 1
-    enabled += [0] * (len(states) - len(enabled))
+    # One flag per agent rather than a bitmask: any number of agents fits.
+    can_move = np.zeros((len(states), len(model.agents)), dtype=bool)
+    for k, movers in enumerate(enabled):
+        can_move[k, movers] = True
     return LabelledGraph(
         states, np.array(src, dtype=np.int64), np.array(dst, dtype=np.int64),
         np.array(agents, dtype=np.int64), np.array(ticks, dtype=np.int64),
         np.array(index, dtype=np.int64), np.array(parent, dtype=np.int64),
         np.array(depth, dtype=np.int64), [model.obligations(s) for s in states],
-        np.array(enabled, dtype=np.int64),
+        can_move,
         time.monotonic() - start, cut_short)
 
 
@@ -187,7 +190,6 @@ class _Analysis(Generic[S, A]):
         self.out_order = order
         self.out_start = np.searchsorted(graph.src[order], np.arange(self.n + 1))
         self.has_out = np.diff(self.out_start) > 0
-        self.all_agents = (1 << self.n_agents) - 1
 
     # ------------------------------------------------------------ shared pieces
 
@@ -289,12 +291,12 @@ class _Analysis(Generic[S, A]):
             cyclic = self.cyclic(labels, internal, count)
             members = np.flatnonzero(inside)
             witnessed = witnessed or bool(cyclic[labels[members]].any())
-            moving = np.zeros(count, dtype=np.int64)
+            # Per component and agent: some edge inside moves it, or some state cannot.
+            served = np.zeros((count, self.n_agents), dtype=bool)
             mover = internal & (g.agent >= 0)
-            np.bitwise_or.at(moving, labels[g.src[mover]], np.left_shift(1, g.agent[mover]))
-            unable = np.zeros(count, dtype=np.int64)
-            np.bitwise_or.at(unable, labels[members], self.all_agents & ~g.enabled[members])
-            fair = cyclic & ((moving | unable) & self.all_agents == self.all_agents)
+            served[labels[g.src[mover]], g.agent[mover]] = True
+            np.logical_or.at(served, labels[members], ~g.enabled[members])
+            fair = cyclic & served.all(axis=1)
             stuck = members[~self.has_out[members]]
             for k in stuck:                     # a finite execution that ends with it open
                 if best is None or depth[k] < best[0]:
@@ -343,7 +345,7 @@ class _Analysis(Generic[S, A]):
         at = entry
         for agent in range(self.n_agents):
             def served(state: int, edge: int | None, a: int = agent) -> bool:
-                unable = not g.enabled[state] >> a & 1
+                unable = not g.enabled[state, a]
                 return unable or (edge is not None and int(g.agent[edge]) == a)
 
             if any(served(int(g.dst[e]), e) for e in cycle) or served(entry, None):
