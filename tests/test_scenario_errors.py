@@ -29,6 +29,8 @@ y = "R"
 code = """
 '''
 K = '[kernel]\nversion = "v2.6.12"\n'
+NAME_HINT = ("trace files are named after it: use 1 to 100 letters, digits and . _ + -, not "
+             "starting with '.'")
 
 
 def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
@@ -324,6 +326,28 @@ def test_clean_code_passes(tmp_path, code):
     ('name = 3\n[kernel]\nversion = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
      "1:8: name must be a string, not 3",
      ""),
+    ('name = "../escaped"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '../escaped' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "/tmp/x"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '/tmp/x' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "a\\u0000b"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name 'a\\x00b' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "a\\nok holds"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name 'a\\nok holds' has characters other than letters, digits and "
+     ". _ + -",
+     NAME_HINT),
+    ('name = ""\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '' is empty",
+     NAME_HINT),
+    ('name = ".hidden"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '.hidden' starts with '.'",
+     NAME_HINT),
+    ('name = "' + "n" * 101 + '"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '" + "n" * 40 + "...' is 101 characters long",
+     NAME_HINT),
     ('kernel = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
      '1:10: kernel must be a table, not "v2.6.12"',
      ""),

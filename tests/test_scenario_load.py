@@ -197,7 +197,7 @@ def test_code_positions_for_every_string_form(tmp_path, value, start):
 
 def test_tricky_strings_do_not_confuse_positions(tmp_path):
     text = '''description = """a \\""" inside, [[cpu]] and code = "x" too, and a last quote""""
-name = 'it"s'
+name = 'its' # it"s
 [kernel]
 version = "v5.17"
 "unknown.key" = [1, [2, "]"], { a = "}" }]

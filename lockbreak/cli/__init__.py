@@ -202,11 +202,16 @@ def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], s
 
 
 def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
-    """A file for one trace, never one this run already wrote (same-named scenarios)."""
+    """A file for one trace, never one this run already wrote (same-named scenarios), and
+    never one outside ``trace_dir`` whatever ``stem`` holds (scenario names are checked at
+    load; this is the second line of defence)."""
     path, n = trace_dir / f"{stem}.json", 1
     while path in written:
         n += 1
         path = trace_dir / f"{stem}--{n}.json"
+    if path.parent != trace_dir or "\0" in stem:
+        raise LockbreakError(f"refusing to write the trace {stem!r} outside --trace-dir "
+                             f"{trace_dir}: rename the scenario (letters, digits and . _ + -)")
     written.add(path)
     return path
 

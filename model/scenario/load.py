@@ -48,6 +48,9 @@ _KERNEL_TYPES: Mapping[str, type] = {
 }
 _CPU_KEYS = ("code", "wakeups")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+# A scenario's name becomes part of trace file names: one safe path component.
+NAME_MAX = 100
+_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*\Z")
 _TYPE_WORDS = {str: "a string", bool: "true or false", int: "an integer", dict: "a table"}
 
 
@@ -182,7 +185,7 @@ class _Loader:
     def scenario(self, doc: Mapping[str, Any], known_properties: Collection[str],
                  sha256: str) -> Scenario:
         self.known_keys(doc, (), _TOP_KEYS, "top-level key")
-        name = self.typed(doc, ("name",), str, self.path.stem)
+        name = self.name(self.typed(doc, ("name",), str, None) if "name" in doc else None)
         description = self.typed(doc, ("description",), str, "")
         kernel = self.kernel(self.typed(doc, ("kernel",), dict, {}))
         locks = self.locks(self.typed(doc, ("locks",), dict, {}))
@@ -225,6 +228,23 @@ class _Loader:
             raise self.error(keys, f"{_dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
                              f"{_toml_repr(value)}", at_value=True)
         return value
+
+    def name(self, given: str | None) -> str:
+        """The scenario's name: ``given``, which must be a safe file-name part, or one made
+        from the file's name."""
+        if given is None:
+            made = re.sub(r"[^A-Za-z0-9._+-]", "_", self.path.stem).lstrip(".")[:NAME_MAX]
+            return made or "scenario"
+        if len(given) > NAME_MAX or not _NAME.match(given):
+            shown = given if len(given) <= 40 else given[:40] + "..."
+            problem = ("is empty" if not given else
+                       f"is {len(given)} characters long" if len(given) > NAME_MAX else
+                       "starts with '.'" if _NAME.match("_" + given[1:]) else
+                       "has characters other than letters, digits and . _ + -")
+            raise self.error(("name",), f"the scenario name {shown!r} {problem}",
+                             f"trace files are named after it: use 1 to {NAME_MAX} letters, "
+                             "digits and . _ + -, not starting with '.'", at_value=True)
+        return given
 
     # ------------------------------------------------------------ [kernel]
 
