@@ -48,6 +48,7 @@ from model.lang.ast import (
     Var,
     While,
 )
+from model.lang.limits import MAX_CONDITION, MAX_NESTING
 
 Mode = Literal["scenario", "era"]
 
@@ -108,7 +109,42 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
         tree = _lark().parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, where, mode) from None
+    _check_nesting(tree, where)
     return _Builder(where, mode, params or {}).stmts(tree.children)
+
+
+_COMPOUND = frozenset({"repeat", "while_", "forever", "for_ever", "do_while", "if_"})
+_CONDITION_OPERATORS = frozenset({"and_", "or_", "not_", "compare"})
+
+
+def _check_nesting(tree: Tree, where: _Where) -> None:
+    """Refuse code nested deeper than `MAX_NESTING` statements, or a condition of more than
+    `MAX_CONDITION` operands.
+
+    Everything after the parse walks the code recursively; this walk does not (lark's LALR
+    parser builds the tree without recursing), so it runs before them. A block that is a
+    loop's or an if's body is part of that statement, not a level of its own.
+    """
+    stack: list[tuple[Tree, int, int, bool]] = [(tree, 0, 0, False)]
+    while stack:
+        node, nesting, operators, is_body = stack.pop()
+        if node.data in _COMPOUND or (node.data == "block" and not is_body):
+            nesting += 1
+            if nesting > MAX_NESTING:
+                raise where.error(f"statements nested more than {MAX_NESTING} deep",
+                                  node.meta.line, node.meta.column,
+                                  f"the limit is {MAX_NESTING} levels; move the inner part "
+                                  "into a loop of its own or flatten it")
+        elif node.data in _CONDITION_OPERATORS:
+            operators += 1
+            if operators >= MAX_CONDITION:     # k operands nest k - 1 operators deep
+                raise where.error(f"a condition of more than {MAX_CONDITION} operands",
+                                  node.meta.line, node.meta.column,
+                                  f"the limit is {MAX_CONDITION} operands of &&, || and ! in "
+                                  "one chain; split the condition over nested ifs")
+        body = node.data in _COMPOUND
+        stack.extend((kid, nesting, operators, body) for kid in node.children
+                     if isinstance(kid, Tree))
 
 
 @dataclass(frozen=True)

@@ -22,6 +22,7 @@ from typing import Any
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
 from model.lang.ast import Forever, If, Repeat, Stmt, While
+from model.lang.limits import MAX_TOML_NESTING
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
 from model.scenario.types import (
@@ -128,6 +129,7 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     except OSError as err:
         raise ScenarioError(f"cannot read the scenario: {err.strerror}", file=str(path)) from None
     text = _decode(raw, str(path))
+    _check_toml_nesting(text, str(path))
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -148,6 +150,40 @@ def _decode(raw: bytes, file: str) -> str:
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise ScenarioError("the file is not UTF-8 text", file=file, line=line, col=col,
                             hint="save it as UTF-8") from None
+
+
+def _check_toml_nesting(text: str, file: str) -> None:
+    """Refuse arrays and inline tables nested deeper than `MAX_TOML_NESTING`.
+
+    tomllib (and `_Locator`) recurse once per level, so the depth is measured first, by a scan
+    that skips strings and comments and needs no valid TOML.
+    """
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = _line_end(text, i)
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if quote == c and text[i] == "\n":
+                    break       # an unclosed one-line string: tomllib says where
+                i += 2 if text[i] == "\\" and c == '"' else 1
+            i += len(quote)
+        else:
+            if c in "[{":
+                depth += 1
+                if depth > MAX_TOML_NESTING:
+                    line = text.count("\n", 0, i) + 1
+                    col = i - (text.rfind("\n", 0, i) + 1) + 1
+                    raise ScenarioError(
+                        f"arrays or inline tables nested more than {MAX_TOML_NESTING} deep",
+                        file=file, line=line, col=col,
+                        hint=f"the limit is {MAX_TOML_NESTING} levels; a scenario needs two")
+            elif c in "]}":
+                depth = max(depth - 1, 0)
+            i += 1
 
 
 def _toml_error(err: tomllib.TOMLDecodeError, text: str, file: str) -> ScenarioError:
