@@ -48,7 +48,7 @@ from model.lang.ast import (
     Var,
     While,
 )
-from model.lang.limits import MAX_CONDITION, MAX_NESTING
+from model.lang.limits import MAX_CONDITION, MAX_COUNT, MAX_NESTING
 
 Mode = Literal["scenario", "era"]
 
@@ -250,11 +250,15 @@ class _Builder:
 
     def count(self, token: Token) -> int:
         """A ``repeat`` count: a number, or the name of a parameter."""
-        if token.type == "NUMBER":
-            return _number(token)
-        if str(token) in self.params:
-            return self.params[str(token)]
         at = self.at(token)
+        if token.type == "NUMBER" or str(token) in self.params:
+            count = _number(token) if token.type == "NUMBER" else self.params[str(token)]
+            if count > MAX_COUNT:
+                raise ScenarioError(f"repeat ({token}): {count} is more than {MAX_COUNT}",
+                                    file=self.where.file, line=at.line, col=at.col,
+                                    hint=f"the limit is {MAX_COUNT} rounds; each one adds "
+                                    "states to explore")
+            return count
         declared = ", ".join(self.params) or "none"
         raise ScenarioError(
             f"repeat ({token}): '{token}' is not a parameter; declared: {declared}",

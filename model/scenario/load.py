@@ -22,7 +22,7 @@ from typing import Any
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
 from model.lang.ast import Forever, If, Repeat, Stmt, While
-from model.lang.limits import MAX_TOML_NESTING
+from model.lang.limits import MAX_COUNT, MAX_TOML_NESTING, MAX_WAKEUPS
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
 from model.scenario.types import (
@@ -144,7 +144,7 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
 
 def _decode(raw: bytes, file: str) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff")    # a byte-order mark says nothing
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
@@ -259,6 +259,10 @@ class _Loader:
     def typed(self, table: Mapping[str, Any], keys: tuple[str | int, ...], kind: type,
               default: Any) -> Any:
         value = table.get(str(keys[-1]), default)
+        if kind is dict and isinstance(value, list) and value and all(
+                isinstance(v, dict) for v in value):
+            raise self.error((*keys, 0), f"[{_dotted(keys)}] is a table, not an array of tables",
+                             f"write [{_dotted(keys)}] once, with single brackets")
         # bool is an int in Python, but not in TOML
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.error(keys, f"{_dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
@@ -355,7 +359,7 @@ class _Loader:
         for name, kind in table.items():
             self.identifier(("locks", name), "lock")
             if kind not in LOCK_KINDS:
-                raise self.error(("locks", name), f"unknown lock kind {kind!r} for {name}",
+                raise self.error(("locks", name), f"unknown lock kind {_quoted(kind)} for {name}",
                                  'use "spin" (spinlock_t) or "rwlock" (rwlock_t)', at_value=True)
         return dict(table)
 
@@ -366,8 +370,9 @@ class _Loader:
                 raise self.error(("data", name), f"'{name}' is both a lock and a datum",
                                  "give the datum another name")
             if not isinstance(lock, str) or lock not in locks:
-                raise self.error(("data", name), f"{name} is protected by {lock!r}, which is "
-                                 f"not declared in [locks]; declared: {', '.join(locks) or 'none'}",
+                raise self.error(("data", name), f"{name} is protected by {_quoted(lock)}, which "
+                                 "is not declared in [locks]; declared: "
+                                 f"{', '.join(locks) or 'none'}",
                                  _did_you_mean(str(lock), locks)
                                  or f"declare {lock} in [locks], e.g. {lock} = \"spin\"",
                                  at_value=True)
@@ -394,6 +399,9 @@ class _Loader:
             if value < 0:
                 raise self.error(keys, f"{name} = {value} is negative",
                                  "a parameter is a count: 0 or more", at_value=True)
+            if value > MAX_COUNT:
+                raise self.error(keys, f"{name} = {value} is more than {MAX_COUNT}",
+                                 f"a parameter is a count: 0 to {MAX_COUNT}", at_value=True)
         unknown = [name for name in self.param_overrides if name not in table]
         if unknown:
             raise ScenarioError(
@@ -402,9 +410,10 @@ class _Loader:
                 hint=_did_you_mean(unknown[0], table)
                 or f"declare it in the file's [params] table, e.g. {unknown[0]} = 3")
         for name, value in self.param_overrides.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if (isinstance(value, bool) or not isinstance(value, int) or value < 0
+                    or value > MAX_COUNT):
                 raise ScenarioError(f"parameter {name} = {value!r}: a parameter is a count, "
-                                    "0 or more", file=self.file)
+                                    f"0 to {MAX_COUNT}", file=self.file)
         return {**table, **self.param_overrides}
 
     # ------------------------------------------------------------ [[cpu]]
@@ -430,8 +439,16 @@ class _Loader:
             raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is negative",
                              "wakeups is how many times need_resched may be set: 0 or more",
                              at_value=True)
+        if wakeups > MAX_WAKEUPS:
+            raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is more than "
+                             f"{MAX_WAKEUPS}", f"the limit is {MAX_WAKEUPS}; each wakeup "
+                             "multiplies the states to explore", at_value=True)
         line, col = self.where.code_start((*keys, "code"))
         code = parse_code(source, file=self.file, line=line, col=col, params=params)
+        if not code:
+            raise self.error((*keys, "code"), f"cpu{index} has no code: its code is empty",
+                             "give it a kernel code path, e.g. spin_lock(L); work(); "
+                             "spin_unlock(L); or remove the [[cpu]] table", at_value=True)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
                    line=self.where.find(keys)[0])
 
@@ -491,7 +508,8 @@ class _Loader:
             limit = value["max"]
             if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
                 return Expectation(max=limit)
-            raise self.error((*keys, "max"), f"max must be a number of ticks >= 0, not {limit!r}",
+            raise self.error((*keys, "max"),
+                             f"max must be a number of ticks >= 0, not {_quoted(limit)}",
                              at_value=True)
         raise self.error(keys, f"unknown expectation {_toml_repr(value)} for {prop}",
                          f"expect {usage}", at_value=True)
@@ -513,7 +531,14 @@ def _toml_repr(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_repr(v)}" for k, v in value.items()) + " }"
-    return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_repr(v) for v in value) + "]"
+    return str(value)
+
+
+def _quoted(value: Any) -> str:
+    """A value in a message: a string in single quotes, anything else as TOML writes it."""
+    return f"'{value}'" if isinstance(value, str) else _toml_repr(value)
 
 
 def _has_forever(code: Sequence[Stmt]) -> bool:
