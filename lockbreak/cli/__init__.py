@@ -37,6 +37,7 @@ from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
+from lockbreak.report.escape import error_text, terminal_text
 from lockbreak.report.traces import render_trace, trace_to_json, why
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS, spin_algorithm
@@ -111,7 +112,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                                  "not resume: leave out --store and --resume, or the spreading")
         randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     overrides = Overrides(version, lock, preempt, timing)
     budget = Budget(max_states=max_states, timeout=timeout)
     if memory.estimate:
@@ -125,7 +126,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         if memory.resume is not None:
             checkpoints.require_match({key(load(f, overrides)) for f in files})
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     bad_input, interrupted = False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
@@ -163,7 +164,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             break
         except LockbreakError as err:
             bad_input = True
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {error_text(err)}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
         runs.append(run)
@@ -195,7 +196,7 @@ def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], s
             if not as_json:
                 click.echo(f"{scenario.name}: {found}")
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     if as_json:
         click.echo(json.dumps({"estimates": out}, indent=2))
     sys.exit(EXIT_OK)
@@ -257,7 +258,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
 
 
 def _print_run(run: ScenarioRun, records: list[dict]) -> None:
-    click.echo(f"{run.scenario.name}  ({run.scenario.path}: {run.label})")
+    click.echo(terminal_text(f"{run.scenario.name}  ({run.scenario.path}: {run.label})"))
     for verdict in run.verdicts:
         click.echo(verdict_line(verdict.result, verdict.expected, verdict.met, verdict.timing))
     if coverage_text(run):
@@ -338,7 +339,7 @@ def replay_cmd(file: Path) -> None:
     try:
         report, reproduced = replay_file(file)
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     click.echo(report)
     sys.exit(EXIT_OK if reproduced else EXIT_FAIL)
 

@@ -25,6 +25,7 @@ from typing import Any
 import click
 
 from lockbreak.core import LockbreakError
+from lockbreak.report.escape import error_text
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 FAILS = ("violated", "vacuous")
@@ -192,7 +193,7 @@ def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
         click.echo(f"error: {', '.join(paths)}: every path must be inside {root}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     for where, errors in ((f"at {rev}", base_errors), ("in the working tree", head_errors)):
         for message in errors:

@@ -16,6 +16,7 @@ from typing import Any
 import click
 
 from lockbreak.core import EXIT_INTERNAL, LockbreakError
+from lockbreak.report.escape import error_text, terminal_text
 
 EXIT_BAD_INPUT = 2
 
@@ -30,7 +31,7 @@ class GuardedGroup(click.Group):
         except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
             raise
         except LockbreakError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {error_text(err)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         except Exception as err:
             if os.environ.get("LOCKBREAK_DEBUG", "") not in ("", "0"):
@@ -48,7 +49,7 @@ def internal_error(err: BaseException) -> str:
       traceback and report it with that traceback, the command line and the scenario files
       attached
     """
-    text = " ".join(str(err).split())
+    text = terminal_text(" ".join(str(err).split()))
     one_line = f"{type(err).__name__}: {text}" if text else type(err).__name__
     return (f"internal error: {one_line}\n"
             "  this is a bug in lockbreak, not in your input; re-run with LOCKBREAK_DEBUG=1 "

@@ -20,6 +20,7 @@ import click
 
 from lockbreak.cli.checking import run_scenario
 from lockbreak.core import Budget, LockbreakError, ScenarioError, SilentReporter, Status
+from lockbreak.report.escape import error_text
 from lockbreak.report.latency import LatencySweep, Series, as_json, render_table, write_reports
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS
@@ -200,7 +201,7 @@ def latency_cmd(scenario: Path, sweep: str, versions: str | None, locks: str | N
         result = measure(scenario, parameter, values, eras, algorithms, up_cpu, command)
         files = write_reports(result, out)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except OSError as err:
         click.echo(f"error: cannot write into {out}: {err.strerror}; choose another folder "
