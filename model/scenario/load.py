@@ -22,7 +22,7 @@ from typing import Any
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
 from model.lang.ast import Forever, If, Repeat, Stmt, While
-from model.lang.limits import MAX_COUNT, MAX_TOML_NESTING, MAX_WAKEUPS
+from model.lang.limits import MAX_COUNT, MAX_NAME, MAX_TOML_NESTING, MAX_WAKEUPS
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
 from model.scenario.types import (
@@ -50,7 +50,6 @@ _KERNEL_TYPES: Mapping[str, type] = {
 _CPU_KEYS = ("code", "wakeups")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 # A scenario's name becomes part of trace file names: one safe path component.
-NAME_MAX = 100
 _NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*\Z")
 _TYPE_WORDS = {str: "a string", bool: "true or false", int: "an integer", dict: "a table"}
 
@@ -273,16 +272,16 @@ class _Loader:
         """The scenario's name: ``given``, which must be a safe file-name part, or one made
         from the file's name."""
         if given is None:
-            made = re.sub(r"[^A-Za-z0-9._+-]", "_", self.path.stem).lstrip(".")[:NAME_MAX]
+            made = re.sub(r"[^A-Za-z0-9._+-]", "_", self.path.stem).lstrip(".")[:MAX_NAME]
             return made or "scenario"
-        if len(given) > NAME_MAX or not _NAME.match(given):
+        if len(given) > MAX_NAME or not _NAME.match(given):
             shown = given if len(given) <= 40 else given[:40] + "..."
             problem = ("is empty" if not given else
-                       f"is {len(given)} characters long" if len(given) > NAME_MAX else
+                       f"is {len(given)} characters long" if len(given) > MAX_NAME else
                        "starts with '.'" if _NAME.match("_" + given[1:]) else
                        "has characters other than letters, digits and . _ + -")
             raise self.error(("name",), f"the scenario name {shown!r} {problem}",
-                             f"trace files are named after it: use 1 to {NAME_MAX} letters, "
+                             f"trace files are named after it: use 1 to {MAX_NAME} letters, "
                              "digits and . _ + -, not starting with '.'", at_value=True)
         return given
 
