@@ -75,7 +75,6 @@ def test_code_at_the_limits_is_compiled_and_exported(tmp_path: Path, name: str) 
     assert "proctype" in promela_model(world, specs())
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", list(at_the_limits()))
 @pytest.mark.parametrize("engine", [[], ["--plain-bfs"]])
 def test_code_at_the_limits_is_checked(tmp_path: Path, name: str, engine: list[str]) -> None:
