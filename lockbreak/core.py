@@ -26,6 +26,12 @@ class LockbreakError(Exception):
     """A mistake in what lockbreak was asked to do; the message says the cause and the fix."""
 
 
+# The exit code of a failure of lockbreak itself (an exception that is not a `LockbreakError`),
+# kept apart from 1 (a violation), 2 (bad input) and 3 (incomplete) so that CI never reads a
+# bug as a verdict.
+EXIT_INTERNAL = 4
+
+
 class ScenarioError(LockbreakError):
     """Bad scenario input, located at ``file:line:col``.
 

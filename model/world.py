@@ -30,9 +30,12 @@ class World:
 
     @property
     def lock_algorithm(self) -> str:
-        """The spinlock algorithm in force (``up`` without SMP, ``rtmutex`` under rt)."""
+        """The spinlock algorithm in force (``up`` without SMP, ``rtmutex`` under rt); with
+        only rwlocks, ``rwlock``; with no lock at all, the one a spinlock would have."""
         spins = [lock.algorithm.name for lock in self.locks if lock.kind == "spin"]
-        return spins[0] if spins else "rwlock"
+        if spins:
+            return spins[0]
+        return "rwlock" if self.locks else spin_algorithm_name(self.scenario)
 
 
 def spin_algorithm_name(scenario: Scenario) -> str:

@@ -531,7 +531,8 @@ def test_replay_refuses_a_trace_of_a_scenario_that_changed(tmp_path: Path,
         result.stderr)
 
 
-@pytest.mark.parametrize("text", ["{", "[]", '{"schema": "lockbreak-trace/0"}'])
+@pytest.mark.parametrize("text", ["{", "[]", '{"schema": "lockbreak-trace/0"}', "[" * 100_000],
+                         ids=["unclosed", "array", "old-schema", "deeply-nested"])
 def test_replay_refuses_what_is_not_a_trace(tmp_path: Path, text: str) -> None:
     result = invoke("replay", write(tmp_path, "junk.json", text))
     assert_exit(result, 2)

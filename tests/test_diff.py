@@ -137,3 +137,22 @@ def test_ci_and_hook_files_run_commands_the_cli_accepts(name: str) -> None:
         known = {opt for p in command.params for opt in getattr(p, "opts", [])}
         flags = [w for w in words[2:] if w.startswith("-")]
         assert set(flags) <= known, (name, words)
+
+
+@pytest.mark.slow
+def test_a_sitecustomize_committed_in_the_base_does_not_run(repo: Path,
+                                                            tmp_path_factory) -> None:
+    marker = tmp_path_factory.mktemp("marker") / "ran"
+    (repo / "sitecustomize.py").write_text(
+        f"from pathlib import Path\nPath({str(marker)!r}).write_text('ran')\n")
+    _git(repo, "add", "-A")
+    _git(repo, "commit", "-qm", "a sitecustomize")
+    code, output = _diff(repo, "--base", "HEAD", "scenarios/nested-v2.6.12.toml")
+    assert code == 0, output
+    assert "every verdict is unchanged" in output
+    assert not marker.exists()
+
+
+def test_the_help_says_the_base_must_be_trusted() -> None:
+    result = CliRunner().invoke(main, ["diff", "--help"])
+    assert "REV must be trusted" in " ".join(result.output.split())

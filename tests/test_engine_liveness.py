@@ -142,3 +142,28 @@ def test_a_trace_that_does_not_close_its_loop_does_not_replay_as_a_lasso() -> No
     assert served.trace is not None
     cut = type(served.trace)(served.trace.init, served.trace.steps[:-1], 0)
     assert open_forever(model, cut, 0, fair=True) is None
+
+
+class ManyCpus(Obligations):
+    """`Obligations` with ``n`` agents, of which only cpu0 and the last one ever move."""
+
+    def __init__(self, n: int, edges: dict[int, list[tuple[int, int, int]]],
+                 open_for: dict[int, int]) -> None:
+        super().__init__(edges, open_for)
+        self.agents = tuple(f"cpu{a}" for a in range(n))
+
+
+@pytest.mark.parametrize("n", [2, 63, 64, 65, 130])
+def test_fairness_is_decided_for_any_number_of_cpus(n: int) -> None:
+    """The two graphs above with cpu1 renamed to the last CPU: weak fairness still rules out
+    the cycle on which it stays enabled, and still allows the one on which it spins."""
+    last = n - 1
+    waiting = {0: 1 << last, 1: 1 << last}
+    fair = ManyCpus(n, {0: [(CPU0, 1, 1), (last, 2, 1)], 1: [(last, 2, 1), (CPU0, 0, 1)]},
+                    waiting)
+    assert results(fair)["served"].status is Status.HOLDS
+    spinning = ManyCpus(n, {0: [(CPU0, 1, 1), (last, 2, 1)],
+                            1: [(last, 1, 1), (CPU0, 0, 1)]}, waiting)
+    served = results(spinning)["served"]
+    assert served.status is Status.VIOLATED
+    assert served.detail.startswith(f"cpu{last} is never served")

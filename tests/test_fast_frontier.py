@@ -172,3 +172,16 @@ def test_a_state_budget_leaves_deadlock_free_alone_incomplete() -> None:
     assert (fast.status, fast.detail, fast.stats.states) == (
         plain.status, plain.detail, plain.stats.states) == (
         Status.INCOMPLETE, "stopped at 100 states (--max-states)", 100)
+
+
+@pytest.mark.parametrize("code", ["forever { cpu_relax(); }",
+                                  "forever { spin_lock(A); work(); spin_unlock(A); }"])
+def test_edges_back_to_an_initial_state_reach_the_stuck_analysis(tmp_path: Path,
+                                                                 code: str) -> None:
+    # A loop returning to the initial state gives edges into state 0; the one-state model is
+    # the smallest (a single self-loop).
+    model = model_of_text(tmp_path, f'name = "t"\n[kernel]\nversion = "v2.6.12"\n'
+                          f'[locks]\nA = "spin"\n[[cpu]]\ncode = """\n{code}\n"""\n')
+    assert_agree(model, symmetry=False)
+    [stuck] = frontier.check(model, properties=["deadlock_free"])
+    assert stuck.status is not Status.VIOLATED

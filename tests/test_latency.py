@@ -147,6 +147,13 @@ def test_parse_sweep_shapes() -> None:
     assert parse_sweep("repeat=7") == ("repeat", (7,))
     with pytest.raises(LockbreakError, match=r"expected NAME=LO\.\.HI"):
         parse_sweep("repeat=-1..2")
+    assert len(parse_sweep("repeat=1..64")[1]) == 64
+    with pytest.raises(LockbreakError, match="65 values; the limit is 64"):
+        parse_sweep("repeat=1..65")
+    with pytest.raises(LockbreakError, match="1000000000 values; the limit is 64"):
+        parse_sweep("repeat=1..1000000000")
+    with pytest.raises(LockbreakError, match="65 values; the limit is 64"):
+        parse_sweep("repeat=" + ",".join(map(str, range(65))))
 
 
 def _no_wakeups(tmp_path: Path) -> Path:

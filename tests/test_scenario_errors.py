@@ -29,6 +29,8 @@ y = "R"
 code = """
 '''
 K = '[kernel]\nversion = "v2.6.12"\n'
+NAME_HINT = ("trace files are named after it: use 1 to 100 letters, digits and . _ + -, not "
+             "starting with '.'")
 
 
 def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
@@ -57,7 +59,8 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
     ("v5.17", "mutex_lock(A);",
      "13:1: unknown statement 'mutex_lock'",
      "mutex_lock is not modelled; the lock operations in v5.17 are "
-     "rcu_read_lock, rcu_read_unlock, spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
+     "rcu_read_lock, rcu_read_unlock, spin_lock, spin_unlock, read_lock, read_unlock, "
+     "write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
     ("v5.17", "Spin_Lock(A);",
      "13:1: unknown statement 'Spin_Lock'",
@@ -343,6 +346,28 @@ def test_clean_code_passes(tmp_path, code):
     ('name = 3\n[kernel]\nversion = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
      "1:8: name must be a string, not 3",
      ""),
+    ('name = "../escaped"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '../escaped' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "/tmp/x"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '/tmp/x' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "a\\u0000b"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name 'a\\x00b' has characters other than letters, digits and . _ + -",
+     NAME_HINT),
+    ('name = "a\\nok holds"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name 'a\\nok holds' has characters other than letters, digits and "
+     ". _ + -",
+     NAME_HINT),
+    ('name = ""\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '' is empty",
+     NAME_HINT),
+    ('name = ".hidden"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '.hidden' starts with '.'",
+     NAME_HINT),
+    ('name = "' + "n" * 101 + '"\n' + K + '[[cpu]]\ncode = "work();"\n',
+     "1:8: the scenario name '" + "n" * 40 + "...' is 101 characters long",
+     NAME_HINT),
     ('kernel = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
      '1:10: kernel must be a table, not "v2.6.12"',
      ""),
@@ -418,6 +443,37 @@ def test_clean_code_passes(tmp_path, code):
     (K + '[[cpu]]\ncode = "work();"\nwakeups = -1\n',
      "5:11: wakeups = -1 is negative",
      "wakeups is how many times need_resched may be set: 0 or more"),
+    (K + '[[cpu]]\ncode = "work();"\nwakeups = 17\n',
+     "5:11: wakeups = 17 is more than 16",
+     "the limit is 16; each wakeup multiplies the states to explore"),
+    (K + '[[cpu]]\ncode = "repeat (1001) work();"\n',
+     "4:17: repeat (1001): 1001 is more than 1000",
+     "the limit is 1000 rounds; each one adds states to explore"),
+    (K + '[params]\nn = 1000\n[[cpu]]\ncode = "repeat (n) work(n);"\n',
+     "", ""),
+    (K + '[params]\nn = 1001\n[[cpu]]\ncode = "repeat (n) work();"\n',
+     "4:5: n = 1001 is more than 1000",
+     "a parameter is a count: 0 to 1000"),
+    (K + '[[cpu]]\ncode = "work(100000000);"\n',
+     "4:14: work(100000000): N is more than 1000",
+     "the limit is 1000 steps; each one adds states to explore"),
+    (K + '[[cpu]]\ncode = ""\n',
+     "4:8: cpu0 has no code: its code is empty",
+     "give it a kernel code path, e.g. spin_lock(L); work(); spin_unlock(L); or remove the "
+     "[[cpu]] table"),
+    (K + '[[cpu]]\ncode = "work();"\n[[cpu]]\ncode = """\n// nothing yet\n"""\n',
+     "6:8: cpu1 has no code: its code is empty",
+     "give it a kernel code path, e.g. spin_lock(L); work(); spin_unlock(L); or remove the "
+     "[[cpu]] table"),
+    (K + '[[cpu]]\ncode = "work();"\n[[expect]]\nmutual_exclusion = "holds"\n',
+     "5:1: [expect] is a table, not an array of tables",
+     "write [expect] once, with single brackets"),
+    ('[[kernel]]\nversion = "v2.6.12"\n[[cpu]]\ncode = "work();"\n',
+     "1:1: [kernel] is a table, not an array of tables",
+     "write [kernel] once, with single brackets"),
+    (K + '[locks]\nA = ["spin"]\n[[cpu]]\ncode = "work();"\n',
+     '4:5: unknown lock kind ["spin"] for A',
+     'use "spin" (spinlock_t) or "rwlock" (rwlock_t)'),
     (K + '[[cpu]]\ncode = "work();"\nwakeup = 1\n',
      "5:1: unknown [[cpu]] key 'wakeup'",
      "did you mean wakeups?"),
@@ -467,4 +523,9 @@ def test_clean_code_passes(tmp_path, code):
 
 ])
 def test_file_errors(tmp_path, text, where, hint):
+    if not where:       # at a limit: loads
+        path = tmp_path / "s.toml"
+        path.write_text(text)
+        assert load_scenario(path, known_properties=PROPERTIES).cpus
+        return
     assert error_of(tmp_path, text) == (where, hint)

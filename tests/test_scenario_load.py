@@ -199,7 +199,7 @@ def test_code_positions_for_every_string_form(tmp_path, value, start):
 
 def test_tricky_strings_do_not_confuse_positions(tmp_path):
     text = '''description = """a \\""" inside, [[cpu]] and code = "x" too, and a last quote""""
-name = 'it"s'
+name = 'its' # it"s
 [kernel]
 version = "v5.17"
 "unknown.key" = [1, [2, "]"], { a = "}" }]
@@ -262,3 +262,21 @@ def test_unreadable_and_non_utf8_files(tmp_path):
         load_scenario(path, known_properties=PROPERTIES)
     assert (caught.value.line, caught.value.col, caught.value.message) == (
         2, 19, "the file is not UTF-8 text")
+
+
+def test_a_byte_order_mark_is_skipped(tmp_path):
+    text = '[kernel]\nversion = "v5.17"\n[[cpu]]\ncode = "work(); schedule();"\n'
+    path = tmp_path / "s.toml"
+    path.write_bytes(b"\xef\xbb\xbf" + text.encode())
+    s = load_scenario(path, known_properties=PROPERTIES)
+    assert [(st.pos.line, st.pos.col) for st in s.cpus[0].code] == [(4, 9), (4, 17)]
+    assert s.sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize(("locks", "label"), [("", "tas"), ('[locks]\nR = "rwlock"\n', "rwlock"),
+                                              ('[locks]\nL = "spin"\n', "tas")])
+def test_the_lock_label_of_a_scenario_without_spinlocks(tmp_path, locks, label):
+    from model.world import build_world
+
+    text = f'[kernel]\nversion = "v2.6.12"\n{locks}[[cpu]]\ncode = "work();"\n'
+    assert build_world(load(tmp_path, text)).lock_algorithm == label

@@ -1,7 +1,8 @@
 """The ``lockbreak`` command: check scenarios, list what the model knows, replay traces, fuzz.
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
-holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).
+holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out),
+4 an internal error (a bug in lockbreak; `lockbreak.cli.guard`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
+from lockbreak.cli.guard import GuardedGroup
 from lockbreak.cli.hypothesis_check import (
     coverage_fields,
     coverage_text,
@@ -36,6 +38,7 @@ from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
+from lockbreak.report.escape import error_text, terminal_text
 from lockbreak.report.results import worst_case
 from lockbreak.report.traces import explain, render_trace, trace_to_json
 from model.eras import ERAS
@@ -53,7 +56,7 @@ PREEMPT_MODELS = {
 }
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=GuardedGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="lockbreak")
 def main() -> None:
     """lockbreak: a model checker for lock-break correctness in Linux-style kernels."""
@@ -111,7 +114,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                                  "not resume: leave out --store and --resume, or the spreading")
         randomly = random_options(engine, max_states, **search)
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     overrides = Overrides(version, lock, preempt, timing)
     budget = Budget(max_states=max_states, timeout=timeout)
     if memory.estimate:
@@ -125,7 +128,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         if memory.resume is not None:
             checkpoints.require_match({key(load(f, overrides)) for f in files})
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     bad_input, interrupted = False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
@@ -163,7 +166,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             break
         except LockbreakError as err:
             bad_input = True
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {error_text(err)}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
         runs.append(run)
@@ -195,7 +198,7 @@ def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], s
             if not as_json:
                 click.echo(f"{scenario.name}: {found}")
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     if as_json:
         click.echo(json.dumps({"estimates": out}, indent=2))
     sys.exit(EXIT_OK)
@@ -218,11 +221,16 @@ def trace_stem(scenario: str, version: str, overrides: Overrides, prop: str) -> 
 
 
 def _trace_path(trace_dir: Path, stem: str, written: set[Path]) -> Path:
-    """A file for one trace, never one this run already wrote (same-named scenarios)."""
+    """A file for one trace, never one this run already wrote (same-named scenarios), and
+    never one outside ``trace_dir`` whatever ``stem`` holds (scenario names are checked at
+    load; this is the second line of defence)."""
     path, n = trace_dir / f"{stem}.json", 1
     while path in written:
         n += 1
         path = trace_dir / f"{stem}--{n}.json"
+    if path.parent != trace_dir or "\0" in stem:
+        raise LockbreakError(f"refusing to write the trace {stem!r} outside --trace-dir "
+                             f"{trace_dir}: rename the scenario (letters, digits and . _ + -)")
     written.add(path)
     return path
 
@@ -269,7 +277,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
 
 
 def _print_run(run: ScenarioRun, records: list[dict]) -> None:
-    click.echo(f"{run.scenario.name}  ({run.scenario.path}: {run.label})")
+    click.echo(terminal_text(f"{run.scenario.name}  ({run.scenario.path}: {run.label})"))
     for verdict in run.verdicts:
         click.echo(verdict_line(verdict.result, verdict.expected, verdict.met, verdict.timing))
     if coverage_text(run):
@@ -349,7 +357,7 @@ def replay_cmd(file: Path) -> None:
     try:
         report, reproduced = replay_file(file)
     except LockbreakError as err:
-        _bad_input(str(err))
+        _bad_input(error_text(err))
     click.echo(report)
     sys.exit(EXIT_OK if reproduced else EXIT_FAIL)
 

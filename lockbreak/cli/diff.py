@@ -6,13 +6,17 @@ REV, unpacked with ``git archive`` into a temporary folder, and checked by that 
 scenario file, scenario and property (a scenario moved to another era is the same scenario,
 changed). A regression is a property that held at
 REV and now fails (violated or vacuous); it makes the command exit 1.
+
+REV must be trusted: checking it runs REV's own Python code, as resuming a checkpoint unpickles
+it. Each tree's checker runs in Python's isolated mode (``python -I``), with only that tree put
+on ``sys.path``, so files that merely sit in a tree (a ``sitecustomize.py``, ``.pth`` files) and
+``PYTHON*`` variables are not picked up; REV's ``lockbreak`` package itself still runs.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 import subprocess
 import sys
 import tarfile
@@ -25,11 +29,13 @@ from typing import Any
 import click
 
 from lockbreak.core import LockbreakError
+from lockbreak.report.escape import error_text
 
 EXIT_OK, EXIT_REGRESSION, EXIT_BAD_INPUT = 0, 1, 2
 FAILS = ("violated", "vacuous")
-# The entry point of whichever tree is on sys.path first (the checked tree, by PYTHONPATH).
-_RUN = "import sys; from lockbreak.cli import main; sys.argv[0] = 'lockbreak'; main()"
+# The entry point of the tree given as the first argument, put first on sys.path.
+_RUN = ("import sys; sys.path.insert(0, sys.argv.pop(1)); from lockbreak.cli import main; "
+        "sys.argv[0] = 'lockbreak'; main()")
 
 Key = tuple[str, str, str]     # scenario file, scenario name, property
 
@@ -106,10 +112,9 @@ def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path
     present = [p for p in paths if (tree / p).exists()]
     if not present:
         return {}, []
-    env = {**os.environ, "PYTHONPATH": str(tree)}
-    done = subprocess.run([sys.executable, "-c", _RUN, "check", "--json", "--trace-dir",
-                           str(trace_dir), *present], cwd=tree, env=env, capture_output=True,
-                          text=True, check=False)
+    done = subprocess.run([sys.executable, "-I", "-c", _RUN, str(tree), "check", "--json",
+                           "--trace-dir", str(trace_dir), *present], cwd=tree,
+                          capture_output=True, text=True, check=False)
     try:
         data = json.loads(done.stdout)
     except json.JSONDecodeError:
@@ -174,10 +179,15 @@ def render(diff: Diff, rev: str, commit: str) -> str:
 @click.command("diff")
 @click.argument("paths", nargs=-1)
 @click.option("--base", "rev", required=True, metavar="REV",
-              help="The git revision to compare with (a branch, tag or commit).")
+              help="The git revision to compare with (a branch, tag or commit). It must be "
+                   "trusted: its own checker code is run.")
 def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
     """Check PATHS (default: scenarios/) at REV and in the working tree; exit 1 on a
-    regression (a property that held at REV and now fails)."""
+    regression (a property that held at REV and now fails).
+
+    REV must be trusted: its own checker (Python code) is run to check it, in Python's
+    isolated mode.
+    """
     try:
         root = repo_root(Path.cwd())
         rel = [(Path.cwd() / p).resolve().relative_to(root).as_posix()
@@ -192,7 +202,7 @@ def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
         click.echo(f"error: {', '.join(paths)}: every path must be inside {root}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     for where, errors in ((f"at {rev}", base_errors), ("in the working tree", head_errors)):
         for message in errors:

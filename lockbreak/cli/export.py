@@ -9,6 +9,7 @@ import click
 
 from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError
+from lockbreak.report.escape import error_text
 from model.locks import SPIN_ALGORITHMS
 from model.promela import promela_model
 from model.world import build_world
@@ -47,5 +48,5 @@ def export_cmd(scenario: Path, promela: bool, output: Path | None, version: str 
         click.echo(f"error: cannot write {output}: {err.strerror}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)

@@ -20,6 +20,7 @@ import click
 
 from lockbreak.cli.checking import run_scenario
 from lockbreak.core import Budget, LockbreakError, ScenarioError, SilentReporter, Status
+from lockbreak.report.escape import error_text
 from lockbreak.report.latency import LatencySweep, Series, as_json, render_table, write_reports
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS
@@ -29,6 +30,7 @@ from model.scenario.types import Scenario
 from properties.catalogue import KNOWN
 
 EXIT_OK, EXIT_BAD_INPUT = 0, 2
+MAX_SWEEP = 64          # values of one --sweep
 DEFAULT_OUT = Path("reports/latency")
 _SWEEP = re.compile(r"(?P<name>[A-Za-z_][A-Za-z0-9_]*)=(?:(?P<lo>\d+)\.\.(?P<hi>\d+)"
                     r"|(?P<list>\d+(?:,\d+)*))\Z")
@@ -45,19 +47,28 @@ def parse_sweep(text: str) -> tuple[str, tuple[int, ...]]:
     Raises
     ------
     LockbreakError
-        When ``text`` has neither shape, or the range is empty.
+        When ``text`` has neither shape, the range is empty, or it has more than
+        `MAX_SWEEP` values.
     """
     found = _SWEEP.match(text.replace(" ", ""))
     if not found:
         raise LockbreakError(f"--sweep {text}: expected NAME=LO..HI or NAME=V1,V2,..., "
                              "e.g. repeat=1..24")
     if found["list"]:
-        return found["name"], tuple(sorted({int(v) for v in found["list"].split(",")}))
-    lo, hi = int(found["lo"]), int(found["hi"])
-    if lo > hi:
-        raise LockbreakError(f"--sweep {text}: the range {lo}..{hi} is empty; write LO..HI "
-                             "with LO <= HI")
-    return found["name"], tuple(range(lo, hi + 1))
+        values = tuple(sorted({int(v) for v in found["list"].split(",")}))
+    else:
+        lo, hi = int(found["lo"]), int(found["hi"])
+        if lo > hi:
+            raise LockbreakError(f"--sweep {text}: the range {lo}..{hi} is empty; write "
+                                 "LO..HI with LO <= HI")
+        if hi - lo >= MAX_SWEEP:
+            raise LockbreakError(f"--sweep {text}: {hi - lo + 1} values; the limit is "
+                                 f"{MAX_SWEEP}, each one a full check per era and lock")
+        values = tuple(range(lo, hi + 1))
+    if len(values) > MAX_SWEEP:
+        raise LockbreakError(f"--sweep {text}: {len(values)} values; the limit is {MAX_SWEEP}, "
+                             "each one a full check per era and lock")
+    return found["name"], values
 
 
 def _names(option: str, text: str, known: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -190,7 +201,7 @@ def latency_cmd(scenario: Path, sweep: str, versions: str | None, locks: str | N
         result = measure(scenario, parameter, values, eras, algorithms, up_cpu, command)
         files = write_reports(result, out)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     except OSError as err:
         click.echo(f"error: cannot write into {out}: {err.strerror}; choose another folder "

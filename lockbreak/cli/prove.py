@@ -13,6 +13,7 @@ import sys
 import click
 
 from lockbreak.core import LockbreakError
+from lockbreak.report.escape import error_text
 from model.eras import ERAS
 from model.proofs.loops import LOOPS, PROVABLE_LOCKS, compile_loop
 from model.proofs.prove import EXPLICIT_CPUS, LoopProof, Verdict, prove_loop
@@ -43,7 +44,7 @@ def prove_cmd(era_name: str, lock: str | None, shapes: tuple[str, ...], timeout:
             loop = compile_loop(era, lock, shape)
             proof = prove_loop(loop, timeout_ms=int(timeout * 1000))
         except LockbreakError as err:
-            click.echo(f"error: {err}", err=True)
+            click.echo(f"error: {error_text(err)}", err=True)
             sys.exit(EXIT_BAD_INPUT)
         _print(proof, not no_invariant)
         proofs.append(proof)

@@ -35,7 +35,7 @@ def _read(path: Path) -> tuple[dict[str, Any], list[Action]]:
     """The trace's JSON and its actions, or a `LockbreakError` saying what is wrong."""
     try:
         data = json.loads(path.read_text())
-    except (OSError, ValueError) as err:
+    except (OSError, ValueError, RecursionError) as err:    # json recurses per nesting level
         raise LockbreakError(f"{path}: not a readable JSON trace ({err})") from None
     if not isinstance(data, dict) or data.get("schema") != TRACE_SCHEMA:
         raise LockbreakError(f"{path}: not a lockbreak trace (expected schema {TRACE_SCHEMA})")

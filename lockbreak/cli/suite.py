@@ -25,6 +25,7 @@ import click
 from lockbreak.cli.checking import Overrides, load, run_scenario
 from lockbreak.core import Budget, LockbreakError, SilentReporter
 from lockbreak.report import html, junit, markdown, sarif
+from lockbreak.report.escape import error_text
 from lockbreak.report.results import (
     EraDefinition,
     Finding,
@@ -331,7 +332,7 @@ def suite_cmd(paths: tuple[Path, ...], out: Path, versions: tuple[str, ...],
         report = run_suite(options)
         written = write_report(report, out)
     except LockbreakError as err:
-        click.echo(f"error: {err}", err=True)
+        click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     click.echo(summary(report))
     click.echo(f"wrote {len(written)} files into {out}: {out / 'index.html'}, "

@@ -145,8 +145,21 @@ def labelled_graph(model: Model[S, A], budget: Budget = Budget()  # noqa: B008 (
         np.array(agents, dtype=np.int64), np.array(ticks, dtype=np.int64),
         np.array(index, dtype=np.int64), np.array(parent, dtype=np.int64),
         np.array(depth, dtype=np.int64), [model.obligations(s) for s in states],
-        np.array(enabled, dtype=np.int64),
+        np.array(enabled, dtype=mask_dtype(len(model.agents))),
         time.monotonic() - start, cut_short)
+
+
+def mask_dtype(n_agents: int) -> np.dtype:
+    """The dtype of a bitmask over ``n_agents`` agents: int64 while they fit beside its sign
+    bit, Python integers (an object array, slower but unbounded) for more CPUs than that."""
+    return np.dtype(np.int64) if n_agents < 63 else np.dtype(object)
+
+
+def agent_bits(agents: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``1 << agent`` for each agent, in the bitmask dtype ``dtype`` (`mask_dtype`)."""
+    if dtype == np.int64:
+        return np.left_shift(1, agents.astype(np.int64))
+    return np.array([1 << int(a) for a in agents], dtype=object)
 
 
 def check_obligations(model: Model[S, A], bits: Sequence[int],
@@ -299,11 +312,11 @@ class Analysis(Generic[S, A]):
             cyclic = self.cyclic(labels, internal, count)
             members = np.flatnonzero(inside)
             witnessed = witnessed or bool(cyclic[labels[members]].any())
-            moving = np.zeros(count, dtype=np.int64)
+            moving = np.zeros(count, dtype=g.enabled.dtype)
             mover = internal & (g.agent >= 0)
-            np.bitwise_or.at(moving, labels[g.src[mover]],
-                             np.left_shift(1, g.agent[mover].astype(np.int64)))
-            unable = np.zeros(count, dtype=np.int64)
+            np.bitwise_or.at(moving, labels[g.src[mover]], agent_bits(g.agent[mover],
+                                                                      g.enabled.dtype))
+            unable = np.zeros(count, dtype=g.enabled.dtype)
             np.bitwise_or.at(unable, labels[members], self.all_agents & ~g.enabled[members])
             fair = cyclic & ((moving | unable) & self.all_agents == self.all_agents)
             stuck = members[~self.has_out[members]]

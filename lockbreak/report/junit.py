@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from lockbreak.report.escape import xml_text
 from lockbreak.report.results import Finding, SuiteReport, rows_of, trace_text
 
 
@@ -75,5 +76,9 @@ def render(report: SuiteReport) -> str:
     root.set("failures", str(failures))
     root.set("errors", str(errors))
     root.set("skipped", str(skipped))
+    for element in root.iter():     # names, paths and messages come from scenario files
+        element.attrib.update({k: xml_text(v) for k, v in element.attrib.items()})
+        if element.text:
+            element.text = xml_text(element.text)
     ET.indent(root)
     return ET.tostring(root, encoding="unicode", xml_declaration=True) + "\n"

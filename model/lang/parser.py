@@ -70,6 +70,7 @@ from model.lang.ast import (
     Var,
     While,
 )
+from model.lang.limits import MAX_CONDITION, MAX_COUNT, MAX_NESTING
 
 Mode = Literal["scenario", "era"]
 
@@ -137,7 +138,42 @@ def parse_code(text: str, *, file: str, line: int = 1, col: int = 1,
         tree = _lark().parse(text)
     except UnexpectedInput as err:
         raise _syntax_error(err, text, where, mode) from None
+    _check_nesting(tree, where)
     return _Builder(where, mode, params or {}, aliases or {}).stmts(tree.children)
+
+
+_COMPOUND = frozenset({"repeat", "while_", "forever", "for_ever", "do_while", "if_"})
+_CONDITION_OPERATORS = frozenset({"and_", "or_", "not_", "compare"})
+
+
+def _check_nesting(tree: Tree, where: _Where) -> None:
+    """Refuse code nested deeper than `MAX_NESTING` statements, or a condition of more than
+    `MAX_CONDITION` operands.
+
+    Everything after the parse walks the code recursively; this walk does not (lark's LALR
+    parser builds the tree without recursing), so it runs before them. A block that is a
+    loop's or an if's body is part of that statement, not a level of its own.
+    """
+    stack: list[tuple[Tree, int, int, bool]] = [(tree, 0, 0, False)]
+    while stack:
+        node, nesting, operators, is_body = stack.pop()
+        if node.data in _COMPOUND or (node.data == "block" and not is_body):
+            nesting += 1
+            if nesting > MAX_NESTING:
+                raise where.error(f"statements nested more than {MAX_NESTING} deep",
+                                  node.meta.line, node.meta.column,
+                                  f"the limit is {MAX_NESTING} levels; move the inner part "
+                                  "into a loop of its own or flatten it")
+        elif node.data in _CONDITION_OPERATORS:
+            operators += 1
+            if operators >= MAX_CONDITION:     # k operands nest k - 1 operators deep
+                raise where.error(f"a condition of more than {MAX_CONDITION} operands",
+                                  node.meta.line, node.meta.column,
+                                  f"the limit is {MAX_CONDITION} operands of &&, || and ! in "
+                                  "one chain; split the condition over nested ifs")
+        body = node.data in _COMPOUND
+        stack.extend((kid, nesting, operators, body) for kid in node.children
+                     if isinstance(kid, Tree))
 
 
 @dataclass(frozen=True)
@@ -245,11 +281,15 @@ class _Builder:
 
     def count(self, token: Token) -> int:
         """A ``repeat`` count: a number, or the name of a parameter."""
-        if token.type == "NUMBER":
-            return _number(token)
-        if str(token) in self.params:
-            return self.params[str(token)]
         at = self.at(token)
+        if token.type == "NUMBER" or str(token) in self.params:
+            count = _number(token) if token.type == "NUMBER" else self.params[str(token)]
+            if count > MAX_COUNT:
+                raise ScenarioError(f"repeat ({token}): {count} is more than {MAX_COUNT}",
+                                    file=self.where.file, line=at.line, col=at.col,
+                                    hint=f"the limit is {MAX_COUNT} rounds; each one adds "
+                                    "states to explore")
+            return count
         declared = ", ".join(self.params) or "none"
         raise ScenarioError(
             f"repeat ({token}): '{token}' is not a parameter; declared: {declared}",

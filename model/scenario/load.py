@@ -21,6 +21,7 @@ from typing import Any
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
 from model.lang.ast import Break, Forever, Goto, If, Label, Repeat, Return, Stmt, While
+from model.lang.limits import MAX_COUNT, MAX_NAME, MAX_TOML_NESTING, MAX_WAKEUPS
 from model.lang.parser import parse_code
 from model.scenario.static import check_scenario
 from model.scenario.types import (
@@ -49,6 +50,8 @@ _KERNEL_TYPES: Mapping[str, type] = {
 _CPU_KEYS = ("code", "wakeups")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LOCK_EXPR = re.compile(r"&?\s*[A-Za-z_]\w*(\s*(->|\.)\s*[A-Za-z_]\w*)*\Z")
+# A scenario's name becomes part of trace file names: one safe path component.
+_NAME = re.compile(r"[A-Za-z0-9_+-][A-Za-z0-9._+-]*\Z")
 _TYPE_WORDS = {str: "a string", bool: "true or false", int: "an integer", dict: "a table"}
 
 
@@ -126,6 +129,7 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     except OSError as err:
         raise ScenarioError(f"cannot read the scenario: {err.strerror}", file=str(path)) from None
     text = _decode(raw, str(path))
+    _check_toml_nesting(text, str(path))
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -140,12 +144,46 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
 
 def _decode(raw: bytes, file: str) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8").removeprefix("\ufeff")    # a byte-order mark says nothing
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise ScenarioError("the file is not UTF-8 text", file=file, line=line, col=col,
                             hint="save it as UTF-8") from None
+
+
+def _check_toml_nesting(text: str, file: str) -> None:
+    """Refuse arrays and inline tables nested deeper than `MAX_TOML_NESTING`.
+
+    tomllib (and `_Locator`) recurse once per level, so the depth is measured first, by a scan
+    that skips strings and comments and needs no valid TOML.
+    """
+    depth, i, n = 0, 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "#":
+            i = _line_end(text, i)
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            while i < n and not text.startswith(quote, i):
+                if quote == c and text[i] == "\n":
+                    break       # an unclosed one-line string: tomllib says where
+                i += 2 if text[i] == "\\" and c == '"' else 1
+            i += len(quote)
+        else:
+            if c in "[{":
+                depth += 1
+                if depth > MAX_TOML_NESTING:
+                    line = text.count("\n", 0, i) + 1
+                    col = i - (text.rfind("\n", 0, i) + 1) + 1
+                    raise ScenarioError(
+                        f"arrays or inline tables nested more than {MAX_TOML_NESTING} deep",
+                        file=file, line=line, col=col,
+                        hint=f"the limit is {MAX_TOML_NESTING} levels; a scenario needs two")
+            elif c in "]}":
+                depth = max(depth - 1, 0)
+            i += 1
 
 
 def _toml_error(err: tomllib.TOMLDecodeError, text: str, file: str) -> ScenarioError:
@@ -183,7 +221,7 @@ class _Loader:
     def scenario(self, doc: Mapping[str, Any], known_properties: Collection[str],
                  sha256: str) -> Scenario:
         self.known_keys(doc, (), _TOP_KEYS, "top-level key")
-        name = self.typed(doc, ("name",), str, self.path.stem)
+        name = self.name(self.typed(doc, ("name",), str, None) if "name" in doc else None)
         description = self.typed(doc, ("description",), str, "")
         kernel = self.kernel(self.typed(doc, ("kernel",), dict, {}))
         locks, aliases = self.locks(self.typed(doc, ("locks",), dict, {}))
@@ -222,11 +260,32 @@ class _Loader:
     def typed(self, table: Mapping[str, Any], keys: tuple[str | int, ...], kind: type,
               default: Any) -> Any:
         value = table.get(str(keys[-1]), default)
+        if kind is dict and isinstance(value, list) and value and all(
+                isinstance(v, dict) for v in value):
+            raise self.error((*keys, 0), f"[{_dotted(keys)}] is a table, not an array of tables",
+                             f"write [{_dotted(keys)}] once, with single brackets")
         # bool is an int in Python, but not in TOML
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
             raise self.error(keys, f"{_dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
                              f"{_toml_repr(value)}", at_value=True)
         return value
+
+    def name(self, given: str | None) -> str:
+        """The scenario's name: ``given``, which must be a safe file-name part, or one made
+        from the file's name."""
+        if given is None:
+            made = re.sub(r"[^A-Za-z0-9._+-]", "_", self.path.stem).lstrip(".")[:MAX_NAME]
+            return made or "scenario"
+        if len(given) > MAX_NAME or not _NAME.match(given):
+            shown = given if len(given) <= 40 else given[:40] + "..."
+            problem = ("is empty" if not given else
+                       f"is {len(given)} characters long" if len(given) > MAX_NAME else
+                       "starts with '.'" if _NAME.match("_" + given[1:]) else
+                       "has characters other than letters, digits and . _ + -")
+            raise self.error(("name",), f"the scenario name {shown!r} {problem}",
+                             f"trace files are named after it: use 1 to {MAX_NAME} letters, "
+                             "digits and . _ + -, not starting with '.'", at_value=True)
+        return given
 
     # ------------------------------------------------------------ [kernel]
 
@@ -317,7 +376,7 @@ class _Loader:
                     self.lock_expr(name, text, aliases)
                 keys = (*keys, "kind")
             if kind not in LOCK_KINDS:
-                raise self.error(keys, f"unknown lock kind {kind!r} for {name}",
+                raise self.error(keys, f"unknown lock kind {_quoted(kind)} for {name}",
                                  'use "spin" (spinlock_t) or "rwlock" (rwlock_t)', at_value=True)
             kinds[name] = kind
         return kinds, aliases
@@ -342,8 +401,9 @@ class _Loader:
                 raise self.error(("data", name), f"'{name}' is both a lock and a datum",
                                  "give the datum another name")
             if not isinstance(lock, str) or lock not in locks:
-                raise self.error(("data", name), f"{name} is protected by {lock!r}, which is "
-                                 f"not declared in [locks]; declared: {', '.join(locks) or 'none'}",
+                raise self.error(("data", name), f"{name} is protected by {_quoted(lock)}, which "
+                                 "is not declared in [locks]; declared: "
+                                 f"{', '.join(locks) or 'none'}",
                                  did_you_mean(str(lock), locks)
                                  or f"declare {lock} in [locks], e.g. {lock} = \"spin\"",
                                  at_value=True)
@@ -370,6 +430,9 @@ class _Loader:
             if value < 0:
                 raise self.error(keys, f"{name} = {value} is negative",
                                  "a parameter is a count: 0 or more", at_value=True)
+            if value > MAX_COUNT:
+                raise self.error(keys, f"{name} = {value} is more than {MAX_COUNT}",
+                                 f"a parameter is a count: 0 to {MAX_COUNT}", at_value=True)
         unknown = [name for name in self.param_overrides if name not in table]
         if unknown:
             raise ScenarioError(
@@ -378,9 +441,10 @@ class _Loader:
                 hint=did_you_mean(unknown[0], table)
                 or f"declare it in the file's [params] table, e.g. {unknown[0]} = 3")
         for name, value in self.param_overrides.items():
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+            if (isinstance(value, bool) or not isinstance(value, int) or value < 0
+                    or value > MAX_COUNT):
                 raise ScenarioError(f"parameter {name} = {value!r}: a parameter is a count, "
-                                    "0 or more", file=self.file)
+                                    f"0 to {MAX_COUNT}", file=self.file)
         return {**table, **self.param_overrides}
 
     # ------------------------------------------------------------ [[cpu]]
@@ -409,9 +473,17 @@ class _Loader:
             raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is negative",
                              "wakeups is how many times need_resched may be set: 0 or more",
                              at_value=True)
+        if wakeups > MAX_WAKEUPS:
+            raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is more than "
+                             f"{MAX_WAKEUPS}", f"the limit is {MAX_WAKEUPS}; each wakeup "
+                             "multiplies the states to explore", at_value=True)
         line, col = self.where.code_start((*keys, "code"))
         code = parse_code(source, file=self.file, line=line, col=col, params=params,
                           aliases=aliases)
+        if not code:
+            raise self.error((*keys, "code"), f"cpu{index} has no code: its code is empty",
+                             "give it a kernel code path, e.g. spin_lock(L); work(); "
+                             "spin_unlock(L); or remove the [[cpu]] table", at_value=True)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
                    line=self.where.find(keys)[0])
 
@@ -471,7 +543,8 @@ class _Loader:
             limit = value["max"]
             if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
                 return Expectation(max=limit)
-            raise self.error((*keys, "max"), f"max must be a number of ticks >= 0, not {limit!r}",
+            raise self.error((*keys, "max"),
+                             f"max must be a number of ticks >= 0, not {_quoted(limit)}",
                              at_value=True)
         raise self.error(keys, f"unknown expectation {_toml_repr(value)} for {prop}",
                          f"expect {usage}", at_value=True)
@@ -488,7 +561,14 @@ def _toml_repr(value: Any) -> str:
         return str(value).lower()
     if isinstance(value, dict):
         return "{ " + ", ".join(f"{k} = {_toml_repr(v)}" for k, v in value.items()) + " }"
-    return repr(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_repr(v) for v in value) + "]"
+    return str(value)
+
+
+def _quoted(value: Any) -> str:
+    """A value in a message: a string in single quotes, anything else as TOML writes it."""
+    return f"'{value}'" if isinstance(value, str) else _toml_repr(value)
 
 
 def _has_forever(code: Sequence[Stmt]) -> bool:
