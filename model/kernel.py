@@ -259,7 +259,7 @@ class KernelModel:
 
     def guard_outcomes(self, state: int) -> list[tuple[int, int, int]]:
         """``(cpu, state if false, state if true)`` for each CPU whose next step tests a `*`
-        guard: what strong fairness on the choice is about (SEMANTICS.md section 10: a fair
+        guard: what strong fairness on the choice is about (docs/semantics.md section 10: a fair
         cycle that reaches the guard infinitely often takes both outcomes)."""
         out = []
         for cpu in self._choosers:

@@ -68,9 +68,11 @@ class Owing(Protocol):
 
 def serves(model: object) -> bool:
     """Whether this module decides ``model``'s FAIR and WORST properties: a model the
-    frontier engine serves that reports obligations per agent from its parts."""
-    return frontier.serves(model) and isinstance(model, ObligationModel) and isinstance(
-        model, Owing)
+    frontier engine serves that reports obligations per agent from its parts, and whose CPUs
+    make no `*` choices (their second outcomes have no action slot in these columns, so a
+    lasso through one would not be the plain engine's; the plain engine decides those)."""
+    return (frontier.serves(model) and isinstance(model, ObligationModel)
+            and isinstance(model, Owing) and not getattr(model, "choice_agents", ()))
 
 
 def check(model: Any, *, properties: Sequence[str] | None = None,
@@ -194,6 +196,9 @@ class ColumnAnalysis(Analysis[Any, Any]):
         # ColumnGraph has every LabelledGraph field `Analysis` reads but `obligations`, which
         # `open_states` replaces.
         super().__init__(model, graph)  # type: ignore[arg-type]
+
+    def owing(self, state: int) -> int:
+        return int(self.graph.owing[state])
 
     def open_states(self, bit: int, agent: int) -> np.ndarray:
         shift = bit * self.n_agents + agent

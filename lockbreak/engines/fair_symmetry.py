@@ -197,13 +197,28 @@ class SymmetricFair:
                 f"{who} can never be served: nothing can move at the end (a deadlock)"))
         lift = _Lift(self, tracked, inside & (labels == labels[node]))
         trace = Trace(init, tuple(stem + lift.fair_cycle(at, frame)), len(stem))
+        others = [self.model.agents[a] for a in self._open_throughout(bit, trace)
+                  if a != tracked]
         if self._can_close(node, inside):
-            why = f"{who} is never served in an execution fair to every agent"
+            served = " and ".join([who, *others])
+            why = (f"{served} {'is' if not others else 'are'} never served in an execution "
+                   "fair to every agent")
         else:
-            why = (f"{who} can never be served after step {trace.loop_start}, fair or not "
-                   "(a deadlock)")
+            why = f"{who} can never be served after step {trace.loop_start}, fair or not"
+            if others:
+                why += f", and {' and '.join(others)} {'is' if len(others) == 1 else 'are'} " \
+                       "not served in the repeating steps either"
         return CheckResult("", Status.VIOLATED, trace,
                            detail=f"{why}; the steps marked repeat forever")
+
+    def _open_throughout(self, bit: int, trace: Trace[Any, Any]) -> list[int]:
+        """The agents whose obligation ``bit`` stays open in every state of ``trace``'s
+        repeating part, read on the real states of the lifted cycle."""
+        shift = bit * self.n
+        open_all = (1 << self.n) - 1
+        for step in trace.steps[trace.loop_start:]:
+            open_all &= self.model.obligations(step.state) >> shift
+        return [a for a in range(self.n) if open_all >> a & 1]
 
     def _fair_components(self, labels: np.ndarray, internal: np.ndarray, cyclic: np.ndarray,
                          count: int) -> np.ndarray:

@@ -198,7 +198,7 @@ class Analysis(Generic[S, A]):
     """The per-property questions, sharing one graph and its adjacency.
 
     The graph may be any object with `LabelledGraph`'s fields: ``states`` need only be
-    indexable, and a subclass whose obligations are kept otherwise overrides `open_states`.
+    indexable, and a subclass whose obligations are kept otherwise overrides `owing`.
     """
 
     def __init__(self, model: Model[S, A], graph: LabelledGraph[S]) -> None:
@@ -213,6 +213,10 @@ class Analysis(Generic[S, A]):
         self.all_agents = (1 << self.n_agents) - 1
 
     # ------------------------------------------------------------ shared pieces
+
+    def owing(self, state: int) -> int:
+        """State ``state``'s open obligations, as the model's ``obligations`` bitmask."""
+        return int(self.graph.obligations[state])
 
     def open_states(self, bit: int, agent: int) -> np.ndarray:
         shift = bit * self.n_agents + agent
@@ -363,7 +367,7 @@ class Analysis(Generic[S, A]):
         states = [int(self.graph.src[e]) for e in cycle]
         open_all = self.all_agents
         for k in states:
-            open_all &= self.graph.obligations[k] >> (bit * self.n_agents)
+            open_all &= self.owing(k) >> (bit * self.n_agents)
         return [a for a in range(self.n_agents) if open_all >> a & 1]
 
     def _can_close(self, start: int, inside: np.ndarray) -> bool:
