@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from lockbreak.cli import main
 from lockbreak.cli.suite import SuiteOptions, run_suite
-from lockbreak.report import html, markdown
+from lockbreak.report import html, markdown, sarif
 from lockbreak.report.results import RESULTS_SCHEMA, RESULTS_SCHEMA_FILE, SuiteReport
 from lockbreak.report.stable import normalise
 
@@ -255,3 +255,40 @@ def test_committed_results_follow_the_schema(folder: Path, schema: dict) -> None
     jsonschema.validate(data, schema)
     ids = [f["id"] for f in data["findings"]]
     assert len(ids) == len(set(ids))
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failure_part_way_leaves_the_previous_report_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output, out = _suite(tmp_path, "scenarios/nested-v2.6.9.toml")
+    assert code == 0, output
+    before = _contents(out)
+    assert any(name.startswith("timelines/") for name in before)
+
+    def disk_full(report: SuiteReport) -> dict:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(sarif, "render", disk_full)
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 2 and "No space left on device" in output
+    assert _contents(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left
+    monkeypatch.undo()
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 0, output
+    after = _contents(out)
+    assert set(after) == {*FILES, *(n for n in after if n.startswith("timelines/"))}
+    assert not set(after) & {n for n in before if n.startswith("timelines/")}
+    assert "nested-v2.6.12" in after["results.json"].decode()
+
+
+def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 2 and "notes.txt" in output and "choose a new or empty one" in output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]

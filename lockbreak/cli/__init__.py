@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from lockbreak.atomic import write_atomically
 from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
@@ -238,8 +239,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             path = _trace_path(trace_dir, f"{run.scenario.name}--{k.version}--{r.property}",
                                written)
             try:
-                trace_dir.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(data, indent=2) + "\n")
+                write_atomically(path, json.dumps(data, indent=2) + "\n")
             except OSError as err:
                 raise LockbreakError(f"cannot write the trace {path}: {err.strerror}; choose "
                                      "another folder with --trace-dir") from None

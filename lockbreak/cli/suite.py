@@ -22,6 +22,7 @@ from pathlib import Path
 
 import click
 
+from lockbreak.atomic import replace_folder, write_atomically
 from lockbreak.cli.checking import Overrides, load, run_scenario
 from lockbreak.core import Budget, LockbreakError, SilentReporter
 from lockbreak.report import html, junit, markdown, sarif
@@ -44,6 +45,8 @@ from model.scenario.load import PREEMPT_MODELS, find_scenarios
 from properties.catalogue import CATALOGUE, KNOWN
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+REPORT_FILES = ("index.html", "report.md", "results.json", "junit.xml", "results.sarif",
+                "timelines")
 KINDS = {p.name: p.kind for p in CATALOGUE}
 
 
@@ -228,18 +231,28 @@ def _exit_code(findings: Sequence[Finding], problems: Sequence[Problem],
 
 
 def write_report(report: SuiteReport, out: Path) -> list[Path]:
-    """Write every format into ``out``; returns the files written, in a fixed order."""
-    timelines = out / "timelines"
-    try:
-        timelines.mkdir(parents=True, exist_ok=True)
-        for old in timelines.glob("*.svg"):
-            old.unlink()
+    """Write every format into ``out``; returns the files written, in a fixed order.
+
+    The report is built in a folder beside ``out`` and swapped in only when complete
+    (`lockbreak.atomic.replace_folder`), so a failure part way leaves the previous report
+    whole. ``out`` is replaced as a whole, so a folder holding anything but a report is
+    refused rather than emptied.
+    """
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES) if (
+        out.is_dir()) else []
+    if foreign:
+        raise LockbreakError(f"{out} holds files that are not part of a lockbreak report "
+                             f"({', '.join(foreign[:3])}); the report replaces the whole "
+                             "folder: choose a new or empty one with --out")
+
+    def build(folder: Path) -> list[Path]:
         written = []
         for f in report.counterexamples:
             assert f.counterexample is not None
-            path = timelines / f"{f.id}.svg"
-            path.write_text(render_svg(f.counterexample.timeline, _title(f)) + "\n")
-            written.append(path)
+            name = Path("timelines") / f"{f.id}.svg"
+            write_atomically(folder / name,
+                             render_svg(f.counterexample.timeline, _title(f)) + "\n")
+            written.append(out / name)
         outputs = {
             "index.html": html.render(report),
             "report.md": markdown.render(report),
@@ -247,14 +260,15 @@ def write_report(report: SuiteReport, out: Path) -> list[Path]:
             "junit.xml": junit.render(report),
             "results.sarif": json.dumps(sarif.render(report), indent=2),
         }
-        for name, text in outputs.items():
-            path = out / name
-            path.write_text(text.rstrip("\n") + "\n")
-            written.append(path)
+        for file, text in outputs.items():
+            write_atomically(folder / file, text.rstrip("\n") + "\n")
+            written.append(out / file)
+        return written
+    try:
+        return replace_folder(out, build)
     except OSError as err:
         raise LockbreakError(f"cannot write the report into {out}: {err.strerror}; choose "
                              "another folder with --out") from None
-    return written
 
 
 def _title(f: Finding) -> str:
