@@ -292,3 +292,26 @@ def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
     code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
     assert code == 2 and "notes.txt" in output and "choose a new or empty one" in output
     assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_crash_in_one_scenario_is_a_problem_and_the_report_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: dict) -> None:
+    import lockbreak.cli.checking as checking
+
+    real = checking.build_world
+
+    def build_world(scenario):
+        if scenario.kernel.version == "v2.6.12":
+            raise KeyError("injected")      # as a bug in lockbreak would
+        return real(scenario)
+    monkeypatch.setattr(checking, "build_world", build_world)
+    code, output, out = _suite(tmp_path, "scenarios/nested-v2.6.9.toml",
+                               "scenarios/nested-v2.6.12.toml")
+    assert code == 4, output
+    data = json.loads((out / "results.json").read_text())
+    jsonschema.validate(data, schema)
+    assert {f["scenario"] for f in data["findings"]} == {"nested-v2.6.9"}
+    [problem] = data["problems"]
+    assert problem["internal"] is True and problem["file"].endswith("nested-v2.6.12.toml")
+    assert "internal error: KeyError" in problem["message"]
+    assert "internal error: KeyError" in (out / "index.html").read_text()

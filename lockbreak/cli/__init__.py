@@ -1,7 +1,8 @@
 """The ``lockbreak`` command: check scenarios, list what the model knows, replay traces, fuzz.
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
-holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out).
+holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out),
+4 an internal error (a lockbreak bug; the other scenarios' results are still given).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from typing import Any
 import click
 
 from lockbreak.atomic import write_atomically
-from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.cli.checking import Overrides, ScenarioRun, internal_error, load, run_scenario
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
@@ -34,7 +35,7 @@ from lockbreak.cli.replay import replay_file
 from lockbreak.cli.scale import scale_options, scaling
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
-from lockbreak.core import Budget, LockbreakError, Status
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.traces import render_trace, trace_to_json, why
 from model.eras import ERAS
@@ -125,7 +126,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             checkpoints.require_match({key(load(f, overrides)) for f in files})
     except LockbreakError as err:
         _bad_input(str(err))
-    bad_input, interrupted = False, False
+    bad_input, interrupted, crashed = False, False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
     written: set[Path] = set()
@@ -165,6 +166,12 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             click.echo(f"error: {err}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
+        except Exception as err:     # a bug: reported for this scenario, the others go on
+            crashed = True
+            message = internal_error(err)
+            click.echo(f"{file}: {message}", err=True)
+            records.append({"file": str(file), "error": message, "internal": True})
+            continue
         runs.append(run)
         records += found
         if not as_json:
@@ -172,7 +179,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         if interrupted:
             break
     spread.close()
-    code = _exit_code(runs, bad_input, interrupted)
+    code = _exit_code(runs, bad_input, interrupted, crashed)
     if as_json:
         results = [r for r in records if "error" not in r]
         errors = [r for r in records if "error" in r]
@@ -274,8 +281,11 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
     click.echo("")
 
 
-def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool) -> int:
+def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool,
+               crashed: bool = False) -> int:
     verdicts = [v for run in runs for v in run.verdicts]
+    if crashed:
+        return EXIT_INTERNAL
     if bad_input:
         return EXIT_BAD_INPUT
     if any(v.failed for v in verdicts):
@@ -292,7 +302,8 @@ def _summary(runs: list[ScenarioRun], code: int) -> str:
     words = {EXIT_OK: "every expectation met" if any(r.has_expect for r in runs)
              else "every property holds",
              EXIT_FAIL: f"{failed} failed", EXIT_BAD_INPUT: "bad input",
-             EXIT_INCOMPLETE: f"{incomplete} undecided"}
+             EXIT_INCOMPLETE: f"{incomplete} undecided",
+             EXIT_INTERNAL: "internal error (a lockbreak bug)"}
     return (f"{_count(len(runs), 'scenario')}, {_count(len(verdicts), 'verdict')}: "
             f"{words[code]}")
 

@@ -6,6 +6,7 @@ engine together; everything it returns is plain data for `lockbreak.report` to r
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -102,6 +103,15 @@ class ScenarioRun:
         k = self.scenario.kernel
         return (f"{self.model.world.era.name}, {self.model.world.lock_algorithm}, "
                 f"preempt {k.preempt}, {k.timing}")
+
+
+def internal_error(err: Exception) -> str:
+    """One line for a scenario whose check crashed: the exception, where it was raised, and
+    that it is a lockbreak bug to report (the other scenarios' results still stand)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (f"internal error: {type(err).__name__}: {err}{where}; this is a bug in lockbreak, "
+            "not in the scenario: please report it with the scenario file and the command line")
 
 
 def load(path: Path, overrides: Overrides) -> Scenario:

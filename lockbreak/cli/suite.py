@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 
 from lockbreak.atomic import replace_folder, write_atomically
-from lockbreak.cli.checking import Overrides, load, run_scenario
-from lockbreak.core import Budget, LockbreakError, SilentReporter
+from lockbreak.cli.checking import Overrides, internal_error, load, run_scenario
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter
 from lockbreak.report import html, junit, markdown, sarif
 from lockbreak.report.results import (
     EraDefinition,
@@ -137,6 +137,9 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
         except LockbreakError as err:
             problems.append(Problem(file, "", str(err), own_config=True))
             continue
+        except Exception as err:     # a bug: reported for this file, the others go on
+            problems.append(Problem(file, "", internal_error(err), True, internal=True))
+            continue
         for overrides in options.configs():
             is_own = ((overrides.version or own.version) == own.version
                       and (overrides.lock or own.lock) == own.lock
@@ -147,9 +150,11 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                                    budget=budget, reporter=SilentReporter(),
                                    symmetry=options.symmetry)
             except LockbreakError as err:
-                config = "-".join(v for v in (overrides.version, overrides.lock,
-                                              overrides.preempt) if v)
-                problems.append(Problem(file, config or own.version, str(err), is_own))
+                problems.append(Problem(file, _config(overrides, own.version), str(err), is_own))
+                continue
+            except Exception as err:     # a bug: reported for this cell, the others go on
+                problems.append(Problem(file, _config(overrides, own.version),
+                                        internal_error(err), is_own, internal=True))
                 continue
             scenario_files[file] = ScenarioFile(file, scenario.name, scenario.sha256)
             era = run.model.world.era
@@ -192,6 +197,12 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                        configs)
 
 
+def _config(overrides: Overrides, own_version: str) -> str:
+    """A problem's configuration: the overrides, or the scenario's own era."""
+    return "-".join(v for v in (overrides.version, overrides.lock, overrides.preempt)
+                    if v) or own_version
+
+
 def _unique(item: Finding, used: set[str]) -> Finding:
     """Two scenario files with the same name get distinct anchors (``--2``, ``--3``)."""
     anchor, n = item.id, 1
@@ -222,7 +233,10 @@ def _total_seconds(findings: Sequence[Finding]) -> float:
 
 def _exit_code(findings: Sequence[Finding], problems: Sequence[Problem],
                undecided: bool) -> int:
-    """As `lockbreak check`: bad input, else a failure, else an undecided verdict, else ok."""
+    """As `lockbreak check`: an internal error, else bad input, else a failure, else an
+    undecided verdict, else ok."""
+    if any(p.internal for p in problems):
+        return EXIT_INTERNAL
     if any(p.own_config for p in problems):
         return EXIT_BAD_INPUT
     if any(f.failed for f in findings):
