@@ -15,7 +15,14 @@ from typing import Any
 import click
 
 from lockbreak.atomic import write_atomically
-from lockbreak.cli.checking import Overrides, ScenarioRun, internal_error, load, run_scenario
+from lockbreak.cli.checking import (
+    Overrides,
+    ScenarioRun,
+    internal_error,
+    load,
+    run_scenario,
+    unfinished_run,
+)
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
@@ -45,6 +52,8 @@ from model.scenario.types import Scenario
 from properties.catalogue import CATALOGUE, KNOWN
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+OUT_OF_MEMORY = ("out of memory (MemoryError) before --max-memory was reached; rerun with a "
+                 "lower --max-memory to stop with a checkpoint, or with --store hashcompact")
 PREEMPT_MODELS = {
     "none": "schedules only at schedule(), cond_resched() and the lock-break primitives",
     "voluntary": "also at might_sleep()",
@@ -121,7 +130,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         return scenario_key(scenario, overrides.as_dict(), props, memory.storage,
                             not no_symmetry, budget)
     try:
-        checkpoints = Checkpoints(memory.checkpoint, memory.resume)
+        checkpoints = Checkpoints(memory.checkpoint, memory.resume, memory.max_memory)
         if memory.resume is not None:
             checkpoints.require_match({key(load(f, overrides)) for f in files})
     except LockbreakError as err:
@@ -131,6 +140,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     records: list[dict[str, Any]] = []
     written: set[Path] = set()
     for file in files:
+        scenario: Scenario | None = None
         try:
             scenario = load(file, overrides)
             if engine == "explicit" and not randomly:
@@ -166,6 +176,12 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             click.echo(f"error: {err}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
+        except MemoryError:
+            if scenario is None:
+                raise
+            # The search's memory is released with the exception; its state cannot be saved.
+            run = unfinished_run(scenario, props or None, OUT_OF_MEMORY)
+            found = _records(run, trace_dir, overrides, written)
         except Exception as err:     # a bug: reported for this scenario, the others go on
             crashed = True
             message = internal_error(err)

@@ -143,15 +143,10 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
     resumes from it and leaves in it what it did.
     """
     wanted = list(properties) if properties else [p.name for p in CATALOGUE]
-    world = build_world(scenario)
-    timed = [name for name in wanted if by_name(name).kind is PropertyKind.WORST
-             and scenario.kernel.timing != "lockstep"]
-    untimed = [name for name in wanted if name not in timed]
-    model = kernel_model(world, specs(untimed))
+    phases = _phases(scenario, wanted)
+    model = phases[0][2]
     results: dict[str, tuple[CheckResult, KernelModel]] = {}
-    for phase, names, checked in (("own timing", untimed, model),
-                                  ("lockstep", timed, kernel_model(world, specs(timed),
-                                                                   "lockstep"))):
+    for phase, names, checked in phases:
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
             done = checkpoint.finished(phase, checked) if checkpoint is not None else None
@@ -171,11 +166,39 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                     checkpoint.record(phase, checked, done, interruption)
             for r in done:
                 results[r.property] = (r, checked)
+    return _verdicts(scenario, model, wanted, results, requested=bool(properties))
+
+
+def unfinished_run(scenario: Scenario, properties: Sequence[str] | None,
+                   detail: str) -> ScenarioRun:
+    """The run of a scenario whose search could not go on (it ran out of memory): every
+    property incomplete, saying why."""
+    wanted = list(properties) if properties else [p.name for p in CATALOGUE]
+    phases = _phases(scenario, wanted)
+    results = {name: (CheckResult(name, Status.INCOMPLETE, detail=detail), checked)
+               for _, names, checked in phases for name in names}
+    return _verdicts(scenario, phases[0][2], wanted, results, requested=bool(properties))
+
+
+def _phases(scenario: Scenario, wanted: list[str]) -> list[tuple[str, list[str], KernelModel]]:
+    """The two checks of a scenario: its own timing, then the WORST properties (measured in
+    ticks) under lockstep timing; each with its property names and model."""
+    world = build_world(scenario)
+    timed = [name for name in wanted if by_name(name).kind is PropertyKind.WORST
+             and scenario.kernel.timing != "lockstep"]
+    untimed = [name for name in wanted if name not in timed]
+    return [("own timing", untimed, kernel_model(world, specs(untimed))),
+            ("lockstep", timed, kernel_model(world, specs(timed), "lockstep"))]
+
+
+def _verdicts(scenario: Scenario, model: KernelModel, wanted: list[str],
+              results: dict[str, tuple[CheckResult, KernelModel]],
+              requested: bool) -> ScenarioRun:
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:
         result, checked = results[name]
         if result.status is Status.VACUOUS:
             result.detail = f"{result.detail} ({by_name(name).witness})"
         run.verdicts.append(Verdict(result, scenario.expect.get(name), checked, run.has_expect,
-                                    requested=bool(properties)))
+                                    requested=requested))
     return run

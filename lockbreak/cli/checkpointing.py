@@ -27,6 +27,7 @@ from types import FrameType, TracebackType
 from typing import Any
 
 from lockbreak.atomic import locked
+from lockbreak.cli.progress import resident_bytes
 from lockbreak.core import Budget, CheckResult, LockbreakError
 from lockbreak.engines.checkpoint import Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
@@ -64,11 +65,14 @@ class Checkpoints:
     """The checkpoint file of one ``lockbreak check`` run, and its signal handlers.
 
     Used as a context manager: while inside, the first SIGINT or SIGTERM asks the search to
-    stop at its next chunk (`requested`), and a second one interrupts at once.
+    stop at its next chunk (`requested`), and a second one interrupts at once. A search is
+    also asked to stop once the process's resident memory exceeds ``max_memory`` bytes.
     """
 
-    def __init__(self, path: Path, resume: Path | None = None) -> None:
+    def __init__(self, path: Path, resume: Path | None = None,
+                 max_memory: int | None = None) -> None:
         self.path = path
+        self.max_memory = max_memory
         self.stop = ""
         self.entries: dict[str, dict[str, Any]] = {}
         self.resumed: dict[str, dict[str, Any]] = (
@@ -77,8 +81,14 @@ class Checkpoints:
         self._previous: dict[int, Any] = {}
 
     def requested(self) -> str:
-        """Why a stop was asked for ("" while none was)."""
-        return self.stop
+        """Why a stop was asked for, or is needed ("" while none is)."""
+        if self.stop or self.max_memory is None:
+            return self.stop
+        resident = resident_bytes()
+        if resident > self.max_memory:
+            return (f"{resident / 2**20:,.0f} MiB resident, over --max-memory "
+                    f"{self.max_memory / 2**20:,.0f} MiB")
+        return ""
 
     def require_match(self, keys: set[str]) -> None:
         """Refuse a ``--resume`` file none of whose entries is one of the scenarios given."""
