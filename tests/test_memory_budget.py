@@ -59,6 +59,9 @@ def test_a_bitstate_table_over_the_budget_is_refused(tmp_path: Path) -> None:
     refused = check(tmp_path, NESTED, "--store", "bitstate", "--bitstate-memory", "2G",
                     "--max-memory", "1G")
     assert refused.exit_code == 2 and "--max-memory" in refused.stderr
+    refused = check(tmp_path, NESTED, "--engine", "z3", "--max-memory", "1G")
+    assert refused.exit_code == 2
+    assert "--max-memory applies to --engine explicit only" in refused.stderr
 
 
 def test_the_default_budget_is_a_share_of_the_machine() -> None:

@@ -152,10 +152,11 @@ def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
     hashes, max_omission = given.pop("bitstate_hashes"), given.pop("max_omission")
     wants_estimate, seconds = given.pop("estimate"), given.pop("estimate_seconds")
     checkpoint, resume = given.pop("checkpoint"), given.pop("resume")
-    max_memory = memory_budget(given.pop("max_memory"))
+    memory_given = given.pop("max_memory")
     if engine != "explicit":
         named = [name for name, value in (("--store", store != "exact"), ("--estimate",
-                                          wants_estimate), ("--resume", resume)) if value]
+                                          wants_estimate), ("--resume", resume),
+                                          ("--max-memory", memory_given)) if value]
         if named:
             raise LockbreakError(f"{named[0]} applies to --engine explicit only")
     if store != "bitstate" and (bits is not None or memory is not None or hashes != 3):
@@ -164,6 +165,7 @@ def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
     if bits is not None and memory is not None:
         raise LockbreakError("give the bitstate table's size once: --bitstate-bits or "
                              "--bitstate-memory")
+    max_memory = memory_budget(memory_given)
     log2_bits = parse_size(memory) if memory is not None else bits or DEFAULT_LOG2_BITS
     table = 1 << log2_bits >> 3
     if store == "bitstate" and max_memory is not None and table > max_memory:
