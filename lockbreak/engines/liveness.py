@@ -52,6 +52,9 @@ from lockbreak.core import (
     Trace,
 )
 
+# Agents are bits of int64 masks (which agents moved, which could): 63 of them at most.
+MAX_AGENTS = 63
+
 
 class _NoPath(Exception):
     """No path within the given states reaches the goal."""
@@ -158,6 +161,11 @@ def check_obligations(model: Model[S, A], bits: Sequence[int],
         return [CheckResult(name, Status.INCOMPLETE, detail=(
             f"{type(model).__name__} reports no obligations (moves, obligations), so this "
             "property cannot be decided on it")) for name in names]
+    if len(model.agents) > MAX_AGENTS:
+        return [CheckResult(name, Status.INCOMPLETE, detail=(
+            f"fairness and worst cases are decided for at most {MAX_AGENTS} CPUs, not "
+            f"{len(model.agents)}; check the safety properties (--property), or fewer CPUs"))
+            for name in names]
     graph = labelled_graph(model, budget)
     stats = Stats(len(graph.states), len(graph.src), int(graph.depth.max(initial=0)),
                   graph.seconds)
