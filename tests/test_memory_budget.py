@@ -111,3 +111,18 @@ def test_a_memory_error_ends_in_incomplete_verdicts(tmp_path: Path) -> None:
     out = json.loads(run.stdout)
     assert [r["status"] for r in out["results"]] == ["incomplete"] * 3
     assert all(r["detail"].startswith("out of memory (MemoryError)") for r in out["results"])
+
+
+@pytest.mark.slow
+def test_a_memory_error_in_a_suite_is_undecided_and_the_report_is_written(
+        tmp_path: Path) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    (folder / "nested-scaled-3.toml").write_text(NESTED3)
+    run = subprocess.run([sys.executable, "-c", CAPPED, "suite", str(folder), "--out",
+                          str(tmp_path / "out"), "--no-symmetry"],
+                         capture_output=True, text=True, cwd=tmp_path, timeout=600)
+    assert "Traceback" not in run.stderr, run.stderr
+    assert run.returncode == 3, run.stderr + run.stdout
+    [problem] = json.loads((tmp_path / "out" / "results.json").read_text())["problems"]
+    assert problem["message"].startswith("out of memory (MemoryError)")

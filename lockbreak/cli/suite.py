@@ -48,6 +48,8 @@ EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
 REPORT_FILES = ("index.html", "report.md", "results.json", "junit.xml", "results.sarif",
                 "timelines")
 KINDS = {p.name: p.kind for p in CATALOGUE}
+OUT_OF_MEMORY = ("out of memory (MemoryError): not checked; give it more memory, a --max-states "
+                 "or a --timeout, or check it alone with lockbreak check --max-memory")
 
 
 @dataclass(frozen=True)
@@ -151,6 +153,11 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                                    symmetry=options.symmetry)
             except LockbreakError as err:
                 problems.append(Problem(file, _config(overrides, own.version), str(err), is_own))
+                continue
+            except MemoryError:      # undecided, as a budget that ran out
+                problems.append(Problem(file, _config(overrides, own.version),
+                                        OUT_OF_MEMORY, own_config=False))
+                undecided |= is_own
                 continue
             except Exception as err:     # a bug: reported for this cell, the others go on
                 problems.append(Problem(file, _config(overrides, own.version),
