@@ -176,17 +176,15 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             click.echo(f"error: {err}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
-        except MemoryError:
-            if scenario is None:
-                raise
+        except MemoryError as err:
+            if scenario is None:     # a file under the size limit never needs this much
+                crashed = _crashed(file, err, records)
+                continue
             # The search's memory is released with the exception; its state cannot be saved.
             run = unfinished_run(scenario, props or None, OUT_OF_MEMORY)
             found = _records(run, trace_dir, overrides, written)
         except Exception as err:     # a bug: reported for this scenario, the others go on
-            crashed = True
-            message = internal_error(err)
-            click.echo(f"{file}: {message}", err=True)
-            records.append({"file": str(file), "error": message, "internal": True})
+            crashed = _crashed(file, err, records)
             continue
         runs.append(run)
         records += found
@@ -297,8 +295,17 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
     click.echo("")
 
 
+def _crashed(file: Path, err: Exception, records: list[dict[str, Any]]) -> bool:
+    """Report a scenario whose check raised ``err`` (a lockbreak bug): on stderr and as an
+    error record of the JSON output."""
+    message = internal_error(err)
+    click.echo(f"{file}: {message}", err=True)
+    records.append({"file": str(file), "error": message, "internal": True})
+    return True
+
+
 def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool,
-               crashed: bool = False) -> int:
+               crashed: bool) -> int:
     verdicts = [v for run in runs for v in run.verdicts]
     if crashed:
         return EXIT_INTERNAL
