@@ -197,3 +197,20 @@ def test_byte_flipped_checkpoints_are_refused_or_resume_correctly(tmp_path: Path
             assert "delete it, or start the check again without --resume" in run.stderr
         else:
             assert results(run.stdout) == expected, position
+
+
+@pytest.mark.parametrize("changed", ["eras_digest", "package_version"])
+def test_a_checkpoint_of_another_version_or_other_eras_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: str) -> None:
+    import lockbreak.cli.checkpointing as checkpointing
+
+    scenario = Path(__file__).parent.parent / "scenarios" / "nested-v2.6.9.toml"
+    checkpoint, runner = tmp_path / "ck", CliRunner()
+    stopped = runner.invoke(main, ["check", str(scenario), "--timeout", "1e-9", "--json",
+                                   "--checkpoint", str(checkpoint)])
+    assert stopped.exit_code == 3
+    # as a later lockbreak, or one whose era bodies were edited, computes its keys
+    monkeypatch.setattr(checkpointing, changed, lambda *args: "something else")
+    refused = runner.invoke(main, ["check", str(scenario), "--resume", str(checkpoint)])
+    assert refused.exit_code == 2
+    assert "another lockbreak version or under other era definitions" in refused.stderr
