@@ -22,6 +22,10 @@ S = TypeVar("S", bound=Hashable)
 A = TypeVar("A", bound=Hashable)
 
 
+# The exit code of a run in which lockbreak itself failed (a bug), whatever else it found.
+EXIT_INTERNAL = 4
+
+
 class LockbreakError(Exception):
     """A mistake in what lockbreak was asked to do; the message says the cause and the fix."""
 

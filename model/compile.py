@@ -282,8 +282,7 @@ class _Emitter:
         elif name in LOCAL_STEPS:
             self.emit(LOCAL_STEPS[name], text=f"{name}()")
         elif name == "work":
-            for _ in range(int(args[0]) if args else 1):
-                self.emit(Op.WORK, text="work()")
+            self.work(int(args[0]) if args else 1)
         elif name in DATA_STEPS:
             datum = self.data[str(args[0])]
             pin = self.pins.setdefault(datum, self.reg()) if name in ("get", "put") else 0
@@ -323,6 +322,23 @@ class _Emitter:
     @property
     def rcu_preemptible(self) -> bool:
         return self.config.preempt in ("full", "rt")
+
+    def work(self, steps: int) -> None:
+        """``work(N)``: N work steps. Beyond one, a counted loop around a single step (a
+        register counting down, tested by free instructions in the step's own transition),
+        so the program is as long for work(1000000) as for work(2), with the same states:
+        the step's place and the count left are what N distinct places used to say."""
+        if steps == 1:
+            self.emit(Op.WORK, text="work()")
+            return
+        counter, head, done = self.reg(), _Label(), _Label()
+        self.emit(Op.SET_REG, counter, steps)
+        self.mark(head)
+        self.emit(Op.WORK, text="work()")
+        self.emit(Op.DEC_REG, counter)
+        self.emit(Op.BRANCH_ZERO, counter, target=done)
+        self.emit(Op.JUMP, target=head)
+        self.mark(done)
 
     def assign(self, s: ast.Assign) -> None:
         if isinstance(s.target, ast.Field):

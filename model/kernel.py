@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import enum
 import functools
-import itertools
 from collections.abc import Callable, Hashable, Iterable, Sequence
 from dataclasses import dataclass
 
@@ -148,7 +147,9 @@ class KernelModel:
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
         self._perm_cache: dict[tuple[int, tuple[int, ...]], int] = {}
+        self._roles_cache: dict[tuple[int, tuple[int, ...]], dict[int, tuple]] = {}
         self._private = self._private_locks()
+        self._owned = {lock for own in self._private for lock in own}
         self._groups = self._symmetry_groups()
         # One slot per action in `actions` order: each CPU's step (which sees its own bits and
         # the shared part), then the wakeups (which see only the CPU's own bits).
@@ -308,38 +309,33 @@ class KernelModel:
     def canonical_perm(self, state: int) -> tuple[int, tuple[int, ...]]:
         """`canonical` and the renaming used: ``perm[cpu]`` is that CPU's index in the result.
 
-        Identical CPUs are ordered by their private part; where those tie, every order of the
-        tied CPUs is tried and the least resulting state wins, so the form is canonical.
+        Identical CPUs are sorted by their private part (with its lockstep "moved" bit), and
+        where those tie, by their part in the shared state (`_roles`): CPUs equal in both can
+        be swapped without changing the state, so any order of them gives the same result,
+        and the form is canonical after one sort, O(n log n) in the CPUs.
         """
         n = len(self._shifts)
         if not self._groups:
             return state, tuple(range(n))
         moved = state >> self._moved_shift
-        # A CPU's part, with its lockstep "moved" bit, decides where renaming puts it.
         locals_ = [((state >> shift) & LOCAL_MASK) | (moved >> i & 1) << LOCAL_BITS
                    for i, shift in enumerate(self._shifts)]
-        choices = []
-        for group in self._groups:
-            ordered = sorted(group, key=lambda c: locals_[c])
-            ties = [list(g) for _, g in itertools.groupby(ordered, key=lambda c: locals_[c])]
-            choices.append([list(itertools.chain(*p))
-                            for p in itertools.product(*(itertools.permutations(t) for t in ties))])
-        best: tuple[int, tuple[int, ...]] | None = None
         shared = state & SHARED_MASK
-        for combo in itertools.product(*choices):
-            perm = list(range(n))                       # perm[old cpu] = new cpu
-            for group, order in zip(self._groups, combo, strict=True):
-                for new, old in zip(group, order, strict=True):
-                    perm[old] = new
-            p = tuple(perm)
-            value = self._permute_shared(shared, p)
-            for old, local in enumerate(locals_):
-                value |= (local & LOCAL_MASK) << self._shifts[p[old]]
-                value |= (local >> LOCAL_BITS) << (self._moved_shift + p[old])
-            if best is None or value < best[0]:
-                best = (value, p)
-        assert best is not None
-        return best
+        perm = list(range(n))                           # perm[old cpu] = new cpu
+        for group in self._groups:
+            if len({locals_[c] for c in group}) < len(group):
+                roles = self._roles(shared, group)
+                ordered = sorted(group, key=lambda c: (locals_[c], roles[c]))
+            else:
+                ordered = sorted(group, key=locals_.__getitem__)
+            for new, old in zip(group, ordered, strict=True):
+                perm[old] = new
+        p = tuple(perm)
+        value = self._permute_shared(shared, p)
+        for old, local in enumerate(locals_):
+            value |= (local & LOCAL_MASK) << self._shifts[p[old]]
+            value |= (local >> LOCAL_BITS) << (self._moved_shift + p[old])
+        return value, p
 
     @property
     def canonical_groups(self) -> tuple[tuple[int, ...], ...]:
@@ -986,6 +982,36 @@ class KernelModel:
                     out[lock] = twin
         return out
 
+    def _roles(self, sid: int, group: tuple[int, ...]) -> dict[int, tuple]:
+        """Each CPU of ``group``'s part in the shared state ``sid``, in terms that renaming
+        CPUs does not change: where it stands in each lock word (the word with that CPU
+        marked 1 and every other CPU 0), whether it is among each lock's holders, writers
+        and waiters and each datum's fresh and stale snapshots, and the same of its own
+        private locks. Two CPUs of the group with the same role and private part can be
+        swapped without changing the state."""
+        key = (sid, group)
+        cached = self._roles_cache.get(key)
+        if cached is not None:
+            return cached
+        shared = self._shared[sid]
+        locks = self.world.locks
+        n = len(self._shifts)
+        common = [lock for lock in locks if lock.index not in self._owned]
+        roles = {}
+        for cpu in group:
+            mark = tuple(int(c == cpu) for c in range(n))
+
+            def role(index: int, cpu: int = cpu, mark: tuple[int, ...] = mark) -> tuple:
+                word, flag, holders, writers, waiters = shared[index]
+                return (locks[index].algorithm.permute(word, mark), flag, holders >> cpu & 1,
+                        writers >> cpu & 1, waiters >> cpu & 1)
+            roles[cpu] = (tuple(role(lock.index) for lock in common),
+                          tuple(role(lock) for lock in self._private[cpu]),
+                          tuple((fresh >> cpu & 1, stale >> cpu & 1)
+                                for fresh, stale in shared[len(locks):]))
+        self._roles_cache[key] = roles
+        return roles
+
     def _permute_shared(self, sid: int, perm: tuple[int, ...]) -> int:
         key = (sid, perm)
         cached = self._perm_cache.get(key)
@@ -994,7 +1020,12 @@ class KernelModel:
         shared = self._shared[sid]
 
         def masks(m: int) -> int:
-            return sum(1 << perm[i] for i in range(len(perm)) if m >> i & 1)
+            out = 0
+            while m:            # one turn per CPU in the mask: masks are mostly sparse
+                low = m & -m
+                out |= 1 << perm[low.bit_length() - 1]
+                m ^= low
+            return out
 
         out: list[tuple[Hashable, ...]] = list(shared)
         for lock, target in zip(self.world.locks, self._lock_perm(perm), strict=True):

@@ -3,6 +3,9 @@ an uninterrupted one; files are written atomically and tied to their scenario.""
 
 from __future__ import annotations
 
+import hashlib
+import multiprocessing
+import os
 import pickle
 import sys
 from collections.abc import Callable
@@ -20,9 +23,10 @@ from helpers import kernel_model as helper_model
 from test_broken_variants import VARIANTS, nested
 from toys import Peterson, TasLock
 
+from lockbreak.cli.checkpointing import Checkpoints
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
 from lockbreak.engines import check, explicit, frontier
-from lockbreak.engines.checkpoint import Interruption, load_file, save_file
+from lockbreak.engines.checkpoint import FORMAT, Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
 from model.eras import Era
 from model.kernel import KernelModel
@@ -143,7 +147,7 @@ def test_checkpoint_files_are_replaced_atomically(tmp_path: Path,
     def dies(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt      # killed while writing the new file
 
-    monkeypatch.setattr(pickle, "dump", dies)
+    monkeypatch.setattr(os, "fsync", dies)
     with pytest.raises(KeyboardInterrupt):
         save_file(path, {"entries": {"b": 2}})
     monkeypatch.undo()
@@ -158,8 +162,50 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
         load_file(junk)
     other = tmp_path / "other"
     other.write_bytes(pickle.dumps({"format": "something else"}))
-    with pytest.raises(LockbreakError, match="lockbreak-checkpoint/1"):
+    with pytest.raises(LockbreakError, match="not a lockbreak checkpoint"):
         load_file(other)
+    payload = pickle.dumps({"format": "something else"})
+    forged = tmp_path / "forged"
+    forged.write_bytes(f"{FORMAT} sha256={hashlib.sha256(payload).hexdigest()}\n".encode()
+                       + payload)
+    with pytest.raises(LockbreakError, match=f"not a {FORMAT} file"):
+        load_file(forged)
+
+
+def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    save_file(path, {"entries": {"a": list(range(100))}})
+    data = bytearray(path.read_bytes())
+    data[-10] ^= 0x01       # a bit of the pickled list: still a valid pickle of other numbers
+    path.write_bytes(bytes(data))
+    with pytest.raises(LockbreakError, match=r"damaged checkpoint.*delete it"):
+        load_file(path)
+
+
+def _save_many(path: Path, prefix: str, n: int) -> None:
+    saving = Checkpoints(path)
+    for i in range(n):
+        entry = saving.scenario(f"{prefix}{i}", f"scenario '{prefix}{i}'")
+        entry.phases["own timing"] = {"search": {"i": i}}
+        saving.save(entry)
+
+
+def test_saves_keep_the_entries_of_other_runs(tmp_path: Path) -> None:
+    path = tmp_path / "ck"
+    _save_many(path, "long-", 1)
+    _save_many(path, "quick-", 1)       # another scenario's check, stopped into the same file
+    assert set(load_file(path)["entries"]) == {"long-0", "quick-0"}
+    # two processes saving at once lose none of each other's entries
+    context = multiprocessing.get_context("fork")
+    writers = [context.Process(target=_save_many, args=(path, prefix, 15))
+               for prefix in ("a-", "b-")]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join(60)
+    assert [w.exitcode for w in writers] == [0, 0]
+    assert set(load_file(path)["entries"]) == ({"long-0", "quick-0"}
+                                                | {f"{p}-{i}" for p in "ab" for i in range(15)})
 
 
 # ----------------------------------------------------------------------- the frontier engine

@@ -4,6 +4,7 @@ uninterrupted run prints; a checkpoint of another scenario is refused with exit 
 from __future__ import annotations
 
 import json
+import random
 import signal
 import subprocess
 import sys
@@ -12,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
+
+from lockbreak.cli import main
 
 LOCKBREAK = [str(Path(sys.executable).parent / "lockbreak")]
 # The scaled nested scenario of bench/bench_nested.py at three CPUs, under v2.6.9 and with two
@@ -149,3 +153,64 @@ def test_a_checkpoint_of_another_scenario_is_refused(tmp_path: Path) -> None:
     junk.write_text("no")
     refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--resume", junk, cwd=tmp_path)
     assert refused.returncode == 2 and "not a lockbreak checkpoint" in refused.stderr
+
+
+def test_a_quick_check_of_another_scenario_keeps_the_long_searchs_checkpoint(
+        tmp_path: Path) -> None:
+    repo = Path(__file__).parent.parent / "scenarios"
+    checkpoint, runner = tmp_path / "ck", CliRunner()
+    for name in ("nested-v2.6.9.toml", "nested-v2.6.12.toml"):
+        stopped = runner.invoke(main, ["check", str(repo / name), "--timeout", "1e-9",
+                                       "--checkpoint", str(checkpoint), "--json"])
+        assert stopped.exit_code == 3, stopped.stderr
+    for name in ("nested-v2.6.9.toml", "nested-v2.6.12.toml"):
+        resumed = runner.invoke(main, ["check", str(repo / name), "--resume", str(checkpoint),
+                                       "--json", "--checkpoint", str(tmp_path / "after"),
+                                       "--trace-dir", str(tmp_path / "traces")])
+        assert resumed.exit_code in (0, 1), resumed.stderr
+        assert all(r["status"] != "incomplete" for r in json.loads(resumed.stdout)["results"])
+
+
+def test_byte_flipped_checkpoints_are_refused_or_resume_correctly(tmp_path: Path) -> None:
+    scenario = Path(__file__).parent.parent / "scenarios" / "nested-v2.6.9.toml"
+    checkpoint = tmp_path / "ck"
+    runner = CliRunner()
+    args = ["check", str(scenario), "--json", "--trace-dir", str(tmp_path / "traces")]
+    whole = runner.invoke(main, args)
+    stopped = runner.invoke(main, [*args, "--timeout", "1e-9", "--checkpoint", str(checkpoint)])
+    assert stopped.exit_code == 3 and checkpoint.exists()
+    expected = results(whole.stdout)
+    good = checkpoint.read_bytes()
+    rng = random.Random(20261207)
+    header = good.index(b"\n") + 1
+    positions = rng.sample(range(header), 20) + rng.sample(range(header, len(good)), 80)
+    damaged = tmp_path / "damaged"
+    for position in positions:
+        flipped = bytearray(good)
+        flipped[position] ^= 1 << rng.randrange(8)
+        damaged.write_bytes(bytes(flipped))
+        run = runner.invoke(main, [*args, "--resume", str(damaged),
+                                   "--checkpoint", str(tmp_path / "again")])
+        assert run.exception is None or isinstance(run.exception, SystemExit), (
+            position, run.exception)
+        if run.exit_code == 2:
+            assert "delete it, or start the check again without --resume" in run.stderr
+        else:
+            assert results(run.stdout) == expected, position
+
+
+@pytest.mark.parametrize("changed", ["eras_digest", "package_version"])
+def test_a_checkpoint_of_another_version_or_other_eras_is_refused(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, changed: str) -> None:
+    import lockbreak.cli.checkpointing as checkpointing
+
+    scenario = Path(__file__).parent.parent / "scenarios" / "nested-v2.6.9.toml"
+    checkpoint, runner = tmp_path / "ck", CliRunner()
+    stopped = runner.invoke(main, ["check", str(scenario), "--timeout", "1e-9", "--json",
+                                   "--checkpoint", str(checkpoint)])
+    assert stopped.exit_code == 3
+    # as a later lockbreak, or one whose era bodies were edited, computes its keys
+    monkeypatch.setattr(checkpointing, changed, lambda *args: "something else")
+    refused = runner.invoke(main, ["check", str(scenario), "--resume", str(checkpoint)])
+    assert refused.exit_code == 2
+    assert "another lockbreak version or under other era definitions" in refused.stderr

@@ -652,3 +652,36 @@ def test_console_script_output_does_not_depend_on_the_hash_seed(
     assert runs[0] == runs[1]
     # 8 counterexamples (2 nested, 4 abba-outer, 2 mixed-small) and 3 worst cases.
     assert sum(r["trace"] is not None for r in runs[0]["results"]) == 11
+
+
+@pytest.fixture
+def crashes_on_v2_6_12(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make building the model of any v2.6.12 scenario raise, as a bug in lockbreak would."""
+    import lockbreak.cli.checking as checking
+
+    real = checking.build_world
+
+    def build_world(scenario: Any) -> Any:
+        if scenario.kernel.version == "v2.6.12":
+            raise KeyError("injected")
+        return real(scenario)
+    monkeypatch.setattr(checking, "build_world", build_world)
+
+
+def test_a_crash_in_one_scenario_keeps_the_others_results(
+        tmp_path: Path, crashes_on_v2_6_12: None) -> None:
+    folder = tmp_path / "s"
+    folder.mkdir()
+    for name in ("nested-v2.6.9.toml", "nested-v2.6.12.toml"):
+        shutil.copy(REPO / "scenarios" / name, folder / name)
+    result, data = check_json(tmp_path, folder)
+    assert_exit(result, 4)
+    assert {r["scenario"] for r in data["results"]} == {"nested-v2.6.9"}
+    assert by_property(data)["break_return_truth"] == "violated"
+    [error] = data["errors"]
+    assert error["file"].endswith("nested-v2.6.12.toml") and error["internal"] is True
+    assert error["error"].startswith("internal error: KeyError: 'injected' at ")
+    assert "bug in lockbreak" in error["error"] and data["exit"] == 4
+    result = check(tmp_path, folder)
+    assert_exit(result, 4)
+    assert "nested-v2.6.9" in result.stdout and "internal error (a lockbreak bug)" in result.stdout

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from lockbreak.cli import main
 from lockbreak.cli.suite import SuiteOptions, run_suite
-from lockbreak.report import html, markdown
+from lockbreak.report import html, markdown, sarif
 from lockbreak.report.results import RESULTS_SCHEMA, RESULTS_SCHEMA_FILE, SuiteReport, to_json
 from lockbreak.report.stable import normalise
 
@@ -284,3 +284,63 @@ def test_a_vacuous_worst_case_is_not_shown_as_unbounded(tmp_path: Path, schema: 
         ("bounded_latency", "vacuous (never waited)", False, True),
         ("bounded_wait", "33", False, False),
         ("bounded_latency", "vacuous (never waited)", False, True)]
+
+
+def _contents(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_a_failure_part_way_leaves_the_previous_report_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    code, output, out = _suite(tmp_path, "scenarios/nested-v2.6.9.toml")
+    assert code == 0, output
+    before = _contents(out)
+    assert any(name.startswith("timelines/") for name in before)
+
+    def disk_full(report: SuiteReport) -> dict:
+        raise OSError(28, "No space left on device")
+    monkeypatch.setattr(sarif, "render", disk_full)
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 2 and "No space left on device" in output
+    assert _contents(out) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]      # no temporary folder left
+    monkeypatch.undo()
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 0, output
+    after = _contents(out)
+    assert set(after) == {*FILES, *(n for n in after if n.startswith("timelines/"))}
+    assert not set(after) & {n for n in before if n.startswith("timelines/")}
+    assert "nested-v2.6.12" in after["results.json"].decode()
+
+
+def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "notes.txt").write_text("mine\n")
+    code, output, _ = _suite(tmp_path, "scenarios/nested-v2.6.12.toml")
+    assert code == 2 and "notes.txt" in output and "choose a new or empty one" in output
+    assert [p.name for p in out.iterdir()] == ["notes.txt"]
+
+
+def test_a_crash_in_one_scenario_is_a_problem_and_the_report_is_written(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: dict) -> None:
+    import lockbreak.cli.checking as checking
+
+    real = checking.build_world
+
+    def build_world(scenario):
+        if scenario.kernel.version == "v2.6.12":
+            raise KeyError("injected")      # as a bug in lockbreak would
+        return real(scenario)
+    monkeypatch.setattr(checking, "build_world", build_world)
+    code, output, out = _suite(tmp_path, "scenarios/nested-v2.6.9.toml",
+                               "scenarios/nested-v2.6.12.toml")
+    assert code == 4, output
+    data = json.loads((out / "results.json").read_text())
+    jsonschema.validate(data, schema)
+    assert {f["scenario"] for f in data["findings"]} == {"nested-v2.6.9"}
+    [problem] = data["problems"]
+    assert problem["internal"] is True and problem["file"].endswith("nested-v2.6.12.toml")
+    assert "internal error: KeyError" in problem["message"]
+    assert "internal error: KeyError" in (out / "index.html").read_text()

@@ -2,7 +2,8 @@
 
 Exit codes carry the verdict: 0 every expectation met (without ``[expect]``: every property
 holds), 1 an expectation not met or a violation, 2 bad input, 3 incomplete (a budget ran out),
-4 an internal error (a bug in lockbreak; `lockbreak.cli.guard`).
+4 an internal error (a bug in lockbreak, `lockbreak.cli.guard`; with several scenarios, the
+  others' results are still given).
 """
 
 from __future__ import annotations
@@ -15,7 +16,15 @@ from typing import Any
 
 import click
 
-from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
+from lockbreak.atomic import write_atomically
+from lockbreak.cli.checking import (
+    Overrides,
+    ScenarioRun,
+    internal_error,
+    load,
+    run_scenario,
+    unfinished_run,
+)
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
@@ -36,7 +45,7 @@ from lockbreak.cli.replay import replay_file
 from lockbreak.cli.scale import scale_options, scaling
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
-from lockbreak.core import Budget, LockbreakError, Status
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, Status
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.escape import error_text, terminal_text
 from lockbreak.report.results import worst_case
@@ -48,6 +57,8 @@ from model.scenario.types import Scenario
 from properties.catalogue import CATALOGUE, KNOWN, by_name
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+OUT_OF_MEMORY = ("out of memory (MemoryError) before --max-memory was reached; rerun with a "
+                 "lower --max-memory to stop with a checkpoint, or with --store hashcompact")
 PREEMPT_MODELS = {
     "none": "schedules only at schedule(), cond_resched() and the lock-break primitives",
     "voluntary": "also at might_sleep()",
@@ -124,16 +135,17 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         return scenario_key(scenario, overrides.as_dict(), props, memory.storage,
                             not no_symmetry, budget)
     try:
-        checkpoints = Checkpoints(memory.checkpoint, memory.resume)
+        checkpoints = Checkpoints(memory.checkpoint, memory.resume, memory.max_memory)
         if memory.resume is not None:
             checkpoints.require_match({key(load(f, overrides)) for f in files})
     except LockbreakError as err:
         _bad_input(error_text(err))
-    bad_input, interrupted = False, False
+    bad_input, interrupted, crashed = False, False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
     written: set[Path] = set()
     for file in files:
+        scenario: Scenario | None = None
         try:
             scenario = load(file, overrides)
             if engine == "explicit" and not randomly:
@@ -169,6 +181,16 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             click.echo(f"error: {error_text(err)}", err=True)
             records.append({"file": str(file), "error": str(err)})
             continue
+        except MemoryError as err:
+            if scenario is None:     # a file under the size limit never needs this much
+                crashed = _crashed(file, err, records)
+                continue
+            # The search's memory is released with the exception; its state cannot be saved.
+            run = unfinished_run(scenario, props or None, OUT_OF_MEMORY)
+            found = _records(run, trace_dir, overrides, written)
+        except Exception as err:     # a bug: reported for this scenario, the others go on
+            crashed = _crashed(file, err, records)
+            continue
         runs.append(run)
         records += found
         if not as_json:
@@ -176,7 +198,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         if interrupted:
             break
     spread.close()
-    code = _exit_code(runs, bad_input, interrupted)
+    code = _exit_code(runs, bad_input, interrupted, crashed)
     if as_json:
         results = [r for r in records if "error" not in r]
         errors = [r for r in records if "error" in r]
@@ -265,8 +287,7 @@ def _records(run: ScenarioRun, trace_dir: Path, overrides: Overrides,
             path = _trace_path(trace_dir, trace_stem(run.scenario.name, k.version, overrides,
                                                      r.property), written)
             try:
-                trace_dir.mkdir(parents=True, exist_ok=True)
-                path.write_text(json.dumps(data, indent=2) + "\n")
+                write_atomically(path, json.dumps(data, indent=2) + "\n")
             except OSError as err:
                 raise LockbreakError(f"cannot write the trace {path}: {err.strerror}; choose "
                                      "another folder with --trace-dir") from None
@@ -300,8 +321,20 @@ def _print_run(run: ScenarioRun, records: list[dict]) -> None:
     click.echo("")
 
 
-def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool) -> int:
+def _crashed(file: Path, err: Exception, records: list[dict[str, Any]]) -> bool:
+    """Report a scenario whose check raised ``err`` (a lockbreak bug): on stderr and as an
+    error record of the JSON output."""
+    message = internal_error(err)
+    click.echo(f"{file}: {message}", err=True)
+    records.append({"file": str(file), "error": message, "internal": True})
+    return True
+
+
+def _exit_code(runs: list[ScenarioRun], bad_input: bool, interrupted: bool,
+               crashed: bool) -> int:
     verdicts = [v for run in runs for v in run.verdicts]
+    if crashed:
+        return EXIT_INTERNAL
     if bad_input:
         return EXIT_BAD_INPUT
     if any(v.failed for v in verdicts):
@@ -318,7 +351,8 @@ def _summary(runs: list[ScenarioRun], code: int) -> str:
     words = {EXIT_OK: "every expectation met" if any(r.has_expect for r in runs)
              else "every property holds",
              EXIT_FAIL: f"{failed} failed", EXIT_BAD_INPUT: "bad input",
-             EXIT_INCOMPLETE: f"{incomplete} undecided"}
+             EXIT_INCOMPLETE: f"{incomplete} undecided",
+             EXIT_INTERNAL: "internal error (a lockbreak bug)"}
     return (f"{_count(len(runs), 'scenario')}, {_count(len(verdicts), 'verdict')}: "
             f"{words[code]}")
 

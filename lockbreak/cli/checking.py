@@ -6,6 +6,7 @@ engine together; everything it returns is plain data for `lockbreak.report` to r
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
@@ -128,6 +129,15 @@ class ScenarioRun:
                 f"preempt {k.preempt}, {k.timing}")
 
 
+def internal_error(err: Exception) -> str:
+    """One line for a scenario whose check crashed: the exception, where it was raised, and
+    that it is a lockbreak bug to report (the other scenarios' results still stand)."""
+    frames = traceback.extract_tb(err.__traceback__)
+    where = f" at {Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else ""
+    return (f"internal error: {type(err).__name__}: {err}{where}; this is a bug in lockbreak, "
+            "not in the scenario: please report it with the scenario file and the command line")
+
+
 def load(path: Path, overrides: Overrides) -> Scenario:
     """Load and statically check one scenario (raises `ScenarioError` on bad input)."""
     return load_scenario(path, known_properties=KNOWN, version=overrides.version,
@@ -158,15 +168,10 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
     resumes from it and leaves in it what it did.
     """
     wanted = list(properties) if properties else [p.name for p in CATALOGUE]
-    world = build_world(scenario)
-    timed = [name for name in wanted if by_name(name).kind is PropertyKind.WORST
-             and scenario.kernel.timing != "lockstep"]
-    untimed = [name for name in wanted if name not in timed]
-    model = kernel_model(world, specs(untimed))
+    phases = _phases(scenario, wanted)
+    model = phases[0][2]
     results: dict[str, tuple[CheckResult, KernelModel]] = {}
-    for phase, names, checked in (("own timing", untimed, model),
-                                  ("lockstep", timed, kernel_model(world, specs(timed),
-                                                                   "lockstep"))):
+    for phase, names, checked in phases:
         if names:
             use_symmetry = symmetry and bool(checked.canonical_groups)
             done = checkpoint.finished(phase, checked) if checkpoint is not None else None
@@ -186,11 +191,39 @@ def run_scenario(scenario: Scenario, *, properties: Sequence[str] | None, budget
                     checkpoint.record(phase, checked, done, interruption)
             for r in done:
                 results[r.property] = (r, checked)
+    return _verdicts(scenario, model, wanted, results, requested=bool(properties))
+
+
+def unfinished_run(scenario: Scenario, properties: Sequence[str] | None,
+                   detail: str) -> ScenarioRun:
+    """The run of a scenario whose search could not go on (it ran out of memory): every
+    property incomplete, saying why."""
+    wanted = list(properties) if properties else [p.name for p in CATALOGUE]
+    phases = _phases(scenario, wanted)
+    results = {name: (CheckResult(name, Status.INCOMPLETE, detail=detail), checked)
+               for _, names, checked in phases for name in names}
+    return _verdicts(scenario, phases[0][2], wanted, results, requested=bool(properties))
+
+
+def _phases(scenario: Scenario, wanted: list[str]) -> list[tuple[str, list[str], KernelModel]]:
+    """The two checks of a scenario: its own timing, then the WORST properties (measured in
+    ticks) under lockstep timing; each with its property names and model."""
+    world = build_world(scenario)
+    timed = [name for name in wanted if by_name(name).kind is PropertyKind.WORST
+             and scenario.kernel.timing != "lockstep"]
+    untimed = [name for name in wanted if name not in timed]
+    return [("own timing", untimed, kernel_model(world, specs(untimed))),
+            ("lockstep", timed, kernel_model(world, specs(timed), "lockstep"))]
+
+
+def _verdicts(scenario: Scenario, model: KernelModel, wanted: list[str],
+              results: dict[str, tuple[CheckResult, KernelModel]],
+              requested: bool) -> ScenarioRun:
     run = ScenarioRun(scenario, model, has_expect=bool(scenario.expect))
     for name in wanted:
         result, checked = results[name]
         if result.status is Status.VACUOUS:
             result.detail = f"{result.detail} ({by_name(name).witness})"
         run.verdicts.append(Verdict(result, scenario.expect.get(name), checked, run.has_expect,
-                                    requested=bool(properties)))
+                                    requested=requested))
     return run

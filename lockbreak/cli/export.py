@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from lockbreak.atomic import write_atomically
 from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError
 from lockbreak.report.escape import error_text
@@ -43,7 +44,7 @@ def export_cmd(scenario: Path, promela: bool, output: Path | None, version: str 
         if output is None:
             click.echo(text, nl=False)
         else:
-            output.write_text(text)
+            write_atomically(output, text)
     except OSError as err:
         click.echo(f"error: cannot write {output}: {err.strerror}", err=True)
         sys.exit(EXIT_BAD_INPUT)

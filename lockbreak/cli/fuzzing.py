@@ -26,6 +26,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, find, settings
 from hypothesis.database import DirectoryBasedExampleDatabase
 from hypothesis.errors import NoSuchExample
 
+from lockbreak.atomic import write_atomically
 from lockbreak.core import Budget, CheckResult, LockbreakError, PropertyKind, Status
 from lockbreak.engines.explicit import check
 from model.kernel import KernelModel
@@ -147,7 +148,7 @@ def load_sketch(sketch: Sketch, path: Path, *, name: str = "fuzz", description: 
                 expect: Mapping[str, str] | None = None) -> Scenario:
     """Render ``sketch`` into ``path`` and load it; a rejection is a `GeneratorBug`."""
     text = render(sketch, name=name, description=description, expect=expect)
-    path.write_text(text)
+    write_atomically(path, text)
     try:
         return load_scenario(path, known_properties=KNOWN)
     except LockbreakError as err:

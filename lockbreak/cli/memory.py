@@ -1,13 +1,19 @@
 """``lockbreak check`` options for large state spaces: the store, the estimate, checkpoints.
 
 `memory_options` adds ``--store``, ``--bitstate-bits``, ``--bitstate-memory``,
-``--bitstate-hashes``, ``--max-omission``, ``--estimate``, ``--estimate-seconds``,
-``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` takes them back out of the
-command's keyword arguments as one `MemoryOptions`, refusing them with another engine.
+``--bitstate-hashes``, ``--max-omission``, ``--max-memory``, ``--estimate``,
+``--estimate-seconds``, ``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` takes
+them back out of the command's keyword arguments as one `MemoryOptions`, refusing them with
+another engine and refusing a bitstate table larger than the memory budget.
+
+The memory budget (``--max-memory``, by default three quarters of the machine's memory or of
+the cgroup's limit) is checked where the search already polls for a stop: over it, the search
+stops as on Ctrl-C, incomplete and with a checkpoint, instead of being killed.
 """
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -28,8 +34,12 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 DEFAULT_CHECKPOINT = Path(".lockbreak") / "checkpoint"
 DEFAULT_LOG2_BITS = 30
-_SIZE = re.compile(r"^\s*(\d+)\s*([KMG]i?B?|B)?\s*$", re.IGNORECASE)
-_UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30}
+_SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
+# The share of the machine's memory a check may take by default: the rest is left to the
+# system and to the other programs running, so that the check stops before the kernel's
+# OOM killer would end it without a checkpoint.
+DEFAULT_MEMORY_SHARE = 0.75
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class MemoryOptions:
     estimate_seconds: float = 5.0
     checkpoint: Path = DEFAULT_CHECKPOINT
     resume: Path | None = None
+    max_memory: int | None = None       # bytes of resident memory; None: no budget known
 
 
 def memory_options(command: F) -> F:
@@ -63,6 +74,10 @@ def memory_options(command: F) -> F:
                      show_default=True,
                      help="[hashcompact, bitstate] Say holds only while the probability that "
                           "a state was missed is at most this; incomplete beyond."),
+        click.option("--max-memory", metavar="SIZE",
+                     help="[explicit] Stop the search, incomplete and with a checkpoint, "
+                          "once this process holds this much memory (4G, 512M; default: "
+                          "three quarters of the machine's or the cgroup's memory)."),
         click.option("--estimate", is_flag=True,
                      help="[explicit] Only estimate each scenario's number of states from a "
                           "short breadth-first sample, and stop."),
@@ -78,20 +93,55 @@ def memory_options(command: F) -> F:
     return command
 
 
+def parse_bytes(text: str, flag: str) -> int:
+    """``"512M"`` -> 536870912: a size in bytes, with binary K, M, G or T units.
+
+    >>> parse_bytes("512M", "--max-memory"), parse_bytes("2 GiB", "--max-memory")
+    (536870912, 2147483648)
+    """
+    match = _SIZE.match(text)
+    if not match or int(match.group(1)) < 1:
+        raise LockbreakError(f"{flag} {text}: give a size such as 64M or 2G")
+    return int(match.group(1)) << _UNITS[(match.group(2) or "").lower()[:1]]
+
+
 def parse_size(text: str) -> int:
     """``"512M"`` -> log2 of the number of bits in 512 MiB (32).
 
     >>> parse_size("512M"), parse_size("1G"), parse_size("1000K")
     (32, 33, 22)
     """
-    match = _SIZE.match(text)
-    if not match or int(match.group(1)) < 1:
-        raise LockbreakError(f"--bitstate-memory {text}: give a size such as 64M or 2G")
-    unit = (match.group(2) or "").lower()[:1]
-    log2_bits = (int(match.group(1)) << _UNITS[unit] << 3).bit_length() - 1
+    log2_bits = (parse_bytes(text, "--bitstate-memory") << 3).bit_length() - 1
     if not 3 <= log2_bits <= 40:
         raise LockbreakError(f"--bitstate-memory {text}: between 1 byte and 128 GiB")
     return log2_bits
+
+
+def machine_memory() -> int | None:
+    """The memory this process may use at most: the machine's, or its cgroup's limit when
+    lower (None where neither is readable)."""
+    try:
+        limits = [os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")]
+    except (OSError, ValueError):
+        limits = []
+    for cgroup in ("/sys/fs/cgroup/memory.max", "/sys/fs/cgroup/memory/memory.limit_in_bytes"):
+        try:
+            limits.append(int(Path(cgroup).read_text().split()[0]))
+        except (OSError, ValueError, IndexError):   # "max", or no such controller
+            continue
+    return min(limits) if limits else None
+
+
+def memory_budget(text: str | None) -> int | None:
+    """``--max-memory`` in bytes; by default `DEFAULT_MEMORY_SHARE` of `machine_memory`."""
+    if text is not None:
+        return parse_bytes(text, "--max-memory")
+    machine = machine_memory()
+    return int(machine * DEFAULT_MEMORY_SHARE) if machine is not None else None
+
+
+def _gib(size: int) -> str:
+    return f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / 2**20:,.0f} MiB"
 
 
 def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
@@ -102,9 +152,11 @@ def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
     hashes, max_omission = given.pop("bitstate_hashes"), given.pop("max_omission")
     wants_estimate, seconds = given.pop("estimate"), given.pop("estimate_seconds")
     checkpoint, resume = given.pop("checkpoint"), given.pop("resume")
+    memory_given = given.pop("max_memory")
     if engine != "explicit":
         named = [name for name, value in (("--store", store != "exact"), ("--estimate",
-                                          wants_estimate), ("--resume", resume)) if value]
+                                          wants_estimate), ("--resume", resume),
+                                          ("--max-memory", memory_given)) if value]
         if named:
             raise LockbreakError(f"{named[0]} applies to --engine explicit only")
     if store != "bitstate" and (bits is not None or memory is not None or hashes != 3):
@@ -113,9 +165,16 @@ def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
     if bits is not None and memory is not None:
         raise LockbreakError("give the bitstate table's size once: --bitstate-bits or "
                              "--bitstate-memory")
+    max_memory = memory_budget(memory_given)
     log2_bits = parse_size(memory) if memory is not None else bits or DEFAULT_LOG2_BITS
+    table = 1 << log2_bits >> 3
+    if store == "bitstate" and max_memory is not None and table > max_memory:
+        raise LockbreakError(f"a bitstate table of 2**{log2_bits} bits takes {_gib(table)}, "
+                             f"more than the memory budget of {_gib(max_memory)} "
+                             "(--max-memory); give a smaller --bitstate-bits or "
+                             "--bitstate-memory, or a larger --max-memory if the machine has it")
     return MemoryOptions(Storage(store, log2_bits, hashes, max_omission), wants_estimate,
-                         seconds, checkpoint, resume)
+                         seconds, checkpoint, resume, max_memory)
 
 
 def estimate_scenario(scenario: Scenario, properties: Sequence[str] | None, symmetry: bool,

@@ -17,6 +17,9 @@ from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import by_name
 
+# A trace holds one short record per step; a file larger than this is not one.
+MAX_TRACE_BYTES = 64 << 20
+
 
 class _StartingAt:
     """``model`` with its initial state replaced: is the end of a trace really stuck?"""
@@ -34,7 +37,12 @@ class _StartingAt:
 def _read(path: Path) -> tuple[dict[str, Any], list[Action]]:
     """The trace's JSON and its actions, or a `LockbreakError` saying what is wrong."""
     try:
-        data = json.loads(path.read_text())
+        with path.open("rb") as src:
+            raw = src.read(MAX_TRACE_BYTES + 1)
+        if len(raw) > MAX_TRACE_BYTES:
+            raise LockbreakError(f"{path}: larger than {MAX_TRACE_BYTES // 2**20} MiB: not a "
+                                 "lockbreak trace; check the path")
+        data = json.loads(raw)
     except (OSError, ValueError, RecursionError) as err:    # json recurses per nesting level
         raise LockbreakError(f"{path}: not a readable JSON trace ({err})") from None
     if not isinstance(data, dict) or data.get("schema") != TRACE_SCHEMA:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lockbreak.atomic import write_atomically
 from lockbreak.core import LockbreakError, Status
 from model.events import Event
 from model.kernel import PropertySpec
@@ -104,7 +105,7 @@ def check_with_spin(text: str, properties: Sequence[PropertySpec],
     names = {p.name for p in chosen}
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         model = Path(tmp) / "model.pml"
-        model.write_text(text)
+        write_atomically(model, text)
         start = time.perf_counter()
         out, pan_seconds = _pan(model, ["-DWITNESSES"], ["-DSAFETY"], ["-c0"], options)
         run = SpinRun(output=out, pan_seconds=pan_seconds)

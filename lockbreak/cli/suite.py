@@ -22,8 +22,9 @@ from pathlib import Path
 
 import click
 
-from lockbreak.cli.checking import Overrides, load, run_scenario
-from lockbreak.core import Budget, LockbreakError, SilentReporter
+from lockbreak.atomic import replace_folder, write_atomically
+from lockbreak.cli.checking import Overrides, internal_error, load, run_scenario
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter
 from lockbreak.report import html, junit, markdown, sarif
 from lockbreak.report.escape import error_text
 from lockbreak.report.results import (
@@ -45,7 +46,11 @@ from model.scenario.load import PREEMPT_MODELS, find_scenarios
 from properties.catalogue import CATALOGUE, KNOWN
 
 EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+REPORT_FILES = ("index.html", "report.md", "results.json", "junit.xml", "results.sarif",
+                "timelines")
 KINDS = {p.name: p.kind for p in CATALOGUE}
+OUT_OF_MEMORY = ("out of memory (MemoryError): not checked; give it more memory, a --max-states "
+                 "or a --timeout, or check it alone with lockbreak check --max-memory")
 
 
 @dataclass(frozen=True)
@@ -135,6 +140,9 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
         except LockbreakError as err:
             problems.append(Problem(file, "", str(err), own_config=True))
             continue
+        except Exception as err:     # a bug: reported for this file, the others go on
+            problems.append(Problem(file, "", internal_error(err), True, internal=True))
+            continue
         for overrides in options.configs():
             is_own = ((overrides.version or own.version) == own.version
                       and (overrides.lock or own.lock) == own.lock
@@ -145,9 +153,16 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                                    budget=budget, reporter=SilentReporter(),
                                    symmetry=options.symmetry)
             except LockbreakError as err:
-                config = "-".join(v for v in (overrides.version, overrides.lock,
-                                              overrides.preempt) if v)
-                problems.append(Problem(file, config or own.version, str(err), is_own))
+                problems.append(Problem(file, _config(overrides, own.version), str(err), is_own))
+                continue
+            except MemoryError:      # undecided, as a budget that ran out
+                problems.append(Problem(file, _config(overrides, own.version),
+                                        OUT_OF_MEMORY, own_config=False))
+                undecided |= is_own
+                continue
+            except Exception as err:     # a bug: reported for this cell, the others go on
+                problems.append(Problem(file, _config(overrides, own.version),
+                                        internal_error(err), is_own, internal=True))
                 continue
             scenario_files[file] = ScenarioFile(file, scenario.name, scenario.sha256)
             era = run.model.world.era
@@ -191,6 +206,12 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                        configs)
 
 
+def _config(overrides: Overrides, own_version: str) -> str:
+    """A problem's configuration: the overrides, or the scenario's own era."""
+    return "-".join(v for v in (overrides.version, overrides.lock, overrides.preempt)
+                    if v) or own_version
+
+
 def _unique(item: Finding, used: set[str]) -> Finding:
     """Two scenario files with the same name get distinct anchors (``--2``, ``--3``)."""
     anchor, n = item.id, 1
@@ -221,7 +242,10 @@ def _total_seconds(findings: Sequence[Finding]) -> float:
 
 def _exit_code(findings: Sequence[Finding], problems: Sequence[Problem],
                undecided: bool) -> int:
-    """As `lockbreak check`: bad input, else a failure, else an undecided verdict, else ok."""
+    """As `lockbreak check`: an internal error, else bad input, else a failure, else an
+    undecided verdict, else ok."""
+    if any(p.internal for p in problems):
+        return EXIT_INTERNAL
     if any(p.own_config for p in problems):
         return EXIT_BAD_INPUT
     if any(f.failed for f in findings):
@@ -230,18 +254,28 @@ def _exit_code(findings: Sequence[Finding], problems: Sequence[Problem],
 
 
 def write_report(report: SuiteReport, out: Path) -> list[Path]:
-    """Write every format into ``out``; returns the files written, in a fixed order."""
-    timelines = out / "timelines"
-    try:
-        timelines.mkdir(parents=True, exist_ok=True)
-        for old in timelines.glob("*.svg"):
-            old.unlink()
+    """Write every format into ``out``; returns the files written, in a fixed order.
+
+    The report is built in a folder beside ``out`` and swapped in only when complete
+    (`lockbreak.atomic.replace_folder`), so a failure part way leaves the previous report
+    whole. ``out`` is replaced as a whole, so a folder holding anything but a report is
+    refused rather than emptied.
+    """
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in REPORT_FILES) if (
+        out.is_dir()) else []
+    if foreign:
+        raise LockbreakError(f"{out} holds files that are not part of a lockbreak report "
+                             f"({', '.join(foreign[:3])}); the report replaces the whole "
+                             "folder: choose a new or empty one with --out")
+
+    def build(folder: Path) -> list[Path]:
         written = []
         for f in report.counterexamples:
             assert f.counterexample is not None
-            path = timelines / f"{f.id}.svg"
-            path.write_text(render_svg(f.counterexample.timeline, _title(f)) + "\n")
-            written.append(path)
+            name = Path("timelines") / f"{f.id}.svg"
+            write_atomically(folder / name,
+                             render_svg(f.counterexample.timeline, _title(f)) + "\n")
+            written.append(out / name)
         outputs = {
             "index.html": html.render(report),
             "report.md": markdown.render(report),
@@ -249,14 +283,15 @@ def write_report(report: SuiteReport, out: Path) -> list[Path]:
             "junit.xml": junit.render(report),
             "results.sarif": json.dumps(sarif.render(report), indent=2),
         }
-        for name, text in outputs.items():
-            path = out / name
-            path.write_text(text.rstrip("\n") + "\n")
-            written.append(path)
+        for file, text in outputs.items():
+            write_atomically(folder / file, text.rstrip("\n") + "\n")
+            written.append(out / file)
+        return written
+    try:
+        return replace_folder(out, build)
     except OSError as err:
         raise LockbreakError(f"cannot write the report into {out}: {err.strerror}; choose "
                              "another folder with --out") from None
-    return written
 
 
 def _title(f: Finding) -> str:

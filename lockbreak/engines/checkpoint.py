@@ -6,22 +6,24 @@ timeout); when a stop is requested or the time budget runs out, it leaves a snap
 them, the tables that give its states their meaning (``model.interned()``). Handing that
 snapshot back as `Interruption.resume` continues the search where it stopped, to the same
 verdicts, counts and counterexamples. Files are the caller's business (`save_file`, `load_file`
-write and read them atomically).
+write and read them atomically, with a checksum).
 """
 
 from __future__ import annotations
 
-import os
+import hashlib
 import pickle
-import tempfile
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lockbreak.atomic import write_atomically
 from lockbreak.core import LockbreakError
 
-FORMAT = "lockbreak-checkpoint/1"
+FORMAT = "lockbreak-checkpoint/2"
+_AGAIN = "delete it, or start the check again without --resume"
 
 
 def _never() -> str:
@@ -42,32 +44,38 @@ class Interruption:
 
 
 def save_file(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` to ``path`` atomically: a temporary file beside it, flushed to disk,
-    then renamed over it, so a kill while writing leaves the previous file whole."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as out:
-            pickle.dump({"format": FORMAT, **data}, out, protocol=pickle.HIGHEST_PROTOCOL)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    """Write ``data`` to ``path`` atomically (`lockbreak.atomic.write_atomically`), after a
+    header line with the format and the SHA-256 of the pickle that follows it, so that
+    `load_file` refuses a damaged file instead of unpickling it."""
+    payload = pickle.dumps({"format": FORMAT, **data}, protocol=pickle.HIGHEST_PROTOCOL)
+    header = f"{FORMAT} sha256={hashlib.sha256(payload).hexdigest()}\n".encode()
+    write_atomically(path, header + payload)
 
 
 def load_file(path: Path) -> dict[str, Any]:
-    """Read a checkpoint written by `save_file` (`LockbreakError` when it is not one)."""
+    """Read a checkpoint written by `save_file`; a file that is not one, or whose payload does
+    not match its checksum, is refused (`LockbreakError` saying what to do)."""
     try:
         with path.open("rb") as src:
-            data = pickle.load(src)
+            header = src.readline(len(FORMAT) + 80)
+            payload = src.read()
     except OSError as err:
         raise LockbreakError(f"{path}: cannot read the checkpoint: {err.strerror}") from None
-    except (pickle.UnpicklingError, EOFError, AttributeError, ImportError, ValueError):
-        raise LockbreakError(f"{path}: not a lockbreak checkpoint (or a damaged one); "
-                             "start the check again without --resume") from None
+    except MemoryError:
+        raise LockbreakError(f"{path}: too large to read as a checkpoint; {_AGAIN}") from None
+    found = re.fullmatch(rb"(lockbreak-checkpoint/\d+) sha256=([0-9a-f]{64})\n", header)
+    if found is None:
+        raise LockbreakError(f"{path}: not a lockbreak checkpoint (or a damaged one); {_AGAIN}")
+    if found[1].decode() != FORMAT:
+        raise LockbreakError(f"{path}: a {found[1].decode()} file, not {FORMAT} (written by "
+                             f"another lockbreak version); {_AGAIN}")
+    if hashlib.sha256(payload).hexdigest() != found[2].decode():
+        raise LockbreakError(f"{path}: a damaged checkpoint (its checksum does not match); "
+                             f"{_AGAIN}")
+    try:
+        data = pickle.loads(payload)
+    except Exception:   # the checksum matched: a file forged to look like a checkpoint
+        raise LockbreakError(f"{path}: not a lockbreak checkpoint; {_AGAIN}") from None
     if not isinstance(data, dict) or data.get("format") != FORMAT:
-        raise LockbreakError(f"{path}: not a {FORMAT} file; start the check again without "
-                             "--resume")
+        raise LockbreakError(f"{path}: not a {FORMAT} file; {_AGAIN}")
     return data

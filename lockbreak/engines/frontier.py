@@ -429,14 +429,16 @@ class _Search:
         self.wakes = [(a, _Table(functools.partial(_wake, model, a))) for a in model.wake_agents]
         self.choices = [(a, _Table(functools.partial(_choice, model, a)))
                         for a in getattr(model, "choice_agents", ())]
-        groups = tuple(getattr(model, "canonical_groups", ())) if canon is not None else ()
-        # Sorting orders are coded in base n in 24 bits, ties in 8: up to 8 agents.
-        self.groups = groups if self.n <= 8 else None
+        # A model that says which agents it sorts (`canonical_groups`) is canonicalised here
+        # in bulk; any other symmetric model one state at a time.
+        self.groups: tuple[tuple[int, ...], ...] | None = (
+            tuple(model.canonical_groups) if hasattr(model, "canonical_groups")
+            else None) if canon is not None else ()
         self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
         self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
         self.slots: np.ndarray = np.zeros(0, dtype=np.int64)       # of the last expansion
         self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
-        self.orders: dict[int, int] = {}     # sorting order and ties -> a small id
+        self.orders: dict[bytes, int] = {}   # sorting orders and ties -> a small id
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
 
@@ -712,24 +714,19 @@ class _Search:
         if self.groups is None:
             return self._canonical_each(rows)
         out = rows.copy()
-        code = np.zeros(len(rows), dtype=np.int64)
-        ties = np.zeros(len(rows), dtype=np.int64)
-        place = 0
+        described = []          # per row: each group's sorting order, then which parts tie
         for group in self.groups:
             columns = [a + 1 for a in group]
             parts = rows[:, columns]
             order = np.argsort(parts, axis=1, kind="stable")
             ordered = np.take_along_axis(parts, order, axis=1)
             out[:, columns] = ordered
-            for j in range(len(group)):
-                code = code * self.n + order[:, j]
-            for j in range(len(group) - 1):
-                ties |= (ordered[:, j] == ordered[:, j + 1]).astype(np.int64) << (place + j)
-            place += len(group) - 1
+            described += [order, (ordered[:, :-1] == ordered[:, 1:]).astype(np.int64)]
         self.rows = rows
-        orders, inverse = np.unique(code << 8 | ties, return_inverse=True)
-        compact = np.array([self.orders.setdefault(int(o), len(self.orders)) for o in orders],
-                           dtype=np.int64)[inverse.reshape(-1)]
+        orders, inverse = np.unique(np.concatenate(described, axis=1), axis=0,
+                                    return_inverse=True)
+        compact = np.array([self.orders.setdefault(o.tobytes(), len(self.orders))
+                            for o in orders], dtype=np.int64)[inverse.reshape(-1)]
         found = self.shared_of.lookup(rows[:, 0] << 32 | compact)
         out[:, 0] = found[:, 0]
         self.renamings = found[:, 1]

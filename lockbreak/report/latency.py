@@ -19,6 +19,8 @@ from pathlib import Path
 import matplotlib
 from matplotlib.figure import Figure
 
+from lockbreak.atomic import write_atomically
+
 UNBOUNDED = "unbounded"
 
 # Series of one era share a colour; the lock algorithm (or UP) picks the line and marker.
@@ -175,12 +177,14 @@ def write_reports(sweep: LatencySweep, out: Path) -> list[Path]:
     out.mkdir(parents=True, exist_ok=True)
     paths = [out / f"{sweep.scenario}{ext}" for ext in (".png", ".svg", ".csv", ".md")]
     fig = plot(sweep)
+    png, svg = io.BytesIO(), io.BytesIO()
     with matplotlib.rc_context({"svg.hashsalt": _SVG_SALT}):
-        fig.savefig(paths[0], format="png", metadata={"Software": None})
-        fig.savefig(paths[1], format="svg",
-                    metadata={"Date": None, "Creator": "lockbreak latency"})
-    paths[2].write_text(render_csv(sweep))
-    paths[3].write_text(render_markdown(sweep))
+        fig.savefig(png, format="png", metadata={"Software": None})
+        fig.savefig(svg, format="svg", metadata={"Date": None, "Creator": "lockbreak latency"})
+    contents: tuple[bytes | str, ...] = (png.getvalue(), svg.getvalue(), render_csv(sweep),
+                                         render_markdown(sweep))
+    for path, data in zip(paths, contents, strict=True):
+        write_atomically(path, data)
     return paths
 
 

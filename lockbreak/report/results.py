@@ -84,12 +84,14 @@ class Finding:
 
 @dataclass(frozen=True)
 class Problem:
-    """A scenario that could not be checked under one configuration (bad input)."""
+    """A scenario that could not be checked under one configuration: bad input, or an
+    internal error (a lockbreak bug) in its check."""
 
     file: str
     config: str
     message: str
     own_config: bool         # the scenario's own configuration (else a matrix override)
+    internal: bool = False   # lockbreak crashed on it: exit 4
 
 
 @dataclass(frozen=True)
@@ -340,6 +342,8 @@ def to_json(report: SuiteReport) -> dict[str, Any]:
         "exit_code": report.exit_code,
         "provenance": asdict(report.provenance),
         "findings": findings,
-        "problems": [asdict(p) for p in report.problems],
+        # "internal" only when set, so reports without a crash read as they always did
+        "problems": [{k: v for k, v in asdict(p).items() if k != "internal" or v}
+                     for p in report.problems],
     }
 

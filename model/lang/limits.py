@@ -7,7 +7,7 @@ before anything is built from it. Every limit is far above what a kernel code pa
 
 MAX_NESTING = 64        # statements nested in statements (loops, ifs, braces)
 MAX_CONDITION = 256     # operands of &&, ||, ! and comparisons chained in one condition
-MAX_COUNT = 1000        # a repeat (N) count, a work(N) step count, a [params] value
+MAX_COUNT = 1000        # a repeat (N) count, a [params] value (work(N) is a counted loop)
 MAX_WAKEUPS = 16        # a CPU's wakeups
 MAX_TOML_NESTING = 64   # arrays and inline tables nested in a scenario file
 MAX_NAME = 100          # characters of a scenario name (a part of trace file names)

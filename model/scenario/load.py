@@ -40,6 +40,9 @@ TIMINGS = ("interleaving", "lockstep")
 LOCK_KINDS = ("spin", "rwlock")
 STATUSES = ("holds", "violated", "vacuous")
 BOUNDED_PROPERTIES = ("bounded_wait", "bounded_latency")
+# Scenarios are short hand-written files; anything larger is the wrong path (or /dev/zero),
+# refused before it is read whole.
+MAX_SCENARIO_BYTES = 1 << 20
 
 _TOP_KEYS = ("name", "description", "kernel", "patch", "locks", "data", "params", "cpu",
              "expect")
@@ -125,9 +128,14 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
     """
     path = Path(path)
     try:
-        raw = path.read_bytes()
+        with path.open("rb") as src:
+            raw = src.read(MAX_SCENARIO_BYTES + 1)
     except OSError as err:
         raise ScenarioError(f"cannot read the scenario: {err.strerror}", file=str(path)) from None
+    if len(raw) > MAX_SCENARIO_BYTES:
+        raise ScenarioError(f"larger than {MAX_SCENARIO_BYTES // 2**20} MiB: not a scenario "
+                            "file (a scenario is a short TOML file); check the path",
+                            file=str(path))
     text = _decode(raw, str(path))
     _check_toml_nesting(text, str(path))
     try:

@@ -40,7 +40,6 @@ from model.lang.ast import (
     Stmt,
     While,
 )
-from model.lang.limits import MAX_COUNT
 from model.scenario.types import Scenario
 from model.scenario.typos import did_you_mean
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
@@ -295,10 +294,6 @@ class _Resolver:
         if args and isinstance(args[0], int) and args[0] < 1:
             raise self.cx.error(arg_pos[0], f"work({args[0]}): N must be at least 1",
                                 "write work() for one step or work(N) for N steps")
-        if args and isinstance(args[0], int) and args[0] > MAX_COUNT:
-            raise self.cx.error(arg_pos[0], f"work({args[0]}): N is more than {MAX_COUNT}",
-                                f"the limit is {MAX_COUNT} steps; each one adds states to "
-                                "explore")
 
     def lock(self, name: str, kind: str, arg: str | int, at: Pos) -> None:
         locks = self.cx.locks
