@@ -6,12 +6,18 @@ which cycles are weakly fair, and how many ticks the longest open interval has.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from toys import Obligations
 
 from lockbreak.core import Budget, CheckResult, LockbreakError, Status
 from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import open_forever, ticks_open_at_end
+from model.lockstep import kernel_model
+from model.scenario.load import load_scenario
+from model.world import build_world
+from properties.catalogue import KNOWN, specs
 
 CPU0, CPU1, ENV = 0, 1, -1
 
@@ -167,3 +173,18 @@ def test_fairness_is_decided_for_any_number_of_cpus(n: int) -> None:
     served = results(spinning)["served"]
     assert served.status is Status.VIOLATED
     assert served.detail.startswith(f"cpu{last} is never served")
+
+
+def test_a_cycle_that_takes_one_outcome_of_a_star_guard_is_no_counterexample() -> None:
+    """cpu0's `while (*)` batch loop can repeat forever only by taking the guard true every
+    time, which strong fairness on the choice rules out: under weak fairness alone that cycle
+    is a livelock, so the verdict must not say violated (it says incomplete, and why)."""
+    path = Path(__file__).resolve().parent.parent / "scenarios" / "zone-batch-needbreak-v5.17.toml"
+    model = kernel_model(build_world(load_scenario(path, known_properties=KNOWN)),
+                         specs(["starvation_free", "livelock_free"]))
+    assert model.choice_agents
+    results = {r.property: r for r in check(model)}
+    assert results["starvation_free"].status is Status.HOLDS
+    livelock = results["livelock_free"]
+    assert livelock.status is Status.INCOMPLETE
+    assert "one outcome of a * guard" in livelock.detail

@@ -180,6 +180,34 @@ def check_obligations(model: Model[S, A], bits: Sequence[int],
     return decide(Analysis(model, graph), bits, stats)
 
 
+def strongly_fair(model: Any, result: CheckResult) -> CheckResult:
+    """``result``, a fair-liveness verdict under weak fairness to the CPUs, judged also under
+    strong fairness on `*` choices (docs/semantics.md section 10).
+
+    Strong fairness on the choices only rules cycles out, so a pass stands. A lasso stands
+    when every `*` guard its loop reaches is left by both outcomes within the loop; otherwise
+    a fair cycle may still exist elsewhere, and this analysis, which picks one weakly fair
+    cycle, cannot tell: the verdict is incomplete rather than a false alarm. ``model`` tells
+    the guards by ``guard_outcomes(state)``: ``(cpu, state if false, state if true)``.
+    """
+    outcomes = getattr(model, "guard_outcomes", None)
+    if result.status is not Status.VIOLATED or result.trace is None or outcomes is None:
+        return result
+    trace = result.trace
+    states = [trace.init, *(step.state for step in trace.steps)]
+    loop = states[trace.loop_start:]
+    taken = set(zip(loop, loop[1:], strict=False))
+    for state in loop[:-1]:
+        for _, if_false, if_true in outcomes(state):
+            if not {(state, if_false), (state, if_true)} <= taken:
+                return CheckResult(result.property, Status.INCOMPLETE, stats=result.stats,
+                                   detail=(
+                    "the repeating steps found take only one outcome of a * guard, which "
+                    "strong fairness on the choice rules out; whether another cycle is fair is "
+                    "not decided for scenarios with * guards yet"))
+    return result
+
+
 def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[CheckResult]:
     """The results of the FAIR and WORST properties at positions ``bits``, on one analysed
     graph (whichever engine built it) explored with ``stats``."""
@@ -187,7 +215,10 @@ def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[
     results = []
     for bit in bits:
         kind = model.property_kinds[bit]
-        result = analysis.fair(bit) if kind is PropertyKind.FAIR else analysis.worst(bit)
+        if kind is PropertyKind.FAIR:
+            result = strongly_fair(model, analysis.fair(bit))
+        else:
+            result = analysis.worst(bit)
         result.property = model.property_names[bit]
         result.stats = stats
         results.append(result)
