@@ -71,6 +71,7 @@ def one_state_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(explicit, "_MAX_CHUNK", 1)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("one_state_chunks")
 @pytest.mark.parametrize("storage", STORES, ids=lambda s: s.kind)
 @pytest.mark.parametrize(("make", "symmetry"), [
@@ -259,6 +260,7 @@ def small_frontier_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(explicit, "_MAX_CHUNK", 16)
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("small_frontier_chunks")
 @pytest.mark.parametrize("case", list(FRONTIER_CASES))
 def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, case: str) -> None:

@@ -132,6 +132,7 @@ def test_timeout_writes_a_checkpoint_that_resumes(scenario: Path, uninterrupted:
     assert results(resumed.stdout) == uninterrupted
 
 
+@pytest.mark.slow
 def test_a_checkpoint_of_another_scenario_is_refused(tmp_path: Path) -> None:
     repo = Path(__file__).parent.parent / "scenarios"
     checkpoint = tmp_path / "ck"

@@ -616,6 +616,7 @@ def run_script(script: str, *args: object, seed: str = "0") -> subprocess.Comple
                           timeout=120, check=False)
 
 
+@pytest.mark.slow
 def test_console_script_checks_and_replays(tmp_path: Path, lockbreak_script: str) -> None:
     done = run_script(lockbreak_script, "check", "--trace-dir", tmp_path, nested(tmp_path))
     assert done.returncode == 0, done.stderr
@@ -637,6 +638,7 @@ def test_console_script_bad_input_is_exit_2_without_traceback(
     assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_console_script_output_does_not_depend_on_the_hash_seed(
         tmp_path: Path, lockbreak_script: str) -> None:
     runs = []

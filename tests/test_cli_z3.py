@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from lockbreak.cli import main
@@ -14,6 +15,7 @@ REPO = Path(__file__).resolve().parent.parent
 WAKEUP = REPO / "scenarios" / "nested-wakeup-v2.6.20.toml"
 
 
+@pytest.mark.slow
 def test_z3_finds_the_shortest_violation_and_writes_a_replayable_trace(tmp_path: Path) -> None:
     runner = CliRunner()
     result = runner.invoke(main, ["check", "--engine", "z3", "--depth", "13", "--json",
@@ -27,6 +29,7 @@ def test_z3_finds_the_shortest_violation_and_writes_a_replayable_trace(tmp_path:
     assert "no_sleep_in_atomic violated again at step 13" in replay.output
 
 
+@pytest.mark.slow
 def test_z3_reports_what_it_cannot_decide_as_incomplete(tmp_path: Path) -> None:
     result = CliRunner().invoke(main, ["check", "--engine", "z3", "--depth", "2",
                                        "--trace-dir", str(tmp_path), str(WAKEUP)])

@@ -45,6 +45,7 @@ def _diff(repo: Path, *args: str) -> tuple[int, str]:
     return result.exit_code, result.output
 
 
+@pytest.mark.slow
 def test_an_unchanged_tree_has_no_regressions(repo: Path) -> None:
     code, output = _diff(repo, "--base", "HEAD")
     assert code == 0, output
@@ -52,6 +53,7 @@ def test_an_unchanged_tree_has_no_regressions(repo: Path) -> None:
     assert "every verdict is unchanged" in output
 
 
+@pytest.mark.slow
 def test_a_scenario_moved_to_a_broken_era_is_a_regression(repo: Path) -> None:
     path = repo / "scenarios/stale-data-reread-v2.6.12.toml"
     path.write_text(path.read_text().replace('version = "v2.6.12"', 'version = "v2.6.9"'))
@@ -64,6 +66,7 @@ def test_a_scenario_moved_to_a_broken_era_is_a_regression(repo: Path) -> None:
     assert "3 regressions" in output.splitlines()[-1]
 
 
+@pytest.mark.slow
 def test_a_changed_era_definition_is_a_regression(repo: Path) -> None:
     """The checker's own definitions are taken from REV: breaking v2.6.12's
     cond_resched_lock in the working tree shows up as a regression against HEAD."""

@@ -77,6 +77,7 @@ def test_broken_variants_give_the_same_shortest_counterexample(tmp_path: Path, v
 SCALED = {2: (3_185, 1_597), 3: (298_809, 50_869)}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("cpus", list(SCALED))
 def test_scaled_nested_counts_are_pinned(tmp_path: Path, cpus: int) -> None:
     path = tmp_path / "scaled.toml"
@@ -89,6 +90,7 @@ def test_scaled_nested_counts_are_pinned(tmp_path: Path, cpus: int) -> None:
     assert_agree(model, True)
 
 
+@pytest.mark.slow
 def test_a_violation_in_the_scaled_scenario_keeps_its_length(tmp_path: Path) -> None:
     # v2.6.9 lies about dropping B and breaks with nobody waiting: two real violations.
     path = tmp_path / "scaled.toml"

@@ -65,6 +65,7 @@ def fuzz_cli(tmp_path: Path, *args: str) -> Result:
 # ------------------------------------------------------------------ the generator
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("version", list(ERAS))
 def test_every_generated_scenario_loads_and_runs(version: str, tmp_path: Path) -> None:
     """Valid by construction in every era: the loader's static checks pass and the kernel
@@ -148,6 +149,7 @@ def test_a_scenario_the_loader_rejects_is_a_generator_bug(tmp_path: Path) -> Non
 # ------------------------------------------------------------------ the search
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("version", "prop", "seed", "examples"), KNOWN_BUGS)
 def test_fuzz_rediscovers_the_known_bug(version: str, prop: str, seed: int, examples: int,
                                         tmp_path: Path) -> None:
@@ -174,6 +176,7 @@ def test_fuzz_rediscovers_the_known_bug(version: str, prop: str, seed: int, exam
                    and len(re.findall(r"spin_(try)?lock\(", code)) >= 2 for code in woken), woken
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("version", "prop", "seed", "examples"), CORRECT)
 def test_fuzz_finds_nothing_in_a_correct_era(version: str, prop: str, seed: int,
                                             examples: int, tmp_path: Path) -> None:
@@ -191,6 +194,7 @@ def test_fuzz_finds_nothing_in_a_correct_era(version: str, prop: str, seed: int,
     assert not (tmp_path / "findings").exists()
 
 
+@pytest.mark.slow
 def test_a_seeded_run_is_reproducible() -> None:
     runs = [fuzz("v2.6.11", ["break_return_truth"], seed=7, budget=FuzzBudget(examples=200))
             for _ in range(2)]

@@ -69,6 +69,7 @@ LOOP = scenario_toml(
 FEW = Mining(first=0, walks=20, steps=100)
 
 
+@pytest.mark.slow
 def test_what_houdini_keeps_holds_in_every_reachable_state(loop: KernelModel) -> None:
     model = loop
     twin = SymbolicKernel(model, FEW)
@@ -100,6 +101,7 @@ def proofs(loop: KernelModel) -> dict[str, CheckResult]:
                                           depth=12)}
 
 
+@pytest.mark.slow
 def test_k_induction_proves_what_a_state_budget_leaves_incomplete(
         loop: KernelModel, proofs: dict[str, CheckResult]) -> None:
     [cut] = explicit_check(loop, properties=["mutual_exclusion"],

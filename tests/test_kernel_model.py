@@ -330,6 +330,7 @@ def _permutations(model: KernelModel) -> list[tuple[int, ...]]:
     return out
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cpus", "era", "wakeups"), [
     (2, "v2.6.12", 0), (3, "v5.17", 0), (2, "v2.6.9", 0), (2, "v2.6.20", 1), (2, "v2.6.25", 1),
     (3, "v2.6.25", 0)])

@@ -24,6 +24,7 @@ def pool() -> Iterator[ProcessPool]:
         yield workers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_two_workers_agree_with_the_sequential_engine(pool: ProcessPool, path: Path) -> None:
     for model, factory, expected in models(path):
@@ -31,6 +32,7 @@ def test_two_workers_agree_with_the_sequential_engine(pool: ProcessPool, path: P
         assert_agree(model, expected, got, path.name)
 
 
+@pytest.mark.slow
 def test_three_workers_and_no_symmetry_agree_too() -> None:
     path = ROOT / "scenarios" / "nested-outer-v2.6.12.toml"
     with ProcessPool(3) as three:
@@ -76,6 +78,7 @@ def test_a_factory_that_builds_another_model_is_an_error(pool: ProcessPool) -> N
         parallel.check(model, functools.partial(TasLock, 2), pool)
 
 
+@pytest.mark.slow
 def test_the_command_line_gives_the_sequential_exit_code_and_trace(tmp_path: Path,
                                                                   monkeypatch) -> None:
     monkeypatch.chdir(ROOT)

@@ -38,6 +38,7 @@ def produce(args: str) -> str:
     return f"# lockbreak {args}\n{out}# exit {result.exit_code}\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", list(CASES))
 def test_golden_proof(name: str) -> None:
     path = GOLDEN / f"{name}.txt"

@@ -43,6 +43,7 @@ def _line(word: tuple) -> list[int]:
     return ([pending] if pending != NOBODY else []) + list(queue)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("n", [2, 3])
 @pytest.mark.parametrize("lock", list(ERA_OF))
 def test_symbolic_operations_agree_with_the_concrete_ones(lock: str, n: int) -> None:

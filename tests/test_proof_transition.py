@@ -54,6 +54,7 @@ def _aligned(model: KernelModel, lock: str, live: tuple[int, ...], pre: int, pos
     return a, b
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("era", ["v2.6.9", "v2.6.12", "v2.6.25", "v5.17"])
 def test_every_explicit_step_is_a_symbolic_move(era: str) -> None:
     loop = compile_loop(get_era(era), shape="nested")

@@ -76,6 +76,7 @@ def test_the_return_value_bug_in_kernel_words() -> None:
     assert "cond_resched_lock(L) returns 0 after dropping L" in text
 
 
+@pytest.mark.slow
 def test_a_nested_schedule_while_atomic_in_kernel_words() -> None:
     proof = prove_loop(compile_loop(get_era("v2.6.20"), shape="nested"))
     text = "\n".join(proof.result("no_sleep_in_atomic").cti)
@@ -118,6 +119,7 @@ AGREEMENT = [("v2.6.9", "flat"), ("v2.6.11", "nested"), ("v2.6.12", "nested"),
 CHECKED = ("mutual_exclusion", "no_sleep_in_atomic", "break_return_truth")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("era", "shape"), AGREEMENT)
 def test_explicit_engine_with_2_cpus_agrees(era: str, shape: str) -> None:
     loop = compile_loop(get_era(era), shape=shape)
@@ -150,6 +152,7 @@ def test_undecided_is_never_proved() -> None:
     assert {r.verdict for r in proof.results} == {Verdict.UNDECIDED}
 
 
+@pytest.mark.slow
 def test_a_proof_whose_witness_two_cpus_never_reach_is_vacuous() -> None:
     # v5.17 with a test-and-set lock: contention is invisible (contended = 0) and, holding
     # another lock, the reschedule test preempt_count == 1 never passes: no call ever drops L

@@ -39,6 +39,7 @@ def pool(ray_cluster: None) -> Iterator[RayPool]:
     actors.close()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_ray_agrees_with_the_sequential_engine(pool: RayPool, path: Path) -> None:
     for model, factory, expected in models(path):
@@ -58,6 +59,7 @@ class Killer:
             self.killed = True
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("phase", ["expand", "receive"])
 def test_an_actor_killed_mid_run_does_not_change_the_verdict(ray_cluster: None,
                                                              phase: str) -> None:
@@ -77,6 +79,7 @@ def test_an_actor_killed_mid_run_does_not_change_the_verdict(ray_cluster: None,
     assert_agree(model, want, got, path.name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("symmetry", [True, False], ids=["restarted", "rebuilt"])
 def test_a_killed_actor_with_edges_does_not_change_the_deadlock(ray_cluster: None,
                                                                  symmetry: bool) -> None:
@@ -97,6 +100,7 @@ def test_a_killed_actor_with_edges_does_not_change_the_deadlock(ray_cluster: Non
     assert_agree(model, expected, got, path.name)
 
 
+@pytest.mark.slow
 def test_a_swarm_runs_as_ray_tasks(ray_cluster: None) -> None:
     path = ROOT / "scenarios" / "nested-v2.6.9.toml"
     model, factory, _ = next(models(path))

@@ -22,6 +22,7 @@ def pool() -> Iterator[ProcessPool]:
         yield workers
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", SCENARIOS, ids=lambda p: p.stem)
 def test_a_swarm_finds_the_known_violations(pool: ProcessPool, path: Path) -> None:
     for model, factory, expected in models(path):

@@ -72,6 +72,7 @@ def relation_solver(twin: SymbolicKernel) -> z3.Solver:
     return solver
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", SCENARIOS)
 def test_symbolic_successors_equal_the_explicit_ones_state_by_state(name: str) -> None:
     model = kernel_model(name)
@@ -99,6 +100,7 @@ def test_the_symbolic_initial_state_is_the_explicit_one(name: str) -> None:
     assert not any(z3.is_true(z3.simplify(v)) for v in violated)
 
 
+@pytest.mark.slow
 def test_a_twin_of_a_broken_lock_is_told_apart() -> None:
     """A twin built over a test-and-set whose trylock always succeeds must differ from the
     real model somewhere, so the comparison above can fail."""

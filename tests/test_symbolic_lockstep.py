@@ -111,6 +111,7 @@ def relation_solver(twin: SymbolicLockstepKernel) -> z3.Solver:
     return solver
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("name", "overrides"), SCENARIOS)
 def test_symbolic_lockstep_successors_equal_the_explicit_ones(name: str,
                                                                overrides: dict[str, str]) -> None:

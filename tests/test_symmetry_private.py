@@ -47,6 +47,7 @@ def test_cpus_differing_only_in_private_locks_form_a_group(tmp_path: Path) -> No
     assert model_of(tmp_path, other).canonical_groups == ((0, 1),)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("cpus", "era"), [(2, "v2.6.12"), (3, "v2.6.12"), (2, "v2.6.9"),
                                           (3, "v2.6.9")])
 def test_verdicts_and_trace_lengths_do_not_change(tmp_path: Path, cpus: int, era: str) -> None:
