@@ -117,6 +117,7 @@ def test_k_induction_proves_what_a_state_budget_leaves_incomplete(
     assert "holds B" in text and "when B is free: holders(B) = nobody" in text
 
 
+@pytest.mark.slow
 def test_proofs_agree_with_the_explicit_engine(loop: KernelModel,
                                               proofs: dict[str, CheckResult]) -> None:
     explicit = check_by_name(loop, SAFETY)

@@ -88,6 +88,7 @@ def test_random_search_finds_every_violation_with_a_short_trace(path: Path) -> N
             assert doomed_at(got) <= doomed_at(shortest) + SLACK, name
 
 
+@pytest.mark.slow
 def test_the_public_scenarios_have_violations_of_every_checked_kind() -> None:
     """The agreement above is not vacuous: it covers violations of five properties."""
     violated = {name for path in SCENARIOS for name, r in both(path)[1].items()

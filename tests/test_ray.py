@@ -110,6 +110,7 @@ def test_a_swarm_runs_as_ray_tasks(ray_cluster: None) -> None:
     assert any(bit in r[1] for share in reports for r in share)
 
 
+@pytest.mark.slow
 def test_ray_and_worker_processes_give_the_same_counterexamples(pool: RayPool) -> None:
     """Same partitions, same order of arrival: the same trace, action for action."""
     from lockbreak.engines.parallel import ProcessPool
