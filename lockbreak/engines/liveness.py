@@ -28,6 +28,7 @@ edge arrays, so graphs of millions of edges stay cheap.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -196,7 +197,7 @@ def strongly_fair(model: Any, result: CheckResult) -> CheckResult:
     trace = result.trace
     states = [trace.init, *(step.state for step in trace.steps)]
     loop = states[trace.loop_start:]
-    taken = set(zip(loop, loop[1:], strict=False))
+    taken = set(itertools.pairwise(loop))
     for state in loop[:-1]:
         for _, if_false, if_true in outcomes(state):
             if not {(state, if_false), (state, if_true)} <= taken:
