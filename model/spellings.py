@@ -22,12 +22,13 @@ from types import MappingProxyType
 
 @dataclass(frozen=True)
 class Spelling:
-    """One kernel spelling: the base operation, the context it also changes, and the kind
-    of its second argument (``flags`` for the irqsave forms, ``subclass`` for _nested)."""
+    """One kernel spelling: the base operation, the context it also changes, and the kinds
+    of its arguments after the lock (``flags`` for the irqsave forms, ``subclass`` for
+    _nested, ``flags, subclass`` for spin_lock_irqsave_nested)."""
 
     base: str
     context: str = ""           # "", "irq" or "bh"
-    extra: str = ""             # "", "flags" or "subclass"
+    extra: str = ""             # "", "flags", "subclass" or "flags, subclass"
 
 
 def _table() -> dict[str, Spelling]:
@@ -47,7 +48,7 @@ def _table() -> dict[str, Spelling]:
     for kind in ("read", "write"):
         table[f"{kind}_trylock_irqsave"] = Spelling(f"{kind}_trylock", "irq", "flags")
     table["spin_lock_nested"] = Spelling("spin_lock", "", "subclass")
-    table["spin_lock_irqsave_nested"] = Spelling("spin_lock", "irq", "flags")
+    table["spin_lock_irqsave_nested"] = Spelling("spin_lock", "irq", "flags, subclass")
     for name, spelling in list(table.items()):
         if name.startswith("spin_"):
             table["raw_" + name] = spelling

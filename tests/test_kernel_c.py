@@ -311,3 +311,13 @@ def test_z3_and_promela_refuse_what_they_do_not_model(tmp_path):
     with pytest.raises(ScenarioError, match="the Promela export does not model disabling "
                        "interrupts"):
         promela_model(irq.world, specs(SAFETY))
+
+
+def test_spin_lock_irqsave_nested_takes_flags_and_a_subclass(tmp_path: Path) -> None:
+    """As the kernel spells it: the lock, the flags, the lockdep subclass."""
+    text = ('name = "n"\n[kernel]\nversion = "v5.17"\n[locks]\nL = "spin"\n[[cpu]]\n'
+            'code = "spin_lock_irqsave_nested(L, flags, 1); work(); '
+            'spin_unlock_irqrestore(L, flags);"\n')
+    load_scenario_text(tmp_path, text)
+    with pytest.raises(ScenarioError, match="takes a lock and flags and subclass, not 2"):
+        load_scenario_text(tmp_path, text.replace("(L, flags, 1)", "(L, flags)"))

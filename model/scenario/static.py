@@ -218,9 +218,10 @@ class _Resolver:
         spelling = SPELLINGS.get(name)
         if spelling is not None:
             if spelling.extra:
-                if len(args) != 2:
-                    raise self.cx.error(pos, f"{name} takes a lock and {spelling.extra}, not "
-                                        f"{len(args)} arguments",
+                extras = spelling.extra.split(", ")
+                if len(args) != 1 + len(extras):
+                    raise self.cx.error(pos, f"{name} takes a lock and {' and '.join(extras)}, "
+                                        f"not {len(args)} arguments",
                                         f"write {name}(L, {spelling.extra})")
                 args, arg_pos = args[:1], arg_pos[:1]
             name = spelling.base
