@@ -80,6 +80,7 @@ def shortest_wait_longer_than(model: LockstepKernelModel, bound: int) -> int:
     raise AssertionError(f"no wait longer than {bound} ticks")
 
 
+@pytest.mark.slow
 def test_z3_proves_the_explicit_worst_case_exactly() -> None:
     """Every path of the stale-data scenario ends within 25 steps: BMC is exhaustive."""
     model = lockstep_model("stale-data-reread-v2.6.9-lockstep", "bounded_wait")
@@ -121,6 +122,7 @@ def test_one_tick_below_the_worst_case_is_violated_by_a_shortest_trace(name: str
     assert len(found.trace) == shortest_wait_longer_than(model, worst - 1)
 
 
+@pytest.mark.slow
 def test_an_unbounded_wait_never_holds() -> None:
     """Explicit: a tas waiter can lose every race (a cycle with ticks). z3 breaks every bound
     it is given and, without one, reaches its counters' cap and says so."""
@@ -174,6 +176,7 @@ def test_a_twin_that_counts_steps_not_ticks_is_caught_on_replay() -> None:
         check_worst(Steps(model, 7), {"bounded_wait": 6}, timeout=SECONDS, induction=False)
 
 
+@pytest.mark.slow
 def test_check_engine_z3_decides_the_worst_cases(tmp_path: Path) -> None:
     scenario = tmp_path / "stale.toml"
     shutil.copy(REPO / "scenarios" / "stale-data-reread-v2.6.9-lockstep.toml", scenario)
