@@ -116,6 +116,22 @@ def test_the_worst_case_is_over_every_arrival(tmp_path: Path) -> None:
     assert worst(tmp_path, padded, "bounded_wait").worst == 24
 
 
+@pytest.mark.parametrize(("cpu", "ticks"), [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)])
+def test_padding_a_cpu_with_work_does_not_change_the_worst_cases(tmp_path: Path, cpu: int,
+                                                                  ticks: int) -> None:
+    """vmap-purge-arrival-v5.17: with every CPU starting in tick 0, `work(N)` in front of
+    either CPU moved its worst cases (bounded_wait 5, 3 or vacuous; bounded_latency 4, 7 or
+    9). Over every arrival a padded CPU is one arrival among the others: 5 and 9 ticks, as
+    without padding."""
+    scenario = (SCENARIOS / "vmap-purge-arrival-v5.17.toml").read_text()
+    first = ["[[cpu]]\ncode = \"\"\"\n", "wakeups = 1\ncode = \"\"\"\n"][cpu]
+    padded = scenario.replace(first, f"{first}work({ticks});\n", 1)
+    assert padded != scenario
+    found = {prop: worst(tmp_path, padded, prop).worst
+             for prop in ("bounded_wait", "bounded_latency")}
+    assert found == {"bounded_wait": 5, "bounded_latency": 9}
+
+
 # ------------------------------------------------------------------ worst cases by hand
 
 TINY_V268 = """
