@@ -166,11 +166,15 @@ class KernelModel:
         self._slot_agents = [*range(n), *(-1 for i in range(n) if world.wakeups[i]),
                              *self._choosers]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
-        # Above the CPUs' parts: lockstep timing's "moved in this tick" bits (0 otherwise).
+        # Above the CPUs' parts: lockstep timing's "moved in this tick" bits, then its
+        # "arrived" bits (0 otherwise).
         self._moved_shift = SHARED_BITS + LOCAL_BITS * n
         self._core_mask = (1 << self._moved_shift) - 1
         # (bit shift, obligation) of each FAIR or WORST property; the shared parts' waiters.
-        self._obligations = [(i * n, p.obligation) for i, p in enumerate(self.properties)
+        # (bit shift, index into `obligations`' per-kind masks) of each such property.
+        kinds = (Obligation.ACQUIRE, Obligation.WAKEUP, Obligation.FINISH)
+        self._obligations = [(i * n, kinds.index(p.obligation))
+                             for i, p in enumerate(self.properties)
                              if p.obligation is not Obligation.NONE]
         self._waiting: dict[int, int] = {}
         self._candidates = tuple(Action(i) for i in range(n)) + tuple(
@@ -295,11 +299,10 @@ class KernelModel:
                 finished |= bit
             elif self._locals[lid][NEED]:
                 woken |= bit
-        by_kind = {Obligation.ACQUIRE: waiting, Obligation.WAKEUP: woken,
-                   Obligation.FINISH: self.must_finish & ~finished}
+        by_kind = (waiting, woken, self.must_finish & ~finished)
         bits = 0
-        for shift, obligation in self._obligations:
-            bits |= by_kind[obligation] << shift
+        for shift, kind in self._obligations:
+            bits |= by_kind[kind] << shift
         return bits
 
     def canonical(self, state: int) -> int:
@@ -309,7 +312,8 @@ class KernelModel:
     def canonical_perm(self, state: int) -> tuple[int, tuple[int, ...]]:
         """`canonical` and the renaming used: ``perm[cpu]`` is that CPU's index in the result.
 
-        Identical CPUs are sorted by their private part (with its lockstep "moved" bit), and
+        Identical CPUs are sorted by their private part (with its lockstep "moved" and
+        "arrived" bits), and
         where those tie, by their part in the shared state (`_roles`): CPUs equal in both can
         be swapped without changing the state, so any order of them gives the same result,
         and the form is canonical after one sort, O(n log n) in the CPUs.
@@ -317,8 +321,11 @@ class KernelModel:
         n = len(self._shifts)
         if not self._groups:
             return state, tuple(range(n))
-        moved = state >> self._moved_shift
-        locals_ = [((state >> shift) & LOCAL_MASK) | (moved >> i & 1) << LOCAL_BITS
+        upper = state >> self._moved_shift
+        # A CPU's part, with its lockstep "moved" and "arrived" bits, decides where renaming
+        # puts it.
+        locals_ = [((state >> shift) & LOCAL_MASK) | (upper >> i & 1) << LOCAL_BITS
+                   | (upper >> (n + i) & 1) << (LOCAL_BITS + 1)
                    for i, shift in enumerate(self._shifts)]
         shared = state & SHARED_MASK
         perm = list(range(n))                           # perm[old cpu] = new cpu
@@ -334,7 +341,8 @@ class KernelModel:
         value = self._permute_shared(shared, p)
         for old, local in enumerate(locals_):
             value |= (local & LOCAL_MASK) << self._shifts[p[old]]
-            value |= (local >> LOCAL_BITS) << (self._moved_shift + p[old])
+            value |= (local >> LOCAL_BITS & 1) << (self._moved_shift + p[old])
+            value |= (local >> (LOCAL_BITS + 1)) << (self._moved_shift + n + p[old])
         return value, p
 
     @property
@@ -1084,9 +1092,9 @@ class KernelModel:
         CPUs' private parts with their lockstep bits, sorted, and per lock and datum the
         renaming-free fields (the ``break_lock`` flag, how many CPUs hold, write or wait), the
         locks' in sorted order since renaming CPUs also renames their private locks."""
-        moved = state >> self._moved_shift
-        cpus = sorted((self._locals[(state >> shift) & LOCAL_MASK], moved >> i & 1)
-                      for i, shift in enumerate(self._shifts))
+        upper, n = state >> self._moved_shift, len(self._shifts)
+        cpus = sorted((self._locals[(state >> shift) & LOCAL_MASK], upper >> i & 1,
+                       upper >> (n + i) & 1) for i, shift in enumerate(self._shifts))
         shared = self._shared[state & SHARED_MASK]
         locks = len(self.world.locks)
         counts = tuple(sorted((flag, holders.bit_count(), writers.bit_count(),

@@ -337,9 +337,22 @@ UP: LockAlgorithm[UpWord] = LockAlgorithm(
 # word = (readers, writer, queue): reader CPUs (sorted), writer or NOBODY, FIFO of (cpu, is_write)
 
 
+def _rw_writer_waits(queue: tuple[tuple[int, int], ...]) -> bool:
+    """True when the writer first in line has announced itself in the lock word.
+
+    Only the waiter at the head of the queue holds the kernel's ``wait_lock``, and only a writer
+    there sets ``_QW_WAITING`` (kernel/locking/qrwlock.c, ``queued_write_lock_slowpath``);
+    writers further back are invisible to a reader's fast path.
+    """
+    return bool(queue) and queue[0][1] == 1
+
+
 def _rw_read_enter(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """``queued_read_lock``: share at once unless ``cnts & _QW_WMASK`` (a writer holds or waits),
+    even past readers still queued behind a writer that has left (include/asm-generic/qrwlock.h).
+    """
     readers, writer, queue = word
-    if writer == NOBODY and not queue:
+    if writer == NOBODY and not _rw_writer_waits(queue):
         return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
                        exclusive=False, note="read-acquired")
     return Outcome((readers, writer, (*queue, (cpu, 0))), waits=True, note="queues to read")
@@ -416,7 +429,7 @@ def _rw_describe(word: RwWord) -> str:
 
 RWLOCK: LockAlgorithm[RwWord] = LockAlgorithm(
     name="rwlock",
-    summary="queued rwlock: readers share unless a writer holds or waits; FIFO wait queue",
+    summary="queued rwlock: readers share unless a writer holds or waits first; FIFO wait queue",
     initial=lambda n: ((), NOBODY, ()),
     ops=MappingProxyType({
         "__rw_read_enter": _rw_read_enter, "__rw_write_enter": _rw_write_enter,

@@ -1,12 +1,19 @@
 """Lockstep timing (docs/semantics.md section 6): time advances in ticks, and in each tick every
-unfinished CPU takes exactly one step, in every possible order within the tick.
+arrived, unfinished CPU takes exactly one step, in every possible order within the tick.
 
-The state is the interleaving model's packed int with one "moved in this tick" bit per CPU
-above the CPUs' parts. A CPU may step only while its bit is clear; the step that leaves no
-unmoved CPU able to move ends the tick and clears every bit. A CPU that cannot move (blocked
-on an rt lock, or finished) idles through the tick, but one that becomes able to move before
-the tick ends still takes its step in it. Wakeups come from the environment, between any two
-steps, and take no CPU's turn.
+A CPU may wait any number of ticks before its first step: it has not arrived yet. Its arrival
+is an action of its own, between two ticks, that takes no time and no turn (`ARRIVES`); from
+then on it steps in every tick. So the worst cases of `bounded_wait` and `bounded_latency`
+are over every arrival of every CPU, not over one phase that a scenario would have to pad
+with `work(N)` to vary.
+
+The state is the interleaving model's packed int with, above the CPUs' parts, one "moved in
+this tick" bit per CPU and above those one "arrived" bit per CPU. A CPU may step only once it
+has arrived and while its moved bit is clear; the step that leaves no unmoved, arrived CPU
+able to move ends the tick and clears every moved bit. A CPU that cannot move (blocked on an
+rt lock, or finished) idles through the tick, but one that becomes able to move before the
+tick ends still takes its step in it. Wakeups come from the environment, between
+any two steps, to CPUs that have arrived, and take no CPU's turn.
 """
 
 from __future__ import annotations
@@ -14,8 +21,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from lockbreak.core import LockbreakError
-from model.kernel import Action, KernelModel, PropertySpec
+from model.events import Event
+from model.kernel import Action, KernelModel, PropertySpec, StepInfo
 from model.world import World
+
+ARRIVES = "arrives: it steps in every tick from this one on"
 
 
 def kernel_model(world: World, properties: Sequence[PropertySpec],
@@ -29,64 +39,116 @@ def kernel_model(world: World, properties: Sequence[PropertySpec],
 class LockstepKernelModel(KernelModel):
     """`KernelModel` under lockstep timing; `moves` reports which transitions end a tick."""
 
+    def __init__(self, world: World, properties: Sequence[PropertySpec]) -> None:
+        super().__init__(world, properties)
+        n = world.n_cpus
+        # Per successor slot of `KernelModel`, in its order: the action, its CPU, whether it
+        # is a wakeup, and the slot (mask, cache, fill).
+        actions = [Action(i) for i in range(n)] + [
+            Action(i, True) for i in range(n) if world.wakeups[i]]
+        self._slot_table = [(action, action.cpu, action.wakeup, slot)
+                            for action, slot in zip(actions, self._slots, strict=True)]
+
     @property
     def factored(self) -> bool:
         return False
 
     def successors(self, state: int) -> list[tuple[int, int, int, int]]:
         return [(index, after, violated, witnessed)
-                for index, (_, after, _, violated, witnessed) in enumerate(self._lockstep(state))]
+                for index, (_, _, after, _, violated, witnessed)
+                in enumerate(self._lockstep(state))]
 
     def moves(self, state: int) -> list[tuple[int, int, int]]:
         """``(agent, next_state, ticks)``: ticks is 1 for the step that ends a tick."""
-        return [(agent, after, ticks) for agent, after, ticks, _, _ in self._lockstep(state)]
+        return [(agent, after, ticks) for _, agent, after, ticks, _, _ in self._lockstep(state)]
 
     def actions(self, state: int) -> list[Action]:
-        moved = self.moved(state)
-        return [a for a in super().actions(state & self._core_mask)
-                if a.wakeup or not moved >> a.cpu & 1]
+        return [entry[0] for entry in self._lockstep(state)]
 
     def next_state(self, state: int, action: Action) -> int:
-        return self._entry(state, action)[1]
+        return self._entry(state, action)[2]
 
     def observe(self, before: int | None, action: Action | None, after: int) -> tuple[int, int]:
         if before is None or action is None:
             return super().observe(None, None, after & self._core_mask)
-        _, _, _, violated, witnessed = self._entry(before, action)
+        _, _, _, _, violated, witnessed = self._entry(before, action)
         return violated, witnessed
 
     def attempt(self, state: int, action: Action) -> tuple[int, int, int] | None:
         """`KernelModel.attempt` under lockstep timing (a CPU that has moved must wait)."""
         if action not in self.actions(state):
             return None
-        _, after, _, violated, witnessed = self._entry(state, action)
+        _, _, after, _, violated, witnessed = self._entry(state, action)
         return after, violated, witnessed
+
+    def step_info(self, state: int, action: Action) -> StepInfo:
+        """`KernelModel.step_info`, and the arrival of a CPU that has not arrived yet."""
+        if not action.wakeup and not self.arrived(state) >> action.cpu & 1:
+            return StepInfo(action, ARRIVES, Event.NONE, None)
+        return super().step_info(state & self._core_mask, action)
 
     def moved(self, state: int) -> int:
         """The CPUs (a bitmask) that have taken their step in the current tick."""
-        return state >> self._moved_shift
+        return (state >> self._moved_shift) & ((1 << len(self.agents)) - 1)
 
-    def _entry(self, state: int, action: Action) -> tuple[int, int, int, int, int]:
-        actions = self.actions(state)
-        if action not in actions:
-            raise LockbreakError(f"{action} is not enabled in this state")
-        return self._lockstep(state)[actions.index(action)]
+    def arrived(self, state: int) -> int:
+        """The CPUs (a bitmask) that have arrived: they step in every tick from now on."""
+        return state >> (self._moved_shift + len(self.agents))
 
-    def _lockstep(self, state: int) -> list[tuple[int, int, int, int, int]]:
-        """``(agent, next_state, ticks, violated, witnessed)`` for each enabled action."""
-        moved = self.moved(state)
+    def _entry(self, state: int, action: Action) -> tuple[Action, int, int, int, int, int]:
+        for entry in self._lockstep(state):
+            if entry[0] == action:
+                return entry
+        raise LockbreakError(f"{action} is not enabled in this state")
+
+    def _lockstep(self, state: int) -> list[tuple[Action, int, int, int, int, int]]:
+        """``(action, agent, next_state, ticks, violated, witnessed)`` for each enabled action:
+        the arrivals of the CPUs that have not arrived, then the steps and wakeups of those
+        that have, in `KernelModel.actions` order.
+
+        The hot path of lockstep exploration: each step is one cached lookup, as in
+        `KernelModel.successors`, and the end of a tick one more per arrived, unmoved CPU.
+        """
+        n = len(self.agents)
+        everyone = (1 << n) - 1
+        upper = state >> self._moved_shift
+        moved, arrived = upper & everyone, upper >> n
         core = state & self._core_mask
-        out = []
-        for agent, after, violated, witnessed in self.transitions(core):
-            if agent < 0:
-                out.append((agent, after | moved << self._moved_shift, 0, violated, witnessed))
+        out: list[tuple[Action, int, int, int, int, int]] = []
+        if not moved and arrived != everyone:
+            # Arrivals come only between ticks: one in the middle of a tick is the same as
+            # one at its start followed by the CPU's step at that point of the tick.
+            arrived_shift = self._moved_shift + n
+            out += [(Action(cpu), cpu, state | 1 << (arrived_shift + cpu), 0, 0, 0)
+                    for cpu in range(n) if not arrived >> cpu & 1]
+        kept = state - core
+        slots = self._slots
+        for action, cpu, wakeup, (mask, cache, fill) in self._slot_table:
+            if not arrived >> cpu & 1 or (not wakeup and moved >> cpu & 1):
                 continue
-            if moved >> agent & 1:
+            key = core & mask
+            entry = cache.get(key)
+            if entry is None:
+                entry = fill(key)
+            if not entry:
                 continue
-            now = moved | 1 << agent
-            ticks = 0
-            if not any(self._step(cpu, after) is not None
-                       for cpu in range(len(self.agents)) if not now >> cpu & 1):
-                now, ticks = 0, 1
-            out.append((agent, after | now << self._moved_shift, ticks, violated, witnessed))
+            after = core + entry[0]
+            if wakeup:
+                out.append((action, -1, after + kept, 0, entry[1], entry[2]))
+                continue
+            now = moved | 1 << cpu
+            left = arrived & ~now
+            while left:
+                low = left & -left
+                other_mask, other_cache, other_fill = slots[low.bit_length() - 1]
+                other = after & other_mask
+                can = other_cache.get(other)
+                if can is None:
+                    can = other_fill(other)
+                if can:
+                    break
+                left ^= low
+            ticks = 0 if left else 1
+            out.append((action, cpu, after | (now if left else 0) << self._moved_shift
+                        | arrived << (self._moved_shift + n), ticks, entry[1], entry[2]))
         return out

@@ -3,9 +3,12 @@ with the WORST properties' waits as capped tick counters.
 
 The CPU steps and wakeups are `SymbolicKernel`'s own relation; this module adds only what
 lockstep timing adds to the state (`model.lockstep`): one "moved in this tick" bit per CPU
-(``moved@k``, a bit-vector). A CPU may step only while its bit is clear; the step after which
-no CPU whose bit is clear can step (`SymbolicKernel.can_step` on the next copy) ends the tick
-(``tick@k``) and clears every bit; a wakeup leaves the bits alone and ends no tick.
+(``moved@k``, a bit-vector) and one "arrived" bit per CPU (``arrived@k``). A CPU that has not
+arrived may only arrive: action ``i`` sets its bit and changes nothing else, taking no time. An
+arrived CPU may step only while its moved bit is clear; the step after which no arrived CPU
+whose moved bit is clear can step (`SymbolicKernel.can_step` on the next copy) ends the tick
+(``tick@k``) and clears every moved bit; a wakeup, only of an arrived CPU, leaves the bits
+alone and ends no tick.
 
 Per WORST property and CPU, ``ticks[p].cpuC@k`` counts the ticks its obligation
 (`KernelModel.obligations`: acquire, a failed first attempt until the lock is taken; wakeup,
@@ -61,7 +64,7 @@ class SymbolicLockstepKernel:
     def initial(self) -> tuple[z3.BoolRef, list[z3.BoolRef], list[z3.BoolRef]]:
         init, violated, witnessed = self.inner.initial()
         zero = z3.BitVecVal(0, self._width)
-        out = [init, self.moved(0) == 0]
+        out = [init, self.moved(0) == 0, self.arrived(0) == 0]
         out += [t == zero for b in self.worst_bits for t in self.ticks(b, 0)]
         return z3.And(out), *self._worst_bits(0, list(violated), list(witnessed))
 
@@ -72,17 +75,25 @@ class SymbolicLockstepKernel:
         open on some CPU."""
         relation, violated, witnessed = self.inner.step(k)
         act, moved, after = self.inner.action_var(k), self.moved(k), self.moved(k + 1)
+        arrived, arrives = self.arrived(k), self.arrived(k + 1)
         tick = self.tick(k)
-        moves = []
+        moves, arrivals = [], []
         for cpu in range(self.n):
             bit = z3.BitVecVal(1 << cpu, self.n)
             now = moved | bit
             ends = self._ends(cpu, k)
-            moves.append(z3.And(act == cpu, moved & bit == 0, tick == ends,
+            moves.append(z3.And(act == cpu, arrived & bit != 0, moved & bit == 0, tick == ends,
                                 after == z3.If(ends, z3.BitVecVal(0, self.n), now)))
-        moves.append(z3.And(z3.UGE(act, self.n), z3.Not(tick), after == moved))
+            moves.append(z3.And(act == self.n + cpu, arrived & bit != 0, z3.Not(tick),
+                                after == moved))
+            arrivals.append(z3.And(act == cpu, arrived & bit == 0, arrives == arrived | bit))
+        unchanged = [a == b for a, b in zip(self.inner.state_terms(k),
+                                            self.inner.state_terms(k + 1), strict=True)]
+        arrival = z3.And(z3.Or(arrivals), z3.Not(tick), after == moved, *unchanged,
+                         *(z3.Not(v) for v in violated + witnessed))
         counting = [self._count(b, cpu, k) for b in self.worst_bits for cpu in range(self.n)]
-        return (z3.And(relation, z3.Or(moves), *counting),
+        return (z3.And(z3.Or(z3.And(relation, z3.Or(moves), arrives == arrived), arrival),
+                       *counting),
                 *self._worst_bits(k + 1, list(violated), list(witnessed)))
 
     def candidate_invariants(self, k: int) -> list[z3.BoolRef]:
@@ -96,11 +107,13 @@ class SymbolicLockstepKernel:
         return self.inner.invariant_text(indices)
 
     def domain(self, k: int) -> z3.BoolRef:
-        """`SymbolicKernel.domain`; a tick is never left with every CPU moved, nor with nobody
-        left to move; a counter is at most the cap, and 0 while its obligation is closed."""
-        moved = self.moved(k)
-        out = [self.inner.domain(k), moved != (1 << self.n) - 1,
-               z3.Or(moved == 0, *(z3.And(moved & (1 << cpu) == 0, self.inner.can_step(cpu, k))
+        """`SymbolicKernel.domain`; only arrived CPUs have moved; a tick is never left with
+        every CPU moved, nor with no arrived CPU left to move; a counter is at most the cap, and
+        0 while its obligation is closed."""
+        moved, arrived = self.moved(k), self.arrived(k)
+        out = [self.inner.domain(k), moved != (1 << self.n) - 1, moved & ~arrived == 0,
+               z3.Or(moved == 0, *(z3.And(moved & (1 << cpu) == 0, arrived & (1 << cpu) != 0,
+                                          self.inner.can_step(cpu, k))
                                    for cpu in range(self.n)))]
         for b in self.worst_bits:
             for count, is_open in zip(self.ticks(b, k), self.open(b, k), strict=True):
@@ -108,7 +121,7 @@ class SymbolicLockstepKernel:
         return z3.And(out)
 
     def state_terms(self, k: int) -> list[Any]:
-        out = [*self.inner.state_terms(k), self.moved(k)]
+        out = [*self.inner.state_terms(k), self.moved(k), self.arrived(k)]
         return out + [t for b in self.worst_bits for t in self.ticks(b, k)]
 
     def decode_actions(self, model: z3.ModelRef, length: int) -> list[Action]:
@@ -118,21 +131,28 @@ class SymbolicLockstepKernel:
         """Copy ``k`` as `project` gives an explicit state (the counters are not part of it:
         the engine re-measures them on the explicit trace)."""
         moved = model.eval(self.moved(k), model_completion=True).as_long()
-        return self.inner.decode_state(model, k), moved
+        arrived = model.eval(self.arrived(k), model_completion=True).as_long()
+        return self.inner.decode_state(model, k), moved, arrived
 
     def project(self, state: int) -> Hashable:
-        return self.inner.project(state), self.explicit.moved(state)
+        return (self.inner.project(state), self.explicit.moved(state),
+                self.explicit.arrived(state))
 
     def encode(self, state: int, k: int) -> z3.BoolRef:
         """Constraints that make copy ``k`` equal an explicit lockstep state (counters free)."""
         return z3.And(self.inner.encode(self.explicit.parts(state), k),
-                      self.moved(k) == self.explicit.moved(state))
+                      self.moved(k) == self.explicit.moved(state),
+                      self.arrived(k) == self.explicit.arrived(state))
 
     # ------------------------------------------------------------ ticks and obligations
 
     def moved(self, k: int) -> z3.BitVecRef:
         """The CPUs (bit ``i``: CPU ``i``) that have taken their step in copy ``k``'s tick."""
         return z3.BitVec(f"moved@{k}", self.n)
+
+    def arrived(self, k: int) -> z3.BitVecRef:
+        """The CPUs (bit ``i``: CPU ``i``) that have arrived in copy ``k``."""
+        return z3.BitVec(f"arrived@{k}", self.n)
 
     def tick(self, k: int) -> z3.BoolRef:
         """The transition from copy ``k`` ends a tick."""
@@ -160,19 +180,20 @@ class SymbolicLockstepKernel:
                              "acquire and wakeup obligations")
 
     def stuck(self, k: int) -> z3.BoolRef:
-        """Nothing can move in copy ``k``: no CPU that has not moved can step, and no wakeup
-        is possible (a wait open there never ends)."""
-        moved = self.moved(k)
-        return z3.Not(z3.Or(
+        """Nothing can move in copy ``k``: every CPU has arrived, no CPU that has not moved can
+        step, and no wakeup is possible (a wait open there never ends)."""
+        moved, arrived = self.moved(k), self.arrived(k)
+        return z3.And(arrived == (1 << self.n) - 1, z3.Not(z3.Or(
             *(z3.And(moved & (1 << cpu) == 0, self.inner.can_step(cpu, k))
               for cpu in range(self.n)),
-            *(self.inner.can_wake(cpu, k) for cpu in range(self.n))))
+            *(self.inner.can_wake(cpu, k) for cpu in range(self.n)))))
 
     def _ends(self, cpu: int, k: int) -> z3.BoolRef:
-        """``cpu``'s step from copy ``k`` ends the tick: after it, no CPU that has not moved
-        can step."""
-        now = self.moved(k) | (1 << cpu)
-        return z3.And([z3.Or(now & (1 << j) != 0, z3.Not(self.inner.can_step(j, k + 1)))
+        """``cpu``'s step from copy ``k`` ends the tick: after it, no arrived CPU that has
+        not moved can step."""
+        now, arrived = self.moved(k) | (1 << cpu), self.arrived(k)
+        return z3.And([z3.Or(now & (1 << j) != 0, arrived & (1 << j) == 0,
+                             z3.Not(self.inner.can_step(j, k + 1)))
                        for j in range(self.n) if j != cpu])
 
     def _count(self, bit: int, cpu: int, k: int) -> z3.BoolRef:

@@ -28,8 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 # Together: tas, ticket, qspinlock and rwlock words, the -mm counter, wakeups and
 # preemption, data snapshots, break_lock reads and writes, int-returning break sites.
 SCENARIOS = ["nested-v2.6.9", "nested-mm", "ticket-v2.6.25", "qspinlock-v5.17",
-             "rwlock-write-break-v5.17", "nested-wakeup-v2.6.20", "stale-data-reread-v2.6.9",
-             "restart-v2.6.12"]
+             "rwlock-write-break-v5.17", "rwlock-reader-fastpath-v5.17", "nested-wakeup-v2.6.20",
+             "stale-data-reread-v2.6.9", "restart-v2.6.12"]
 STATES = 60
 
 Successor = tuple[object, tuple, int, int]   # (action, next state's parts, violated, witnessed)

@@ -19,7 +19,8 @@ from lockbreak.cli import main
 from lockbreak.core import CheckResult, Status
 from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import labelled_graph
-from model.lockstep import LockstepKernelModel, kernel_model
+from model.kernel import Action
+from model.lockstep import ARRIVES, LockstepKernelModel, kernel_model
 from model.world import build_world
 from properties.catalogue import specs
 
@@ -43,37 +44,92 @@ def worst(tmp_path: Path, text: str, prop: str) -> CheckResult:
 
 
 def test_in_every_tick_every_cpu_that_can_move_moves_exactly_once(tmp_path: Path) -> None:
-    """Over the whole lockstep graph of the nested scenario: a CPU steps only while it has
-    not moved in the tick; the step that ends a tick leaves no unmoved CPU able to move (its
+    """Over the whole lockstep graph of the nested scenario: an arrival takes no time and
+    changes only its CPU's arrived bit; an arrived CPU steps only while it has not moved in
+    the tick; the step that ends a tick leaves no unmoved, arrived CPU able to move (its
     successor starts a fresh tick); every other step leaves one."""
     model = lockstep(tmp_path, scenario_toml("v2.6.12", [NESTED_CPU0, NESTED_CPU1]),
                      "bounded_wait")
     graph = labelled_graph(model)
     assert not graph.cut_short
-    ticks = 0
+    ticks = arrivals = 0
     for state in graph.states:
-        moved = model.moved(state)
+        moved, arrived = model.moved(state), model.arrived(state)
         for cpu, after, tick in model.moves(state):
             assert cpu >= 0 and not moved >> cpu & 1
+            if not arrived >> cpu & 1:
+                arrivals += 1
+                assert (tick, model.parts(after), model.moved(after), model.arrived(after)) == (
+                    0, model.parts(state), moved, arrived | 1 << cpu)
+                continue
+            assert model.arrived(after) == arrived
             if tick:
                 ticks += 1
                 assert model.moved(after) == 0
             else:
                 now = model.moved(after)
                 assert now == moved | 1 << cpu
-                assert any(not now >> a.cpu & 1 for a in model.actions(after) if not a.wakeup)
-    assert ticks > 0
-    assert len(graph.states) == 259          # pinned: the interleaving graph has 943 states
+                assert any(arrived >> a.cpu & 1 and not now >> a.cpu & 1
+                           for a in model.actions(after) if not a.wakeup)
+    assert ticks > 0 and arrivals > 0
+    # pinned: 259 states with both CPUs arriving in tick 0; the interleaving graph has 943
+    assert len(graph.states) == 1001
 
 
 def test_each_order_within_a_tick_is_explored(tmp_path: Path) -> None:
-    """At the start both CPUs can move, in either order: two actions, then one."""
+    """At the start either CPU may arrive; once both have, both can move in either order:
+    two actions, then one."""
     model = lockstep(tmp_path, scenario_toml("v2.6.12", [NESTED_CPU0, NESTED_CPU1]),
                      "bounded_wait")
     init = model.init_states()[0]
     assert [str(a) for a in model.actions(init)] == ["cpu0", "cpu1"]
-    after_cpu1 = model.next_state(init, model.actions(init)[1])
+    assert [model.step_info(init, a).text for a in model.actions(init)] == [ARRIVES] * 2
+    both = model.next_state(model.next_state(init, Action(0)), Action(1))
+    assert [str(a) for a in model.actions(both)] == ["cpu0", "cpu1"]
+    after_cpu1 = model.next_state(both, model.actions(both)[1])
     assert [str(a) for a in model.actions(after_cpu1)] == ["cpu0"]
+
+
+def test_a_cpu_that_has_not_arrived_does_not_hold_up_the_tick(tmp_path: Path) -> None:
+    """cpu0 arrives alone and steps: its step ends the tick, since cpu1 has not arrived, and
+    cpu1 cannot be woken before it arrives."""
+    text = scenario_toml("v2.6.12", [NESTED_CPU0, (NESTED_CPU1, 1)])
+    model = lockstep(tmp_path, text, "bounded_latency")
+    alone = model.next_state(model.init_states()[0], Action(0))
+    assert Action(1, True) not in model.actions(alone)
+    assert [(cpu, tick) for cpu, _, tick in model.moves(alone)] == [(1, 0), (0, 1)]
+
+
+def test_the_worst_case_is_over_every_arrival(tmp_path: Path) -> None:
+    """trylock-reverse-v2.6.12: with both CPUs starting in tick 0, cpu1 takes B before cpu0
+    reaches it and cpu0 waits 6 ticks. When cpu1 arrives 3 ticks after cpu0, cpu0 takes B
+    first and, its test-and-set lock being unfair, wins both relocks in its loop: cpu1 waits
+    24 ticks. Padding cpu1 with work() no longer changes the worst case: it is one arrival."""
+    scenario = (SCENARIOS / "trylock-reverse-v2.6.12.toml").read_text()
+    result = worst(tmp_path, scenario, "bounded_wait")
+    assert (result.status, result.worst) == (Status.HOLDS, 24)
+    assert result.trace is not None
+    firsts = [i for i, step in enumerate(result.trace.steps) if step.action == Action(1)][:1]
+    assert firsts and firsts[0] > 1, "the worst case needs cpu1 to arrive after cpu0"
+    padded = scenario.replace("spin_lock(B);\nif", "work(2);\nspin_lock(B);\nif")
+    assert padded != scenario
+    assert worst(tmp_path, padded, "bounded_wait").worst == 24
+
+
+@pytest.mark.parametrize(("cpu", "ticks"), [(0, 1), (0, 2), (0, 3), (1, 1), (1, 2), (1, 3)])
+def test_padding_a_cpu_with_work_does_not_change_the_worst_cases(tmp_path: Path, cpu: int,
+                                                                  ticks: int) -> None:
+    """vmap-purge-arrival-v5.17: with every CPU starting in tick 0, `work(N)` in front of
+    either CPU moved its worst cases (bounded_wait 5, 3 or vacuous; bounded_latency 4, 7 or
+    9). Over every arrival a padded CPU is one arrival among the others: 5 and 9 ticks, as
+    without padding."""
+    scenario = (SCENARIOS / "vmap-purge-arrival-v5.17.toml").read_text()
+    first = ["[[cpu]]\ncode = \"\"\"\n", "wakeups = 1\ncode = \"\"\"\n"][cpu]
+    padded = scenario.replace(first, f"{first}work({ticks});\n", 1)
+    assert padded != scenario
+    found = {prop: worst(tmp_path, padded, prop).worst
+             for prop in ("bounded_wait", "bounded_latency")}
+    assert found == {"bounded_wait": 5, "bounded_latency": 9}
 
 
 # ------------------------------------------------------------------ worst cases by hand
@@ -100,7 +156,7 @@ def test_bounded_wait_on_a_tas_lock_by_hand(tmp_path: Path) -> None:
     result = worst(tmp_path, scenario_toml("v2.6.8", TINY_V268, locks="L", lock="tas",
                                            preempt="none"), "bounded_wait")
     assert (result.status, result.worst) == (Status.HOLDS, 4)
-    assert result.trace is not None and len(result.trace) == 10
+    assert result.trace is not None and len(result.trace) == 12   # 10 steps, 2 arrivals
 
 
 def test_bounded_wait_grows_with_the_holders_critical_section(tmp_path: Path) -> None:
@@ -114,15 +170,16 @@ def test_bounded_wait_grows_with_the_holders_critical_section(tmp_path: Path) ->
 
 def test_bounded_latency_by_hand(tmp_path: Path) -> None:
     """One CPU, preempt none, `work(); work(); cond_resched();` and one wakeup. The worst
-    wakeup comes first, before tick 0's step (a wakeup takes no tick): then work (tick 0),
-    work (tick 1), need_resched() -> 1 (tick 2), schedule() (tick 3) closes it: 3 ticks."""
+    wakeup comes as soon as cpu0 arrives, before tick 0's step (a wakeup takes no tick): then
+    work (tick 0), work (tick 1), need_resched() -> 1 (tick 2), schedule() (tick 3) closes it:
+    3 ticks."""
     text = scenario_toml("v2.6.12", [("work(); work(); cond_resched();", 1)], locks="L",
                          preempt="none")
     result = worst(tmp_path, text, "bounded_latency")
     assert (result.status, result.worst) == (Status.HOLDS, 3)
     assert result.trace is not None
     assert [str(s.action) for s in result.trace.steps] == [
-        "wakeup(cpu0)", "cpu0", "cpu0", "cpu0", "cpu0"]
+        "cpu0", "wakeup(cpu0)", "cpu0", "cpu0", "cpu0", "cpu0"]
 
 
 def test_the_end_of_a_code_path_serves_a_wakeup(tmp_path: Path) -> None:
