@@ -45,7 +45,8 @@ class LockstepKernelModel(KernelModel):
         # Per successor slot of `KernelModel`, in its order: the action, its CPU, whether it
         # is a wakeup, and the slot (mask, cache, fill).
         actions = [Action(i) for i in range(n)] + [
-            Action(i, True) for i in range(n) if world.wakeups[i]]
+            Action(i, True) for i in range(n) if world.wakeups[i]] + [
+            Action(i, choice=1) for i in self.choice_agents]
         self._slot_table = [(action, action.cpu, action.wakeup, slot)
                             for action, slot in zip(actions, self._slots, strict=True)]
 

@@ -13,8 +13,10 @@ from lockbreak.core import ScenarioError, Status
 from lockbreak.engines import frontier
 from lockbreak.report.traces import actions_of
 from model.kernel import REGS, Action, KernelModel
+from model.lockstep import LockstepKernelModel
 from model.promela import promela_model
 from model.symbolic import SymbolicKernel
+from model.world import build_world
 from properties.catalogue import specs
 
 SAFETY = ["mutual_exclusion", "no_sleep_in_atomic", "no_stale_use"]
@@ -321,3 +323,15 @@ def test_spin_lock_irqsave_nested_takes_flags_and_a_subclass(tmp_path: Path) -> 
     load_scenario_text(tmp_path, text)
     with pytest.raises(ScenarioError, match="takes a lock and flags and subclass, not 2"):
         load_scenario_text(tmp_path, text.replace("(L, flags, 1)", "(L, flags)"))
+
+
+def test_a_star_guard_is_a_step_of_its_cpu_under_lockstep_timing(tmp_path: Path) -> None:
+    """The guard's true outcome is one more action of the CPU under lockstep timing too: it
+    takes the CPU's turn in the tick, and both outcomes are explored."""
+    text = ('name = "s"\n[kernel]\nversion = "v5.17"\ntiming = "lockstep"\n[locks]\n'
+            'L = "spin"\n[[cpu]]\ncode = "spin_lock(L); while (*) work(); spin_unlock(L);"\n')
+    model = LockstepKernelModel(build_world(load_scenario_text(tmp_path, text)),
+                                specs(["bounded_wait"]))
+    assert Action(0, choice=1) in {a for s in first_states(model, 50) for a in model.actions(s)}
+    wait = check_by_name(model, ["bounded_wait"])["bounded_wait"]
+    assert wait.status is Status.VACUOUS
