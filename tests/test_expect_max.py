@@ -1,6 +1,6 @@
 """A worst case longer than the scenario's ``[expect] ... = { max = N }`` is a violation.
 
-restart-v2.6.25-ticket's waiter waits at worst 5 ticks; with ``max = 3`` every output
+restart-v2.6.25-ticket's waiter waits at worst 7 ticks (over every arrival); with ``max = 3`` every output
 (``check`` text and JSON, the trace file and its replay, the suite's reports) must say
 *violated*, show the worst-case trace as the counterexample, and exit 1.
 """
@@ -23,10 +23,10 @@ RESTART = REPO / "scenarios" / "restart-v2.6.25-ticket.toml"
 def _tight(tmp_path: Path, bound: int) -> Path:
     """restart-v2.6.25-ticket expecting ``bounded_wait`` of at most ``bound`` ticks."""
     text = RESTART.read_text()
-    assert "bounded_wait = { max = 5 }" in text
+    assert "bounded_wait = { max = 7 }" in text
     path = tmp_path / "s" / "tight.toml"
     path.parent.mkdir()
-    path.write_text(text.replace("bounded_wait = { max = 5 }",
+    path.write_text(text.replace("bounded_wait = { max = 7 }",
                                  f"bounded_wait = {{ max = {bound} }}"))
     return path
 
@@ -40,19 +40,19 @@ def test_a_worst_case_beyond_max_is_violated_in_the_text_output(tmp_path: Path) 
     result = _check(tmp_path, _tight(tmp_path, 3))
     assert result.exit_code == 1, result.output
     [line] = [x for x in result.output.splitlines() if x.startswith("  bounded_wait ...")]
-    assert " violated " in line and "worst 5 ticks" in line
+    assert " violated " in line and "worst 7 ticks" in line
     assert line.endswith("expected max 3: NOT MET")
-    assert "bounded_wait violated in 13 steps: worst case 5 ticks, on cpu1: more than the " \
+    assert "bounded_wait violated in 21 steps: worst case 7 ticks, on cpu1: more than the " \
            "expected max of 3" in result.output
-    assert "=> worst case 5 ticks, on cpu1: more than the expected max of 3" in result.output
+    assert "=> worst case 7 ticks, on cpu1: more than the expected max of 3" in result.output
     assert "  replay: lockbreak replay " in result.output
 
 
 def test_a_worst_case_within_max_still_holds(tmp_path: Path) -> None:
-    result = _check(tmp_path, _tight(tmp_path, 5))
+    result = _check(tmp_path, _tight(tmp_path, 7))
     assert result.exit_code == 0, result.output
-    assert "holds      worst 5 ticks" in result.output
-    assert "expected max 5: ok" in result.output
+    assert "holds      worst 7 ticks" in result.output
+    assert "expected max 7: ok" in result.output
 
 
 def test_json_carries_the_max_expectation_and_the_violation(tmp_path: Path) -> None:
@@ -60,10 +60,10 @@ def test_json_carries_the_max_expectation_and_the_violation(tmp_path: Path) -> N
     data = json.loads(result.stdout)
     [record] = data["results"]
     assert (record["status"], record["worst"], record["worst_case"], record["expected"],
-            record["max"], record["met"]) == ("violated", 5, "bounded", "max 3", 3, False)
+            record["max"], record["met"]) == ("violated", 7, "bounded", "max 3", 3, False)
     assert data["exit"] == 1 and result.exit_code == 1
     trace = json.loads(Path(record["trace_file"]).read_text())
-    assert (trace["status"], trace["worst"], len(trace["steps"])) == ("violated", 5, 13)
+    assert (trace["status"], trace["worst"], len(trace["steps"])) == ("violated", 7, 21)
 
 
 def test_replay_reproduces_the_worst_case_beyond_max(tmp_path: Path) -> None:
@@ -71,8 +71,8 @@ def test_replay_reproduces_the_worst_case_beyond_max(tmp_path: Path) -> None:
     [record] = json.loads(result.stdout)["results"]
     replayed = CliRunner().invoke(main, ["replay", record["trace_file"]])
     assert replayed.exit_code == 0, replayed.output
-    assert ("replayed: bounded_wait violated again: the worst case of 5 ticks, more than "
-            "max = 3, is attained again, ending at step 13") in replayed.output
+    assert ("replayed: bounded_wait violated again: the worst case of 7 ticks, more than "
+            "max = 3, is attained again, ending at step 21") in replayed.output
 
 
 def test_the_suite_reports_a_worst_case_beyond_max_as_a_counterexample(
@@ -86,10 +86,10 @@ def test_the_suite_reports_a_worst_case_beyond_max_as_a_counterexample(
     data = json.loads((out / "results.json").read_text())
     [finding] = data["findings"]
     assert (finding["status"], finding["worst"], finding["expected"], finding["met"],
-            finding["failed"]) == ("violated", 5, "max 3", False, True)
+            finding["failed"]) == ("violated", 7, "max 3", False, True)
     cex = finding["counterexample"]
-    assert len(cex["steps"]) == 13 and cex["why"].endswith("more than the expected max of 3")
-    assert "violated (worst 5), expected max 3" in (out / "report.md").read_text()
+    assert len(cex["steps"]) == 21 and cex["why"].endswith("more than the expected max of 3")
+    assert "violated (worst 7), expected max 3" in (out / "report.md").read_text()
 
 
 def test_another_configuration_of_the_suite_is_not_held_to_the_max(tmp_path: Path) -> None:
