@@ -188,7 +188,7 @@ class SymmetricFair:
             keep = inside[base:base + self.states][src] & inside[dst]
             # Parallel edges once each: scipy's strong components do not terminate on a
             # row that repeats a column.
-            pairs = np.unique(src[keep].astype(np.int64) * self.size + dst[keep])
+            pairs = _distinct(src[keep].astype(np.int64) * self.size + dst[keep])
             indptr[base + 1:base + self.states + 1] = np.bincount(pairs // self.size,
                                                                   minlength=self.states)
             parts.append((pairs % self.size).astype(self.index))
@@ -289,13 +289,13 @@ class SymmetricFair:
             np.bitwise_or.at(moving, src[mover], np.left_shift(1, agent[mover]).astype(self.mask))
             back = g.compose[g.inverse[rho[src]], g.compose[g.inverse[self.renaming[edge]],
                                                              rho[dst]]]
-            pairs.append(np.unique(labels[src].astype(np.int64) * len(g.perms) + back))
+            pairs.append(_distinct(labels[src].astype(np.int64) * len(g.perms) + back))
         enabled = self.graph.enabled[nodes % self.states].astype(np.int64)
         served = moving[nodes].astype(np.int64) | (self.all_agents & ~enabled)
         del moving
         reach = np.zeros(count, dtype=np.int64)
         np.bitwise_or.at(reach, labels[nodes], g.image[g.inverse[rho[nodes]], served])
-        generators = np.unique(np.concatenate(pairs))
+        generators = _distinct(np.concatenate(pairs))
         owner, generator = generators // len(g.perms), generators % len(g.perms)
         for _ in range(self.n):
             grown = reach.copy()
@@ -314,9 +314,16 @@ class SymmetricFair:
             _, _, dst = self.successors(frontier)
             if not inside[dst].all():
                 return True
-            frontier = np.unique(dst[~seen[dst]])
+            frontier = _distinct(dst[~seen[dst]])
             seen[frontier] = True
         return False
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct ``values``, sorted (by sorting: numpy's hashing unique is far slower on
+    the millions of edge keys here)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
 
 
 class _Lift:
