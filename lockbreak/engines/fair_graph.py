@@ -223,7 +223,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int64)])
     indptr = np.zeros(stored + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    dst = _joined(search.dst, np.uint32).astype(_fitting(stored))
+    dst = _joined(search.dst, np.uint32).astype(np.int32 if stored < 1 << 31 else np.int64)
     src = np.repeat(np.arange(stored, dtype=dst.dtype), counts)
     del counts
     slot = _joined(search.edge_slot, np.uint8)
@@ -245,7 +245,9 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
 
 
 def _fitting(largest: int) -> type[np.integer[Any]]:
-    """The narrowest signed integer type that holds ``largest`` (and -1)."""
+    """The narrowest signed integer type that holds ``largest`` (and -1), for columns of
+    small numbers (action indices, renamings), never for state or edge indices, which are
+    added and multiplied."""
     for width in (np.int8, np.int16, np.int32):
         if largest < np.iinfo(width).max:
             return width
@@ -282,7 +284,7 @@ def _enabled(indptr: np.ndarray, agent: np.ndarray, n: int) -> np.ndarray:
 
 def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Per state: the first edge from its BFS parent to it (the one BFS reached it by)."""
-    out = np.full(len(parent_state), -1, dtype=_fitting(len(dst)))
+    out = np.full(len(parent_state), -1, dtype=np.int32 if len(dst) < 1 << 31 else np.int64)
     tree = np.flatnonzero((parent_state[dst] == src) & (parent_state[dst] >= 0))
     reached, first = np.unique(dst[tree], return_index=True)
     out[reached] = tree[first]
