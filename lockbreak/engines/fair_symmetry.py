@@ -134,6 +134,7 @@ class SymmetricFair:
         self.index = np.int32 if self.size < 1 << 31 else np.int64
         self.start = np.searchsorted(graph.src, np.arange(self.states + 1))
         self.has_out = np.diff(self.start) > 0
+        # The narrowest unsigned type that holds a bitmask of the agents.
         self.mask = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
                          if n <= 8 * np.dtype(t).itemsize)
 
@@ -145,15 +146,16 @@ class SymmetricFair:
     def successors(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every product edge out of ``nodes``: its source, quotient edge and target."""
         states, places = nodes % self.states, nodes // self.states
-        lo, counts = self.start[states], np.diff(self.start)[states]
+        lo = self.start[states]
+        counts = self.start[states + 1] - lo
         src = np.repeat(nodes, counts)
         edge = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
         moved = self.places[self.renaming[edge], np.repeat(places, counts)].astype(np.int64)
         return src, edge, moved * self.states + self.graph.dst[edge]
 
     def first_of(self, nodes: np.ndarray) -> int:
-        """The node of ``nodes`` reached first: least depth, then least stored state, then
-        least place (the order of a product numbered ``u * n + j``)."""
+        """The node of ``nodes`` to build a counterexample from: least depth, then least
+        stored state, then least place (an order that does not depend on the numbering)."""
         states, places = nodes % self.states, nodes // self.states
         depth = self.graph.depth[states].astype(np.int64)
         return int(nodes[np.argmin((depth * self.states + states) * self.n + places)])
