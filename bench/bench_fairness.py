@@ -1,21 +1,28 @@
 """Benchmark: fair liveness (starvation_free, livelock_free) on the scaled nested scenario
-(bench_nested.py) for n CPUs, the plain engine against the vectorised ones.
+(bench_nested.py) for n CPUs, the plain engine against the vectorised ones, and every
+property as ``lockbreak check`` decides them.
 
-Each run decides both FAIR properties of the n-CPU scenario (v2.6.12, tas, interleaving) in a
-fresh process and prints the states of the graph analysed, wall and CPU seconds, the peak
-resident memory of the process and its growth during the check per state analysed. Modes:
+Each run checks the n-CPU scenario (v2.6.12, tas, interleaving) in a fresh process and prints
+the states of the largest graph analysed, wall and CPU seconds, the peak resident memory of
+the process and its growth during the check per state analysed. Modes:
 
-    plain      the plain engine: a Python state graph (lockbreak.engines.liveness)
-    columns    the frontier engine's graph as numpy columns (lockbreak.engines.fair_graph)
-    quotient   the same on the symmetry quotient, renamings on the edges
+    plain      both FAIR properties on the plain engine: a Python state graph
+               (lockbreak.engines.liveness)
+    columns    both on the frontier engine's graph as numpy columns
+               (lockbreak.engines.fair_graph)
+    quotient   both on the symmetry quotient, renamings on the edges
                (lockbreak.engines.fair_symmetry; what ``lockbreak check`` does by default)
+    all        every property, as ``lockbreak check`` runs them (the WORST ones, measured in
+               ticks, on their own lockstep graph)
 
-A run that does not finish within ``--limit`` seconds (default 600) is reported as such; a
-mode is skipped for larger n once it has timed out. Usage::
+With ``--before REV`` each mode is also run on the code of git revision REV (exported to a
+temporary directory), in the same run, so the figures compare. A run that does not finish
+within ``--limit`` seconds (default 600) or outgrows ``--memory`` GB of address space
+(default 12) is reported as such; a mode is skipped for larger n once it has. Usage::
 
     python bench/bench_fairness.py                          # n = 3, 4, every mode
     python bench/bench_fairness.py --limit 120 3 4 5
-    python bench/bench_fairness.py --modes quotient 5
+    python bench/bench_fairness.py --modes quotient,all --before HEAD~3 3 4
 
 This is a benchmark, not a test: the machine is shared and noisy, so compare figures taken in
 one run.
@@ -24,6 +31,7 @@ one run.
 from __future__ import annotations
 
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -35,13 +43,15 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
-MODES = ("plain", "columns", "quotient")
+MODES = ("plain", "columns", "quotient", "all")
+REPO = Path(__file__).resolve().parent.parent
 
 
 def measure(n: int, mode: str) -> dict[str, Any]:
-    """Decide the n-CPU scenario's FAIR properties under ``mode``."""
-    from lockbreak.cli.checking import Overrides, load
-    from lockbreak.core import PropertyKind
+    """Decide the n-CPU scenario's FAIR properties (every property for ``all``) under
+    ``mode``."""
+    from lockbreak.cli.checking import Overrides, load, run_scenario
+    from lockbreak.core import Budget, PropertyKind, SilentReporter
     from lockbreak.engines import explicit, fair_graph
     from model.kernel import KernelModel
     from model.world import build_world
@@ -54,7 +64,10 @@ def measure(n: int, mode: str) -> dict[str, Any]:
     model = KernelModel(build_world(scenario), specs(of_kind(PropertyKind.FAIR)))
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
-    if mode == "plain":
+    if mode == "all":
+        results = [v.result for v in run_scenario(scenario, properties=None, budget=Budget(),
+                                                  reporter=SilentReporter()).verdicts]
+    elif mode == "plain":
         results = explicit.check(model)
     else:
         results = fair_graph.check(model, symmetry=mode == "quotient")
@@ -66,11 +79,33 @@ def measure(n: int, mode: str) -> dict[str, Any]:
             "verdicts": {r.property: r.status.value for r in results}}
 
 
+def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str, Any] | str:
+    """One measurement in a fresh process importing lockbreak from ``code``: its figures,
+    or why there are none."""
+    def cap() -> None:
+        size = int(memory * 2**30)
+        resource.setrlimit(resource.RLIMIT_AS, (size, size))
+
+    env = {**os.environ, "PYTHONPATH": str(code)}
+    try:
+        out = subprocess.run([sys.executable, __file__, "--child", str(n), mode],
+                             capture_output=True, text=True, timeout=limit, env=env,
+                             preexec_fn=cap)
+    except subprocess.TimeoutExpired:
+        return f"(not finished in {limit:g} s)"
+    if out.returncode:
+        if "MemoryError" in out.stderr or "Unable to allocate" in out.stderr:
+            return f"(out of memory at {memory:g} GB)"
+        raise RuntimeError(out.stderr)
+    figures: dict[str, Any] = json.loads(out.stdout)
+    return figures
+
+
 def main(argv: list[str]) -> None:
     if argv and argv[0] == "--child":
         print(json.dumps(measure(int(argv[1]), argv[2])))
         return
-    options = {"--limit": "600", "--modes": ",".join(MODES)}
+    options = {"--limit": "600", "--modes": ",".join(MODES), "--memory": "12", "--before": ""}
     sizes = []
     words = iter(argv)
     for word in words:
@@ -78,31 +113,45 @@ def main(argv: list[str]) -> None:
             options[word] = next(words)
         else:
             sizes.append(int(word))
-    limit = float(options["--limit"])
+    limit, memory = float(options["--limit"]), float(options["--memory"])
     modes = options["--modes"].split(",")
     sizes = sizes or [3, 4]
-    print("scaled nested scenario, v2.6.12, tas, interleaving, repeat 3, starvation_free and "
-          f"livelock_free; {limit:g} s per run")
-    print(f"{'n':>2} {'mode':>9} {'states':>12} {'wall s':>8} {'cpu s':>8} {'peak MB':>8} "
-          f"{'B/state':>8}  verdicts")
-    timed_out: set[str] = set()
+    print("scaled nested scenario, v2.6.12, tas, interleaving, repeat 3; FAIR properties "
+          f"(every property in mode all); {limit:g} s and {memory:g} GB per run")
+    with tempfile.TemporaryDirectory() as tmp:
+        codes = [("", REPO)]
+        if options["--before"]:
+            rev = options["--before"]
+            archive = subprocess.run(["git", "-C", str(REPO), "archive", rev],
+                                     capture_output=True, check=True).stdout
+            subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
+            codes.insert(0, (rev, Path(tmp)))
+        report(sizes, modes, codes, limit, memory)
+
+
+def report(sizes: list[int], modes: list[str], codes: list[tuple[str, Path]], limit: float,
+           memory: float) -> None:
+    """Measure and print each size, mode and code."""
+    width = max(len(f"{mode} {rev}".strip()) for mode in modes for rev, _ in codes)
+    print(f"{'n':>2} {'mode':>{width}} {'states':>12} {'wall s':>8} {'cpu s':>8} "
+          f"{'peak MB':>8} {'B/state':>8}  verdicts")
+    failed: set[str] = set()
     for n in sizes:
         for mode in modes:
-            if mode in timed_out:
-                print(f"{n:>2} {mode:>9} {'(skipped: timed out at a smaller n)':>45}")
-                continue
-            try:
-                out = subprocess.run([sys.executable, __file__, "--child", str(n), mode],
-                                     capture_output=True, text=True, check=True, timeout=limit)
-            except subprocess.TimeoutExpired:
-                timed_out.add(mode)
-                print(f"{n:>2} {mode:>9} {'(not finished in ' + format(limit, 'g') + ' s)':>45}")
-                continue
-            r = json.loads(out.stdout)
-            verdicts = ",".join(f"{k}={v}" for k, v in r["verdicts"].items())
-            print(f"{n:>2} {mode:>9} {r['states']:>12,} {r['seconds']:>8.2f} {r['cpu']:>8.2f} "
-                  f"{r['peak_bytes'] / 2**20:>8.0f} {r['grown_bytes'] / r['states']:>8.0f}  "
-                  f"{verdicts}", flush=True)
+            for rev, code in codes:
+                label = f"{mode} {rev}".strip()
+                if label in failed:
+                    print(f"{n:>2} {label:>{width}} (skipped: failed at a smaller n)")
+                    continue
+                r = run(n, mode, limit, memory, code)
+                if isinstance(r, str):
+                    failed.add(label)
+                    print(f"{n:>2} {label:>{width}} {r}", flush=True)
+                    continue
+                verdicts = ",".join(f"{k}={v}" for k, v in r["verdicts"].items())
+                print(f"{n:>2} {label:>{width}} {r['states']:>12,} {r['seconds']:>8.2f} "
+                      f"{r['cpu']:>8.2f} {r['peak_bytes'] / 2**20:>8.0f} "
+                      f"{r['grown_bytes'] / r['states']:>8.0f}  {verdicts}", flush=True)
 
 
 if __name__ == "__main__":

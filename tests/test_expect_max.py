@@ -1,7 +1,7 @@
 """A worst case longer than the scenario's ``[expect] ... = { max = N }`` is a violation.
 
-restart-v2.6.25-ticket's waiter waits at worst 7 ticks (over every arrival); with ``max = 3`` every output
-(``check`` text and JSON, the trace file and its replay, the suite's reports) must say
+restart-v2.6.25-ticket's waiter waits at worst 7 ticks (over every arrival); with ``max = 3``
+every output (``check`` text and JSON, the trace file and its replay, the suite's reports) must say
 *violated*, show the worst-case trace as the counterexample, and exit 1.
 """
 

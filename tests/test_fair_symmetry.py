@@ -12,12 +12,15 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from scipy.sparse import csr_matrix
+from scipy.sparse.csgraph import connected_components
 from test_kernel_model import identical_text
 
 from lockbreak.core import CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, fair_graph
-from lockbreak.engines.fair_symmetry import Renamings
+from lockbreak.engines.fair_symmetry import Renamings, SymmetricFair
 from lockbreak.engines.liveness import open_forever
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
@@ -152,3 +155,41 @@ def test_check_reports_a_lifted_lasso_that_lockbreak_replay_accepts(tmp_path: Pa
     replayed = CliRunner().invoke(main, ["replay", str(trace)])
     assert replayed.exit_code == 0, replayed.output
     assert "replayed: starvation_free violated again for cpu" in replayed.stdout
+
+
+def test_the_product_built_a_place_at_a_time_has_the_components_of_the_whole(
+        tmp_path: Path) -> None:
+    model = model_of(tmp_path, forever_text(3, "tas", "full"))
+    graph = fair_graph.labelled(model, symmetry=True)
+    fair = SymmetricFair(model, graph)
+    bit = model.property_names.index("starvation_free")
+    inside = fair.open_nodes(bit)
+    # The whole product laid out, as the analysis never does: edge (u, j) -> (v, pi[j]).
+    places = np.arange(fair.n).repeat(len(graph.dst))
+    edge = np.tile(np.arange(len(graph.dst)), fair.n)
+    src = places * fair.states + graph.src[edge]
+    dst = fair.group.apply[fair.renaming[edge], places] * fair.states + graph.dst[edge]
+    assert len(set(zip(src.tolist(), dst.tolist(), strict=True))) < len(src)  # parallel edges
+    kept = inside[src] & inside[dst]
+    whole = csr_matrix((np.ones(int(kept.sum())), (src[kept], dst[kept])),
+                       shape=(fair.size, fair.size))
+    count, labels = connected_components(whole, directed=True, connection="strong")
+    built, built_count = fair.components(inside)
+    assert built_count == count
+    pairs = set(zip(labels.tolist(), built.tolist(), strict=True))
+    assert len(pairs) == count          # the same partition of the nodes
+
+
+def test_the_columns_are_narrow_and_the_search_keeps_no_edge_lists(tmp_path: Path) -> None:
+    model = model_of(tmp_path, forever_text(3, "tas", "full"))
+    graph = fair_graph.labelled(model, symmetry=True)
+    assert graph.renaming is not None
+    assert {column.dtype.itemsize for column in (graph.agent, graph.ticks, graph.index,
+                                                 graph.enabled, graph.renaming, graph.slot)} == {1}
+    assert {graph.src.dtype, graph.dst.dtype, graph.parent.dtype} == {np.dtype(np.int32)}
+    search = graph.states.search
+    assert not (search.dst or search.edge_counts or search.edge_slot or search.edge_perm)
+    fair = SymmetricFair(model, graph)
+    product_edges = len(graph.dst) * fair.n
+    assert all(len(value) < product_edges for value in vars(fair).values()
+               if isinstance(value, np.ndarray))

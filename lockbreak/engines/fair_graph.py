@@ -230,17 +230,33 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     np.cumsum(counts, out=indptr[1:])
     dst = _joined(search.dst, np.uint32).astype(np.int32 if stored < 1 << 31 else np.int64)
     src = np.repeat(np.arange(stored, dtype=dst.dtype), counts)
+    del counts
     slot = _joined(search.edge_slot, np.uint8)
+    renaming = (_joined(search.edge_perm, np.uint32).astype(_fitting(len(search.perms)))
+                if symmetry else None)
+    # The search's per-chunk edge lists are now columns: only its states stay with it.
+    search.dst, search.edge_counts, search.edge_slot, search.edge_perm = [], [], [], []
     agent = np.where(slot < n, slot, -1).astype(np.int8)
     ticks = (agent >= 0).astype(np.int8)
-    index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(np.int32)
+    index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(
+        _fitting(int(np.diff(indptr).max(initial=0))))
     parent_state = _joined(search.parents, np.int64)
-    enabled = _enabled(indptr, agent)
+    enabled = _enabled(indptr, agent, n)
+    del indptr
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
                        _parent_edges(parent_state, src, dst), depth,
                        _owing(model, search, keys), enabled, search.seconds, search.cut_short,
-                       _joined(search.edge_perm, np.int64) if symmetry else None,
-                       list(search.perms), slot)
+                       renaming, list(search.perms), slot)
+
+
+def _fitting(largest: int) -> type[np.integer[Any]]:
+    """The narrowest signed integer type that holds ``largest`` (and -1), for columns of
+    small numbers (action indices, renamings), never for state or edge indices, which are
+    added and multiplied."""
+    for width in (np.int8, np.int16, np.int32):
+        if largest < np.iinfo(width).max:
+            return width
+    return np.int64
 
 
 def _check_ticks(model: Any) -> None:
@@ -257,10 +273,14 @@ def _joined(parts: Sequence[np.ndarray], dtype: Any) -> np.ndarray:
     return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype)
 
 
-def _enabled(indptr: np.ndarray, agent: np.ndarray) -> np.ndarray:
-    """Per state: the bitmask of agents with an edge out of it."""
-    bits = np.where(agent >= 0, np.left_shift(1, np.maximum(agent, 0).astype(np.int64)), 0)
-    out = np.zeros(len(indptr) - 1, dtype=np.int64)
+def _enabled(indptr: np.ndarray, agent: np.ndarray, n: int) -> np.ndarray:
+    """Per state: the bitmask of agents with an edge out of it, in the narrowest unsigned
+    type of ``n`` bits."""
+    width = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                 if n <= 8 * np.dtype(t).itemsize)
+    bits = np.where(agent >= 0, np.left_shift(1, np.maximum(agent, 0).astype(np.uint64)),
+                    0).astype(width)
+    out = np.zeros(len(indptr) - 1, dtype=width)
     nonempty = np.flatnonzero(np.diff(indptr) > 0)
     if len(nonempty):
         out[nonempty] = np.bitwise_or.reduceat(bits, indptr[nonempty])
@@ -269,7 +289,7 @@ def _enabled(indptr: np.ndarray, agent: np.ndarray) -> np.ndarray:
 
 def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Per state: the first edge from its BFS parent to it (the one BFS reached it by)."""
-    out = np.full(len(parent_state), -1, dtype=np.int64)
+    out = np.full(len(parent_state), -1, dtype=np.int32 if len(dst) < 1 << 31 else np.int64)
     tree = np.flatnonzero((parent_state[dst] == src) & (parent_state[dst] >= 0))
     reached, first = np.unique(dst[tree], return_index=True)
     out[reached] = tree[first]

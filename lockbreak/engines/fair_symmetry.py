@@ -60,7 +60,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import breadth_first_order, connected_components
+from scipy.sparse.csgraph import connected_components
 
 from lockbreak.core import CheckResult, PropertyKind, Stats, Status, Step, Trace
 
@@ -110,7 +110,14 @@ class Renamings:
 
 
 class SymmetricFair:
-    """The FAIR properties on the quotient `ColumnGraph` (built with symmetry) of ``model``."""
+    """The FAIR properties on the quotient `ColumnGraph` (built with symmetry) of ``model``.
+
+    The product with the tracked agent's place is never laid out whole: node ``j * S + u``
+    is stored state ``u`` with the tracked agent in place ``j`` (``S`` stored states), and
+    the edges out of place ``j`` are the quotient's edges, their targets computed one place
+    at a time (`targets`). Only the subgraph a question needs is built, as a CSR matrix
+    for the strongly connected components, and freed before the next step.
+    """
 
     def __init__(self, model: Any, graph: ColumnGraph) -> None:
         assert graph.renaming is not None
@@ -118,29 +125,40 @@ class SymmetricFair:
         n = self.n = len(model.agents)
         self.all_agents = (1 << n) - 1
         self.group = Renamings(n, model.canonical_groups)
-        renaming = np.array([self.group.ids[tuple(p)] for p in graph.renamings] or [0],
-                            dtype=np.int64)[graph.renaming]
-        # The product with the tracked agent's place: node u * n + j; its edges laid out
-        # sorted by source, each source's block of quotient edges once per place.
-        states = len(graph.states)
-        self.size = states * n
-        degree = np.bincount(graph.src, minlength=states).astype(np.int64)
-        first = np.concatenate([[0], np.cumsum(degree)])[:-1]
-        node = np.arange(self.size, dtype=np.int64)
-        sizes = degree[node // n]
-        block = first[node // n] * n + node % n * sizes     # where a node's edges begin
-        edge = (np.arange(int(sizes.sum()), dtype=np.int64)
-                - np.repeat(block - first[node // n], sizes))
-        place = np.repeat(node % n, sizes)
-        index = np.int32 if self.size < 1 << 31 else np.int64
-        self.src = np.repeat(node.astype(index), sizes)
-        self.dst = (graph.dst[edge].astype(np.int64) * n
-                    + self.group.apply[renaming[edge], place]).astype(index)
-        self.agent = graph.agent[edge]
-        self.renaming = renaming[edge].astype(np.int32)
-        self.has_out = sizes > 0
-        self.enabled = np.repeat(graph.enabled, n)
-        self.depth = np.repeat(graph.depth.astype(np.int64), n)
+        # Each quotient edge's renaming, numbered as in `group`.
+        self.renaming = np.array([self.group.ids[tuple(p)] for p in graph.renamings] or [0],
+                                 dtype=np.int16)[graph.renaming]
+        self.places = self.group.apply.astype(np.uint8)
+        self.states = len(graph.states)
+        self.size = self.states * n
+        self.index = np.int32 if self.size < 1 << 31 else np.int64
+        self.start = np.searchsorted(graph.src, np.arange(self.states + 1))
+        self.has_out = np.diff(self.start) > 0
+        # The narrowest unsigned type that holds a bitmask of the agents.
+        self.mask = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                         if n <= 8 * np.dtype(t).itemsize)
+
+    def targets(self, place: int) -> np.ndarray:
+        """Per quotient edge, the product node it leads to from its source in ``place``."""
+        moved = self.places[self.renaming, place].astype(self.index)
+        return moved * self.states + self.graph.dst
+
+    def successors(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Every product edge out of ``nodes``: its source, quotient edge and target."""
+        states, places = nodes % self.states, nodes // self.states
+        lo = self.start[states]
+        counts = self.start[states + 1] - lo
+        src = np.repeat(nodes, counts)
+        edge = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
+        moved = self.places[self.renaming[edge], np.repeat(places, counts)].astype(np.int64)
+        return src, edge, moved * self.states + self.graph.dst[edge]
+
+    def first_of(self, nodes: np.ndarray) -> int:
+        """The node of ``nodes`` to build a counterexample from: least depth, then least
+        stored state, then least place (an order that does not depend on the numbering)."""
+        states, places = nodes % self.states, nodes // self.states
+        depth = self.graph.depth[states].astype(np.int64)
+        return int(nodes[np.argmin((depth * self.states + states) * self.n + places)])
 
     # ------------------------------------------------------------ deciding
 
@@ -155,42 +173,77 @@ class SymmetricFair:
         return results
 
     def open_nodes(self, bit: int) -> np.ndarray:
-        places = np.arange(self.n, dtype=np.int64) + bit * self.n
-        return (self.graph.owing[:, None] >> places & 1).astype(bool).ravel()
+        inside = np.empty(self.size, dtype=bool)
+        for place in range(self.n):
+            inside[place * self.states:(place + 1) * self.states] = (
+                self.graph.owing >> (bit * self.n + place) & 1).astype(bool)
+        return inside
+
+    def components(self, inside: np.ndarray) -> tuple[np.ndarray, int]:
+        """SCC labels of the product restricted to ``inside`` nodes, and their number."""
+        src = self.graph.src
+        indptr = np.zeros(self.size + 1, dtype=np.int64)
+        parts = []
+        for place in range(self.n):
+            base = place * self.states
+            dst = self.targets(place)
+            keep = inside[base:base + self.states][src] & inside[dst]
+            # Parallel edges once each: scipy's strong components do not terminate on a
+            # row that repeats a column.
+            pairs = _distinct(src[keep].astype(np.int64) * self.size + dst[keep])
+            indptr[base + 1:base + self.states + 1] = np.bincount(pairs // self.size,
+                                                                  minlength=self.states)
+            parts.append((pairs % self.size).astype(self.index))
+        np.cumsum(indptr, out=indptr)
+        indices = np.concatenate(parts)
+        del parts
+        # scipy reads only the structure; a broadcast one stands in for the weights.
+        ones = np.broadcast_to(np.float64(1), indices.shape)
+        matrix = csr_matrix((ones, indices, indptr.astype(self.index)),
+                            shape=(self.size, self.size), copy=False)
+        count, labels = connected_components(matrix, directed=True, connection="strong")
+        return labels, count
+
+    def internal(self, inside: np.ndarray, labels: np.ndarray, place: int
+                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The product edges out of ``place`` inside one component of ``inside``: their
+        quotient edges, sources and targets."""
+        base = place * self.states
+        dst = self.targets(place)
+        src = self.graph.src.astype(self.index) + base
+        keep = inside[src] & inside[dst] & (labels[src] == labels[dst])
+        return np.flatnonzero(keep), src[keep], dst[keep]
 
     def fair(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
-        internal = inside[self.src] & inside[self.dst]
-        matrix = csr_matrix((np.ones(int(internal.sum()), dtype=np.int8),
-                             (self.src[internal], self.dst[internal])),
-                            shape=(self.size, self.size))
-        count, labels = connected_components(matrix, directed=True, connection="strong")
-        internal &= labels[self.src] == labels[self.dst]
+        labels, count = self.components(inside)
         size = np.bincount(labels, minlength=count)
         loops = np.zeros(count, dtype=bool)
-        loops[labels[self.src[internal & (self.src == self.dst)]]] = True
+        for place in range(self.n):
+            _, src, dst = self.internal(inside, labels, place)
+            loops[labels[src[src == dst]]] = True
         cyclic = (size > 1) | loops
         members = np.flatnonzero(inside)
-        fair = self._fair_components(labels, internal, cyclic, count)
-        stuck = members[~self.has_out[members]]
+        fair = self._fair_components(inside, labels, cyclic, count)
+        stuck = members[~self.has_out[members % self.states]]
         candidates = members[fair[labels[members]]]
         entries = []
         if len(stuck):
-            k = int(stuck[np.argmin(self.depth[stuck])])
-            entries = [(int(self.depth[k]), 0, k)]
+            k = self.first_of(stuck)
+            entries = [(int(self.graph.depth[k % self.states]), 0, k)]
         if len(candidates):
-            k = int(candidates[np.argmin(self.depth[candidates])])
-            entries.append((int(self.depth[k]), 1, k))
+            k = self.first_of(candidates)
+            entries.append((int(self.graph.depth[k % self.states]), 1, k))
         if not entries:
             if not bool(cyclic[labels[members]].any()):
                 return CheckResult("", Status.VACUOUS, detail=(
                     "never violated, but no execution, fair or not, keeps it open forever"))
             return CheckResult("", Status.HOLDS)
         _, looping, node = min(entries)
-        init, stem = self.graph.states.search._real_path(node // self.n)
+        init, stem = self.graph.states.search._real_path(node % self.states)
         at = stem[-1].state if stem else init
         frame = tuple(self.model.canonical_perm(at)[1])
-        tracked = frame.index(node % self.n)
+        tracked = frame.index(node // self.states)
         who = self.model.agents[tracked]
         if not looping:
             return CheckResult("", Status.VIOLATED, Trace(init, tuple(stem)), detail=(
@@ -220,44 +273,47 @@ class SymmetricFair:
             open_all &= self.model.obligations(step.state) >> shift
         return [a for a in range(self.n) if open_all >> a & 1]
 
-    def _fair_components(self, labels: np.ndarray, internal: np.ndarray, cyclic: np.ndarray,
+    def _fair_components(self, inside: np.ndarray, labels: np.ndarray, cyclic: np.ndarray,
                          count: int) -> np.ndarray:
         """Per component: whether its lifts are weakly fair (the module docstring's 3)."""
         g = self.group
-        edges = np.flatnonzero(internal)
-        src, dst = self.src[edges], self.dst[edges]
-        nodes = np.flatnonzero(cyclic[labels])
         fair = np.zeros(count, dtype=bool)
-        if not len(nodes):
+        if not cyclic.any():
             return fair
-        # A spanning forest of the components, breadth first from each one's first node.
-        start = np.concatenate([[0], np.cumsum(np.bincount(src, minlength=self.size))])
-        rho = np.full(self.size, -1, dtype=np.int64)
+        # A spanning forest of the cyclic components, breadth first from each one's first
+        # node: rho[w] takes the root's names to w's.
+        rho = np.full(self.size, -1, dtype=np.int16)
+        nodes = np.flatnonzero(cyclic[labels] & inside)
         _, first = np.unique(labels[nodes], return_index=True)
         frontier = nodes[first]
         rho[frontier] = g.identity
         while len(frontier):
-            lo, hi = start[frontier], start[frontier + 1]
-            counts = hi - lo
-            out = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-            new = rho[dst[out]] < 0
-            out = out[new]
-            reached, at = np.unique(dst[out], return_index=True)
-            tree = edges[out[at]]
-            rho[reached] = g.compose[self.renaming[tree], rho[self.src[tree]]]
+            src, edge, dst = self.successors(frontier)
+            new = inside[dst] & (labels[dst] == labels[src]) & (rho[dst] < 0)
+            reached, at = np.unique(dst[new], return_index=True)
+            tree = np.flatnonzero(new)[at]
+            rho[reached] = g.compose[self.renaming[edge[tree]], rho[src[tree]]]
             frontier = reached
-        # What moves, or cannot move, at each node, in the root's names.
-        moving = np.zeros(self.size, dtype=np.int64)
-        agent = self.agent[edges].astype(np.int64)
-        np.bitwise_or.at(moving, src[agent >= 0], np.left_shift(1, agent[agent >= 0]))
-        served = (moving[nodes] | (self.all_agents & ~self.enabled[nodes]))
+        # What moves, or cannot move, at each node, in the root's names; and the
+        # generators of each component's group of closed-walk renamings.
+        moving = np.zeros(self.size, dtype=self.mask)
+        pairs = []
+        for place in range(self.n):
+            edge, src, dst = self.internal(inside, labels, place)
+            edge, src, dst = (x[cyclic[labels[src]]] for x in (edge, src, dst))
+            agent = self.graph.agent[edge].astype(np.int64)
+            mover = agent >= 0
+            np.bitwise_or.at(moving, src[mover], np.left_shift(1, agent[mover]).astype(self.mask))
+            back = g.compose[g.inverse[rho[src]], g.compose[g.inverse[self.renaming[edge]],
+                                                             rho[dst]]]
+            pairs.append(_distinct(labels[src].astype(np.int64) * len(g.perms) + back))
+        enabled = self.graph.enabled[nodes % self.states].astype(np.int64)
+        served = moving[nodes].astype(np.int64) | (self.all_agents & ~enabled)
+        del moving
         reach = np.zeros(count, dtype=np.int64)
         np.bitwise_or.at(reach, labels[nodes], g.image[g.inverse[rho[nodes]], served])
-        # The generators of each component's group of closed-walk renamings.
-        back = g.compose[g.inverse[rho[src]], g.compose[g.inverse[self.renaming[edges]],
-                                                         rho[dst]]]
-        pairs = np.unique(labels[src] * len(g.perms) + back)
-        owner, generator = pairs // len(g.perms), pairs % len(g.perms)
+        generators = _distinct(np.concatenate(pairs))
+        owner, generator = generators // len(g.perms), generators % len(g.perms)
         for _ in range(self.n):
             grown = reach.copy()
             np.bitwise_or.at(grown, owner, g.image[generator, reach[owner]])
@@ -268,10 +324,23 @@ class SymmetricFair:
 
     def _can_close(self, node: int, inside: np.ndarray) -> bool:
         """Whether some path from product ``node`` reaches one where it is closed."""
-        matrix = csr_matrix((np.ones(len(self.src), dtype=np.int8), (self.src, self.dst)),
-                            shape=(self.size, self.size))
-        reached = breadth_first_order(matrix, node, directed=True, return_predecessors=False)
-        return bool((~inside[reached]).any())
+        seen = np.zeros(self.size, dtype=bool)
+        seen[node] = True
+        frontier = np.array([node], dtype=np.int64)
+        while len(frontier):
+            _, _, dst = self.successors(frontier)
+            if not inside[dst].all():
+                return True
+            frontier = _distinct(dst[~seen[dst]])
+            seen[frontier] = True
+        return False
+
+
+def _distinct(values: np.ndarray) -> np.ndarray:
+    """The distinct ``values``, sorted (by sorting: numpy's hashing unique is far slower on
+    the millions of edge keys here)."""
+    values = np.sort(values)
+    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
 
 
 class _Lift:
@@ -282,7 +351,7 @@ class _Lift:
     def __init__(self, fair: SymmetricFair, tracked: int, component: np.ndarray) -> None:
         self.model, self.graph, self.n = fair.model, fair.graph, fair.n
         self.tracked, self.component = tracked, component
-        self.start = np.searchsorted(self.graph.src, np.arange(len(self.graph.states) + 1))
+        self.start, self.states = fair.start, fair.states
         self.wake_agents = tuple(self.model.wake_agents)
         self.index: dict[int, int] = {}      # representative -> its stored index
 
@@ -315,7 +384,7 @@ class _Lift:
         for e, key in zip(edges, keys, strict=True):
             renaming = g.renamings[int(g.renaming[e])]
             after_frame = tuple(renaming[frame[b]] for b in range(self.n))
-            node = int(g.dst[e]) * self.n + after_frame[self.tracked]
+            node = after_frame[self.tracked] * self.states + int(g.dst[e])
             if not self.component[node]:
                 continue
             index = order.index(key)
