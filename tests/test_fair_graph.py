@@ -17,6 +17,7 @@ from toys import Spinners
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.liveness import open_forever
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
@@ -168,3 +169,42 @@ def test_too_many_cpus_to_pack_fall_back_to_the_plain_analysis() -> None:
     assert [everything(r) for r in fair_graph.check(model, budget=budget)] == [
         everything(r) for r in plain]
     assert {r.status for r in plain} == {Status.INCOMPLETE}
+
+
+class StopAt:
+    """``Interruption.requested`` that asks for a stop at its ``at``-th poll, and never again."""
+
+    def __init__(self, at: int) -> None:
+        self.at, self.polls = at, 0
+
+    def __call__(self) -> str:
+        self.polls += 1
+        return "test stop" if self.polls == self.at else ""
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+@pytest.mark.parametrize("at", [1, 8, 24, 32, 1000])
+def test_a_stopped_check_resumes_to_the_uninterrupted_results(at: int, symmetry: bool) -> None:
+    """`lockbreak check` always runs with an interruption (Ctrl-C, SIGTERM, --timeout write a
+    checkpoint): wherever the stop falls, in the frontier part or in the graph search, the
+    run says incomplete, leaves a snapshot, and a fresh model resumed from it gives the
+    uninterrupted results."""
+    path = REPO / "scenarios" / "starvation-tas-v2.6.12.toml"
+    scenario = load_scenario(path, known_properties=KNOWN)
+    whole = fair_graph.check(kernel_model(build_world(scenario), specs(list(KNOWN))),
+                             symmetry=symmetry)
+    model = kernel_model(build_world(scenario), specs(list(KNOWN)))
+    stop = Interruption(StopAt(at))
+    first = fair_graph.check(model, symmetry=symmetry, interruption=stop)
+    if stop.saved is None:          # finished before the at-th poll
+        assert [everything(r) for r in first] == [everything(r) for r in whole]
+        return
+    assert stop.saved["engine"] == fair_graph.ENGINE
+    assert any(r.status is Status.INCOMPLETE and "test stop" in r.detail for r in first)
+    fresh = kernel_model(build_world(scenario), specs(list(KNOWN)))
+    again = Interruption(StopAt(0), resume=stop.saved)
+    resumed = fair_graph.check(fresh, symmetry=symmetry, interruption=again)
+    assert again.saved is None
+    assert [everything(r)[:3] for r in resumed] == [everything(r)[:3] for r in whole]
+    assert [r.trace and r.trace.states for r in resumed] == [
+        r.trace and r.trace.states for r in whole]

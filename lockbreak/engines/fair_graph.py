@@ -29,8 +29,8 @@ exact); the WORST ones always on the full graph. Partial-order reduction is neve
 from __future__ import annotations
 
 import functools
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
@@ -75,6 +75,18 @@ def serves(model: object) -> bool:
             and isinstance(model, Owing) and not getattr(model, "choice_agents", ()))
 
 
+ENGINE = "fair_graph"       # the tag of this module's checkpoint snapshots
+
+
+class _Stopped(Exception):
+    """The graph search was asked to stop (``Interruption.requested``, or the timeout of a
+    run that can be resumed) before the graph was whole."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
 def check(model: Any, *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
@@ -83,24 +95,58 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     """`lockbreak.engines.frontier.check`, with the FAIR and WORST properties decided on this
     module's graph when `serves` says so.
 
-    The SAFETY and CAN_FINISH properties go to the frontier engine as they would alone.
-    A run that may be stopped and resumed (``interruption``) goes to the frontier engine
-    whole, whose snapshots cover the plain engine's fairness analysis.
+    The SAFETY and CAN_FINISH properties go to the frontier engine as they would alone, and
+    stop and resume as there. A stop during the graph search of the others (a requested stop
+    or the timeout, with an ``interruption``) leaves a snapshot that keeps the first part's
+    results and the model's tables, so a resume decides only the rest, on a graph searched
+    again from the start. A snapshot of another engine is resumed by `frontier.check`.
     """
-    if interruption is not None or not serves(model):
+    resume = interruption.resume if interruption is not None else None
+    if not serves(model) or (resume is not None and resume.get("engine") != ENGINE):
         return frontier.check(model, properties=properties, budget=budget, reporter=reporter,
                               symmetry=symmetry, por=por, interruption=interruption)
+    if resume is not None:
+        model.restore_interned(resume["interned"])
     names = [n for n in model.property_names if properties is None or n in properties]
     bits = [model.property_names.index(n) for n in names]
     owing = [b for b in bits
              if model.property_kinds[b] in (PropertyKind.FAIR, PropertyKind.WORST)]
     others = [model.property_names[b] for b in bits if b not in owing]
-    results = []
-    if others:
-        results += frontier.check(model, properties=others, budget=budget, reporter=reporter,
-                                  symmetry=symmetry, por=por)
+    results: list[CheckResult] = []
+    if others and resume is not None and resume["done"] is not None:
+        results = list(resume["done"])
+    elif others:
+        part = None if interruption is None else Interruption(
+            interruption.requested, resume=resume and resume["others"])
+        results = frontier.check(model, properties=others, budget=budget, reporter=reporter,
+                                 symmetry=symmetry, por=por, interruption=part)
+        if interruption is not None and part is not None and part.saved is not None:
+            interruption.saved = _snapshot(model, others=part.saved)
+            why = next(r.detail for r in results if r.status is Status.INCOMPLETE)
+            return _ordered(model, results + _undecided(model, owing, why))
     if owing:
-        results += check_obligations(model, owing, budget, reporter, symmetry)
+        try:
+            results += check_obligations(model, owing, budget, reporter, symmetry,
+                                         interruption.requested if interruption else None)
+        except _Stopped as stop:
+            assert interruption is not None
+            interruption.saved = _snapshot(model, done=[replace(r) for r in results])
+            results += _undecided(model, owing, stop.why)
+    return _ordered(model, results)
+
+
+def _snapshot(model: Any, *, others: dict[str, Any] | None = None,
+              done: list[CheckResult] | None = None) -> dict[str, Any]:
+    """`check`'s snapshot: the frontier engine's of the first part (``others``), or that
+    part's results (``done``) with the tables their traces' states need."""
+    return {"engine": ENGINE, "others": others, "done": done, "interned": model.interned()}
+
+
+def _undecided(model: Any, bits: Sequence[int], why: str) -> list[CheckResult]:
+    return [CheckResult(model.property_names[b], Status.INCOMPLETE, detail=why) for b in bits]
+
+
+def _ordered(model: Any, results: list[CheckResult]) -> list[CheckResult]:
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
 
@@ -108,7 +154,8 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
 def check_obligations(model: Any, bits: Sequence[int],
                       budget: Budget = Budget(),  # noqa: B008 (frozen)
                       reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-                      symmetry: bool = False) -> list[CheckResult]:
+                      symmetry: bool = False,
+                      requested: Callable[[], str] | None = None) -> list[CheckResult]:
     """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
     verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
     the FAIR properties are decided on the quotient instead (`fair_symmetry`): the same
@@ -121,7 +168,7 @@ def check_obligations(model: Any, bits: Sequence[int],
         if not chosen:
             continue
         try:
-            graph = labelled(model, budget, reporter, symmetry=quotient)
+            graph = labelled(model, budget, reporter, symmetry=quotient, requested=requested)
         except frontier._TooWide:     # the parts no longer pack into 64-bit keys
             results += liveness.check_obligations(model, chosen, budget)
             continue
@@ -207,15 +254,22 @@ class ColumnAnalysis(Analysis[Any, Any]):
 
 def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
              reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
-             symmetry: bool = False) -> ColumnGraph:
+             symmetry: bool = False,
+             requested: Callable[[], str] | None = None) -> ColumnGraph:
     """The labelled state graph of ``model`` (a model `serves` accepts), from the frontier
     engine's search with every edge kept; with ``symmetry``, its quotient: one state per
-    orbit, each edge carrying the renaming that takes its real target to the stored one."""
+    orbit, each edge carrying the renaming that takes its real target to the stored one.
+
+    With ``requested`` (a run that can be resumed), a requested stop or the timeout raises
+    `_Stopped` instead of returning a partial graph."""
     n = len(model.agents)
     _check_ticks(model)
     canon = model.canonical if symmetry else None
-    search = frontier._Search(model, 0, canon, budget, reporter, graph=True)
+    search = frontier._Search(model, 0, canon, budget, reporter, graph=True,
+                              requested=requested)
     search.run()
+    if search.stopped:
+        raise _Stopped(search.cut_short)
     keys = _joined(search.levels, np.uint64)
     depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
                       [len(level) for level in search.levels])

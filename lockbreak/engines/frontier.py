@@ -711,7 +711,7 @@ class _Search:
         and the shared part is looked up in a table from those three, filled by asking
         ``canonical`` about one state per new entry.
         """
-        if self.groups is None:
+        if not self.groups:         # None: sorted one state at a time; (): nothing to sort
             return self._canonical_each(rows)
         out = rows.copy()
         described = []          # per row: each group's sorting order, then which parts tie
