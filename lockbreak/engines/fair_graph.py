@@ -82,9 +82,9 @@ class _Stopped(Exception):
     """The graph search was asked to stop (``Interruption.requested``, or the timeout of a
     run that can be resumed) before the graph was whole."""
 
-    def __init__(self, why: str) -> None:
+    def __init__(self, why: str, stats: Stats) -> None:
         super().__init__(why)
-        self.why = why
+        self.why, self.stats = why, stats
 
 
 def check(model: Any, *, properties: Sequence[str] | None = None,
@@ -131,7 +131,7 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
         except _Stopped as stop:
             assert interruption is not None
             interruption.saved = _snapshot(model, done=[replace(r) for r in results])
-            results += _undecided(model, owing, stop.why)
+            results += _undecided(model, owing, stop.why, stop.stats)
     return _ordered(model, results)
 
 
@@ -142,8 +142,10 @@ def _snapshot(model: Any, *, others: dict[str, Any] | None = None,
     return {"engine": ENGINE, "others": others, "done": done, "interned": model.interned()}
 
 
-def _undecided(model: Any, bits: Sequence[int], why: str) -> list[CheckResult]:
-    return [CheckResult(model.property_names[b], Status.INCOMPLETE, detail=why) for b in bits]
+def _undecided(model: Any, bits: Sequence[int], why: str,
+               stats: Stats | None = None) -> list[CheckResult]:
+    return [CheckResult(model.property_names[b], Status.INCOMPLETE, detail=why,
+                        stats=stats or Stats()) for b in bits]
 
 
 def _ordered(model: Any, results: list[CheckResult]) -> list[CheckResult]:
@@ -269,7 +271,8 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
                               requested=requested)
     search.run()
     if search.stopped:
-        raise _Stopped(search.cut_short)
+        raise _Stopped(search.cut_short, Stats(search.stored, search.transitions,
+                                               search.depth, search.seconds))
     keys = _joined(search.levels, np.uint64)
     depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
                       [len(level) for level in search.levels])
