@@ -333,3 +333,18 @@ def test_a_cpu_running_forever_without_locks_is_a_livelock_not_a_deadlock(
     result = CliRunner().invoke(main, ["check", "-p", "livelock_free", "--trace-dir",
                                        str(tmp_path), str(path)])
     assert "  => livelock: cpu0 keeps running without finishing" in result.stdout.splitlines()
+
+
+def test_a_waiter_kept_out_by_a_running_holder_is_starvation_not_deadlock(
+        tmp_path: Path) -> None:
+    """zone-batch-unbroken's cpu0 keeps zone_lock through its `while (*)` batch loop while
+    cpu1 spins on it: cpu0 runs, so the endless wait is starvation by a running holder, and
+    the explanation names it; an ABBA cycle, where each holder spins too, stays a deadlock."""
+    scenario = Path(__file__).resolve().parent.parent / "scenarios" / \
+        "zone-batch-unbroken-v5.17.toml"
+    run = CliRunner().invoke(main, ["check", "-p", "bounded_wait", "--trace-dir",
+                                    str(tmp_path), str(scenario)])
+    assert ("=> starvation: cpu1 waits for zone_lock forever while cpu0 holds it and keeps "
+            "running") in run.output
+    abba = Path(__file__).resolve().parent / "golden" / "abba-outer-v2.6.12.txt"
+    assert "=> deadlock:" in abba.read_text()

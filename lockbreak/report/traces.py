@@ -156,8 +156,9 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
     and taking it back without ever finishing, however the code spells the drop.
 
     Someone dropping and retaking forever, or running without any lock in play, while obliged
-    to finish is a livelock; a waiter passed over by CPUs that do get the lock is starvation;
-    CPUs that wait and never take a lock at all are a deadlock.
+    to finish is a livelock; a waiter passed over by CPUs that do get the lock, or kept out by
+    a holder that keeps running, is starvation; CPUs that wait and never take a lock at all,
+    spinning on each other, are a deadlock.
     """
     assert trace.loop_start is not None
     loop = list(zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
@@ -176,14 +177,24 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
         after = set(map(_plain, model.view(step.state).cpus[cpu].holds))
         taken[cpu] |= after - before
         dropped[cpu] |= before - after
-    parts, livelock = [], False
+    # A CPU that moves in the cycle without waiting for a lock somewhere in it is running,
+    # not spinning: a lock it holds throughout is kept from its waiters by work, not by a
+    # cycle of waits.
+    running = {j for j in movers if any(not v.cpus[j].waits_for for v in views)}
+    parts, livelock, kept = [], False, False
     for i, name in enumerate(names):
         waited = set().union(*(map(_plain, v.cpus[i].waits_for) for v in views))
         for lock in sorted(waited - taken[i]):
             takers = [names[j] for j in range(len(names)) if j != i and lock in taken[j]]
+            holders = [names[j] for j in sorted(running) if j != i and all(
+                lock in map(_plain, v.cpus[j].holds) for v in views)]
+            kept = kept or bool(holders)
             parts.append(f"{name} waits for {lock} forever"
                          + (f" while {', '.join(takers)} take{'s' if len(takers) == 1 else ''}"
-                            " it again and again" if takers else ""))
+                            " it again and again" if takers else "")
+                         + (f" while {', '.join(holders)} hold{'s' if len(holders) == 1 else ''}"
+                            " it and keep" + ("s" if len(holders) == 1 else "") + " running"
+                            if holders and not takers else ""))
         breaks = sorted(taken[i] & dropped[i])
         if breaks and model.must_finish >> i & 1:
             livelock = True
@@ -194,7 +205,7 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
         parts = [f"{name} keeps running without finishing" for name in running]
     if not parts:
         return "=> the marked steps repeat forever"
-    kind = "livelock" if livelock else "starvation" if any(taken) else "deadlock"
+    kind = "livelock" if livelock else "starvation" if any(taken) or kept else "deadlock"
     return f"=> {kind}: " + "; ".join(parts)
 
 
