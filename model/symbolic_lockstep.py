@@ -4,11 +4,11 @@ with the WORST properties' waits as capped tick counters.
 The CPU steps and wakeups are `SymbolicKernel`'s own relation; this module adds only what
 lockstep timing adds to the state (`model.lockstep`): one "moved in this tick" bit per CPU
 (``moved@k``, a bit-vector) and one "arrived" bit per CPU (``arrived@k``). A CPU that has not
-arrived may only arrive: action ``i`` sets its bit and changes nothing else, taking no time. An
-arrived CPU may step only while its moved bit is clear; the step after which no arrived CPU
-whose moved bit is clear can step (`SymbolicKernel.can_step` on the next copy) ends the tick
-(``tick@k``) and clears every moved bit; a wakeup, only of an arrived CPU, leaves the bits
-alone and ends no tick.
+arrived may only arrive, between ticks: action ``i`` sets its bit and changes nothing else,
+taking no time. An arrived CPU may step only while its moved bit is clear; the step after
+which no arrived CPU whose moved bit is clear can step (`SymbolicKernel.can_step` on the next
+copy) ends the tick (``tick@k``) and clears every moved bit; a wakeup, only of an arrived CPU,
+leaves the bits alone and ends no tick.
 
 Per WORST property and CPU, ``ticks[p].cpuC@k`` counts the ticks its obligation
 (`KernelModel.obligations`: acquire, a failed first attempt until the lock is taken; wakeup,
@@ -86,7 +86,9 @@ class SymbolicLockstepKernel:
                                 after == z3.If(ends, z3.BitVecVal(0, self.n), now)))
             moves.append(z3.And(act == self.n + cpu, arrived & bit != 0, z3.Not(tick),
                                 after == moved))
-            arrivals.append(z3.And(act == cpu, arrived & bit == 0, arrives == arrived | bit))
+            # as in `LockstepKernelModel`, only between ticks (no CPU has moved in this one)
+            arrivals.append(z3.And(act == cpu, arrived & bit == 0, moved == 0,
+                                   arrives == arrived | bit))
         unchanged = [a == b for a, b in zip(self.inner.state_terms(k),
                                             self.inner.state_terms(k + 1), strict=True)]
         arrival = z3.And(z3.Or(arrivals), z3.Not(tick), after == moved, *unchanged,
