@@ -63,6 +63,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lockbreak.core import CheckResult, PropertyKind, Stats, Status, Step, Trace
+from lockbreak.engines.liveness import never_served
 
 if TYPE_CHECKING:
     from lockbreak.engines.fair_graph import ColumnGraph
@@ -252,17 +253,7 @@ class SymmetricFair:
         trace = Trace(init, tuple(stem + lift.fair_cycle(at, frame)), len(stem))
         others = [self.model.agents[a] for a in self._open_throughout(bit, trace)
                   if a != tracked]
-        if self._can_close(node, inside):
-            served = " and ".join([who, *others])
-            why = (f"{served} {'is' if not others else 'are'} never served in an execution "
-                   "fair to every agent")
-        else:
-            why = f"{who} can never be served after step {trace.loop_start}, fair or not"
-            if others:
-                why += f", and {' and '.join(others)} {'is' if len(others) == 1 else 'are'} " \
-                       "not served in the repeating steps either"
-        return CheckResult("", Status.VIOLATED, trace,
-                           detail=f"{why}; the steps marked repeat forever")
+        return never_served(trace, who, others, self._can_close(node, inside))
 
     def _open_throughout(self, bit: int, trace: Trace[Any, Any]) -> list[int]:
         """The agents whose obligation ``bit`` stays open in every state of ``trace``'s

@@ -226,6 +226,27 @@ def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[
     return results
 
 
+def never_served(trace: Trace[Any, Any], who: str, others: Sequence[str],
+                 can_close: bool) -> CheckResult:
+    """The violation a fair lasso shows: ``who`` (and ``others``, open throughout its loop)
+    never served, in an execution fair to every agent when the obligation could still close
+    (``can_close``), else whatever the execution does from the loop on.
+
+    Spinning and restarting are both moves here, so a cycle that can never serve ``who`` may
+    be a deadlock or a livelock: the trace's explanation tells them apart.
+    """
+    if can_close:
+        served = " and ".join([who, *others])
+        why = (f"{served} {'is' if not others else 'are'} never served in an execution "
+               "fair to every agent")
+    else:
+        why = f"{who} can never be served after step {trace.loop_start}, fair or not"
+        if others:
+            why += (f", and {' and '.join(others)} {'is' if len(others) == 1 else 'are'} "
+                    "not served in the repeating steps either")
+    return CheckResult("", Status.VIOLATED, trace, detail=f"{why}; the steps marked repeat forever")
+
+
 class Analysis(Generic[S, A]):
     """The per-property questions, sharing one graph and its adjacency.
 
@@ -377,22 +398,10 @@ class Analysis(Generic[S, A]):
         component = labels == labels[entry]
         cycle = self._fair_cycle(entry, component)
         trace = self.lasso(entry, cycle)
-        who = self.model.agents[agent]
         others = [self.model.agents[a] for a in self._open_throughout(bit, cycle)
                   if a != agent]
-        if self._can_close(entry, inside):
-            served = " and ".join([who, *others])
-            why = (f"{served} {'is' if not others else 'are'} never served in an execution "
-                   "fair to every agent")
-        else:
-            # Spinning and restarting are both moves here, so a cycle that can never serve
-            # `who` may be a deadlock or a livelock: the trace's explanation tells them apart.
-            why = f"{who} can never be served after step {trace.loop_start}, fair or not"
-            if others:
-                why += f", and {' and '.join(others)} {'is' if len(others) == 1 else 'are'} " \
-                       "not served in the repeating steps either"
-        return CheckResult("", Status.VIOLATED, trace,
-                           detail=f"{why}; the steps marked repeat forever")
+        return never_served(trace, self.model.agents[agent], others,
+                            self._can_close(entry, inside))
 
     def _open_throughout(self, bit: int, cycle: list[int]) -> list[int]:
         """The agents whose obligation ``bit`` stays open in every state of ``cycle``."""

@@ -180,13 +180,13 @@ def _why_forever(model: KernelModel, trace: Trace[int, Action]) -> str:
     # A CPU that moves in the cycle without waiting for a lock somewhere in it is running,
     # not spinning: a lock it holds throughout is kept from its waiters by work, not by a
     # cycle of waits.
-    running = {j for j in movers if any(not v.cpus[j].waits_for for v in views)}
+    runners = {j for j in movers if any(not v.cpus[j].waits_for for v in views)}
     parts, livelock, kept = [], False, False
     for i, name in enumerate(names):
         waited = set().union(*(map(_plain, v.cpus[i].waits_for) for v in views))
         for lock in sorted(waited - taken[i]):
             takers = [names[j] for j in range(len(names)) if j != i and lock in taken[j]]
-            holders = [names[j] for j in sorted(running) if j != i and all(
+            holders = [names[j] for j in sorted(runners) if j != i and all(
                 lock in map(_plain, v.cpus[j].holds) for v in views)]
             kept = kept or bool(holders)
             parts.append(f"{name} waits for {lock} forever"
