@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
+from test_fair_graph import assert_replays
 from test_kernel_model import identical_text
 
 from lockbreak.core import CheckResult, PropertyKind, Status
@@ -66,15 +67,10 @@ def model_of(tmp_path: Path, text: str) -> KernelModel:
 
 def assert_lifted(model: KernelModel, result: CheckResult) -> None:
     """The lasso replays on the real model and is a weakly fair starvation of a real CPU."""
-    trace = result.trace
-    assert trace is not None and trace.init in model.init_states()
-    state = trace.init
-    for step in trace.steps:
-        assert model.actions(state)[step.index] == step.action
-        state = model.next_state(state, step.action)
-        assert state == step.state
+    assert_replays(model, result)
+    assert result.trace is not None
     bit = model.property_names.index(result.property)
-    who = open_forever(model, trace, bit, fair=True)
+    who = open_forever(model, result.trace, bit, fair=True)
     assert who is not None and result.detail.startswith(who)
 
 
