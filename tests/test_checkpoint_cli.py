@@ -145,11 +145,12 @@ def test_a_checkpoint_of_another_scenario_is_refused(tmp_path: Path) -> None:
         assert refused.returncode == 2
         assert f"{checkpoint}: this checkpoint is of scenario 'nested-v2.6.9'" in refused.stderr
         assert "Traceback" not in refused.stderr
-    # the vectorised engine wrote it: the plain one refuses it
+    # the vectorised engine (its fairness columns, `fair_graph`) wrote it: the plain one
+    # refuses it
     refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--plain-bfs", "--resume",
                         checkpoint, cwd=tmp_path)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "written by the frontier engine" in refused.stderr
+    assert "written by the fair_graph engine" in refused.stderr
     junk = tmp_path / "junk"
     junk.write_text("no")
     refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--resume", junk, cwd=tmp_path)
