@@ -612,11 +612,13 @@ def closest_era(tree: Path, shown: str) -> Era:
     return max(older, key=lambda pair: pair[0])[1]
 
 
-def era_from_tree(tree: Path, base: Era, shown: str | None = None) -> TreeEra:
+def era_from_tree(tree: Path, base: Era, shown: str | None = None,
+                  name: str | None = None) -> TreeEra:
     """``base`` with every primitive the table knows replaced by the tree's definition.
 
     ``shown`` is how files are cited (the tree as the user named it, when ``tree`` is a
-    patched copy). A primitive of ``base`` the tree does not define is a `ScenarioError`.
+    patched copy); ``name`` names the era (``BASE+tree`` by default). A primitive of ``base``
+    the tree does not define is a `ScenarioError`.
     """
     files = _Tree(tree, shown or str(tree))
     origins, helpers, bodies = [], [], {}
@@ -643,7 +645,8 @@ def era_from_tree(tree: Path, base: Era, shown: str | None = None) -> TreeEra:
         origins.append(Origin(name, found, tuple(d.place for d in defs if d.guard != FALSE)))
         helpers += translator.helpers
     label = files.shown
-    era = base.patch(f"{base.name}+tree", summary=f"{base.name} with the primitives of {label}",
+    era = base.patch(name or f"{base.name}+tree",
+                     summary=f"{base.name} with the primitives of {label}",
                      source=f"the kernel tree {label}", **changes)
     return TreeEra(era, base, tuple(origins), tuple(_unique(helpers)), bodies)
 
