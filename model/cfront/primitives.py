@@ -623,11 +623,11 @@ def era_from_tree(tree: Path, base: Era, shown: str | None = None,
     files = _Tree(tree, shown or str(tree))
     origins, helpers, bodies = [], [], {}
     changes: dict[str, Primitive] = {}
-    for name, definition in PRIMITIVES.items():
-        if name not in base.primitives:
+    for primitive, definition in PRIMITIVES.items():
+        if primitive not in base.primitives:
             continue
-        translator = _Translator(files, name)
-        found, defs = files.find(name, definition)
+        translator = _Translator(files, primitive)
+        found, defs = files.find(primitive, definition)
         lines = translator.function(defs, {}, 0)
         body = "\n".join(lines) + "\n"
         first = next(d for d in defs if d.guard != FALSE)
@@ -635,14 +635,14 @@ def era_from_tree(tree: Path, base: Era, shown: str | None = None,
         try:
             parse_code(body, file=file, line=line, col=col, mode="era")
         except ScenarioError as err:
-            raise ScenarioError(f"{name}: the translation of {found}() does not read as the "
+            raise ScenarioError(f"{primitive}: the translation of {found}() does not read as the "
                                 f"era language ({err.message})", file=file, line=line,
                                 col=col) from None
-        bodies[name] = body
-        old = base.primitives[name]
-        changes[name] = Primitive(body, returns=old.returns, takes_lock=old.takes_lock,
+        bodies[primitive] = body
+        old = base.primitives[primitive]
+        changes[primitive] = Primitive(body, returns=old.returns, takes_lock=old.takes_lock,
                                   origin=(file, line, col))
-        origins.append(Origin(name, found, tuple(d.place for d in defs if d.guard != FALSE)))
+        origins.append(Origin(primitive, found, tuple(d.place for d in defs if d.guard != FALSE)))
         helpers += translator.helpers
     label = files.shown
     era = base.patch(name or f"{base.name}+tree",
