@@ -258,3 +258,26 @@ def test_without_the_patch_program_python_applies_the_patch(tmp_path: Path,
                                                     " \t\tspin_unlock_irq(lock);"))
     with pytest.raises(ScenarioError, match=r"hunk #1 for kernel/sched/core\.c does not apply"):
         apply_patches(copy_tree(tmp_path / "c"), [stale])
+
+
+# ---------------------------------------------------------------- diff --patch
+
+@pytest.mark.slow
+def test_diff_takes_the_patch_as_its_change() -> None:
+    """Base: the tree as it is; change: the tree with the patch. The broken return value is
+    a regression (it held without the patch)."""
+    code, out, err = run("diff", "--kernel-tree", TREE, "--patch", RETURN_BUG, CONTENDED)
+    assert code == 1, out + err
+    assert f"lockbreak diff: {TREE} -> with {RETURN_BUG}" in out
+    assert ("contended-break-v6.11 break_return_truth [v6.11, qspinlock, full]  "
+            f"({CONTENDED}): holds -> violated") in out
+    assert "1 regression" in out
+
+
+def test_diff_wants_one_change() -> None:
+    code, _, err = run("diff", "--kernel-tree", TREE, CONTENDED)
+    assert code == 2 and "needs the change: --patch FILE.patch" in err
+    code, _, err = run("diff", "--base", "HEAD", "--kernel-tree", TREE, "--patch", RETURN_BUG)
+    assert code == 2 and "give one of them" in err
+    code, _, err = run("diff")
+    assert code == 2 and "give --base REV, or --kernel-tree DIR with --patch" in err
