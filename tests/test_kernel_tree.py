@@ -7,6 +7,7 @@ bundled v6.11 era gives, and a patch that brings back the 2005 return-value bug 
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -281,3 +282,25 @@ def test_diff_wants_one_change() -> None:
     assert code == 2 and "give one of them" in err
     code, _, err = run("diff")
     assert code == 2 and "give --base REV, or --kernel-tree DIR with --patch" in err
+
+
+# ---------------------------------------------------------------- the documentation
+
+def doc_blocks() -> list[str]:
+    text = (ROOT / "docs" / "kernel-tree.md").read_text()
+    return re.findall(r"^```text[^\n]*\n(.*?)^```", text, re.M | re.S)
+
+
+def test_the_provenance_shown_in_the_docs_is_what_check_prints(tmp_path: Path,
+                                                               monkeypatch: pytest.MonkeyPatch
+                                                               ) -> None:
+    monkeypatch.chdir(ROOT)
+    _, _, err = run("check", "--kernel-tree", TREE.relative_to(ROOT), "--patch",
+                    RETURN_BUG.relative_to(ROOT), "-p", "break_return_truth", "--trace-dir",
+                    tmp_path, CONTENDED.relative_to(ROOT))
+    assert doc_blocks()[0] == err
+
+
+def test_the_bodies_shown_in_the_docs_are_the_translation() -> None:
+    bodies = era_from_tree(TREE, get_era("v6.11")).bodies
+    assert doc_blocks()[1:3] == [bodies["cond_resched_lock"], bodies["_cond_resched"]]
