@@ -304,3 +304,37 @@ def test_the_provenance_shown_in_the_docs_is_what_check_prints(tmp_path: Path,
 def test_the_bodies_shown_in_the_docs_are_the_translation() -> None:
     bodies = era_from_tree(TREE, get_era("v6.11")).bodies
     assert doc_blocks()[1:3] == [bodies["cond_resched_lock"], bodies["_cond_resched"]]
+
+
+V5_17_NEEDBREAK = """static inline int spin_needbreak(spinlock_t *lock)
+{
+#ifdef CONFIG_PREEMPTION
+	return spin_is_contended(lock);
+#else
+	return 0;
+#endif
+}"""
+
+
+@pytest.mark.parametrize("preempt", ["none", "full"])
+def test_an_ifdef_inside_a_body_follows_the_scenario(tmp_path: Path, preempt: str) -> None:
+    """A v5.17-shaped spin_needbreak (the build, not the booted model, decides) on a v5.17
+    base gives the bundled v5.17 verdicts in a preemptible and a non-preemptible kernel."""
+    copy = copy_tree(tmp_path)
+    header = copy / "include" / "linux" / "spinlock.h"
+    text = header.read_text()
+    start = text.index("static inline int spin_needbreak")
+    end = text.index("}", start) + 1
+    header.write_text(text[:start] + V5_17_NEEDBREAK + text[end:])
+    tree = era_from_tree(copy, get_era("v5.17"))
+    assert tree.bodies["spin_needbreak"] == (
+        "if (IS_ENABLED(CONFIG_PREEMPTION)) {\n    return spin_is_contended(lock);\n}\n"
+        "if (!IS_ENABLED(CONFIG_PREEMPTION)) {\n    return 0;\n}\n")
+    path = ROOT / "scenarios" / "zone-batch-needbreak-v5.17.toml"
+    scenario = load(path, Overrides(preempt=preempt))
+    ours = run_scenario(tree.under(scenario), properties=None, budget=Budget(),
+                        reporter=SilentReporter())
+    bundled = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
+            == [(v.result.status, v.result.worst, v.result.stats.states)
+                for v in bundled.verdicts])
