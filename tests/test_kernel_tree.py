@@ -338,3 +338,19 @@ def test_an_ifdef_inside_a_body_follows_the_scenario(tmp_path: Path, preempt: st
     assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
             == [(v.result.status, v.result.worst, v.result.stats.states)
                 for v in bundled.verdicts])
+
+
+def test_a_trace_of_the_trees_era_is_not_replayed_under_the_bundled_one(tmp_path: Path) -> None:
+    """The scenario's digest covers the tree's bodies: replaying the counterexample of the
+    patched tree under the bundled v6.11 is refused, never shown as not reproduced."""
+    code, out, err = run("check", "--kernel-tree", TREE, "--patch", RETURN_BUG,
+                         "-p", "break_return_truth", "--trace-dir", tmp_path, CONTENDED)
+    assert code == 1, out + err
+    (trace,) = tmp_path.glob("*.json")
+    code, out, err = run("replay", trace)
+    assert code == 2
+    assert "changed since this trace was written" in err
+    scenario = load(CONTENDED, Overrides())
+    plain = era_from_tree(TREE, get_era("v6.11")).under(scenario)
+    patched = build(TREE, [RETURN_BUG], None).under(scenario)
+    assert len({scenario.sha256, plain.sha256, patched.sha256}) == 3

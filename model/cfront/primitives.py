@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -39,7 +40,9 @@ class TreeEra:
         """``scenario`` checked under this era: the tree's primitives as an era patch, with
         the scenario's own ``[patch]`` (a change proposed on top of the tree) over them.
 
-        Carried by the scenario, the era reaches every engine and worker that compiles it.
+        Carried by the scenario, the era reaches every engine that compiles it; the scenario's
+        digest covers the bodies, so a checkpoint or trace of the bundled era is never taken
+        for one of the tree's.
         """
         if scenario.kernel.version != self.base.name:
             raise ScenarioError(f"the kernel tree builds on {self.base.name}, the scenario "
@@ -53,7 +56,11 @@ class TreeEra:
             bodies.update(own.primitives)
         name = own.name if own is not None else self.era.name
         summary = own.summary if own is not None else self.era.summary
-        return replace(scenario, patch=EraPatch(name, summary, MappingProxyType(bodies)))
+        digest = hashlib.sha256(scenario.sha256.encode())
+        for primitive in sorted(bodies):
+            digest.update(f"\0{primitive}\0{bodies[primitive].body}".encode())
+        return replace(scenario, patch=EraPatch(name, summary, MappingProxyType(bodies)),
+                       sha256=digest.hexdigest())
 
     def describe(self) -> list[str]:
         """One line per primitive: which kernel function it came from, and where."""
