@@ -217,6 +217,10 @@ def test_patch_needs_a_tree_and_a_tree_needs_a_version(tmp_path: Path) -> None:
     assert code == 2 and "--version ERA" in err
     code, _, err = run("check", "--kernel-tree", copy, "--workers", "2", CONTENDED)
     assert code == 2 and "--workers rebuilds each scenario" in err
+    (tmp_path / "checkpoint").write_text("")
+    code, _, err = run("check", "--kernel-tree", TREE, "--resume", tmp_path / "checkpoint",
+                       CONTENDED)
+    assert code == 2 and "rerun the check with --kernel-tree instead" in err
 
 
 # ---------------------------------------------------------------- the patch applier

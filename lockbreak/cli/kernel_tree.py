@@ -80,6 +80,9 @@ def kernel_tree_choice(given: dict[str, Any], version: str | None) -> KernelTree
     if spread:
         raise LockbreakError(f"{spread[0]} rebuilds each scenario from its file, without the "
                              "kernel tree's era: leave it out with --kernel-tree")
+    if given.get("resume") is not None:
+        raise LockbreakError("--resume matches scenarios as their files load, without the kernel "
+                             "tree's era: rerun the check with --kernel-tree instead")
     tree = build(directory, patches, version)
     for line in tree.describe():
         click.echo(line, err=True)
