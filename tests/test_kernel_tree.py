@@ -358,3 +358,45 @@ def test_a_trace_of_the_trees_era_is_not_replayed_under_the_bundled_one(tmp_path
     plain = era_from_tree(TREE, get_era("v6.11")).under(scenario)
     patched = build(TREE, [RETURN_BUG], None).under(scenario)
     assert len({scenario.sha256, plain.sha256, patched.sha256}) == 3
+
+
+OUT_OF_LINE = """
+#if !defined(CONFIG_PREEMPTION) || defined(CONFIG_PREEMPT_DYNAMIC)
+int __sched _cond_resched(void)
+{
+	if (should_resched(0)) {
+		preempt_schedule_common();
+		return 1;
+	}
+	return 0;
+}
+EXPORT_SYMBOL(_cond_resched);
+#endif
+"""
+
+
+@pytest.mark.parametrize("preempt", ["voluntary", "full"])
+def test_a_primitive_split_between_header_and_scheduler(tmp_path: Path, preempt: str) -> None:
+    """As before v5.15, _cond_resched() defined out of line in the scheduler for one
+    configuration and inline in <linux/sched.h> for the other: both are read."""
+    copy = copy_tree(tmp_path)
+    sched_h = copy / "include" / "linux" / "sched.h"
+    text = sched_h.read_text()
+    start = text.index("#if !defined(CONFIG_PREEMPTION) || defined(CONFIG_PREEMPT_DYNAMIC)")
+    end = text.index("#else /* CONFIG_PREEMPTION && !CONFIG_PREEMPT_DYNAMIC */")
+    sched_h.write_text(text[:start] + "#if !defined(CONFIG_PREEMPTION) || "
+                       "defined(CONFIG_PREEMPT_DYNAMIC)\nextern int _cond_resched(void);\n"
+                       + text[end:])
+    with (copy / "kernel" / "sched" / "core.c").open("a") as core:
+        core.write(OUT_OF_LINE)
+    tree = era_from_tree(copy, get_era("v6.11"), "t")
+    (origin,) = [o for o in tree.origins if o.primitive == "_cond_resched"]
+    assert origin.where == "t/include/linux/sched.h:16, t/kernel/sched/core.c:95"
+    path = ROOT / "scenarios" / "irqsave-break-v6.11.toml"
+    scenario = load(path, Overrides(preempt=preempt))
+    ours = run_scenario(tree.under(scenario), properties=None, budget=Budget(),
+                        reporter=SilentReporter())
+    bundled = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
+            == [(v.result.status, v.result.worst, v.result.stats.states)
+                for v in bundled.verdicts])

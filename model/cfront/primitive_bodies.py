@@ -91,11 +91,13 @@ class KernelFiles:
 
     def find(self, what: str, definition: Definition) -> tuple[str, list[_Def]]:
         """The kernel name ``definition`` is found under, with every definition of it in the
-        first file that has one."""
-        for rel in definition.files:
-            source = self.source(rel)
-            if source is None:
-                continue
+        first file that has one (in every file, for a definition split across files)."""
+        sources = [s for s in map(self.source, definition.files) if s is not None]
+        for name in definition.names if definition.split else ():
+            found = [d for source in sources for d in _definitions(source, name)]
+            if found:
+                return name, found
+        for source in sources:
             for name in definition.names:
                 found = _definitions(source, name)
                 if found:

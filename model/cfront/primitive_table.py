@@ -23,10 +23,13 @@ PREEMPT_H = ("include/linux/preempt.h", "include/asm-generic/preempt.h",
 @dataclass(frozen=True)
 class Definition:
     """Where a tree defines one function: its kernel names, tried in order, and the files
-    (relative to the tree's top) searched for them, in order."""
+    (relative to the tree's top) searched for them, in order. A ``split`` definition is read
+    from every file that has one: a header's inline version under one configuration and the
+    scheduler's out-of-line one under the other."""
 
     names: tuple[str, ...]
     files: tuple[str, ...]
+    split: bool = False
 
 
 # Era primitive -> its definition in a tree. Only those the base era has are looked for.
@@ -36,8 +39,8 @@ PRIMITIVES: Mapping[str, Definition] = MappingProxyType({
     "cond_resched_rwlock_write": Definition(("__cond_resched_rwlock_write",), SCHED_CORE),
     "spin_needbreak": Definition(("spin_needbreak",), SPINLOCK_H),
     "rwlock_needbreak": Definition(("rwlock_needbreak",), SPINLOCK_H),
-    "_cond_resched": Definition(("_cond_resched",), SCHED_H + SCHED_CORE),
-    "cond_resched": Definition(("cond_resched",), SCHED_H + SCHED_CORE),
+    "_cond_resched": Definition(("_cond_resched",), SCHED_H + SCHED_CORE, split=True),
+    "cond_resched": Definition(("cond_resched",), SCHED_H + SCHED_CORE, split=True),
 })
 
 # Functions whose definition is inlined where a primitive calls them: a single ``return EXPR;``
