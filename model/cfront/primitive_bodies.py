@@ -85,8 +85,13 @@ class KernelFiles:
     def source(self, rel: str) -> CSource | None:
         if rel not in self._sources:
             path = self.root / rel
-            self._sources[rel] = (parse_source(f"{self.shown}/{rel}", path.read_bytes())
-                                  if path.is_file() else None)
+            try:
+                data = path.read_bytes() if path.is_file() else None
+            except OSError as err:
+                raise ScenarioError(f"cannot read the kernel tree's file: {err.strerror}",
+                                    file=f"{self.shown}/{rel}") from None
+            self._sources[rel] = (None if data is None
+                                  else parse_source(f"{self.shown}/{rel}", data))
         return self._sources[rel]
 
     def find(self, what: str, definition: Definition) -> tuple[str, list[_Def]]:
