@@ -400,3 +400,14 @@ def test_a_primitive_split_between_header_and_scheduler(tmp_path: Path, preempt:
     assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
             == [(v.result.status, v.result.worst, v.result.stats.states)
                 for v in bundled.verdicts])
+
+
+def test_what_tree_sitter_cannot_read_is_named_where_it_stands(tmp_path: Path) -> None:
+    copy = copy_tree(tmp_path)
+    edit(copy / "include" / "linux" / "spinlock.h", "\treturn spin_is_contended(lock);",
+         "\treturn spin_is_contended(lock) +;")
+    with pytest.raises(ScenarioError) as err:
+        era_from_tree(copy, get_era("v6.11"), "t")
+    assert err.value.file == "t/include/linux/spinlock.h"
+    assert err.value.line == 21
+    assert "not understood in spin_needbreak" in str(err.value)
