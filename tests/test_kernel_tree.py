@@ -411,3 +411,16 @@ def test_what_tree_sitter_cannot_read_is_named_where_it_stands(tmp_path: Path) -
     assert err.value.file == "t/include/linux/spinlock.h"
     assert err.value.line == 21
     assert "not understood in spin_needbreak" in str(err.value)
+
+
+def test_an_undecided_ifdef_matters_only_when_its_branch_does(tmp_path: Path) -> None:
+    copy = copy_tree(tmp_path)
+    core = copy / "kernel" / "sched" / "core.c"
+    edit(core, "\tlockdep_assert_held(lock);\n",
+         "#ifdef CONFIG_SCHED_QUIRK\n\tlockdep_assert_held(lock);\n#endif\n")
+    plain = era_from_tree(TREE, get_era("v6.11")).bodies
+    assert era_from_tree(copy, get_era("v6.11")).bodies == plain
+    edit(core, "#ifdef CONFIG_SCHED_QUIRK\n\tlockdep_assert_held(lock);\n",
+         "#ifdef CONFIG_SCHED_QUIRK\n\tcpu_relax();\n")
+    with pytest.raises(ScenarioError, match="CONFIG_SCHED_QUIRK is neither modelled nor fixed"):
+        era_from_tree(copy, get_era("v6.11"))

@@ -18,7 +18,7 @@ from pathlib import Path
 from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
-from model.cfront.config_guard import FALSE, Guard, disjoin, guard_of, negate, symbol
+from model.cfront.config_guard import FALSE, TRUE, Guard, disjoin, guard_of, negate, symbol
 from model.cfront.parse import CSource, definitions, not_understood, parse_source
 from model.cfront.primitive_table import (
     CONSTANTS,
@@ -336,29 +336,29 @@ class _Translator:
 
     def conditional(self, source: CSource, node: Node, scope: _Scope,
                     depth: int) -> list[str]:
-        """``#if`` inside a body: each branch under its configuration; a branch that
-        translates to nothing (only dropped calls) needs no decision."""
-        branches: list[tuple[Node, list[str]]] = []
+        """``#if`` inside a body: each branch under its configuration. A branch never built
+        is not read; one that translates to nothing (only dropped calls) needs no decision."""
+        out: list[str] = []
+        pad = INDENT * depth
         part: Node | None = node
         while part is not None:
             alternative = part.child_by_field_name("alternative")
             skip = {part.child_by_field_name(f) for f in ("condition", "name")} | {alternative}
-            lines: list[str] = []
-            for child in part.named_children:
-                if child not in skip:
-                    lines += self.stmt(source, child, scope, depth + 1)
-            branches.append((part, lines))
+            problem: ScenarioError | None = None
+            try:
+                guard = guard_of(source, _first_body_node(part), stop=node.parent)
+            except ScenarioError as err:
+                guard, problem = TRUE, err
+            if guard != FALSE:
+                lines = [line for child in part.named_children if child not in skip
+                         for line in self.stmt(source, child, scope, depth + 1)]
+                if lines and problem is not None:
+                    raise problem
+                if guard.constant is True:
+                    out += lines
+                elif lines:
+                    out += [f"{pad}if ({guard.c_text()}) {{", *lines, f"{pad}}}"]
             part = alternative
-        if not any(lines for _, lines in branches):
-            return []
-        out: list[str] = []
-        pad = INDENT * depth
-        for part, lines in branches:
-            guard = guard_of(source, _first_body_node(part), stop=node.parent)
-            if guard.constant is True:
-                out += lines
-            elif guard.constant is None:
-                out += [f"{pad}if ({guard.c_text()}) {{", *lines, f"{pad}}}"]
         return out
 
     # ------------------------------------------------------------ expressions

@@ -106,8 +106,12 @@ CONFIG_ALIASES: Mapping[str, str] = MappingProxyType({
 
 # Symbols fixed for every modelled kernel. A PREEMPT_DYNAMIC build's cond_resched() static
 # call is modelled at its default target, __cond_resched(), so the static-call and static-key
-# spellings are off; debugging options are off.
+# spellings are off; debugging options are off; the code is C compiled for the kernel.
 FIXED_CONFIG: Mapping[str, bool] = MappingProxyType({
+    "__KERNEL__": True,
+    "__ASSEMBLY__": False,
+    "__CHECKER__": False,
+    "__GENKSYMS__": False,
     "CONFIG_HAVE_PREEMPT_DYNAMIC_CALL": False,
     "CONFIG_HAVE_PREEMPT_DYNAMIC_KEY": False,
     "CONFIG_DEBUG_ATOMIC_SLEEP": False,
