@@ -25,6 +25,7 @@ from model.eras import get_era
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 TREE = HERE / "data" / "trees" / "v6.11-like"
+OLD_TREE = HERE / "data" / "trees" / "v4.15-like"
 PATCHES = HERE / "data" / "patches"
 RETURN_BUG = PATCHES / "return-value-bug.patch"
 CONTENDED = PATCHES / "contended-break-v6.11.toml"
@@ -48,11 +49,11 @@ def run(*args: str | Path) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def outcome(path: Path, tree: Path | None, preempt: str | None = None
+def outcome(path: Path, tree: Path | None, preempt: str | None = None, version: str = "v6.11"
             ) -> list[tuple[str, str, int | None, int]]:
-    scenario = load(path, Overrides(version="v6.11", preempt=preempt))
+    scenario = load(path, Overrides(version=version, preempt=preempt))
     if tree is not None:
-        scenario = era_from_tree(tree, get_era("v6.11")).under(scenario)
+        scenario = era_from_tree(tree, get_era(version)).under(scenario)
     checked = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
     return [(v.result.property, v.result.status.value, v.result.worst, v.result.stats.states)
             for v in checked.verdicts]
@@ -123,6 +124,30 @@ def test_rwlock_and_needbreak_scenarios_agree_under_v6_11(name: str) -> None:
     """The rwlock forms and spin_needbreak, exercised by scenarios written for v5.17."""
     path = ROOT / "scenarios" / f"{name}.toml"
     assert outcome(path, TREE) == outcome(path, None)
+
+
+def test_a_v4_15_tree_reads_its_primitives_from_header_and_scheduler() -> None:
+    """The shapes before the rwlock forms: _cond_resched() out of line without
+    CONFIG_PREEMPT, spin_needbreak() in <linux/sched.h>, a reschedule called directly."""
+    tree = era_from_tree(OLD_TREE, closest_era(OLD_TREE, "t"), "t")
+    assert tree.base.name == "v4.15"
+    assert [(o.primitive, o.where) for o in tree.origins] == [
+        ("cond_resched_lock", "t/kernel/sched/core.c:30"),
+        ("spin_needbreak", "t/include/linux/sched.h:32"),
+        ("_cond_resched", "t/include/linux/sched.h:13, t/kernel/sched/core.c:11"),
+        ("cond_resched", "t/include/linux/sched.h:16")]
+    path = ROOT / "scenarios" / "nested-wakeup-v5.17.toml"
+    assert outcome(path, OLD_TREE, version="v4.15") == outcome(path, None, version="v4.15")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("preempt", ["none", "voluntary", "full"])
+@pytest.mark.parametrize("name", ["nested-outer-v5.17", "zone-batch-needbreak-v5.17",
+                                  "irqsave-break-v6.11", "qspinlock-v5.17"])
+def test_the_v4_15_tree_agrees_with_the_bundled_era(name: str, preempt: str) -> None:
+    path = ROOT / "scenarios" / f"{name}.toml"
+    assert (outcome(path, OLD_TREE, preempt, "v4.15")
+            == outcome(path, None, preempt, "v4.15"))
 
 
 # ---------------------------------------------------------------- check --kernel-tree
