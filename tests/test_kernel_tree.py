@@ -311,6 +311,8 @@ def test_diff_wants_one_change() -> None:
     assert code == 2 and "give one of them" in err
     code, _, err = run("diff")
     assert code == 2 and "give --base REV, or --kernel-tree DIR with --patch" in err
+    code, _, err = run("diff", "--base", "HEAD", "--version", "v6.11")
+    assert code == 2 and "--version names the era a kernel tree builds on" in err
 
 
 # ---------------------------------------------------------------- the documentation

@@ -7,6 +7,9 @@ scenario file, scenario and property (a scenario moved to another era is the sam
 changed). A regression is a property that held at
 REV and now fails (violated or vacuous); it makes the command exit 1.
 
+``lockbreak diff --kernel-tree DIR --patch FILE.patch`` takes a kernel patch as the change
+instead: this checker runs ``check --json --kernel-tree DIR`` without the patches and with them.
+
 REV must be trusted: checking it runs REV's own Python code, as resuming a checkpoint unpickles
 it. Each tree's checker runs in Python's isolated mode (``python -I``), with only that tree put
 on ``sys.path``, so files that merely sit in a tree (a ``sitecustomize.py``, ``.pth`` files) and
@@ -198,8 +201,9 @@ def diff_cmd(paths: tuple[str, ...], rev: str | None, version: str | None,
     """
     if kernel_tree is not None or patches:
         sys.exit(patch_diff(paths, rev, version, kernel_tree, patches))
-    if rev is None:
-        click.echo("error: give --base REV, or --kernel-tree DIR with --patch FILE.patch",
+    if rev is None or version is not None:
+        click.echo("error: give --base REV, or --kernel-tree DIR with --patch FILE.patch"
+                   + (" (--version names the era a kernel tree builds on)" if version else ""),
                    err=True)
         sys.exit(EXIT_BAD_INPUT)
     try:
