@@ -52,7 +52,7 @@ def _patched(era: Era, scenario: Scenario) -> Era:
     patch = scenario.patch
     assert patch is not None
     replaced = {name: replace(era.primitives[name], body=p.body,
-                              origin=(str(scenario.path), p.line, p.col))
+                              origin=(p.file or str(scenario.path), p.line, p.col))
                 for name, p in patch.primitives.items()}
     return era.patch(patch.name, patch.summary, f"{era.source}; patched by {scenario.path}",
                      **replaced)

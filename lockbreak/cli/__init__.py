@@ -37,6 +37,7 @@ from lockbreak.cli.hypothesis_check import (
     run_scenario_random,
     search_options,
 )
+from lockbreak.cli.kernel_tree import kernel_tree_choice, kernel_tree_options, with_tree
 from lockbreak.cli.latency import latency_cmd
 from lockbreak.cli.memory import estimate_record, estimate_scenario, memory_choice, memory_options
 from lockbreak.cli.progress import ProgressBar, ProgressLine
@@ -107,6 +108,7 @@ def main() -> None:
 @search_options
 @memory_options
 @scale_options
+@kernel_tree_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
               lock: str | None, preempt: str | None, timing: str | None, engine: str,
               depth: int, as_json: bool,
@@ -118,6 +120,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
         _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
     try:
         files = find_scenarios(paths)
+        tree = kernel_tree_choice(search, version)
+        version = tree.version if tree is not None else version
         memory = memory_choice(engine, search)
         spread = scaling(engine, search)
         if spread.active and (memory.storage.lossy or memory.resume is not None):
@@ -147,7 +151,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     for file in files:
         scenario: Scenario | None = None
         try:
-            scenario = load(file, overrides)
+            scenario = with_tree(tree, load(file, overrides))
             if engine == "explicit" and not randomly:
                 saving = checkpoints.scenario(key(scenario), f"scenario '{scenario.name}'")
                 with checkpoints, ProgressBar(enabled=not as_json) as bar:

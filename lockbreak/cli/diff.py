@@ -7,6 +7,9 @@ scenario file, scenario and property (a scenario moved to another era is the sam
 changed). A regression is a property that held at
 REV and now fails (violated or vacuous); it makes the command exit 1.
 
+``lockbreak diff --kernel-tree DIR --patch FILE.patch`` takes a kernel patch as the change
+instead: this checker runs ``check --json --kernel-tree DIR`` without the patches and with them.
+
 REV must be trusted: checking it runs REV's own Python code, as resuming a checkpoint unpickles
 it. Each tree's checker runs in Python's isolated mode (``python -I``), with only that tree put
 on ``sys.path``, so files that merely sit in a tree (a ``sitecustomize.py``, ``.pth`` files) and
@@ -28,6 +31,7 @@ from typing import Any
 
 import click
 
+from lockbreak.cli.kernel_tree import build, kernel_tree_options
 from lockbreak.core import LockbreakError
 from lockbreak.report.escape import error_text
 
@@ -105,15 +109,16 @@ def unpack(root: Path, rev: str, into: Path) -> str:
     return commit
 
 
-def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path
+def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path, options: Sequence[str] = ()
              ) -> tuple[dict[Key, dict[str, Any]], list[str]]:
-    """Run ``tree``'s own ``lockbreak check --json`` on ``paths`` (relative to ``tree``):
-    its verdicts by key, and the scenarios it could not check (bad input there)."""
+    """Run ``tree``'s own ``lockbreak check --json`` (with ``options``) on ``paths`` (relative
+    to ``tree``, or absolute): its verdicts by key, and the scenarios it could not check (bad
+    input there)."""
     present = [p for p in paths if (tree / p).exists()]
     if not present:
         return {}, []
     done = subprocess.run([sys.executable, "-I", "-c", _RUN, str(tree), "check", "--json",
-                           "--trace-dir", str(trace_dir), *present], cwd=tree,
+                           "--trace-dir", str(trace_dir), *options, *present], cwd=tree,
                           capture_output=True, text=True, check=False)
     try:
         data = json.loads(done.stdout)
@@ -157,9 +162,9 @@ def compare(base: Mapping[Key, Mapping[str, Any]], head: Mapping[Key, Mapping[st
     return diff
 
 
-def render(diff: Diff, rev: str, commit: str) -> str:
-    lines = [f"lockbreak diff: {rev} ({commit[:12]}) -> working tree, "
-             f"{diff.compared} verdicts in both"]
+def render(diff: Diff, rev: str, commit: str, head: str = "working tree") -> str:
+    base = f"{rev} ({commit[:12]})" if commit else rev
+    lines = [f"lockbreak diff: {base} -> {head}, {diff.compared} verdicts in both"]
     for title, items in (("regressions (held at the base, fail now)", diff.regressions),
                          ("new violations", diff.new_violations),
                          ("fixed (violated at the base, hold now)", diff.fixed),
@@ -178,16 +183,29 @@ def render(diff: Diff, rev: str, commit: str) -> str:
 
 @click.command("diff")
 @click.argument("paths", nargs=-1)
-@click.option("--base", "rev", required=True, metavar="REV",
+@click.option("--base", "rev", metavar="REV",
               help="The git revision to compare with (a branch, tag or commit). It must be "
                    "trusted: its own checker code is run.")
-def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
+@click.option("--version", "version", metavar="ERA",
+              help="With --kernel-tree: the era the tree's primitives are patched into.")
+@kernel_tree_options
+def diff_cmd(paths: tuple[str, ...], rev: str | None, version: str | None,
+             kernel_tree: Path | None, patches: tuple[Path, ...]) -> None:
     """Check PATHS (default: scenarios/) at REV and in the working tree; exit 1 on a
-    regression (a property that held at REV and now fails).
+    regression (a property that held at REV and now fails). With --kernel-tree DIR and
+    --patch FILE.patch instead of --base, the change is the patches: PATHS are checked under
+    the tree's era without them and with them.
 
     REV must be trusted: its own checker (Python code) is run to check it, in Python's
     isolated mode.
     """
+    if kernel_tree is not None or patches:
+        sys.exit(patch_diff(paths, rev, version, kernel_tree, patches))
+    if rev is None or version is not None:
+        click.echo("error: give --base REV, or --kernel-tree DIR with --patch FILE.patch"
+                   + (" (--version names the era a kernel tree builds on)" if version else ""),
+                   err=True)
+        sys.exit(EXIT_BAD_INPUT)
     try:
         root = repo_root(Path.cwd())
         rel = [(Path.cwd() / p).resolve().relative_to(root).as_posix()
@@ -215,3 +233,39 @@ def diff_cmd(paths: tuple[str, ...], rev: str) -> None:
     diff = compare(base, head)
     click.echo(render(diff, rev, commit))
     sys.exit(EXIT_REGRESSION if diff.regressions else EXIT_OK)
+
+
+def patch_diff(paths: Sequence[str], rev: str | None, version: str | None,
+               directory: Path | None, patches: Sequence[Path]) -> int:
+    """``diff --kernel-tree DIR --patch FILE.patch...``: PATHS checked by this checker under
+    the tree's era, without the patches (the base) and with them; the exit code."""
+    try:
+        if rev is not None:
+            raise LockbreakError("--base compares checker revisions, --patch compares a "
+                                 "kernel tree with and without patches: give one of them")
+        if directory is None or not patches:
+            raise LockbreakError("diff --kernel-tree DIR needs the change: --patch FILE.patch")
+        build(directory, patches, version)              # bad input is refused here, once
+    except LockbreakError as err:
+        click.echo(f"error: {error_text(err)}", err=True)
+        return EXIT_BAD_INPUT
+    checker = Path(__file__).resolve().parents[2]
+    scenarios = [str(Path(p).resolve()) for p in paths] or [str(checker / "scenarios")]
+    tree = ["--kernel-tree", str(directory.resolve())] + (["--version", version] if version
+                                                          else [])
+    patched = [*tree, *(arg for p in patches for arg in ("--patch", str(p.resolve())))]
+    with tempfile.TemporaryDirectory(prefix="lockbreak-diff-") as tmp:
+        base, base_errors = verdicts(checker, scenarios, Path(tmp) / "traces-base", tree)
+        head, head_errors = verdicts(checker, scenarios, Path(tmp) / "traces-head", patched)
+    label = ", ".join(str(p) for p in patches)
+    for where, errors in (("without the patches", base_errors), ("with them", head_errors)):
+        for message in errors:
+            click.echo(f"not checked {where}: {message}", err=True)
+    if base_errors or head_errors:
+        return EXIT_BAD_INPUT
+    if not head and not base:
+        click.echo(f"error: no scenario files at {', '.join(scenarios)}", err=True)
+        return EXIT_BAD_INPUT
+    diff = compare(base, head)
+    click.echo(render(diff, str(directory), "", head=f"with {label}"))
+    return EXIT_REGRESSION if diff.regressions else EXIT_OK

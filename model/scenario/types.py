@@ -67,11 +67,13 @@ class Expectation:
 
 @dataclass(frozen=True)
 class PatchedPrimitive:
-    """One primitive's new body in kernel C, and where that body starts in the file."""
+    """One primitive's new body in kernel C, and where that body starts in the file (the
+    scenario's, unless ``file`` names another: a kernel tree's source)."""
 
     body: str
     line: int
     col: int
+    file: str | None = None
 
 
 @dataclass(frozen=True)
