@@ -15,6 +15,8 @@ from test_symbolic import explicit_successors, relation_solver, symbolic_success
 
 from lockbreak.cli import main
 from lockbreak.cli.checking import Overrides, load
+from lockbreak.core import PropertyKind, Status
+from lockbreak.engines.bmc import check
 from model.compile import BuildConfig, LockInfo, open_coded_breaks
 from model.eras import get_era
 from model.events import Event
@@ -23,8 +25,8 @@ from model.lang.parser import parse_code
 from model.locks import RWLOCK, spin_algorithm
 from model.symbolic import SymbolicKernel
 from model.world import build_world
-from properties.catalogue import specs
-from tests.helpers import first_states
+from properties.catalogue import CATALOGUE, specs
+from tests.helpers import check_by_name, first_states, kernel_model
 
 REPO = Path(__file__).resolve().parent.parent
 SCENARIOS = REPO / "scenarios"
@@ -149,6 +151,14 @@ while (*) {
 }
 read_unlock(R);
 """, [("R", 5, (7,)), ("R", 13, (14,))], id="rwlock-write-and-read"),
+    pytest.param("""
+raw_spin_lock(L);
+while (*) {
+    raw_spin_unlock(L);
+    raw_spin_lock(L);
+}
+raw_spin_unlock(L);
+""", [("L", 4, (5,))], id="raw"),
     pytest.param("""
 spin_lock(M);
 spin_lock(L);
@@ -310,6 +320,50 @@ def test_z3_refuses_a_star_guard_by_name(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------ engines agree
+
+SAFETY = [p.name for p in CATALOGUE if p.kind is PropertyKind.SAFETY]
+# One CPU on a uniprocessor: z3 decides every safety verdict completely. It breaks its lock
+# in open code, for its own reschedule (justified) or only when none is due (spurious).
+UP_BREAK = """
+name = "up-break"
+[kernel]
+version = "v5.17"
+smp = false
+[locks]
+B = "spin"
+[data]
+X = "B"
+[[cpu]]
+wakeups = 1
+code = \"\"\"
+spin_lock(B);
+read(X);
+repeat (2) {
+    use(X);
+    if (%s) {
+        spin_unlock(B);
+        cond_resched();
+        spin_lock(B);
+        read(X);
+    }
+}
+spin_unlock(B);
+\"\"\"
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("guard", "spurious"), [("need_resched()", Status.HOLDS),
+                                                 ("!need_resched()", Status.VIOLATED)])
+def test_z3_verdicts_agree_with_the_explicit_engine_at_an_open_coded_break(
+        tmp_path: Path, guard: str, spurious: Status) -> None:
+    model = kernel_model(tmp_path, UP_BREAK % guard)
+    explicit = check_by_name(model, SAFETY)
+    symbolic = {r.property: r.status
+                for r in check(SymbolicKernel(model), properties=SAFETY, depth=40)}
+    assert symbolic == {name: explicit[name].status for name in SAFETY}
+    assert symbolic["no_spurious_break"] is spurious
+    assert symbolic["no_stale_use"] is Status.HOLDS          # witnessed by the break
 
 
 @pytest.mark.slow
