@@ -294,6 +294,14 @@ def test_the_counterexample_names_the_site(tmp_path: Path) -> None:
     assert "relock after the open-coded lock break at line 16" in words
 
 
+def test_the_last_line_names_the_break(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["check", "-p", "no_stale_use", "--trace-dir",
+                                       str(tmp_path), str(SCENARIOS / "kvm-zap-stale-v5.17.toml")])
+    assert ("=> use() relied on a snapshot another CPU's write made stale (lock break: "
+            "write_unlock(mmu_lock) [open-coded lock break of mmu_lock at line 21])"
+            in result.output)
+
+
 def test_a_break_with_the_lock_data_held_witnesses_no_stale_use(tmp_path: Path) -> None:
     # kvm-zap-revalidate re-reads the root after every break, so at the unlock the snapshot
     # is dead and the model has forgotten it; the CPU still held it, which is the witness.
