@@ -329,6 +329,15 @@ def test_z3_refuses_a_star_guard_by_name(tmp_path: Path) -> None:
 
 # ------------------------------------------------------------------ engines agree
 
+@pytest.mark.parametrize("name", ["kvm-zap-stale-v5.17", "zone-batch-spurious-v5.17"])
+def test_the_vectorised_engine_agrees_with_the_plain_one(name: str, tmp_path: Path) -> None:
+    path = SCENARIOS / f"{name}.toml"
+    runs = [check_json(tmp_path, path, *args)[1] for args in ((), ("--plain-bfs",))]
+    fields = [[(r["property"], r["status"], r["states"], r["depth"]) for r in run]
+              for run in runs]
+    assert fields[0] == fields[1]
+
+
 SAFETY = [p.name for p in CATALOGUE if p.kind is PropertyKind.SAFETY]
 # One CPU on a uniprocessor: z3 decides every safety verdict completely. It breaks its lock
 # in open code, for its own reschedule (justified) or only when none is due (spurious).
