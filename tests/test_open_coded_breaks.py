@@ -410,3 +410,13 @@ def test_spin_agrees_at_open_coded_breaks(name: str) -> None:
     assert spin.verdicts == verdicts
     assert spin.states == states
     assert verdicts["no_spurious_break"].value == "holds"     # witnessed: a break happened
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(("name", "prop"), [("zone-batch-spurious-v5.17", "no_spurious_break"),
+                                            ("kvm-zap-stale-v5.17", "no_stale_use")])
+def test_random_search_finds_the_open_coded_violations(name: str, prop: str,
+                                                       tmp_path: Path) -> None:
+    _, results = check_json(tmp_path, SCENARIOS / f"{name}.toml", "--engine", "hypothesis",
+                            "--seed", "1", "--budget", "100", "-p", prop)
+    assert results[0]["status"] == "violated"
