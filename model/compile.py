@@ -676,7 +676,7 @@ def _site_words(sites: tuple[BreakSite, ...], locks: tuple[LockInfo, ...]
     """Per statement position, how traces name the open-coded break it belongs to: the
     unlock by its line and lock, each relock by the lines of the breaks it ends."""
     names = {lock.index: lock.name for lock in locks}
-    words = {}
+    words: dict[tuple[int, int], str] = {}
     ends: dict[tuple[int, int], list[int]] = {}
     for site in sites:
         pos = site.unlock.pos
@@ -686,7 +686,7 @@ def _site_words(sites: tuple[BreakSite, ...], locks: tuple[LockInfo, ...]
             ends.setdefault((relock.pos.line, relock.pos.col), []).append(pos.line)
     for (line, col), lines in ends.items():
         listed = ", ".join(str(n) for n in sorted(set(lines)))
-        words[(line, col)] = f"relock after the open-coded lock break at line {listed}"
+        words[(line, col)] = f"relock of the open-coded lock break at line {listed}"
     return words
 
 

@@ -291,7 +291,7 @@ def test_the_counterexample_names_the_site(tmp_path: Path) -> None:
     trace = json.loads(Path(results[0]["trace_file"]).read_text())
     words = json.dumps(trace)
     assert "open-coded lock break of zone_lock at line 16" in words
-    assert "relock after the open-coded lock break at line 16" in words
+    assert "relock of the open-coded lock break at line 16" in words
 
 
 def test_the_last_line_names_the_break(tmp_path: Path) -> None:
