@@ -67,8 +67,8 @@ CATALOGUE: tuple[Property, ...] = (
         "(or a snapshot went stale)",
         "use() relied on a snapshot another CPU's write made stale",
         Event.STALE_USE, Event.STALE | Event.BREAK_WITH_DATA,
-        holds_means="no snapshot was live across a lock break and made stale by a write "
-                    "meanwhile: each was re-read, pinned or never written"),
+        holds_means="no stale snapshot was used: every snapshot live across a lock break "
+                    "was re-read, pinned or not written meanwhile"),
     Property(
         "no_spurious_break", PropertyKind.SAFETY,
         "a lock-break site never drops a lock while nobody waits for it, except to schedule "
