@@ -17,8 +17,9 @@ from model.eras import Era, Primitive
 from model.lang import ast
 from model.lang.parser import parse_code
 from model.locks import LockAlgorithm
+from model.lockset import BreakSite, Cycle, LockStatement, find_breaks
 from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
-from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, disables_irqs
+from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, base_name, disables_irqs
 
 # Builtin statements that are one CPU-local step each.
 LOCAL_STEPS: Mapping[str, Op] = {
@@ -31,6 +32,7 @@ LOCAL_STEPS: Mapping[str, Op] = {
 DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE,
                                  "get": Op.DATA_GET, "put": Op.DATA_PUT}
 ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock"})
+RELEASE_PRIMITIVES = frozenset({"spin_unlock", "read_unlock", "write_unlock"})
 BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
                               "cond_resched_rwlock_write"})
 BELIEF_AFTER: Mapping[str, Belief] = {
@@ -136,6 +138,14 @@ class _Emitter:
         self.end = _Label()
         self.pins: dict[int, int] = {}              # datum -> its pin register
         self.irqs = -1
+        # The scenario's own lock statements and backward jumps, for `model.lockset`; and,
+        # once it has found them, the open-coded breaks: each site's unlock and relocks by
+        # statement position, with the words traces name them by.
+        self.statements: list[LockStatement] = []
+        self.cycles: list[Cycle] = []
+        self.breaks: dict[tuple[int, int], str] = {}
+        self.site: str | None = None                # the words of the break being compiled
+        self.jumping_back = False                   # the jump being emitted is a goto's
 
     # ------------------------------------------------------------ plumbing
 
@@ -148,6 +158,8 @@ class _Emitter:
         frame = self.frames[-1] if self.frames else None
         flags = frame.flags if frame else 0
         where = frame.where if frame else ""
+        if target is not None and target.at >= 0 and not self.frames:
+            self.cycles.append(Cycle(target.at, len(self.code), self.jumping_back))
         self.code.append((op, a, b, target, flags, text, where, self.pos))
 
     def mark(self, label: _Label) -> None:
@@ -193,7 +205,9 @@ class _Emitter:
     def stmt(self, s: ast.Stmt) -> None:
         if not self.frames:
             self.pos = s.pos
-        if isinstance(s, ast.Call):
+        if isinstance(s, ast.Call) and not self.frames:
+            self.lock_stmt(s)
+        elif isinstance(s, ast.Call):
             self.call_stmt(s)
         elif isinstance(s, ast.Assign):
             self.assign(s)
@@ -253,9 +267,28 @@ class _Emitter:
         elif isinstance(s, ast.Goto):
             depths = self.frames[-1].depths if self.frames else self.depths
             self.leave_loops(depths[s.label])
+            self.jumping_back = True
             self.emit(Op.JUMP, target=self.label(s.label))
+            self.jumping_back = False
         else:  # pragma: no cover - the parser produces nothing else
             raise ModelDefinitionError(f"cannot compile {type(s).__name__}")
+
+    def lock_stmt(self, s: ast.Call) -> None:
+        """A statement of the scenario's own code: recorded when it takes or releases a
+        lock, and compiled as part of an open-coded lock break when it is one."""
+        base = base_name(s.name)
+        if base not in ACQUIRE_PRIMITIVES | RELEASE_PRIMITIVES:
+            self.call_stmt(s)
+            return
+        start = len(self.code)
+        self.site = self.breaks.get((s.pos.line, s.pos.col))
+        self.call_stmt(s)
+        if self.site is not None and base in ACQUIRE_PRIMITIVES:
+            self.emit(Op.BREAK_END, -1, self.bound_lock(s.args[0]).index)
+        self.site = None
+        lock = self.bound_lock(s.args[0], s.pos)
+        self.statements.append(LockStatement(start, len(self.code), lock.index,
+                                             base in ACQUIRE_PRIMITIVES, s.pos))
 
     def label(self, name: str) -> _Label:
         scope = self.frames[-1].labels if self.frames else self.labels
@@ -430,6 +463,9 @@ class _Emitter:
         if scratch:
             result = self.reg()        # checked by BREAK_END even when the caller ignores it
         where = f"{outer.where} > {label}" if outer else label
+        if outer is None and self.site is not None:
+            flags |= IN_BREAK
+            where = f"{label} [{self.site}]"
         file, line, col = prim.origin or (origin, 1, 1)
         frame = _Frame(lock.name if lock else None, where, flags, result, _Label(),
                        file if prim.origin else None)
@@ -600,13 +636,58 @@ def compile_cpu(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConfig,
     register counting the disabled sections (`Program.irqs`); one that never does folds
     ``irqs_disabled()`` in the era's primitives to 0, so its program is what it was before
     interrupts were modelled.
+
+    An open-coded lock break (`model.lockset`) is compiled as a lock-break primitive's
+    inside is: its unlock and relocks flagged ``IN_BREAK``, a ``BREAK_END`` after each relock,
+    and trace words naming the site's line and lock. Finding the sites needs the flat program,
+    so code that has one is compiled twice.
     """
+    plain = _emit(code, era, config, locks, data, drop_every, {})
+    program = plain.finish()
+    sites = find_breaks(program.code, plain.statements, plain.cycles)
+    if not sites:
+        return program
+    return _emit(code, era, config, locks, data, drop_every,
+                 _site_words(sites, tuple(locks.values()))).finish()
+
+
+def open_coded_breaks(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConfig,
+                      locks: Mapping[str, LockInfo], data: Mapping[str, int]
+                      ) -> tuple[BreakSite, ...]:
+    """The open-coded lock-break sites of one CPU's scenario code (see `compile_cpu`)."""
+    plain = _emit(code, era, config, locks, data, 1, {})
+    return find_breaks(plain.finish().code, plain.statements, plain.cycles)
+
+
+def _emit(code: tuple[ast.Stmt, ...], era: Era, config: BuildConfig,
+          locks: Mapping[str, LockInfo], data: Mapping[str, int], drop_every: int,
+          breaks: dict[tuple[int, int], str]) -> _Emitter:
     emitter = _Emitter(era, config, locks, data, drop_every)
+    emitter.breaks = breaks
     emitter.depths = _label_depths(code, 0)
     if disables_irqs(_called(code)):
         emitter.irqs = emitter.reg()
     emitter.block(code)
-    return emitter.finish()
+    return emitter
+
+
+def _site_words(sites: tuple[BreakSite, ...], locks: tuple[LockInfo, ...]
+                ) -> dict[tuple[int, int], str]:
+    """Per statement position, how traces name the open-coded break it belongs to: the
+    unlock by its line and lock, each relock by the lines of the breaks it ends."""
+    names = {lock.index: lock.name for lock in locks}
+    words: dict[tuple[int, int], str] = {}
+    ends: dict[tuple[int, int], list[int]] = {}
+    for site in sites:
+        pos = site.unlock.pos
+        words[(pos.line, pos.col)] = (f"open-coded lock break of {names[site.lock]} "
+                                      f"at line {pos.line}")
+        for relock in site.relocks:
+            ends.setdefault((relock.pos.line, relock.pos.col), []).append(pos.line)
+    for (line, col), lines in ends.items():
+        listed = ", ".join(str(n) for n in sorted(set(lines)))
+        words[(line, col)] = f"relock of the open-coded lock break at line {listed}"
+    return words
 
 
 def _label_depths(code: tuple[ast.Stmt, ...], depth: int) -> dict[str, int]:

@@ -24,3 +24,5 @@ class Event(enum.IntFlag):
     STALE_USE = enum.auto()           # use(X) relied on a stale snapshot
     WAKEUP = enum.auto()              # the environment set need_resched on a CPU
     DOUBLE_HOLD = enum.auto()         # after this step, a lock has two holders (or writer + other)
+    BREAK_WITH_DATA = enum.auto()     # a lock-break site dropped a lock while its CPU held a
+                                      # snapshot of data that lock protects (live or not)

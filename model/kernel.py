@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind, ScenarioError
 from model.events import Event
 from model.locks import RELEASE_OPS
+from model.lockset import snapshots_taken
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
 from model.world import World
 
@@ -130,6 +131,8 @@ class KernelModel:
         self.must_finish = sum(1 << i for i in range(n) if not world.forever[i])
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
+        self._taken = [snapshots_taken(p.code) for p in world.programs]
+        self._protects = _protected_data(world)
         self._preemptible = world.config.preempt in ("full", "rt")
         self._irqs = [REGS + p.irqs if p.irqs >= 0 else -1 for p in world.programs]
         self._choosers = tuple(i for i, p in enumerate(world.programs)
@@ -837,8 +840,20 @@ class KernelModel:
                 events |= Event.BREAK
                 if not waiters & ~me:
                     regs[DROPPED] |= DROP_UNJUSTIFIED
+                if self._holds_data_of(cpu, lock.index, regs[PC], mem):
+                    events |= Event.BREAK_WITH_DATA
         mem[lock.index] = (out.word, flag, holders, writers, waiters)
         return events, out.note
+
+    def _holds_data_of(self, cpu: int, lock: int, pc: int, mem: Sequence) -> bool:
+        """Whether ``cpu``, at ``pc``, holds a snapshot of data ``lock`` protects: one its
+        code took on every path here (`model.lockset.snapshots_taken`), or one still kept."""
+        mine = self._protects[lock]
+        if self._taken[cpu][pc] & mine:
+            return True
+        base, me = len(self.world.locks), 1 << cpu
+        return any((mem[base + d][0] | mem[base + d][1]) & me
+                   for d in range(len(self.world.data)) if mine >> d & 1)
 
     def _free_run(self, cpu: int, regs: list[int], mem: list, notes: list[str] | None = None
                   ) -> Event:
@@ -1102,6 +1117,15 @@ class KernelModel:
                               for _, flag, holders, writers, waiters in shared[:locks]))
         data = tuple((fresh.bit_count(), stale.bit_count()) for fresh, stale in shared[locks:])
         return tuple(cpus), counts, data
+
+
+def _protected_data(world: World) -> list[int]:
+    """Per lock, the bitmask of the data it protects (the scenario's ``[data]`` table)."""
+    index = {lock.name: lock.index for lock in world.locks}
+    out = [0] * len(world.locks)
+    for d, name in enumerate(world.data):
+        out[index[world.scenario.data[name]]] |= 1 << d
+    return out
 
 
 def _lock_operands(instr: Instr) -> tuple[int, ...]:

@@ -50,6 +50,7 @@ from model.kernel import (
     _may_block,
 )
 from model.locks import RELEASE_OPS
+from model.lockset import snapshots_taken
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
 from model.symbolic import WordTable
 from model.world import World
@@ -115,6 +116,7 @@ class PromelaWriter:
         self.asserted = assertions(self.properties)
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
+        self._taken = [snapshots_taken(p.code) for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
         self.tables = [WordTable(lock, self.n) for lock in world.locks]
         self.tickets = {0}
@@ -309,11 +311,13 @@ class PromelaWriter:
                            f"~{DROP_UNJUSTIFIED}; ev = EV_SCHEDULE")
                 out.append("        :: else ->")
                 body = self._step(cpu, instr, "            ")
+                body += self._break_with_data(cpu, pc, instr, "            ")
                 body += self._free(cpu, pc, "            ", touched)
                 out += body
                 out.append("        fi;")
             else:
                 out += self._step(cpu, instr, "        ")
+                out += self._break_with_data(cpu, pc, instr, "        ")
                 out += self._free(cpu, pc, "        ", touched)
             out.append(f"        s{pc}_out:")
             out += self._double_hold(touched, "        ")
@@ -467,6 +471,7 @@ class PromelaWriter:
             lines.append(f"{ind}{p}dropped = 0;")
         elif op == Op.FREE_LOCK_OP:
             lines.append(f"{ind}{self._lock_inline(cpu, instr)}();")
+            lines += self._break_with_data(cpu, pc, instr, ind)
         else:  # pragma: no cover
             raise LockbreakError(f"the Promela export has no rule for {instr}")
         lines.append(f"{ind}{go(nxt)};")
@@ -479,6 +484,24 @@ class PromelaWriter:
                 for i, d in enumerate(self.world.data) if not live >> i & 1]
 
     # ------------------------------------------------------------ lock operations
+
+    def _break_with_data(self, cpu: int, pc: int, instr: Instr, ind: str) -> list[str]:
+        """`KernelModel._holds_data_of` after a lock-break site's release at ``pc``: the
+        event when the CPU took a snapshot of the lock's data on every path here, or still
+        keeps one."""
+        if not (instr.flags & IN_BREAK and str(instr.b) in RELEASE_OPS):
+            return []
+        lock = self.world.locks[int(instr.a)]
+        mine = [d for d, name in enumerate(self.world.data)
+                if self.world.scenario.data[name] == lock.name]
+        if not mine:
+            return []
+        if any(self._taken[cpu][pc] >> d & 1 for d in mine):
+            return [f"{ind}ev = ev | EV_BREAK_WITH_DATA;"]
+        me = 1 << cpu
+        kept = " || ".join(f"(({self.world.data[d]}_fresh | {self.world.data[d]}_stale) & {me}) "
+                           "!= 0" for d in mine)
+        return [f"{ind}if :: {kept} -> ev = ev | EV_BREAK_WITH_DATA :: else -> skip fi;"]
 
     def _lock_inline(self, cpu: int, instr: Instr) -> str:
         """The name of the inline doing ``instr``'s lock op for ``cpu`` (written once)."""

@@ -46,6 +46,7 @@ from model.kernel import (
     _may_block,
 )
 from model.locks import NOBODY, RELEASE_OPS
+from model.lockset import snapshots_taken
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
 
 # Lock words per lock, times tickets, beyond which tabulating the ops is not worth it.
@@ -189,6 +190,7 @@ class SymbolicKernel:
         self.n = world.n_cpus
         self._code = [p.code for p in world.programs]
         self._live = [p.live_snapshots() for p in world.programs]
+        self._taken = [snapshots_taken(p.code) for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
         self.tables = self._word_tables()
         self.width = self._width()
@@ -675,8 +677,21 @@ class SymbolicKernel:
                 regs[DROPPED] = (regs[DROPPED] | z3.BitVecVal(DROP_DONE, 2)
                                  | z3.If(alone, unjustified, z3.BitVecVal(0, 2)))
                 path.event(Event.BREAK)
+                path.event(Event.BREAK_WITH_DATA, self._holds_data_of(cpu, lock.index, path))
         path.mem[lock.index] = [new_word, flag, holders, writers, waiters]
         return path
+
+    def _holds_data_of(self, cpu: int, lock: int, path: _Path) -> Any:
+        """`KernelModel._holds_data_of`: a snapshot of data ``lock`` protects, taken on
+        every path to here or still kept."""
+        names = [d for d, name in enumerate(self.world.data)
+                 if self.world.scenario.data[name] == self.world.locks[lock].name]
+        if any(self._taken[cpu][path.pc] >> d & 1 for d in names):
+            return True
+        me = z3.BitVecVal(1 << cpu, self.n)
+        base = len(self.world.locks)
+        return z3.Or(False, *((path.mem[base + d][0] | path.mem[base + d][1]) & me != 0
+                              for d in names))
 
     # ------------------------------------------------------------ free control
 

@@ -28,6 +28,7 @@ class Property:
     violated_by: Event
     witnessed_by: Event
     obligation: Obligation = Obligation.NONE   # FAIR and WORST: what must not stay open
+    holds_means: str = ""         # what a pass with its witness reached says, where it helps
 
     def spec(self) -> PropertySpec:
         return PropertySpec(self.name, self.kind, self.violated_by, self.witnessed_by,
@@ -62,9 +63,12 @@ CATALOGUE: tuple[Property, ...] = (
     Property(
         "no_stale_use", PropertyKind.SAFETY,
         "use(X) never relies on a snapshot that another CPU's write(X) made stale",
-        "a snapshot went stale: another CPU wrote X while a CPU that read it may still use it",
+        "a lock break while the CPU held a snapshot of data the lock protects, live or not "
+        "(or a snapshot went stale)",
         "use() relied on a snapshot another CPU's write made stale",
-        Event.STALE_USE, Event.STALE),
+        Event.STALE_USE, Event.STALE | Event.BREAK_WITH_DATA,
+        holds_means="no stale snapshot was used: every snapshot live across a lock break "
+                    "was re-read, pinned or not written meanwhile"),
     Property(
         "no_spurious_break", PropertyKind.SAFETY,
         "a lock-break site never drops a lock while nobody waits for it, except to schedule "

@@ -42,6 +42,10 @@ CASES = {
     # holding A.
     "nested-wakeup-v2.6.20": ("check tests/data/nested-wakeup.toml --version v2.6.20"
                               " -p no_sleep_in_atomic --trace-dir $TRACE_DIR"),
+    # An open-coded lock break that drops the zone lock every batch, waiter or not: the
+    # trace names the site (its line and lock) at the unlock and at the relock.
+    "zone-batch-spurious-v5.17": ("check scenarios/zone-batch-spurious-v5.17.toml"
+                                  " -p no_spurious_break --trace-dir $TRACE_DIR"),
 }
 
 

@@ -83,7 +83,8 @@ def test_the_sweep_covers_the_public_scenarios() -> None:
         path.stem for path in PUBLIC}
     assert left_out == {"stale-data-reread-v2.6.9-lockstep", "zone-batch-needbreak-v5.17",
                         "zone-batch-unbroken-v5.17", "irqsave-break-v6.11",
-                        "irqs-off-cond-resched-v6.11", "drop-pagecache-iget-v5.17"}
+                        "irqs-off-cond-resched-v6.11", "drop-pagecache-iget-v5.17",
+                        "zone-batch-spurious-v5.17"}
     assert NAMES == ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic",
                      "break_return_truth", "no_stale_use", "no_spurious_break"]
 

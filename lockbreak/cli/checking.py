@@ -224,6 +224,8 @@ def _verdicts(scenario: Scenario, model: KernelModel, wanted: list[str],
         result, checked = results[name]
         if result.status is Status.VACUOUS:
             result.detail = f"{result.detail} ({by_name(name).witness})"
+        elif result.status is Status.HOLDS and not result.detail:
+            result.detail = by_name(name).holds_means
         run.verdicts.append(Verdict(result, scenario.expect.get(name), checked, run.has_expect,
                                     requested=requested))
     return run

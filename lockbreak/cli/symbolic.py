@@ -63,6 +63,8 @@ def run_scenario_z3(scenario: Scenario, *, properties: Sequence[str] | None, dep
             detail="fairness is not decidable by the z3 engine; use --engine explicit"), model)
         if result.status is Status.VACUOUS:
             result.detail = f"{result.detail} ({by_name(name).witness})"
+        elif result.status is Status.HOLDS and not result.detail:
+            result.detail = by_name(name).holds_means
         run.verdicts.append(Verdict(result, scenario.expect.get(name), checked, run.has_expect,
                                     requested=bool(properties)))
     return run

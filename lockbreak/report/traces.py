@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lockbreak.core import CheckResult, PropertyKind, Trace
+from model.events import Event
 from model.kernel import Action, CpuView, KernelModel, WorldView
 from model.lockstep import LockstepKernelModel
 from properties.catalogue import by_name
@@ -131,7 +132,30 @@ def why(model: KernelModel, trace: Trace[int, Action], property_name: str) -> st
         return "=> stuck: " + "; ".join(stuck)
     if trace.loop_start is not None:
         return _why_forever(model, trace)
+    site = _last_break(model, trace) if property_name in _AT_A_BREAK else None
+    if site is not None:
+        return f"=> {by_name(property_name).broken} (lock break: {site})"
     return f"=> {by_name(property_name).broken}"
+
+
+# The properties a lock break breaks: their counterexamples name the break.
+_AT_A_BREAK = frozenset({"no_spurious_break", "no_stale_use"})
+
+
+def _last_break(model: KernelModel, trace: Trace[int, Action]) -> str | None:
+    """The lock-break site (a primitive, or an open-coded break with its line and lock) at
+    which the CPU of ``trace``'s last step last dropped a lock, or None."""
+    if not trace.steps or trace.steps[-1].action.wakeup:
+        return None
+    cpu = trace.steps[-1].action.cpu
+    site, state = None, trace.init
+    for step in trace.steps:
+        if step.action.cpu == cpu and not step.action.wakeup:
+            info = model.step_info(state, step.action)
+            if info.events & Event.BREAK and info.instr is not None:
+                site = info.instr.where.split(" > ")[0]
+        state = step.state
+    return site
 
 
 def explain(model: KernelModel, result: CheckResult) -> str:

@@ -16,6 +16,7 @@
 #define EV_STALE_USE 256
 #define EV_WAKEUP 512
 #define EV_DOUBLE_HOLD 1024
+#define EV_BREAK_WITH_DATA 2048
 #ifdef WITNESSES
 #define NEW(e) (ev & (e) & ~seen)
 #else
@@ -62,6 +63,7 @@ inline check() {
     assert(!NEW(EV_BREAK));   /* witnesses no_spurious_break */
     assert(!NEW(EV_BREAK_RETURNED));   /* witnesses break_return_truth */
     assert(!NEW(EV_STALE));   /* witnesses no_stale_use */
+    assert(!NEW(EV_BREAK_WITH_DATA));   /* witnesses no_stale_use */
     seen = seen | ev;
 #endif
 #ifdef LIVENESS
