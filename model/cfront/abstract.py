@@ -141,6 +141,7 @@ class _Abstractor:
         self.subst: list[dict[str, str]] = [{}]
         self.labels: dict[str, _Flow] = {}
         self.stack: list[str] = []
+        self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
         self.fresh = 0
 
@@ -592,16 +593,20 @@ class _Abstractor:
     def inline(self, name: str, args: list[Node], flow: _Flow, depth: int,
                node: Node) -> _Flow:
         definition = self.defined[name]
-        if name in [s.split("_ret")[0] for s in self.stack] or len(self.stack) >= MAX_INLINE:
-            raise self.src.error(node, f"{name}() is called {len(self.stack)} calls deep or "
-                                 "recursively", f"the abstraction inlines to {MAX_INLINE} "
-                                 "levels; extract a function nearer the lock")
+        if name in self.callers:
+            raise self.src.error(node, f"{name}() calls itself: recursion is not inlined",
+                                 "extract a function whose lock operations are not recursive")
+        if len(self.callers) >= MAX_INLINE:
+            raise self.src.error(node, f"{name}() is more than {MAX_INLINE} calls deep",
+                                 f"the abstraction inlines {MAX_INLINE} levels of calls; "
+                                 "extract a function nearer the lock")
         params = _parameters(definition, self.src)
         mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
         self.subst.append(mapping)
         self.fresh += 1
         exit_label = f"{name}_ret{self.fresh}"
         self.stack.append(exit_label)
+        self.callers.append(name)
         if name not in self.inlined:
             self.inlined.append(name)
         start = len(self.out)
@@ -609,6 +614,7 @@ class _Abstractor:
         assert body is not None
         after = self.block(body, flow, depth)
         self.stack.pop()
+        self.callers.pop()
         self.subst.pop()
         if any(line.text == f"goto {exit_label};" for line in self.out[start:]):
             self.emit(f"{exit_label}:", max(depth - 1, 0), node)
