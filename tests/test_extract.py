@@ -185,3 +185,13 @@ def test_protection_file_overrides_the_inference(tmp_path: Path,
     side.write_text('[locks]\nx = 1\n')
     with pytest.raises(ScenarioError, match="one table, \\[data\\]"):
         extract(parse_file("fs/inodewalk.c"), "walk_unpinned", protect=side)
+
+
+def test_the_docs_show_the_golden_extraction_and_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "extract.md").read_text()
+    shown = page.split('```toml title="walk_unpinned.toml"\n')[1].split("```")[0]
+    assert shown == (GOLDEN / "walk-unpinned.toml").read_text()
+    error = page.split("```text\n$ lockbreak extract fs/bad.c falls_through\n")[1].split("```")[0]
+    monkeypatch.chdir(KERNEL)
+    _, code, stderr = produce("fs/bad.c falls_through")
+    assert (code, stderr) == (2, error)
