@@ -40,6 +40,8 @@ CASES = {
     "free-batch": "mm/zonebatch.c free_batch",
     "scan-zone": "mm/zonebatch.c scan_zone",
     "move-pages": "mm/zonebatch.c move_pages",
+    "stat-flush-locked": "kernel/flush.c stat_flush_locked",
+    "stat-flush": "kernel/flush.c stat_flush",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -69,6 +71,10 @@ VERDICTS: dict[str, dict[str, Status]] = {
     "scan-zone": {"no_stale_use": Status.VACUOUS, "no_sleep_in_atomic": Status.HOLDS},
     # Backs off the outer lock when the trylock of the inner one fails.
     "move-pages": {"deadlock_free": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Entered holding the flush lock (its lockdep assertion, and the _irq unlock that says
+    # how the caller took it); breaks it for a waiter between CPUs, interrupts back on.
+    "stat-flush-locked": {"no_sleep_in_atomic": Status.HOLDS, "bounded_wait": Status.HOLDS},
+    "stat-flush": {"no_sleep_in_atomic": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
 }
 
 
