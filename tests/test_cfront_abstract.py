@@ -196,7 +196,7 @@ def test_a_sleeping_lock_is_left_out_and_said_so() -> None:
 @pytest.mark.parametrize(("c", "where", "message"), [
     ("void f(spinlock_t *l)\n{\n#ifdef CONFIG_X\n\tspin_lock(l);\n#endif\n}\n", "k.c:3:1",
      "not understood: a preproc ifdef"),
-    ("void f(spinlock_t *l)\n{\n\tspin_lock(l);\n}\n", "k.c:4:1", "f returns holding l"),
+    ("void f(spinlock_t *l)\n{\n\tspin_lock(l);\n}\n", "k.c:4:1", "f() returns holding l"),
     ("void f(spinlock_t *l)\n{\n\tlist_for_each_entry(p, h, m);\n}\n", "k.c:3:2",
      "list_for_each_entry(...); with no body"),
     ("void f(spinlock_t *l)\n{\n\tspin_trylock(l);\n}\n", "k.c:3:2",

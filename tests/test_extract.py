@@ -143,7 +143,7 @@ def test_extraction_api() -> None:
 
 
 @pytest.mark.parametrize(("function", "where", "message"), [
-    ("returns_locked", "fs/bad.c:9:3", "returns holding &sb->s_inode_list_lock"),
+    ("returns_locked", "fs/bad.c:9:3", "returns_locked() returns holding &sb->s_inode_list_lock"),
     ("locks_in_expression", "fs/bad.c:15:14", "not understood: spin_trylock() inside an "
                                                "expression"),
     ("falls_through", "fs/bad.c:26:3", "not understood: a case that falls through"),

@@ -35,7 +35,14 @@ from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
 from model.cfront import vocabulary as vocab
-from model.cfront.parse import CSource, function, functions, not_understood, walk
+from model.cfront.parse import (
+    CSource,
+    function,
+    function_name,
+    functions,
+    not_understood,
+    walk,
+)
 
 MAX_INLINE = 3
 _LOCK_EXPR = re.compile(r"^&?\w+(?:(?:->|\.)\w+)*$")
@@ -157,6 +164,7 @@ class _Abstractor:
         self.src = source
         self.protect = protect
         self.entry = entry
+        self.function = ""
         self.unheld: dict[str, _Entry] = {}
         self.defined = functions(source)
         self.out: list[CodeLine] = []
@@ -178,6 +186,7 @@ class _Abstractor:
     def body(self, body: Node, definition: Node) -> None:
         """The function's body, between taking and releasing the locks it is entered
         holding."""
+        self.function = function_name(definition) or ""
         flow = _Flow()
         for entry in self.entry:
             lock = self.lock_named(entry.expr, entry.kind, definition)
@@ -202,7 +211,7 @@ class _Abstractor:
                 held.remove(lock)
         if held:
             taken = ", ".join(self.lock_text(lock) for lock in held)
-            raise self.src.error(node, f"returns holding {taken}",
+            raise self.src.error(node, f"{self.function}() returns holding {taken}",
                                  "extract checks a function that releases every lock it "
                                  "takes; extract the caller that releases it")
 
