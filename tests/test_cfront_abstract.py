@@ -208,3 +208,46 @@ def test_refusals_name_the_kernel_position(c: str, where: str, message: str) -> 
     with pytest.raises(ScenarioError) as err:
         _abstract(c, "f")
     assert str(err.value).startswith(f"{where}: {message}")
+
+
+def test_do_while_0_is_its_body_and_a_final_return_needs_no_jump() -> None:
+    found = _abstract("""static bool yield_it(struct kvm *kvm)
+{
+	if (need_resched() || spin_needbreak(&kvm->mmu_lock)) {
+		cond_resched_lock(&kvm->mmu_lock);
+		return true;
+	} else {
+		return false;
+	}
+}
+
+void f(struct kvm *kvm)
+{
+	spin_lock(&kvm->mmu_lock);
+	do {
+		if (yield_it(kvm))
+			cpu_relax();
+	} while (0);
+	do {
+		if (need_resched())
+			break;
+	} while (0);
+	spin_unlock(&kvm->mmu_lock);
+}
+""", "f")
+    assert _code(found) == [
+        "spin_lock(&kvm->mmu_lock);",
+        "if (need_resched() || spin_needbreak(&kvm->mmu_lock)) {",
+        "    cond_resched_lock(&kvm->mmu_lock);",
+        "} else {",
+        "}",
+        "if (*) {",
+        "    cpu_relax();",
+        "}",
+        "do {",
+        "    if (need_resched()) {",
+        "        break;",
+        "    }",
+        "} while (*);",
+        "spin_unlock(&kvm->mmu_lock);",
+    ]

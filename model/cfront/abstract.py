@@ -804,11 +804,13 @@ class _Abstractor:
             head = "for (;;) {" if cond_node is None else None
             return self.loop_body(node, body, head, cond_node, flow, depth, advance)
         if node.type == "do_statement":
+            assert cond_node is not None
+            if self.src.text(_strip(cond_node)) == "0" and not _leaves_loop(body, self.src):
+                return self.stmt(body, flow, depth) if body is not None else flow
             self.emit("do {", depth, node)
             self.loops.append(_Loop(flow.held))
             after = self.stmt(body, flow, depth + 1) if body is not None else flow
             self.loops.pop()
-            assert cond_node is not None
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
             self.emit(f"}} while ({_bare(cond)});", depth, cond_node)
             return _join([after, flow])
@@ -1040,12 +1042,36 @@ def _parameters(definition: Node, src: CSource) -> list[str]:
 
 
 def _last_statement(node: Node) -> bool:
-    """Whether ``node`` is the last statement of its function's body (a return there
-    needs no jump)."""
-    parent = node.parent
-    return (parent is not None and parent.type == "compound_statement"
-            and parent.parent is not None and parent.parent.type == "function_definition"
-            and parent.named_children[-1] == node)
+    """Whether nothing of the function runs after ``node`` when it falls through: it is
+    last in its block, and so is every block and branch around it up to the body (a
+    return there needs no jump)."""
+    while node.parent is not None and node.parent.type != "function_definition":
+        parent = node.parent
+        if parent.type == "compound_statement":
+            rest = [c for c in parent.named_children if c.type != "comment"]
+            if rest[-1] != node:
+                return False
+        elif parent.type not in ("if_statement", "else_clause", "labeled_statement"):
+            return False
+        node = parent
+    return node.parent is not None
+
+
+def _leaves_loop(body: Node | None, src: CSource) -> bool:
+    """Whether a ``break`` or ``continue`` in ``body`` belongs to the loop around it (so
+    ``do { } while (0)`` cannot simply be its body)."""
+    if body is None:
+        return False
+    for n in walk(body):
+        if n.type in ("break_statement", "continue_statement"):
+            up = n.parent
+            while up is not None and up != body and up.type not in (
+                    "while_statement", "for_statement", "do_statement", "switch_statement"):
+                up = up.parent
+            if up == body or up is None or (n.type == "continue_statement"
+                                            and up.type == "switch_statement"):
+                return True
+    return False
 
 
 def _breaks_switch(node: Node, case: Node) -> bool:
