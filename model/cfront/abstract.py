@@ -165,6 +165,7 @@ class _Abstractor:
         self.protect = protect
         self.entry = entry
         self.function = ""
+        self.pending: tuple[str, Callable[[_Flow], _Flow]] | None = None
         self.unheld: dict[str, _Entry] = {}
         self.defined = functions(source)
         self.out: list[CodeLine] = []
@@ -398,6 +399,9 @@ class _Abstractor:
             else:
                 flow = self.stmt(child, flow, depth)
             k += 1
+        if self.pending is not None and flow is not None:
+            flow = self.pending[1](flow)
+        self.pending = None
         return flow
 
     def iterator_head(self, node: Node) -> Node | None:
@@ -417,6 +421,19 @@ class _Abstractor:
         return call
 
     def stmt(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+        if self.pending is not None and flow is not None:
+            var, take = self.pending
+            self.pending = None
+            if _tests_null(node, var, self.src):
+                # The NULL check runs first: on its path the lock was never taken.
+                self.note(f"the lock of {var} is taken only when {var} is not NULL: the "
+                          f"check at {self.at(node)} comes before it")
+                flow = self.stmt(node, flow, depth)
+                return take(flow) if flow is not None else None
+            flow = take(flow)
+        return self.statement(node, flow, depth)
+
+    def statement(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
         bad = [n for n in not_understood(node) if not _type_argument(n, self.src)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
@@ -537,6 +554,11 @@ class _Abstractor:
 
     def assign(self, target: Node | None, value: Node, flow: _Flow, depth: int,
                node: Node) -> _Flow:
+        if value.type == "call_expression" and self.call_name(value) in vocab.MAY_FAIL \
+                and target is not None:
+            var = self.ident(self.src.text(target))
+            self.pending = (var, lambda f: self.call(value, f, depth))
+            return flow
         if value.type == "call_expression" and self.takes_part(value):
             return self.call(value, flow, depth)
         self.no_lock_ops(value)
@@ -578,9 +600,19 @@ class _Abstractor:
                 raise self.src.error(node, f"{name}() whose result is not tested",
                                      f"the abstraction takes {name}() as the whole condition "
                                      "of an if or a loop")
-            lock = self.lock(_need(args, 0, node, self.src), kind)
-            rest = "".join(f", {self.plain(a)}" for a in args[1:])
-            self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
+            wrapper = vocab.WRAPPERS.get(name)
+            if wrapper is not None:
+                arg = _need(args, max((wrapper.arg, *wrapper.extra)), node, self.src)
+                expr = wrapper.lock_expr(self.rename(args[wrapper.arg]))
+                lock = self.lock_named(expr, kind, arg)
+                spelled = expr if expr in self.locks[lock].exprs else lock
+                rest = "".join(f", {self.plain(args[k])}" for k in wrapper.extra)
+                self.emit(f"{wrapper.spelling}({spelled}{rest});", depth, node)
+                self.note(f"{name}() at {self.at(node)} is {wrapper.spelling}({spelled})")
+            else:
+                lock = self.lock(_need(args, 0, node, self.src), kind)
+                rest = "".join(f", {self.plain(a)}" for a in args[1:])
+                self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
             if what == "lock":
                 if lock in self.released:
                     self.breaks(lock)
@@ -987,6 +1019,17 @@ def _dereferences(node: Node, var: str, src: CSource, passed: bool) -> bool:
                 a.type == "identifier" and src.text(a) == var for a in n.named_children):
             return True
     return False
+
+
+def _tests_null(node: Node, var: str, src: CSource) -> bool:
+    """Whether ``node`` is ``if (!var) ...`` (or ``unlikely(!var)``, ``var == NULL``)
+    without an else."""
+    if node.type != "if_statement" or node.child_by_field_name("alternative") is not None:
+        return False
+    cond = node.child_by_field_name("condition")
+    text = "".join(src.text(cond).split()) if cond is not None else ""
+    return text in (f"(!{var})", f"(unlikely(!{var}))", f"({var}==NULL)",
+                    f"(unlikely({var}==NULL))")
 
 
 def _iterator_definition(node: Node, src: CSource) -> tuple[str, Node, Node] | None:
