@@ -593,6 +593,7 @@ class _Abstractor:
             lock = self.lock(argument(args, 0, node, self.src), vocab.BREAKS[name])
             self.emit(f"{name}({self.spelled(lock, args[0])});", depth, node)
             self.breaks(lock)
+            self.needs_held(name, lock, flow, node)
             return flow
         if name in vocab.STATEMENTS:
             rest = ", ".join(self.plain(a) for a in args)
@@ -647,6 +648,12 @@ class _Abstractor:
             return flow
         self.emit(f"put({datum});", depth, node)
         return replace(flow, pins=flow.pins - {datum})
+
+    def needs_held(self, name: str, lock: str, flow: Flow, node: Node) -> None:
+        """A lock-break call on a lock no path here took: the function is entered with it."""
+        if lock not in flow.held and lock not in self.unheld:
+            self.unheld[lock] = entry_lock(name, self.lock_text(lock),
+                                           f"{name}() at {self.at(node)} breaks it")
 
     def inlinable(self, name: str) -> bool:
         """Whether ``name`` is a function of this file that takes, releases or breaks a
@@ -756,6 +763,8 @@ class _Abstractor:
                 lock = self.lock(argument(args, 0, node, self.src), kind)
                 rest = "".join(f", {self.plain(a)}" for a in args[1:])
                 self.breaks(lock)
+                if name in vocab.BREAKS:
+                    self.needs_held(name, lock, flow, node)
                 return f"{name}({self.spelled(lock, args[0])}{rest})"
             if name in ("likely", "unlikely") and args:
                 return self.guard(args[0], flow)

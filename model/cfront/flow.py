@@ -49,15 +49,20 @@ class Entry:
 
     @property
     def asserted(self) -> bool:
-        """Known from a lockdep assertion only, which does not say how it was taken."""
-        return self.take.endswith("_lock") and self.why.startswith("lockdep_assert_held")
+        """Known from a lockdep assertion or a lock-break call only, which do not say how
+        it was taken."""
+        return self.take.endswith("_lock") and self.why.startswith(("lockdep_assert_held",
+                                                                     *vocab.BREAKS))
 
 
 def entry_lock(name: str, expr: str, why: str) -> Entry:
-    """The entry lock for an unlock spelled ``name`` (or a lockdep assertion) of ``expr``."""
-    if name.startswith("lockdep_assert_held"):
-        mode = {"lockdep_assert_held_read": "read",
-                "lockdep_assert_held_write": "write"}.get(name, "spin")
+    """The entry lock for an unlock spelled ``name`` of ``expr``, or for a lockdep
+    assertion or a lock-break call, which need it held (and say its mode, not how it was
+    taken)."""
+    if name.startswith("lockdep_assert_held") or name in vocab.BREAKS:
+        mode = {"lockdep_assert_held_read": "read", "lockdep_assert_held_write": "write",
+                "cond_resched_rwlock_read": "read",
+                "cond_resched_rwlock_write": "write"}.get(name, "spin")
         return Entry(f"{mode}_lock", f"{mode}_unlock", expr,
                       "spin" if mode == "spin" else "rwlock", why)
     take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
