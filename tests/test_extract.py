@@ -43,6 +43,8 @@ CASES = {
     "stat-flush-locked": "kernel/flush.c stat_flush_locked",
     "stat-flush": "kernel/flush.c stat_flush",
     "copy-entries": "mm/ptecopy.c copy_entries",
+    "journal-checkpoint": "fs/journal.c journal_checkpoint",
+    "journal-checkpoint-stale": "fs/journal.c journal_checkpoint_stale",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -79,6 +81,10 @@ VERDICTS: dict[str, dict[str, Status]] = {
     # Both page-table locks dropped together and taken again in the same order from the
     # top (goto again, keeping the address reached): no deadlock with either contender.
     "copy-entries": {"deadlock_free": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Compares its transaction with the oldest again after every break before using it.
+    "journal-checkpoint": {"no_stale_use": Status.VACUOUS, "deadlock_free": Status.HOLDS},
+    # Goes back to the transaction it read before the break without looking again.
+    "journal-checkpoint-stale": {"no_stale_use": Status.VIOLATED},
 }
 
 

@@ -46,9 +46,12 @@ from model.cfront.parse import (
 )
 from model.cfront.shapes import (
     argument,
+    attribute_declarator,
     breaks_switch,
+    compared,
     constant_true,
     dereferences,
+    has_label,
     is_deref,
     iterator_definition,
     last_statement,
@@ -397,7 +400,8 @@ class _Abstractor:
         return self.statement(node, flow, depth)
 
     def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
-        bad = [n for n in not_understood(node) if not type_argument(n, self.src)]
+        bad = [n for n in not_understood(node)
+               if not type_argument(n, self.src) and not attribute_declarator(n)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))
@@ -718,6 +722,12 @@ class _Abstractor:
     def condition(self, node: Node, flow: Flow, depth: int) -> tuple[str, Flow]:
         """The scenario condition for the C guard ``node``, after the statements its
         dereferences and inlined calls become."""
+        for datum in compared(node, self.src, self.ident):
+            if datum in self.data and self.data[datum] in flow.held:
+                # Comparing the pointer itself with what the lock protects now is how
+                # kernel code revalidates it after a break: a fresh look.
+                self.note(f"{datum} compared at {self.at(node)}: a revalidation, read({datum})")
+                flow = self.access("read", datum, flow, depth, node)
         flow = self.uses(node, flow, depth)
         whole = strip(node)
         called = strip(whole.child_by_field_name("argument") or whole) if (
@@ -778,10 +788,13 @@ class _Abstractor:
         assert cond_node is not None
         cond, flow = self.condition(cond_node, flow, depth)
         then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
-        self.emit(f"if ({bare(cond)}) {{", depth, node)
         then_node = node.child_by_field_name("consequence")
-        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
         alt = node.child_by_field_name("alternative")
+        if then_node is not None and alt is None and has_label(then_node) \
+                and then_flow == else_flow:
+            return self.flattened(cond, then_node, flow, depth, node)
+        self.emit(f"if ({bare(cond)}) {{", depth, node)
+        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
         if alt is not None:
             inner = [c for c in alt.named_children if c.type != "comment"]
             self.emit("} else {", depth, alt)
@@ -792,6 +805,26 @@ class _Abstractor:
             after_else = else_flow
         self.emit("}", depth, None)
         return join([after_then, after_else])
+
+    def flattened(self, cond: str, body: Node, flow: Flow, depth: int,
+                  node: Node) -> Flow | None:
+        """``if (c) { ... label: ... }`` as ``if (!c) goto past; ... label: ...; past:``,
+        its body in the enclosing block: kernel code jumps to labels inside such a block
+        (``goto unlock_and_flush``), which the scenario language takes only in the same
+        block or an enclosing one."""
+        self.fresh += 1
+        past = f"if_{self.fresh}_done"
+        negated = "*" if cond == "*" else f"!({bare(cond)})"
+        self.emit(f"if ({negated}) {{", depth, node)
+        self.emit(f"goto {past};", depth + 1, node)
+        self.emit("}", depth, None)
+        self.labels[past] = flow
+        self.note(f"the block of the if at {self.at(node)} has labels that gotos jump to: its "
+                  "statements are written after a jump past them")
+        after = self.block(body, flow, depth)
+        self.emit(f"{past}:", max(depth - 1, 0), None)
+        self.emit("{ }", depth, None)
+        return join([after, flow])
 
     def loop(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         body = node.child_by_field_name("body")

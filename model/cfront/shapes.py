@@ -5,6 +5,8 @@ iteration macro read as an old-style function definition)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from tree_sitter import Node
 
 from model.cfront import vocabulary as vocab
@@ -91,6 +93,43 @@ def type_argument(node: Node, src: CSource) -> bool:
     return (node.is_error and node.parent is not None and node.parent.type == "argument_list"
             and before is not None and src.text(before) in ("struct", "union", "enum")
             and all(c.type == "identifier" for c in node.named_children))
+
+
+def attribute_declarator(node: Node) -> bool:
+    """Whether the error node ``node`` is a declarator after an attribute macro in a local
+    declaration (``bool __maybe_unused released;``), which tree-sitter reads as the macro
+    for the type and an error for the name: a declaration without a value, which the
+    abstraction keeps nothing of."""
+    return (node.is_error and node.parent is not None and node.parent.type == "declaration"
+            and not any(c.type == "init_declarator" for c in node.parent.named_children)
+            and all(c.type == "identifier" for c in node.named_children))
+
+
+def has_label(node: Node) -> bool:
+    """Whether a statement of the block ``node`` (not of a nested loop or block) is
+    labelled: a label a ``goto`` may jump to from outside the block."""
+    return node.type == "compound_statement" and any(
+        c.type == "labeled_statement" for c in node.named_children)
+
+
+def compared(node: Node, src: CSource, ident: Callable[[str], str]) -> list[str]:
+    """The variables ``node`` compares as a whole, with ``==`` or ``!=``, against what it
+    reads through a pointer (``journal->j_checkpoint_transactions != transaction``), named
+    through ``ident``, in order; a test against NULL or a number is no such comparison."""
+    found: list[str] = []
+    for n in walk(node):
+        op = n.child_by_field_name("operator") if n.type == "binary_expression" else None
+        left, right = n.child_by_field_name("left"), n.child_by_field_name("right")
+        if op is None or src.text(op) not in ("==", "!=") or left is None or right is None:
+            continue
+        for side, other in ((left, right), (right, left)):
+            if strip(side).type == "identifier" and (
+                    reads_through(other, src) or any(c.type == "call_expression"
+                                                     for c in walk(other))):
+                name = ident(src.text(strip(side)))
+                if name not in found:
+                    found.append(name)
+    return found
 
 
 def is_deref(n: Node, src: CSource) -> bool:

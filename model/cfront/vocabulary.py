@@ -64,14 +64,15 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
     "refcount_dec_and_lock": "put",
     "xprt_pin_rqst": "get", "xprt_unpin_rqst": "put",
     "dget": "get", "dput": "put", "get_task_struct": "get", "put_task_struct": "put",
+    "get_bh": "get", "put_bh": "put", "brelse": "put", "__brelse": "put",
 })
 
 # Sleeping locks: not in the scenario language yet, so left out with this reason.
 SLEEPING: Mapping[str, str] = MappingProxyType({
     name: "a sleeping lock (mutex/rwsem), which the scenario language does not model yet"
     for name in ("mutex_lock", "mutex_unlock", "mutex_lock_interruptible",
-                 "mutex_lock_killable", "mutex_lock_nested", "down_read", "up_read",
-                 "down_write", "up_write", "down_read_killable", "down_write_killable",
+                 "mutex_lock_killable", "mutex_lock_nested", "mutex_lock_io", "down_read",
+                 "up_read", "down_write", "up_write", "down_read_killable", "down_write_killable",
                  "down_read_nested", "down_write_nested")
 })
 
