@@ -615,9 +615,11 @@ class _Abstractor:
                 self.unheld[lock] = entry_lock(name, self.lock_text(lock),
                                            f"{name}() at {self.at(node)}")
             return flow
-        if name in vocab.IGNORED:
+        if name in vocab.IGNORED or name in vocab.GUARDS:
             return flow
-        if name in vocab.GUARDS:
+        if vocab.is_declaring_macro(name) and not self.inlinable(name):
+            self.note(f"{name}() at {self.at(node)} left out: an upper-case macro (a "
+                      "declaration, an assertion or a trace point)")
             return flow
         if self.inlinable(name):
             return self.inline(name, args, flow, depth, node)

@@ -151,6 +151,17 @@ def walks_objects(name: str) -> bool:
                                                "radix_tree_", "rbtree_"))
 
 
+def is_declaring_macro(name: str) -> bool:
+    """Whether the call ``name`` is an upper-case macro (``LIST_HEAD(dispose)``,
+    ``BUFFER_TRACE(bh, "queue")``, ``J_ASSERT(...)``): declarations, assertions and trace
+    points, which take no step the model keeps.
+
+    >>> is_declaring_macro("LIST_HEAD"), is_declaring_macro("list_del")
+    (True, False)
+    """
+    return name.isupper() and any(c.isalpha() for c in name)
+
+
 def is_cursor_start(name: str) -> bool:
     """Whether ``name`` returns the first element of a collection walked by a C `for`."""
     return name in _CURSOR_FIRST
