@@ -332,9 +332,8 @@ class _Abstractor:
                                         line=self.src.line(node), col=self.src.col(node))
             else:
                 lock = flow.held[-1]
-            if var in self.locks:
-                raise self.src.error(node, f"{var} names both a lock and a datum",
-                                     f"map {var} to \"\" in the protection file")
+            if var in self.locks or var in self.by_expr:
+                return flow         # a pointer to a lock, not data the lock protects
             self.data[var] = lock
             self.note(f"{var} is a datum protected by {self.lock_text(lock)} (read at "
                       f"{self.at(node)})")
