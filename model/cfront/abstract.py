@@ -120,6 +120,9 @@ def abstract(source: CSource, name: str, *,
         # Entered with locks its caller took: take them before the body, release after.
         walker = _Abstractor(source, dict(protect or {}), list(walker.unheld.values()))
         walker.body(body, definition)
+    if not any(line.text not in ("{ }", "}") for line in walker.out):
+        raise source.error(definition, f"{name}() has nothing lock breaking needs: no lock, "
+                           "lock break or call", "extract a function that takes a lock")
     return Abstraction(name, source.line(definition), walker.out, walker.locks, walker.data,
                        walker.contended, walker.notes, walker.inlined)
 
@@ -497,6 +500,9 @@ class _Abstractor:
 
     def expression(self, node: Node, flow: Flow, depth: int) -> Flow:
         kind = node.type
+        if kind == "gnu_asm_expression":
+            self.note(f"asm at {self.at(node)} left out: it takes no lock")
+            return flow
         if kind == "comma_expression":
             for part in node.named_children:
                 flow = self.expression(part, flow, depth)
