@@ -657,6 +657,9 @@ class _Abstractor:
             return flow
         if name in vocab.IGNORED or name in vocab.GUARDS:
             return flow
+        if name.startswith("trace_") and not self.inlinable(name):
+            self.note(f"{name}() at {self.at(node)} left out: a trace point")
+            return flow
         if vocab.is_declaring_macro(name) and not self.inlinable(name):
             self.note(f"{name}() at {self.at(node)} left out: an upper-case macro (a "
                       "declaration, an assertion or a trace point)")
