@@ -1,0 +1,232 @@
+"""Lock-break sites in kernel C: every place a function drops a lock it holds so that another
+CPU, or the scheduler, can have it, and takes it back (docs/semantics.md section 10).
+
+Two shapes are sites:
+
+- a call of a lock-break primitive: ``cond_resched_lock(L)`` (and ``__cond_resched_lock``),
+  ``cond_resched_rwlock_read(L)``, ``cond_resched_rwlock_write(L)``;
+- an open-coded break: an unlock of a lock in a branch guarded by ``need_resched()``,
+  ``spin_needbreak(L)`` or ``rwlock_needbreak(L)``, inside a loop (a C loop, a list iteration
+  macro such as ``list_for_each_entry(...) { ... }``, or a ``goto`` back to a label above it).
+  The unlock is the site: that is where the lock is dropped.
+
+A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
+after it) and an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) are not
+sites. A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside
+any function it could read is still listed, with why it has no function to extract.
+
+>>> from model.cfront.parse import parse_source
+>>> src = parse_source("walk.c", b"void walk(spinlock_t *l)\\n{\\n\\tcond_resched_lock(l);\\n}\\n")
+>>> find_sites(src)
+[Site(path='walk.c', line=3, col=2, function='walk', idiom='cond_resched_lock', lock='l', why='')]
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from tree_sitter import Node
+
+from model.cfront.parse import CSource, function_name, walk
+from model.spellings import base_name
+
+# Calls that are lock-break sites by themselves, by the idiom each one is.
+PRIMITIVES = {
+    "cond_resched_lock": "cond_resched_lock",
+    "__cond_resched_lock": "cond_resched_lock",
+    "cond_resched_rwlock_read": "cond_resched_rwlock_read",
+    "__cond_resched_rwlock_read": "cond_resched_rwlock_read",
+    "cond_resched_rwlock_write": "cond_resched_rwlock_write",
+    "__cond_resched_rwlock_write": "cond_resched_rwlock_write",
+}
+# Tests that ask whether a held lock should be dropped now.
+GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak")
+# The releases an open-coded break is made of (their kernel spellings map to these bases).
+UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock", "up_read",
+                     "up_write"})
+_LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
+_ITERATOR = re.compile(r"(for_each|_foreach|_for_each_)")
+_MACRO_WORDS = re.compile(r"\b(" + "|".join(sorted(PRIMITIVES, key=len, reverse=True))
+                          + r"|" + "|".join(GUARDS) + r")\s*\(")
+
+
+@dataclass(frozen=True)
+class Site:
+    """One lock-break site: where the lock is dropped, the function that does it, the idiom
+    (``cond_resched_lock``, ``cond_resched_rwlock_read``, ``cond_resched_rwlock_write``, or
+    ``open-coded need_resched`` and the like, naming the guards), the lock as written, and,
+    for a site no function can be extracted for, why (empty otherwise)."""
+
+    path: str
+    line: int
+    col: int
+    function: str
+    idiom: str
+    lock: str
+    why: str = ""
+
+    @property
+    def where(self) -> str:
+        """``file:line:col`` of the site."""
+        return f"{self.path}:{self.line}:{self.col}"
+
+
+def find_sites(source: CSource) -> list[Site]:
+    """Every lock-break site of ``source``, in source order."""
+    sites = []
+    for node in walk(source.tree.root_node):
+        if node.type == "call_expression":
+            site = _call_site(source, node)
+            if site is not None:
+                sites.append(site)
+        elif node.type == "preproc_function_def" or node.type == "preproc_def":
+            sites += _macro_sites(source, node)
+    return sorted(sites, key=lambda s: (s.line, s.col))
+
+
+def _callee(call: Node) -> str:
+    name = call.child_by_field_name("function")
+    return name.text.decode() if name is not None and name.type == "identifier" and name.text \
+        else ""
+
+
+def _first_argument(source: CSource, call: Node) -> str:
+    args = call.child_by_field_name("arguments")
+    named = [] if args is None else [a for a in args.named_children if a.type != "comment"]
+    return source.text(named[0]) if named else ""
+
+
+def _call_site(source: CSource, call: Node) -> Site | None:
+    name = _callee(call)
+    if name in PRIMITIVES:
+        idiom = PRIMITIVES[name]
+    elif base_name(name) in UNLOCKS:
+        guards = _guarding(source, call)
+        if not guards or not _in_loop(call):
+            return None
+        idiom = "open-coded " + " || ".join(guards)
+    else:
+        return None
+    function, why = _enclosing(source, call)
+    return Site(source.path, source.line(call), source.col(call), function, idiom,
+                _first_argument(source, call), why)
+
+
+def _guarding(source: CSource, call: Node) -> list[str]:
+    """The lock-break guards of the nearest ``if`` whose branch holds ``call`` (inside the
+    same function), in the order the condition names them."""
+    child, node = call, call.parent
+    while node is not None and node.type != "function_definition":
+        if node.type == "if_statement" and child != node.child_by_field_name("condition"):
+            condition = node.child_by_field_name("condition")
+            guards = _guards_in(condition) if condition is not None else []
+            if guards:
+                return guards
+        child, node = node, node.parent
+    return []
+
+
+def _guards_in(condition: Node) -> list[str]:
+    found = [_callee(n) for n in walk(condition) if n.type == "call_expression"]
+    return list(dict.fromkeys(name for name in found if name in GUARDS))
+
+
+def _in_loop(node: Node) -> bool:
+    """Whether ``node`` runs repeatedly: inside a C loop, the body of an iteration macro, or
+    a branch that jumps back to a label above it."""
+    child, parent = node, node.parent
+    while parent is not None and parent.type != "function_definition":
+        if parent.type in _LOOPS and child != parent.child_by_field_name("condition"):
+            return True
+        if _iterator_body(child):
+            return True
+        child, parent = parent, parent.parent
+    return parent is not None and _jumps_back(node, parent)
+
+
+def _iterator_body(statement: Node) -> bool:
+    """Whether ``statement`` is the body of an iteration macro: tree-sitter reads
+    ``list_for_each_entry(pos, head, member) { ... }`` as a call statement missing its ``;``
+    followed by the body."""
+    before = statement.prev_named_sibling
+    if before is None or before.type != "expression_statement":
+        return False
+    call = before.named_children[0] if before.named_children else None
+    return (call is not None and call.type == "call_expression"
+            and bool(_ITERATOR.search(_callee(call)))
+            and any(n.is_missing for n in before.children))
+
+
+def _jumps_back(node: Node, function: Node) -> bool:
+    """Whether ``node`` lies between a label and a later ``goto`` to it (a loop made of a
+    backward jump, kernel style ``goto again``)."""
+    labels: dict[bytes | None, int] = {}
+    for n in walk(function):
+        label = n.child_by_field_name("label")
+        if n.type == "labeled_statement" and label is not None:
+            labels.setdefault(label.text, n.start_byte)
+    for n in walk(function):
+        label = n.child_by_field_name("label")
+        if (n.type == "goto_statement" and label is not None and label.text in labels
+                and labels[label.text] <= node.start_byte < n.end_byte):
+            return True
+    return False
+
+
+def _enclosing(source: CSource, node: Node) -> tuple[str, str]:
+    """The function around ``node``, or ``""`` and why there is none to extract."""
+    parent = node.parent
+    while parent is not None and parent.type != "function_definition":
+        parent = parent.parent
+    if parent is not None:
+        name = function_name(parent)
+        if name is not None:
+            return name, ""
+        head = _short(source.text(parent))
+        return "", (f"in the body at {source.where(parent)} whose name a macro makes "
+                    f"({head!r}); tree-sitter cannot tell which function it is: extract it "
+                    "by hand")
+    errors = [a for a in _ancestors(node) if a.is_error]
+    cause = f" (not understood: {source.where(errors[-1])})" if errors else ""
+    return "", ("outside any function tree-sitter could read" + cause
+                + "; a macro around the definition may hide it: extract the function by hand")
+
+
+def _ancestors(node: Node) -> list[Node]:
+    found = []
+    parent = node.parent
+    while parent is not None:
+        found.append(parent)
+        parent = parent.parent
+    return found
+
+
+def _short(text: str) -> str:
+    first = text.strip().splitlines()[0] if text.strip() else text
+    return first[:60]
+
+
+def _macro_sites(source: CSource, define: Node) -> list[Site]:
+    """Lock-break primitives and guards written in a ``#define`` body, which tree-sitter keeps
+    as text: listed at their line with why, since a macro is not a function to extract."""
+    value = define.child_by_field_name("value")
+    name = define.child_by_field_name("name")
+    if value is None or name is None:
+        return []
+    text = source.text(value)
+    unlocks = bool(re.search(r"\b\w*(" + "|".join(sorted(UNLOCKS)) + r")\w*\s*\(", text))
+    sites = []
+    macro = source.text(name)
+    for match in _MACRO_WORDS.finditer(text):
+        word = match.group(1)
+        if word in GUARDS and not unlocks:
+            continue
+        idiom = PRIMITIVES.get(word, f"open-coded {word}")
+        offset = value.start_byte + len(text[:match.start()].encode())
+        line = source.data.count(b"\n", 0, offset) + 1
+        col = offset - (source.data.rfind(b"\n", 0, offset) + 1) + 1
+        sites.append(Site(source.path, line, col, "", idiom, "", (
+            f"in the body of macro {macro}, which is kept as text, not C; extract the "
+            "functions that expand it")))
+    return sites
