@@ -1,0 +1,904 @@
+"""A kernel function's body abstracted to the scenario language (docs/extract.md).
+
+What lock breaking needs of a function is its lock operations, its lock-break primitives,
+the control flow around them and the data it reads under a lock and relies on after. The
+abstraction keeps exactly that, statement by statement, each with the kernel line it came
+from:
+
+- lock operations, lock-break primitives, `cond_resched()` and the context statements stay
+  as the kernel spells them (`model.cfront.vocabulary`);
+- a guard the model cannot evaluate becomes ``*``; `need_resched()`, `spin_needbreak(L)`,
+  `rwlock_needbreak(L)` and trylocks stay themselves;
+- a list iteration macro becomes ``while (*)`` whose cursor, read under a lock, is a datum:
+  ``read(pos)`` before the walk and after each advance, ``use(pos)`` where the advance
+  follows the cursor;
+- a local assigned from a dereference under a lock is a datum protected by the innermost
+  lock held there (or the lock the protection file names); a later dereference is
+  ``use(X)``, a store through it ``write(X)``;
+- a reference helper on a datum is ``get(X)``/``put(X)``;
+- a call into a function of the same file that takes, releases or breaks a lock is inlined,
+  to `MAX_INLINE` levels; any other call is one ``work()`` step (or ``use(X)`` when it is
+  passed a datum).
+
+What cannot be read this way (an error node, a preprocessor conditional inside the body, a
+`switch` case falling through, a lock operation inside an expression) is a `ScenarioError`
+at its ``file:line:col``: the abstraction never guesses.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from tree_sitter import Node
+
+from lockbreak.core import ScenarioError
+from model.cfront import vocabulary as vocab
+from model.cfront.parse import CSource, function, functions, not_understood, walk
+
+MAX_INLINE = 3
+_LOCK_EXPR = re.compile(r"^&?\w+(?:(?:->|\.)\w+)*$")
+_IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
+_RESERVED = frozenset({"repeat", "forever", "while", "do", "for", "if", "else", "break",
+                       "continue", "restart", "goto", "return", "work", "read", "write",
+                       "use", "get", "put"})
+
+
+@dataclass(frozen=True)
+class CodeLine:
+    """One line of scenario code: its text, nesting depth and the kernel line (0: none)."""
+
+    text: str
+    depth: int
+    line: int
+
+
+@dataclass
+class Lock:
+    """A lock the function uses: its kind and every expression that names it."""
+
+    kind: str
+    exprs: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Flow:
+    """What one path knows at a point: locks held (innermost last), data read, data pinned."""
+
+    held: tuple[str, ...] = ()
+    reads: frozenset[str] = frozenset()
+    pins: frozenset[str] = frozenset()
+
+
+def _join(flows: list[_Flow | None]) -> _Flow | None:
+    live = [f for f in flows if f is not None]
+    if not live:
+        return None
+    return _Flow(live[0].held, frozenset.intersection(*(f.reads for f in live)),
+                 frozenset.intersection(*(f.pins for f in live)))
+
+
+@dataclass
+class _Loop:
+    """An enclosing loop: the locks held at its head and what a `continue` runs first."""
+
+    held: tuple[str, ...]
+    advance: Callable[[_Flow, int], _Flow] | None = None
+
+
+@dataclass
+class Abstraction:
+    """A function abstracted: its code lines, the locks and data it uses, the locks it
+    breaks, and what was abstracted, in the order met."""
+
+    function: str
+    line: int
+    lines: list[CodeLine]
+    locks: dict[str, Lock]
+    data: dict[str, str]
+    broken: list[str]
+    notes: list[str]
+    inlined: list[str]
+
+
+def abstract(source: CSource, name: str, *,
+             protect: Mapping[str, str] | None = None) -> Abstraction:
+    """The function ``name`` of ``source`` abstracted to scenario code.
+
+    ``protect`` maps a local variable to the lock expression that protects what it points
+    to (``""``: not a datum), overriding the inference from where it is read.
+    """
+    definition = function(source, name)
+    body = definition.child_by_field_name("body")
+    if body is None:
+        raise source.error(definition, f"{name} has no body here")
+    walker = _Abstractor(source, dict(protect or {}))
+    flow = walker.block(body, _Flow(), 0)
+    if flow is not None and flow.held:
+        taken = ", ".join(walker.lock_text(lock) for lock in flow.held)
+        raise source.error(body.children[-1], f"{name} returns holding {taken}",
+                           "extract checks a function that releases every lock it takes; "
+                           "extract the caller that releases it")
+    return Abstraction(name, source.line(definition), walker.out, walker.locks, walker.data,
+                       walker.broken, walker.notes, walker.inlined)
+
+
+class _Abstractor:
+    def __init__(self, source: CSource, protect: dict[str, str]) -> None:
+        self.src = source
+        self.protect = protect
+        self.defined = functions(source)
+        self.out: list[CodeLine] = []
+        self.locks: dict[str, Lock] = {}
+        self.by_expr: dict[str, str] = {}
+        self.data: dict[str, str] = {}
+        self.broken: list[str] = []
+        self.notes: list[str] = []
+        self.inlined: list[str] = []
+        self.loops: list[_Loop] = []
+        self.subst: list[dict[str, str]] = [{}]
+        self.labels: dict[str, _Flow] = {}
+        self.stack: list[str] = []
+        self.relevant: dict[str, bool] = {}
+        self.fresh = 0
+
+    # ------------------------------------------------------------------ output and notes
+    def emit(self, text: str, depth: int, node: Node | None) -> None:
+        self.out.append(CodeLine(text, depth, self.src.line(node) if node is not None else 0))
+
+    def work(self, depth: int, node: Node) -> None:
+        last = self.out[-1] if self.out else None
+        if last is None or last.text != "work();" or last.depth != depth:
+            self.emit("work();", depth, node)
+
+    def note(self, text: str) -> None:
+        if text not in self.notes:
+            self.notes.append(text)
+
+    def at(self, node: Node) -> str:
+        return f"{self.src.path}:{self.src.line(node)}"
+
+    def text(self, node: Node) -> str:
+        return " ".join(self.src.text(node).split())
+
+    # ------------------------------------------------------------------ names
+    def ident(self, name: str) -> str:
+        return self.subst[-1].get(name, name)
+
+    def rename(self, node: Node) -> str:
+        """The text of ``node`` with the inlined callee's parameters replaced by the
+        caller's arguments, whitespace removed."""
+        raw = "".join(self.src.text(node).split())
+        return _IDENT.sub(lambda m: self.ident(m[0]), raw)
+
+    def lock_text(self, lock: str) -> str:
+        exprs = self.locks[lock].exprs
+        return exprs[0] if exprs else lock
+
+    def lock(self, node: Node, kind: str) -> str:
+        """The declared lock name of the lock expression ``node``, registering it."""
+        expr = self.rename(node)
+        if expr.startswith("(") and expr.endswith(")"):
+            expr = expr[1:-1]
+        if expr in self.by_expr:
+            name = self.by_expr[expr]
+        else:
+            words = re.findall(r"\w+", expr)
+            if not words:
+                raise self.src.error(node, f"lock expression {self.text(node)!r} names no lock")
+            name = words[-1]
+            if name in _RESERVED or name in self.data:
+                name = f"{name}_lock"
+            self.by_expr[expr] = name
+            if name not in self.locks:
+                self.locks[name] = Lock(kind)
+            if _LOCK_EXPR.match(expr) and expr != name:
+                self.locks[name].exprs.append(expr)
+        if self.locks[name].kind != kind:
+            raise self.src.error(node, f"{self.text(node)} is used both as a spinlock and as "
+                                 "an rwlock", "say which it is in the protection file")
+        return name
+
+    def spelled(self, lock: str, node: Node) -> str:
+        """How code names ``lock`` at ``node``: the expression written there when the
+        scenario language takes it, else the lock's name."""
+        expr = self.rename(node)
+        return expr if expr in self.locks[lock].exprs else lock
+
+    # ------------------------------------------------------------------ data
+    def datum_of(self, node: Node) -> str | None:
+        """The datum an argument expression refers to (``inode``, ``&page->lru``)."""
+        while node.type in ("pointer_expression", "parenthesized_expression", "cast_expression",
+                            "field_expression"):
+            inner = (node.child_by_field_name("argument")
+                     or node.child_by_field_name("value") or node.named_child(0))
+            if inner is None:
+                return None
+            node = inner
+        if node.type == "identifier":
+            name = self.ident(self.src.text(node))
+            return name if name in self.data else None
+        return None
+
+    def derefs(self, node: Node) -> list[str]:
+        """The data ``node`` dereferences (``x->f``, ``*x``) or hands to a call, in order."""
+        found: list[str] = []
+        for n in walk(node):
+            target: Node | None = None
+            if _is_deref(n, self.src):
+                target = n.child_by_field_name("argument")
+            elif n.type == "argument_list":
+                for arg in n.named_children:
+                    if arg.type == "identifier":
+                        name = self.ident(self.src.text(arg))
+                        if name in self.data and name not in found:
+                            found.append(name)
+            if target is not None and target.type == "identifier":
+                name = self.ident(self.src.text(target))
+                if name in self.data and name not in found:
+                    found.append(name)
+        return found
+
+    def access(self, what: str, datum: str, flow: _Flow, depth: int, node: Node) -> _Flow:
+        """``what(datum)`` emitted when the model allows it on this path, else noted."""
+        held = self.data[datum] in flow.held
+        if what == "use" and not held and not (datum in flow.pins and datum in flow.reads):
+            self.note(f"use of {datum} at {self.at(node)} with {self.lock_text(self.data[datum])}"
+                      " dropped and no reference held: left out, the model's use needs one")
+            return flow
+        if what == "write" and not held:
+            return self.access("use", datum, flow, depth, node)
+        if what == "use" and datum not in flow.reads:
+            return flow
+        self.emit(f"{what}({datum});", depth, node)
+        return replace(flow, reads=flow.reads | {datum}) if what == "read" else flow
+
+    def uses(self, node: Node, flow: _Flow, depth: int, skip: str = "") -> _Flow:
+        for datum in self.derefs(node):
+            if datum != skip:
+                flow = self.access("use", datum, flow, depth, node)
+        return flow
+
+    def snapshot(self, var: str, flow: _Flow, depth: int, node: Node) -> _Flow:
+        """``var`` assigned from what a lock protects: a datum, ``read(var)``."""
+        if var not in self.data:
+            wanted = self.protect.get(var)
+            if wanted == "" or (wanted is None and not flow.held):
+                return flow
+            if wanted is not None:
+                lock = self.by_expr.get(wanted) or (wanted if wanted in self.locks else None)
+                if lock is None:
+                    raise ScenarioError(f"the protection file names {wanted!r} for {var}, a "
+                                        "lock this function never takes", file=self.src.path,
+                                        line=self.src.line(node), col=self.src.col(node))
+            else:
+                lock = flow.held[-1]
+            if var in self.locks:
+                raise self.src.error(node, f"{var} names both a lock and a datum",
+                                     f"map {var} to \"\" in the protection file")
+            self.data[var] = lock
+            self.note(f"{var} is a datum protected by {self.lock_text(lock)} (read at "
+                      f"{self.at(node)})")
+        if self.data[var] not in flow.held:
+            return flow
+        return self.access("read", var, flow, depth, node)
+
+    # ------------------------------------------------------------------ statements
+    def block(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+        children = [c for c in node.named_children if c.type != "comment"]
+        k = 0
+        while k < len(children):
+            child = children[k]
+            macro = self.iterator_head(child)
+            if macro is not None:
+                if k + 1 >= len(children):
+                    raise self.src.error(child, f"{self.call_name(macro)} without a body")
+                flow = self.iterate(macro, children[k + 1], flow, depth)
+                k += 2
+                continue
+            flow = self.stmt(child, flow, depth)
+            k += 1
+        return flow
+
+    def iterator_head(self, node: Node) -> Node | None:
+        """The call of an iteration macro that tree-sitter read as a statement missing its
+        ``;`` (its body is the next statement), or None."""
+        if node.type != "expression_statement" or not node.named_children:
+            return None
+        call = node.named_children[0]
+        if call.type != "call_expression":
+            return None
+        fn = call.child_by_field_name("function")
+        if fn is None or not vocab.is_iterator(self.src.text(fn)):
+            return None
+        if not any(c.is_missing for c in node.children):
+            raise self.src.error(node, f"{self.src.text(fn)}(...); with no body",
+                                 "an iteration macro is followed by the statement it repeats")
+        return call
+
+    def stmt(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+        bad = not_understood(node)
+        if bad:
+            what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
+                    else repr(self.text(bad[0])))
+            raise self.src.error(bad[0], f"not understood: {what}",
+                                 "the C front end reads kernel source as tree-sitter-c does; "
+                                 "extract a function whose body parses")
+        if flow is None and node.type != "labeled_statement":
+            return None
+        kind = node.type
+        if kind == "compound_statement":
+            return self.block(node, flow, depth)
+        if kind == "labeled_statement":
+            return self.label(node, flow, depth)
+        assert flow is not None
+        if kind == "expression_statement":
+            if not node.named_children:
+                return flow
+            return self.expression(node.named_children[0], flow, depth)
+        if kind == "declaration":
+            return self.declaration(node, flow, depth)
+        if kind == "if_statement":
+            return self.if_(node, flow, depth)
+        if kind in ("while_statement", "do_statement", "for_statement"):
+            return self.loop(node, flow, depth)
+        if kind == "switch_statement":
+            return self.switch(node, flow, depth)
+        if kind == "goto_statement":
+            label = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+            self.labels.setdefault(label, flow)
+            self.emit(f"goto {label};", depth, node)
+            return None
+        if kind == "break_statement":
+            self.emit("break;", depth, node)
+            return None
+        if kind == "continue_statement":
+            loop = self.loops[-1] if self.loops else None
+            if loop is not None and loop.advance is not None:
+                flow = loop.advance(flow, depth)
+            self.emit("continue;", depth, node)
+            return None
+        if kind == "return_statement":
+            return self.return_(node, flow, depth)
+        if kind in ("type_definition", "struct_specifier", "enum_specifier"):
+            return flow
+        raise self.src.error(node, f"not understood: a {kind.replace('_', ' ')}",
+                             "the abstraction takes C statements, declarations and calls; "
+                             "extract a function without it")
+
+    def label(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+        name = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+        if flow is None:
+            flow = self.labels.get(name, _Flow())
+        self.emit(f"{name}:", depth - 1 if depth else 0, node)
+        rest = [c for c in node.named_children[1:] if c.type != "comment"]
+        if not rest:
+            self.emit("{ }", depth, node)
+            return flow
+        start = len(self.out)
+        for child in rest:
+            flow = self.stmt(child, flow, depth)
+        if len(self.out) == start:
+            self.emit("{ }", depth, node)
+        return flow
+
+    def return_(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+        value = node.named_children[0] if node.named_children else None
+        if value is not None:
+            flow = self.expression(value, flow, depth)
+        if self.stack:
+            self.emit(f"goto {self.stack[-1]};", depth, node)
+            self.labels.setdefault(self.stack[-1], flow)
+        elif not _last_statement(node):
+            self.emit("return;", depth, node)
+        return None
+
+    def declaration(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+        for decl in node.children_by_field_name("declarator"):
+            if decl.type != "init_declarator":
+                continue
+            value = decl.child_by_field_name("value")
+            target = decl.child_by_field_name("declarator")
+            while target is not None and target.type != "identifier":
+                target = target.child_by_field_name("declarator")
+            if value is not None:
+                flow = self.assign(target, value, flow, depth, decl)
+        return flow
+
+    def expression(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+        kind = node.type
+        if kind == "comma_expression":
+            for part in node.named_children:
+                flow = self.expression(part, flow, depth)
+            return flow
+        if kind == "parenthesized_expression" and node.named_children:
+            return self.expression(node.named_children[0], flow, depth)
+        if kind == "call_expression":
+            return self.call(node, flow, depth)
+        if kind == "assignment_expression":
+            left = node.child_by_field_name("left")
+            right = node.child_by_field_name("right")
+            assert left is not None and right is not None
+            if left.type == "identifier":
+                return self.assign(left, right, flow, depth, node)
+            self.no_lock_ops(right)
+            flow = self.uses(right, flow, depth)
+            datum = self.datum_of(left) if left.type in ("field_expression",
+                                                         "pointer_expression") else None
+            if datum is not None:
+                return self.access("write", datum, flow, depth, node)
+            return self.uses(left, flow, depth)
+        self.no_lock_ops(node)
+        return self.uses(node, flow, depth)
+
+    def assign(self, target: Node | None, value: Node, flow: _Flow, depth: int,
+               node: Node) -> _Flow:
+        if value.type == "call_expression" and self.takes_part(value):
+            return self.call(value, flow, depth)
+        self.no_lock_ops(value)
+        flow = self.uses(value, flow, depth)
+        var = self.ident(self.src.text(target)) if target is not None else ""
+        if var and _reads_through(value, self.src):
+            return self.snapshot(var, flow, depth, node)
+        return flow
+
+    def no_lock_ops(self, node: Node) -> None:
+        """Refuse a lock operation buried in an expression: its effect would be guessed."""
+        for n in walk(node):
+            if n.type == "call_expression":
+                fn = n.child_by_field_name("function")
+                name = self.src.text(fn) if fn is not None else ""
+                if (vocab.lock_operation(name) or name in vocab.BREAKS
+                        or self.inlinable(name)):
+                    raise self.src.error(n, f"not understood: {name}() inside an expression",
+                                         f"the abstraction takes {name}() as a statement or "
+                                         "as the whole condition of an if or a loop")
+
+    def takes_part(self, call: Node) -> bool:
+        fn = call.child_by_field_name("function")
+        name = self.src.text(fn) if fn is not None else ""
+        return bool(vocab.is_known(name) or self.inlinable(name))
+
+    # ------------------------------------------------------------------ calls
+    def call(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+        fn = node.child_by_field_name("function")
+        args_node = node.child_by_field_name("arguments")
+        args = [] if args_node is None else [a for a in args_node.named_children
+                                             if a.type != "comment"]
+        name = self.src.text(fn) if fn is not None else ""
+        op = vocab.lock_operation(name)
+        if op is not None:
+            what, kind = op
+            if what == "trylock":
+                raise self.src.error(node, f"{name}() whose result is not tested",
+                                     f"the abstraction takes {name}() as the whole condition "
+                                     "of an if or a loop")
+            lock = self.lock(_need(args, 0, node, self.src), kind)
+            rest = "".join(f", {self.src.text(a)}" for a in args[1:])
+            self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
+            if what == "lock":
+                return replace(flow, held=(*flow.held, lock))
+            if any(lock in loop.held for loop in self.loops) and lock not in self.broken:
+                self.broken.append(lock)
+            return replace(flow, held=tuple(h for h in flow.held if h != lock))
+        if name in vocab.BREAKS:
+            lock = self.lock(_need(args, 0, node, self.src), vocab.BREAKS[name])
+            self.emit(f"{name}({self.spelled(lock, args[0])});", depth, node)
+            if lock not in self.broken:
+                self.broken.append(lock)
+            return flow
+        if name in vocab.STATEMENTS:
+            rest = ", ".join(self.src.text(a) for a in args)
+            self.emit(f"{name}({rest});", depth, node)
+            return flow
+        if name in vocab.REFERENCES:
+            return self.reference(name, args, flow, depth, node)
+        if name in vocab.SLEEPING:
+            self.note(f"{name}() at {self.at(node)} left out: {vocab.SLEEPING[name]}")
+            return flow
+        if name in vocab.IGNORED:
+            return flow
+        if name in vocab.GUARDS:
+            return flow
+        if self.inlinable(name):
+            return self.inline(name, args, flow, depth, node)
+        self.no_lock_ops(args_node) if args_node is not None else None
+        used = self.derefs(node)
+        if used:
+            return self.uses(node, flow, depth)
+        why = ("not defined in this file" if name not in self.defined
+               else "takes and releases no lock")
+        self.note(f"{name}() at {self.at(node)} is one work() step: {why}")
+        self.work(depth, node)
+        return flow
+
+    def reference(self, name: str, args: list[Node], flow: _Flow, depth: int,
+                  node: Node) -> _Flow:
+        datum = self.datum_of(args[0]) if args else None
+        action = vocab.REFERENCES[name]
+        if datum is None:
+            self.note(f"{name}({self.text(args[0]) if args else ''}) at {self.at(node)} left "
+                      "out: its object is not a datum the model keeps")
+            return flow
+        if action == "get":
+            if self.data[datum] not in flow.held or datum not in flow.reads:
+                self.note(f"{name}({datum}) at {self.at(node)} left out: taken without "
+                          f"{self.lock_text(self.data[datum])} held")
+                return flow
+            self.emit(f"get({datum});", depth, node)
+            return replace(flow, pins=flow.pins | {datum})
+        if datum not in flow.pins:
+            self.note(f"{name}({datum}) at {self.at(node)} left out: no reference taken "
+                      "before it on this path")
+            return flow
+        self.emit(f"put({datum});", depth, node)
+        return replace(flow, pins=flow.pins - {datum})
+
+    def inlinable(self, name: str) -> bool:
+        """Whether ``name`` is a function of this file that takes, releases or breaks a
+        lock (directly or through the functions it calls, to `MAX_INLINE` levels)."""
+        if name not in self.defined:
+            return False
+        if name not in self.relevant:
+            self.relevant[name] = False
+            self.relevant[name] = self._locks_within(name, MAX_INLINE)
+        return self.relevant[name]
+
+    def _locks_within(self, name: str, levels: int) -> bool:
+        body = self.defined[name].child_by_field_name("body")
+        if body is None or levels == 0:
+            return False
+        for n in walk(body):
+            if n.type != "call_expression":
+                continue
+            fn = n.child_by_field_name("function")
+            called = self.src.text(fn) if fn is not None else ""
+            if (vocab.lock_operation(called) or called in vocab.BREAKS
+                    or called in vocab.STATEMENTS or called in vocab.REFERENCES):
+                return True
+            if called in self.defined and called != name and self._locks_within(called,
+                                                                                 levels - 1):
+                return True
+        return False
+
+    def inline(self, name: str, args: list[Node], flow: _Flow, depth: int,
+               node: Node) -> _Flow:
+        definition = self.defined[name]
+        if name in [s.split("_ret")[0] for s in self.stack] or len(self.stack) >= MAX_INLINE:
+            raise self.src.error(node, f"{name}() is called {len(self.stack)} calls deep or "
+                                 "recursively", f"the abstraction inlines to {MAX_INLINE} "
+                                 "levels; extract a function nearer the lock")
+        params = _parameters(definition, self.src)
+        mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
+        self.subst.append(mapping)
+        self.fresh += 1
+        exit_label = f"{name}_ret{self.fresh}"
+        self.stack.append(exit_label)
+        if name not in self.inlined:
+            self.inlined.append(name)
+        start = len(self.out)
+        body = definition.child_by_field_name("body")
+        assert body is not None
+        after = self.block(body, flow, depth)
+        self.stack.pop()
+        self.subst.pop()
+        if any(line.text == f"goto {exit_label};" for line in self.out[start:]):
+            self.emit(f"{exit_label}:", max(depth - 1, 0), node)
+            self.emit("{ }", depth, node)
+            after = _join([after, self.labels.get(exit_label)])
+        return after if after is not None else flow
+
+    # ------------------------------------------------------------------ conditions
+    def condition(self, node: Node, flow: _Flow, depth: int) -> tuple[str, _Flow]:
+        """The scenario condition for the C guard ``node``, after the statements its
+        dereferences and inlined calls become."""
+        flow = self.uses(node, flow, depth)
+        whole = _strip(node)
+        if whole.type == "call_expression" and self.inlinable(self.call_name(whole)):
+            flow = self.call(whole, flow, depth)
+            self.note(f"guard {self.text(node)} at {self.at(node)} became *: the function was "
+                      "inlined before it")
+            return "*", flow
+        return self.guard(node, flow), flow
+
+    def call_name(self, node: Node) -> str:
+        fn = node.child_by_field_name("function")
+        return self.src.text(fn) if fn is not None else ""
+
+    def guard(self, node: Node, flow: _Flow) -> str:
+        node = _strip(node)
+        if node.type == "binary_expression":
+            op = self.src.text(node.child_by_field_name("operator") or node)
+            if op in ("&&", "||"):
+                left = self.guard(node.child_by_field_name("left") or node, flow)
+                right = self.guard(node.child_by_field_name("right") or node, flow)
+                if left == "*" and right == "*":
+                    return "*"
+                return f"{left} {op} {right}" if op == "&&" else f"({left} {op} {right})"
+        if node.type == "unary_expression" and self.src.text(node).startswith("!"):
+            inner = self.guard(node.child_by_field_name("argument") or node, flow)
+            return "*" if inner == "*" else f"!{inner}"
+        if node.type == "call_expression":
+            name = self.call_name(node)
+            args_node = node.child_by_field_name("arguments")
+            args = [] if args_node is None else list(args_node.named_children)
+            lock_op = vocab.lock_operation(name)
+            kind = (lock_op[1] if lock_op is not None and lock_op[0] == "trylock" else
+                    vocab.BREAKS.get(name) or vocab.GUARDS.get(name))
+            if kind is not None and (lock_op is None or lock_op[0] == "trylock"):
+                if kind == "":
+                    return f"{name}()"
+                lock = self.lock(_need(args, 0, node, self.src), kind)
+                rest = "".join(f", {self.src.text(a)}" for a in args[1:])
+                if name in vocab.BREAKS and lock not in self.broken:
+                    self.broken.append(lock)
+                return f"{name}({self.spelled(lock, args[0])}{rest})"
+            if name in ("likely", "unlikely") and args:
+                return self.guard(args[0], flow)
+        self.no_lock_ops(node)
+        self.note(f"guard {self.text(node)} at {self.at(node)} became *")
+        return "*"
+
+    # ------------------------------------------------------------------ control flow
+    def if_(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+        cond_node = node.child_by_field_name("condition")
+        assert cond_node is not None
+        cond, flow = self.condition(cond_node, flow, depth)
+        then_flow, else_flow = _branches(cond, flow, self.by_expr | {n: n for n in self.locks})
+        self.emit(f"if ({_bare(cond)}) {{", depth, node)
+        then_node = node.child_by_field_name("consequence")
+        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
+        alt = node.child_by_field_name("alternative")
+        if alt is not None:
+            inner = [c for c in alt.named_children if c.type != "comment"]
+            self.emit("} else {", depth, alt)
+            after_else: _Flow | None = else_flow
+            for child in inner:
+                after_else = self.stmt(child, after_else, depth + 1)
+        else:
+            after_else = else_flow
+        self.emit("}", depth, None)
+        return _join([after_then, after_else])
+
+    def loop(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+        body = node.child_by_field_name("body")
+        cond_node = node.child_by_field_name("condition")
+        if node.type == "for_statement":
+            init = node.child_by_field_name("initializer")
+            update = node.child_by_field_name("update")
+            if init is not None:
+                flow = (self.declaration(init, flow, depth) if init.type == "declaration"
+                        else self.expression(init, flow, depth))
+            advance = None
+            if update is not None:
+                advance = self.advancer(update)
+            head = "for (;;) {" if cond_node is None else None
+            return self.loop_body(node, body, head, cond_node, flow, depth, advance)
+        if node.type == "do_statement":
+            self.emit("do {", depth, node)
+            self.loops.append(_Loop(flow.held))
+            after = self.stmt(body, flow, depth + 1) if body is not None else flow
+            self.loops.pop()
+            assert cond_node is not None
+            cond, _ = self.condition(cond_node, after or flow, depth + 1)
+            self.emit(f"}} while ({_bare(cond)});", depth, cond_node)
+            return _join([after, flow])
+        return self.loop_body(node, body, None, cond_node, flow, depth, None)
+
+    def advancer(self, update: Node) -> Callable[[_Flow, int], _Flow]:
+        def advance(flow: _Flow, depth: int) -> _Flow:
+            return self.expression(update, flow, depth)
+        return advance
+
+    def loop_body(self, node: Node, body: Node | None, head: str | None,
+                  cond_node: Node | None, flow: _Flow, depth: int,
+                  advance: Callable[[_Flow, int], _Flow] | None) -> _Flow | None:
+        if head is None:
+            assert cond_node is not None
+            cond = ("1" if _constant_true(cond_node, self.src)
+                    else self.condition(cond_node, flow, depth)[0])
+            head = "for (;;) {" if cond == "1" else f"while ({_bare(cond)}) {{"
+        self.emit(head, depth, node)
+        self.loops.append(_Loop(flow.held, advance))
+        after = self.stmt(body, flow, depth + 1) if body is not None else flow
+        if after is not None and advance is not None:
+            after = advance(after, depth + 1)
+        self.loops.pop()
+        self.emit("}", depth, None)
+        return _join([flow, after])
+
+    def iterate(self, macro: Node, body: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+        """``list_for_each_entry(pos, head, member) body`` as ``while (*)`` with the cursor
+        ``pos`` read before the walk and after each advance."""
+        if flow is None:
+            return None
+        name = self.call_name(macro)
+        args_node = macro.child_by_field_name("arguments")
+        args = [] if args_node is None else list(args_node.named_children)
+        at = 2 if name.startswith("xa_for_each") else 1 if name.startswith("idr_for") else 0
+        cursor = self.ident(self.src.text(args[at])) if len(args) > at and \
+            args[at].type == "identifier" else ""
+        if cursor and not _dereferences(body, cursor, self.src):
+            cursor = ""
+        self.note(f"{name} at {self.at(macro)} became while (*)"
+                  + (f" with the cursor {cursor} a datum" if cursor else ""))
+        if cursor:
+            flow = self.snapshot(cursor, flow, depth, macro)
+
+        def advance(f: _Flow, at: int) -> _Flow:
+            if not cursor or cursor not in self.data:
+                return f
+            f = self.access("use", cursor, f, at, macro)
+            return self.snapshot(cursor, f, at, macro)
+
+        self.emit("while (*) {", depth, macro)
+        self.loops.append(_Loop(flow.held, advance))
+        after = self.stmt(body, flow, depth + 1)
+        if after is not None:
+            after = advance(after, depth + 1)
+        self.loops.pop()
+        self.emit("}", depth, None)
+        return _join([flow, after])
+
+    def switch(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+        cond_node = node.child_by_field_name("condition")
+        body = node.child_by_field_name("body")
+        assert cond_node is not None and body is not None
+        flow = self.uses(cond_node, flow, depth)
+        self.note(f"switch ({self.text(_strip(cond_node))}) at {self.at(node)} became a choice "
+                  "of its cases (if (*) ... else ...)")
+        cases: list[list[Node]] = []
+        default = False
+        for case in body.named_children:
+            if case.type == "comment":
+                continue
+            if case.type != "case_statement":
+                raise self.src.error(case, "not understood: a statement before the first case")
+            default = default or case.child_by_field_name("value") is None
+            stmts = [c for c in case.named_children[1 if case.child_by_field_name("value")
+                                                      else 0:]
+                     if c.type != "comment" and c != case.child_by_field_name("value")]
+            if not stmts:
+                continue
+            last = stmts[-1]
+            if last.type == "break_statement":
+                stmts = stmts[:-1]
+            elif last.type not in ("return_statement", "goto_statement",
+                                   "continue_statement") and case != body.named_children[-1]:
+                raise self.src.error(last, "not understood: a case that falls through into "
+                                     "the next", "end each case with break, return or goto")
+            for inner in stmts:
+                for n in walk(inner):
+                    if n.type == "break_statement" and _breaks_switch(n, case):
+                        raise self.src.error(n, "not understood: a break out of a switch "
+                                             "from inside a case")
+            cases.append(stmts)
+        flows: list[_Flow | None] = [] if default else [flow]
+        self.cases(cases, default, flow, depth, node, flows)
+        return _join(flows)
+
+    def cases(self, cases: list[list[Node]], default: bool, flow: _Flow, depth: int,
+              node: Node, flows: list[_Flow | None]) -> None:
+        """``cases`` as a chain of ``if (*) { case } else { the rest }``; with a default,
+        the last case is the final else."""
+        if not cases:
+            return
+        if default and len(cases) == 1:
+            after: _Flow | None = flow
+            for s in cases[0]:
+                after = self.stmt(s, after, depth)
+            flows.append(after)
+            return
+        self.emit("if (*) {", depth, node)
+        after = flow
+        for s in cases[0]:
+            after = self.stmt(s, after, depth + 1)
+        flows.append(after)
+        if len(cases) > 1:
+            self.emit("} else {", depth, None)
+            self.cases(cases[1:], default, flow, depth + 1, node, flows)
+        self.emit("}", depth, None)
+
+
+# ---------------------------------------------------------------------- helpers
+def _strip(node: Node) -> Node:
+    while node.type == "parenthesized_expression" and node.named_children:
+        node = node.named_children[0]
+    return node
+
+
+def _bare(cond: str) -> str:
+    if cond.startswith("(") and cond.endswith(")") and cond.count("(") == 1 + cond[1:-1].count("("):
+        inner = cond[1:-1]
+        if inner.count("(") == inner.count(")"):
+            return inner
+    return cond
+
+
+def _branches(cond: str, flow: _Flow, locks: Mapping[str, str]) -> tuple[_Flow, _Flow]:
+    """The flows of the true and false branches: a trylock holds its lock on one of them."""
+    found = re.fullmatch(r"(!?)(?:raw_)?(?:spin|read|write)_trylock\w*\(([^,)]+)[^)]*\)", cond)
+    if found is None:
+        return flow, flow
+    taken = replace(flow, held=(*flow.held, locks[found[2]]))
+    return (flow, taken) if found[1] else (taken, flow)
+
+
+def _need(args: list[Node], k: int, node: Node, src: CSource) -> Node:
+    if len(args) <= k:
+        raise src.error(node, f"{src.text(node)}: missing its lock argument")
+    return args[k]
+
+
+def _reads_through(value: Node, src: CSource) -> bool:
+    """Whether assigning ``value`` reads memory through a pointer or a call: a field behind
+    ``->``, a dereference, or what a function returns."""
+    for n in walk(value):
+        if n.type == "field_expression" and "->" in src.text(n):
+            return True
+        if n.type == "pointer_expression" and src.text(n).startswith("*"):
+            return True
+        if n.type == "call_expression":
+            fn = n.child_by_field_name("function")
+            if fn is not None and vocab.is_cursor_start(src.text(fn)):
+                return True
+            if fn is not None and src.text(fn).endswith(("_entry", "_next", "_first")):
+                return True
+    return False
+
+
+def _dereferences(node: Node, var: str, src: CSource) -> bool:
+    for n in walk(node):
+        if n.type in ("field_expression", "pointer_expression"):
+            arg = n.child_by_field_name("argument")
+            if arg is not None and arg.type == "identifier" and src.text(arg) == var:
+                return "->" in src.text(n) or src.text(n).startswith("*")
+        if n.type == "argument_list" and any(a.type == "identifier" and src.text(a) == var
+                                             for a in n.named_children):
+            return True
+    return False
+
+
+def _is_deref(n: Node, src: CSource) -> bool:
+    """Whether ``n`` reads through a pointer: ``p->f`` or ``*p``."""
+    return ((n.type == "field_expression" and "->" in src.text(n))
+            or (n.type == "pointer_expression" and src.text(n).startswith("*")))
+
+
+def _constant_true(node: Node, src: CSource) -> bool:
+    return src.text(_strip(node)) in ("1", "true")
+
+
+def _parameters(definition: Node, src: CSource) -> list[str]:
+    declarator = definition.child_by_field_name("declarator")
+    while declarator is not None and declarator.type != "function_declarator":
+        declarator = declarator.child_by_field_name("declarator")
+    params = declarator.child_by_field_name("parameters") if declarator is not None else None
+    names: list[str] = []
+    for p in [] if params is None else params.named_children:
+        ident = ""
+        for n in walk(p):
+            if n.type == "identifier":
+                ident = src.text(n)
+        names.append(ident)
+    return names
+
+
+def _last_statement(node: Node) -> bool:
+    """Whether ``node`` is the last statement of its function's body."""
+    parent = node.parent
+    return (parent is not None and parent.type == "compound_statement"
+            and parent.parent is not None and parent.parent.type == "function_definition"
+            and parent.named_children[-1] == node)
+
+
+def _breaks_switch(node: Node, case: Node) -> bool:
+    """Whether the ``break`` at ``node`` leaves the switch of ``case`` (no loop between)."""
+    up = node.parent
+    while up is not None and up != case:
+        if up.type in ("while_statement", "for_statement", "do_statement", "switch_statement"):
+            return False
+        up = up.parent
+    return True
+

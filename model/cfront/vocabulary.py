@@ -1,0 +1,106 @@
+"""The kernel calls the abstraction of a function knows, and what each one becomes.
+
+One table per meaning, so that teaching the front end a new helper is one line: a lock
+operation in any of the kernel's spellings stays itself (the scenario language takes every
+spelling, `model.spellings`); a lock-break primitive stays itself; a guard the model can
+evaluate stays itself, every other guard becomes ``*``; a reference helper becomes ``get`` or
+``put``; a sleeping lock, which the scenario language does not model yet, is left out and
+said so; a list iteration macro becomes ``while (*)`` with its cursor a datum.
+
+>>> REFERENCES["__iget"], REFERENCES["put_page"]
+('get', 'put')
+>>> lock_operation("spin_lock_irqsave")
+('lock', 'spin')
+>>> is_iterator("list_for_each_entry_safe")
+True
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from types import MappingProxyType
+
+from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
+
+# Base lock operations: what each does and the kind of lock it takes.
+_BASE_LOCK_OPS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "spin_lock": ("lock", "spin"), "spin_unlock": ("unlock", "spin"),
+    "spin_trylock": ("trylock", "spin"),
+    "read_lock": ("lock", "rwlock"), "read_unlock": ("unlock", "rwlock"),
+    "read_trylock": ("trylock", "rwlock"),
+    "write_lock": ("lock", "rwlock"), "write_unlock": ("unlock", "rwlock"),
+    "write_trylock": ("trylock", "rwlock"),
+})
+
+# Lock-break primitives, as statements or tested for their value: the kind of their lock.
+BREAKS: Mapping[str, str] = MappingProxyType({
+    "cond_resched_lock": "spin", "cond_resched_rwlock_read": "rwlock",
+    "cond_resched_rwlock_write": "rwlock",
+})
+
+# Guards the model evaluates itself: the kind of their lock argument ("" for none).
+GUARDS: Mapping[str, str] = MappingProxyType({
+    "need_resched": "", "spin_needbreak": "spin", "rwlock_needbreak": "rwlock",
+})
+
+# Calls without a lock argument that stay as they are.
+STATEMENTS: frozenset[str] = frozenset({
+    "cond_resched", "might_sleep", "schedule", "cpu_relax", "preempt_disable",
+    "preempt_enable", *CONTEXT_STATEMENTS,
+})
+
+# Reference helpers: taking a reference pins the object (get), dropping it unpins (put).
+REFERENCES: Mapping[str, str] = MappingProxyType({
+    "__iget": "get", "ihold": "get", "iput": "put",
+    "get_page": "get", "put_page": "put", "folio_get": "get", "folio_put": "put",
+    "kref_get": "get", "kref_put": "put",
+    "refcount_inc": "get", "refcount_dec": "put", "refcount_dec_and_test": "put",
+    "refcount_dec_and_lock": "put",
+    "xprt_pin_rqst": "get", "xprt_unpin_rqst": "put",
+    "dget": "get", "dput": "put", "get_task_struct": "get", "put_task_struct": "put",
+})
+
+# Sleeping locks: not in the scenario language yet, so left out with this reason.
+SLEEPING: Mapping[str, str] = MappingProxyType({
+    name: "a sleeping lock (mutex/rwsem), which the scenario language does not model yet"
+    for name in ("mutex_lock", "mutex_unlock", "mutex_lock_interruptible",
+                 "mutex_lock_killable", "mutex_lock_nested", "down_read", "up_read",
+                 "down_write", "up_write", "down_read_killable", "down_write_killable",
+                 "down_read_nested", "down_write_nested")
+})
+
+# Debug and annotation calls that change nothing the model keeps.
+IGNORED: frozenset[str] = frozenset({
+    "lockdep_assert_held", "lockdep_assert_held_write", "lockdep_assert_held_read",
+    "assert_spin_locked", "BUG_ON", "WARN_ON", "WARN_ON_ONCE", "VM_BUG_ON", "might_lock",
+    "__acquire", "__release", "prefetch", "barrier", "smp_mb", "smp_wmb", "smp_rmb",
+    "rcu_read_lock_held", "likely", "unlikely",
+})
+
+# Loops with a cursor written as `for (pos = first(...); pos; pos = next(pos))`.
+_CURSOR_FIRST = frozenset({"rb_first", "rb_last", "rb_first_postorder", "rb_first_cached",
+                           "list_first_entry", "list_first_entry_or_null", "idr_get_next"})
+
+
+def lock_operation(name: str) -> tuple[str, str] | None:
+    """``(what, kind)`` of a lock operation in any spelling: what is "lock", "unlock" or
+    "trylock", kind "spin" or "rwlock"; None for any other call."""
+    return _BASE_LOCK_OPS.get(base_name(name)) if (name in SPELLINGS
+                                                   or name in _BASE_LOCK_OPS) else None
+
+
+def is_iterator(name: str) -> bool:
+    """Whether a call-like macro followed by a body is an iteration over a collection
+    (`list_for_each_entry`, `hlist_for_each_entry_safe`, `xa_for_each`, `for_each_*`)."""
+    return "for_each" in name
+
+
+def is_cursor_start(name: str) -> bool:
+    """Whether ``name`` returns the first element of a collection walked by a C `for`."""
+    return name in _CURSOR_FIRST
+
+
+def is_known(name: str) -> bool:
+    """Whether ``name`` is a call the abstraction translates or leaves out by name."""
+    return (lock_operation(name) is not None or name in BREAKS or name in GUARDS
+            or name in STATEMENTS or name in REFERENCES or name in SLEEPING or name in IGNORED)
