@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
+import pytest
+from click.testing import CliRunner
+
+from lockbreak.cli import main
 from model.cfront.parse import parse_file, parse_source
 from model.cfront.sites import find_sites
 
@@ -100,3 +106,130 @@ void f(spinlock_t *l)
 }
 """)
     assert [(s.line, s.idiom) for s in find_sites(src)] == [(6, "open-coded need_resched")]
+
+
+def _scan(*args: str) -> tuple[int, dict[str, Any]]:
+    result = CliRunner().invoke(main, ["scan", *args, "--json"])
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def _rows(report: dict[str, Any]) -> list[tuple[Any, ...]]:
+    return [(Path(r["file"]).relative_to(TREE).as_posix(), r["line"], r["function"], r["idiom"],
+             r["status"], r["engine"]) for r in report["sites"]]
+
+
+def test_a_path_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["scan", str(tmp_path / "nowhere")])
+    assert result.exit_code == 2
+    assert f"{tmp_path / 'nowhere'}: no such file or folder" in result.stderr
+    assert "Traceback" not in result.output
+
+
+def test_a_bad_budget_is_bad_input() -> None:
+    result = CliRunner().invoke(main, ["scan", str(TREE), "--budget-per-site", "lots"])
+    assert result.exit_code == 2 and "--budget-per-site" in result.stderr
+
+
+def test_an_unextractable_site_is_listed_with_why() -> None:
+    code, report = _scan(str(TREE / "drivers/held.c"), "--workers", "1")
+    assert code == 3
+    (row,) = report["sites"]
+    assert (row["line"], row["function"], row["status"], row["verdicts"]) == (
+        20, "held_table_trim", "not checked", {})
+    assert row["why"].startswith(f"{TREE / 'drivers/held.c'}:22:1: held_table_trim returns "
+                                 "holding &ht->lock")
+
+
+def test_sites_in_macros_are_listed_not_dropped() -> None:
+    code, report = _scan(str(TREE / "drivers/walker.c"), "--workers", "1")
+    assert code == 3
+    assert _rows(report) == [("drivers/walker.c", 16, "", "cond_resched_lock", "not checked", "")]
+    assert "DEFINE_WALKER(slow)" in report["sites"][0]["why"]
+
+
+@pytest.fixture(scope="module")
+def vma_walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
+    out = tmp_path_factory.mktemp("scan") / "report"
+    code, report = _scan(str(TREE / "mm/vma_walk.c"), "--workers", "1", "--out", str(out))
+    return code, report, out
+
+
+def test_scan_json_rows_and_verdicts(vma_walk: tuple[int, dict[str, Any], Path]) -> None:
+    code, report, _ = vma_walk
+    # range_fill breaks its lock only when contended: uncontended, with a wakeup pending, it
+    # may keep the CPU for as long as the range is long.
+    assert code == 1
+    assert _rows(report) == [
+        ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),
+        ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "incomplete",
+         "explicit"),
+        ("mm/vma_walk.c", 49, "range_fill", "open-coded rwlock_needbreak", "violated",
+         "explicit"),
+    ]
+    not_holding = [{p: s for p, s in r["verdicts"].items() if s != "holds"}
+                   for r in report["sites"]]
+    assert not_holding == [
+        {"no_stale_use": "vacuous", "livelock_free": "incomplete"},
+        {"no_stale_use": "vacuous", "livelock_free": "incomplete"},
+        {"break_return_truth": "vacuous", "no_stale_use": "vacuous",
+         "no_spurious_break": "vacuous", "livelock_free": "incomplete",
+         "bounded_latency": "violated"},
+    ]
+    cex = report["sites"][2]["counterexample"]
+    assert cex["property"] == "bounded_latency"
+    assert cex["rerun"].endswith("range_fill.toml --property bounded_latency")
+
+
+def test_sarif_locations_are_kernel_lines(vma_walk: tuple[int, dict[str, Any], Path]) -> None:
+    _, _, out = vma_walk
+    sarif = json.loads((out / "results.sarif").read_text())
+    (result,) = sarif["runs"][0]["results"]
+    where = result["locations"][0]["physicalLocation"]
+    assert where["artifactLocation"]["uri"] == (TREE / "mm/vma_walk.c").as_posix()
+    assert where["region"] == {"startLine": 49, "startColumn": 4}
+    flow = result["codeFlows"][0]["threadFlows"][0]["locations"]
+    lines = {step["location"]["physicalLocation"]["region"]["startLine"] for step in flow}
+    # Every step is at a line of range_fill (lines 39 to 56), never a scenario line.
+    assert lines and lines <= set(range(39, 57))
+    assert [p.name.split("--")[-1] for p in sorted((out / "scenarios").iterdir())] == [
+        "range_clear.toml", "range_fill.toml", "range_sum.toml"]
+
+
+@pytest.mark.slow
+def test_a_budget_too_small_for_the_exhaustive_search_says_random() -> None:
+    code, report = _scan(str(TREE / "include/batch.h"), "--workers", "1",
+                         "--budget-per-site", "50")
+    assert code == 3
+    (row,) = report["sites"]
+    assert (row["status"], row["engine"]) == ("incomplete", "explicit + random")
+
+
+@pytest.mark.slow
+def test_two_workers_give_the_rows_of_one() -> None:
+    one = _scan(str(TREE), "--workers", "1")
+    two = _scan(str(TREE), "--workers", "2")
+    for _, report in (one, two):
+        for row in report["sites"]:
+            row.pop("seconds")
+        report.pop("seconds")
+    assert one == two
+    assert _rows(one[1]) == [
+        ("drivers/held.c", 20, "held_table_trim", "cond_resched_lock", "not checked", ""),
+        ("drivers/queue.c", 16, "", "cond_resched_lock", "not checked", ""),
+        ("drivers/queue.c", 27, "queue_drain", "open-coded spin_needbreak", "violated",
+         "explicit"),
+        ("drivers/queue.c", 55, "queue_drain_bh", "open-coded need_resched", "incomplete",
+         "explicit"),
+        ("drivers/walker.c", 16, "", "cond_resched_lock", "not checked", ""),
+        ("fs/icache.c", 31, "icache_prune", "cond_resched_lock", "violated", "explicit"),
+        ("fs/icache.c", 48, "icache_count_dirty", "open-coded need_resched || spin_needbreak",
+         "not checked", ""),
+        ("include/batch.h", 19, "batch_run", "open-coded spin_needbreak || need_resched",
+         "incomplete", "explicit"),
+        ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),
+        ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "incomplete",
+         "explicit"),
+        ("mm/vma_walk.c", 49, "range_fill", "open-coded rwlock_needbreak", "violated",
+         "explicit"),
+    ]

@@ -1,0 +1,394 @@
+"""``lockbreak scan``: every lock-break site of a kernel tree, each enclosing function extracted
+and checked within a per-site budget, written as the suite's report formats.
+
+A file is the unit of work: a worker process parses it, finds its sites
+(`model.cfront.sites`), extracts each function holding one once (`model.cfront.extract`) and
+checks the scenario, exhaustively while it fits the budget; what the exhaustive search leaves
+undecided is searched at random (a fixed seed, so the same tree gives the same rows with any
+number of workers). Rows come back in file order, whatever finished first.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shlex
+import sys
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from importlib.metadata import version as package_version
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+from lockbreak.atomic import replace_folder, write_atomically
+from lockbreak.cli.checking import Overrides, Verdict, internal_error, load, run_scenario
+from lockbreak.cli.hypothesis_check import RandomOptions, run_scenario_random
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter, Status
+from lockbreak.report.escape import error_text, terminal_text
+from lockbreak.report.results import Finding, finding, report_id
+from lockbreak.report.scan import (
+    ScanReport,
+    SiteRow,
+    render_html,
+    render_markdown,
+    render_sarif,
+    summary,
+    to_json,
+)
+from lockbreak.report.timeline import render_svg
+from model.cfront.extract import extract
+from model.cfront.parse import CSource, parse_file
+from model.cfront.sites import Site, find_sites
+from model.cfront.sourcemap import kernel_lines
+from model.eras import ERAS
+from model.scenario.types import Scenario
+from properties.catalogue import CATALOGUE
+
+EXIT_OK, EXIT_FAIL, EXIT_BAD_INPUT, EXIT_INCOMPLETE = 0, 1, 2, 3
+SUFFIXES = (".c", ".h")
+DEFAULT_BUDGET = "200000,60s"
+RANDOM_RUNS = 200
+KINDS = {p.name: p.kind for p in CATALOGUE}
+_BUDGET_PART = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s?)\s*$")
+
+
+@dataclass(frozen=True)
+class SiteBudget:
+    """What one site's check may spend: states of the exhaustive search, and seconds."""
+
+    states: int | None
+    seconds: float | None
+
+    @property
+    def words(self) -> str:
+        parts = [str(self.states)] if self.states else []
+        parts += [f"{self.seconds:g}s"] if self.seconds else []
+        return ",".join(parts)
+
+
+def parse_site_budget(text: str) -> SiteBudget:
+    """``"200000"`` states, ``"30s"`` seconds, or both: ``"200000,30s"``.
+
+    >>> parse_site_budget("200000,30s")
+    SiteBudget(states=200000, seconds=30.0)
+    """
+    states: int | None = None
+    secs: float | None = None
+    for part in text.split(","):
+        match = _BUDGET_PART.match(part)
+        if not match or float(match[1]) <= 0:
+            raise click.BadParameter(f"{part!r}: give states (200000), seconds (30s) or both "
+                                     "(200000,30s)", param_hint="--budget-per-site")
+        if match[2]:
+            secs = float(match[1])
+        elif "." in match[1]:
+            raise click.BadParameter(f"{part!r}: a number of states is a whole number",
+                                     param_hint="--budget-per-site")
+        else:
+            states = int(match[1])
+    return SiteBudget(states, secs)
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """What the command line asked for; ``command`` is its rerunnable form."""
+
+    paths: tuple[str, ...]
+    era: str | None
+    budget: SiteBudget
+    workers: int
+    out: str | None = None
+
+    @property
+    def command(self) -> str:
+        words = ["lockbreak", "scan", *self.paths]
+        if self.era:
+            words += ["--era", self.era]
+        words += ["--budget-per-site", self.budget.words]
+        if self.out:
+            words += ["--out", self.out]
+        return shlex.join(words)
+
+
+@dataclass(frozen=True)
+class FileScan:
+    """One file's rows and the scenarios extracted for them (file name -> TOML text)."""
+
+    rows: tuple[SiteRow, ...]
+    scenarios: tuple[tuple[str, str], ...]
+    internal: bool = False
+
+
+def c_files(paths: Sequence[Path]) -> list[Path]:
+    """The .c and .h files of ``paths`` (files as given, folders walked), sorted, each once;
+    a path that does not exist is a `LockbreakError`."""
+    found: dict[Path, None] = {}
+    for path in paths:
+        if path.is_dir():
+            found.update(dict.fromkeys(sorted(p for p in path.rglob("*")
+                                              if p.suffix in SUFFIXES and p.is_file())))
+        elif path.is_file():
+            found[path] = None
+        else:
+            raise LockbreakError(f"{path}: no such file or folder; give .c/.h files or folders "
+                                 "holding them")
+    return list(found)
+
+
+def scenario_name(site: Site) -> str:
+    """The extracted scenario's file name: the kernel file and function, anchor-safe.
+
+    >>> scenario_name(Site("fs/icache.c", 31, 3, "icache_prune", "cond_resched_lock", "l"))
+    'fs-icache.c--icache_prune.toml'
+    """
+    stem = re.sub(r"[^A-Za-z0-9._]+", "-", site.path).strip("-")
+    return f"{stem}--{site.function}.toml"
+
+
+def scan_file(path: str, options: ScanOptions) -> FileScan:
+    """Parse one file, find its sites, extract and check each function holding one."""
+    started = time.monotonic()
+    try:
+        source = parse_file(path)
+        sites = find_sites(source)
+    except LockbreakError as err:
+        return FileScan((_unchecked(Site(path, 1, 1, "", "", ""), str(err), started),), ())
+    rows: list[SiteRow] = []
+    scenarios: dict[str, str] = {}
+    checked: dict[str, tuple[str, str, tuple[Finding, ...], str, str]] = {}
+    internal = False
+    for site in sites:
+        if site.why:
+            rows.append(_unchecked(site, site.why, started))
+            continue
+        if site.function not in checked:
+            try:
+                checked[site.function] = _check_function(source, site, options)
+            except LockbreakError as err:
+                checked[site.function] = ("", "", (), _one_line(error_text(err)), "")
+            except Exception as err:     # a bug: this function's row says so, the others go on
+                checked[site.function] = ("", "", (), internal_error(err), "")
+                internal = True
+        engine, name, findings, why, text = checked[site.function]
+        if text:
+            scenarios[name] = text
+        rows.append(SiteRow(site.path, site.line, site.col, site.function, site.idiom,
+                            site.lock, engine, why, name, round(time.monotonic() - started, 3),
+                            findings, _origins(text, site.path)))
+    return FileScan(tuple(rows), tuple(scenarios.items()), internal)
+
+
+def _origins(scenario: str, path: str) -> tuple[tuple[int, int], ...]:
+    """(scenario line, kernel line) of every statement extracted from ``path``."""
+    return tuple((number, line) for number, (file, line) in kernel_lines(scenario).items()
+                 if file == path)
+
+
+def _one_line(text: str) -> str:
+    """An error's message and hint on one line, as a row cell shows it."""
+    return "; ".join(part.strip() for part in text.splitlines() if part.strip())
+
+
+def _unchecked(site: Site, why: str, started: float) -> SiteRow:
+    return SiteRow(site.path, site.line, site.col, site.function, site.idiom, site.lock, "",
+                   why, "", round(time.monotonic() - started, 3), ())
+
+
+def _check_function(source: CSource, site: Site, options: ScanOptions
+                    ) -> tuple[str, str, tuple[Finding, ...], str, str]:
+    """Extract ``site``'s function and check it: (engine, scenario file name, findings, why
+    not checked, scenario text)."""
+    extraction = extract(source, site.function, era=options.era)
+    name = scenario_name(site)
+    with tempfile.TemporaryDirectory(prefix="lockbreak-scan-") as folder:
+        file = Path(folder) / "scenarios" / name
+        file.parent.mkdir()
+        file.write_text(extraction.scenario)
+        try:
+            scenario = load(file, Overrides())
+        except LockbreakError as err:
+            # Cited as the report folder holds it: scenarios/NAME.toml:line:col.
+            why = error_text(err).replace(f"{folder}/", "")
+            return "", f"scenarios/{name}", (), _one_line(f"the extracted scenario: {why}"), \
+                extraction.scenario
+    budget = Budget(max_states=options.budget.states, timeout=options.budget.seconds)
+    run = run_scenario(scenario, properties=None, budget=budget, reporter=SilentReporter())
+    verdicts = list(run.verdicts)
+    engine = "explicit"
+    if any(_out_of_budget(v, budget) for v in verdicts):
+        engine = "explicit + random"
+        random = run_scenario_random(
+            scenario, properties=None, budget=Budget(timeout=options.budget.seconds),
+            reporter=SilentReporter(),
+            options=RandomOptions(budget=str(RANDOM_RUNS), seed=0, database=None))
+        by_name = {v.result.property: v for v in random.verdicts}
+        verdicts = [by_name.get(v.result.property, v) if _out_of_budget(v, budget) else v
+                    for v in verdicts]
+    if options.out:
+        rerun = shlex.join(["lockbreak", "check", f"{options.out}/scenarios/{name}"])
+    else:
+        rerun = shlex.join(["lockbreak", "extract", site.path, site.function, "-o", name]) + \
+            " && " + shlex.join(["lockbreak", "check", name])
+    findings = tuple(_finding(scenario, v, site, rerun) for v in verdicts)
+    return engine, f"scenarios/{name}", findings, "", extraction.scenario
+
+
+def _out_of_budget(verdict: Verdict, budget: Budget) -> bool:
+    """Whether the exhaustive search left ``verdict`` undecided because the site's budget ran
+    out (not because the property cannot be decided there, which random runs cannot change)."""
+    r = verdict.result
+    return r.status is Status.INCOMPLETE and (
+        (budget.max_states is not None and budget.out_of_states() in r.detail)
+        or (budget.timeout is not None and budget.out_of_time() in r.detail))
+
+
+def _finding(scenario: Scenario, verdict: Verdict, site: Site, rerun: str) -> Finding:
+    r = verdict.result
+    return finding(scenario=scenario, model=verdict.model,
+                   config=verdict.model.world.era.name, result=r, kind=KINDS.get(r.property),
+                   expected=verdict.expected, met=verdict.met, failed=verdict.failed,
+                   rerun=f"{rerun} --property {r.property}", file=site.path)
+
+
+def scan(options: ScanOptions, files: Sequence[Path], progress: Progress | None = None
+         ) -> tuple[ScanReport, dict[str, str]]:
+    """Scan ``files`` with ``options.workers`` processes; the report and every extracted
+    scenario (name -> TOML text)."""
+    started = time.monotonic()
+    rows: list[SiteRow] = []
+    scenarios: dict[str, str] = {}
+    internal = False
+    task = progress.add_task("scanning", total=len(files)) if progress else None
+    for done in _results(options, files):
+        rows += done.rows
+        scenarios.update(done.scenarios)
+        internal |= done.internal
+        if progress is not None and task is not None:
+            failing = sum(r.status == "violated" for r in rows)
+            progress.update(task, advance=1,
+                            description=f"{len(rows)} sites, {failing} violated")
+    code = _exit_code(rows, internal)
+    era = options.era or "each file's own"
+    inputs = {"files": [[p.as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()]
+                        for p in files], "era": options.era, "budget": options.budget.words,
+              "version": package_version("lockbreak")}
+    report = ScanReport(report_id(inputs), options.command, package_version("lockbreak"),
+                        era, len(files), tuple(rows), code,
+                        round(time.monotonic() - started, 3))
+    return report, scenarios
+
+
+def _results(options: ScanOptions, files: Sequence[Path]) -> Iterator[FileScan]:
+    names = [p.as_posix() for p in files]
+    if options.workers <= 1 or len(names) <= 1:
+        yield from (scan_file(name, options) for name in names)
+        return
+    with ProcessPoolExecutor(max_workers=options.workers) as pool:
+        yield from pool.map(scan_file, names, [options] * len(names), chunksize=1)
+
+
+def _exit_code(rows: Sequence[SiteRow], internal: bool) -> int:
+    """An internal error, else a violation, else a site undecided or not checked, else ok."""
+    if internal:
+        return EXIT_INTERNAL
+    statuses = {row.status for row in rows}
+    if "violated" in statuses:
+        return EXIT_FAIL
+    if statuses & {"incomplete", "not checked"}:
+        return EXIT_INCOMPLETE
+    return EXIT_OK
+
+
+def write_scan(report: ScanReport, scenarios: dict[str, str], out: Path) -> list[Path]:
+    """Write the report into ``out`` whole (built beside it, swapped in when complete)."""
+    def build(folder: Path) -> list[Path]:
+        written = []
+        for name, text in sorted(scenarios.items()):
+            write_atomically(folder / name, text)
+            written.append(out / name)
+        for row in report.rows:
+            f = row.counterexample
+            if f is not None and f.counterexample is not None:
+                name = f"timelines/{row.id}.svg"
+                write_atomically(folder / name, render_svg(
+                    f.counterexample.timeline, f"{row.function}: {f.property}") + "\n")
+                written.append(out / name)
+        outputs = {"index.html": render_html(report), "report.md": render_markdown(report),
+                   "results.json": json.dumps(to_json(report), indent=2),
+                   "results.sarif": json.dumps(render_sarif(report), indent=2)}
+        for file, text in outputs.items():
+            write_atomically(folder / file, text.rstrip("\n") + "\n")
+            written.append(out / file)
+        return written
+    foreign = sorted(p.name for p in out.iterdir() if p.name not in (
+        "index.html", "report.md", "results.json", "results.sarif", "scenarios",
+        "timelines")) if out.is_dir() else []
+    if foreign:
+        raise LockbreakError(f"{out} holds files that are not part of a scan report "
+                             f"({', '.join(foreign[:3])}); the report replaces the whole "
+                             "folder: choose a new or empty one with --out")
+    try:
+        return replace_folder(out, build)
+    except OSError as err:
+        raise LockbreakError(f"cannot write the report into {out}: {err.strerror}; choose "
+                             "another folder with --out") from None
+
+
+@click.command("scan")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--era", type=click.Choice(tuple(ERAS)), metavar="ERA",
+              help="Check every extracted function under this era (default: the extractor's).")
+@click.option("--out", type=click.Path(path_type=Path, file_okay=False),
+              help="Folder to write the reports and extracted scenarios into.")
+@click.option("--json", "as_json", is_flag=True, help="Print results.json on stdout.")
+@click.option("--workers", type=click.IntRange(min=1), default=os.cpu_count() or 1,
+              show_default="the CPU count", help="Processes parsing and checking files.")
+@click.option("--budget-per-site", "budget", default=DEFAULT_BUDGET, show_default=True,
+              metavar="STATES,SECONDS", help="What one function's exhaustive search may "
+              "spend (states, seconds or both); past it, a random search decides what it can.")
+def scan_cmd(paths: tuple[Path, ...], era: str | None, out: Path | None, as_json: bool,
+             workers: int, budget: str) -> None:
+    """Find every lock-break site in PATHS (.c/.h files or folders), extract and check each
+    enclosing function, and report one row per site."""
+    options = ScanOptions(tuple(p.as_posix() for p in paths), era, parse_site_budget(budget),
+                          workers, out.as_posix() if out else None)
+    try:
+        files = c_files(paths)
+    except LockbreakError as err:
+        click.echo(f"error: {error_text(err)}", err=True)
+        sys.exit(EXIT_BAD_INPUT)
+    console = Console(stderr=True)
+    live = console.is_terminal and not as_json
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+                  TextColumn("files"), TimeElapsedColumn(), console=console, transient=True,
+                  disable=not live) as progress:
+        report, scenarios = scan(options, files, progress)
+    if out is not None:
+        try:
+            write_scan(report, scenarios, out)
+        except LockbreakError as err:
+            click.echo(f"error: {error_text(err)}", err=True)
+            sys.exit(EXIT_BAD_INPUT)
+    if as_json:
+        click.echo(json.dumps(to_json(report), indent=2))
+    else:
+        for row in report.rows:
+            said = row.why if not row.findings else ", ".join(
+                f"{f.property} {f.status}" for f in row.findings if f.status != "holds")
+            click.echo(terminal_text(f"{row.file}:{row.line}: {row.function or '?'}: "
+                                     f"{row.idiom}: {row.status}"
+                                     + (f" ({row.engine})" if row.engine else "")
+                                     + (f": {said}" if said else "")))
+        click.echo(summary(report))
+        if out is not None:
+            click.echo(f"wrote {out / 'index.html'}, {out / 'report.md'}, results.json, "
+                       "results.sarif")
+    sys.exit(report.exit_code)
