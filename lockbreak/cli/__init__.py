@@ -28,6 +28,7 @@ from lockbreak.cli.checking import (
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
+from lockbreak.cli.extract import extract_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.guard import GuardedGroup
 from lockbreak.cli.hypothesis_check import (
@@ -403,4 +404,5 @@ main.add_command(latency_cmd)
 main.add_command(prove_cmd)
 main.add_command(fuzz_cmd)
 main.add_command(export_cmd)
+main.add_command(extract_cmd)
 main.add_command(scan_cmd)

@@ -97,7 +97,7 @@ class Abstraction:
     lines: list[CodeLine]
     locks: dict[str, Lock]
     data: dict[str, str]
-    broken: list[str]
+    contended: list[str]
     notes: list[str]
     inlined: list[str]
 
@@ -121,7 +121,7 @@ def abstract(source: CSource, name: str, *,
                            "extract checks a function that releases every lock it takes; "
                            "extract the caller that releases it")
     return Abstraction(name, source.line(definition), walker.out, walker.locks, walker.data,
-                       walker.broken, walker.notes, walker.inlined)
+                       walker.contended, walker.notes, walker.inlined)
 
 
 class _Abstractor:
@@ -133,7 +133,8 @@ class _Abstractor:
         self.locks: dict[str, Lock] = {}
         self.by_expr: dict[str, str] = {}
         self.data: dict[str, str] = {}
-        self.broken: list[str] = []
+        self.contended: list[str] = []
+        self.released: set[str] = set()
         self.notes: list[str] = []
         self.inlined: list[str] = []
         self.loops: list[_Loop] = []
@@ -147,10 +148,18 @@ class _Abstractor:
     def emit(self, text: str, depth: int, node: Node | None) -> None:
         self.out.append(CodeLine(text, depth, self.src.line(node) if node is not None else 0))
 
-    def work(self, depth: int, node: Node) -> None:
+    def once(self, text: str, depth: int, node: Node) -> None:
+        """``text`` emitted unless the line before is the same step (one ``work()`` or
+        ``use(X)`` stands for a run of them)."""
         last = self.out[-1] if self.out else None
-        if last is None or last.text != "work();" or last.depth != depth:
-            self.emit("work();", depth, node)
+        if last is None or last.text != text or last.depth != depth:
+            self.emit(text, depth, node)
+
+    def breaks(self, lock: str) -> None:
+        """``lock`` is contended for: broken (released and retaken), tested for waiters, or
+        tried, so a contender CPU makes the difference."""
+        if lock not in self.contended:
+            self.contended.append(lock)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -172,6 +181,12 @@ class _Abstractor:
         raw = "".join(self.src.text(node).split())
         return _IDENT.sub(lambda m: self.ident(m[0]), raw)
 
+    def plain(self, node: Node) -> str:
+        """A flags or subclass argument as the scenario language takes it: its last name or
+        number (``*flags`` and ``&flags`` are ``flags``; the model keeps neither)."""
+        words = re.findall(r"\w+", self.rename(node))
+        return words[-1] if words else "0"
+
     def lock_text(self, lock: str) -> str:
         exprs = self.locks[lock].exprs
         return exprs[0] if exprs else lock
@@ -188,6 +203,8 @@ class _Abstractor:
             if not words:
                 raise self.src.error(node, f"lock expression {self.text(node)!r} names no lock")
             name = words[-1]
+            if name == "lock" and len(words) > 1:
+                name = f"{words[-2]}_lock"
             if name in _RESERVED or name in self.data:
                 name = f"{name}_lock"
             self.by_expr[expr] = name
@@ -251,7 +268,7 @@ class _Abstractor:
             return self.access("use", datum, flow, depth, node)
         if what == "use" and datum not in flow.reads:
             return flow
-        self.emit(f"{what}({datum});", depth, node)
+        self.once(f"{what}({datum});", depth, node)
         return replace(flow, reads=flow.reads | {datum}) if what == "read" else flow
 
     def uses(self, node: Node, flow: _Flow, depth: int, skip: str = "") -> _Flow:
@@ -318,7 +335,7 @@ class _Abstractor:
         return call
 
     def stmt(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
-        bad = not_understood(node)
+        bad = [n for n in not_understood(node) if not _type_argument(n, self.src)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))
@@ -387,10 +404,17 @@ class _Abstractor:
         value = node.named_children[0] if node.named_children else None
         if value is not None:
             flow = self.expression(value, flow, depth)
+        if flow.held and not self.stack:
+            taken = ", ".join(self.lock_text(lock) for lock in flow.held)
+            raise self.src.error(node, f"returns holding {taken}",
+                                 "extract checks a function that releases every lock it "
+                                 "takes; extract the caller that releases it")
+        if _last_statement(node):
+            return None
         if self.stack:
             self.emit(f"goto {self.stack[-1]};", depth, node)
             self.labels.setdefault(self.stack[-1], flow)
-        elif not _last_statement(node):
+        else:
             self.emit("return;", depth, node)
         return None
 
@@ -439,7 +463,8 @@ class _Abstractor:
         self.no_lock_ops(value)
         flow = self.uses(value, flow, depth)
         var = self.ident(self.src.text(target)) if target is not None else ""
-        if var and _reads_through(value, self.src):
+        looked_up = var in self.data and any(n.type == "call_expression" for n in walk(value))
+        if var and (looked_up or _reads_through(value, self.src)):
             return self.snapshot(var, flow, depth, node)
         return flow
 
@@ -475,21 +500,23 @@ class _Abstractor:
                                      f"the abstraction takes {name}() as the whole condition "
                                      "of an if or a loop")
             lock = self.lock(_need(args, 0, node, self.src), kind)
-            rest = "".join(f", {self.src.text(a)}" for a in args[1:])
+            rest = "".join(f", {self.plain(a)}" for a in args[1:])
             self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
             if what == "lock":
+                if lock in self.released:
+                    self.breaks(lock)
                 return replace(flow, held=(*flow.held, lock))
-            if any(lock in loop.held for loop in self.loops) and lock not in self.broken:
-                self.broken.append(lock)
+            self.released.add(lock)
+            if any(lock in loop.held for loop in self.loops):
+                self.breaks(lock)
             return replace(flow, held=tuple(h for h in flow.held if h != lock))
         if name in vocab.BREAKS:
             lock = self.lock(_need(args, 0, node, self.src), vocab.BREAKS[name])
             self.emit(f"{name}({self.spelled(lock, args[0])});", depth, node)
-            if lock not in self.broken:
-                self.broken.append(lock)
+            self.breaks(lock)
             return flow
         if name in vocab.STATEMENTS:
-            rest = ", ".join(self.src.text(a) for a in args)
+            rest = ", ".join(self.plain(a) for a in args)
             self.emit(f"{name}({rest});", depth, node)
             return flow
         if name in vocab.REFERENCES:
@@ -510,7 +537,7 @@ class _Abstractor:
         why = ("not defined in this file" if name not in self.defined
                else "takes and releases no lock")
         self.note(f"{name}() at {self.at(node)} is one work() step: {why}")
-        self.work(depth, node)
+        self.once("work();", depth, node)
         return flow
 
     def reference(self, name: str, args: list[Node], flow: _Flow, depth: int,
@@ -630,9 +657,8 @@ class _Abstractor:
                 if kind == "":
                     return f"{name}()"
                 lock = self.lock(_need(args, 0, node, self.src), kind)
-                rest = "".join(f", {self.src.text(a)}" for a in args[1:])
-                if name in vocab.BREAKS and lock not in self.broken:
-                    self.broken.append(lock)
+                rest = "".join(f", {self.plain(a)}" for a in args[1:])
+                self.breaks(lock)
                 return f"{name}({self.spelled(lock, args[0])}{rest})"
             if name in ("likely", "unlikely") and args:
                 return self.guard(args[0], flow)
@@ -860,6 +886,16 @@ def _dereferences(node: Node, var: str, src: CSource) -> bool:
     return False
 
 
+def _type_argument(node: Node, src: CSource) -> bool:
+    """Whether the error node ``node`` is the tag of a ``struct T`` argument of a macro
+    that takes a type (``list_first_entry(head, struct page, lru)``, ``container_of``),
+    which tree-sitter reads as the identifier ``struct`` followed by an error."""
+    before = node.prev_named_sibling
+    return (node.is_error and node.parent is not None and node.parent.type == "argument_list"
+            and before is not None and src.text(before) in ("struct", "union", "enum")
+            and all(c.type == "identifier" for c in node.named_children))
+
+
 def _is_deref(n: Node, src: CSource) -> bool:
     """Whether ``n`` reads through a pointer: ``p->f`` or ``*p``."""
     return ((n.type == "field_expression" and "->" in src.text(n))
@@ -886,7 +922,8 @@ def _parameters(definition: Node, src: CSource) -> list[str]:
 
 
 def _last_statement(node: Node) -> bool:
-    """Whether ``node`` is the last statement of its function's body."""
+    """Whether ``node`` is the last statement of its function's body (a return there
+    needs no jump)."""
     parent = node.parent
     return (parent is not None and parent.type == "compound_statement"
             and parent.parent is not None and parent.parent.type == "function_definition"

@@ -120,9 +120,9 @@ def render(found: Abstraction, path: str, version: str, self_contend: bool) -> s
     header = [f"# {found.function}, {path}:{found.line}, abstracted for lock breaking "
               "(docs/extract.md):"]
     header += [f"#   {note}" for note in _summary(found)] or ["#   nothing"]
-    if not found.broken:
-        header.append("#   no lock is broken, so no contender CPU: every lock is taken and "
-                      "released by cpu0 alone")
+    if not found.contended:
+        header.append("#   no lock is broken, tested for waiters or tried, so no contender "
+                      "CPU: every lock is taken and released by cpu0 alone")
     parts = ["\n".join(header),
              f"name = {_toml(_name(found.function, version))}",
              "description = " + _toml(f"{found.function}() of {path}:{found.line}, as "
@@ -142,7 +142,7 @@ def render(found: Abstraction, path: str, version: str, self_contend: bool) -> s
     parts.append(f'[[cpu]]\nwakeups = 1\ncode = """\n{code}\n"""')
     if self_contend:
         parts.append(f'[[cpu]]\ncode = """\n{code}\n"""')
-    for lock in found.broken:
+    for lock in found.contended:
         parts.append(f'[[cpu]]\ncode = """\n{_contender(found, lock, path)}\n"""')
     return "\n".join(parts) + "\n"
 

@@ -79,3 +79,47 @@ again:
 	spin_unlock(&sb->s_inode_list_lock);
 	return busy;
 }
+
+/* Moves unused inodes to a dispose list; a break restarts from the head, which the moved
+ * inodes have left, so every restart keeps the progress made before it. */
+static void dispose_unused(struct super_block *sb, struct list_head *dispose)
+{
+	struct inode *inode, *next;
+
+again:
+	spin_lock(&sb->s_inode_list_lock);
+	list_for_each_entry_safe(inode, next, &sb->s_inodes, i_sb_list) {
+		if (atomic_read(&inode->i_count))
+			continue;
+		list_move(&inode->i_lru, dispose);
+		if (need_resched() || spin_needbreak(&sb->s_inode_list_lock)) {
+			spin_unlock(&sb->s_inode_list_lock);
+			cond_resched();
+			goto again;
+		}
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+}
+
+/* Counts inodes; after a break it looks its position up again before going on. */
+static unsigned long count_revalidated(struct super_block *sb)
+{
+	struct inode *pos;
+	unsigned long n = 0;
+
+	spin_lock(&sb->s_inode_list_lock);
+	pos = list_first_entry_or_null(&sb->s_inodes, struct inode, i_sb_list);
+	while (pos) {
+		n++;
+		if (need_resched() || spin_needbreak(&sb->s_inode_list_lock)) {
+			spin_unlock(&sb->s_inode_list_lock);
+			cond_resched();
+			spin_lock(&sb->s_inode_list_lock);
+			pos = inode_at(sb, n);
+			continue;
+		}
+		pos = list_next_entry(pos, i_sb_list);
+	}
+	spin_unlock(&sb->s_inode_list_lock);
+	return n;
+}
