@@ -36,6 +36,13 @@ def test_rwlock_primitives_and_rwlock_needbreak() -> None:
     ]
 
 
+def test_a_guard_asked_through_a_helper_of_the_same_file() -> None:
+    # split_refill's helper asks about its cache only: no site there.
+    assert _sites("mm/split.c") == [
+        (31, "split_range", "open-coded need_resched || rwlock_needbreak", "&sm->lock"),
+    ]
+
+
 def test_irqsave_do_while_and_a_goto_loop_but_not_an_early_unlock() -> None:
     # queue_kick unlocks under need_resched() outside any loop: not a site.
     assert _sites("drivers/queue.c") == [
@@ -228,6 +235,10 @@ def test_two_workers_give_the_rows_of_one() -> None:
          "not checked", ""),
         ("include/batch.h", 19, "batch_run", "open-coded spin_needbreak || need_resched",
          "incomplete", "explicit"),
+        # the extraction keeps split_should_yield() as a * guard, so a contender's wait is
+        # unbounded in the model although the kernel loop yields to it
+        ("mm/split.c", 31, "split_range", "open-coded need_resched || rwlock_needbreak",
+         "violated", "explicit"),
         ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),
         ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "incomplete",
          "explicit"),

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 from tree_sitter import Node
 
-from model.cfront.parse import CSource, function_name, walk
+from model.cfront.parse import CSource, definitions, function_name, walk
 from model.spellings import base_name
 
 # Calls that are lock-break sites by themselves, by the idiom each one is.
@@ -75,9 +75,10 @@ class Site:
 def find_sites(source: CSource) -> list[Site]:
     """Every lock-break site of ``source``, in source order."""
     sites = []
+    helpers = guard_helpers(source)
     for node in walk(source.tree.root_node):
         if node.type == "call_expression":
-            site = _call_site(source, node)
+            site = _call_site(source, node, helpers)
             if site is not None:
                 sites.append(site)
         elif node.type == "preproc_function_def" or node.type == "preproc_def":
@@ -97,12 +98,32 @@ def _first_argument(source: CSource, call: Node) -> str:
     return source.text(named[0]) if named else ""
 
 
-def _call_site(source: CSource, call: Node) -> Site | None:
+def guard_helpers(source: CSource) -> dict[str, list[str]]:
+    """Functions of ``source`` that return a lock-break guard's answer, in their return value
+    or from a branch the guard decides (KVM's ``need_topup_split_caches_or_resched()``:
+    ``if (need_resched() || rwlock_needbreak(...)) return true;``), each with the guards it
+    asks, through helpers of helpers."""
+    returns = {name: [n for n in walk(node) if n.type == "return_statement"]
+               for name, node in definitions(source)}
+    helpers: dict[str, list[str]] = {}
+    changed = True
+    while changed:
+        changed = False
+        for name, statements in returns.items():
+            guards = list(dict.fromkeys(g for r in statements
+                                        for g in _guards_in(r, helpers) + _guarding(r, helpers)))
+            if guards and guards != helpers.get(name):
+                helpers[name] = guards
+                changed = True
+    return helpers
+
+
+def _call_site(source: CSource, call: Node, helpers: dict[str, list[str]]) -> Site | None:
     name = _callee(call)
     if name in PRIMITIVES:
         idiom = PRIMITIVES[name]
     elif base_name(name) in UNLOCKS:
-        guards = _guarding(source, call)
+        guards = _guarding(call, helpers)
         if not guards or not _in_loop(call):
             return None
         idiom = "open-coded " + " || ".join(guards)
@@ -113,23 +134,26 @@ def _call_site(source: CSource, call: Node) -> Site | None:
                 _first_argument(source, call), why)
 
 
-def _guarding(source: CSource, call: Node) -> list[str]:
-    """The lock-break guards of the nearest ``if`` whose branch holds ``call`` (inside the
-    same function), in the order the condition names them."""
+def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
+    """The lock-break guards of the nearest ``if`` whose branch holds ``call`` (a call, or a
+    return statement), inside the same function, in the order the condition names them."""
     child, node = call, call.parent
     while node is not None and node.type != "function_definition":
         if node.type == "if_statement" and child != node.child_by_field_name("condition"):
             condition = node.child_by_field_name("condition")
-            guards = _guards_in(condition) if condition is not None else []
+            guards = _guards_in(condition, helpers) if condition is not None else []
             if guards:
                 return guards
         child, node = node, node.parent
     return []
 
 
-def _guards_in(condition: Node) -> list[str]:
-    found = [_callee(n) for n in walk(condition) if n.type == "call_expression"]
-    return list(dict.fromkeys(name for name in found if name in GUARDS))
+def _guards_in(node: Node, helpers: dict[str, list[str]]) -> list[str]:
+    """The guards ``node`` calls, directly or through a guard helper, in the order written."""
+    found: list[str] = []
+    for name in (_callee(n) for n in walk(node) if n.type == "call_expression"):
+        found += [name] if name in GUARDS else helpers.get(name, [])
+    return list(dict.fromkeys(found))
 
 
 def _in_loop(node: Node) -> bool:
