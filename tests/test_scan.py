@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
+from rich.progress import Progress
 
 from lockbreak.cli import main
+from lockbreak.cli.scan import ScanOptions, SiteBudget, scan
 from model.cfront.parse import parse_file, parse_source
 from model.cfront.sites import find_sites
 
@@ -245,3 +249,16 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("mm/vma_walk.c", 49, "range_fill", "open-coded rwlock_needbreak", "violated",
          "explicit"),
     ]
+
+
+def test_the_live_bar_counts_files_sites_and_violations() -> None:
+    shown = io.StringIO()
+    console = Console(file=shown, force_terminal=True, width=100)
+    files = [TREE / "drivers/held.c", TREE / "drivers/walker.c"]
+    options = ScanOptions(tuple(p.as_posix() for p in files), None, SiteBudget(1000, None), 1)
+    with Progress(console=console) as progress:
+        report, _ = scan(options, files, progress)
+    (task,) = progress.tasks
+    assert (task.completed, task.total, task.description) == (2, 2, "2 sites, 0 violated")
+    assert "2 sites, 0 violated" in shown.getvalue()
+    assert report.exit_code == 3 and [r.status for r in report.rows] == ["not checked"] * 2

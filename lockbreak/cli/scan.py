@@ -20,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from importlib.metadata import version as package_version
 from pathlib import Path
 
@@ -44,7 +44,7 @@ from lockbreak.report.scan import (
     to_json,
 )
 from lockbreak.report.timeline import render_svg
-from model.cfront.extract import extract
+from model.cfront.extract import DEFAULT_ERA, extract
 from model.cfront.parse import CSource, parse_file
 from model.cfront.sites import Site, find_sites
 from model.cfront.sourcemap import kernel_lines
@@ -153,43 +153,61 @@ def scenario_name(site: Site) -> str:
     return f"{stem}--{site.function}.toml"
 
 
+@dataclass(frozen=True)
+class Checked:
+    """What checking one function gave: the engine, the scenario's file name in the report
+    folder and its text (empty when extraction failed), the findings, why it was not checked
+    (empty when it was) and the seconds it took."""
+
+    engine: str = ""
+    scenario: str = ""
+    text: str = ""
+    findings: tuple[Finding, ...] = ()
+    why: str = ""
+    seconds: float = 0.0
+
+
 def scan_file(path: str, options: ScanOptions) -> FileScan:
     """Parse one file, find its sites, extract and check each function holding one."""
-    started = time.monotonic()
     try:
         source = parse_file(path)
         sites = find_sites(source)
     except LockbreakError as err:
-        return FileScan((_unchecked(Site(path, 1, 1, "", "", ""), str(err), started),), ())
-    rows: list[SiteRow] = []
+        return FileScan((_row(Site(path, 1, 1, "", "", ""), Checked(why=_one_line(
+            error_text(err)))),), ())
+    except Exception as err:     # a bug: this file's row says so, the other files go on
+        return FileScan((_row(Site(path, 1, 1, "", "", ""), Checked(why=internal_error(err))),),
+                        (), internal=True)
     scenarios: dict[str, str] = {}
-    checked: dict[str, tuple[str, str, tuple[Finding, ...], str, str]] = {}
+    checked: dict[str, Checked] = {}
     internal = False
+    rows = []
     for site in sites:
         if site.why:
-            rows.append(_unchecked(site, site.why, started))
+            rows.append(_row(site, Checked(why=site.why)))
             continue
         if site.function not in checked:
+            started = time.monotonic()
             try:
-                checked[site.function] = _check_function(source, site, options)
+                done = _check_function(source, site, options)
             except LockbreakError as err:
-                checked[site.function] = ("", "", (), _one_line(error_text(err)), "")
+                done = Checked(why=_one_line(error_text(err)))
             except Exception as err:     # a bug: this function's row says so, the others go on
-                checked[site.function] = ("", "", (), internal_error(err), "")
+                done = Checked(why=internal_error(err))
                 internal = True
-        engine, name, findings, why, text = checked[site.function]
-        if text:
-            scenarios[name] = text
-        rows.append(SiteRow(site.path, site.line, site.col, site.function, site.idiom,
-                            site.lock, engine, why, name, round(time.monotonic() - started, 3),
-                            findings, _origins(text, site.path)))
+            checked[site.function] = replace(done, seconds=round(time.monotonic() - started, 3))
+        done = checked[site.function]
+        if done.text:
+            scenarios[done.scenario] = done.text
+        rows.append(_row(site, done))
     return FileScan(tuple(rows), tuple(scenarios.items()), internal)
 
 
-def _origins(scenario: str, path: str) -> tuple[tuple[int, int], ...]:
-    """(scenario line, kernel line) of every statement extracted from ``path``."""
-    return tuple((number, line) for number, (file, line) in kernel_lines(scenario).items()
-                 if file == path)
+def _row(site: Site, done: Checked) -> SiteRow:
+    origins = tuple((number, line) for number, (file, line) in kernel_lines(done.text).items()
+                    if file == site.path)
+    return SiteRow(site.path, site.line, site.col, site.function, site.idiom, site.lock,
+                   done.engine, done.why, done.scenario, done.seconds, done.findings, origins)
 
 
 def _one_line(text: str) -> str:
@@ -197,19 +215,12 @@ def _one_line(text: str) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _unchecked(site: Site, why: str, started: float) -> SiteRow:
-    return SiteRow(site.path, site.line, site.col, site.function, site.idiom, site.lock, "",
-                   why, "", round(time.monotonic() - started, 3), ())
-
-
-def _check_function(source: CSource, site: Site, options: ScanOptions
-                    ) -> tuple[str, str, tuple[Finding, ...], str, str]:
-    """Extract ``site``'s function and check it: (engine, scenario file name, findings, why
-    not checked, scenario text)."""
+def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checked:
+    """Extract ``site``'s function and check it within the site's budget."""
     extraction = extract(source, site.function, era=options.era)
-    name = scenario_name(site)
+    name = f"scenarios/{scenario_name(site)}"
     with tempfile.TemporaryDirectory(prefix="lockbreak-scan-") as folder:
-        file = Path(folder) / "scenarios" / name
+        file = Path(folder) / name
         file.parent.mkdir()
         file.write_text(extraction.scenario)
         try:
@@ -217,8 +228,8 @@ def _check_function(source: CSource, site: Site, options: ScanOptions
         except LockbreakError as err:
             # Cited as the report folder holds it: scenarios/NAME.toml:line:col.
             why = error_text(err).replace(f"{folder}/", "")
-            return "", f"scenarios/{name}", (), _one_line(f"the extracted scenario: {why}"), \
-                extraction.scenario
+            return Checked(scenario=name, text=extraction.scenario,
+                           why=_one_line(f"the extracted scenario: {why}"))
     budget = Budget(max_states=options.budget.states, timeout=options.budget.seconds)
     run = run_scenario(scenario, properties=None, budget=budget, reporter=SilentReporter())
     verdicts = list(run.verdicts)
@@ -232,13 +243,20 @@ def _check_function(source: CSource, site: Site, options: ScanOptions
         by_name = {v.result.property: v for v in random.verdicts}
         verdicts = [by_name.get(v.result.property, v) if _out_of_budget(v, budget) else v
                     for v in verdicts]
+    findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
+                     for v in verdicts)
+    return Checked(engine, name, extraction.scenario, findings)
+
+
+def _rerun(site: Site, name: str, options: ScanOptions) -> str:
+    """The command that checks the site's scenario again: from the report folder, or by
+    extracting it first when there is none."""
     if options.out:
-        rerun = shlex.join(["lockbreak", "check", f"{options.out}/scenarios/{name}"])
-    else:
-        rerun = shlex.join(["lockbreak", "extract", site.path, site.function, "-o", name]) + \
-            " && " + shlex.join(["lockbreak", "check", name])
-    findings = tuple(_finding(scenario, v, site, rerun) for v in verdicts)
-    return engine, f"scenarios/{name}", findings, "", extraction.scenario
+        return shlex.join(["lockbreak", "check", f"{options.out}/{name}"])
+    era = ["--era", options.era] if options.era else []
+    local = Path(name).name
+    return (shlex.join(["lockbreak", "extract", site.path, site.function, *era, "-o", local])
+            + " && " + shlex.join(["lockbreak", "check", local]))
 
 
 def _out_of_budget(verdict: Verdict, budget: Budget) -> bool:
@@ -276,7 +294,7 @@ def scan(options: ScanOptions, files: Sequence[Path], progress: Progress | None 
             progress.update(task, advance=1,
                             description=f"{len(rows)} sites, {failing} violated")
     code = _exit_code(rows, internal)
-    era = options.era or "each file's own"
+    era = options.era or DEFAULT_ERA
     inputs = {"files": [[p.as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()]
                         for p in files], "era": options.era, "budget": options.budget.words,
               "version": package_version("lockbreak")}
@@ -366,7 +384,7 @@ def scan_cmd(paths: tuple[Path, ...], era: str | None, out: Path | None, as_json
         click.echo(f"error: {error_text(err)}", err=True)
         sys.exit(EXIT_BAD_INPUT)
     console = Console(stderr=True)
-    live = console.is_terminal and not as_json
+    live = console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("files"), TimeElapsedColumn(), console=console, transient=True,
                   disable=not live) as progress:
