@@ -47,6 +47,14 @@ def test_a_guard_asked_through_a_helper_of_the_same_file() -> None:
     ]
 
 
+def test_a_break_after_an_early_exit_and_in_a_helper_called_from_a_loop() -> None:
+    # lru_drop_once has lru_yield's shape but runs once, outside any loop: no site.
+    assert _sites("fs/lru.c") == [
+        (25, "lru_yield", "open-coded need_resched || spin_needbreak", "&l->lock"),
+        (50, "lru_shrink", "open-coded spin_needbreak", "&l->lock"),
+    ]
+
+
 def test_irqsave_do_while_and_a_goto_loop_but_not_an_early_unlock() -> None:
     # queue_kick unlocks under need_resched() outside any loop: not a site.
     assert _sites("drivers/queue.c") == [
@@ -159,6 +167,19 @@ def test_sites_in_macros_are_listed_not_dropped() -> None:
     assert "DEFINE_WALKER(slow)" in report["sites"][0]["why"]
 
 
+def test_a_helper_handed_a_held_lock_is_checked_in_its_caller() -> None:
+    code, report = _scan(str(TREE / "fs/lru.c"), "--workers", "1")
+    assert code == 1
+    helper = report["sites"][0]
+    assert (helper["function"], helper["via"], helper["scenario"].split("--")[-1]) == (
+        "lru_yield", "lru_age", "lru_age.toml")
+    # lru_age keeps its list cursor across the helper's break: another CPU may free it, and
+    # the walk's next step (list_for_each_entry, line 36) follows it.
+    assert helper["verdicts"]["no_stale_use"] == "violated"
+    steps = helper["counterexample"]["steps"]
+    assert 25 in [s["line"] for s in steps] and steps[-1]["line"] == 36
+
+
 @pytest.fixture(scope="module")
 def vma_walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("scan") / "report"
@@ -237,6 +258,9 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("fs/icache.c", 31, "icache_prune", "cond_resched_lock", "violated", "explicit"),
         ("fs/icache.c", 48, "icache_count_dirty", "open-coded need_resched || spin_needbreak",
          "not checked", ""),
+        ("fs/lru.c", 25, "lru_yield", "open-coded need_resched || spin_needbreak", "violated",
+         "explicit"),
+        ("fs/lru.c", 50, "lru_shrink", "open-coded spin_needbreak", "violated", "explicit"),
         ("include/batch.h", 19, "batch_run", "open-coded spin_needbreak || need_resched",
          "incomplete", "explicit"),
         # the extraction keeps split_should_yield() as a * guard, so a contender's wait is

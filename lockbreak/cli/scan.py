@@ -44,9 +44,9 @@ from lockbreak.report.scan import (
     to_json,
 )
 from lockbreak.report.timeline import render_svg
-from model.cfront.extract import DEFAULT_ERA, extract
+from model.cfront.extract import DEFAULT_ERA, Extraction, extract
 from model.cfront.parse import CSource, parse_file
-from model.cfront.sites import Site, find_sites
+from model.cfront.sites import Site, callers, find_sites
 from model.cfront.sourcemap import kernel_lines
 from model.eras import ERAS
 from model.scenario.types import Scenario
@@ -157,7 +157,8 @@ def scenario_name(site: Site) -> str:
 class Checked:
     """What checking one function gave: the engine, the scenario's file name in the report
     folder and its text (empty when extraction failed), the findings, why it was not checked
-    (empty when it was) and the seconds it took."""
+    (empty when it was), the seconds it took and the function extracted (the site's, or a
+    caller of it)."""
 
     engine: str = ""
     scenario: str = ""
@@ -165,6 +166,7 @@ class Checked:
     findings: tuple[Finding, ...] = ()
     why: str = ""
     seconds: float = 0.0
+    via: str = ""
 
 
 def scan_file(path: str, options: ScanOptions) -> FileScan:
@@ -207,7 +209,8 @@ def _row(site: Site, done: Checked) -> SiteRow:
     origins = tuple((number, line) for number, (file, line) in kernel_lines(done.text).items()
                     if file == site.path)
     return SiteRow(site.path, site.line, site.col, site.function, site.idiom, site.lock,
-                   done.engine, done.why, done.scenario, done.seconds, done.findings, origins)
+                   done.engine, done.why, done.scenario, done.seconds, done.findings, origins,
+                   done.via if done.via != site.function else "")
 
 
 def _one_line(text: str) -> str:
@@ -217,8 +220,8 @@ def _one_line(text: str) -> str:
 
 def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checked:
     """Extract ``site``'s function and check it within the site's budget."""
-    extraction = extract(source, site.function, era=options.era)
-    name = f"scenarios/{scenario_name(site)}"
+    extraction = _extract(source, site.function, options)
+    name = f"scenarios/{scenario_name(replace(site, function=extraction.function))}"
     with tempfile.TemporaryDirectory(prefix="lockbreak-scan-") as folder:
         file = Path(folder) / name
         file.parent.mkdir()
@@ -245,7 +248,22 @@ def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checke
                     for v in verdicts]
     findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
                      for v in verdicts)
-    return Checked(engine, name, extraction.scenario, findings)
+    return Checked(engine, name, extraction.scenario, findings, via=extraction.function)
+
+
+def _extract(source: CSource, function: str, options: ScanOptions) -> Extraction:
+    """``function`` extracted; when the extractor refuses it (a helper handed a lock its
+    caller holds), the first of its callers in the file that it accepts, which runs the
+    helper inlined."""
+    try:
+        return extract(source, function, era=options.era)
+    except LockbreakError as refused:
+        for caller in callers(source, function):
+            try:
+                return extract(source, caller, era=options.era)
+            except LockbreakError:
+                continue
+        raise refused from None
 
 
 def _rerun(site: Site, name: str, options: ScanOptions) -> str:
@@ -401,7 +419,7 @@ def scan_cmd(paths: tuple[Path, ...], era: str | None, out: Path | None, as_json
         for row in report.rows:
             said = row.why if not row.findings else ", ".join(
                 f"{f.property} {f.status}" for f in row.findings if f.status != "holds")
-            click.echo(terminal_text(f"{row.file}:{row.line}: {row.function or '?'}: "
+            click.echo(terminal_text(f"{row.file}:{row.line}: {row.label}: "
                                      f"{row.idiom}: {row.status}"
                                      + (f" ({row.engine})" if row.engine else "")
                                      + (f": {said}" if said else "")))

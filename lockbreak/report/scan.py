@@ -33,7 +33,9 @@ class SiteRow:
     ``engine`` is ``explicit`` (every state explored), ``explicit + random`` (the exhaustive
     search did not fit the budget; what it left undecided was searched at random) or empty when
     not checked; ``why`` says why a site was not checked; ``scenario`` is the extracted
-    scenario's file in the report folder; ``origins`` maps its lines to kernel lines."""
+    scenario's file in the report folder; ``origins`` maps its lines to kernel lines; ``via``
+    names the caller whose extraction checked the site, when the site's own function (a
+    helper handed a lock its caller holds) could not be extracted alone."""
 
     file: str
     line: int
@@ -47,11 +49,18 @@ class SiteRow:
     seconds: float
     findings: tuple[Finding, ...]
     origins: tuple[tuple[int, int], ...] = ()
+    via: str = ""
 
     @property
     def id(self) -> str:
         """The row's anchor: ``fs-icache.c-31``."""
         return re.sub(r"[^A-Za-z0-9._]+", "-", f"{self.file}-{self.line}").strip("-")
+
+    @property
+    def label(self) -> str:
+        """The function as a row shows it: ``lru_yield (checked in lru_age)``."""
+        name = self.function or "–"
+        return f"{name} (checked in {self.via})" if self.via else name
 
     @property
     def status(self) -> str:
@@ -137,7 +146,7 @@ def render_markdown(report: ScanReport) -> str:
         verdicts = _verdicts(row) if row.findings else markdown_text(row.why)
         link = f"[{row.status}](#{row.id})" if row.counterexample else row.status
         lines.append(f"| {markdown_code(f'{row.file}:{row.line}')} | "
-                     f"{markdown_text(row.function or '–')} | {markdown_text(row.idiom)} | "
+                     f"{markdown_text(row.label)} | {markdown_text(row.idiom)} | "
                      f"{link} | {row.engine or '–'} | {verdicts} |")
     lines += ["", "## Counterexamples", ""]
     shown = [row for row in report.rows if row.counterexample]
@@ -182,7 +191,7 @@ def render_html(report: ScanReport) -> str:
         cls = row.status if row.findings else "incomplete"
         verdicts = _verdicts(row) if row.findings else row.why
         out.append(f"<tr><td><code>{escape(row.file)}:{row.line}</code></td>"
-                   f"<td>{escape(row.function or '–')}</td><td>{escape(row.idiom)}</td>"
+                   f"<td>{escape(row.label)}</td><td>{escape(row.idiom)}</td>"
                    f'<td class="{cls}">{status}</td><td>{escape(row.engine or "–")}</td>'
                    f"<td>{escape(verdicts)}</td></tr>")
     out.append("</tbody></table></div>")

@@ -8,7 +8,9 @@ Two shapes are sites:
 - an open-coded break: an unlock of a lock in a branch guarded by ``need_resched()``,
   ``spin_needbreak(L)`` or ``rwlock_needbreak(L)``, inside a loop (a C loop, a list iteration
   macro such as ``list_for_each_entry(...) { ... }``, or a ``goto`` back to a label above it).
-  The unlock is the site: that is where the lock is dropped.
+  The unlock is the site: that is where the lock is dropped. The guard may be asked through a
+  helper of the same file, or decide an early exit before the unlock (``if (!need_resched())
+  return false;``), and the loop may be in a caller of the same file.
 
 A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
 after it) and an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) are not
@@ -46,6 +48,8 @@ GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak")
 UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock", "up_read",
                      "up_write"})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
+_JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
+                    "goto_statement"})
 _ITERATOR = re.compile(r"(for_each|_foreach|_for_each_)")
 _MACRO_WORDS = re.compile(r"\b(" + "|".join(sorted(PRIMITIVES, key=len, reverse=True))
                           + r"|" + "|".join(GUARDS) + r")\s*\(")
@@ -76,14 +80,49 @@ def find_sites(source: CSource) -> list[Site]:
     """Every lock-break site of ``source``, in source order."""
     sites = []
     helpers = guard_helpers(source)
+    repeated = repeated_functions(source)
     for node in walk(source.tree.root_node):
         if node.type == "call_expression":
-            site = _call_site(source, node, helpers)
+            site = _call_site(source, node, helpers, repeated)
             if site is not None:
                 sites.append(site)
         elif node.type == "preproc_function_def" or node.type == "preproc_def":
             sites += _macro_sites(source, node)
     return sorted(sites, key=lambda s: (s.line, s.col))
+
+
+def repeated_functions(source: CSource) -> set[str]:
+    """Functions of ``source`` called from inside a loop of the same file (or from a function
+    so called): a lock break in one of them (KVM's ``tdp_mmu_iter_cond_resched()``, called
+    for every entry of a walk) happens once per iteration of its caller's loop."""
+    calls = [(call, _callee(call)) for call in walk(source.tree.root_node)
+             if call.type == "call_expression"]
+    defined = {name for name, _ in definitions(source)}
+    repeated: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for call, name in calls:
+            if name in defined and name not in repeated and (
+                    _in_loop(call) or _enclosing_name(call) in repeated):
+                repeated.add(name)
+                changed = True
+    return repeated
+
+
+def callers(source: CSource, name: str) -> list[str]:
+    """The functions of ``source`` that call ``name``, in source order: where a helper that
+    is handed a held lock (and breaks it) is checked from."""
+    found = [_enclosing_name(call) for call in walk(source.tree.root_node)
+             if call.type == "call_expression" and _callee(call) == name]
+    return [caller for caller in dict.fromkeys(found) if caller and caller != name]
+
+
+def _enclosing_name(node: Node) -> str | None:
+    parent = node.parent
+    while parent is not None and parent.type != "function_definition":
+        parent = parent.parent
+    return function_name(parent) if parent is not None else None
 
 
 def _callee(call: Node) -> str:
@@ -118,13 +157,14 @@ def guard_helpers(source: CSource) -> dict[str, list[str]]:
     return helpers
 
 
-def _call_site(source: CSource, call: Node, helpers: dict[str, list[str]]) -> Site | None:
+def _call_site(source: CSource, call: Node, helpers: dict[str, list[str]],
+               repeated: set[str]) -> Site | None:
     name = _callee(call)
     if name in PRIMITIVES:
         idiom = PRIMITIVES[name]
     elif base_name(name) in UNLOCKS:
         guards = _guarding(call, helpers)
-        if not guards or not _in_loop(call):
+        if not guards or not (_in_loop(call) or _enclosing_name(call) in repeated):
             return None
         idiom = "open-coded " + " || ".join(guards)
     else:
@@ -135,8 +175,10 @@ def _call_site(source: CSource, call: Node, helpers: dict[str, list[str]]) -> Si
 
 
 def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
-    """The lock-break guards of the nearest ``if`` whose branch holds ``call`` (a call, or a
-    return statement), inside the same function, in the order the condition names them."""
+    """The lock-break guards that decide whether ``call`` (a call, or a return statement)
+    runs, inside the same function, in the order the condition names them: those of the
+    nearest ``if`` whose branch holds it, or of an ``if`` before it that leaves when the guard
+    says not to break (``if (!need_resched() && !spin_needbreak(l)) return false;``)."""
     child, node = call, call.parent
     while node is not None and node.type != "function_definition":
         if node.type == "if_statement" and child != node.child_by_field_name("condition"):
@@ -144,8 +186,31 @@ def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
             guards = _guards_in(condition, helpers) if condition is not None else []
             if guards:
                 return guards
+        if node.type == "compound_statement":
+            before = child.prev_named_sibling
+            while before is not None:
+                guards = _early_exit(before, helpers)
+                if guards:
+                    return guards
+                before = before.prev_named_sibling
         child, node = node, node.parent
     return []
+
+
+def _early_exit(statement: Node, helpers: dict[str, list[str]]) -> list[str]:
+    """The guards of ``if (GUARDS) return/continue/break/goto;`` without an else: what
+    follows it runs only when the guards said so."""
+    if statement.type != "if_statement" or statement.child_by_field_name("alternative"):
+        return []
+    condition = statement.child_by_field_name("condition")
+    branch = statement.child_by_field_name("consequence")
+    if condition is None or branch is None:
+        return []
+    last = branch.named_children[-1] if branch.type == "compound_statement" and \
+        branch.named_children else branch
+    if last.type not in _JUMPS:
+        return []
+    return _guards_in(condition, helpers)
 
 
 def _guards_in(node: Node, helpers: dict[str, list[str]]) -> list[str]:
