@@ -55,6 +55,13 @@ def test_a_break_after_an_early_exit_and_in_a_helper_called_from_a_loop() -> Non
     ]
 
 
+def test_the_xarray_lock_and_a_direct_contention_test() -> None:
+    assert _sites("mm/pagecache.c") == [
+        (26, "pcache_tag_all", "open-coded need_resched", "&xas"),
+        (40, "pcache_count", "open-coded spin_is_contended", "&pc->stats_lock"),
+    ]
+
+
 def test_irqsave_do_while_and_a_goto_loop_but_not_an_early_unlock() -> None:
     # queue_kick unlocks under need_resched() outside any loop: not a site.
     assert _sites("drivers/queue.c") == [
@@ -180,6 +187,17 @@ def test_a_helper_handed_a_held_lock_is_checked_in_its_caller() -> None:
     assert 25 in [s["line"] for s in steps] and steps[-1]["line"] == 36
 
 
+def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
+    # The extractor does not know the xarray's lock: pcache_tag_all's scenario holds no lock,
+    # so its verdicts would say nothing about the break at line 26.
+    code, report = _scan(str(TREE / "mm/pagecache.c"), "--workers", "1")
+    assert code == 1
+    row = report["sites"][0]
+    assert (row["line"], row["status"], row["verdicts"]) == (26, "not checked", {})
+    assert row["why"].startswith("the scenario extracted from pcache_tag_all has no lock "
+                                 "break from line 26")
+
+
 @pytest.fixture(scope="module")
 def vma_walk(tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any], Path]:
     out = tmp_path_factory.mktemp("scan") / "report"
@@ -265,6 +283,11 @@ def test_two_workers_give_the_rows_of_one() -> None:
          "incomplete", "explicit"),
         # the extraction keeps split_should_yield() as a * guard, so a contender's wait is
         # unbounded in the model although the kernel loop yields to it
+        ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "not checked",
+         ""),
+        # spin_is_contended() is kept as a * guard, as split_should_yield() below
+        ("mm/pagecache.c", 40, "pcache_count", "open-coded spin_is_contended", "violated",
+         "explicit"),
         ("mm/split.c", 31, "split_range", "open-coded need_resched || rwlock_needbreak",
          "violated", "explicit"),
         ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),

@@ -57,6 +57,8 @@ SUFFIXES = (".c", ".h")
 DEFAULT_BUDGET = "200000,60s"
 RANDOM_RUNS = 200
 KINDS = {p.name: p.kind for p in CATALOGUE}
+# A scenario statement that drops a lock: an unlock in any spelling, or a break primitive.
+_BREAK = re.compile(r"\b(\w*unlock\w*|cond_resched_\w+|up_read|up_write)\s*\(")
 _BUDGET_PART = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(s?)\s*$")
 
 
@@ -208,6 +210,17 @@ def scan_file(path: str, options: ScanOptions) -> FileScan:
 def _row(site: Site, done: Checked) -> SiteRow:
     origins = tuple((number, line) for number, (file, line) in kernel_lines(done.text).items()
                     if file == site.path)
+    lines = done.text.splitlines()
+    kept = [lines[number - 1] for number, line in origins if line == site.line]
+    if done.findings and not any(_BREAK.search(text) for text in kept):
+        # The scenario checked the function without this break (its lock or call was
+        # dropped): its verdicts say nothing about the site.
+        function = done.via or site.function
+        done = Checked(scenario=done.scenario, text=done.text, seconds=done.seconds,
+                       via=done.via, why=(
+                           f"the scenario extracted from {function} has no lock break from "
+                           f"line {site.line}: it was abstracted away (the header of "
+                           f"{done.scenario} says how)"))
     return SiteRow(site.path, site.line, site.col, site.function, site.idiom, site.lock,
                    done.engine, done.why, done.scenario, done.seconds, done.findings, origins,
                    done.via if done.via != site.function else "")

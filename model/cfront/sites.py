@@ -42,11 +42,17 @@ PRIMITIVES = {
     "cond_resched_rwlock_write": "cond_resched_rwlock_write",
     "__cond_resched_rwlock_write": "cond_resched_rwlock_write",
 }
-# Tests that ask whether a held lock should be dropped now.
-GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak")
-# The releases an open-coded break is made of (their kernel spellings map to these bases).
+# Tests that ask whether a held lock should be dropped now (spin_needbreak() and
+# rwlock_needbreak() are the contention tests, which some callers ask directly).
+GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak", "spin_is_contended",
+          "raw_spin_is_contended", "rwlock_is_contended")
+# The releases an open-coded break is made of (their kernel spellings map to these bases),
+# with the wrappers that release a spinlock or an rwsem under another name: the xarray's
+# lock (xa_unlock_irq(), xas_unlock()) and the mm's mmap_lock.
 UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock", "up_read",
-                     "up_write"})
+                     "up_write", "mmap_read_unlock", "mmap_write_unlock",
+                     *(f"{xa}_unlock{suffix}" for xa in ("xa", "xas")
+                       for suffix in ("", "_irq", "_bh", "_irqrestore"))})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
                     "goto_statement"})
