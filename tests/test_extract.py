@@ -40,6 +40,8 @@ CASES = {
     "free-batch": "mm/zonebatch.c free_batch",
     "scan-zone": "mm/zonebatch.c scan_zone",
     "move-pages": "mm/zonebatch.c move_pages",
+    "stat-flush-locked": "kernel/flush.c stat_flush_locked",
+    "stat-flush": "kernel/flush.c stat_flush",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -69,6 +71,10 @@ VERDICTS: dict[str, dict[str, Status]] = {
     "scan-zone": {"no_stale_use": Status.VACUOUS, "no_sleep_in_atomic": Status.HOLDS},
     # Backs off the outer lock when the trylock of the inner one fails.
     "move-pages": {"deadlock_free": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Entered holding the flush lock (its lockdep assertion, and the _irq unlock that says
+    # how the caller took it); breaks it for a waiter between CPUs, interrupts back on.
+    "stat-flush-locked": {"no_sleep_in_atomic": Status.HOLDS, "bounded_wait": Status.HOLDS},
+    "stat-flush": {"no_sleep_in_atomic": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
 }
 
 
@@ -137,7 +143,7 @@ def test_extraction_api() -> None:
 
 
 @pytest.mark.parametrize(("function", "where", "message"), [
-    ("returns_locked", "fs/bad.c:9:3", "returns holding &sb->s_inode_list_lock"),
+    ("returns_locked", "fs/bad.c:9:3", "returns_locked() returns holding &sb->s_inode_list_lock"),
     ("locks_in_expression", "fs/bad.c:15:14", "not understood: spin_trylock() inside an "
                                                "expression"),
     ("falls_through", "fs/bad.c:26:3", "not understood: a case that falls through"),
@@ -185,3 +191,13 @@ def test_protection_file_overrides_the_inference(tmp_path: Path,
     side.write_text('[locks]\nx = 1\n')
     with pytest.raises(ScenarioError, match="one table, \\[data\\]"):
         extract(parse_file("fs/inodewalk.c"), "walk_unpinned", protect=side)
+
+
+def test_the_docs_show_the_golden_extraction_and_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    page = (Path(__file__).resolve().parent.parent / "docs" / "extract.md").read_text()
+    shown = page.split('```toml title="walk_unpinned.toml"\n')[1].split("```")[0]
+    assert shown == (GOLDEN / "walk-unpinned.toml").read_text()
+    error = page.split("```text\n$ lockbreak extract fs/bad.c falls_through\n")[1].split("```")[0]
+    monkeypatch.chdir(KERNEL)
+    _, code, stderr = produce("fs/bad.c falls_through")
+    assert (code, stderr) == (2, error)

@@ -163,7 +163,7 @@ def test_an_unextractable_site_is_listed_with_why() -> None:
     (row,) = report["sites"]
     assert (row["line"], row["function"], row["status"], row["verdicts"]) == (
         20, "held_table_trim", "not checked", {})
-    assert row["why"].startswith(f"{TREE / 'drivers/held.c'}:22:1: held_table_trim returns "
+    assert row["why"].startswith(f"{TREE / 'drivers/held.c'}:22:1: held_table_trim() returns "
                                  "holding &ht->lock")
 
 

@@ -18,7 +18,13 @@ from typing import Any
 
 from lockbreak.core import CheckResult, PropertyKind, Status, Trace
 from lockbreak.report.timeline import Timeline, timeline_of
-from lockbreak.report.traces import changes, explain, initial_lines
+from lockbreak.report.traces import (
+    changes,
+    explain,
+    initial_lines,
+    kernel_lines,
+    step_kernel_line,
+)
 from model.eras import Era
 from model.kernel import Action, KernelModel
 from model.scenario.types import Expectation, Scenario
@@ -38,6 +44,7 @@ class TraceStep:
     line: int               # the scenario file line of the statement (0: none, e.g. a wakeup)
     col: int
     repeats_from: bool      # the lasso's repeating part starts here
+    kernel: str = ""        # the kernel FILE:LINE, in an extracted scenario ("" otherwise)
 
 
 @dataclass(frozen=True)
@@ -51,6 +58,7 @@ class Counterexample:
     line: int               # the scenario file line of that step's statement
     col: int
     timeline: Timeline
+    kernel: str = ""        # the kernel FILE:LINE of that step, in an extracted scenario
 
 
 @dataclass(frozen=True)
@@ -198,6 +206,7 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
     steps: list[TraceStep] = []
     last_line: dict[int, tuple[int, int]] = {}
     state = trace.init
+    kernel = kernel_lines(model)
     for number, step in enumerate(trace.steps, 1):
         action = step.action
         info = model.step_info(state, action)
@@ -211,7 +220,8 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
         text = f"wakes cpu{action.cpu}: need_resched = 1" if action.wakeup else info.text
         steps.append(TraceStep(number, actor, text,
                                tuple(changes(model.view(state), model.view(step.state), info.text)),
-                               line, col, trace.loop_start == number - 1))
+                               line, col, trace.loop_start == number - 1,
+                               step_kernel_line(model, state, action, kernel)))
         state = step.state
     at = _violating_step(result, trace)
     where = steps[at - 1] if at >= 1 else None
@@ -219,7 +229,7 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
     line, col = (where.line, where.col) if where else (cpus[0].line if cpus else 1, 1)
     return Counterexample(tuple(initial_lines(model.view(trace.init))), tuple(steps),
                           explain(model, result), at, line, col,
-                          timeline_of(model, trace, at))
+                          timeline_of(model, trace, at), where.kernel if where else "")
 
 
 def finding(*, scenario: Scenario, model: KernelModel, config: str, result: CheckResult,
@@ -321,11 +331,19 @@ def trace_text(f: Finding) -> str:
     for step in cex.steps:
         mark = "  <-- repeats from here" if step.repeats_from else ""
         broke = "  <-- property broken" if step.number == cex.violating_step else ""
-        lines.append(f"{step.number:>{width}}. {step.actor}: {step.text}{mark}{broke}")
+        source = f"  [{step.kernel}]" if step.kernel else ""
+        lines.append(f"{step.number:>{width}}. {step.actor}: {step.text}{source}{mark}{broke}")
         if step.changes:
             lines.append(f"{'':>{width}}  {'; '.join(step.changes)}")
     lines.append(cex.why)
     return "\n".join(lines)
+
+
+def _drop_empty_kernel(cex: dict[str, Any]) -> None:
+    """Kernel lines only where a scenario has them, so other reports read as they did."""
+    for part in (cex, *cex["steps"]):
+        if not part["kernel"]:
+            del part["kernel"]
 
 
 def to_json(report: SuiteReport) -> dict[str, Any]:
@@ -335,6 +353,7 @@ def to_json(report: SuiteReport) -> dict[str, Any]:
         item = asdict(f)
         if f.counterexample is not None:
             item["counterexample"].pop("timeline")
+            _drop_empty_kernel(item["counterexample"])
         findings.append(item)
     return {
         "schema": RESULTS_SCHEMA,

@@ -2,8 +2,10 @@
 
 The location is the scenario file line of the statement whose step broke the property (the
 instruction's source position); the whole counterexample is a code flow, one location per
-step, so a code-scanning view can walk it. Failures are ``error``; a violation the scenario
-expects (it demonstrates a known bug) is a ``note``.
+step, so a code-scanning view can walk it. A scenario written by `lockbreak extract` also
+names the kernel line: each flow step's message ends in ``[FILE:LINE]`` and the result's
+related location is the kernel statement of the violating step. Failures are ``error``; a
+violation the scenario expects (it demonstrates a known bug) is a ``note``.
 """
 
 from __future__ import annotations
@@ -42,9 +44,10 @@ def _result(f: Finding, rule_index: int, artifact: int) -> dict[str, Any]:
     at = cex.steps[cex.violating_step - 1] if cex.violating_step >= 1 else None
     step = f"; step {at.number}: {at.actor}: {at.text}" if at else ""
     flow = [{"location": {**_location(f.file, artifact, s.line, s.col),
-                          "message": {"text": f"{s.number}. {s.actor}: {s.text}"}},
+                          "message": {"text": f"{s.number}. {s.actor}: {s.text}"
+                                              + (f" [{s.kernel}]" if s.kernel else "")}},
              "executionOrder": s.number} for s in cex.steps]
-    return {
+    result = {
         "ruleId": f.property, "ruleIndex": rule_index,
         "level": "error" if f.failed else "note",
         "message": {"text": f"{f.property} violated in {f.scenario} ({f.config}) in "
@@ -55,6 +58,17 @@ def _result(f: Finding, rule_index: int, artifact: int) -> dict[str, Any]:
         "properties": {"finding": f.id, "config": f.config, "expected": f.expected,
                        "rerun": f.rerun},
     }
+    if cex.kernel:
+        result["relatedLocations"] = [_kernel_location(cex.kernel)]
+    return result
+
+
+def _kernel_location(where: str) -> dict[str, Any]:
+    """The kernel source line an extracted scenario's violating step came from."""
+    path, line = where.rsplit(":", 1)
+    return {"id": 1, "message": {"text": "the kernel statement of the violating step"},
+            "physicalLocation": {"artifactLocation": {"uri": path, "uriBaseId": "KERNEL"},
+                                 "region": {"startLine": int(line)}}}
 
 
 def render(report: SuiteReport) -> dict[str, Any]:

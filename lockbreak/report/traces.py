@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from lockbreak.core import CheckResult, PropertyKind, Trace
+from model.cfront.sourcemap import kernel_at, kernel_lines_of
 from model.kernel import Action, CpuView, KernelModel, WorldView
 from model.lockstep import LockstepKernelModel
 from properties.catalogue import by_name
@@ -78,10 +79,27 @@ def initial_lines(view: WorldView) -> list[str]:
     return lines
 
 
+def kernel_lines(model: KernelModel) -> dict[int, tuple[str, int]]:
+    """The kernel lines of the model's scenario statements: those of a scenario written by
+    `lockbreak extract` (its ``// FILE:LINE`` comments), {} for any other."""
+    return kernel_lines_of(model.world.scenario.path)
+
+
+def step_kernel_line(model: KernelModel, state: int, action: Action,
+                     lines: dict[int, tuple[str, int]]) -> str:
+    """``FILE:LINE`` of the kernel statement the step executes ("" for none)."""
+    if action.wakeup or not lines:
+        return ""
+    instr = model.step_info(state, action).instr
+    return kernel_at(lines, instr.pos.line) if instr is not None else ""
+
+
 def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
                  footer: str = "") -> str:
-    """The numbered, kernel-words rendering of ``trace``, then ``footer`` (why it fails)."""
+    """The numbered, kernel-words rendering of ``trace``, then ``footer`` (why it fails);
+    a step of an extracted scenario names its kernel line, ``[fs/inode.c:812]``."""
     lines = [headline, "   initial: " + "; ".join(initial_lines(model.view(trace.init)))]
+    kernel = kernel_lines(model)
     state = trace.init
     width = len(str(len(trace.steps)))
     lockstep = isinstance(model, LockstepKernelModel)
@@ -95,7 +113,9 @@ def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
             who, text = f"cpu{step.action.cpu}", info.text
         mark = "  <-- repeats from here" if trace.loop_start == number - 1 else ""
         when = f"[tick {tick}] " if lockstep else ""
-        lines.append(f"  {number:>{width}}. {when}{who}: {text}{mark}")
+        at = step_kernel_line(model, state, step.action, kernel)
+        source = f"  [{at}]" if at else ""
+        lines.append(f"  {number:>{width}}. {when}{who}: {text}{source}{mark}")
         if lockstep:
             tick += model.moves(state)[step.index][2]
         diff = changes(before, after, info.text)
@@ -213,16 +233,21 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
                   property_name: str, status: str, worst: int | None = None) -> dict[str, Any]:
     """The replayable JSON form of ``trace`` (schema ``lockbreak-trace/1``).
 
-    A worst case (status ``holds``) carries ``worst``, the ticks it attains.
+    A worst case (status ``holds``) carries ``worst``, the ticks it attains; a step of an
+    extracted scenario carries ``kernel``, the kernel ``FILE:LINE`` it executes.
     """
     steps = []
     state = trace.init
+    kernel = kernel_lines(model)
     for step in trace.steps:
         info = model.step_info(state, step.action)
         entry = {"index": step.index, "cpu": step.action.cpu,
                  "wakeup": step.action.wakeup, "text": info.text}
         if step.action.choice:
             entry["choice"] = step.action.choice
+        at = step_kernel_line(model, state, step.action, kernel)
+        if at:
+            entry["kernel"] = at
         steps.append(entry)
         state = step.state
     data = {

@@ -35,7 +35,14 @@ from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
 from model.cfront import vocabulary as vocab
-from model.cfront.parse import CSource, function, functions, not_understood, walk
+from model.cfront.parse import (
+    CSource,
+    function,
+    function_name,
+    functions,
+    not_understood,
+    walk,
+)
 
 MAX_INLINE = 3
 _LOCK_EXPR = re.compile(r"^&?\w+(?:(?:->|\.)\w+)*$")
@@ -113,21 +120,52 @@ def abstract(source: CSource, name: str, *,
     body = definition.child_by_field_name("body")
     if body is None:
         raise source.error(definition, f"{name} has no body here")
-    walker = _Abstractor(source, dict(protect or {}))
-    flow = walker.block(body, _Flow(), 0)
-    if flow is not None and flow.held:
-        taken = ", ".join(walker.lock_text(lock) for lock in flow.held)
-        raise source.error(body.children[-1], f"{name} returns holding {taken}",
-                           "extract checks a function that releases every lock it takes; "
-                           "extract the caller that releases it")
+    walker = _Abstractor(source, dict(protect or {}), [])
+    walker.body(body, definition)
+    if walker.unheld:
+        # Entered with locks its caller took: take them before the body, release after.
+        walker = _Abstractor(source, dict(protect or {}), list(walker.unheld.values()))
+        walker.body(body, definition)
     return Abstraction(name, source.line(definition), walker.out, walker.locks, walker.data,
                        walker.contended, walker.notes, walker.inlined)
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """A lock the function is entered holding: how to take and release it, and why."""
+
+    take: str
+    release: str
+    expr: str
+    kind: str
+    why: str
+
+    @property
+    def asserted(self) -> bool:
+        """Known from a lockdep assertion only, which does not say how it was taken."""
+        return self.take.endswith("_lock") and self.why.startswith("lockdep_assert_held")
+
+
+def _entry(name: str, expr: str, why: str) -> _Entry:
+    """The entry lock for an unlock spelled ``name`` (or a lockdep assertion) of ``expr``."""
+    if name.startswith("lockdep_assert_held"):
+        mode = {"lockdep_assert_held_read": "read",
+                "lockdep_assert_held_write": "write"}.get(name, "spin")
+        return _Entry(f"{mode}_lock", f"{mode}_unlock", expr,
+                      "spin" if mode == "spin" else "rwlock", why)
+    take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
+    op = vocab.lock_operation(name)
+    return _Entry(take, name, expr, op[1] if op else "spin", why)
+
+
 class _Abstractor:
-    def __init__(self, source: CSource, protect: dict[str, str]) -> None:
+    def __init__(self, source: CSource, protect: dict[str, str],
+                 entry: list[_Entry]) -> None:
         self.src = source
         self.protect = protect
+        self.entry = entry
+        self.function = ""
+        self.unheld: dict[str, _Entry] = {}
         self.defined = functions(source)
         self.out: list[CodeLine] = []
         self.locks: dict[str, Lock] = {}
@@ -141,8 +179,41 @@ class _Abstractor:
         self.subst: list[dict[str, str]] = [{}]
         self.labels: dict[str, _Flow] = {}
         self.stack: list[str] = []
+        self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
         self.fresh = 0
+
+    def body(self, body: Node, definition: Node) -> None:
+        """The function's body, between taking and releasing the locks it is entered
+        holding."""
+        self.function = function_name(definition) or ""
+        flow = _Flow()
+        for entry in self.entry:
+            lock = self.lock_named(entry.expr, entry.kind, definition)
+            flags = ", flags" if entry.take.endswith("irqsave") else ""
+            self.emit(f"{entry.take}({self.lock_text(lock)}{flags});", 0, definition)
+            self.note(f"entered holding {entry.expr} ({entry.why}): taken before the body "
+                      "and released after it")
+            flow = replace(flow, held=(*flow.held, lock))
+        after = self.block(body, flow, 0)
+        if after is not None:
+            self.leave(after, 0, body.children[-1] if body.children else body)
+
+    def leave(self, flow: _Flow, depth: int, node: Node) -> None:
+        """Release the entry locks still held where the function returns; any other lock
+        still held is an error."""
+        held = list(flow.held)
+        for entry in reversed(self.entry):
+            lock = self.by_expr.get(entry.expr)
+            if lock in held:
+                flags = ", flags" if entry.release.endswith("irqrestore") else ""
+                self.emit(f"{entry.release}({self.lock_text(lock)}{flags});", depth, None)
+                held.remove(lock)
+        if held:
+            taken = ", ".join(self.lock_text(lock) for lock in held)
+            raise self.src.error(node, f"{self.function}() returns holding {taken}",
+                                 "extract checks a function that releases every lock it "
+                                 "takes; extract the caller that releases it")
 
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:
@@ -193,7 +264,10 @@ class _Abstractor:
 
     def lock(self, node: Node, kind: str) -> str:
         """The declared lock name of the lock expression ``node``, registering it."""
-        expr = self.rename(node)
+        return self.lock_named(self.rename(node), kind, node)
+
+    def lock_named(self, expr: str, kind: str, node: Node) -> str:
+        """The declared lock name of the lock expression ``expr`` (no whitespace)."""
         if expr.startswith("(") and expr.endswith(")"):
             expr = expr[1:-1]
         if expr in self.by_expr:
@@ -311,10 +385,18 @@ class _Abstractor:
             if macro is not None:
                 if k + 1 >= len(children):
                     raise self.src.error(child, f"{self.call_name(macro)} without a body")
-                flow = self.iterate(macro, children[k + 1], flow, depth)
+                args_node = macro.child_by_field_name("arguments")
+                args = [] if args_node is None else list(args_node.named_children)
+                flow = self.iterate(self.call_name(macro), args, macro, children[k + 1], flow,
+                                    depth)
                 k += 2
                 continue
-            flow = self.stmt(child, flow, depth)
+            declared = _iterator_definition(child, self.src)
+            if declared is not None:
+                name, cursor, body = declared
+                flow = self.iterate(name, [cursor], child, body, flow, depth)
+            else:
+                flow = self.stmt(child, flow, depth)
             k += 1
         return flow
 
@@ -404,11 +486,8 @@ class _Abstractor:
         value = node.named_children[0] if node.named_children else None
         if value is not None:
             flow = self.expression(value, flow, depth)
-        if flow.held and not self.stack:
-            taken = ", ".join(self.lock_text(lock) for lock in flow.held)
-            raise self.src.error(node, f"returns holding {taken}",
-                                 "extract checks a function that releases every lock it "
-                                 "takes; extract the caller that releases it")
+        if not self.stack:
+            self.leave(flow, depth, node)
         if _last_statement(node):
             return None
         if self.stack:
@@ -507,6 +586,11 @@ class _Abstractor:
                     self.breaks(lock)
                 return replace(flow, held=(*flow.held, lock))
             self.released.add(lock)
+            known = self.unheld.get(lock)
+            if lock not in flow.held and (known is None or known.asserted):
+                # The unlock's spelling says how the caller took it (irq, bh, rwlock mode).
+                self.unheld[lock] = _entry(name, self.lock_text(lock),
+                                           f"{name}() at {self.at(node)} releases it")
             if any(lock in loop.held for loop in self.loops):
                 self.breaks(lock)
             return replace(flow, held=tuple(h for h in flow.held if h != lock))
@@ -523,6 +607,13 @@ class _Abstractor:
             return self.reference(name, args, flow, depth, node)
         if name in vocab.SLEEPING:
             self.note(f"{name}() at {self.at(node)} left out: {vocab.SLEEPING[name]}")
+            return flow
+        if name.startswith("lockdep_assert_held") and args and not self.callers:
+            lock = self.lock(args[0], "rwlock" if name.endswith(("_read", "_write"))
+                             else "spin")
+            if lock not in flow.held and lock not in self.unheld:
+                self.unheld[lock] = _entry(name, self.lock_text(lock),
+                                           f"{name}() at {self.at(node)}")
             return flow
         if name in vocab.IGNORED:
             return flow
@@ -592,16 +683,20 @@ class _Abstractor:
     def inline(self, name: str, args: list[Node], flow: _Flow, depth: int,
                node: Node) -> _Flow:
         definition = self.defined[name]
-        if name in [s.split("_ret")[0] for s in self.stack] or len(self.stack) >= MAX_INLINE:
-            raise self.src.error(node, f"{name}() is called {len(self.stack)} calls deep or "
-                                 "recursively", f"the abstraction inlines to {MAX_INLINE} "
-                                 "levels; extract a function nearer the lock")
+        if name in self.callers:
+            raise self.src.error(node, f"{name}() calls itself: recursion is not inlined",
+                                 "extract a function whose lock operations are not recursive")
+        if len(self.callers) >= MAX_INLINE:
+            raise self.src.error(node, f"{name}() is more than {MAX_INLINE} calls deep",
+                                 f"the abstraction inlines {MAX_INLINE} levels of calls; "
+                                 "extract a function nearer the lock")
         params = _parameters(definition, self.src)
         mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
         self.subst.append(mapping)
         self.fresh += 1
         exit_label = f"{name}_ret{self.fresh}"
         self.stack.append(exit_label)
+        self.callers.append(name)
         if name not in self.inlined:
             self.inlined.append(name)
         start = len(self.out)
@@ -609,6 +704,7 @@ class _Abstractor:
         assert body is not None
         after = self.block(body, flow, depth)
         self.stack.pop()
+        self.callers.pop()
         self.subst.pop()
         if any(line.text == f"goto {exit_label};" for line in self.out[start:]):
             self.emit(f"{exit_label}:", max(depth - 1, 0), node)
@@ -622,6 +718,12 @@ class _Abstractor:
         dereferences and inlined calls become."""
         flow = self.uses(node, flow, depth)
         whole = _strip(node)
+        called = _strip(whole.child_by_field_name("argument") or whole) if (
+            whole.type == "unary_expression" and self.src.text(whole).startswith("!")) else whole
+        if called.type == "call_expression" and self.call_name(called) in vocab.STATEMENTS:
+            flow = self.call(called, flow, depth)
+            self.note(f"guard {self.text(node)} at {self.at(node)} became * after the call")
+            return "*", flow
         if whole.type == "call_expression" and self.inlinable(self.call_name(whole)):
             flow = self.call(whole, flow, depth)
             self.note(f"guard {self.text(node)} at {self.at(node)} became *: the function was "
@@ -702,11 +804,13 @@ class _Abstractor:
             head = "for (;;) {" if cond_node is None else None
             return self.loop_body(node, body, head, cond_node, flow, depth, advance)
         if node.type == "do_statement":
+            assert cond_node is not None
+            if self.src.text(_strip(cond_node)) == "0" and not _leaves_loop(body, self.src):
+                return self.stmt(body, flow, depth) if body is not None else flow
             self.emit("do {", depth, node)
             self.loops.append(_Loop(flow.held))
             after = self.stmt(body, flow, depth + 1) if body is not None else flow
             self.loops.pop()
-            assert cond_node is not None
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
             self.emit(f"}} while ({_bare(cond)});", depth, cond_node)
             return _join([after, flow])
@@ -734,18 +838,16 @@ class _Abstractor:
         self.emit("}", depth, None)
         return _join([flow, after])
 
-    def iterate(self, macro: Node, body: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+    def iterate(self, name: str, args: list[Node], macro: Node, body: Node,
+                flow: _Flow | None, depth: int) -> _Flow | None:
         """``list_for_each_entry(pos, head, member) body`` as ``while (*)`` with the cursor
         ``pos`` read before the walk and after each advance."""
         if flow is None:
             return None
-        name = self.call_name(macro)
-        args_node = macro.child_by_field_name("arguments")
-        args = [] if args_node is None else list(args_node.named_children)
         at = 2 if name.startswith("xa_for_each") else 1 if name.startswith("idr_for") else 0
         cursor = self.ident(self.src.text(args[at])) if len(args) > at and \
             args[at].type == "identifier" else ""
-        if cursor and not _dereferences(body, cursor, self.src):
+        if cursor and not _dereferences(body, cursor, self.src, vocab.walks_objects(name)):
             cursor = ""
         self.note(f"{name} at {self.at(macro)} became while (*)"
                   + (f" with the cursor {cursor} a datum" if cursor else ""))
@@ -874,16 +976,34 @@ def _reads_through(value: Node, src: CSource) -> bool:
     return False
 
 
-def _dereferences(node: Node, var: str, src: CSource) -> bool:
+def _dereferences(node: Node, var: str, src: CSource, passed: bool) -> bool:
+    """Whether ``node`` reads through ``var`` (or, with ``passed``, hands it to a call)."""
     for n in walk(node):
         if n.type in ("field_expression", "pointer_expression"):
             arg = n.child_by_field_name("argument")
             if arg is not None and arg.type == "identifier" and src.text(arg) == var:
                 return "->" in src.text(n) or src.text(n).startswith("*")
-        if n.type == "argument_list" and any(a.type == "identifier" and src.text(a) == var
-                                             for a in n.named_children):
+        if passed and n.type == "argument_list" and any(
+                a.type == "identifier" and src.text(a) == var for a in n.named_children):
             return True
     return False
+
+
+def _iterator_definition(node: Node, src: CSource) -> tuple[str, Node, Node] | None:
+    """``(macro, cursor, body)`` when tree-sitter read an iteration macro with one argument
+    and a body (``for_each_possible_cpu(cpu) { ... }``) as an old-style function
+    definition, whose type is the macro's name and whose declarator is ``(cpu)``."""
+    if node.type != "function_definition":
+        return None
+    kind = node.child_by_field_name("type")
+    declarator = node.child_by_field_name("declarator")
+    body = node.child_by_field_name("body")
+    if (kind is None or declarator is None or body is None
+            or declarator.type != "parenthesized_declarator"
+            or not vocab.is_iterator(src.text(kind))):
+        return None
+    cursor = declarator.named_children[0] if declarator.named_children else declarator
+    return src.text(kind), cursor, body
 
 
 def _type_argument(node: Node, src: CSource) -> bool:
@@ -922,12 +1042,36 @@ def _parameters(definition: Node, src: CSource) -> list[str]:
 
 
 def _last_statement(node: Node) -> bool:
-    """Whether ``node`` is the last statement of its function's body (a return there
-    needs no jump)."""
-    parent = node.parent
-    return (parent is not None and parent.type == "compound_statement"
-            and parent.parent is not None and parent.parent.type == "function_definition"
-            and parent.named_children[-1] == node)
+    """Whether nothing of the function runs after ``node`` when it falls through: it is
+    last in its block, and so is every block and branch around it up to the body (a
+    return there needs no jump)."""
+    while node.parent is not None and node.parent.type != "function_definition":
+        parent = node.parent
+        if parent.type == "compound_statement":
+            rest = [c for c in parent.named_children if c.type != "comment"]
+            if rest[-1] != node:
+                return False
+        elif parent.type not in ("if_statement", "else_clause", "labeled_statement"):
+            return False
+        node = parent
+    return node.parent is not None
+
+
+def _leaves_loop(body: Node | None, src: CSource) -> bool:
+    """Whether a ``break`` or ``continue`` in ``body`` belongs to the loop around it (so
+    ``do { } while (0)`` cannot simply be its body)."""
+    if body is None:
+        return False
+    for n in walk(body):
+        if n.type in ("break_statement", "continue_statement"):
+            up = n.parent
+            while up is not None and up != body and up.type not in (
+                    "while_statement", "for_statement", "do_statement", "switch_statement"):
+                up = up.parent
+            if up == body or up is None or (n.type == "continue_statement"
+                                            and up.type == "switch_statement"):
+                return True
+    return False
 
 
 def _breaks_switch(node: Node, case: Node) -> bool:

@@ -33,3 +33,13 @@ def kernel_lines_of(path: str | Path) -> dict[int, tuple[str, int]]:
         return kernel_lines(Path(path).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError):
         return {}
+
+
+def kernel_at(lines: dict[int, tuple[str, int]], line: int) -> str:
+    """``FILE:LINE`` of scenario line ``line`` in ``lines`` ("" when it has none).
+
+    >>> kernel_at({2: ("fs/inode.c", 12)}, 2), kernel_at({}, 2)
+    ('fs/inode.c:12', '')
+    """
+    where = lines.get(line)
+    return f"{where[0]}:{where[1]}" if where else ""

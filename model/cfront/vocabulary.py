@@ -95,6 +95,13 @@ def is_iterator(name: str) -> bool:
     return "for_each" in name
 
 
+def walks_objects(name: str) -> bool:
+    """Whether the iteration macro ``name`` hands its body pointers to objects (list, tree
+    and array entries), not indices (`for_each_possible_cpu`, `for_each_node`)."""
+    return "entry" in name or name.startswith(("list_", "hlist_", "llist_", "xa_", "idr_",
+                                               "radix_tree_", "rbtree_"))
+
+
 def is_cursor_start(name: str) -> bool:
     """Whether ``name`` returns the first element of a collection walked by a C `for`."""
     return name in _CURSOR_FIRST
