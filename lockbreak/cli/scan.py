@@ -235,6 +235,8 @@ def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checke
     """Extract ``site``'s function and check it within the site's budget."""
     extraction = _extract(source, site.function, options)
     name = f"scenarios/{scenario_name(replace(site, function=extraction.function))}"
+    # The scenario file stays while its counterexamples are built: they read its kernel
+    # line comments back.
     with tempfile.TemporaryDirectory(prefix="lockbreak-scan-") as folder:
         file = Path(folder) / name
         file.parent.mkdir()
@@ -246,22 +248,27 @@ def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checke
             why = error_text(err).replace(f"{folder}/", "")
             return Checked(scenario=name, text=extraction.scenario,
                            why=_one_line(f"the extracted scenario: {why}"))
+        engine, verdicts = _verdicts(scenario, options)
+        findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
+                         for v in verdicts)
+    return Checked(engine, name, extraction.scenario, findings, via=extraction.function)
+
+
+def _verdicts(scenario: Scenario, options: ScanOptions) -> tuple[str, list[Verdict]]:
+    """The engine and every property's verdict: exhaustive within the budget, then the
+    random search for what the budget left undecided."""
     budget = Budget(max_states=options.budget.states, timeout=options.budget.seconds)
     run = run_scenario(scenario, properties=None, budget=budget, reporter=SilentReporter())
     verdicts = list(run.verdicts)
-    engine = "explicit"
-    if any(_out_of_budget(v, budget) for v in verdicts):
-        engine = "explicit + random"
-        random = run_scenario_random(
-            scenario, properties=None, budget=Budget(timeout=options.budget.seconds),
-            reporter=SilentReporter(),
-            options=RandomOptions(budget=str(RANDOM_RUNS), seed=0, database=None))
-        by_name = {v.result.property: v for v in random.verdicts}
-        verdicts = [by_name.get(v.result.property, v) if _out_of_budget(v, budget) else v
-                    for v in verdicts]
-    findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
-                     for v in verdicts)
-    return Checked(engine, name, extraction.scenario, findings, via=extraction.function)
+    if not any(_out_of_budget(v, budget) for v in verdicts):
+        return "explicit", verdicts
+    random = run_scenario_random(
+        scenario, properties=None, budget=Budget(timeout=options.budget.seconds),
+        reporter=SilentReporter(),
+        options=RandomOptions(budget=str(RANDOM_RUNS), seed=0, database=None))
+    by_name = {v.result.property: v for v in random.verdicts}
+    return "explicit + random", [by_name.get(v.result.property, v)
+                                 if _out_of_budget(v, budget) else v for v in verdicts]
 
 
 def _extract(source: CSource, function: str, options: ScanOptions) -> Extraction:

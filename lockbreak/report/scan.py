@@ -17,7 +17,7 @@ from typing import Any
 
 from lockbreak.report.escape import markdown_block, markdown_code, markdown_fence, markdown_text
 from lockbreak.report.html import CSP, CSS
-from lockbreak.report.results import ICONS, Finding, trace_text
+from lockbreak.report.results import ICONS, Finding, TraceStep, trace_text
 from lockbreak.report.sarif import SARIF_SCHEMA_URI, SARIF_VERSION
 from lockbreak.report.stable import seconds
 from lockbreak.report.timeline import render_svg
@@ -79,9 +79,12 @@ class SiteRow:
         """The first violated property's finding with its counterexample."""
         return next((f for f in self.findings if f.counterexample is not None), None)
 
-    def kernel_line(self, scenario_line: int) -> int:
-        """The kernel line a scenario line came from (the site's line when not known)."""
-        return dict(self.origins).get(scenario_line, self.line)
+    def kernel_line(self, step: TraceStep) -> int:
+        """The kernel line of a counterexample step: the statement it executes, else (a
+        wakeup) the one its CPU is at, else the site's."""
+        if step.kernel:
+            return int(step.kernel.rsplit(":", 1)[1])
+        return dict(self.origins).get(step.line, self.line)
 
 
 @dataclass(frozen=True)
@@ -110,7 +113,7 @@ def to_json(report: ScanReport) -> dict[str, Any]:
             "property": cex.property, "why": cex.counterexample.why,
             "rerun": cex.rerun,
             "steps": [{"number": s.number, "actor": s.actor, "text": s.text,
-                       "line": row.kernel_line(s.line)} for s in cex.counterexample.steps]}
+                       "line": row.kernel_line(s)} for s in cex.counterexample.steps]}
         sites.append(item)
     return {"schema": SCAN_SCHEMA, "report_id": report.report_id,
             "exit_code": report.exit_code, "command": report.command,
@@ -156,7 +159,7 @@ def render_markdown(report: ScanReport) -> str:
         f = row.counterexample
         assert f is not None and f.counterexample is not None
         cex = f.counterexample
-        where = f"{row.file}:{row.kernel_line(cex.line)}"
+        where = cex.kernel or f"{row.file}:{row.line}"
         trace = markdown_block(trace_text(f))
         fence = markdown_fence(trace)
         lines += [f'<a id="{row.id}"></a>', "",
@@ -219,7 +222,7 @@ def _html_counterexample(row: SiteRow) -> list[str]:
            f'<ol class="trace"><li value="0">initial: {escape("; ".join(cex.initial))}</li>']
     for step in cex.steps:
         cls = ' class="broke"' if step.number == cex.violating_step else ""
-        where = f"{row.file}:{row.kernel_line(step.line)}"
+        where = f"{row.file}:{row.kernel_line(step)}"
         out.append(f"<li{cls}>{escape(step.actor)}: {escape(step.text)} "
                    f"<code>{escape(where)}</code></li>")
     out.append(f'</ol></div><p class="why">{escape(cex.why)}</p></section>')
@@ -252,7 +255,7 @@ def render_sarif(report: ScanReport) -> dict[str, Any]:
             rules.setdefault(f.property, {"id": f.property, "shortDescription": {
                 "text": f"{f.property} at a lock-break site"}})
             cex = f.counterexample
-            flow = [{"location": {**_location(row.file, row.kernel_line(s.line)),
+            flow = [{"location": {**_location(row.file, row.kernel_line(s)),
                                   "message": {"text": f"{s.number}. {s.actor}: {s.text}"}},
                      "executionOrder": s.number} for s in cex.steps]
             results.append({
