@@ -152,6 +152,12 @@ def test_a_path_that_does_not_exist_is_bad_input(tmp_path: Path) -> None:
     assert "Traceback" not in result.output
 
 
+def test_a_folder_without_c_is_bad_input(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("spin_lock\n")
+    result = CliRunner().invoke(main, ["scan", str(tmp_path)])
+    assert result.exit_code == 2 and f"no .c or .h file in {tmp_path}" in result.stderr
+
+
 def test_a_bad_budget_is_bad_input() -> None:
     result = CliRunner().invoke(main, ["scan", str(TREE), "--budget-per-site", "lots"])
     assert result.exit_code == 2 and "--budget-per-site" in result.stderr

@@ -131,7 +131,7 @@ class FileScan:
 
 def c_files(paths: Sequence[Path]) -> list[Path]:
     """The .c and .h files of ``paths`` (files as given, folders walked), sorted, each once;
-    a path that does not exist is a `LockbreakError`."""
+    a path that does not exist, or none of them holding C, is a `LockbreakError`."""
     found: dict[Path, None] = {}
     for path in paths:
         if path.is_dir():
@@ -142,6 +142,9 @@ def c_files(paths: Sequence[Path]) -> list[Path]:
         else:
             raise LockbreakError(f"{path}: no such file or folder; give .c/.h files or folders "
                                  "holding them")
+    if not found:
+        raise LockbreakError(f"no .c or .h file in {', '.join(p.as_posix() for p in paths)}; "
+                             "give kernel source files or folders holding them")
     return list(found)
 
 
