@@ -41,9 +41,41 @@ def test_rwlock_primitives_and_rwlock_needbreak() -> None:
 
 
 def test_a_guard_asked_through_a_helper_of_the_same_file() -> None:
-    # split_refill's helper asks about its cache only: no site there.
+    # split_refill's helper asks about its cache only, no guard; its unlock is retaken
+    # before the loop goes on, which makes it a break all the same.
     assert _sites("mm/split.c") == [
         (31, "split_range", "open-coded need_resched || rwlock_needbreak", "&sm->lock"),
+        (48, "split_refill", "open-coded relock", "&sm->lock"),
+    ]
+
+
+def test_wrapped_unlocks_a_cpu_walk_and_an_unguarded_relock() -> None:
+    # The entry locks of stats_sync are taken and released within one iteration: no site.
+    assert _sites("kernel/stats.c") == [
+        (48, "stats_fold", "open-coded need_resched", "st"),
+        (73, "stats_sync", "open-coded relock", "&st->list_lock"),
+    ]
+
+
+def test_every_site_of_the_extractor_fixtures() -> None:
+    kernel = TREE.parent / "kernel"
+    found = [(p.relative_to(kernel).as_posix(), s.line, s.function, s.idiom)
+             for p in sorted(kernel.rglob("*.[ch]")) for s in find_sites(parse_file(p))]
+    assert found == [
+        ("fs/bad.c", 28, "falls_through", "cond_resched_lock"),
+        ("fs/inodewalk.c", 28, "walk_pinned", "open-coded relock"),
+        ("fs/inodewalk.c", 49, "walk_unpinned", "open-coded need_resched || spin_needbreak"),
+        ("fs/inodewalk.c", 74, "walk_restart", "open-coded need_resched"),
+        ("fs/inodewalk.c", 96, "dispose_unused", "open-coded need_resched || spin_needbreak"),
+        ("fs/inodewalk.c", 115, "count_revalidated",
+         "open-coded need_resched || spin_needbreak"),
+        ("kernel/flush.c", 35, "stat_flush_locked",
+         "open-coded need_resched || spin_needbreak"),
+        ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
+        ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),
+        ("mm/zonebatch.c", 36, "free_batch", "open-coded need_resched || spin_needbreak"),
+        ("mm/zonebatch.c", 59, "scan_zone", "open-coded relock"),
+        ("mm/zonebatch.c", 79, "move_pages", "open-coded relock"),
     ]
 
 
@@ -287,6 +319,9 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("fs/lru.c", 50, "lru_shrink", "open-coded spin_needbreak", "violated", "explicit"),
         ("include/batch.h", 19, "batch_run", "open-coded spin_needbreak || need_resched",
          "incomplete", "explicit"),
+        ("kernel/stats.c", 48, "stats_fold", "open-coded need_resched", "violated",
+         "explicit"),
+        ("kernel/stats.c", 73, "stats_sync", "open-coded relock", "violated", "explicit"),
         # the extraction keeps split_should_yield() as a * guard, so a contender's wait is
         # unbounded in the model although the kernel loop yields to it
         ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "not checked",
@@ -296,6 +331,7 @@ def test_two_workers_give_the_rows_of_one() -> None:
          "explicit"),
         ("mm/split.c", 31, "split_range", "open-coded need_resched || rwlock_needbreak",
          "violated", "explicit"),
+        ("mm/split.c", 48, "split_refill", "open-coded relock", "violated", "explicit"),
         ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),
         ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "incomplete",
          "explicit"),

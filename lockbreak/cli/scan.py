@@ -46,7 +46,7 @@ from lockbreak.report.scan import (
 from lockbreak.report.timeline import render_svg
 from model.cfront.extract import DEFAULT_ERA, Extraction, extract
 from model.cfront.parse import CSource, parse_file
-from model.cfront.sites import Site, callers, find_sites
+from model.cfront.sites import Site, break_lines, callers, find_sites
 from model.cfront.sourcemap import kernel_lines
 from model.eras import ERAS
 from model.scenario.types import Scenario
@@ -206,15 +206,17 @@ def scan_file(path: str, options: ScanOptions) -> FileScan:
         done = checked[site.function]
         if done.text:
             scenarios[done.scenario] = done.text
-        rows.append(_row(site, done))
+        rows.append(_row(site, done, break_lines(source, site)))
     return FileScan(tuple(rows), tuple(scenarios.items()), internal)
 
 
-def _row(site: Site, done: Checked) -> SiteRow:
+def _row(site: Site, done: Checked, where: set[int] | None = None) -> SiteRow:
+    """The site's row; ``where`` is the lines its break is written on (`break_lines`), which
+    the extracted scenario must keep a break from for its verdicts to be the site's."""
     origins = tuple((number, line) for number, (file, line) in kernel_lines(done.text).items()
                     if file == site.path)
     lines = done.text.splitlines()
-    kept = [lines[number - 1] for number, line in origins if line == site.line]
+    kept = [lines[number - 1] for number, line in origins if line in (where or {site.line})]
     if done.findings and not any(_BREAK.search(text) for text in kept):
         # The scenario checked the function without this break (its lock or call was
         # dropped): its verdicts say nothing about the site.

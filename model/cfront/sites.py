@@ -1,7 +1,7 @@
 """Lock-break sites in kernel C: every place a function drops a lock it holds so that another
 CPU, or the scheduler, can have it, and takes it back (docs/semantics.md section 10).
 
-Two shapes are sites:
+These shapes are sites:
 
 - a call of a lock-break primitive: ``cond_resched_lock(L)`` (and ``__cond_resched_lock``),
   ``cond_resched_rwlock_read(L)``, ``cond_resched_rwlock_write(L)``;
@@ -10,11 +10,15 @@ Two shapes are sites:
   macro such as ``list_for_each_entry(...) { ... }``, or a ``goto`` back to a label above it).
   The unlock is the site: that is where the lock is dropped. The guard may be asked through a
   helper of the same file, or decide an early exit before the unlock (``if (!need_resched())
-  return false;``), and the loop may be in a caller of the same file.
+  return false;``), the unlock may be a wrapper of the same file (``zone_unlock()``), and the
+  loop may be in a caller of the same file;
+- an unguarded break (``open-coded relock``): an unlock inside a loop whose lock is taken
+  again, by the same expression, before the loop goes on (section 10's open-coded break:
+  ``drop_pagecache_sb()``'s shape, dropping the list lock around work on a pinned entry).
 
 A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
-after it) and an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) are not
-sites. A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside
+after it), an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) and an
+unguarded unlock of a lock the iteration took itself and does not take again are not sites. A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside
 any function it could read is still listed, with why it has no function to extract.
 
 >>> from model.cfront.parse import parse_source
@@ -53,6 +57,11 @@ UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock
                      "up_write", "mmap_read_unlock", "mmap_write_unlock",
                      *(f"{xa}_unlock{suffix}" for xa in ("xa", "xas")
                        for suffix in ("", "_irq", "_bh", "_irqrestore"))})
+# The acquisitions a relock is made of, as UNLOCKS lists the releases.
+LOCKS = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock", "down_read",
+                   "down_write", "mmap_read_lock", "mmap_write_lock",
+                   *(f"{xa}_lock{suffix}" for xa in ("xa", "xas")
+                     for suffix in ("", "_irq", "_bh", "_irqsave"))})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
                     "goto_statement"})
@@ -82,19 +91,52 @@ class Site:
         return f"{self.path}:{self.line}:{self.col}"
 
 
+@dataclass(frozen=True)
+class _File:
+    """What the file's other functions say about a call: which of them answer a guard, which
+    run once per iteration of a caller's loop, and which only release or only take a lock
+    (``zone_unlock(zone, flags)`` wrapping ``spin_unlock_irqrestore``)."""
+
+    helpers: dict[str, list[str]]
+    repeated: set[str]
+    unlockers: set[str]
+    lockers: set[str]
+
+
 def find_sites(source: CSource) -> list[Site]:
     """Every lock-break site of ``source``, in source order."""
     sites = []
-    helpers = guard_helpers(source)
-    repeated = repeated_functions(source)
+    unlockers, lockers = lock_wrappers(source)
+    context = _File(guard_helpers(source), repeated_functions(source), unlockers, lockers)
     for node in walk(source.tree.root_node):
         if node.type == "call_expression":
-            site = _call_site(source, node, helpers, repeated)
+            site = _call_site(source, node, context)
             if site is not None:
                 sites.append(site)
         elif node.type == "preproc_function_def" or node.type == "preproc_def":
             sites += _macro_sites(source, node)
     return sorted(sites, key=lambda s: (s.line, s.col))
+
+
+def lock_wrappers(source: CSource) -> tuple[set[str], set[str]]:
+    """The functions of ``source`` that release a lock and take none, and those that take a
+    lock and release none (through wrappers of wrappers): what a break spells its unlock and
+    relock with when the file wraps them."""
+    calls = {name: {_callee(n) for n in walk(node) if n.type == "call_expression"}
+             for name, node in _definitions(source)}
+    unlockers: set[str] = set()
+    lockers: set[str] = set()
+    changed = True
+    while changed:
+        changed = False
+        for name, called in calls.items():
+            drops = any(base_name(c) in UNLOCKS or c in unlockers for c in called)
+            takes = any(base_name(c) in LOCKS or c in lockers for c in called)
+            for found, kind in ((drops and not takes, unlockers), (takes and not drops, lockers)):
+                if found and name not in kind:
+                    kind.add(name)
+                    changed = True
+    return unlockers, lockers
 
 
 def repeated_functions(source: CSource) -> set[str]:
@@ -103,7 +145,7 @@ def repeated_functions(source: CSource) -> set[str]:
     for every entry of a walk) happens once per iteration of its caller's loop."""
     calls = [(call, _callee(call)) for call in walk(source.tree.root_node)
              if call.type == "call_expression"]
-    defined = {name for name, _ in definitions(source)}
+    defined = {name for name, _ in _definitions(source)}
     repeated: set[str] = set()
     changed = True
     while changed:
@@ -126,9 +168,52 @@ def callers(source: CSource, name: str) -> list[str]:
 
 def _enclosing_name(node: Node) -> str | None:
     parent = node.parent
-    while parent is not None and parent.type != "function_definition":
+    while parent is not None and not _is_function(parent):
         parent = parent.parent
     return function_name(parent) if parent is not None else None
+
+
+def _definitions(source: CSource) -> list[tuple[str, Node]]:
+    """The functions ``source`` defines, without the iteration macros read as definitions."""
+    return [(name, node) for name, node in definitions(source) if _is_function(node)]
+
+
+def _is_function(node: Node) -> bool:
+    """Whether ``node`` defines a function: a ``function_definition`` outside any other.
+    Inside one, it is an iteration macro tree-sitter took for a definition
+    (``for_each_possible_cpu(cpu) { ... }`` reads as a function ``cpu`` of type
+    ``for_each_possible_cpu``)."""
+    if node.type != "function_definition":
+        return False
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "function_definition":
+            return False
+        parent = parent.parent
+    return True
+
+
+def _iterator_definition(node: Node) -> bool:
+    """Whether ``node`` is an iteration macro read as a nested function definition."""
+    kind = node.child_by_field_name("type")
+    return (node.type == "function_definition" and not _is_function(node)
+            and kind is not None and bool(_ITERATOR.search((kind.text or b"").decode())))
+
+
+def break_lines(source: CSource, site: Site) -> set[int]:
+    """The lines ``site``'s break is written on: its own, and when it calls a function of the
+    same file (an unlock wrapper such as ``zone_unlock()``), that function's lines, where an
+    extraction that inlines it puts the unlock."""
+    lines = {site.line}
+    point = (site.line - 1, site.col - 1)
+    node = source.tree.root_node.descendant_for_point_range(point, point)
+    while node is not None and node.type != "call_expression":
+        node = node.parent
+    defined = dict(_definitions(source))
+    if node is not None and _callee(node) in defined:
+        wrapper = defined[_callee(node)]
+        lines |= set(range(source.line(wrapper), wrapper.end_point[0] + 2))
+    return lines
 
 
 def _callee(call: Node) -> str:
@@ -149,7 +234,7 @@ def guard_helpers(source: CSource) -> dict[str, list[str]]:
     ``if (need_resched() || rwlock_needbreak(...)) return true;``), each with the guards it
     asks, through helpers of helpers."""
     returns = {name: [n for n in walk(node) if n.type == "return_statement"]
-               for name, node in definitions(source)}
+               for name, node in _definitions(source)}
     helpers: dict[str, list[str]] = {}
     changed = True
     while changed:
@@ -163,21 +248,65 @@ def guard_helpers(source: CSource) -> dict[str, list[str]]:
     return helpers
 
 
-def _call_site(source: CSource, call: Node, helpers: dict[str, list[str]],
-               repeated: set[str]) -> Site | None:
+def _call_site(source: CSource, call: Node, context: _File) -> Site | None:
     name = _callee(call)
     if name in PRIMITIVES:
         idiom = PRIMITIVES[name]
-    elif base_name(name) in UNLOCKS:
-        guards = _guarding(call, helpers)
-        if not guards or not (_in_loop(call) or _enclosing_name(call) in repeated):
+    elif base_name(name) in UNLOCKS or name in context.unlockers:
+        if not (_in_loop(call) or _enclosing_name(call) in context.repeated):
             return None
-        idiom = "open-coded " + " || ".join(guards)
+        guards = _guarding(call, context.helpers)
+        if guards:
+            idiom = "open-coded " + " || ".join(guards)
+        elif _relocked(call, context.lockers):
+            idiom = "open-coded relock"
+        else:
+            return None
     else:
         return None
     function, why = _enclosing(source, call)
     return Site(source.path, source.line(call), source.col(call), function, idiom,
                 _first_argument(source, call), why)
+
+
+def _relocked(unlock: Node, lockers: set[str]) -> bool:
+    """Whether the lock ``unlock`` drops is taken again after it, before its loop ends (or,
+    in a function called once per iteration, before the function ends)."""
+    lock = _argument_text(unlock)
+    end = _loop_end(unlock)
+    scope = unlock.parent
+    while scope is not None and not _is_function(scope):
+        scope = scope.parent
+    if scope is None or not lock:
+        return False
+    return any(n.type == "call_expression" and unlock.end_byte <= n.start_byte < end
+               and (base_name(_callee(n)) in LOCKS or _callee(n) in lockers)
+               and _argument_text(n) == lock for n in walk(scope))
+
+
+def _argument_text(call: Node) -> str:
+    """The first argument without blanks, as two spellings of one lock compare."""
+    args = call.child_by_field_name("arguments")
+    named = [] if args is None else [a for a in args.named_children if a.type != "comment"]
+    return "".join((named[0].text or b"").decode().split()) if named else ""
+
+
+def _loop_end(node: Node) -> int:
+    """Where the innermost loop around ``node`` ends: a C loop, an iteration macro's body,
+    the ``goto`` back to a label above it; the function's end when it has none."""
+    child, parent = node, node.parent
+    while parent is not None and not _is_function(parent):
+        if parent.type in _LOOPS and child != parent.child_by_field_name("condition"):
+            return parent.end_byte
+        if _iterator_body(child):
+            return child.end_byte
+        if _iterator_definition(parent):
+            return parent.end_byte
+        child, parent = parent, parent.parent
+    if parent is None:
+        return node.end_byte
+    back = _backward_gotos(node, parent)
+    return max(back) if back else parent.end_byte
 
 
 def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
@@ -186,7 +315,7 @@ def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
     nearest ``if`` whose branch holds it, or of an ``if`` before it that leaves when the guard
     says not to break (``if (!need_resched() && !spin_needbreak(l)) return false;``)."""
     child, node = call, call.parent
-    while node is not None and node.type != "function_definition":
+    while node is not None and not _is_function(node):
         if node.type == "if_statement" and child != node.child_by_field_name("condition"):
             condition = node.child_by_field_name("condition")
             guards = _guards_in(condition, helpers) if condition is not None else []
@@ -231,13 +360,13 @@ def _in_loop(node: Node) -> bool:
     """Whether ``node`` runs repeatedly: inside a C loop, the body of an iteration macro, or
     a branch that jumps back to a label above it."""
     child, parent = node, node.parent
-    while parent is not None and parent.type != "function_definition":
+    while parent is not None and not _is_function(parent):
         if parent.type in _LOOPS and child != parent.child_by_field_name("condition"):
             return True
-        if _iterator_body(child):
+        if _iterator_body(child) or _iterator_definition(parent):
             return True
         child, parent = parent, parent.parent
-    return parent is not None and _jumps_back(node, parent)
+    return parent is not None and bool(_backward_gotos(node, parent))
 
 
 def _iterator_body(statement: Node) -> bool:
@@ -253,26 +382,27 @@ def _iterator_body(statement: Node) -> bool:
             and any(n.is_missing for n in before.children))
 
 
-def _jumps_back(node: Node, function: Node) -> bool:
-    """Whether ``node`` lies between a label and a later ``goto`` to it (a loop made of a
-    backward jump, kernel style ``goto again``)."""
+def _backward_gotos(node: Node, function: Node) -> list[int]:
+    """The ends of the ``goto``s that jump back over ``node`` to a label above it (a loop
+    made of a backward jump, kernel style ``goto again``)."""
     labels: dict[bytes | None, int] = {}
     for n in walk(function):
         label = n.child_by_field_name("label")
         if n.type == "labeled_statement" and label is not None:
             labels.setdefault(label.text, n.start_byte)
+    found = []
     for n in walk(function):
         label = n.child_by_field_name("label")
         if (n.type == "goto_statement" and label is not None and label.text in labels
                 and labels[label.text] <= node.start_byte < n.end_byte):
-            return True
-    return False
+            found.append(n.end_byte)
+    return found
 
 
 def _enclosing(source: CSource, node: Node) -> tuple[str, str]:
     """The function around ``node``, or ``""`` and why there is none to extract."""
     parent = node.parent
-    while parent is not None and parent.type != "function_definition":
+    while parent is not None and not _is_function(parent):
         parent = parent.parent
     if parent is not None:
         name = function_name(parent)
