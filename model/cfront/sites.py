@@ -18,8 +18,9 @@ These shapes are sites:
 
 A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
 after it), an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) and an
-unguarded unlock of a lock the iteration took itself and does not take again are not sites. A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside
-any function it could read is still listed, with why it has no function to extract.
+unguarded unlock of a lock the iteration took itself and does not take again are not sites.
+A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside any
+function it could read is still listed, with why it has no function to extract.
 
 >>> from model.cfront.parse import parse_source
 >>> src = parse_source("walk.c", b"void walk(spinlock_t *l)\\n{\\n\\tcond_resched_lock(l);\\n}\\n")
