@@ -5,9 +5,10 @@ kernel's style, each a handful of functions (setup and teardown, error paths wit
 ``switch`` on a command, list walks under a lock, reference counting), most of them with no
 lock-break site and about one in ten with one or two sites, every idiom in turn
 (``cond_resched_lock``, ``cond_resched_rwlock_read/write``, open-coded breaks guarded by
-``need_resched()``, ``spin_needbreak()``, ``rwlock_needbreak()``, a ``goto`` loop, a site in a
-macro). Then runs ``lockbreak scan TREE --workers W --json`` in a child process and prints the
-wall time, files and sites per second, and the rows by status and engine.
+``need_resched()``, ``spin_needbreak()``, ``rwlock_needbreak()``, a ``goto`` loop, an unguarded
+unlock and relock around work on a pinned entry, a site in a macro). Then runs ``lockbreak
+scan TREE --workers W --json`` in a child process and prints the wall time, files per second,
+and the rows by status, engine and idiom.
 
 Usage::
 
@@ -227,6 +228,23 @@ again:
 	spin_unlock(&dev->lock);
 }}
 """
+    if kind == 6:
+        return f"""
+static void {name}(struct {prefix}_dev *dev)
+{{
+	struct {noun} *pos;
+
+	spin_lock(&dev->lock);
+	list_for_each_entry(pos, &dev->{noun}s, list) {{
+		get_{noun}(pos);
+		spin_unlock(&dev->lock);
+		{prefix}_flush_{noun}(pos);
+		put_{noun}(pos);
+		spin_lock(&dev->lock);
+	}}
+	spin_unlock(&dev->lock);
+}}
+"""
     return f"""
 #define {name.upper()}(dev)				\\
 	do {{						\\
@@ -255,7 +273,7 @@ def write_tree(root: Path, files: int, seed: int = 15) -> int:
         if i % 10 == 0:
             for k in range(1 + (i % 20 == 0)):
                 parts.insert(rng.randrange(2, len(parts) + 1),
-                             _site((i // 10 + k) % 7, prefix, noun, k))
+                             _site((i // 10 + k) % 8, prefix, noun, k))
                 sites += 1
         suffix = ".h" if i % 25 == 24 else ".c"
         (folder / f"{noun}{i}{suffix}").write_text("".join(parts))
