@@ -251,3 +251,26 @@ void f(struct kvm *kvm)
         "} while (*);",
         "spin_unlock(&kvm->mmu_lock);",
     ]
+
+
+def test_a_break_of_a_lock_the_caller_took_makes_the_function_enter_holding_it() -> None:
+    found = _abstract("""static bool yield_it(struct kvm *kvm)
+{
+	if (need_resched() || rwlock_needbreak(&kvm->mmu_lock)) {
+		cond_resched_rwlock_write(&kvm->mmu_lock);
+		return true;
+	}
+	return false;
+}
+""", "yield_it")
+    assert _code(found) == [
+        "write_lock(&kvm->mmu_lock);",
+        "if (need_resched() || rwlock_needbreak(&kvm->mmu_lock)) {",
+        "    cond_resched_rwlock_write(&kvm->mmu_lock);",
+        "    write_unlock(&kvm->mmu_lock);",
+        "    return;",
+        "}",
+        "write_unlock(&kvm->mmu_lock);",
+    ]
+    assert found.notes[0] == ("entered holding &kvm->mmu_lock (cond_resched_rwlock_write() at "
+                              "k.c:4 breaks it): taken before the body and released after it")

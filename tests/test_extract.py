@@ -42,6 +42,9 @@ CASES = {
     "move-pages": "mm/zonebatch.c move_pages",
     "stat-flush-locked": "kernel/flush.c stat_flush_locked",
     "stat-flush": "kernel/flush.c stat_flush",
+    "copy-entries": "mm/ptecopy.c copy_entries",
+    "journal-checkpoint": "fs/journal.c journal_checkpoint",
+    "journal-checkpoint-stale": "fs/journal.c journal_checkpoint_stale",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -75,6 +78,13 @@ VERDICTS: dict[str, dict[str, Status]] = {
     # how the caller took it); breaks it for a waiter between CPUs, interrupts back on.
     "stat-flush-locked": {"no_sleep_in_atomic": Status.HOLDS, "bounded_wait": Status.HOLDS},
     "stat-flush": {"no_sleep_in_atomic": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Both page-table locks dropped together and taken again in the same order from the
+    # top (goto again, keeping the address reached): no deadlock with either contender.
+    "copy-entries": {"deadlock_free": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Compares its transaction with the oldest again after every break before using it.
+    "journal-checkpoint": {"no_stale_use": Status.VACUOUS, "deadlock_free": Status.HOLDS},
+    # Goes back to the transaction it read before the break without looking again.
+    "journal-checkpoint-stale": {"no_stale_use": Status.VIOLATED},
 }
 
 

@@ -35,6 +35,7 @@ from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
 from model.cfront import vocabulary as vocab
+from model.cfront.flow import Entry, Flow, Loop, bare, branches, entry_lock, join
 from model.cfront.parse import (
     CSource,
     function,
@@ -42,6 +43,24 @@ from model.cfront.parse import (
     functions,
     not_understood,
     walk,
+)
+from model.cfront.shapes import (
+    argument,
+    attribute_declarator,
+    breaks_switch,
+    compared,
+    constant_true,
+    dereferences,
+    has_label,
+    is_deref,
+    iterator_definition,
+    last_statement,
+    leaves_loop,
+    parameters,
+    reads_through,
+    strip,
+    tests_null,
+    type_argument,
 )
 
 MAX_INLINE = 3
@@ -67,31 +86,6 @@ class Lock:
 
     kind: str
     exprs: list[str] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Flow:
-    """What one path knows at a point: locks held (innermost last), data read, data pinned."""
-
-    held: tuple[str, ...] = ()
-    reads: frozenset[str] = frozenset()
-    pins: frozenset[str] = frozenset()
-
-
-def _join(flows: list[_Flow | None]) -> _Flow | None:
-    live = [f for f in flows if f is not None]
-    if not live:
-        return None
-    return _Flow(live[0].held, frozenset.intersection(*(f.reads for f in live)),
-                 frozenset.intersection(*(f.pins for f in live)))
-
-
-@dataclass
-class _Loop:
-    """An enclosing loop: the locks held at its head and what a `continue` runs first."""
-
-    held: tuple[str, ...]
-    advance: Callable[[_Flow, int], _Flow] | None = None
 
 
 @dataclass
@@ -130,42 +124,15 @@ def abstract(source: CSource, name: str, *,
                        walker.contended, walker.notes, walker.inlined)
 
 
-@dataclass(frozen=True)
-class _Entry:
-    """A lock the function is entered holding: how to take and release it, and why."""
-
-    take: str
-    release: str
-    expr: str
-    kind: str
-    why: str
-
-    @property
-    def asserted(self) -> bool:
-        """Known from a lockdep assertion only, which does not say how it was taken."""
-        return self.take.endswith("_lock") and self.why.startswith("lockdep_assert_held")
-
-
-def _entry(name: str, expr: str, why: str) -> _Entry:
-    """The entry lock for an unlock spelled ``name`` (or a lockdep assertion) of ``expr``."""
-    if name.startswith("lockdep_assert_held"):
-        mode = {"lockdep_assert_held_read": "read",
-                "lockdep_assert_held_write": "write"}.get(name, "spin")
-        return _Entry(f"{mode}_lock", f"{mode}_unlock", expr,
-                      "spin" if mode == "spin" else "rwlock", why)
-    take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
-    op = vocab.lock_operation(name)
-    return _Entry(take, name, expr, op[1] if op else "spin", why)
-
-
 class _Abstractor:
     def __init__(self, source: CSource, protect: dict[str, str],
-                 entry: list[_Entry]) -> None:
+                 entry: list[Entry]) -> None:
         self.src = source
         self.protect = protect
         self.entry = entry
         self.function = ""
-        self.unheld: dict[str, _Entry] = {}
+        self.pending: tuple[str, Callable[[Flow], Flow]] | None = None
+        self.unheld: dict[str, Entry] = {}
         self.defined = functions(source)
         self.out: list[CodeLine] = []
         self.locks: dict[str, Lock] = {}
@@ -175,9 +142,9 @@ class _Abstractor:
         self.released: set[str] = set()
         self.notes: list[str] = []
         self.inlined: list[str] = []
-        self.loops: list[_Loop] = []
+        self.loops: list[Loop] = []
         self.subst: list[dict[str, str]] = [{}]
-        self.labels: dict[str, _Flow] = {}
+        self.labels: dict[str, Flow] = {}
         self.stack: list[str] = []
         self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
@@ -187,7 +154,7 @@ class _Abstractor:
         """The function's body, between taking and releasing the locks it is entered
         holding."""
         self.function = function_name(definition) or ""
-        flow = _Flow()
+        flow = Flow()
         for entry in self.entry:
             lock = self.lock_named(entry.expr, entry.kind, definition)
             flags = ", flags" if entry.take.endswith("irqsave") else ""
@@ -199,7 +166,7 @@ class _Abstractor:
         if after is not None:
             self.leave(after, 0, body.children[-1] if body.children else body)
 
-    def leave(self, flow: _Flow, depth: int, node: Node) -> None:
+    def leave(self, flow: Flow, depth: int, node: Node) -> None:
         """Release the entry locks still held where the function returns; any other lock
         still held is an error."""
         held = list(flow.held)
@@ -317,7 +284,7 @@ class _Abstractor:
         found: list[str] = []
         for n in walk(node):
             target: Node | None = None
-            if _is_deref(n, self.src):
+            if is_deref(n, self.src):
                 target = n.child_by_field_name("argument")
             elif n.type == "argument_list":
                 for arg in n.named_children:
@@ -331,7 +298,7 @@ class _Abstractor:
                     found.append(name)
         return found
 
-    def access(self, what: str, datum: str, flow: _Flow, depth: int, node: Node) -> _Flow:
+    def access(self, what: str, datum: str, flow: Flow, depth: int, node: Node) -> Flow:
         """``what(datum)`` emitted when the model allows it on this path, else noted."""
         held = self.data[datum] in flow.held
         if what == "use" and not held and not (datum in flow.pins and datum in flow.reads):
@@ -345,13 +312,13 @@ class _Abstractor:
         self.once(f"{what}({datum});", depth, node)
         return replace(flow, reads=flow.reads | {datum}) if what == "read" else flow
 
-    def uses(self, node: Node, flow: _Flow, depth: int, skip: str = "") -> _Flow:
+    def uses(self, node: Node, flow: Flow, depth: int, skip: str = "") -> Flow:
         for datum in self.derefs(node):
             if datum != skip:
                 flow = self.access("use", datum, flow, depth, node)
         return flow
 
-    def snapshot(self, var: str, flow: _Flow, depth: int, node: Node) -> _Flow:
+    def snapshot(self, var: str, flow: Flow, depth: int, node: Node) -> Flow:
         """``var`` assigned from what a lock protects: a datum, ``read(var)``."""
         if var not in self.data:
             wanted = self.protect.get(var)
@@ -365,9 +332,8 @@ class _Abstractor:
                                         line=self.src.line(node), col=self.src.col(node))
             else:
                 lock = flow.held[-1]
-            if var in self.locks:
-                raise self.src.error(node, f"{var} names both a lock and a datum",
-                                     f"map {var} to \"\" in the protection file")
+            if var in self.locks or var in self.by_expr:
+                return flow         # a pointer to a lock, not data the lock protects
             self.data[var] = lock
             self.note(f"{var} is a datum protected by {self.lock_text(lock)} (read at "
                       f"{self.at(node)})")
@@ -376,7 +342,7 @@ class _Abstractor:
         return self.access("read", var, flow, depth, node)
 
     # ------------------------------------------------------------------ statements
-    def block(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+    def block(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         children = [c for c in node.named_children if c.type != "comment"]
         k = 0
         while k < len(children):
@@ -391,13 +357,16 @@ class _Abstractor:
                                     depth)
                 k += 2
                 continue
-            declared = _iterator_definition(child, self.src)
+            declared = iterator_definition(child, self.src)
             if declared is not None:
                 name, cursor, body = declared
                 flow = self.iterate(name, [cursor], child, body, flow, depth)
             else:
                 flow = self.stmt(child, flow, depth)
             k += 1
+        if self.pending is not None and flow is not None:
+            flow = self.pending[1](flow)
+        self.pending = None
         return flow
 
     def iterator_head(self, node: Node) -> Node | None:
@@ -416,8 +385,22 @@ class _Abstractor:
                                  "an iteration macro is followed by the statement it repeats")
         return call
 
-    def stmt(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
-        bad = [n for n in not_understood(node) if not _type_argument(n, self.src)]
+    def stmt(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        if self.pending is not None and flow is not None:
+            var, take = self.pending
+            self.pending = None
+            if tests_null(node, var, self.src):
+                # The NULL check runs first: on its path the lock was never taken.
+                self.note(f"the lock of {var} is taken only when {var} is not NULL: the "
+                          f"check at {self.at(node)} comes before it")
+                flow = self.stmt(node, flow, depth)
+                return take(flow) if flow is not None else None
+            flow = take(flow)
+        return self.statement(node, flow, depth)
+
+    def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        bad = [n for n in not_understood(node)
+               if not type_argument(n, self.src) and not attribute_declarator(n)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))
@@ -466,10 +449,10 @@ class _Abstractor:
                              "the abstraction takes C statements, declarations and calls; "
                              "extract a function without it")
 
-    def label(self, node: Node, flow: _Flow | None, depth: int) -> _Flow | None:
+    def label(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         name = self.src.text(node.child_by_field_name("label") or node.named_children[0])
         if flow is None:
-            flow = self.labels.get(name, _Flow())
+            flow = self.labels.get(name, Flow())
         self.emit(f"{name}:", depth - 1 if depth else 0, node)
         rest = [c for c in node.named_children[1:] if c.type != "comment"]
         if not rest:
@@ -482,13 +465,13 @@ class _Abstractor:
             self.emit("{ }", depth, node)
         return flow
 
-    def return_(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+    def return_(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         value = node.named_children[0] if node.named_children else None
         if value is not None:
             flow = self.expression(value, flow, depth)
         if not self.stack:
             self.leave(flow, depth, node)
-        if _last_statement(node):
+        if last_statement(node):
             return None
         if self.stack:
             self.emit(f"goto {self.stack[-1]};", depth, node)
@@ -497,7 +480,7 @@ class _Abstractor:
             self.emit("return;", depth, node)
         return None
 
-    def declaration(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+    def declaration(self, node: Node, flow: Flow, depth: int) -> Flow:
         for decl in node.children_by_field_name("declarator"):
             if decl.type != "init_declarator":
                 continue
@@ -509,7 +492,7 @@ class _Abstractor:
                 flow = self.assign(target, value, flow, depth, decl)
         return flow
 
-    def expression(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+    def expression(self, node: Node, flow: Flow, depth: int) -> Flow:
         kind = node.type
         if kind == "comma_expression":
             for part in node.named_children:
@@ -535,15 +518,20 @@ class _Abstractor:
         self.no_lock_ops(node)
         return self.uses(node, flow, depth)
 
-    def assign(self, target: Node | None, value: Node, flow: _Flow, depth: int,
-               node: Node) -> _Flow:
+    def assign(self, target: Node | None, value: Node, flow: Flow, depth: int,
+               node: Node) -> Flow:
+        if value.type == "call_expression" and self.call_name(value) in vocab.MAY_FAIL \
+                and target is not None:
+            var = self.ident(self.src.text(target))
+            self.pending = (var, lambda f: self.call(value, f, depth))
+            return flow
         if value.type == "call_expression" and self.takes_part(value):
             return self.call(value, flow, depth)
         self.no_lock_ops(value)
         flow = self.uses(value, flow, depth)
         var = self.ident(self.src.text(target)) if target is not None else ""
         looked_up = var in self.data and any(n.type == "call_expression" for n in walk(value))
-        if var and (looked_up or _reads_through(value, self.src)):
+        if var and (looked_up or reads_through(value, self.src)):
             return self.snapshot(var, flow, depth, node)
         return flow
 
@@ -565,7 +553,7 @@ class _Abstractor:
         return bool(vocab.is_known(name) or self.inlinable(name))
 
     # ------------------------------------------------------------------ calls
-    def call(self, node: Node, flow: _Flow, depth: int) -> _Flow:
+    def call(self, node: Node, flow: Flow, depth: int) -> Flow:
         fn = node.child_by_field_name("function")
         args_node = node.child_by_field_name("arguments")
         args = [] if args_node is None else [a for a in args_node.named_children
@@ -578,9 +566,19 @@ class _Abstractor:
                 raise self.src.error(node, f"{name}() whose result is not tested",
                                      f"the abstraction takes {name}() as the whole condition "
                                      "of an if or a loop")
-            lock = self.lock(_need(args, 0, node, self.src), kind)
-            rest = "".join(f", {self.plain(a)}" for a in args[1:])
-            self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
+            wrapper = vocab.WRAPPERS.get(name)
+            if wrapper is not None:
+                arg = argument(args, max((wrapper.arg, *wrapper.extra)), node, self.src)
+                expr = wrapper.lock_expr(self.rename(args[wrapper.arg]))
+                lock = self.lock_named(expr, kind, arg)
+                spelled = expr if expr in self.locks[lock].exprs else lock
+                rest = "".join(f", {self.plain(args[k])}" for k in wrapper.extra)
+                self.emit(f"{wrapper.spelling}({spelled}{rest});", depth, node)
+                self.note(f"{name}() at {self.at(node)} is {wrapper.spelling}({spelled})")
+            else:
+                lock = self.lock(argument(args, 0, node, self.src), kind)
+                rest = "".join(f", {self.plain(a)}" for a in args[1:])
+                self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
             if what == "lock":
                 if lock in self.released:
                     self.breaks(lock)
@@ -589,15 +587,16 @@ class _Abstractor:
             known = self.unheld.get(lock)
             if lock not in flow.held and (known is None or known.asserted):
                 # The unlock's spelling says how the caller took it (irq, bh, rwlock mode).
-                self.unheld[lock] = _entry(name, self.lock_text(lock),
+                self.unheld[lock] = entry_lock(name, self.lock_text(lock),
                                            f"{name}() at {self.at(node)} releases it")
             if any(lock in loop.held for loop in self.loops):
                 self.breaks(lock)
             return replace(flow, held=tuple(h for h in flow.held if h != lock))
         if name in vocab.BREAKS:
-            lock = self.lock(_need(args, 0, node, self.src), vocab.BREAKS[name])
+            lock = self.lock(argument(args, 0, node, self.src), vocab.BREAKS[name])
             self.emit(f"{name}({self.spelled(lock, args[0])});", depth, node)
             self.breaks(lock)
+            self.needs_held(name, lock, flow, node)
             return flow
         if name in vocab.STATEMENTS:
             rest = ", ".join(self.plain(a) for a in args)
@@ -612,12 +611,14 @@ class _Abstractor:
             lock = self.lock(args[0], "rwlock" if name.endswith(("_read", "_write"))
                              else "spin")
             if lock not in flow.held and lock not in self.unheld:
-                self.unheld[lock] = _entry(name, self.lock_text(lock),
+                self.unheld[lock] = entry_lock(name, self.lock_text(lock),
                                            f"{name}() at {self.at(node)}")
             return flow
-        if name in vocab.IGNORED:
+        if name in vocab.IGNORED or name in vocab.GUARDS:
             return flow
-        if name in vocab.GUARDS:
+        if vocab.is_declaring_macro(name) and not self.inlinable(name):
+            self.note(f"{name}() at {self.at(node)} left out: an upper-case macro (a "
+                      "declaration, an assertion or a trace point)")
             return flow
         if self.inlinable(name):
             return self.inline(name, args, flow, depth, node)
@@ -631,8 +632,8 @@ class _Abstractor:
         self.once("work();", depth, node)
         return flow
 
-    def reference(self, name: str, args: list[Node], flow: _Flow, depth: int,
-                  node: Node) -> _Flow:
+    def reference(self, name: str, args: list[Node], flow: Flow, depth: int,
+                  node: Node) -> Flow:
         datum = self.datum_of(args[0]) if args else None
         action = vocab.REFERENCES[name]
         if datum is None:
@@ -652,6 +653,12 @@ class _Abstractor:
             return flow
         self.emit(f"put({datum});", depth, node)
         return replace(flow, pins=flow.pins - {datum})
+
+    def needs_held(self, name: str, lock: str, flow: Flow, node: Node) -> None:
+        """A lock-break call on a lock no path here took: the function is entered with it."""
+        if lock not in flow.held and lock not in self.unheld:
+            self.unheld[lock] = entry_lock(name, self.lock_text(lock),
+                                           f"{name}() at {self.at(node)} breaks it")
 
     def inlinable(self, name: str) -> bool:
         """Whether ``name`` is a function of this file that takes, releases or breaks a
@@ -680,8 +687,8 @@ class _Abstractor:
                 return True
         return False
 
-    def inline(self, name: str, args: list[Node], flow: _Flow, depth: int,
-               node: Node) -> _Flow:
+    def inline(self, name: str, args: list[Node], flow: Flow, depth: int,
+               node: Node) -> Flow:
         definition = self.defined[name]
         if name in self.callers:
             raise self.src.error(node, f"{name}() calls itself: recursion is not inlined",
@@ -690,7 +697,7 @@ class _Abstractor:
             raise self.src.error(node, f"{name}() is more than {MAX_INLINE} calls deep",
                                  f"the abstraction inlines {MAX_INLINE} levels of calls; "
                                  "extract a function nearer the lock")
-        params = _parameters(definition, self.src)
+        params = parameters(definition, self.src)
         mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
         self.subst.append(mapping)
         self.fresh += 1
@@ -709,16 +716,22 @@ class _Abstractor:
         if any(line.text == f"goto {exit_label};" for line in self.out[start:]):
             self.emit(f"{exit_label}:", max(depth - 1, 0), node)
             self.emit("{ }", depth, node)
-            after = _join([after, self.labels.get(exit_label)])
+            after = join([after, self.labels.get(exit_label)])
         return after if after is not None else flow
 
     # ------------------------------------------------------------------ conditions
-    def condition(self, node: Node, flow: _Flow, depth: int) -> tuple[str, _Flow]:
+    def condition(self, node: Node, flow: Flow, depth: int) -> tuple[str, Flow]:
         """The scenario condition for the C guard ``node``, after the statements its
         dereferences and inlined calls become."""
+        for datum in compared(node, self.src, self.ident):
+            if datum in self.data and self.data[datum] in flow.held:
+                # Comparing the pointer itself with what the lock protects now is how
+                # kernel code revalidates it after a break: a fresh look.
+                self.note(f"{datum} compared at {self.at(node)}: a revalidation, read({datum})")
+                flow = self.access("read", datum, flow, depth, node)
         flow = self.uses(node, flow, depth)
-        whole = _strip(node)
-        called = _strip(whole.child_by_field_name("argument") or whole) if (
+        whole = strip(node)
+        called = strip(whole.child_by_field_name("argument") or whole) if (
             whole.type == "unary_expression" and self.src.text(whole).startswith("!")) else whole
         if called.type == "call_expression" and self.call_name(called) in vocab.STATEMENTS:
             flow = self.call(called, flow, depth)
@@ -735,8 +748,8 @@ class _Abstractor:
         fn = node.child_by_field_name("function")
         return self.src.text(fn) if fn is not None else ""
 
-    def guard(self, node: Node, flow: _Flow) -> str:
-        node = _strip(node)
+    def guard(self, node: Node, flow: Flow) -> str:
+        node = strip(node)
         if node.type == "binary_expression":
             op = self.src.text(node.child_by_field_name("operator") or node)
             if op in ("&&", "||"):
@@ -758,9 +771,11 @@ class _Abstractor:
             if kind is not None and (lock_op is None or lock_op[0] == "trylock"):
                 if kind == "":
                     return f"{name}()"
-                lock = self.lock(_need(args, 0, node, self.src), kind)
+                lock = self.lock(argument(args, 0, node, self.src), kind)
                 rest = "".join(f", {self.plain(a)}" for a in args[1:])
                 self.breaks(lock)
+                if name in vocab.BREAKS:
+                    self.needs_held(name, lock, flow, node)
                 return f"{name}({self.spelled(lock, args[0])}{rest})"
             if name in ("likely", "unlikely") and args:
                 return self.guard(args[0], flow)
@@ -769,27 +784,50 @@ class _Abstractor:
         return "*"
 
     # ------------------------------------------------------------------ control flow
-    def if_(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+    def if_(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         cond_node = node.child_by_field_name("condition")
         assert cond_node is not None
         cond, flow = self.condition(cond_node, flow, depth)
-        then_flow, else_flow = _branches(cond, flow, self.by_expr | {n: n for n in self.locks})
-        self.emit(f"if ({_bare(cond)}) {{", depth, node)
+        then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
         then_node = node.child_by_field_name("consequence")
-        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
         alt = node.child_by_field_name("alternative")
+        if then_node is not None and alt is None and has_label(then_node) \
+                and then_flow == else_flow:
+            return self.flattened(cond, then_node, flow, depth, node)
+        self.emit(f"if ({bare(cond)}) {{", depth, node)
+        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
         if alt is not None:
             inner = [c for c in alt.named_children if c.type != "comment"]
             self.emit("} else {", depth, alt)
-            after_else: _Flow | None = else_flow
+            after_else: Flow | None = else_flow
             for child in inner:
                 after_else = self.stmt(child, after_else, depth + 1)
         else:
             after_else = else_flow
         self.emit("}", depth, None)
-        return _join([after_then, after_else])
+        return join([after_then, after_else])
 
-    def loop(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+    def flattened(self, cond: str, body: Node, flow: Flow, depth: int,
+                  node: Node) -> Flow | None:
+        """``if (c) { ... label: ... }`` as ``if (!c) goto past; ... label: ...; past:``,
+        its body in the enclosing block: kernel code jumps to labels inside such a block
+        (``goto unlock_and_flush``), which the scenario language takes only in the same
+        block or an enclosing one."""
+        self.fresh += 1
+        past = f"if_{self.fresh}_done"
+        negated = "*" if cond == "*" else f"!({bare(cond)})"
+        self.emit(f"if ({negated}) {{", depth, node)
+        self.emit(f"goto {past};", depth + 1, node)
+        self.emit("}", depth, None)
+        self.labels[past] = flow
+        self.note(f"the block of the if at {self.at(node)} has labels that gotos jump to: its "
+                  "statements are written after a jump past them")
+        after = self.block(body, flow, depth)
+        self.emit(f"{past}:", max(depth - 1, 0), None)
+        self.emit("{ }", depth, None)
+        return join([after, flow])
+
+    def loop(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         body = node.child_by_field_name("body")
         cond_node = node.child_by_field_name("condition")
         if node.type == "for_statement":
@@ -805,41 +843,41 @@ class _Abstractor:
             return self.loop_body(node, body, head, cond_node, flow, depth, advance)
         if node.type == "do_statement":
             assert cond_node is not None
-            if self.src.text(_strip(cond_node)) == "0" and not _leaves_loop(body, self.src):
+            if self.src.text(strip(cond_node)) == "0" and not leaves_loop(body, self.src):
                 return self.stmt(body, flow, depth) if body is not None else flow
             self.emit("do {", depth, node)
-            self.loops.append(_Loop(flow.held))
+            self.loops.append(Loop(flow.held))
             after = self.stmt(body, flow, depth + 1) if body is not None else flow
             self.loops.pop()
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
-            self.emit(f"}} while ({_bare(cond)});", depth, cond_node)
-            return _join([after, flow])
+            self.emit(f"}} while ({bare(cond)});", depth, cond_node)
+            return join([after, flow])
         return self.loop_body(node, body, None, cond_node, flow, depth, None)
 
-    def advancer(self, update: Node) -> Callable[[_Flow, int], _Flow]:
-        def advance(flow: _Flow, depth: int) -> _Flow:
+    def advancer(self, update: Node) -> Callable[[Flow, int], Flow]:
+        def advance(flow: Flow, depth: int) -> Flow:
             return self.expression(update, flow, depth)
         return advance
 
     def loop_body(self, node: Node, body: Node | None, head: str | None,
-                  cond_node: Node | None, flow: _Flow, depth: int,
-                  advance: Callable[[_Flow, int], _Flow] | None) -> _Flow | None:
+                  cond_node: Node | None, flow: Flow, depth: int,
+                  advance: Callable[[Flow, int], Flow] | None) -> Flow | None:
         if head is None:
             assert cond_node is not None
-            cond = ("1" if _constant_true(cond_node, self.src)
+            cond = ("1" if constant_true(cond_node, self.src)
                     else self.condition(cond_node, flow, depth)[0])
-            head = "for (;;) {" if cond == "1" else f"while ({_bare(cond)}) {{"
+            head = "for (;;) {" if cond == "1" else f"while ({bare(cond)}) {{"
         self.emit(head, depth, node)
-        self.loops.append(_Loop(flow.held, advance))
+        self.loops.append(Loop(flow.held, advance))
         after = self.stmt(body, flow, depth + 1) if body is not None else flow
         if after is not None and advance is not None:
             after = advance(after, depth + 1)
         self.loops.pop()
         self.emit("}", depth, None)
-        return _join([flow, after])
+        return join([flow, after])
 
     def iterate(self, name: str, args: list[Node], macro: Node, body: Node,
-                flow: _Flow | None, depth: int) -> _Flow | None:
+                flow: Flow | None, depth: int) -> Flow | None:
         """``list_for_each_entry(pos, head, member) body`` as ``while (*)`` with the cursor
         ``pos`` read before the walk and after each advance."""
         if flow is None:
@@ -847,34 +885,34 @@ class _Abstractor:
         at = 2 if name.startswith("xa_for_each") else 1 if name.startswith("idr_for") else 0
         cursor = self.ident(self.src.text(args[at])) if len(args) > at and \
             args[at].type == "identifier" else ""
-        if cursor and not _dereferences(body, cursor, self.src, vocab.walks_objects(name)):
+        if cursor and not dereferences(body, cursor, self.src, vocab.walks_objects(name)):
             cursor = ""
         self.note(f"{name} at {self.at(macro)} became while (*)"
                   + (f" with the cursor {cursor} a datum" if cursor else ""))
         if cursor:
             flow = self.snapshot(cursor, flow, depth, macro)
 
-        def advance(f: _Flow, at: int) -> _Flow:
+        def advance(f: Flow, at: int) -> Flow:
             if not cursor or cursor not in self.data:
                 return f
             f = self.access("use", cursor, f, at, macro)
             return self.snapshot(cursor, f, at, macro)
 
         self.emit("while (*) {", depth, macro)
-        self.loops.append(_Loop(flow.held, advance))
+        self.loops.append(Loop(flow.held, advance))
         after = self.stmt(body, flow, depth + 1)
         if after is not None:
             after = advance(after, depth + 1)
         self.loops.pop()
         self.emit("}", depth, None)
-        return _join([flow, after])
+        return join([flow, after])
 
-    def switch(self, node: Node, flow: _Flow, depth: int) -> _Flow | None:
+    def switch(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         cond_node = node.child_by_field_name("condition")
         body = node.child_by_field_name("body")
         assert cond_node is not None and body is not None
         flow = self.uses(cond_node, flow, depth)
-        self.note(f"switch ({self.text(_strip(cond_node))}) at {self.at(node)} became a choice "
+        self.note(f"switch ({self.text(strip(cond_node))}) at {self.at(node)} became a choice "
                   "of its cases (if (*) ... else ...)")
         cases: list[list[Node]] = []
         default = False
@@ -898,22 +936,22 @@ class _Abstractor:
                                      "the next", "end each case with break, return or goto")
             for inner in stmts:
                 for n in walk(inner):
-                    if n.type == "break_statement" and _breaks_switch(n, case):
+                    if n.type == "break_statement" and breaks_switch(n, case):
                         raise self.src.error(n, "not understood: a break out of a switch "
                                              "from inside a case")
             cases.append(stmts)
-        flows: list[_Flow | None] = [] if default else [flow]
+        flows: list[Flow | None] = [] if default else [flow]
         self.cases(cases, default, flow, depth, node, flows)
-        return _join(flows)
+        return join(flows)
 
-    def cases(self, cases: list[list[Node]], default: bool, flow: _Flow, depth: int,
-              node: Node, flows: list[_Flow | None]) -> None:
+    def cases(self, cases: list[list[Node]], default: bool, flow: Flow, depth: int,
+              node: Node, flows: list[Flow | None]) -> None:
         """``cases`` as a chain of ``if (*) { case } else { the rest }``; with a default,
         the last case is the final else."""
         if not cases:
             return
         if default and len(cases) == 1:
-            after: _Flow | None = flow
+            after: Flow | None = flow
             for s in cases[0]:
                 after = self.stmt(s, after, depth)
             flows.append(after)
@@ -927,159 +965,3 @@ class _Abstractor:
             self.emit("} else {", depth, None)
             self.cases(cases[1:], default, flow, depth + 1, node, flows)
         self.emit("}", depth, None)
-
-
-# ---------------------------------------------------------------------- helpers
-def _strip(node: Node) -> Node:
-    while node.type == "parenthesized_expression" and node.named_children:
-        node = node.named_children[0]
-    return node
-
-
-def _bare(cond: str) -> str:
-    if cond.startswith("(") and cond.endswith(")") and cond.count("(") == 1 + cond[1:-1].count("("):
-        inner = cond[1:-1]
-        if inner.count("(") == inner.count(")"):
-            return inner
-    return cond
-
-
-def _branches(cond: str, flow: _Flow, locks: Mapping[str, str]) -> tuple[_Flow, _Flow]:
-    """The flows of the true and false branches: a trylock holds its lock on one of them."""
-    found = re.fullmatch(r"(!?)(?:raw_)?(?:spin|read|write)_trylock\w*\(([^,)]+)[^)]*\)", cond)
-    if found is None:
-        return flow, flow
-    taken = replace(flow, held=(*flow.held, locks[found[2]]))
-    return (flow, taken) if found[1] else (taken, flow)
-
-
-def _need(args: list[Node], k: int, node: Node, src: CSource) -> Node:
-    if len(args) <= k:
-        raise src.error(node, f"{src.text(node)}: missing its lock argument")
-    return args[k]
-
-
-def _reads_through(value: Node, src: CSource) -> bool:
-    """Whether assigning ``value`` reads memory through a pointer or a call: a field behind
-    ``->``, a dereference, or what a function returns."""
-    for n in walk(value):
-        if n.type == "field_expression" and "->" in src.text(n):
-            return True
-        if n.type == "pointer_expression" and src.text(n).startswith("*"):
-            return True
-        if n.type == "call_expression":
-            fn = n.child_by_field_name("function")
-            if fn is not None and vocab.is_cursor_start(src.text(fn)):
-                return True
-            if fn is not None and src.text(fn).endswith(("_entry", "_next", "_first")):
-                return True
-    return False
-
-
-def _dereferences(node: Node, var: str, src: CSource, passed: bool) -> bool:
-    """Whether ``node`` reads through ``var`` (or, with ``passed``, hands it to a call)."""
-    for n in walk(node):
-        if n.type in ("field_expression", "pointer_expression"):
-            arg = n.child_by_field_name("argument")
-            if arg is not None and arg.type == "identifier" and src.text(arg) == var:
-                return "->" in src.text(n) or src.text(n).startswith("*")
-        if passed and n.type == "argument_list" and any(
-                a.type == "identifier" and src.text(a) == var for a in n.named_children):
-            return True
-    return False
-
-
-def _iterator_definition(node: Node, src: CSource) -> tuple[str, Node, Node] | None:
-    """``(macro, cursor, body)`` when tree-sitter read an iteration macro with one argument
-    and a body (``for_each_possible_cpu(cpu) { ... }``) as an old-style function
-    definition, whose type is the macro's name and whose declarator is ``(cpu)``."""
-    if node.type != "function_definition":
-        return None
-    kind = node.child_by_field_name("type")
-    declarator = node.child_by_field_name("declarator")
-    body = node.child_by_field_name("body")
-    if (kind is None or declarator is None or body is None
-            or declarator.type != "parenthesized_declarator"
-            or not vocab.is_iterator(src.text(kind))):
-        return None
-    cursor = declarator.named_children[0] if declarator.named_children else declarator
-    return src.text(kind), cursor, body
-
-
-def _type_argument(node: Node, src: CSource) -> bool:
-    """Whether the error node ``node`` is the tag of a ``struct T`` argument of a macro
-    that takes a type (``list_first_entry(head, struct page, lru)``, ``container_of``),
-    which tree-sitter reads as the identifier ``struct`` followed by an error."""
-    before = node.prev_named_sibling
-    return (node.is_error and node.parent is not None and node.parent.type == "argument_list"
-            and before is not None and src.text(before) in ("struct", "union", "enum")
-            and all(c.type == "identifier" for c in node.named_children))
-
-
-def _is_deref(n: Node, src: CSource) -> bool:
-    """Whether ``n`` reads through a pointer: ``p->f`` or ``*p``."""
-    return ((n.type == "field_expression" and "->" in src.text(n))
-            or (n.type == "pointer_expression" and src.text(n).startswith("*")))
-
-
-def _constant_true(node: Node, src: CSource) -> bool:
-    return src.text(_strip(node)) in ("1", "true")
-
-
-def _parameters(definition: Node, src: CSource) -> list[str]:
-    declarator = definition.child_by_field_name("declarator")
-    while declarator is not None and declarator.type != "function_declarator":
-        declarator = declarator.child_by_field_name("declarator")
-    params = declarator.child_by_field_name("parameters") if declarator is not None else None
-    names: list[str] = []
-    for p in [] if params is None else params.named_children:
-        ident = ""
-        for n in walk(p):
-            if n.type == "identifier":
-                ident = src.text(n)
-        names.append(ident)
-    return names
-
-
-def _last_statement(node: Node) -> bool:
-    """Whether nothing of the function runs after ``node`` when it falls through: it is
-    last in its block, and so is every block and branch around it up to the body (a
-    return there needs no jump)."""
-    while node.parent is not None and node.parent.type != "function_definition":
-        parent = node.parent
-        if parent.type == "compound_statement":
-            rest = [c for c in parent.named_children if c.type != "comment"]
-            if rest[-1] != node:
-                return False
-        elif parent.type not in ("if_statement", "else_clause", "labeled_statement"):
-            return False
-        node = parent
-    return node.parent is not None
-
-
-def _leaves_loop(body: Node | None, src: CSource) -> bool:
-    """Whether a ``break`` or ``continue`` in ``body`` belongs to the loop around it (so
-    ``do { } while (0)`` cannot simply be its body)."""
-    if body is None:
-        return False
-    for n in walk(body):
-        if n.type in ("break_statement", "continue_statement"):
-            up = n.parent
-            while up is not None and up != body and up.type not in (
-                    "while_statement", "for_statement", "do_statement", "switch_statement"):
-                up = up.parent
-            if up == body or up is None or (n.type == "continue_statement"
-                                            and up.type == "switch_statement"):
-                return True
-    return False
-
-
-def _breaks_switch(node: Node, case: Node) -> bool:
-    """Whether the ``break`` at ``node`` leaves the switch of ``case`` (no loop between)."""
-    up = node.parent
-    while up is not None and up != case:
-        if up.type in ("while_statement", "for_statement", "do_statement", "switch_statement"):
-            return False
-        up = up.parent
-    return True
-

@@ -5,7 +5,9 @@ operation in any of the kernel's spellings stays itself (the scenario language t
 spelling, `model.spellings`); a lock-break primitive stays itself; a guard the model can
 evaluate stays itself, every other guard becomes ``*``; a reference helper becomes ``get`` or
 ``put``; a sleeping lock, which the scenario language does not model yet, is left out and
-said so; a list iteration macro becomes ``while (*)`` with its cursor a datum.
+said so; a list iteration macro becomes ``while (*)`` with its cursor a datum; a helper
+that takes a lock inside its argument (``xa_lock``, ``pte_offset_map_lock``) is the lock
+operation it wraps.
 
 >>> REFERENCES["__iget"], REFERENCES["put_page"]
 ('get', 'put')
@@ -13,11 +15,15 @@ said so; a list iteration macro becomes ``while (*)`` with its cursor a datum.
 ('lock', 'spin')
 >>> is_iterator("list_for_each_entry_safe")
 True
+>>> WRAPPERS["xa_lock_irq"].lock_expr("&mapping->i_pages")
+'&mapping->i_pages.xa_lock'
+
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from types import MappingProxyType
 
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
@@ -58,14 +64,15 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
     "refcount_dec_and_lock": "put",
     "xprt_pin_rqst": "get", "xprt_unpin_rqst": "put",
     "dget": "get", "dput": "put", "get_task_struct": "get", "put_task_struct": "put",
+    "get_bh": "get", "put_bh": "put", "brelse": "put", "__brelse": "put",
 })
 
 # Sleeping locks: not in the scenario language yet, so left out with this reason.
 SLEEPING: Mapping[str, str] = MappingProxyType({
     name: "a sleeping lock (mutex/rwsem), which the scenario language does not model yet"
     for name in ("mutex_lock", "mutex_unlock", "mutex_lock_interruptible",
-                 "mutex_lock_killable", "mutex_lock_nested", "down_read", "up_read",
-                 "down_write", "up_write", "down_read_killable", "down_write_killable",
+                 "mutex_lock_killable", "mutex_lock_nested", "mutex_lock_io", "down_read",
+                 "up_read", "down_write", "up_write", "down_read_killable", "down_write_killable",
                  "down_read_nested", "down_write_nested")
 })
 
@@ -82,9 +89,51 @@ _CURSOR_FIRST = frozenset({"rb_first", "rb_last", "rb_first_postorder", "rb_firs
                            "list_first_entry", "list_first_entry_or_null", "idr_get_next"})
 
 
+@dataclass(frozen=True)
+class Wrapper:
+    """A helper that is a lock operation on a lock inside its argument: `xa_lock(xa)` is
+    `spin_lock(&xa->xa_lock)`, `pte_offset_map_lock(mm, pmd, addr, &ptl)` is
+    `spin_lock(ptl)`. ``arg`` is the argument that names the object, ``field`` the lock in it
+    ("": the argument is the lock), ``extra`` the arguments the spelling also takes."""
+
+    spelling: str
+    arg: int = 0
+    field: str = ""
+    extra: tuple[int, ...] = ()
+
+    def lock_expr(self, arg: str) -> str:
+        """The lock expression for the argument text ``arg`` (no whitespace)."""
+        if not self.field:
+            return arg[1:] if arg.startswith("&") else arg
+        if arg.startswith("&"):
+            return f"&{arg[1:]}.{self.field}"
+        return f"&{arg}->{self.field}"
+
+
+def _wrappers() -> dict[str, Wrapper]:
+    table = {}
+    for prefix, field in (("xa", "xa_lock"), ("xas", "xa->xa_lock")):
+        for suffix in ("", "_irq", "_bh"):
+            table[f"{prefix}_lock{suffix}"] = Wrapper(f"spin_lock{suffix}", 0, field)
+            table[f"{prefix}_unlock{suffix}"] = Wrapper(f"spin_unlock{suffix}", 0, field)
+        table[f"{prefix}_lock_irqsave"] = Wrapper("spin_lock_irqsave", 0, field, (1,))
+        table[f"{prefix}_unlock_irqrestore"] = Wrapper("spin_unlock_irqrestore", 0, field, (1,))
+    table["pte_offset_map_lock"] = Wrapper("spin_lock", 3)
+    table["pte_unmap_unlock"] = Wrapper("spin_unlock", 1)
+    return table
+
+
+WRAPPERS: Mapping[str, Wrapper] = MappingProxyType(_wrappers())
+
+# Wrappers that may fail and then take nothing, returning NULL (the page table is gone).
+MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock"})
+
+
 def lock_operation(name: str) -> tuple[str, str] | None:
-    """``(what, kind)`` of a lock operation in any spelling: what is "lock", "unlock" or
-    "trylock", kind "spin" or "rwlock"; None for any other call."""
+    """``(what, kind)`` of a lock operation in any spelling or wrapper: what is "lock",
+    "unlock" or "trylock", kind "spin" or "rwlock"; None for any other call."""
+    if name in WRAPPERS:
+        name = WRAPPERS[name].spelling
     return _BASE_LOCK_OPS.get(base_name(name)) if (name in SPELLINGS
                                                    or name in _BASE_LOCK_OPS) else None
 
@@ -100,6 +149,17 @@ def walks_objects(name: str) -> bool:
     and array entries), not indices (`for_each_possible_cpu`, `for_each_node`)."""
     return "entry" in name or name.startswith(("list_", "hlist_", "llist_", "xa_", "idr_",
                                                "radix_tree_", "rbtree_"))
+
+
+def is_declaring_macro(name: str) -> bool:
+    """Whether the call ``name`` is an upper-case macro (``LIST_HEAD(dispose)``,
+    ``BUFFER_TRACE(bh, "queue")``, ``J_ASSERT(...)``): declarations, assertions and trace
+    points, which take no step the model keeps.
+
+    >>> is_declaring_macro("LIST_HEAD"), is_declaring_macro("list_del")
+    (True, False)
+    """
+    return name.isupper() and any(c.isalpha() for c in name)
 
 
 def is_cursor_start(name: str) -> bool:
