@@ -69,8 +69,12 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("fs/inodewalk.c", 96, "dispose_unused", "open-coded need_resched || spin_needbreak"),
         ("fs/inodewalk.c", 115, "count_revalidated",
          "open-coded need_resched || spin_needbreak"),
+        ("fs/journal.c", 40, "journal_checkpoint", "open-coded relock"),
+        ("fs/journal.c", 66, "journal_checkpoint_stale",
+         "open-coded need_resched || spin_needbreak"),
         ("kernel/flush.c", 35, "stat_flush_locked",
          "open-coded need_resched || spin_needbreak"),
+        ("mm/ptecopy.c", 33, "copy_entries", "open-coded need_resched || spin_needbreak"),
         ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
         ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),
         ("mm/zonebatch.c", 36, "free_batch", "open-coded need_resched || spin_needbreak"),
@@ -92,6 +96,14 @@ def test_the_xarray_lock_and_a_direct_contention_test() -> None:
         (26, "pcache_tag_all", "open-coded need_resched", "&xas"),
         (40, "pcache_count", "open-coded spin_is_contended", "&pc->stats_lock"),
     ]
+
+
+def test_a_round_that_a_guard_ends_and_a_goto_starts_again() -> None:
+    # table_clear takes and releases the lock every round, and nothing ends a round early.
+    assert _sites("mm/table.c") == [
+        (29, "table_copy", "open-coded need_resched || spin_needbreak", "&dst->lock"),
+    ]
+    assert _sites("mm/mmap.c") == [(17, "mm_age_range", "open-coded need_resched", "mm")]
 
 
 def test_irqsave_do_while_and_a_goto_loop_but_not_an_early_unlock() -> None:
@@ -226,14 +238,14 @@ def test_a_helper_handed_a_held_lock_is_checked_in_its_caller() -> None:
 
 
 def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
-    # The extractor does not know the xarray's lock: pcache_tag_all's scenario holds no lock,
-    # so its verdicts would say nothing about the break at line 26.
-    code, report = _scan(str(TREE / "mm/pagecache.c"), "--workers", "1")
-    assert code == 1
-    row = report["sites"][0]
-    assert (row["line"], row["status"], row["verdicts"]) == (26, "not checked", {})
-    assert row["why"].startswith("the scenario extracted from pcache_tag_all has no lock "
-                                 "break from line 26")
+    # The extractor does not know the mmap lock: mm_age_range's scenario holds no lock, so
+    # its verdicts would say nothing about the break at line 17.
+    code, report = _scan(str(TREE / "mm/mmap.c"), "--workers", "1")
+    assert code == 3
+    (row,) = report["sites"]
+    assert (row["line"], row["status"], row["verdicts"]) == (17, "not checked", {})
+    assert row["why"].startswith("the scenario extracted from mm_age_range has no lock "
+                                 "break from line 17")
 
 
 @pytest.fixture(scope="module")
@@ -322,16 +334,20 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("kernel/stats.c", 48, "stats_fold", "open-coded need_resched", "violated",
          "explicit"),
         ("kernel/stats.c", 73, "stats_sync", "open-coded relock", "violated", "explicit"),
-        # the extraction keeps split_should_yield() as a * guard, so a contender's wait is
-        # unbounded in the model although the kernel loop yields to it
-        ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "not checked",
-         ""),
-        # spin_is_contended() is kept as a * guard, as split_should_yield() below
+        ("mm/mmap.c", 17, "mm_age_range", "open-coded need_resched", "not checked", ""),
+        # breaks only when rescheduling is due: a contender may wait as long as it walks
+        ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "violated",
+         "explicit"),
+        # the extraction keeps spin_is_contended(), split_should_yield() and the batch count
+        # of table_copy as * guards, so a contender's wait is unbounded in the model although
+        # the kernel loops yield to it
         ("mm/pagecache.c", 40, "pcache_count", "open-coded spin_is_contended", "violated",
          "explicit"),
         ("mm/split.c", 31, "split_range", "open-coded need_resched || rwlock_needbreak",
          "violated", "explicit"),
         ("mm/split.c", 48, "split_refill", "open-coded relock", "violated", "explicit"),
+        ("mm/table.c", 29, "table_copy", "open-coded need_resched || spin_needbreak",
+         "violated", "explicit"),
         ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "incomplete", "explicit"),
         ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "incomplete",
          "explicit"),

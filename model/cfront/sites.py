@@ -14,7 +14,10 @@ These shapes are sites:
   loop may be in a caller of the same file;
 - an unguarded break (``open-coded relock``): an unlock inside a loop whose lock is taken
   again, by the same expression, before the loop goes on (section 10's open-coded break:
-  ``drop_pagecache_sb()``'s shape, dropping the list lock around work on a pinned entry).
+  ``drop_pagecache_sb()``'s shape, dropping the list lock around work on a pinned entry);
+- a round that a guard ends early: an unlock inside a loop that took the lock at the start of
+  the round, with a guard asked in between (``again: spin_lock(ptl); ... if (need_resched())
+  break; ... spin_unlock(ptl); cond_resched(); goto again;``, as page-table copies do).
 
 A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
 after it), an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) and an
@@ -261,6 +264,8 @@ def _call_site(source: CSource, call: Node, context: _File) -> Site | None:
             idiom = "open-coded " + " || ".join(guards)
         elif _relocked(call, context.lockers):
             idiom = "open-coded relock"
+        elif restarted := _restarted(call, context):
+            idiom = "open-coded " + " || ".join(restarted)
         else:
             return None
     else:
@@ -273,16 +278,42 @@ def _call_site(source: CSource, call: Node, context: _File) -> Site | None:
 def _relocked(unlock: Node, lockers: set[str]) -> bool:
     """Whether the lock ``unlock`` drops is taken again after it, before its loop ends (or,
     in a function called once per iteration, before the function ends)."""
+    _, end = _loop_span(unlock)
+    return any(unlock.end_byte <= n.start_byte < end for n in _takes(unlock, lockers))
+
+
+def _restarted(unlock: Node, context: _File) -> list[str]:
+    """The guards that end a hold early when the loop takes the lock ``unlock`` drops at the
+    start of each round (``again: spin_lock(ptl); ... if (need_resched()) break; ...
+    spin_unlock(ptl); cond_resched(); goto again;``): those asked between the taking and the
+    unlock."""
+    start, _ = _loop_span(unlock)
+    taken = [n.end_byte for n in _takes(unlock, context.lockers)
+             if start <= n.start_byte < unlock.start_byte]
+    if not taken:
+        return []
+    scope = _function_of(unlock)
+    asked = [n for n in walk(scope) if n.type == "call_expression"
+             and max(taken) <= n.start_byte < unlock.start_byte] if scope else []
+    return list(dict.fromkeys(g for n in asked for g in _guards_in(n, context.helpers)))
+
+
+def _takes(unlock: Node, lockers: set[str]) -> list[Node]:
+    """The calls of ``unlock``'s function that take the lock it drops (the same expression)."""
     lock = _argument_text(unlock)
-    end = _loop_end(unlock)
-    scope = unlock.parent
+    scope = _function_of(unlock)
+    if scope is None or not lock:
+        return []
+    return [n for n in walk(scope) if n.type == "call_expression"
+            and (base_name(_callee(n)) in LOCKS or _callee(n) in lockers)
+            and _argument_text(n) == lock]
+
+
+def _function_of(node: Node) -> Node | None:
+    scope = node.parent
     while scope is not None and not _is_function(scope):
         scope = scope.parent
-    if scope is None or not lock:
-        return False
-    return any(n.type == "call_expression" and unlock.end_byte <= n.start_byte < end
-               and (base_name(_callee(n)) in LOCKS or _callee(n) in lockers)
-               and _argument_text(n) == lock for n in walk(scope))
+    return scope
 
 
 def _argument_text(call: Node) -> str:
@@ -292,22 +323,24 @@ def _argument_text(call: Node) -> str:
     return "".join((named[0].text or b"").decode().split()) if named else ""
 
 
-def _loop_end(node: Node) -> int:
-    """Where the innermost loop around ``node`` ends: a C loop, an iteration macro's body,
-    the ``goto`` back to a label above it; the function's end when it has none."""
+def _loop_span(node: Node) -> tuple[int, int]:
+    """Where the innermost loop around ``node`` starts and ends: a C loop, an iteration
+    macro's body, a label and the ``goto`` back to it; the function when it has none."""
     child, parent = node, node.parent
     while parent is not None and not _is_function(parent):
         if parent.type in _LOOPS and child != parent.child_by_field_name("condition"):
-            return parent.end_byte
+            return parent.start_byte, parent.end_byte
         if _iterator_body(child):
-            return child.end_byte
+            return child.start_byte, child.end_byte
         if _iterator_definition(parent):
-            return parent.end_byte
+            return parent.start_byte, parent.end_byte
         child, parent = parent, parent.parent
     if parent is None:
-        return node.end_byte
+        return node.start_byte, node.end_byte
     back = _backward_gotos(node, parent)
-    return max(back) if back else parent.end_byte
+    if back:
+        return max(back)
+    return parent.start_byte, parent.end_byte
 
 
 def _guarding(call: Node, helpers: dict[str, list[str]]) -> list[str]:
@@ -383,9 +416,9 @@ def _iterator_body(statement: Node) -> bool:
             and any(n.is_missing for n in before.children))
 
 
-def _backward_gotos(node: Node, function: Node) -> list[int]:
-    """The ends of the ``goto``s that jump back over ``node`` to a label above it (a loop
-    made of a backward jump, kernel style ``goto again``)."""
+def _backward_gotos(node: Node, function: Node) -> list[tuple[int, int]]:
+    """Where each ``goto`` that jumps back over ``node`` to a label above it (a loop made of a
+    backward jump, kernel style ``goto again``) has its label, and where it ends."""
     labels: dict[bytes | None, int] = {}
     for n in walk(function):
         label = n.child_by_field_name("label")
@@ -396,7 +429,7 @@ def _backward_gotos(node: Node, function: Node) -> list[int]:
         label = n.child_by_field_name("label")
         if (n.type == "goto_statement" and label is not None and label.text in labels
                 and labels[label.text] <= node.start_byte < n.end_byte):
-            found.append(n.end_byte)
+            found.append((labels[label.text], n.end_byte))
     return found
 
 
