@@ -89,11 +89,6 @@ class Site:
     lock: str
     why: str = ""
 
-    @property
-    def where(self) -> str:
-        """``file:line:col`` of the site."""
-        return f"{self.path}:{self.line}:{self.col}"
-
 
 @dataclass(frozen=True)
 class _File:
@@ -171,10 +166,8 @@ def callers(source: CSource, name: str) -> list[str]:
 
 
 def _enclosing_name(node: Node) -> str | None:
-    parent = node.parent
-    while parent is not None and not _is_function(parent):
-        parent = parent.parent
-    return function_name(parent) if parent is not None else None
+    function = _function_of(node)
+    return function_name(function) if function is not None else None
 
 
 def _definitions(source: CSource) -> list[tuple[str, Node]]:
@@ -435,9 +428,7 @@ def _backward_gotos(node: Node, function: Node) -> list[tuple[int, int]]:
 
 def _enclosing(source: CSource, node: Node) -> tuple[str, str]:
     """The function around ``node``, or ``""`` and why there is none to extract."""
-    parent = node.parent
-    while parent is not None and not _is_function(parent):
-        parent = parent.parent
+    parent = _function_of(node)
     if parent is not None:
         name = function_name(parent)
         if name is not None:
