@@ -13,7 +13,7 @@ from rich.console import Console
 from rich.progress import Progress
 
 from lockbreak.cli import main
-from lockbreak.cli.scan import ScanOptions, SiteBudget, scan
+from lockbreak.cli.scanning import ScanOptions, SiteBudget, scan
 from model.cfront.parse import parse_file, parse_source
 from model.cfront.sites import find_sites
 
