@@ -203,6 +203,8 @@ def test_a_sleeping_lock_is_left_out_and_said_so() -> None:
      "spin_trylock() whose result is not tested"),
     ("static void g(spinlock_t *l) { spin_lock(l); g(l); }\nvoid f(spinlock_t *l) { g(l); }\n",
      "k.c:1:46", "g() calls itself: recursion is not inlined"),
+    ("int f(int x)\n{\n\treturn x + 1;\n}\n", "k.c:1:1",
+     "f() has nothing lock breaking needs: no lock, lock break or call"),
 ])
 def test_refusals_name_the_kernel_position(c: str, where: str, message: str) -> None:
     with pytest.raises(ScenarioError) as err:

@@ -185,6 +185,17 @@ def test_cli_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None
     gone = CliRunner().invoke(main, ["extract", "fs/none.c", "f"])
     assert gone.exit_code == 2
     assert "cannot read C file" in gone.stderr
+    side = tmp_path / "protect.toml"
+    side.write_text("[data]\ninode = 3\n")
+    wrong = CliRunner().invoke(main, ["extract", "fs/inodewalk.c", "walk_restart",
+                                      "--protect", str(side)])
+    assert wrong.exit_code == 2
+    assert wrong.stderr.startswith(f"error: {side}: a protection file has one table")
+    side.write_text('[data]\ninode = ""\n')
+    kept = CliRunner().invoke(main, ["extract", "fs/inodewalk.c", "walk_restart",
+                                     "--protect", str(side)])
+    assert kept.exit_code == 0
+    assert "read(inode)" not in kept.stdout
 
 
 def test_protection_file_overrides_the_inference(tmp_path: Path,

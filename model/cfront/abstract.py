@@ -120,11 +120,17 @@ def abstract(source: CSource, name: str, *,
         # Entered with locks its caller took: take them before the body, release after.
         walker = _Abstractor(source, dict(protect or {}), list(walker.unheld.values()))
         walker.body(body, definition)
+    if not any(line.text not in ("{ }", "}") for line in walker.out):
+        raise source.error(definition, f"{name}() has nothing lock breaking needs: no lock, "
+                           "lock break or call", "extract a function that takes a lock")
     return Abstraction(name, source.line(definition), walker.out, walker.locks, walker.data,
                        walker.contended, walker.notes, walker.inlined)
 
 
 class _Abstractor:
+    """One walk over a function's body, writing scenario code as it goes: what one path
+    knows travels as a `Flow`, the function's locks, data and notes accumulate here."""
+
     def __init__(self, source: CSource, protect: dict[str, str],
                  entry: list[Entry]) -> None:
         self.src = source
@@ -312,10 +318,10 @@ class _Abstractor:
         self.once(f"{what}({datum});", depth, node)
         return replace(flow, reads=flow.reads | {datum}) if what == "read" else flow
 
-    def uses(self, node: Node, flow: Flow, depth: int, skip: str = "") -> Flow:
+    def uses(self, node: Node, flow: Flow, depth: int) -> Flow:
+        """``use(X)`` for each datum ``node`` dereferences."""
         for datum in self.derefs(node):
-            if datum != skip:
-                flow = self.access("use", datum, flow, depth, node)
+            flow = self.access("use", datum, flow, depth, node)
         return flow
 
     def snapshot(self, var: str, flow: Flow, depth: int, node: Node) -> Flow:
@@ -494,6 +500,9 @@ class _Abstractor:
 
     def expression(self, node: Node, flow: Flow, depth: int) -> Flow:
         kind = node.type
+        if kind == "gnu_asm_expression":
+            self.note(f"asm at {self.at(node)} left out: it takes no lock")
+            return flow
         if kind == "comma_expression":
             for part in node.named_children:
                 flow = self.expression(part, flow, depth)
@@ -548,6 +557,7 @@ class _Abstractor:
                                          "as the whole condition of an if or a loop")
 
     def takes_part(self, call: Node) -> bool:
+        """Whether the call is one the abstraction translates (not just a work() step)."""
         fn = call.child_by_field_name("function")
         name = self.src.text(fn) if fn is not None else ""
         return bool(vocab.is_known(name) or self.inlinable(name))
@@ -622,7 +632,8 @@ class _Abstractor:
             return flow
         if self.inlinable(name):
             return self.inline(name, args, flow, depth, node)
-        self.no_lock_ops(args_node) if args_node is not None else None
+        if args_node is not None:
+            self.no_lock_ops(args_node)
         used = self.derefs(node)
         if used:
             return self.uses(node, flow, depth)
