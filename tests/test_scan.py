@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
@@ -14,6 +15,7 @@ from rich.progress import Progress
 
 from lockbreak.cli import main
 from lockbreak.cli.scanning import ScanOptions, SiteBudget, scan
+from lockbreak.report.scan import SCAN_SCHEMA_FILE
 from model.cfront.parse import parse_file, parse_source
 from model.cfront.sites import find_sites
 
@@ -279,6 +281,15 @@ def test_scan_json_rows_and_verdicts(vma_walk: tuple[int, dict[str, Any], Path])
     cex = report["sites"][2]["counterexample"]
     assert cex["property"] == "bounded_latency"
     assert cex["rerun"].endswith("range_fill.toml --property bounded_latency")
+
+
+def test_the_json_follows_its_schema(vma_walk: tuple[int, dict[str, Any], Path]) -> None:
+    _, report, out = vma_walk
+    schema = json.loads(SCAN_SCHEMA_FILE.read_text())
+    jsonschema.validate(report, schema)
+    assert json.loads((out / "results.json").read_text()) == report
+    _, unchecked = _scan(str(TREE / "drivers/walker.c"), "--workers", "1")
+    jsonschema.validate(unchecked, schema)
 
 
 def test_sarif_locations_are_kernel_lines(vma_walk: tuple[int, dict[str, Any], Path]) -> None:

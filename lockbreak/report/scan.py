@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 from html import escape
+from pathlib import Path
 from typing import Any
 
 from lockbreak.report.escape import markdown_block, markdown_code, markdown_fence, markdown_text
@@ -23,6 +24,7 @@ from lockbreak.report.stable import seconds
 from lockbreak.report.timeline import render_svg
 
 SCAN_SCHEMA = "lockbreak-scan/1"
+SCAN_SCHEMA_FILE = Path(__file__).with_name("schemas") / "scan-1.schema.json"
 NOT_CHECKED = "not checked"
 
 
