@@ -170,6 +170,7 @@ def render_markdown(report: ScanReport) -> str:
                   f"- site: {markdown_code(f'{row.file}:{row.line}:{row.col}')} "
                   f"({markdown_text(row.idiom)})",
                   f"- scenario: {markdown_code(row.scenario)}; rerun: {markdown_code(f.rerun)}",
+                  "", f"![timeline of {row.id}](timelines/{row.id}.svg)",
                   "", f"{fence}text", trace, fence, ""]
     return "\n".join(lines) + "\n"
 
