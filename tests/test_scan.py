@@ -292,6 +292,20 @@ def test_the_json_follows_its_schema(vma_walk: tuple[int, dict[str, Any], Path])
     jsonschema.validate(unchecked, schema)
 
 
+def test_markdown_and_html_show_every_site(vma_walk: tuple[int, dict[str, Any], Path]) -> None:
+    _, report, out = vma_walk
+    markdown = (out / "report.md").read_text()
+    page = (out / "index.html").read_text()
+    for row in report["sites"]:
+        assert f"vma_walk.c:{row['line']}` | {row['function']} |" in markdown
+        assert f"vma_walk.c:{row['line']}</code></td><td>{row['function']}</td>" in page
+    anchor = report["sites"][2]["file"].strip("/").replace("/", "-") + "-49"
+    assert f'<a id="{anchor}"></a>' in markdown and f'id="{anchor}"' in page
+    assert f"(timelines/{anchor}.svg)" in markdown
+    assert (out / "timelines" / f"{anchor}.svg").is_file()
+    assert "default-src 'none'" in page
+
+
 def test_sarif_locations_are_kernel_lines(vma_walk: tuple[int, dict[str, Any], Path]) -> None:
     _, _, out = vma_walk
     sarif = json.loads((out / "results.sarif").read_text())
