@@ -386,7 +386,7 @@ def test_the_live_bar_counts_files_sites_and_violations() -> None:
     console = Console(file=shown, force_terminal=True, width=100)
     files = [TREE / "drivers/held.c", TREE / "drivers/walker.c"]
     options = ScanOptions(tuple(p.as_posix() for p in files), None, SiteBudget(1000, None), 1)
-    with Progress(console=console) as progress:
+    with Progress(console=console, auto_refresh=False) as progress:
         report, _ = scan(options, files, progress)
     (task,) = progress.tasks
     assert (task.completed, task.total, task.description) == (2, 2, "2 sites, 0 violated")

@@ -118,7 +118,7 @@ def scan_cmd(paths: tuple[Path, ...], era: str | None, out: Path | None, as_json
     live = console.is_terminal
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                   TextColumn("files"), TimeElapsedColumn(), console=console, transient=True,
-                  disable=not live) as progress:
+                  auto_refresh=False, disable=not live) as progress:
         report, scenarios = scan(options, files, progress)
     if out is not None:
         try:

@@ -279,7 +279,8 @@ def _finding(scenario: Scenario, verdict: Verdict, site: Site, rerun: str) -> Fi
 def scan(options: ScanOptions, files: Sequence[Path], progress: Progress | None = None
          ) -> tuple[ScanReport, dict[str, str]]:
     """Scan ``files`` with ``options.workers`` processes; the report and every extracted
-    scenario (name -> TOML text)."""
+    scenario (name -> TOML text). ``progress``, made with ``auto_refresh=False`` so that no
+    thread runs while workers fork, is advanced and redrawn once per file."""
     started = time.monotonic()
     rows: list[SiteRow] = []
     scenarios: dict[str, str] = {}
@@ -293,6 +294,7 @@ def scan(options: ScanOptions, files: Sequence[Path], progress: Progress | None 
             failing = sum(r.status == "violated" for r in rows)
             progress.update(task, advance=1,
                             description=f"{len(rows)} sites, {failing} violated")
+            progress.refresh()
     code = _exit_code(rows, internal)
     era = options.era or DEFAULT_ERA
     inputs = {"files": [[p.as_posix(), hashlib.sha256(p.read_bytes()).hexdigest()]
@@ -309,6 +311,8 @@ def _results(options: ScanOptions, files: Sequence[Path]) -> Iterator[FileScan]:
     if options.workers <= 1 or len(names) <= 1:
         yield from (scan_file(name, options) for name in names)
         return
+    # Forked: the workers start with everything imported. No thread runs in this process
+    # when they fork (the live bar is redrawn by hand, see `scan`).
     with ProcessPoolExecutor(max_workers=options.workers) as pool:
         yield from pool.map(scan_file, names, [options] * len(names), chunksize=1)
 
