@@ -276,3 +276,42 @@ def test_a_break_of_a_lock_the_caller_took_makes_the_function_enter_holding_it()
     ]
     assert found.notes[0] == ("entered holding &kvm->mmu_lock (cond_resched_rwlock_write() at "
                               "k.c:4 breaks it): taken before the body and released after it")
+
+
+def test_a_labelled_walk_restarts_after_cond_resched_rwlock_write() -> None:
+    found = _abstract("""static void zap_stale(struct vm *vm)
+{
+	struct vm_page *pg, *tmp;
+	int batch = 0;
+
+restart:
+	list_for_each_entry_safe(pg, tmp,
+			&vm->active_pages, link) {
+		if (!page_is_stale(vm, pg))
+			break;
+		if (batch >= 10 && cond_resched_rwlock_write(&vm->map_lock)) {
+			batch = 0;
+			goto restart;
+		}
+		batch += zap_one(vm, pg);
+	}
+}
+""", "zap_stale")
+    assert _code(found) == [
+        "write_lock(&vm->map_lock);",
+        "restart:",
+        "read(pg);",
+        "while (*) {",
+        "    use(pg);",
+        "    if (*) {",
+        "        break;",
+        "    }",
+        "    if (* && cond_resched_rwlock_write(&vm->map_lock)) {",
+        "        goto restart;",
+        "    }",
+        "    use(pg);",
+        "    read(pg);",
+        "}",
+        "write_unlock(&vm->map_lock);",
+    ]
+    assert found.data == {"pg": "map_lock"}

@@ -155,11 +155,13 @@ class _Abstractor:
         self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
         self.fresh = 0
+        self.scopes: list[Node] = []
 
     def body(self, body: Node, definition: Node) -> None:
         """The function's body, between taking and releasing the locks it is entered
         holding."""
         self.function = function_name(definition) or ""
+        self.scopes = [body]
         flow = Flow()
         for entry in self.entry:
             lock = self.lock_named(entry.expr, entry.kind, definition)
@@ -217,7 +219,14 @@ class _Abstractor:
 
     # ------------------------------------------------------------------ names
     def ident(self, name: str) -> str:
+        """The caller's name for ``name`` inside an inlined callee (its argument)."""
         return self.subst[-1].get(name, name)
+
+    def local(self, name: str) -> str:
+        """The name the function being walked gives the caller's ``name`` (back through
+        the inlined callee's parameters)."""
+        back = {v: k for k, v in self.subst[-1].items()}
+        return back.get(name, name)
 
     def rename(self, node: Node) -> str:
         """The text of ``node`` with the inlined callee's parameters replaced by the
@@ -330,6 +339,9 @@ class _Abstractor:
             wanted = self.protect.get(var)
             if wanted == "" or (wanted is None and not flow.held):
                 return flow
+            if wanted is None and not dereferences(self.scopes[-1], self.local(var),
+                                                   self.src, True):
+                return flow         # a value, never followed: nothing can go stale
             if wanted is not None:
                 lock = self.by_expr.get(wanted) or (wanted if wanted in self.locks else None)
                 if lock is None:
@@ -353,8 +365,15 @@ class _Abstractor:
         k = 0
         while k < len(children):
             child = children[k]
-            macro = self.iterator_head(child)
+            labelled = self.labelled_iterator(child)
+            macro = self.iterator_head(labelled or child)
             if macro is not None:
+                if labelled is not None:
+                    # `restart: list_for_each_entry(...) { }`: the label, then the walk.
+                    name = self.src.text(child.child_by_field_name("label")
+                                         or child.named_children[0])
+                    flow = flow if flow is not None else self.labels.get(name, Flow())
+                    self.emit(f"{name}:", max(depth - 1, 0), child)
                 if k + 1 >= len(children):
                     raise self.src.error(child, f"{self.call_name(macro)} without a body")
                 args_node = macro.child_by_field_name("arguments")
@@ -374,6 +393,18 @@ class _Abstractor:
             flow = self.pending[1](flow)
         self.pending = None
         return flow
+
+    def labelled_iterator(self, node: Node) -> Node | None:
+        """The statement of a labelled iteration macro head (``again:
+        list_for_each_entry(...)``, whose body tree-sitter puts after the label's
+        statement), or None."""
+        if node.type != "labeled_statement":
+            return None
+        inner = [c for c in node.named_children[1:] if c.type != "comment"]
+        if len(inner) == 1 and inner[0].type == "expression_statement" and any(
+                c.is_missing for c in inner[0].children):
+            return inner[0]
+        return None
 
     def iterator_head(self, node: Node) -> Node | None:
         """The call of an iteration macro that tree-sitter read as a statement missing its
@@ -626,6 +657,9 @@ class _Abstractor:
             return flow
         if name in vocab.IGNORED or name in vocab.GUARDS:
             return flow
+        if name.startswith("trace_") and not self.inlinable(name):
+            self.note(f"{name}() at {self.at(node)} left out: a trace point")
+            return flow
         if vocab.is_declaring_macro(name) and not self.inlinable(name):
             self.note(f"{name}() at {self.at(node)} left out: an upper-case macro (a "
                       "declaration, an assertion or a trace point)")
@@ -720,7 +754,9 @@ class _Abstractor:
         start = len(self.out)
         body = definition.child_by_field_name("body")
         assert body is not None
+        self.scopes.append(body)
         after = self.block(body, flow, depth)
+        self.scopes.pop()
         self.stack.pop()
         self.callers.pop()
         self.subst.pop()
