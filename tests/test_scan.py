@@ -350,7 +350,7 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("drivers/walker.c", 16, "", "cond_resched_lock", "not checked", ""),
         ("fs/icache.c", 31, "icache_prune", "cond_resched_lock", "violated", "explicit"),
         ("fs/icache.c", 48, "icache_count_dirty", "open-coded need_resched || spin_needbreak",
-         "not checked", ""),
+         "incomplete", "explicit"),
         ("fs/lru.c", 25, "lru_yield", "open-coded need_resched || spin_needbreak", "violated",
          "explicit"),
         ("fs/lru.c", 50, "lru_shrink", "open-coded spin_needbreak", "violated", "explicit"),
