@@ -45,6 +45,7 @@ from lockbreak.cli.progress import ProgressBar, ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.scale import scale_options, scaling
+from lockbreak.cli.scan import scan_cmd
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
 from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, Status
@@ -408,3 +409,4 @@ main.add_command(prove_cmd)
 main.add_command(fuzz_cmd)
 main.add_command(export_cmd)
 main.add_command(extract_cmd)
+main.add_command(scan_cmd)
