@@ -275,8 +275,7 @@ def test_scan_json_rows_and_verdicts(vma_walk: tuple[int, dict[str, Any], Path])
         {"no_stale_use": "vacuous", "livelock_free": "incomplete"},
         {"no_stale_use": "vacuous", "livelock_free": "incomplete"},
         {"break_return_truth": "vacuous", "no_stale_use": "vacuous",
-         "no_spurious_break": "vacuous", "livelock_free": "incomplete",
-         "bounded_latency": "violated"},
+         "livelock_free": "incomplete", "bounded_latency": "violated"},
     ]
     cex = report["sites"][2]["counterexample"]
     assert cex["property"] == "bounded_latency"
