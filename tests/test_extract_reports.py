@@ -53,3 +53,5 @@ def test_results_and_sarif_name_kernel_lines(tmp_path: Path) -> None:
     assert kernel["physicalLocation"]["region"]["startLine"] == 53
     steps = found["codeFlows"][0]["threadFlows"][0]["locations"]
     assert steps[-1]["location"]["message"]["text"].endswith("[fs/inodewalk.c:53]")
+    html = (out / "index.html").read_text()
+    assert "<code>[fs/inodewalk.c:53]</code>" in html

@@ -133,7 +133,9 @@ def _counterexample(f: Finding) -> list[str]:
         mark = " ⟲ repeats from here" if step.repeats_from else ""
         changes = (f'<span class="changes">{escape("; ".join(step.changes))}</span>'
                    if step.changes else "")
-        out.append(f"<li{cls}>{escape(step.actor)}: {escape(step.text)}{mark}{changes}</li>")
+        source = f" <code>[{escape(step.kernel)}]</code>" if step.kernel else ""
+        out.append(f"<li{cls}>{escape(step.actor)}: {escape(step.text)}{source}{mark}{changes}"
+                   "</li>")
     out.append(f'</ol></div><p class="why">{escape(cex.why)}</p></section>')
     return out
 
