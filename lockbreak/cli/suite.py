@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 
 from lockbreak.atomic import replace_folder, write_atomically
-from lockbreak.cli.checking import Overrides, internal_error, load, run_scenario
-from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, internal_error, load
 from lockbreak.report import html, junit, markdown, sarif
 from lockbreak.report.escape import error_text
 from lockbreak.report.results import (
@@ -149,9 +149,9 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                       and (overrides.preempt or own.preempt) == own.preempt)
             try:
                 scenario = load(path, overrides)
-                run = run_scenario(scenario, properties=options.properties or None,
-                                   budget=budget, reporter=SilentReporter(),
-                                   symmetry=options.symmetry)
+                run = check_scenario(scenario, CheckRequest(
+                    properties=options.properties, budget=budget, overrides=overrides,
+                    symmetry=options.symmetry))
             except LockbreakError as err:
                 problems.append(Problem(file, _config(overrides, own.version), str(err), is_own))
                 continue
