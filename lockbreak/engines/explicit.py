@@ -55,9 +55,9 @@ from lockbreak.core import (
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.store import CompactStore, StateStore
+from lockbreak.engines.verdict import verdict
 
 Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
 
@@ -157,29 +157,16 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
     omission = search.omission()
     results = []
     for bit, kind in zip(bits, kinds, strict=True):
-        name = model.property_names[bit]
-        stats = Stats(len(search.store), search.transitions, search.depth, search.seconds)
-        if kind is PropertyKind.SAFETY and bit in search.hits:
-            result = CheckResult(name, Status.VIOLATED, search.safety_trace(bit), stats)
-            if omission is not None:
-                result.detail = f"shortest unless a state was missed: {omission}"
-        elif search.cut_short:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
-        elif kind is PropertyKind.CAN_FINISH and not storage.keeps_graph:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats,
-                                 detail=_needs_edges(storage))
-        elif kind is PropertyKind.CAN_FINISH and stuck is not None:
-            trace, agent = stuck
-            result = cannot_finish(model, name, trace, model.agents[agent], stats)
-            if omission is not None:
-                result.detail += f"; unless a state was missed: {omission}"
-        elif not search.witnessed >> bit & 1:
-            result = CheckResult(name, Status.VACUOUS, stats=stats,
-                                 detail="never violated, but its witness was never reached")
-        else:
-            result = CheckResult(name, Status.HOLDS, stats=stats)
+        hit = kind is PropertyKind.SAFETY and bit in search.hits
+        result = verdict(
+            model, model.property_names[bit], kind,
+            Stats(len(search.store), search.transitions, search.depth, search.seconds),
+            witnessed=bool(search.witnessed >> bit & 1),
+            violation=search.safety_trace(bit) if hit else None,
+            cut_short=search.cut_short,
+            no_graph="" if storage.keeps_graph else _needs_edges(storage), stuck=stuck)
         if omission is not None:
-            _qualify(result, omission, storage)
+            _qualify(result, kind, omission, storage)
         results.append(result)
     if on_obligations and search.stopped and interruption is not None:
         # analysed once the resumed search is done, on the whole graph
@@ -204,14 +191,20 @@ def _needs_graph(storage: Storage) -> str:
             "it with --store exact")
 
 
-def _qualify(result: CheckResult, omission: Omission, storage: Storage) -> None:
-    """A lossy store's verdict, with the probability that it skipped a state.
+def _qualify(result: CheckResult, kind: PropertyKind, omission: Omission,
+             storage: Storage) -> None:
+    """Qualify ``result`` by the probability that a lossy store skipped a state.
 
-    A violation found is real; no violation found is HOLDS (or VACUOUS) only while that
-    probability is at most ``storage.max_omission``.
+    A violation found is real (a safety counterexample is then shortest only unless a state
+    was missed); no violation found is HOLDS (or VACUOUS) only while that probability is at
+    most ``storage.max_omission``.
     """
     result.omission = omission.probability
-    if result.status is Status.HOLDS:
+    if result.status is Status.VIOLATED and kind is PropertyKind.SAFETY:
+        result.detail = f"shortest unless a state was missed: {omission}"
+    elif result.status is Status.VIOLATED and kind is PropertyKind.CAN_FINISH:
+        result.detail += f"; unless a state was missed: {omission}"
+    elif result.status is Status.HOLDS:
         if omission.probability <= storage.max_omission:
             result.detail = f"holds unless a state was missed: {omission}"
         else:

@@ -45,8 +45,8 @@ from lockbreak.core import (
 from lockbreak.engines import explicit
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.store import perm_index
+from lockbreak.engines.verdict import verdict
 
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
@@ -267,28 +267,23 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             "why": search.cut_short or shortest.cut_short,
             "interned": interned() if interned is not None else None}
     results = []
+    stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
     for bit, name, kind in zip(bits, names, kinds, strict=True):
-        stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
-        if kind is PropertyKind.CAN_FINISH and stuck is not None:
-            trace, agent = stuck
-            result = cannot_finish(model, name, trace, model.agents[agent], stats)
-        elif bit in shortest.hits and (shortest is not search or not por):
-            stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
-                          shortest.seconds)
-            result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
+        violation, violation_stats, detail = None, None, ""
+        if bit in shortest.hits and (shortest is not search or not por):
+            violation = shortest.trace(bit)
+            violation_stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
+                                    shortest.seconds)
         elif bit in search.hits:
             why = shortest.cut_short if shortest.stopped else "the budget ran out"
-            result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats,
-                                 detail=f"from the reduced search: {why} before a shortest "
-                                        "counterexample was confirmed")
-        elif search.cut_short:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
-        elif not search.witnessed >> bit & 1:
-            result = CheckResult(name, Status.VACUOUS, stats=stats,
-                                 detail="never violated, but its witness was never reached")
-        else:
-            result = CheckResult(name, Status.HOLDS, stats=stats)
-        results.append(result)
+            violation = search.trace(bit)
+            detail = (f"from the reduced search: {why} before a shortest counterexample was "
+                      "confirmed")
+        results.append(verdict(model, name, kind, stats,
+                               witnessed=bool(search.witnessed >> bit & 1),
+                               violation=violation, violation_stats=violation_stats,
+                               violation_detail=detail, cut_short=search.cut_short,
+                               stuck=stuck if kind is PropertyKind.CAN_FINISH else None))
     return results
 
 
