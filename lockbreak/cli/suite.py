@@ -195,15 +195,19 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
         eras=tuple(eras[name] for name in sorted(eras)),
         total_states=_total_states(findings),
         total_seconds=round(_total_seconds(findings), 3))
-    inputs = {"scenarios": [[s.file, s.sha256] for s in provenance.scenarios],
-              "eras": [[e.name, e.sha256] for e in provenance.eras],
-              "matrix": provenance.matrix, "properties": list(options.properties),
-              "engine": provenance.engine, "max_states": options.max_states,
-              "timeout": options.timeout, "symmetry": options.symmetry,
-              "version": provenance.lockbreak_version}
     configs = tuple(dict.fromkeys(f.config for f in findings))
-    return SuiteReport(report_id(inputs), provenance, tuple(findings), tuple(problems), code,
-                       configs)
+    return SuiteReport(report_id(_inputs(provenance, options)), provenance, tuple(findings),
+                       tuple(problems), code, configs)
+
+
+def _inputs(provenance: Provenance, options: SuiteOptions) -> dict[str, object]:
+    """What the report's ID is a digest of: everything that decides its verdicts."""
+    return {"scenarios": [[s.file, s.sha256] for s in provenance.scenarios],
+            "eras": [[e.name, e.sha256] for e in provenance.eras],
+            "matrix": provenance.matrix, "properties": list(options.properties),
+            "engine": provenance.engine, "max_states": options.max_states,
+            "timeout": options.timeout, "symmetry": options.symmetry,
+            "version": provenance.lockbreak_version}
 
 
 def _config(overrides: Overrides, own_version: str) -> str:

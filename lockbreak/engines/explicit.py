@@ -132,14 +132,7 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
     bits = [b for b in selected if b not in on_obligations]
     kinds = [model.property_kinds[b] for b in bits]
     graph = PropertyKind.CAN_FINISH in kinds
-    if symmetry:
-        needed = ["canonical", "canonical_perm"] if graph else ["canonical"]
-        missing = [name for name in needed if not callable(getattr(model, name, None))]
-        if missing:
-            raise LockbreakError(
-                f"symmetry needs model.{' and model.'.join(missing)}(), which "
-                f"{type(model).__name__} does not have; check without symmetry, or add them"
-                + (" (or leave out the CAN_FINISH properties)" if graph else ""))
+    _require_symmetry(model, symmetry, graph)
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
     search = _Search(model, safety, graph and storage.keeps_graph, symmetry, budget, reporter,
                      storage, interruption or Interruption())
@@ -153,6 +146,16 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         search.stopped, search.cut_short = True, f"interrupted ({interruption.requested()})"
     if interruption is not None and search.stopped:
         interruption.saved = search.snapshot(selected)
+    results = _on_states(model, bits, kinds, search, storage)
+    results += _on_obligations(model, on_obligations, search, storage, budget,
+                               stopped=search.stopped and interruption is not None)
+    return _ordered(model, results)
+
+
+def _on_states(model: Model[Any, Any], bits: Sequence[int], kinds: Sequence[PropertyKind],
+               search: _Search[Any, Any], storage: Storage) -> list[CheckResult]:
+    """The SAFETY and CAN_FINISH properties ``bits`` (of ``kinds``), from the search's
+    states, qualified by what a lossy store may have missed."""
     stuck = search.stuck() if search.graph and not search.cut_short else None
     omission = search.omission()
     results = []
@@ -168,15 +171,39 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         if omission is not None:
             _qualify(result, kind, omission, storage)
         results.append(result)
-    if on_obligations and search.stopped and interruption is not None:
-        # analysed once the resumed search is done, on the whole graph
-        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
-                                detail=search.cut_short) for b in on_obligations]
-    elif on_obligations and storage.lossy:
-        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
-                                detail=_needs_graph(storage)) for b in on_obligations]
-    elif on_obligations:
-        results += check_obligations(model, on_obligations, budget)
+    return results
+
+
+def _require_symmetry(model: Model[Any, Any], symmetry: bool, graph: bool) -> None:
+    """Refuse ``symmetry`` on a model without ``canonical`` (and, for CAN_FINISH properties,
+    ``canonical_perm``)."""
+    if not symmetry:
+        return
+    needed = ["canonical", "canonical_perm"] if graph else ["canonical"]
+    missing = [name for name in needed if not callable(getattr(model, name, None))]
+    if missing:
+        raise LockbreakError(
+            f"symmetry needs model.{' and model.'.join(missing)}(), which "
+            f"{type(model).__name__} does not have; check without symmetry, or add them"
+            + (" (or leave out the CAN_FINISH properties)" if graph else ""))
+
+
+def _on_obligations(model: Model[Any, Any], bits: Sequence[int], search: _Search[Any, Any],
+                    storage: Storage, budget: Budget, stopped: bool) -> list[CheckResult]:
+    """The FAIR and WORST properties ``bits``, analysed on the whole graph once the search is
+    done: undecided while a stopped search waits to be resumed, or in a lossy store."""
+    if not bits:
+        return []
+    if stopped:
+        return [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                            detail=search.cut_short) for b in bits]
+    if storage.lossy:
+        return [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                            detail=_needs_graph(storage)) for b in bits]
+    return check_obligations(model, bits, budget)
+
+
+def _ordered(model: Model[Any, Any], results: list[CheckResult]) -> list[CheckResult]:
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
 

@@ -218,12 +218,12 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
     canon = model.canonical if symmetry else None
     resume = interruption.resume if interruption is not None else None
     requested = interruption.requested if interruption is not None else None
+    if resume is not None and resume.get("plain") is not None:
+        return _on_plain_engine(model, names, budget, reporter, symmetry, interruption)
     began = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if resume is not None and resume.get("plain") is not None:
-            raise _TooWide
         if resume is not None and resume["symmetry"] != symmetry:
             raise LockbreakError(
                 f"the checkpoint was written by a search with symmetry {resume['symmetry']}, "
@@ -247,14 +247,8 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             if resume is not None and resume["second"] is not None:
                 shortest.restore(resume["second"])
             shortest.run()
-    except _TooWide:
-        plain = _part(interruption, resume and resume.get("plain"))
-        results = explicit.check(model, properties=names, budget=budget, reporter=reporter,
-                                 symmetry=symmetry, interruption=plain)
-        if interruption is not None and plain is not None and plain.saved is not None:
-            interruption.saved = {"plain": plain.saved, "why": next(
-                (r.detail for r in results if r.status is Status.INCOMPLETE), "interrupted")}
-        return results
+    except _TooWide:     # the ids outgrew 64-bit keys part way
+        return _on_plain_engine(model, names, budget, reporter, symmetry, interruption)
     finally:
         if collecting:
             gc.enable()
@@ -284,6 +278,20 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
                                violation=violation, violation_stats=violation_stats,
                                violation_detail=detail, cut_short=search.cut_short,
                                stuck=stuck if kind is PropertyKind.CAN_FINISH else None))
+    return results
+
+
+def _on_plain_engine(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
+                     symmetry: bool, interruption: Interruption | None) -> list[CheckResult]:
+    """``names`` decided by the plain engine, for a model whose ids no longer pack into 64-bit
+    keys; a stop leaves that engine's snapshot (``plain``), which a resume hands back to it."""
+    resume = interruption.resume if interruption is not None else None
+    plain = _part(interruption, resume and resume.get("plain"))
+    results = explicit.check(model, properties=names, budget=budget, reporter=reporter,
+                             symmetry=symmetry, interruption=plain)
+    if interruption is not None and plain is not None and plain.saved is not None:
+        interruption.saved = {"plain": plain.saved, "why": next(
+            (r.detail for r in results if r.status is Status.INCOMPLETE), "interrupted")}
     return results
 
 
