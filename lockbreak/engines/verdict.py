@@ -4,7 +4,7 @@ engine (plain, vectorised, parallel) climbs, written once.
 From the top: a violation found is VIOLATED, whatever else happened; a search cut short
 (budget, stop) is INCOMPLETE; a CAN_FINISH property the search kept too little to decide is
 INCOMPLETE; a CPU that can no longer finish is a CAN_FINISH violation; a property whose
-witness was never reached is VACUOUS; and only then HOLDS (docs/semantics.md section 9).
+witness was never reached is VACUOUS; and only then HOLDS (docs/semantics.md section 8).
 """
 
 from __future__ import annotations
