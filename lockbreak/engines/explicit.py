@@ -52,7 +52,7 @@ from lockbreak.core import (
     Trace,
     successors,
 )
-from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.checkpoint import Interruption, require_engine, require_same
 from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.liveness import check_obligations
@@ -379,17 +379,10 @@ class _Search(Generic[S, A]):
 
     def restore(self, saved: dict[str, Any], selected: Sequence[int]) -> None:
         """Continue from a `snapshot` of a search of the same model, properties and options."""
-        if saved.get("engine", ENGINE) != ENGINE:
-            raise LockbreakError(
-                f"the checkpoint was written by the {saved['engine']} engine, which --plain-bfs "
-                "does not use; resume without --plain-bfs, or start again without --resume")
+        require_engine(saved.get("engine", ENGINE), ENGINE)
         mine = self.snapshot(selected)
-        for key in ("properties", "storage", "symmetry", "graph"):
-            if saved.get(key) != mine[key]:
-                raise LockbreakError(
-                    f"the checkpoint was written by a search with {key} {saved.get(key)!r}, "
-                    f"this one has {mine[key]!r}; resume with the same options, or start "
-                    "again without --resume")
+        require_same({key: (saved.get(key), mine[key])
+                      for key in ("properties", "storage", "symmetry", "graph")})
         if saved["interned"] is not None:
             self.model.restore_interned(saved["interned"])  # type: ignore[attr-defined]
         self.store = saved["store"]

@@ -33,7 +33,6 @@ import numpy as np
 from lockbreak.core import (
     Budget,
     CheckResult,
-    LockbreakError,
     PropertyKind,
     Reporter,
     SilentReporter,
@@ -43,7 +42,7 @@ from lockbreak.core import (
     Trace,
 )
 from lockbreak.engines import explicit
-from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.checkpoint import Interruption, require_engine, require_same
 from lockbreak.engines.graph import first_stuck
 from lockbreak.engines.store import perm_index
 from lockbreak.engines.verdict import verdict
@@ -141,21 +140,17 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
                               symmetry=symmetry, interruption=interruption)
     resume = interruption.resume if interruption is not None else None
-    if resume is not None and resume.get("engine", explicit.ENGINE) != ENGINE:
-        raise LockbreakError(
-            "the checkpoint was written by the plain breadth-first engine (--plain-bfs); "
-            "resume with --plain-bfs, or start again without --resume")
+    if resume is not None:
+        require_engine(resume.get("engine", explicit.ENGINE), ENGINE)
     names = [n for n in model.property_names if properties is None or n in properties]
     kinds = {n: model.property_kinds[model.property_names.index(n)] for n in names}
     on_states = [n for n in names if kinds[n] in (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)]
     rest = [n for n in names if n not in on_states]
     graph = PropertyKind.CAN_FINISH in kinds.values()
     reduce = por and not graph and isinstance(model, Local)
-    if resume is not None and (resume["names"], resume["reduce"]) != (names, reduce):
-        raise LockbreakError(
-            f"the checkpoint was written by a search of {resume['names']} with partial-order "
-            f"reduction {'on' if resume['reduce'] else 'off'}; resume with the same options "
-            "(--property, --no-por), or start again without --resume")
+    if resume is not None:
+        require_same({"properties": (resume["names"], names),
+                      "partial-order reduction": (resume["reduce"], reduce)})
     results: list[CheckResult] = []
     if resume is not None and resume["done"] is not None:
         results = list(resume["done"])
@@ -224,11 +219,8 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if resume is not None and resume["symmetry"] != symmetry:
-            raise LockbreakError(
-                f"the checkpoint was written by a search with symmetry {resume['symmetry']}, "
-                f"this one has {symmetry}; resume with the same options, or start again "
-                "without --resume")
+        if resume is not None:
+            require_same({"symmetry": (resume["symmetry"], symmetry)})
         if resume is not None and resume["interned"] is not None:
             model.restore_interned(resume["interned"])
         search = _Search(model, safety, canon, budget, reporter, por, graph, requested)
