@@ -51,11 +51,11 @@ def check_property(scenario: str | Path, prop: str, engine: str = "explicit", *,
     if engine not in ENGINES:
         raise LockbreakError(f"engine {engine!r}: choose one of {', '.join(ENGINES)}")
     overrides = Overrides(version, lock, preempt)
-    randomly = (RandomOptions(budget=budget, seed=seed, steps=steps, database=None)
+    random_search = (RandomOptions(budget=budget, seed=seed, steps=steps, database=None)
                 if engine == "hypothesis" else None)
     request = CheckRequest(properties=(prop,), engine=engine, overrides=overrides,
                            budget=Budget(max_states=max_states, timeout=timeout),
-                           random=randomly)
+                           random=random_search)
     return check_scenario(load(Path(scenario), overrides), request)
 
 

@@ -119,9 +119,9 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], as_json: bool, tr
     if request.estimate_seconds is not None:
         _estimate(files, request, request.estimate_seconds, as_json)
     try:
-        checkpoints = Checkpoints(request.saving.path, request.saving.resume,
-                                  request.saving.max_memory)
-        if request.saving.resume is not None:
+        checkpoints = Checkpoints(request.checkpoint.path, request.checkpoint.resume,
+                                  request.checkpoint.max_memory)
+        if request.checkpoint.resume is not None:
             checkpoints.require_match({_key(load(f, request.overrides), request)
                                        for f in files})
     except LockbreakError as err:
@@ -130,7 +130,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], as_json: bool, tr
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
     written: set[Path] = set()
-    workers = Workers(request.spread)
+    workers = Workers(request.scale)
     for file in files:
         scenario: Scenario | None = None
         try:
@@ -189,12 +189,12 @@ def _check(scenario: Scenario, request: CheckRequest, checkpoints: Checkpoints,
     if request.engine != "explicit":
         with ProgressLine(enabled=not as_json and request.engine == "hypothesis") as line:
             return check_scenario(scenario, request, reporter=line)
-    saving = checkpoints.scenario(_key(scenario, request), f"scenario '{scenario.name}'")
+    entry = checkpoints.scenario(_key(scenario, request), f"scenario '{scenario.name}'")
     with checkpoints, ProgressBar(enabled=not as_json) as bar:
-        run = check_scenario(scenario, request, reporter=bar, checkpoint=saving,
+        run = check_scenario(scenario, request, reporter=bar, checkpoint=entry,
                              workers=workers)
-    if saving.stopped:
-        path = request.saving.path
+    if entry.stopped:
+        path = request.checkpoint.path
         click.echo(f"checkpoint written to {path}; continue with --resume {path}", err=True)
     return run
 

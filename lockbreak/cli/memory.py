@@ -25,7 +25,7 @@ import click
 from lockbreak.core import LockbreakError
 from lockbreak.engines.compaction import STORE_KINDS, Storage
 from lockbreak.engines.estimate import Estimate
-from lockbreak.pipeline.request import DEFAULT_CHECKPOINT, Saving
+from lockbreak.pipeline.request import DEFAULT_CHECKPOINT, CheckpointOptions
 from model.scenario.types import Scenario
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -46,7 +46,7 @@ class MemoryOptions:
 
     storage: Storage
     estimate_seconds: float | None
-    saving: Saving
+    checkpoint: CheckpointOptions
 
 
 def memory_options(command: F) -> F:
@@ -169,7 +169,7 @@ def memory_choice(engine: str, *, store: str, bitstate_bits: int | None,
                              "--bitstate-memory, or a larger --max-memory if the machine has it")
     return MemoryOptions(Storage(store, log2_bits, bitstate_hashes, max_omission),
                          estimate_seconds if estimate else None,
-                         Saving(checkpoint, resume, budget))
+                         CheckpointOptions(checkpoint, resume, budget))
 
 
 def estimate_record(scenario: Scenario, found: Estimate) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 Every option of ``check`` reaches the pipeline through `check_request`, one typed parameter
 per option, which hands each group of them to the module that owns it (`memory_choice`,
-`spread_choice`, `random_options`), each refusing the options that do not apply to the
+`scale_choice`, `random_options`), each refusing the options that do not apply to the
 engine chosen, and returns the request the rest of the command reads.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 from lockbreak.cli.hypothesis_check import random_options
 from lockbreak.cli.memory import memory_choice
-from lockbreak.cli.scale import spread_choice
+from lockbreak.cli.scale import scale_choice
 from lockbreak.core import Budget, LockbreakError
 from lockbreak.pipeline.request import CheckRequest, Overrides
 
@@ -34,15 +34,15 @@ def check_request(*, props: tuple[str, ...], version: str | None, lock: str | No
         bitstate_hashes=bitstate_hashes, max_omission=max_omission, estimate=estimate,
         estimate_seconds=estimate_seconds, checkpoint=checkpoint, resume=resume,
         max_memory=max_memory)
-    spread = spread_choice(engine, workers, ray_address, swarm_size)
-    if spread.active and (memory.storage.lossy or memory.saving.resume is not None):
+    scale = scale_choice(engine, workers, ray_address, swarm_size)
+    if scale.active and (memory.storage.lossy or memory.checkpoint.resume is not None):
         raise LockbreakError("--workers, --ray and --swarm keep every state exactly and do "
                              "not resume: leave out --store and --resume, or the spreading")
-    randomly = random_options(engine, max_states, seed, budget, steps, no_swarm, database,
+    random_search = random_options(engine, max_states, seed, budget, steps, no_swarm, database,
                               no_db)
     return CheckRequest(
         properties=props, budget=Budget(max_states=max_states, timeout=timeout),
         engine=engine, overrides=Overrides(version, lock, preempt, timing),
         symmetry=not no_symmetry, por=not no_por, vectorised=not plain_bfs,
-        storage=memory.storage, depth=depth, random=randomly, spread=spread,
-        saving=memory.saving, estimate_seconds=memory.estimate_seconds)
+        storage=memory.storage, depth=depth, random=random_search, scale=scale,
+        checkpoint=memory.checkpoint, estimate_seconds=memory.estimate_seconds)

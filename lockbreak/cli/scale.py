@@ -1,7 +1,7 @@
 """``check --workers N``, ``--ray [ADDRESS]`` and ``--swarm N``: the explicit search spread out.
 
-`scale_options` adds the options to ``check``; `spread_choice` turns them into the request's
-`Spread` (the workers themselves are `lockbreak.pipeline.spread.Workers`).
+`scale_options` adds the options to ``check``; `scale_choice` turns them into the request's
+`ScaleOptions` (the workers themselves are `lockbreak.pipeline.spread.Workers`).
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any, TypeVar
 import click
 
 from lockbreak.core import LockbreakError
-from lockbreak.pipeline.request import Spread
+from lockbreak.pipeline.request import ScaleOptions
 from lockbreak.pipeline.spread import LOCAL_RAY
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,11 +37,11 @@ def scale_options(command: F) -> F:
     return command
 
 
-def spread_choice(engine: str, workers: int | None, ray_address: str | None,
-                  swarm_size: int | None) -> Spread:
-    """``--workers``, ``--ray`` and ``--swarm`` as the request's `Spread`; they are bad input
+def scale_choice(engine: str, workers: int | None, ray_address: str | None,
+                  swarm_size: int | None) -> ScaleOptions:
+    """``--workers``, ``--ray`` and ``--swarm`` as the request's `ScaleOptions`; they are bad input
     with another engine."""
-    chosen = Spread(workers, ray_address, swarm_size)
+    chosen = ScaleOptions(workers, ray_address, swarm_size)
     address = chosen.ray_address
     if address and address != LOCAL_RAY and (address.endswith(".toml") or Path(address).exists()):
         raise LockbreakError(f"--ray took {address!r} as the cluster's address; write "

@@ -10,10 +10,29 @@ through ``check --json`` ``diff``) and `lockbreak.testing` go through it.
 
 from lockbreak.pipeline.check import check_scenario, internal_error, load, unfinished_run
 from lockbreak.pipeline.engines import Engine, choose_engine
-from lockbreak.pipeline.request import CheckRequest, Overrides, RandomOptions, Saving, Spread
+from lockbreak.pipeline.request import (
+           CheckpointOptions,
+           CheckRequest,
+           Overrides,
+           RandomOptions,
+           ScaleOptions,
+)
 from lockbreak.pipeline.spread import Workers
 from lockbreak.pipeline.verdicts import ScenarioRun, Verdict
 
-__all__ = ["CheckRequest", "Engine", "Overrides", "RandomOptions", "Saving", "ScenarioRun",
-           "Spread", "Verdict", "Workers", "check_scenario", "choose_engine",
-           "internal_error", "load", "unfinished_run"]
+__all__ = [
+           "CheckRequest",
+           "CheckpointOptions",
+           "Engine",
+           "Overrides",
+           "RandomOptions",
+           "ScaleOptions",
+           "ScenarioRun",
+           "Verdict",
+           "Workers",
+           "check_scenario",
+           "choose_engine",
+           "internal_error",
+           "load",
+           "unfinished_run",
+]

@@ -108,7 +108,7 @@ def check_scenario(scenario: Scenario, request: CheckRequest, *,
             scenario, world, names, request.budget, request.random, reporter)
         return assemble(scenario, model, names, results, requested=requested,
                         coverage=coverage)
-    own = workers or Workers(request.spread)
+    own = workers or Workers(request.scale)
     try:
         found = {}
         for phase in phases:

@@ -45,9 +45,9 @@ def choose_engine(request: CheckRequest, model: object) -> Engine:
         return Engine.Z3
     if request.engine == "hypothesis":
         return Engine.RANDOM
-    if request.spread.swarm_size:
+    if request.scale.swarm_size:
         return Engine.SWARM
-    if request.spread.active:
+    if request.scale.active:
         return Engine.PARALLEL
     if request.vectorised and not request.storage.lossy and frontier.serves(model):
         return Engine.VECTORISED

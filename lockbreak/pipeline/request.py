@@ -78,7 +78,7 @@ class RandomOptions:
 
 
 @dataclass(frozen=True)
-class Spread:
+class ScaleOptions:
     """How an exhaustive search is spread out: ``workers`` processes (or Ray actors at
     ``ray_address``) sharing one breadth-first search, or a swarm of ``swarm_size``
     diversified searches."""
@@ -93,7 +93,7 @@ class Spread:
 
 
 @dataclass(frozen=True)
-class Saving:
+class CheckpointOptions:
     """Where a stopped search is saved (``path``), the file it resumes from (``resume``), and
     the resident memory, in bytes, past which it stops as on Ctrl-C (None: no budget)."""
 
@@ -108,7 +108,7 @@ class CheckRequest:
 
     ``properties`` empty means every property of the catalogue. ``engine`` is the one the
     user named (`ENGINES`); `lockbreak.pipeline.engines.choose_engine` turns it, the store,
-    ``vectorised`` and ``spread`` into the engine that runs. ``depth`` bounds the z3 engine,
+    ``vectorised`` and ``scale`` into the engine that runs. ``depth`` bounds the z3 engine,
     ``random`` configures the random search (required with ``engine="hypothesis"``), and
     ``estimate_seconds``, when set, asks for an estimate of the state space instead of a
     check.
@@ -124,8 +124,8 @@ class CheckRequest:
     storage: Storage = field(default_factory=Storage)
     depth: int = DEFAULT_DEPTH
     random: RandomOptions | None = None
-    spread: Spread = field(default_factory=Spread)
-    saving: Saving = field(default_factory=Saving)
+    scale: ScaleOptions = field(default_factory=ScaleOptions)
+    checkpoint: CheckpointOptions = field(default_factory=CheckpointOptions)
     estimate_seconds: float | None = None
 
     def __post_init__(self) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 from lockbreak.core import Budget, CheckResult, LockbreakError, Reporter
 from lockbreak.engines import parallel, swarm
 from lockbreak.engines.parallel import ProcessPool
-from lockbreak.pipeline.request import Overrides, Spread
+from lockbreak.pipeline.request import Overrides, ScaleOptions
 from model.kernel import KernelModel
 from model.lockstep import LockstepKernelModel, kernel_model
 from model.scenario.load import load_scenario
@@ -40,34 +40,34 @@ def rebuild_model(path: str, overrides: Overrides, params: dict[str, int] | None
 class Workers:
     """The workers of one command's spread-out checks, opened on first use."""
 
-    def __init__(self, spread: Spread) -> None:
-        self.spread = spread
+    def __init__(self, scale: ScaleOptions) -> None:
+        self.scale = scale
         self._pool: Any = None
 
     def check(self, scenario: Scenario, overrides: Overrides, model: KernelModel, *,
               budget: Budget, reporter: Reporter, symmetry: bool) -> list[CheckResult]:
-        """``model``'s properties, by the swarm or the parallel search as ``spread`` asks."""
+        """``model``'s properties, by the swarm or the parallel search as ``scale`` asks."""
         timing = "lockstep" if isinstance(model, LockstepKernelModel) else "interleaving"
         factory = functools.partial(
             rebuild_model, str(scenario.path), overrides, dict(scenario.params) or None,
             scenario.sha256, tuple(model.property_names), timing)
-        if self.spread.swarm_size:
+        if self.scale.swarm_size:
             return swarm.check(model, factory, self._runner(), self._size(),
-                               self.spread.swarm_size, budget=budget)
+                               self.scale.swarm_size, budget=budget)
         return parallel.check(model, factory, self._open(), budget=budget,
                               reporter=reporter, symmetry=symmetry)
 
     def _size(self) -> int:
-        return self.spread.workers or 2
+        return self.scale.workers or 2
 
     def _connect(self) -> None:
         from lockbreak.engines.ray_engine import connect
-        address = self.spread.ray_address
+        address = self.scale.ray_address
         connect(None if address == LOCAL_RAY else address)
 
     def _open(self) -> Any:
         if self._pool is None:
-            if self.spread.ray_address:
+            if self.scale.ray_address:
                 from lockbreak.engines.ray_engine import RayPool
                 self._connect()
                 self._pool = RayPool(self._size())
@@ -76,7 +76,7 @@ class Workers:
         return self._pool
 
     def _runner(self) -> swarm.Runner:
-        if self.spread.ray_address:
+        if self.scale.ray_address:
             from lockbreak.engines.ray_engine import run_swarm
             self._connect()
             return run_swarm
