@@ -50,9 +50,9 @@ REPO = Path(__file__).resolve().parent.parent
 def measure(n: int, mode: str) -> dict[str, Any]:
     """Decide the n-CPU scenario's FAIR properties (every property for ``all``) under
     ``mode``."""
-    from lockbreak.cli.checking import Overrides, load, run_scenario
-    from lockbreak.core import Budget, PropertyKind, SilentReporter
+    from lockbreak.core import PropertyKind
     from lockbreak.engines import explicit, fair_graph
+    from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
     from model.kernel import KernelModel
     from model.world import build_world
     from properties.catalogue import of_kind, specs
@@ -65,8 +65,7 @@ def measure(n: int, mode: str) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
     if mode == "all":
-        results = [v.result for v in run_scenario(scenario, properties=None, budget=Budget(),
-                                                  reporter=SilentReporter()).verdicts]
+        results = [v.result for v in check_scenario(scenario, CheckRequest()).verdicts]
     elif mode == "plain":
         results = explicit.check(model)
     else:

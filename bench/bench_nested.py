@@ -73,8 +73,7 @@ KINDS = {
 
 def measure(n: int, kind: str, repeat: int, timing: str) -> dict[str, Any]:
     """Check the n-CPU scenario in this process and return its figures."""
-    from lockbreak.cli.checking import Overrides, load, run_scenario
-    from lockbreak.core import Budget, SilentReporter
+    from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
     from properties.catalogue import CATALOGUE
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -84,7 +83,7 @@ def measure(n: int, kind: str, repeat: int, timing: str) -> dict[str, Any]:
     names = [p.name for p in CATALOGUE if p.kind.value in KINDS[kind]]
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.perf_counter()
-    run = run_scenario(scenario, properties=names, budget=Budget(), reporter=SilentReporter())
+    run = check_scenario(scenario, CheckRequest(properties=tuple(names)))
     seconds = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # The largest graph explored (bounded_* are measured on a separate lockstep graph).

@@ -28,11 +28,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from bench_nested import scenario_text
 
-from lockbreak.cli.checking import Overrides, load
-from lockbreak.cli.scale import rebuild_model
 from lockbreak.core import PropertyKind
 from lockbreak.engines import explicit, parallel
 from lockbreak.engines.parallel import ProcessPool
+from lockbreak.pipeline import Overrides, load
+from lockbreak.pipeline.spread import rebuild_model
 from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import CATALOGUE, specs

@@ -45,9 +45,9 @@ MODES = ("plain", "frontier", "sym", "por", "sym+por")
 
 def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
     """Check the n-CPU scenario's safety properties (and deadlock_free) under ``mode``."""
-    from lockbreak.cli.checking import Overrides, load
     from lockbreak.core import PropertyKind
     from lockbreak.engines import explicit, frontier
+    from lockbreak.pipeline import Overrides, load
     from model.kernel import KernelModel
     from model.world import build_world
     from properties.catalogue import of_kind, specs

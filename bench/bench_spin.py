@@ -46,9 +46,9 @@ from pathlib import Path
 
 from bench_nested import scenario_text
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.cli.spin import PanOptions, check_with_spin
 from lockbreak.core import LockbreakError, PropertyKind
+from lockbreak.pipeline import Overrides, load
 from model.constructs import first_unmodelled
 from model.promela import promela_model
 from model.world import build_world

@@ -32,10 +32,10 @@ from typing import Any
 
 import z3
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import Budget, PropertyKind, Status
 from lockbreak.engines import bmc
 from lockbreak.engines.explicit import check as explicit_check
+from lockbreak.pipeline import Overrides, load
 from model.constructs import first_unmodelled
 from model.kernel import KernelModel
 from model.symbolic import SymbolicKernel

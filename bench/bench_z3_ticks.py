@@ -25,12 +25,12 @@ from typing import Any
 
 import z3
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import Status
 from lockbreak.engines import bmc
 from lockbreak.engines.bmc_ticks import check_worst
 from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.liveness import ticks_open_now
+from lockbreak.pipeline import Overrides, load
 from model.constructs import first_unmodelled
 from model.lockstep import LockstepKernelModel
 from model.scenario.load import load_scenario

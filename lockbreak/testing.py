@@ -24,15 +24,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockbreak.cli.checking import Overrides, ScenarioRun, load, run_scenario
-from lockbreak.cli.hypothesis_check import (
-    DEFAULT_STEPS,
-    RandomOptions,
-    coverage_text,
-    run_scenario_random,
-)
-from lockbreak.core import Budget, CheckResult, LockbreakError, SilentReporter, Status
+from lockbreak.core import Budget, CheckResult, LockbreakError, Status
+from lockbreak.pipeline import CheckRequest, Overrides, RandomOptions, ScenarioRun, load
+from lockbreak.pipeline.check import check_scenario
+from lockbreak.pipeline.request import DEFAULT_STEPS
 from lockbreak.report.checklist import verdict_line
+from lockbreak.report.coverage import coverage_lines
 from lockbreak.report.traces import explain, render_trace
 
 ENGINES = ("explicit", "hypothesis")
@@ -47,19 +44,19 @@ def check_property(scenario: str | Path, prop: str, engine: str = "explicit", *,
 
     ``version``, ``lock`` and ``preempt`` override the scenario's ``[kernel]`` as on the
     command line. ``budget`` (runs, ``"200"``, or seconds, ``"5s"``), ``seed`` and ``steps``
-    are the random search's (`lockbreak.cli.hypothesis_check.RandomOptions`; no example
+    are the random search's (`lockbreak.pipeline.RandomOptions`; no example
     database, so a test gives the same answer every time); ``max_states`` and ``timeout``
     bound the explicit engine.
     """
     if engine not in ENGINES:
         raise LockbreakError(f"engine {engine!r}: choose one of {', '.join(ENGINES)}")
-    loaded = load(Path(scenario), Overrides(version, lock, preempt))
-    limits = Budget(max_states=max_states, timeout=timeout)
-    if engine == "hypothesis":
-        options = RandomOptions(budget=budget, seed=seed, steps=steps, database=None)
-        return run_scenario_random(loaded, properties=[prop], budget=limits,
-                                   reporter=SilentReporter(), options=options)
-    return run_scenario(loaded, properties=[prop], budget=limits, reporter=SilentReporter())
+    overrides = Overrides(version, lock, preempt)
+    random_search = (RandomOptions(budget=budget, seed=seed, steps=steps, database=None)
+                if engine == "hypothesis" else None)
+    request = CheckRequest(properties=(prop,), engine=engine, overrides=overrides,
+                           budget=Budget(max_states=max_states, timeout=timeout),
+                           random=random_search)
+    return check_scenario(load(Path(scenario), overrides), request)
 
 
 def assert_holds(scenario: str | Path, prop: str, engine: str = "explicit",
@@ -69,7 +66,7 @@ def assert_holds(scenario: str | Path, prop: str, engine: str = "explicit",
     run = check_property(scenario, prop, engine, **options)  # type: ignore[arg-type]
     result = run.verdicts[0].result
     names = run.model.property_names
-    witnessed = _witness_reached(run, prop)
+    witnessed = run.witness_reached(prop)
     if engine == "hypothesis":
         passed = result.status is Status.INCOMPLETE and prop in names and witnessed
     else:
@@ -95,22 +92,14 @@ def assert_violated(scenario: str | Path, prop: str, engine: str = "explicit", *
     return result
 
 
-def _witness_reached(run: ScenarioRun, prop: str) -> bool:
-    coverage = getattr(run, "coverage", None)
-    names = run.model.property_names
-    return (coverage is not None and prop in names
-            and bool(coverage.witnessed >> names.index(prop) & 1))
-
-
 def _explain(run: ScenarioRun, expectation: str) -> str:
     """What was expected, the verdict line, the coverage and any counterexample."""
     verdict = run.verdicts[0]
     result = verdict.result
     lines = [f"{expectation} in {run.scenario.path} ({run.label}), got {result.status}:",
              verdict_line(result, None, None)]
-    text = coverage_text(run)
-    if text:
-        lines.append(text)
+    if run.coverage is not None:
+        lines += coverage_lines(run.model, run.coverage)
     if result.trace is not None:
         headline = f"{result.property} violated in {len(result.trace)} steps"
         lines.append(render_trace(verdict.model, result.trace, headline,

@@ -7,17 +7,15 @@ import functools
 from collections.abc import Iterator
 from pathlib import Path
 
-from lockbreak.cli.checking import Overrides, load, run_scenario
-from lockbreak.cli.scale import rebuild_model
 from lockbreak.core import (
-    Budget,
     CheckResult,
     PropertyKind,
-    SilentReporter,
     Status,
     Trace,
     successors,
 )
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
+from lockbreak.pipeline.spread import rebuild_model
 from model.kernel import KernelModel
 from model.lockstep import LockstepKernelModel
 
@@ -26,11 +24,11 @@ SCENARIOS = sorted((ROOT / "scenarios").glob("*.toml"))
 
 
 def models(path: Path) -> Iterator[tuple[KernelModel, functools.partial, list[CheckResult]]]:
-    """Each model `run_scenario` checks for ``path`` (the scenario's timing, and lockstep for
+    """Each model `check_scenario` checks for ``path`` (the scenario's timing, and lockstep for
     the WORST properties), a factory that rebuilds it in a worker, and the sequential
     explicit engine's results on it."""
     scenario = load(path, Overrides())
-    run = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    run = check_scenario(scenario, CheckRequest())
     by_model: dict[int, tuple[KernelModel, list[CheckResult]]] = {}
     for verdict in run.verdicts:
         by_model.setdefault(id(verdict.model), (verdict.model, []))[1].append(verdict.result)
@@ -60,7 +58,7 @@ def replays(model: KernelModel, trace: Trace, prop: str) -> bool:
 def assert_agree(model: KernelModel, expected: list[CheckResult], got: list[CheckResult],
                  where: str) -> None:
     """Same verdicts; same counterexample lengths; the same state count where the whole
-    space was explored (but for fairness with interchangeable CPUs, which `run_scenario`
+    space was explored (but for fairness with interchangeable CPUs, which `check_scenario`
     decides on the symmetry quotient and the parallel engines on the whole graph); every
     counterexample replays."""
     assert [r.property for r in got] == [r.property for r in expected], where

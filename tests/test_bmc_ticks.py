@@ -21,12 +21,12 @@ from click.testing import CliRunner
 from helpers import load_scenario_text, scenario_toml
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import CheckResult, Status
 from lockbreak.engines.bmc import EncodingError
 from lockbreak.engines.bmc_ticks import check_worst
 from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import ticks_open_at_end, ticks_open_now
+from lockbreak.pipeline import Overrides, load
 from model.lockstep import LockstepKernelModel
 from model.symbolic_lockstep import SymbolicLockstepKernel
 from model.world import build_world

@@ -659,7 +659,7 @@ def test_console_script_output_does_not_depend_on_the_hash_seed(
 @pytest.fixture
 def crashes_on_v2_6_12(monkeypatch: pytest.MonkeyPatch) -> None:
     """Make building the model of any v2.6.12 scenario raise, as a bug in lockbreak would."""
-    import lockbreak.cli.checking as checking
+    import lockbreak.pipeline.check as checking
 
     real = checking.build_world
 

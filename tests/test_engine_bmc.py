@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 import z3
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import PropertyKind, Status
 from lockbreak.engines.bmc import EncodingError, check
+from lockbreak.pipeline import Overrides, load
 from lockbreak.report.traces import render_trace
 from model.constructs import first_unmodelled
 from model.kernel import Action, KernelModel

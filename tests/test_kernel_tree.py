@@ -15,10 +15,10 @@ import pytest
 from click.testing import CliRunner
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import Overrides, load, run_scenario
 from lockbreak.cli.kernel_tree import build
 from lockbreak.cli.unified_diff import apply_hunks, apply_patches, read_patch
-from lockbreak.core import Budget, ScenarioError, SilentReporter
+from lockbreak.core import ScenarioError
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 from model.cfront.primitives import closest_era, era_from_tree
 from model.eras import get_era
 
@@ -54,7 +54,7 @@ def outcome(path: Path, tree: Path | None, preempt: str | None = None, version: 
     scenario = load(path, Overrides(version=version, preempt=preempt))
     if tree is not None:
         scenario = era_from_tree(tree, get_era(version)).under(scenario)
-    checked = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    checked = check_scenario(scenario, CheckRequest())
     return [(v.result.property, v.result.status.value, v.result.worst, v.result.stats.states)
             for v in checked.verdicts]
 
@@ -363,9 +363,8 @@ def test_an_ifdef_inside_a_body_follows_the_scenario(tmp_path: Path, preempt: st
         "if (!IS_ENABLED(CONFIG_PREEMPTION)) {\n    return 0;\n}\n")
     path = ROOT / "scenarios" / "zone-batch-needbreak-v5.17.toml"
     scenario = load(path, Overrides(preempt=preempt))
-    ours = run_scenario(tree.under(scenario), properties=None, budget=Budget(),
-                        reporter=SilentReporter())
-    bundled = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    ours = check_scenario(tree.under(scenario), CheckRequest())
+    bundled = check_scenario(scenario, CheckRequest())
     assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
             == [(v.result.status, v.result.worst, v.result.stats.states)
                 for v in bundled.verdicts])
@@ -421,9 +420,8 @@ def test_a_primitive_split_between_header_and_scheduler(tmp_path: Path, preempt:
     assert origin.where == "t/include/linux/sched.h:16, t/kernel/sched/core.c:95"
     path = ROOT / "scenarios" / "irqsave-break-v6.11.toml"
     scenario = load(path, Overrides(preempt=preempt))
-    ours = run_scenario(tree.under(scenario), properties=None, budget=Budget(),
-                        reporter=SilentReporter())
-    bundled = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    ours = check_scenario(tree.under(scenario), CheckRequest())
+    bundled = check_scenario(scenario, CheckRequest())
     assert ([(v.result.status, v.result.worst, v.result.stats.states) for v in ours.verdicts]
             == [(v.result.status, v.result.worst, v.result.stats.states)
                 for v in bundled.verdicts])

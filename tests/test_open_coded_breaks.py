@@ -14,9 +14,9 @@ from test_promela import lockbreak_run, needs_spin, spin_run
 from test_symbolic import explicit_successors, relation_solver, symbolic_successors
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import PropertyKind, Status
 from lockbreak.engines.bmc import check
+from lockbreak.pipeline import Overrides, load
 from model.compile import BuildConfig, LockInfo, open_coded_breaks
 from model.eras import get_era
 from model.events import Event

@@ -12,8 +12,8 @@ import pytest
 from click.testing import CliRunner
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import Overrides, load, run_scenario
-from lockbreak.core import Budget, SilentReporter, Status
+from lockbreak.core import Status
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 
 SCENARIOS = Path(__file__).resolve().parent.parent / "scenarios"
 
@@ -23,8 +23,7 @@ FOOTER = ('"""\n[locks]\nB = "spin"\n[[cpu]]\n'
 
 
 def verdicts(path: Path) -> dict[str, Status]:
-    run = run_scenario(load(path, Overrides()), properties=None, budget=Budget(),
-                       reporter=SilentReporter())
+    run = check_scenario(load(path, Overrides()), CheckRequest())
     return {v.result.property: v.result.status for v in run.verdicts}
 
 

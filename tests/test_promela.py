@@ -24,9 +24,9 @@ from helpers import NESTED_CPU0, NESTED_CPU1, load_scenario_text, scenario_toml
 from test_broken_variants import VARIANTS, Variant
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import Overrides, load, run_scenario
 from lockbreak.cli.spin import PanOptions, SpinRun, check_with_spin
-from lockbreak.core import Budget, LockbreakError, SilentReporter, Status
+from lockbreak.core import LockbreakError, Status
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 from model.constructs import first_unmodelled
 from model.promela import exported, promela_model
 from model.scenario.load import find_scenarios
@@ -58,8 +58,7 @@ PUBLIC = [path for path in find_scenarios([REPO / "scenarios"]) if exportable(pa
 
 def lockbreak_run(scenario: Scenario) -> tuple[dict[str, Status], int]:
     """The explicit engine's verdicts and states, without symmetry reduction (as SPIN)."""
-    run = run_scenario(scenario, properties=NAMES, budget=Budget(), reporter=SilentReporter(),
-                       symmetry=False)
+    run = check_scenario(scenario, CheckRequest(properties=tuple(NAMES), symmetry=False))
     return ({v.result.property: v.result.status for v in run.verdicts},
             max(v.result.stats.states for v in run.verdicts))
 

@@ -326,7 +326,7 @@ def test_a_folder_holding_other_files_is_not_replaced(tmp_path: Path) -> None:
 
 def test_a_crash_in_one_scenario_is_a_problem_and_the_report_is_written(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, schema: dict) -> None:
-    import lockbreak.cli.checking as checking
+    import lockbreak.pipeline.check as checking
 
     real = checking.build_world
 

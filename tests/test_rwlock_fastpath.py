@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.engines.explicit import check
+from lockbreak.pipeline import Overrides, load
 from model.kernel import KernelModel
 from model.locks import NOBODY, RWLOCK
 from model.world import build_world

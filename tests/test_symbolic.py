@@ -16,7 +16,7 @@ from types import MappingProxyType
 import pytest
 import z3
 
-from lockbreak.cli.checking import Overrides, load
+from lockbreak.pipeline import Overrides, load
 from model.kernel import KernelModel
 from model.locks import Outcome
 from model.symbolic import SymbolicKernel

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import z3
 
-from lockbreak.cli.checking import Overrides, load
+from lockbreak.pipeline import Overrides, load
 from model.lockstep import LockstepKernelModel
 from model.symbolic_lockstep import SymbolicLockstepKernel
 from model.world import build_world

@@ -12,8 +12,7 @@ from click.testing import CliRunner
 from helpers import load_scenario_text
 
 from lockbreak.cli import main
-from lockbreak.cli.checking import run_scenario
-from lockbreak.core import Budget, SilentReporter
+from lockbreak.pipeline import CheckRequest, check_scenario
 from model.world import build_world
 
 NESTED = '''name = "nested-work"
@@ -44,7 +43,7 @@ spin_lock(C); spin_lock(B); {work} spin_unlock(B); spin_unlock(C);
 def verdicts(tmp_path: Path, era: str, work: str) -> list[tuple]:
     scenario = load_scenario_text(tmp_path, NESTED.format(era=era, work=work),
                                   filename=f"{era}-{len(work)}.toml")
-    run = run_scenario(scenario, properties=None, budget=Budget(), reporter=SilentReporter())
+    run = check_scenario(scenario, CheckRequest())
     return [(v.result.property, v.result.status, v.result.stats.states, v.result.worst,
              len(v.result.trace) if v.result.trace else None) for v in run.verdicts]
 

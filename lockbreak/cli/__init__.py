@@ -17,38 +17,36 @@ from typing import Any
 import click
 
 from lockbreak.atomic import write_atomically
-from lockbreak.cli.checking import (
-    Overrides,
-    ScenarioRun,
-    internal_error,
-    load,
-    run_scenario,
-    unfinished_run,
-)
 from lockbreak.cli.checkpointing import Checkpoints, scenario_key
 from lockbreak.cli.diff import diff_cmd
 from lockbreak.cli.export import export_cmd
 from lockbreak.cli.extract import extract_cmd
 from lockbreak.cli.fuzz import fuzz_cmd
 from lockbreak.cli.guard import GuardedGroup
-from lockbreak.cli.hypothesis_check import (
-    coverage_fields,
-    coverage_text,
-    random_options,
-    run_scenario_random,
-    search_options,
-)
+from lockbreak.cli.hypothesis_check import coverage_fields, coverage_text, search_options
 from lockbreak.cli.kernel_tree import kernel_tree_choice, kernel_tree_options, with_tree
 from lockbreak.cli.latency import latency_cmd
-from lockbreak.cli.memory import estimate_record, estimate_scenario, memory_choice, memory_options
+from lockbreak.cli.memory import estimate_record, memory_options
 from lockbreak.cli.progress import ProgressBar, ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
-from lockbreak.cli.scale import scale_options, scaling
+from lockbreak.cli.request import check_request
+from lockbreak.cli.scale import scale_options
 from lockbreak.cli.scan import scan_cmd
 from lockbreak.cli.suite import suite_cmd
-from lockbreak.cli.symbolic import invariant_lines, run_scenario_z3
-from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, Status
+from lockbreak.cli.symbolic import invariant_lines
+from lockbreak.core import EXIT_INTERNAL, LockbreakError, Status
+from lockbreak.pipeline import (
+    CheckRequest,
+    Overrides,
+    ScenarioRun,
+    Workers,
+    check_scenario,
+    internal_error,
+    load,
+    unfinished_run,
+)
+from lockbreak.pipeline.check import estimate_scenario
 from lockbreak.report.checklist import verdict_line
 from lockbreak.report.escape import error_text, terminal_text
 from lockbreak.report.results import worst_case
@@ -111,71 +109,42 @@ def main() -> None:
 @memory_options
 @scale_options
 @kernel_tree_options
-def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | None,
-              lock: str | None, preempt: str | None, timing: str | None, engine: str,
-              depth: int, as_json: bool,
-              max_states: int | None, timeout: float | None, no_symmetry: bool,
-              plain_bfs: bool, no_por: bool, trace_dir: Path, **search: Any) -> None:
+def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], as_json: bool, trace_dir: Path,
+              **options: Any) -> None:
     """Check every scenario in PATHS (files, or folders of *.toml) for every interleaving."""
     unknown = [p for p in props if p not in KNOWN]
     if unknown:
         _bad_input(f"--property {unknown[0]}: unknown property; known: {', '.join(KNOWN)}")
     try:
         files = find_scenarios(paths)
-        tree = kernel_tree_choice(search, version)
-        version = tree.version if tree is not None else version
-        memory = memory_choice(engine, search)
-        spread = scaling(engine, search)
-        if spread.active and (memory.storage.lossy or memory.resume is not None):
-            raise LockbreakError("--workers, --ray and --swarm keep every state exactly and do "
-                                 "not resume: leave out --store and --resume, or the spreading")
-        randomly = random_options(engine, max_states, **search)
+        tree = kernel_tree_choice(options, options["version"])
+        if tree is not None:
+            options["version"] = tree.version
+        request = check_request(props=props, **options)
     except LockbreakError as err:
         _bad_input(error_text(err))
-    overrides = Overrides(version, lock, preempt, timing)
-    budget = Budget(max_states=max_states, timeout=timeout)
-    if memory.estimate:
-        _estimate(files, overrides, props, not no_symmetry, memory.estimate_seconds, as_json)
-
-    def key(scenario: Scenario) -> str:
-        return scenario_key(scenario, overrides.as_dict(), props, memory.storage,
-                            not no_symmetry, budget)
+    if request.estimate_seconds is not None:
+        _estimate(files, request, request.estimate_seconds, as_json)
     try:
-        checkpoints = Checkpoints(memory.checkpoint, memory.resume, memory.max_memory)
-        if memory.resume is not None:
-            checkpoints.require_match({key(load(f, overrides)) for f in files})
+        checkpoints = Checkpoints(request.checkpoint.path, request.checkpoint.resume,
+                                  request.checkpoint.max_memory)
+        if request.checkpoint.resume is not None:
+            checkpoints.require_match({_key(load(f, request.overrides), request)
+                                       for f in files})
     except LockbreakError as err:
         _bad_input(error_text(err))
     bad_input, interrupted, crashed = False, False, False
     runs: list[ScenarioRun] = []
     records: list[dict[str, Any]] = []
     written: set[Path] = set()
+    workers = Workers(request.scale)
     for file in files:
         scenario: Scenario | None = None
         try:
-            scenario = with_tree(tree, load(file, overrides))
-            if engine == "explicit" and not randomly:
-                saving = checkpoints.scenario(key(scenario), f"scenario '{scenario.name}'")
-                with checkpoints, ProgressBar(enabled=not as_json) as bar:
-                    run = run_scenario(scenario, properties=props or None, budget=budget,
-                                       reporter=bar, symmetry=not no_symmetry,
-                                       storage=memory.storage, checkpoint=saving,
-                                       fast=not plain_bfs, por=not no_por,
-                                       checker=spread.checker(scenario, overrides))
-                if saving.stopped:
-                    click.echo(f"checkpoint written to {memory.checkpoint}; continue with "
-                               f"--resume {memory.checkpoint}", err=True)
-                interrupted = bool(checkpoints.stop)
-            elif engine == "z3":
-                run = run_scenario_z3(scenario, properties=props or None, depth=depth,
-                                      timeout=timeout)
-            else:
-                with ProgressLine(enabled=not as_json) as progress:
-                    assert randomly is not None
-                    run = run_scenario_random(scenario, properties=props or None,
-                                              budget=budget, reporter=progress,
-                                              options=randomly)
-            found = _records(run, trace_dir, overrides, written)
+            scenario = with_tree(tree, load(file, request.overrides))
+            run = _check(scenario, request, checkpoints, workers, as_json)
+            interrupted = bool(checkpoints.stop)
+            found = _records(run, trace_dir, request.overrides, written)
         except KeyboardInterrupt:
             # What was checked so far is printed, and its traces are already on disk.
             interrupted = True
@@ -192,8 +161,8 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
                 crashed = _crashed(file, err, records)
                 continue
             # The search's memory is released with the exception; its state cannot be saved.
-            run = unfinished_run(scenario, props or None, OUT_OF_MEMORY)
-            found = _records(run, trace_dir, overrides, written)
+            run = unfinished_run(scenario, request.properties, OUT_OF_MEMORY)
+            found = _records(run, trace_dir, request.overrides, written)
         except Exception as err:     # a bug: reported for this scenario, the others go on
             crashed = _crashed(file, err, records)
             continue
@@ -203,7 +172,7 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
             _print_run(run, records)
         if interrupted:
             break
-    spread.close()
+    workers.close()
     code = _exit_code(runs, bad_input, interrupted, crashed)
     if as_json:
         results = [r for r in records if "error" not in r]
@@ -214,14 +183,36 @@ def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], version: str | No
     sys.exit(code)
 
 
-def _estimate(files: list[Path], overrides: Overrides, props: tuple[str, ...], symmetry: bool,
-              seconds: float, as_json: bool) -> None:
+def _key(scenario: Scenario, request: CheckRequest) -> str:
+    """The checkpoint entry of ``scenario`` under ``request``."""
+    return scenario_key(scenario, request.overrides.as_dict(), request.properties,
+                        request.storage, request.symmetry, request.budget)
+
+
+def _check(scenario: Scenario, request: CheckRequest, checkpoints: Checkpoints,
+           workers: Workers, as_json: bool) -> ScenarioRun:
+    """One scenario's run, with its progress shown; an exhaustive search is saved to the
+    checkpoint file when stopped, and resumed from it."""
+    if request.engine != "explicit":
+        with ProgressLine(enabled=not as_json and request.engine == "hypothesis") as line:
+            return check_scenario(scenario, request, reporter=line)
+    entry = checkpoints.scenario(_key(scenario, request), f"scenario '{scenario.name}'")
+    with checkpoints, ProgressBar(enabled=not as_json) as bar:
+        run = check_scenario(scenario, request, reporter=bar, checkpoint=entry,
+                             workers=workers)
+    if entry.stopped:
+        path = request.checkpoint.path
+        click.echo(f"checkpoint written to {path}; continue with --resume {path}", err=True)
+    return run
+
+
+def _estimate(files: list[Path], request: CheckRequest, seconds: float, as_json: bool) -> None:
     """``check --estimate``: each scenario's estimated number of states; exits."""
     out = []
     try:
         for file in files:
-            scenario = load(file, overrides)
-            found = estimate_scenario(scenario, props or None, symmetry, seconds)
+            scenario = load(file, request.overrides)
+            found = estimate_scenario(scenario, request, seconds)
             out.append(estimate_record(scenario, found))
             if not as_json:
                 click.echo(f"{scenario.name}: {found}")

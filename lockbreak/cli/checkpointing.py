@@ -5,7 +5,7 @@ One file holds an entry per interrupted scenario, keyed by a hash of the scenari
 every option that changes what is explored (overrides, properties, store, symmetry,
 ``--max-states``), the lockbreak version and the era definitions, so that a checkpoint never
 resumes another question or another checker's answer to it. An entry holds, per
-phase of `lockbreak.cli.checking.run_scenario` (the scenario's own timing, then lockstep),
+phase of `lockbreak.pipeline.check.check_scenario` (the scenario's own timing, then lockstep),
 either the finished results or the snapshot of the stopped search, each with the kernel
 model's interned tables that give its states their meaning. Each save merges this run's entries
 into those already in the file, under a lock, so that runs of other scenarios sharing the file

@@ -8,8 +8,8 @@ from pathlib import Path
 import click
 
 from lockbreak.atomic import write_atomically
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError
+from lockbreak.pipeline import Overrides, load
 from lockbreak.report.escape import error_text
 from model.locks import SPIN_ALGORITHMS
 from model.promela import promela_model

@@ -1,8 +1,9 @@
 """Scenario fuzzing: generated scenarios checked exhaustively, the smallest violation kept.
 
-Wiring like `lockbreak.cli.checking`: Hypothesis draws sketches (`model.scenario.generate`),
-each is rendered and loaded as a scenario file (so the loader's static checks judge every one),
-then the explicit engine checks it within a state budget. A sketch that violates a wanted
+Hypothesis draws sketches (`model.scenario.generate`), each is rendered and loaded as a
+scenario file (so the loader's static checks judge every one), then the plain explicit engine
+checks its safety and can-finish properties within a state budget, on one model, with no
+timing split (so not through `lockbreak.pipeline`). A sketch that violates a wanted
 property is a finding; Hypothesis shrinks it to a minimal one. A sketch whose state space
 exceeds the budget is discarded, never judged: the search says how many it discarded.
 

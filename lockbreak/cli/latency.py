@@ -18,14 +18,14 @@ from types import MappingProxyType
 
 import click
 
-from lockbreak.cli.checking import run_scenario
-from lockbreak.core import Budget, LockbreakError, ScenarioError, SilentReporter, Status
+from lockbreak.core import LockbreakError, ScenarioError, Status
+from lockbreak.pipeline import CheckRequest, check_scenario
 from lockbreak.report.escape import error_text
 from lockbreak.report.latency import LatencySweep, Series, as_json, render_table, write_reports
 from model.eras import ERAS
 from model.locks import SPIN_ALGORITHMS
+from model.scenario import static
 from model.scenario.load import load_scenario
-from model.scenario.static import check_scenario
 from model.scenario.types import Scenario
 from properties.catalogue import KNOWN
 
@@ -105,14 +105,13 @@ def uniprocessor(scenario: Scenario, cpu: int, wakeups: int) -> Scenario:
     alone = replace(scenario.cpus[cpu], index=0, wakeups=wakeups)
     reduced = replace(scenario, kernel=replace(scenario.kernel, smp=False), cpus=(alone,),
                       expect=MappingProxyType({}))
-    check_scenario(reduced)
+    static.check_scenario(reduced)
     return reduced
 
 
 def _worst(scenario: Scenario) -> int | None:
     """The exact worst case of ``bounded_latency`` in ticks; None when unbounded."""
-    [verdict] = run_scenario(scenario, properties=["bounded_latency"], budget=Budget(),
-                             reporter=SilentReporter()).verdicts
+    [verdict] = check_scenario(scenario, CheckRequest(properties=("bounded_latency",))).verdicts
     result = verdict.measured
     if result.status is Status.HOLDS:
         return result.worst

@@ -2,9 +2,9 @@
 
 `memory_options` adds ``--store``, ``--bitstate-bits``, ``--bitstate-memory``,
 ``--bitstate-hashes``, ``--max-omission``, ``--max-memory``, ``--estimate``,
-``--estimate-seconds``, ``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` takes
-them back out of the command's keyword arguments as one `MemoryOptions`, refusing them with
-another engine and refusing a bitstate table larger than the memory budget.
+``--estimate-seconds``, ``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` turns
+them into one `MemoryOptions` for the `CheckRequest`, refusing them with another engine and
+refusing a bitstate table larger than the memory budget.
 
 The memory budget (``--max-memory``, by default three quarters of the machine's memory or of
 the cgroup's limit) is checked where the search already polls for a stop: over it, the search
@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -24,15 +24,12 @@ import click
 
 from lockbreak.core import LockbreakError
 from lockbreak.engines.compaction import STORE_KINDS, Storage
-from lockbreak.engines.estimate import Estimate, estimate
-from model.lockstep import kernel_model
+from lockbreak.engines.estimate import Estimate
+from lockbreak.pipeline.request import DEFAULT_CHECKPOINT, CheckpointOptions
 from model.scenario.types import Scenario
-from model.world import build_world
-from properties.catalogue import CATALOGUE, specs
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-DEFAULT_CHECKPOINT = Path(".lockbreak") / "checkpoint"
 DEFAULT_LOG2_BITS = 30
 _SIZE = re.compile(r"^\s*(\d+)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
 _UNITS = {"": 0, "b": 0, "k": 10, "m": 20, "g": 30, "t": 40}
@@ -44,14 +41,12 @@ DEFAULT_MEMORY_SHARE = 0.75
 
 @dataclass(frozen=True)
 class MemoryOptions:
-    """The command line's choices of store, estimate and checkpoint file."""
+    """The command line's choices of store, estimate (its sample's seconds; None: no
+    estimate) and checkpoint file, for the `CheckRequest`."""
 
-    storage: Storage = field(default_factory=Storage)
-    estimate: bool = False
-    estimate_seconds: float = 5.0
-    checkpoint: Path = DEFAULT_CHECKPOINT
-    resume: Path | None = None
-    max_memory: int | None = None       # bytes of resident memory; None: no budget known
+    storage: Storage
+    estimate_seconds: float | None
+    checkpoint: CheckpointOptions
 
 
 def memory_options(command: F) -> F:
@@ -144,46 +139,37 @@ def _gib(size: int) -> str:
     return f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / 2**20:,.0f} MiB"
 
 
-def memory_choice(engine: str, given: dict[str, Any]) -> MemoryOptions:
-    """Take this module's options out of ``given`` (the command's keyword arguments); options
-    that do not apply are bad input (`LockbreakError`)."""
-    store = given.pop("store")
-    bits, memory = given.pop("bitstate_bits"), given.pop("bitstate_memory")
-    hashes, max_omission = given.pop("bitstate_hashes"), given.pop("max_omission")
-    wants_estimate, seconds = given.pop("estimate"), given.pop("estimate_seconds")
-    checkpoint, resume = given.pop("checkpoint"), given.pop("resume")
-    memory_given = given.pop("max_memory")
+def memory_choice(engine: str, *, store: str, bitstate_bits: int | None,
+                  bitstate_memory: str | None, bitstate_hashes: int, max_omission: float,
+                  estimate: bool, estimate_seconds: float, checkpoint: Path,
+                  resume: Path | None, max_memory: str | None) -> MemoryOptions:
+    """This module's options as one `MemoryOptions`; options that do not apply are bad input
+    (`LockbreakError`)."""
     if engine != "explicit":
         named = [name for name, value in (("--store", store != "exact"), ("--estimate",
-                                          wants_estimate), ("--resume", resume),
-                                          ("--max-memory", memory_given)) if value]
+                                          estimate), ("--resume", resume),
+                                          ("--max-memory", max_memory)) if value]
         if named:
             raise LockbreakError(f"{named[0]} applies to --engine explicit only")
-    if store != "bitstate" and (bits is not None or memory is not None or hashes != 3):
+    if store != "bitstate" and (bitstate_bits is not None or bitstate_memory is not None
+                                or bitstate_hashes != 3):
         raise LockbreakError("--bitstate-bits, --bitstate-memory and --bitstate-hashes apply "
                              "to --store bitstate only")
-    if bits is not None and memory is not None:
+    if bitstate_bits is not None and bitstate_memory is not None:
         raise LockbreakError("give the bitstate table's size once: --bitstate-bits or "
                              "--bitstate-memory")
-    max_memory = memory_budget(memory_given)
-    log2_bits = parse_size(memory) if memory is not None else bits or DEFAULT_LOG2_BITS
+    budget = memory_budget(max_memory)
+    log2_bits = (parse_size(bitstate_memory) if bitstate_memory is not None
+                 else bitstate_bits or DEFAULT_LOG2_BITS)
     table = 1 << log2_bits >> 3
-    if store == "bitstate" and max_memory is not None and table > max_memory:
+    if store == "bitstate" and budget is not None and table > budget:
         raise LockbreakError(f"a bitstate table of 2**{log2_bits} bits takes {_gib(table)}, "
-                             f"more than the memory budget of {_gib(max_memory)} "
+                             f"more than the memory budget of {_gib(budget)} "
                              "(--max-memory); give a smaller --bitstate-bits or "
                              "--bitstate-memory, or a larger --max-memory if the machine has it")
-    return MemoryOptions(Storage(store, log2_bits, hashes, max_omission), wants_estimate,
-                         seconds, checkpoint, resume, max_memory)
-
-
-def estimate_scenario(scenario: Scenario, properties: Sequence[str] | None, symmetry: bool,
-                      seconds: float) -> Estimate:
-    """`lockbreak.engines.estimate.estimate` of the model `run_scenario` checks first (the
-    scenario's own timing), counting states the way that check will."""
-    wanted = list(properties) if properties else [p.name for p in CATALOGUE]
-    model = kernel_model(build_world(scenario), specs(wanted))
-    return estimate(model, seconds=seconds, symmetry=symmetry and bool(model.canonical_groups))
+    return MemoryOptions(Storage(store, log2_bits, bitstate_hashes, max_omission),
+                         estimate_seconds if estimate else None,
+                         CheckpointOptions(checkpoint, resume, budget))
 
 
 def estimate_record(scenario: Scenario, found: Estimate) -> dict[str, Any]:

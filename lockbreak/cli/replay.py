@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from lockbreak.cli.checking import Overrides, load
 from lockbreak.core import LockbreakError, PropertyKind, Step, Trace
 from lockbreak.engines.graph import reachable_graph
 from lockbreak.engines.liveness import open_forever, ticks_open_at_end, ticks_open_now
+from lockbreak.pipeline import Overrides, load
 from lockbreak.report.traces import TRACE_SCHEMA, actions_of, render_trace, why
 from model.kernel import Action, KernelModel
 from model.lockstep import kernel_model

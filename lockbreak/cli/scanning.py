@@ -22,9 +22,16 @@ from pathlib import Path
 
 from rich.progress import Progress
 
-from lockbreak.cli.checking import Overrides, Verdict, internal_error, load, run_scenario
-from lockbreak.cli.hypothesis_check import RandomOptions, run_scenario_random
-from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter, Status
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, Status
+from lockbreak.pipeline import (
+    CheckRequest,
+    Overrides,
+    RandomOptions,
+    Verdict,
+    check_scenario,
+    internal_error,
+    load,
+)
 from lockbreak.report.escape import error_text
 from lockbreak.report.results import Finding, finding, report_id
 from lockbreak.report.scan import ScanReport, SiteRow
@@ -220,14 +227,13 @@ def _verdicts(scenario: Scenario, options: ScanOptions) -> tuple[str, list[Verdi
     """The engine and every property's verdict: exhaustive within the budget, then the
     random search for what the budget left undecided."""
     budget = Budget(max_states=options.budget.states, timeout=options.budget.seconds)
-    run = run_scenario(scenario, properties=None, budget=budget, reporter=SilentReporter())
+    run = check_scenario(scenario, CheckRequest(budget=budget))
     verdicts = list(run.verdicts)
     if not any(_out_of_budget(v, budget) for v in verdicts):
         return "explicit", verdicts
-    random = run_scenario_random(
-        scenario, properties=None, budget=Budget(timeout=options.budget.seconds),
-        reporter=SilentReporter(),
-        options=RandomOptions(budget=str(RANDOM_RUNS), seed=0, database=None))
+    random = check_scenario(scenario, CheckRequest(
+        budget=Budget(timeout=options.budget.seconds), engine="hypothesis",
+        random=RandomOptions(budget=str(RANDOM_RUNS), seed=0, database=None)))
     by_name = {v.result.property: v for v in random.verdicts}
     return "explicit + random", [by_name.get(v.result.property, v)
                                  if _out_of_budget(v, budget) else v for v in verdicts]

@@ -23,8 +23,8 @@ from pathlib import Path
 import click
 
 from lockbreak.atomic import replace_folder, write_atomically
-from lockbreak.cli.checking import Overrides, internal_error, load, run_scenario
-from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError, SilentReporter
+from lockbreak.core import EXIT_INTERNAL, Budget, LockbreakError
+from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, internal_error, load
 from lockbreak.report import html, junit, markdown, sarif
 from lockbreak.report.escape import error_text
 from lockbreak.report.results import (
@@ -149,9 +149,9 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
                       and (overrides.preempt or own.preempt) == own.preempt)
             try:
                 scenario = load(path, overrides)
-                run = run_scenario(scenario, properties=options.properties or None,
-                                   budget=budget, reporter=SilentReporter(),
-                                   symmetry=options.symmetry)
+                run = check_scenario(scenario, CheckRequest(
+                    properties=options.properties, budget=budget, overrides=overrides,
+                    symmetry=options.symmetry))
             except LockbreakError as err:
                 problems.append(Problem(file, _config(overrides, own.version), str(err), is_own))
                 continue
@@ -195,15 +195,19 @@ def run_suite(options: SuiteOptions) -> SuiteReport:
         eras=tuple(eras[name] for name in sorted(eras)),
         total_states=_total_states(findings),
         total_seconds=round(_total_seconds(findings), 3))
-    inputs = {"scenarios": [[s.file, s.sha256] for s in provenance.scenarios],
-              "eras": [[e.name, e.sha256] for e in provenance.eras],
-              "matrix": provenance.matrix, "properties": list(options.properties),
-              "engine": provenance.engine, "max_states": options.max_states,
-              "timeout": options.timeout, "symmetry": options.symmetry,
-              "version": provenance.lockbreak_version}
     configs = tuple(dict.fromkeys(f.config for f in findings))
-    return SuiteReport(report_id(inputs), provenance, tuple(findings), tuple(problems), code,
-                       configs)
+    return SuiteReport(report_id(_inputs(provenance, options)), provenance, tuple(findings),
+                       tuple(problems), code, configs)
+
+
+def _inputs(provenance: Provenance, options: SuiteOptions) -> dict[str, object]:
+    """What the report's ID is a digest of: everything that decides its verdicts."""
+    return {"scenarios": [[s.file, s.sha256] for s in provenance.scenarios],
+            "eras": [[e.name, e.sha256] for e in provenance.eras],
+            "matrix": provenance.matrix, "properties": list(options.properties),
+            "engine": provenance.engine, "max_states": options.max_states,
+            "timeout": options.timeout, "symmetry": options.symmetry,
+            "version": provenance.lockbreak_version}
 
 
 def _config(overrides: Overrides, own_version: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import pickle
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from lockbreak.core import LockbreakError
 
 FORMAT = "lockbreak-checkpoint/2"
 _AGAIN = "delete it, or start the check again without --resume"
+_AGAIN_BARE = "start again without --resume"
 
 
 def _never() -> str:
@@ -41,6 +42,41 @@ class Interruption:
     requested: Callable[[], str] = _never
     resume: dict[str, Any] | None = None
     saved: dict[str, Any] | None = field(default=None, repr=False)
+
+
+def require_engine(written: str, engine: str) -> None:
+    """Refuse to resume a snapshot that the engine ``written`` left in the engine ``engine``
+    (each engine's snapshot means something only to it), saying which flag picks the right
+    one."""
+    if written == engine:
+        return
+    plain = written == "explicit"
+    raise LockbreakError(
+        f"the checkpoint was written by the {_engine_name(written)}, which the "
+        f"{_engine_name(engine)} cannot resume; resume {'with' if plain else 'without'} "
+        f"--plain-bfs, or {_AGAIN_BARE}")
+
+
+def require_same(options: Mapping[str, tuple[Any, Any]]) -> None:
+    """Refuse to resume a snapshot taken with other options than this search's: ``options``
+    maps each option's name to (the snapshot's value, this search's). The one place a
+    resumed search compares its options and says what differs.
+
+    >>> require_same({"symmetry": (True, False)})
+    Traceback (most recent call last):
+    ...
+    lockbreak.core.LockbreakError: the checkpoint was written by a search with symmetry True, \
+this one has False; resume with the same symmetry, or start again without --resume
+    """
+    for name, (saved, mine) in options.items():
+        if saved != mine:
+            raise LockbreakError(
+                f"the checkpoint was written by a search with {name} {saved!r}, this one has "
+                f"{mine!r}; resume with the same {' and '.join(options)}, or {_AGAIN_BARE}")
+
+
+def _engine_name(engine: str) -> str:
+    return "plain breadth-first engine" if engine == "explicit" else f"{engine} engine"
 
 
 def save_file(path: Path, data: dict[str, Any]) -> None:

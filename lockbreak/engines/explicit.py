@@ -52,12 +52,12 @@ from lockbreak.core import (
     Trace,
     successors,
 )
-from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.checkpoint import Interruption, require_engine, require_same
 from lockbreak.engines.compaction import IndexedFingerprints, Omission, Storage, fingerprints
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.store import CompactStore, StateStore
+from lockbreak.engines.verdict import verdict
 
 Successors = Callable[[S], Iterable[tuple[int, S, int, int]]]
 
@@ -132,14 +132,7 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
     bits = [b for b in selected if b not in on_obligations]
     kinds = [model.property_kinds[b] for b in bits]
     graph = PropertyKind.CAN_FINISH in kinds
-    if symmetry:
-        needed = ["canonical", "canonical_perm"] if graph else ["canonical"]
-        missing = [name for name in needed if not callable(getattr(model, name, None))]
-        if missing:
-            raise LockbreakError(
-                f"symmetry needs model.{' and model.'.join(missing)}(), which "
-                f"{type(model).__name__} does not have; check without symmetry, or add them"
-                + (" (or leave out the CAN_FINISH properties)" if graph else ""))
+    _require_symmetry(model, symmetry, graph)
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
     search = _Search(model, safety, graph and storage.keeps_graph, symmetry, budget, reporter,
                      storage, interruption or Interruption())
@@ -153,43 +146,64 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
         search.stopped, search.cut_short = True, f"interrupted ({interruption.requested()})"
     if interruption is not None and search.stopped:
         interruption.saved = search.snapshot(selected)
+    results = _on_states(model, bits, kinds, search, storage)
+    results += _on_obligations(model, on_obligations, search, storage, budget,
+                               stopped=search.stopped and interruption is not None)
+    return _ordered(model, results)
+
+
+def _on_states(model: Model[Any, Any], bits: Sequence[int], kinds: Sequence[PropertyKind],
+               search: _Search[Any, Any], storage: Storage) -> list[CheckResult]:
+    """The SAFETY and CAN_FINISH properties ``bits`` (of ``kinds``), from the search's
+    states, qualified by what a lossy store may have missed."""
     stuck = search.stuck() if search.graph and not search.cut_short else None
     omission = search.omission()
     results = []
     for bit, kind in zip(bits, kinds, strict=True):
-        name = model.property_names[bit]
-        stats = Stats(len(search.store), search.transitions, search.depth, search.seconds)
-        if kind is PropertyKind.SAFETY and bit in search.hits:
-            result = CheckResult(name, Status.VIOLATED, search.safety_trace(bit), stats)
-            if omission is not None:
-                result.detail = f"shortest unless a state was missed: {omission}"
-        elif search.cut_short:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
-        elif kind is PropertyKind.CAN_FINISH and not storage.keeps_graph:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats,
-                                 detail=_needs_edges(storage))
-        elif kind is PropertyKind.CAN_FINISH and stuck is not None:
-            trace, agent = stuck
-            result = cannot_finish(model, name, trace, model.agents[agent], stats)
-            if omission is not None:
-                result.detail += f"; unless a state was missed: {omission}"
-        elif not search.witnessed >> bit & 1:
-            result = CheckResult(name, Status.VACUOUS, stats=stats,
-                                 detail="never violated, but its witness was never reached")
-        else:
-            result = CheckResult(name, Status.HOLDS, stats=stats)
+        hit = kind is PropertyKind.SAFETY and bit in search.hits
+        result = verdict(
+            model, model.property_names[bit], kind,
+            Stats(len(search.store), search.transitions, search.depth, search.seconds),
+            witnessed=bool(search.witnessed >> bit & 1),
+            violation=search.safety_trace(bit) if hit else None,
+            cut_short=search.cut_short,
+            no_graph="" if storage.keeps_graph else _needs_edges(storage), stuck=stuck)
         if omission is not None:
-            _qualify(result, omission, storage)
+            _qualify(result, kind, omission, storage)
         results.append(result)
-    if on_obligations and search.stopped and interruption is not None:
-        # analysed once the resumed search is done, on the whole graph
-        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
-                                detail=search.cut_short) for b in on_obligations]
-    elif on_obligations and storage.lossy:
-        results += [CheckResult(model.property_names[b], Status.INCOMPLETE,
-                                detail=_needs_graph(storage)) for b in on_obligations]
-    elif on_obligations:
-        results += check_obligations(model, on_obligations, budget)
+    return results
+
+
+def _require_symmetry(model: Model[Any, Any], symmetry: bool, graph: bool) -> None:
+    """Refuse ``symmetry`` on a model without ``canonical`` (and, for CAN_FINISH properties,
+    ``canonical_perm``)."""
+    if not symmetry:
+        return
+    needed = ["canonical", "canonical_perm"] if graph else ["canonical"]
+    missing = [name for name in needed if not callable(getattr(model, name, None))]
+    if missing:
+        raise LockbreakError(
+            f"symmetry needs model.{' and model.'.join(missing)}(), which "
+            f"{type(model).__name__} does not have; check without symmetry, or add them"
+            + (" (or leave out the CAN_FINISH properties)" if graph else ""))
+
+
+def _on_obligations(model: Model[Any, Any], bits: Sequence[int], search: _Search[Any, Any],
+                    storage: Storage, budget: Budget, stopped: bool) -> list[CheckResult]:
+    """The FAIR and WORST properties ``bits``, analysed on the whole graph once the search is
+    done: undecided while a stopped search waits to be resumed, or in a lossy store."""
+    if not bits:
+        return []
+    if stopped:
+        return [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                            detail=search.cut_short) for b in bits]
+    if storage.lossy:
+        return [CheckResult(model.property_names[b], Status.INCOMPLETE,
+                            detail=_needs_graph(storage)) for b in bits]
+    return check_obligations(model, bits, budget)
+
+
+def _ordered(model: Model[Any, Any], results: list[CheckResult]) -> list[CheckResult]:
     order = {name: k for k, name in enumerate(model.property_names)}
     return sorted(results, key=lambda r: order[r.property])
 
@@ -204,14 +218,20 @@ def _needs_graph(storage: Storage) -> str:
             "it with --store exact")
 
 
-def _qualify(result: CheckResult, omission: Omission, storage: Storage) -> None:
-    """A lossy store's verdict, with the probability that it skipped a state.
+def _qualify(result: CheckResult, kind: PropertyKind, omission: Omission,
+             storage: Storage) -> None:
+    """Qualify ``result`` by the probability that a lossy store skipped a state.
 
-    A violation found is real; no violation found is HOLDS (or VACUOUS) only while that
-    probability is at most ``storage.max_omission``.
+    A violation found is real (a safety counterexample is then shortest only unless a state
+    was missed); no violation found is HOLDS (or VACUOUS) only while that probability is at
+    most ``storage.max_omission``.
     """
     result.omission = omission.probability
-    if result.status is Status.HOLDS:
+    if result.status is Status.VIOLATED and kind is PropertyKind.SAFETY:
+        result.detail = f"shortest unless a state was missed: {omission}"
+    elif result.status is Status.VIOLATED and kind is PropertyKind.CAN_FINISH:
+        result.detail += f"; unless a state was missed: {omission}"
+    elif result.status is Status.HOLDS:
         if omission.probability <= storage.max_omission:
             result.detail = f"holds unless a state was missed: {omission}"
         else:
@@ -359,17 +379,10 @@ class _Search(Generic[S, A]):
 
     def restore(self, saved: dict[str, Any], selected: Sequence[int]) -> None:
         """Continue from a `snapshot` of a search of the same model, properties and options."""
-        if saved.get("engine", ENGINE) != ENGINE:
-            raise LockbreakError(
-                f"the checkpoint was written by the {saved['engine']} engine, which --plain-bfs "
-                "does not use; resume without --plain-bfs, or start again without --resume")
+        require_engine(saved.get("engine", ENGINE), ENGINE)
         mine = self.snapshot(selected)
-        for key in ("properties", "storage", "symmetry", "graph"):
-            if saved.get(key) != mine[key]:
-                raise LockbreakError(
-                    f"the checkpoint was written by a search with {key} {saved.get(key)!r}, "
-                    f"this one has {mine[key]!r}; resume with the same options, or start "
-                    "again without --resume")
+        require_same({key: (saved.get(key), mine[key])
+                      for key in ("properties", "storage", "symmetry", "graph")})
         if saved["interned"] is not None:
             self.model.restore_interned(saved["interned"])  # type: ignore[attr-defined]
         self.store = saved["store"]

@@ -33,7 +33,6 @@ import numpy as np
 from lockbreak.core import (
     Budget,
     CheckResult,
-    LockbreakError,
     PropertyKind,
     Reporter,
     SilentReporter,
@@ -43,10 +42,10 @@ from lockbreak.core import (
     Trace,
 )
 from lockbreak.engines import explicit
-from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.checkpoint import Interruption, require_engine, require_same
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.store import perm_index
+from lockbreak.engines.verdict import verdict
 
 # At most this many states of a level are expanded together (bounds the arrays of one chunk).
 _CHUNK = 1 << 17
@@ -141,21 +140,17 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
                               symmetry=symmetry, interruption=interruption)
     resume = interruption.resume if interruption is not None else None
-    if resume is not None and resume.get("engine", explicit.ENGINE) != ENGINE:
-        raise LockbreakError(
-            "the checkpoint was written by the plain breadth-first engine (--plain-bfs); "
-            "resume with --plain-bfs, or start again without --resume")
+    if resume is not None:
+        require_engine(resume.get("engine", explicit.ENGINE), ENGINE)
     names = [n for n in model.property_names if properties is None or n in properties]
     kinds = {n: model.property_kinds[model.property_names.index(n)] for n in names}
     on_states = [n for n in names if kinds[n] in (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)]
     rest = [n for n in names if n not in on_states]
     graph = PropertyKind.CAN_FINISH in kinds.values()
     reduce = por and not graph and isinstance(model, Local)
-    if resume is not None and (resume["names"], resume["reduce"]) != (names, reduce):
-        raise LockbreakError(
-            f"the checkpoint was written by a search of {resume['names']} with partial-order "
-            f"reduction {'on' if resume['reduce'] else 'off'}; resume with the same options "
-            "(--property, --no-por), or start again without --resume")
+    if resume is not None:
+        require_same({"properties": (resume["names"], names),
+                      "partial-order reduction": (resume["reduce"], reduce)})
     results: list[CheckResult] = []
     if resume is not None and resume["done"] is not None:
         results = list(resume["done"])
@@ -218,17 +213,14 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
     canon = model.canonical if symmetry else None
     resume = interruption.resume if interruption is not None else None
     requested = interruption.requested if interruption is not None else None
+    if resume is not None and resume.get("plain") is not None:
+        return _on_plain_engine(model, names, budget, reporter, symmetry, interruption)
     began = time.perf_counter()
     collecting = gc.isenabled()
     gc.disable()
     try:
-        if resume is not None and resume.get("plain") is not None:
-            raise _TooWide
-        if resume is not None and resume["symmetry"] != symmetry:
-            raise LockbreakError(
-                f"the checkpoint was written by a search with symmetry {resume['symmetry']}, "
-                f"this one has {symmetry}; resume with the same options, or start again "
-                "without --resume")
+        if resume is not None:
+            require_same({"symmetry": (resume["symmetry"], symmetry)})
         if resume is not None and resume["interned"] is not None:
             model.restore_interned(resume["interned"])
         search = _Search(model, safety, canon, budget, reporter, por, graph, requested)
@@ -247,14 +239,8 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             if resume is not None and resume["second"] is not None:
                 shortest.restore(resume["second"])
             shortest.run()
-    except _TooWide:
-        plain = _part(interruption, resume and resume.get("plain"))
-        results = explicit.check(model, properties=names, budget=budget, reporter=reporter,
-                                 symmetry=symmetry, interruption=plain)
-        if interruption is not None and plain is not None and plain.saved is not None:
-            interruption.saved = {"plain": plain.saved, "why": next(
-                (r.detail for r in results if r.status is Status.INCOMPLETE), "interrupted")}
-        return results
+    except _TooWide:     # the ids outgrew 64-bit keys part way
+        return _on_plain_engine(model, names, budget, reporter, symmetry, interruption)
     finally:
         if collecting:
             gc.enable()
@@ -267,28 +253,37 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             "why": search.cut_short or shortest.cut_short,
             "interned": interned() if interned is not None else None}
     results = []
+    stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
     for bit, name, kind in zip(bits, names, kinds, strict=True):
-        stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
-        if kind is PropertyKind.CAN_FINISH and stuck is not None:
-            trace, agent = stuck
-            result = cannot_finish(model, name, trace, model.agents[agent], stats)
-        elif bit in shortest.hits and (shortest is not search or not por):
-            stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
-                          shortest.seconds)
-            result = CheckResult(name, Status.VIOLATED, shortest.trace(bit), stats)
+        violation, violation_stats, detail = None, None, ""
+        if bit in shortest.hits and (shortest is not search or not por):
+            violation = shortest.trace(bit)
+            violation_stats = Stats(shortest.stored, shortest.transitions, shortest.depth,
+                                    shortest.seconds)
         elif bit in search.hits:
             why = shortest.cut_short if shortest.stopped else "the budget ran out"
-            result = CheckResult(name, Status.VIOLATED, search.trace(bit), stats,
-                                 detail=f"from the reduced search: {why} before a shortest "
-                                        "counterexample was confirmed")
-        elif search.cut_short:
-            result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=search.cut_short)
-        elif not search.witnessed >> bit & 1:
-            result = CheckResult(name, Status.VACUOUS, stats=stats,
-                                 detail="never violated, but its witness was never reached")
-        else:
-            result = CheckResult(name, Status.HOLDS, stats=stats)
-        results.append(result)
+            violation = search.trace(bit)
+            detail = (f"from the reduced search: {why} before a shortest counterexample was "
+                      "confirmed")
+        results.append(verdict(model, name, kind, stats,
+                               witnessed=bool(search.witnessed >> bit & 1),
+                               violation=violation, violation_stats=violation_stats,
+                               violation_detail=detail, cut_short=search.cut_short,
+                               stuck=stuck if kind is PropertyKind.CAN_FINISH else None))
+    return results
+
+
+def _on_plain_engine(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
+                     symmetry: bool, interruption: Interruption | None) -> list[CheckResult]:
+    """``names`` decided by the plain engine, for a model whose ids no longer pack into 64-bit
+    keys; a stop leaves that engine's snapshot (``plain``), which a resume hands back to it."""
+    resume = interruption.resume if interruption is not None else None
+    plain = _part(interruption, resume and resume.get("plain"))
+    results = explicit.check(model, properties=names, budget=budget, reporter=reporter,
+                             symmetry=symmetry, interruption=plain)
+    if interruption is not None and plain is not None and plain.saved is not None:
+        interruption.saved = {"plain": plain.saved, "why": next(
+            (r.detail for r in results if r.status is Status.INCOMPLETE), "interrupted")}
     return results
 
 

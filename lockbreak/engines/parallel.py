@@ -41,15 +41,14 @@ from lockbreak.core import (
     Reporter,
     SilentReporter,
     Stats,
-    Status,
     Step,
     Trace,
     successors,
 )
 from lockbreak.engines.graph import first_stuck
-from lockbreak.engines.lasso import cannot_finish
 from lockbreak.engines.liveness import check_obligations
 from lockbreak.engines.partition import HASH_SEED, Expansion, Factory, Hit, owner
+from lockbreak.engines.verdict import verdict
 
 _SEARCH_RESTARTS = 3
 
@@ -227,20 +226,11 @@ class _Coordinator:
         out = []
         stats = Stats(self.states, self.transitions, self.depth, self.seconds)
         for bit, kind in zip(bits, kinds, strict=True):
-            name = model.property_names[bit]
-            if kind is PropertyKind.SAFETY and bit in self.hits:
-                result = CheckResult(name, Status.VIOLATED, self._safety_trace(bit), stats)
-            elif self.cut_short:
-                result = CheckResult(name, Status.INCOMPLETE, stats=stats, detail=self.cut_short)
-            elif kind is PropertyKind.CAN_FINISH and stuck is not None:
-                trace, agent = stuck
-                result = cannot_finish(model, name, trace, model.agents[agent], stats)
-            elif not self.witnessed >> bit & 1:
-                result = CheckResult(name, Status.VACUOUS, stats=stats,
-                                     detail="never violated, but its witness was never reached")
-            else:
-                result = CheckResult(name, Status.HOLDS, stats=stats)
-            out.append(result)
+            hit = kind is PropertyKind.SAFETY and bit in self.hits
+            out.append(verdict(model, model.property_names[bit], kind, stats,
+                               witnessed=bool(self.witnessed >> bit & 1),
+                               violation=self._safety_trace(bit) if hit else None,
+                               cut_short=self.cut_short, stuck=stuck))
         return out
 
     # ------------------------------------------------------------ counterexamples
