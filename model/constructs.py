@@ -1,5 +1,6 @@
 """Constructs of the scenario language that an engine other than the explicit interpreter
-does not model yet, refused at the scenario line that uses them.
+does not model yet, refused at the scenario line that uses them (or, for the lazy
+preemption model, at the ``[kernel]`` line that chooses it).
 
 The z3 twin (`model.symbolic`) and the Promela export (`model.promela`) translate compiled
 instructions one by one; an instruction they have no rule for must stop them with an error
@@ -37,12 +38,29 @@ def first_unmodelled(world: World) -> tuple[int, Instr] | None:
     return None
 
 
+# The preemption models only the explicit engines model: the lazy flag and the scheduler
+# tick that promotes it are environment actions the z3 twin and the Promela export lack.
+EXPLICIT_ONLY_PREEMPT: Mapping[str, str] = MappingProxyType({
+    "lazy": 'preempt = "lazy" (the lazy flag, TIF_NEED_RESCHED_LAZY, and the tick that '
+            "promotes it)",
+})
+
+
 def refuse_unmodelled(world: World, engine: str) -> None:
     """Raise a `ScenarioError` at the first use of a construct ``engine`` cannot model.
 
     >>> EXPLICIT_ONLY[Op.NONDET]
     'the nondeterministic guard * (nondet())'
     """
+    kernel = world.scenario.kernel
+    if kernel.preempt in EXPLICIT_ONLY_PREEMPT:
+        line, col = kernel.preempt_at
+        chosen = "the scenario chooses" if line else "--preempt chooses"
+        raise ScenarioError(
+            f"{engine} does not model {EXPLICIT_ONLY_PREEMPT[kernel.preempt]}, which {chosen}",
+            file=str(world.scenario.path), line=line, col=col,
+            hint="check this scenario with the explicit engines (lockbreak check without "
+                 "--engine z3), which model it, or choose another preempt model")
     found = first_unmodelled(world)
     if found is not None:
         cpu, instr = found

@@ -90,7 +90,7 @@ def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
         info = model.step_info(state, step.action)
         before, after = model.view(state), model.view(step.state)
         if step.action.wakeup:
-            who, text = "env", f"wakes cpu{step.action.cpu}: need_resched = 1"
+            who, text = "env", step.action.env_text
         else:
             who, text = f"cpu{step.action.cpu}", info.text
         mark = "  <-- repeats from here" if trace.loop_start == number - 1 else ""
