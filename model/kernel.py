@@ -3,11 +3,10 @@
 A state is one int: the id of the shared part (lock words, ``break_lock`` flags, ghost holder
 and waiter masks, data snapshots) in the low bits, then one id per CPU for its private part
 (program counter, ``preempt_count``, ``need_resched`` or the lazy flag, wakeups left,
-registers). Ids index
-interned tuples, so the engine hashes small ints while traces and properties decode readable
-views. A CPU's step depends only on its own part and the shared part, so each (private,
-shared) pair is interpreted once and its successor kept as an int delta: the hot path is a
-dict lookup and an addition.
+registers). Ids index interned tuples, so the engine hashes small ints while traces and
+properties decode readable views. A CPU's step depends only on its own part and the shared
+part, so each (private, shared) pair is interpreted once and its successor kept as an int
+delta: the hot path is a dict lookup and an addition.
 """
 
 from __future__ import annotations

@@ -133,7 +133,7 @@ class LockstepKernelModel(KernelModel):
         for action, cpu, wakeup, (mask, cache, fill) in self._slot_table:
             if not arrived >> cpu & 1 or (not wakeup and moved >> cpu & 1):
                 continue
-            if moved and action.env == "tick":
+            if wakeup and moved and action.env == "tick":
                 continue        # the scheduler tick comes between two lockstep ticks
             key = core & mask
             entry = cache.get(key)
