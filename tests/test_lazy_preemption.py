@@ -211,3 +211,17 @@ def test_random_search_runs_lazy_scenarios() -> None:
     assert verdict.result.status is not Status.VIOLATED
     assert Action(0, True, env="tick") in run.model.candidates(run.model.init_states()[0])
     assert verdict.result.stats.states > 0
+
+
+def test_a_lazy_worst_case_trace_replays(tmp_path: Path) -> None:
+    """The JSON trace records which environment action each step was (``env``), so the
+    lazy wakeup and the tick replay as themselves."""
+    runner = CliRunner()
+    traces = tmp_path / "traces"
+    checked = runner.invoke(main, ["check", "-p", "bounded_latency", "--trace-dir", str(traces),
+                                   str(PURGE)])
+    assert checked.exit_code == 0, checked.output
+    [trace] = traces.glob("*.json")
+    replayed = runner.invoke(main, ["replay", str(trace)])
+    assert replayed.exit_code == 0, replayed.output
+    assert "env: wakes cpu0 lazily: TIF_NEED_RESCHED_LAZY = 1" in replayed.output

@@ -223,6 +223,8 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
                  "wakeup": step.action.wakeup, "text": info.text}
         if step.action.choice:
             entry["choice"] = step.action.choice
+        if step.action.env:
+            entry["env"] = step.action.env
         steps.append(entry)
         state = step.state
     data = {
@@ -244,9 +246,12 @@ def actions_of(data: Mapping[str, Any]) -> list[Action]:
     actions: list[Action] = []
     for step in data["steps"]:
         cpu, wakeup, choice = step["cpu"], step["wakeup"], step.get("choice", 0)
+        env = step.get("env", "")
         if not isinstance(cpu, int) or isinstance(cpu, bool) or not isinstance(wakeup, bool):
             raise ValueError(f"step {len(actions) + 1}: cpu must be an int, wakeup a bool")
         if choice not in (0, 1) or isinstance(choice, bool):
             raise ValueError(f"step {len(actions) + 1}: choice must be 0 or 1")
-        actions.append(Action(cpu, wakeup, choice))
+        if env not in ("", "lazy", "tick") or (env and not wakeup):
+            raise ValueError(f"step {len(actions) + 1}: env must be lazy or tick, on a wakeup")
+        actions.append(Action(cpu, wakeup, choice, env))
     return actions
