@@ -225,3 +225,31 @@ def test_a_lazy_worst_case_trace_replays(tmp_path: Path) -> None:
     replayed = runner.invoke(main, ["replay", str(trace)])
     assert replayed.exit_code == 0, replayed.output
     assert "env: wakes cpu0 lazily: TIF_NEED_RESCHED_LAZY = 1" in replayed.output
+
+
+@pytest.mark.parametrize(("preempt", "count"), [("lazy", 0), ("full", 0), ("voluntary", 1)])
+def test_rcu_readers_are_preemptible_under_lazy(tmp_path: Path, preempt: str,
+                                                count: int) -> None:
+    """v6.13's PREEMPT_RCU defaults to y with PREEMPTION, which PREEMPT_LAZY selects: an RCU
+    reader raises no preempt_count under lazy, as under full (docs/semantics.md section 10)."""
+    model = kernel_model(tmp_path, scenario_toml(
+        "v6.13", ["rcu_read_lock(); work(); rcu_read_unlock();"], locks="B", preempt=preempt))
+    inside = model.next_state(model.init_states()[0], Action(0))
+    assert model.view(inside).cpus[0].preempt_count == count
+
+
+def test_interrupts_off_hold_off_the_promoted_flag_under_lazy(tmp_path: Path) -> None:
+    """After the tick, need_resched is set, but with interrupts disabled the CPU is atomic:
+    no preemption until local_irq_enable()."""
+    model = kernel_model(tmp_path, scenario_toml(
+        "v6.13", [("local_irq_disable(); work(); work(); local_irq_enable(); work();",
+                   "{ lazy = 1 }")], locks="B", preempt="lazy"))
+    state = model.next_state(model.init_states()[0], Action(0))
+    state = model.next_state(state, Action(0, True, env="lazy"))
+    state = model.next_state(state, Action(0, True, env="tick"))
+    texts = []
+    while Action(0) in model.actions(state):
+        texts.append(model.step_info(state, Action(0)).text)
+        state = model.next_state(state, Action(0))
+    assert texts[:3] == ["work()", "work()", "local_irq_enable()"]
+    assert texts[3] == "preempted: schedule()"
