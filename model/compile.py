@@ -43,6 +43,9 @@ BELIEF_AFTER: Mapping[str, Belief] = {
 }
 TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
                                   "read_trylock": Belief.READ}
+# The preemption models that preempt at preempt_enable() and have preemptible RCU readers
+# (v6.13 include/linux/preempt.h preempt_model_preemptible(): full, lazy or rt).
+PREEMPTIBLE = frozenset({"full", "lazy", "rt"})
 COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 
@@ -50,14 +53,14 @@ COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 class BuildConfig:
     """What the preprocessor and the booted kernel know (docs/semantics.md sections 4 and 5)."""
 
-    preempt: str                 # none | voluntary | full | rt
+    preempt: str                 # none | voluntary | full | lazy | rt
     preempt_dynamic: bool
     smp: bool
     generic_lockbreak: bool
 
     @property
     def built_preemptible(self) -> bool:
-        return self.preempt in ("full", "rt") or self.preempt_dynamic
+        return self.preempt in PREEMPTIBLE or self.preempt_dynamic
 
     def constant(self, name: str) -> int | None:
         """The value of a configuration symbol or run-time model test, or None."""
@@ -66,13 +69,15 @@ class BuildConfig:
             "CONFIG_PREEMPTION": self.built_preemptible,
             "CONFIG_PREEMPT_DYNAMIC": self.preempt_dynamic,
             "CONFIG_PREEMPT_RT": self.preempt == "rt",
+            "CONFIG_PREEMPT_LAZY": self.preempt == "lazy",
             "CONFIG_SMP": self.smp,
             "CONFIG_GENERIC_LOCKBREAK": self.generic_lockbreak,
             "preempt_model_none": self.preempt == "none",
             "preempt_model_voluntary": self.preempt == "voluntary",
             "preempt_model_full": self.preempt == "full",
+            "preempt_model_lazy": self.preempt == "lazy",
             "preempt_model_rt": self.preempt == "rt",
-            "preempt_model_preemptible": self.preempt in ("full", "rt"),
+            "preempt_model_preemptible": self.preempt in PREEMPTIBLE,
             "PREEMPT_LOCK_OFFSET": 0 if self.preempt == "rt" else 1,
         }
         value = table.get(name)
@@ -354,7 +359,7 @@ class _Emitter:
 
     @property
     def rcu_preemptible(self) -> bool:
-        return self.config.preempt in ("full", "rt")
+        return self.config.preempt in PREEMPTIBLE
 
     def work(self, steps: int) -> None:
         """``work(N)``: N work steps. Beyond one, a counted loop around a single step (a

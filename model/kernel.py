@@ -2,11 +2,11 @@
 
 A state is one int: the id of the shared part (lock words, ``break_lock`` flags, ghost holder
 and waiter masks, data snapshots) in the low bits, then one id per CPU for its private part
-(program counter, ``preempt_count``, ``need_resched``, wakeups left, registers). Ids index
-interned tuples, so the engine hashes small ints while traces and properties decode readable
-views. A CPU's step depends only on its own part and the shared part, so each (private,
-shared) pair is interpreted once and its successor kept as an int delta: the hot path is a
-dict lookup and an addition.
+(program counter, ``preempt_count``, ``need_resched`` or the lazy flag, wakeups left,
+registers). Ids index interned tuples, so the engine hashes small ints while traces and
+properties decode readable views. A CPU's step depends only on its own part and the shared
+part, so each (private, shared) pair is interpreted once and its successor kept as an int
+delta: the hot path is a dict lookup and an addition.
 """
 
 from __future__ import annotations
@@ -26,6 +26,11 @@ from model.world import World
 # Private-part layout.
 PC, COUNT, NEED, WAKE, ACC, TICKET, MM, DROPPED = range(8)
 REGS = 8
+# NEED values: need_resched (TIF_NEED_RESCHED) set, or only the lazy flag
+# (TIF_NEED_RESCHED_LAZY), which need_resched() does not see; schedule() clears both.
+NEED_RESCHED, NEED_LAZY = 1, 2
+# WAKE holds the immediate wakeups left times (the CPU's lazy wakeups + 1) plus the lazy
+# wakeups left (`KernelModel.wakeups_left`): without lazy wakeups, just the wakeups left.
 # DROPPED bits: the lock-break site in progress dropped its lock; and that drop is not yet
 # justified (nobody waited, and the CPU has not scheduled since).
 DROP_DONE, DROP_UNJUSTIFIED = 1, 2
@@ -45,20 +50,36 @@ _COMPARE = (
 
 @dataclass(frozen=True)
 class Action:
-    """A CPU's next step, or the environment waking a CPU (setting its need_resched).
+    """A CPU's next step, or the environment acting on a CPU (``wakeup``).
 
-    At a ``*`` guard a CPU's step has two outcomes: ``choice = 0`` takes it false (the
-    plain step), ``choice = 1`` true.
+    The environment's ``env`` is ``""`` for a wakeup that sets need_resched, and under
+    ``preempt = "lazy"`` (docs/semantics.md section 4) ``"lazy"`` for a wakeup that sets the
+    lazy flag, ``"tick"`` for the scheduler tick that promotes it to need_resched. At a ``*``
+    guard a CPU's step has two outcomes: ``choice = 0`` takes it false (the plain step),
+    ``choice = 1`` true.
     """
 
     cpu: int
     wakeup: bool = False
     choice: int = 0
+    env: str = ""
 
     def __str__(self) -> str:
         if self.wakeup:
-            return f"wakeup(cpu{self.cpu})"
+            return f"{ENV_NAMES[self.env]}(cpu{self.cpu})"
         return f"cpu{self.cpu}" + (" (* true)" if self.choice else "")
+
+    @property
+    def env_text(self) -> str:
+        """What the environment did, for a trace line (``wakeup`` actions only)."""
+        return ENV_TEXTS[self.env].format(cpu=self.cpu)
+
+
+ENV_GROUPS = {"": 0, "lazy": 1, "tick": 2}
+ENV_NAMES = {"": "wakeup", "lazy": "lazy_wakeup", "tick": "sched_tick"}
+ENV_TEXTS = {"": "wakes cpu{cpu}: need_resched = 1",
+             "lazy": "wakes cpu{cpu} lazily: TIF_NEED_RESCHED_LAZY = 1, need_resched() still 0",
+             "tick": "sched_tick() on cpu{cpu}: the lazy flag becomes need_resched = 1"}
 
 
 class Obligation(enum.Enum):
@@ -102,6 +123,7 @@ class CpuView:
     holds: tuple[str, ...]
     waits_for: tuple[str, ...]
     finished: bool
+    need_resched_lazy: int = 0
 
 
 @dataclass(frozen=True)
@@ -133,7 +155,9 @@ class KernelModel:
         self._live = [p.live_snapshots() for p in world.programs]
         self._taken = [snapshots_taken(p.code) for p in world.programs]
         self._protects = _protected_data(world)
-        self._preemptible = world.config.preempt in ("full", "rt")
+        self._preemptible = world.config.preempt in ("full", "lazy", "rt")
+        self._lazy = world.lazy
+        self._wake_radix = tuple(lazy + 1 for lazy in self._lazy)
         self._irqs = [REGS + p.irqs if p.irqs >= 0 else -1 for p in world.programs]
         self._choosers = tuple(i for i, p in enumerate(world.programs)
                                if any(x.op == Op.NONDET for x in p.code))
@@ -145,7 +169,6 @@ class KernelModel:
         # Per CPU: state bits that matter to its step -> (int delta, violated, witnessed), or
         # () when the CPU cannot move there.
         self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
-        self._wake_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._choice_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
         self._bits_cache: dict[int, tuple[int, int]] = {}
         self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
@@ -154,20 +177,26 @@ class KernelModel:
         self._private = self._private_locks()
         self._owned = {lock for own in self._private for lock in own}
         self._groups = self._symmetry_groups()
+        # The environment's actions, each seeing only its CPU's own bits: the wakeups, then
+        # under the lazy model the lazy wakeups, then the scheduler ticks.
+        self._env: list[tuple[Action, dict[int, Entry | tuple[()]]]] = [
+            (Action(i, True, env=kind), {})
+            for kind, counts in (("", world.wakeups), ("lazy", self._lazy),
+                                 ("tick", self._lazy))
+            for i in range(n) if counts[i]]
         # One slot per action in `actions` order: each CPU's step (which sees its own bits and
-        # the shared part), then the wakeups (which see only the CPU's own bits).
+        # the shared part), then the environment's actions.
         self._slots: list[tuple[int, dict[int, Entry | tuple[()]],
                                 Callable[[int], Entry | tuple[()]]]] = [
             ((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._step_cache[i],
              functools.partial(self._fill_step, i)) for i in range(n)]
-        self._slots += [(LOCAL_MASK << self._shifts[i], self._wake_cache[i],
-                         functools.partial(self._fill_wake, i))
-                        for i in range(n) if world.wakeups[i]]
+        self._slots += [(LOCAL_MASK << self._shifts[action.cpu], cache,
+                         functools.partial(self._fill_env, action, cache))
+                        for action, cache in self._env]
         # Last, the true outcome of a `*` guard, for the CPUs whose code has one.
         self._slots += [((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._choice_cache[i],
                          functools.partial(self._fill_choice, i)) for i in self._choosers]
-        self._slot_agents = [*range(n), *(-1 for i in range(n) if world.wakeups[i]),
-                             *self._choosers]
+        self._slot_agents = [*range(n), *(-1 for _ in self._env), *self._choosers]
         self._done_slots = [(1 << i, self._shifts[i], set[int]()) for i in range(n)]
         # Above the CPUs' parts: lockstep timing's "moved in this tick" bits, then its
         # "arrived" bits (0 otherwise).
@@ -181,7 +210,7 @@ class KernelModel:
                              if p.obligation is not Obligation.NONE]
         self._waiting: dict[int, int] = {}
         self._candidates = tuple(Action(i) for i in range(n)) + tuple(
-            Action(i, True) for i in range(n) if world.wakeups[i]) + tuple(
+            action for action, _ in self._env) + tuple(
             Action(i, choice=1) for i in self._choosers)
         self._init = self._initial_state()
 
@@ -192,8 +221,7 @@ class KernelModel:
 
     def actions(self, state: int) -> list[Action]:
         steps = [Action(i) for i in range(len(self._code)) if self._step(i, state) is not None]
-        wakes = [Action(i, True) for i in range(len(self._code))
-                 if self._wake(i, state) is not None]
+        wakes = [action for action, _ in self._env if self._wake(action, state) is not None]
         choices = [Action(i, choice=1) for i in self._choosers
                    if self._choose(i, state) is not None]
         return steps + wakes + choices
@@ -213,7 +241,7 @@ class KernelModel:
 
     def _action_entry(self, state: int, action: Action) -> Entry | None:
         if action.wakeup:
-            return self._wake(action.cpu, state)
+            return self._wake(action, state)
         if action.choice:
             return self._choose(action.cpu, state)
         return self._step(action.cpu, state)
@@ -370,8 +398,10 @@ class KernelModel:
 
     @property
     def wake_agents(self) -> tuple[int, ...]:
-        """The CPUs that can be woken, in the order their wakeups come in `actions`."""
-        return tuple(i for i in range(len(self._code)) if self.world.wakeups[i])
+        """The CPU each of the environment's actions acts on, in the order they come in
+        `actions`: the wakeups, then the lazy wakeups and the scheduler ticks (a CPU named
+        once per action)."""
+        return tuple(action.cpu for action, _ in self._env)
 
     def split(self, state: int) -> tuple[int, ...]:
         """``(shared id, cpu0's id, cpu1's id, ...)``: the parts a CPU's step depends on."""
@@ -410,17 +440,28 @@ class KernelModel:
         after = key + entry[0]
         return (after >> shift) & LOCAL_MASK, after & SHARED_MASK, entry[1], entry[2]
 
-    def wake_entry(self, cpu: int, local: int) -> tuple[int, int, int] | None:
-        """The wakeup of ``cpu`` from its part ``local``: ``(new local id, violated,
-        witnessed)``, or None when it cannot be woken there."""
-        shift = self._shifts[cpu]
+    @property
+    def wake_groups(self) -> tuple[int, ...]:
+        """For each of the environment's actions (`wake_agents`), its kind as a number
+        (wakeup, lazy wakeup, tick): actions of one kind come together, in CPU order."""
+        return tuple(ENV_GROUPS[action.env] for action, _ in self._env)
+
+    def wake_entry(self, slot: int, local: int) -> tuple[int, int, int] | None:
+        """The environment's action number ``slot`` (of `wake_agents`) from its CPU's part
+        ``local``: ``(new local id, violated, witnessed)``, or None when it cannot act."""
+        action, cache = self._env[slot]
+        shift = self._shifts[action.cpu]
         key = local << shift
-        entry = self._wake_cache[cpu].get(key)
+        entry = cache.get(key)
         if entry is None:
-            entry = self._fill_wake(cpu, key)
+            entry = self._fill_env(action, cache, key)
         if not entry:
             return None
         return (key + entry[0]) >> shift, entry[1], entry[2]
+
+    def wakeups_left(self, cpu: int, local: tuple[int, ...]) -> tuple[int, int]:
+        """``(immediate, lazy)``: the wakeups ``cpu`` may still receive in its part ``local``."""
+        return divmod(local[WAKE], self._wake_radix[cpu])
 
     def owed(self, cpu: int, local: int, shared: int) -> int:
         """The FAIR and WORST properties whose obligation is open for ``cpu`` with its part
@@ -445,7 +486,8 @@ class KernelModel:
         Local: it reads and writes only the CPU's own part, whatever the shared part (a
         preempt_count, need_resched, work or schedule step, with no lock bookkeeping or
         forgotten snapshot in the free instructions after it), and no other action can touch
-        that part: the CPU has no wakeups left, so nothing else ever sets its need_resched.
+        that part: the CPU has no wakeups left and no lazy flag for a tick to promote, so
+        nothing else ever sets its need_resched.
         Forward: its pc grows, so no cycle is made of such steps alone.
         """
         cached = self._local_steps[cpu].get(local)
@@ -457,9 +499,10 @@ class KernelModel:
         regs = list(self._locals[local])
         code = self._code[cpu]
         pc = regs[PC]
-        if regs[WAKE] or pc >= len(code) or code[pc].op not in _LOCAL_OPS:
+        if regs[WAKE] or regs[NEED] == NEED_LAZY or pc >= len(code) \
+                or code[pc].op not in _LOCAL_OPS:
             return False
-        if self._preemptible and regs[NEED] and regs[COUNT] == 0:
+        if self._preemptible and regs[NEED] == NEED_RESCHED and regs[COUNT] == 0:
             return False                        # a preemption: the pc stays
         if code[pc].op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED) and not regs[COUNT]:
             return False                        # an error the full step reports
@@ -513,8 +556,10 @@ class KernelModel:
             code = self._code[i]
             finished = pc >= len(code)
             at = "finished" if finished else _instr_words(code[pc])
-            cpus.append(CpuView(self.agents[i], at, local[COUNT], local[NEED], local[WAKE],
-                                tuple(holds), tuple(waits), finished))
+            cpus.append(CpuView(self.agents[i], at, local[COUNT],
+                                int(local[NEED] == NEED_RESCHED), sum(self.wakeups_left(i, local)),
+                                tuple(holds), tuple(waits), finished,
+                                int(local[NEED] == NEED_LAZY)))
         locks = tuple(LockView(lock.name, lock.algorithm.describe(shared[lock.index][0]),
                                shared[lock.index][1]) for lock in self.world.locks)
         stale = []
@@ -534,7 +579,11 @@ class KernelModel:
         shared = self._shared[state & SHARED_MASK]
         local = self._locals[(state >> self._shifts[action.cpu]) & LOCAL_MASK]
         if action.wakeup:
-            return StepInfo(action, "wakeup: need_resched = 1", Event.WAKEUP, None)
+            texts = {"": "wakeup: need_resched = 1",
+                     "lazy": "lazy wakeup: TIF_NEED_RESCHED_LAZY = 1",
+                     "tick": "sched_tick(): TIF_NEED_RESCHED_LAZY promoted, need_resched = 1"}
+            events = Event.NONE if action.env == "tick" else Event.WAKEUP
+            return StepInfo(action, texts[action.env], events, None)
         result = self._execute(action.cpu, local, shared, action.choice)
         if result is None:
             raise LockbreakError(f"{action} is not enabled in this state")
@@ -578,7 +627,7 @@ class KernelModel:
         state = self._shared_id(shared)
         for i, program in enumerate(world.programs):
             local = [0] * (REGS + program.registers)
-            local[WAKE] = world.wakeups[i]
+            local[WAKE] = world.wakeups[i] * self._wake_radix[i] + self._lazy[i]
             shared_list = list(shared)
             self._free_run(i, local, shared_list)
             if tuple(shared_list) != shared:
@@ -595,12 +644,16 @@ class KernelModel:
             entry = self._fill_step(cpu, key)
         return entry or None
 
-    def _wake(self, cpu: int, state: int) -> Entry | None:
-        key = state & (LOCAL_MASK << self._shifts[cpu])
-        entry = self._wake_cache[cpu].get(key)
-        if entry is None:
-            entry = self._fill_wake(cpu, key)
-        return entry or None
+    def _wake(self, action: Action, state: int) -> Entry | None:
+        """The environment's ``action`` from ``state``, or None when it cannot act there."""
+        for known, cache in self._env:
+            if known == action:
+                key = state & (LOCAL_MASK << self._shifts[action.cpu])
+                entry = cache.get(key)
+                if entry is None:
+                    entry = self._fill_env(action, cache, key)
+                return entry or None
+        return None
 
     def _fill_step(self, cpu: int, key: int) -> Entry | tuple[()]:
         """Interpret one step of ``cpu`` from the private and shared parts in ``key``."""
@@ -639,17 +692,34 @@ class KernelModel:
         self._choice_cache[cpu][key] = entry
         return entry
 
-    def _fill_wake(self, cpu: int, key: int) -> Entry | tuple[()]:
+    def _fill_env(self, action: Action, cache: dict[int, Entry | tuple[()]], key: int
+                  ) -> Entry | tuple[()]:
+        """The environment's ``action`` on its CPU's part in ``key`` (docs/semantics.md
+        section 4): a wakeup sets need_resched, also over a pending lazy flag (v6.13
+        ``__resched_curr()`` tests only the bit it sets and TIF_NEED_RESCHED); a lazy wakeup
+        sets the lazy flag when neither is set; the tick promotes a pending lazy flag
+        (``sched_tick()``). None acts on a CPU whose code path has ended."""
+        cpu = action.cpu
         shift = self._shifts[cpu]
         lid = key >> shift
         local = self._locals[lid]
+        immediate, lazy = self.wakeups_left(cpu, local)
+        need, wake, events = local[NEED], local[WAKE], Event.WAKEUP
+        if action.env == "":
+            if immediate and need != NEED_RESCHED:
+                need, wake = NEED_RESCHED, wake - self._wake_radix[cpu]
+        elif action.env == "lazy":
+            if lazy and not need:
+                need, wake = NEED_LAZY, wake - 1
+        elif need == NEED_LAZY:
+            need, events = NEED_RESCHED, Event.NONE
         entry: Entry | tuple[()] = ()
-        if local[WAKE] > 0 and not local[NEED] and local[PC] < len(self._code[cpu]):
+        if need != local[NEED] and local[PC] < len(self._code[cpu]):
             woken = list(local)
-            woken[NEED], woken[WAKE] = 1, local[WAKE] - 1
+            woken[NEED], woken[WAKE] = need, wake
             new_lid = self._cpu_local_id(cpu, tuple(woken))
-            entry = ((new_lid - lid) << shift, *self._bits(Event.WAKEUP))
-        self._wake_cache[cpu][key] = entry
+            entry = ((new_lid - lid) << shift, *self._bits(events))
+        cache[key] = entry
         return entry
 
     def _bits(self, events: int) -> tuple[int, int]:
@@ -677,7 +747,7 @@ class KernelModel:
         code = self._code[cpu]
         pc = local[PC]
         irqs = self._irqs[cpu]
-        preempt = (self._preemptible and local[NEED] and local[COUNT] == 0
+        preempt = (self._preemptible and local[NEED] == NEED_RESCHED and local[COUNT] == 0
                    and (irqs < 0 or local[irqs] == 0))
         if pc >= len(code):
             # A finished CPU still owes the reschedule its last preempt_enable() made due.
@@ -755,8 +825,8 @@ class KernelModel:
             regs[slot] += 1 if op == Op.IRQ_DISABLE else -1
             return Event.NONE, ""
         if op == Op.NEED_RESCHED:
-            regs[ACC] = regs[NEED]
-            return Event.NONE, str(regs[NEED])
+            regs[ACC] = int(regs[NEED] == NEED_RESCHED)     # the lazy flag is not seen
+            return Event.NONE, str(regs[ACC])
         if op == Op.LOCK_OP:
             return self._lock_op(cpu, instr, regs, mem)
         if op == Op.FLAG_READ:
@@ -976,7 +1046,7 @@ class KernelModel:
             code = tuple(_renamed(x, rename) for x in program.code)
             kinds = tuple((self.world.locks[k].kind, self.world.locks[k].algorithm.name)
                           for k in own)
-            key = (code, kinds, self.world.wakeups[i], self.world.forever[i])
+            key = (code, kinds, self.world.wakeups[i], self._lazy[i], self.world.forever[i])
             by_code.setdefault(key, []).append(i)
         return tuple(tuple(g) for g in by_code.values() if len(g) > 1)
 

@@ -14,6 +14,13 @@ able to move ends the tick and clears every moved bit. A CPU that cannot move (b
 rt lock, or finished) idles through the tick, but one that becomes able to move before the
 tick ends still takes its step in it. Wakeups come from the environment, between
 any two steps, to CPUs that have arrived, and take no CPU's turn.
+
+Under ``preempt = "lazy"`` the scheduler tick that promotes a CPU's lazy flag to need_resched
+(`model.kernel.Action`, ``env = "tick"``) comes between two ticks of the lockstep clock, at
+any of them: the kernel's tick (HZ) is far longer than the code paths modelled, so its phase
+against the wakeup is free, and the worst cases are over every time it may come. One in the
+middle of a lockstep tick is the same as one at the tick's start (if the CPU has not moved
+yet) or end (if it has): nothing else reads the CPU's flags.
 """
 
 from __future__ import annotations
@@ -44,8 +51,7 @@ class LockstepKernelModel(KernelModel):
         n = world.n_cpus
         # Per successor slot of `KernelModel`, in its order: the action, its CPU, whether it
         # is a wakeup, and the slot (mask, cache, fill).
-        actions = [Action(i) for i in range(n)] + [
-            Action(i, True) for i in range(n) if world.wakeups[i]] + [
+        actions = [Action(i) for i in range(n)] + [action for action, _ in self._env] + [
             Action(i, choice=1) for i in self.choice_agents]
         self._slot_table = [(action, action.cpu, action.wakeup, slot)
                             for action, slot in zip(actions, self._slots, strict=True)]
@@ -127,6 +133,8 @@ class LockstepKernelModel(KernelModel):
         for action, cpu, wakeup, (mask, cache, fill) in self._slot_table:
             if not arrived >> cpu & 1 or (not wakeup and moved >> cpu & 1):
                 continue
+            if wakeup and moved and action.env == "tick":
+                continue        # the scheduler tick comes between two lockstep ticks
             key = core & mask
             entry = cache.get(key)
             if entry is None:

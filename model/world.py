@@ -23,6 +23,13 @@ class World:
     programs: tuple[Program, ...]
     wakeups: tuple[int, ...]
     forever: tuple[bool, ...]
+    lazy_wakeups: tuple[int, ...] = ()
+
+    @property
+    def lazy(self) -> tuple[int, ...]:
+        """Per CPU, the wakeups that set the lazy flag (none but under ``preempt = "lazy"``);
+        ``wakeups`` are those that set need_resched at once."""
+        return self.lazy_wakeups or (0,) * len(self.programs)
 
     @property
     def n_cpus(self) -> int:
@@ -79,6 +86,9 @@ def build_world(scenario: Scenario, era: Era | None = None) -> World:
         compile_cpu(cpu.code, era=era, config=config, locks=by_name, data=data_index,
                     drop_every=k.drop_every)
         for cpu in scenario.cpus)
+    # A fair-class wakeup sets the lazy flag only where the lazy model is booted
+    # (get_lazy_tif_bit(), v6.13 kernel/sched/core.c); elsewhere it sets need_resched.
+    lazy = tuple(cpu.lazy_wakeups if k.preempt == "lazy" else 0 for cpu in scenario.cpus)
     return World(scenario, era, config, locks, data, programs,
-                 tuple(cpu.wakeups for cpu in scenario.cpus),
-                 tuple(cpu.forever for cpu in scenario.cpus))
+                 tuple(cpu.wakeups - n for cpu, n in zip(scenario.cpus, lazy, strict=True)),
+                 tuple(cpu.forever for cpu in scenario.cpus), lazy)

@@ -35,7 +35,7 @@ spin_unlock(A);
 """
 NESTED_CPU1 = "spin_lock(C); spin_lock(B); work(); spin_unlock(B); spin_unlock(C);"
 
-CpuSpec = str | tuple[str, int]   # code, or (code, wakeups)
+CpuSpec = str | tuple[str, int | str]   # code, or (code, wakeups: a count or "{ lazy = 1 }")
 
 # The properties decided on states and transitions (not on fairness or ticks): what the
 # kernel-model tests pin.
@@ -98,8 +98,12 @@ def check_by_name(model: KernelModel, properties: Sequence[str]) -> dict[str, Ch
 
 
 def parse_action(word: str) -> Action:
-    """``"0"`` is cpu0's next step, ``"w1"`` the environment waking cpu1."""
-    return Action(int(word.lstrip("w")), wakeup=word.startswith("w"))
+    """``"0"`` is cpu0's next step, ``"w1"`` the environment waking cpu1; under the lazy
+    preemption model ``"l1"`` wakes cpu1 lazily and ``"t1"`` is the scheduler tick on it."""
+    env = {"w": "", "l": "lazy", "t": "tick"}
+    if word[0] in env:
+        return Action(int(word[1:]), wakeup=True, env=env[word[0]])
+    return Action(int(word))
 
 
 def drive(model: KernelModel, script: Iterable[str], state: int | None = None

@@ -28,9 +28,9 @@ STATUSES = {"holds", "violated", "vacuous", "incomplete"}
 
 # docs/semantics.md sections 3, 4, 5 and 8: what `lockbreak list` must show, one line each.
 ERAS = ["v2.6.8", "v2.6.8-mm", "v2.6.9", "v2.6.11", "v2.6.12", "v2.6.20", "v2.6.25",
-        "v4.15-rc", "v4.15", "v5.17", "v6.11"]
+        "v4.15-rc", "v4.15", "v5.17", "v6.11", "v6.13"]
 LOCK_ALGORITHMS = ["tas", "ticket", "qspinlock", "rwlock"]
-PREEMPT_MODELS = ["none", "voluntary", "full", "rt"]
+PREEMPT_MODELS = ["none", "voluntary", "full", "lazy", "rt"]
 PROPERTIES = ["mutual_exclusion", "deadlock_free", "starvation_free", "livelock_free",
               "no_sleep_in_atomic", "break_return_truth", "no_stale_use", "no_spurious_break",
               "bounded_wait", "bounded_latency"]

@@ -566,6 +566,74 @@ def test_v6_11_spin_needbreak_is_0_under_none_even_with_preempt_dynamic(tmp_path
         "arch_spin_is_contended(B) -> waiters queued")
 
 
+# ------------------------------------------------------------------ v6.13, preempt = "lazy"
+
+
+def test_v6_13_lazy_wakeup_is_not_seen_by_cond_resched_lock_until_the_tick(
+        tmp_path: Path) -> None:
+    """A fair wakeup sets TIF_NEED_RESCHED_LAZY: need_resched() (and so should_resched() in
+    __cond_resched_lock) reads 0 and B is kept; after sched_tick() promotes the flag the same
+    call sees need_resched and breaks to schedule."""
+    model = kernel_model(tmp_path, scenario_toml("v6.13", [(SOLO_BREAK, "{ lazy = 1 }")],
+                                                 locks="B", preempt="lazy"))
+    assert texts(model, "0 0 l0 0 0")[2:] == [
+        "lazy wakeup: TIF_NEED_RESCHED_LAZY = 1",
+        "cond_resched_lock(B): need_resched() -> 0",
+        "cond_resched_lock(B) > spin_needbreak(B) > spin_is_contended(B): "
+        "arch_spin_is_contended(B) -> no waiters; "
+        "cond_resched_lock(B) returns 0 without dropping B",
+    ]
+    lazy = model.view(end(model, "0 0 l0")).cpus[0]
+    assert (lazy.need_resched, lazy.need_resched_lazy) == (0, 1)
+    script = "0 0 l0 t0 0"
+    assert texts(model, script)[3:] == [
+        "sched_tick(): TIF_NEED_RESCHED_LAZY promoted, need_resched = 1",
+        "cond_resched_lock(B): need_resched() -> 1",
+    ]
+    promoted = model.view(end(model, script)).cpus[0]
+    assert (promoted.need_resched, promoted.need_resched_lazy) == (1, 0)
+
+
+def test_v6_13_rt_wakeup_sets_need_resched_at_once(tmp_path: Path) -> None:
+    """resched_curr() for an rt task: need_resched() sees it without a tick, as under full."""
+    model = kernel_model(tmp_path, scenario_toml("v6.13", [(SOLO_BREAK, "{ rt = 1 }")],
+                                                 locks="B", preempt="lazy"))
+    assert texts(model, "0 0 w0 0")[2:] == [
+        "wakeup: need_resched = 1", "cond_resched_lock(B): need_resched() -> 1"]
+
+
+def test_v6_13_lazy_flag_does_not_preempt_at_preempt_enable(tmp_path: Path) -> None:
+    """The unlock's preempt_enable() reaching 0 is no preemption point for the lazy flag:
+    the CPU runs to the end of its code path. Promoted by the tick, it preempts there."""
+    model = kernel_model(tmp_path, scenario_toml("v6.13", [(WAITER, "{ lazy = 1 }")],
+                                                 locks="B", preempt="lazy"))
+    state, infos, _ = drive(model, ["0", "0", "l0", "0", "0", "0"])
+    assert not any(info.events & Event.SCHEDULE for info in infos)
+    assert model.view(state).cpus[0].finished
+    assert texts(model, "0 0 l0 0 0 t0 0 0")[-2:] == [
+        "spin_unlock(B): preempt_enable()", "preempted: schedule()"]
+
+
+def test_v6_13_lazy_is_preemptible_for_spin_needbreak(tmp_path: Path) -> None:
+    """preempt_model_preemptible() is full || lazy || rt in v6.13: a lazy kernel still
+    breaks B for the queued waiter, where v6.11's none does not."""
+    model = kernel_model(tmp_path, scenario_toml("v6.13", [HOLDER, WAITER], locks="B",
+                                                 preempt="lazy"))
+    assert texts(model, PREEMPT_NONE_DYNAMIC_SCRIPT + " 0")[7] == (
+        "cond_resched_lock(B) > spin_needbreak(B) > spin_is_contended(B): "
+        "arch_spin_is_contended(B) -> waiters queued")
+
+
+def test_lazy_wakeups_set_need_resched_at_once_outside_the_lazy_model(tmp_path: Path) -> None:
+    """get_lazy_tif_bit() gives TIF_NEED_RESCHED unless the lazy model is booted: under
+    full a lazy wakeup is a plain wakeup and there is no tick."""
+    model = kernel_model(tmp_path, scenario_toml("v6.13", [(SOLO_BREAK, "{ lazy = 1 }")],
+                                                 locks="B", preempt="full"))
+    assert [str(a) for a in model.actions(model.init_states()[0])] == ["cpu0", "wakeup(cpu0)"]
+    assert texts(model, "0 0 w0 0")[2:] == [
+        "wakeup: need_resched = 1", "cond_resched_lock(B): need_resched() -> 1"]
+
+
 # ------------------------------------------------------------------ preempt = "rt", smp = false
 
 
@@ -643,4 +711,4 @@ def test_full_preemption_schedules_when_the_last_preempt_enable_reaches_0(
 def test_every_era_is_covered_here() -> None:
     """A new era needs its own primitive test in this file."""
     assert set(ERAS) == {"v2.6.8", "v2.6.8-mm", "v2.6.9", "v2.6.11", "v2.6.12", "v2.6.20",
-                         "v2.6.25", "v4.15-rc", "v4.15", "v5.17", "v6.11"}
+                         "v2.6.25", "v4.15-rc", "v4.15", "v5.17", "v6.11", "v6.13"}

@@ -77,13 +77,15 @@ def spin_public() -> dict[str, SpinRun]:
 
 def test_the_sweep_covers_the_public_scenarios() -> None:
     # Left out: the lockstep scenario (the export models interleaving timing) and those using
-    # * guards, interrupts or pins, which the export refuses by name (tests/test_kernel_c.py).
+    # * guards, interrupts, pins or preempt = "lazy", which the export refuses by name
+    # (tests/test_kernel_c.py, tests/test_lazy_preemption.py).
     left_out = {path.stem for path in find_scenarios([REPO / "scenarios"])} - {
         path.stem for path in PUBLIC}
     assert left_out == {"stale-data-reread-v2.6.9-lockstep", "zone-batch-needbreak-v5.17",
                         "zone-batch-unbroken-v5.17", "irqsave-break-v6.11",
                         "irqs-off-cond-resched-v6.11", "drop-pagecache-iget-v5.17",
-                        "zone-batch-spurious-v5.17"}
+                        "zone-batch-spurious-v5.17", "nested-wakeup-lazy-v6.13",
+                        "nested-wakeup-rt-v6.13", "purge-lazy-wakeup-v6.13"}
     assert NAMES == ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic",
                      "break_return_truth", "no_stale_use", "no_spurious_break"]
 

@@ -23,7 +23,7 @@ from properties.catalogue import specs
 NESTED_SLEEPS = {"v2.6.8", "v2.6.8-mm", "v2.6.9", "v2.6.11", "v2.6.20", "v2.6.25", "v4.15-rc"}
 RETURN_LIES = {"v2.6.9", "v2.6.11"}
 VOID_RETURN = {"v2.6.8", "v2.6.8-mm"}
-FIFO = {"v2.6.25", "v4.15", "v5.17", "v6.11"}
+FIFO = {"v2.6.25", "v4.15", "v5.17", "v6.11", "v6.13"}
 
 
 def expected(era: str, shape: str) -> dict[str, Verdict]:

@@ -140,15 +140,21 @@ def test_override_errors_name_the_option(tmp_path):
         load(tmp_path, NESTED, version="v9.9")
     assert caught.value.message == (
         "--version v9.9: unknown era; known: v2.6.8, v2.6.8-mm, v2.6.9, v2.6.11, v2.6.12, "
-        "v2.6.20, v2.6.25, v4.15-rc, v4.15, v5.17, v6.11")
+        "v2.6.20, v2.6.25, v4.15-rc, v4.15, v5.17, v6.11, v6.13")
     assert (caught.value.line, caught.value.hint) == (
         0, "v9.9 is not modelled; choose the era whose code you mean (lockbreak list "
         "describes each)")
     with pytest.raises(ScenarioError, match=r"--lock mcs: unknown lock algorithm; known: tas, "
                        r"ticket, qspinlock"):
         load(tmp_path, NESTED, lock="mcs")
-    with pytest.raises(ScenarioError, match=r"--preempt lazy: unknown preempt model"):
+    with pytest.raises(ScenarioError, match=r"--preempt tickless: unknown preempt model"):
+        load(tmp_path, NESTED, preempt="tickless")
+    with pytest.raises(ScenarioError) as caught:
         load(tmp_path, NESTED, preempt="lazy")
+    assert (caught.value.message, caught.value.line, caught.value.hint) == (
+        '--preempt lazy: v2.6.12 has no preempt = "lazy"', 0,
+        "CONFIG_PREEMPT_LAZY arrived in v6.13; set version to it or later, or choose another "
+        "preempt model")
     with pytest.raises(ScenarioError, match=r"--timing steps: unknown timing"):
         load(tmp_path, NESTED, timing="steps")
 

@@ -243,6 +243,7 @@ OUTER_ROWS = [
     ("v4.15", 0, Status.VIOLATED, True),
     ("v5.17", 0, Status.VIOLATED, True),
     ("v6.11", 0, Status.VIOLATED, True),
+    ("v6.13", 0, Status.VIOLATED, True),
 ]
 
 
@@ -282,6 +283,7 @@ WAKEUP_ROWS = [
     ("v4.15", Status.HOLDS),            # resched only when preempt_count == one lock
     ("v5.17", Status.HOLDS),
     ("v6.11", Status.HOLDS),
+    ("v6.13", Status.HOLDS),
 ]
 
 
@@ -303,3 +305,16 @@ def test_wakeup_on_cpu0_schedules_while_atomic(tmp_path: Path, era: str,
         last = model.step_info(before, steps[-1].action)
         assert last.text == ("cond_resched_lock(B): schedule() -> scheduling while atomic: "
                              "preempt_count=1")
+
+
+@pytest.mark.parametrize("wakeups", ["{ lazy = 1 }", "{ rt = 1 }"])
+def test_v6_13_lazy_wakeup_on_cpu0_never_schedules_while_atomic(tmp_path: Path,
+                                                                 wakeups: str) -> None:
+    """Under preempt = "lazy" the wakeup row of v6.13 stays "holds" for either kind of
+    wakeup: the lazy flag is not need_resched at all, and once need_resched is set (by an rt
+    wakeup or the tick) the preempt_count == one lock test keeps the nested call from
+    scheduling."""
+    text = scenario_toml("v6.13", [(NESTED_CPU0, wakeups), NESTED_CPU1], preempt="lazy")
+    model = kernel_model(tmp_path, text)
+    result = check_by_name(model, ["no_sleep_in_atomic"])["no_sleep_in_atomic"]
+    assert result.status is Status.HOLDS

@@ -501,7 +501,7 @@ class Spinners:
             return (TRY if self.forever else DONE), 0, 0, 0
         return None
 
-    def wake_entry(self, agent: int, own: int) -> None:
+    def wake_entry(self, slot: int, own: int) -> None:
         return None
 
     def finished(self, agent: int, own: int) -> bool:

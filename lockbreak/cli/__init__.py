@@ -64,6 +64,7 @@ PREEMPT_MODELS = {
     "none": "schedules only at schedule(), cond_resched() and the lock-break primitives",
     "voluntary": "also at might_sleep()",
     "full": "CONFIG_PREEMPT: also whenever preempt_count drops to 0 with need_resched set",
+    "lazy": "CONFIG_PREEMPT_LAZY (v6.13 on): as full, but a fair wakeup waits for the tick",
     "rt": "PREEMPT_RT: spinlocks sleep, holding one does not raise preempt_count",
 }
 

@@ -344,6 +344,9 @@ class _Lift:
         self.tracked, self.component = tracked, component
         self.start, self.states = fair.start, fair.states
         self.wake_agents = tuple(self.model.wake_agents)
+        # The environment's actions come in groups (of a kind), each group in agent order.
+        self.wake_groups = tuple(getattr(self.model, "wake_groups",
+                                         (0,) * len(self.wake_agents)))
         self.index: dict[int, int] = {}      # representative -> its stored index
 
     def stored(self, state: Any) -> int:
@@ -368,7 +371,8 @@ class _Lift:
         for e in edges:
             slot = int(g.slot[e])
             keys.append((0, back[slot]) if slot < self.n
-                        else (1, back[self.wake_agents[slot - self.n]]))
+                        else (1, self.wake_groups[slot - self.n],
+                              back[self.wake_agents[slot - self.n]]))
         order = sorted(keys)
         out = []
         actions = self.model.actions(state)

@@ -63,8 +63,9 @@ class Factored(Protocol):
     ``split(state)`` is ``(shared id, agent 0's id, ...)`` and ``join`` its inverse.
     ``step_entry(agent, own, shared)`` is the agent's step from those parts, as
     ``(new own id, new shared id, violated, witnessed)``, or None when it cannot move;
-    ``wake_entry(agent, own)`` the same for the environment waking an agent in
-    ``wake_agents`` (it changes only the agent's part). ``finished(agent, own)`` is
+    ``wake_entry(k, own)`` the same for the environment's action number ``k``, which acts
+    on the agent ``wake_agents[k]`` (an agent may be named more than once) and changes only
+    that agent's part ``own``. ``finished(agent, own)`` is
     whether the agent has finished in that part (bit ``agent`` of ``done``). Actions are
     ordered as agent 0's step, ..., then the wakeups in ``wake_agents`` order, skipping those
     that cannot move: the order `successors` uses. A model whose agents' steps may have a
@@ -87,7 +88,7 @@ class Factored(Protocol):
     def step_entry(self, agent: int, own: int, shared: int
                    ) -> tuple[int, int, int, int] | None: ...
 
-    def wake_entry(self, agent: int, own: int) -> tuple[int, int, int] | None: ...
+    def wake_entry(self, slot: int, own: int) -> tuple[int, int, int] | None: ...
 
     def finished(self, agent: int, own: int) -> bool: ...
 
@@ -421,7 +422,8 @@ class _Search:
         self.parents: list[np.ndarray] = []        # global index of each state's parent
         self.starts: list[int] = []                # global index of each level's first state
         self.steps = [_Table(functools.partial(_step, model, a)) for a in range(self.n)]
-        self.wakes = [(a, _Table(functools.partial(_wake, model, a))) for a in model.wake_agents]
+        self.wakes = [(a, _Table(functools.partial(_wake, model, k)))
+                      for k, a in enumerate(model.wake_agents)]
         self.choices = [(a, _Table(functools.partial(_choice, model, a)))
                         for a in getattr(model, "choice_agents", ())]
         # A model that says which agents it sorts (`canonical_groups`) is canonicalised here
@@ -903,9 +905,10 @@ def _local(model: Any, agent: int, key: int, _: int) -> tuple[int]:
     return (int(model.local_step(agent, key >> 32)),)
 
 
-def _wake(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int] | None:
-    """A wakeup table's entry: ``key`` is the agent's own id << 32."""
-    entry = model.wake_entry(agent, key >> 32)
+def _wake(model: Any, slot: int, key: int, _: int) -> tuple[int, int, int, int] | None:
+    """A wakeup table's entry: ``key`` is the own id << 32 of the agent the environment's
+    action number ``slot`` acts on."""
+    entry = model.wake_entry(slot, key >> 32)
     return None if entry is None else (entry[0], 0, entry[1], entry[2])
 
 

@@ -217,7 +217,7 @@ def counterexample(model: KernelModel, result: CheckResult) -> Counterexample:
             # A wakeup or a preemption executes no statement: point at the CPU's last one.
             line, col = last_line.get(action.cpu, (model.world.scenario.cpus[action.cpu].line, 1))
         actor = "env" if action.wakeup else f"cpu{action.cpu}"
-        text = f"wakes cpu{action.cpu}: need_resched = 1" if action.wakeup else info.text
+        text = action.env_text if action.wakeup else info.text
         steps.append(TraceStep(number, actor, text,
                                tuple(changes(model.view(state), model.view(step.state), info.text)),
                                line, col, trace.loop_start == number - 1,

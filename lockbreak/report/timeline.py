@@ -65,8 +65,9 @@ def timeline_of(model: KernelModel, trace: Trace[int, Action], violating_step: i
         action = step.action
         info = model.step_info(state, action)
         after = model.view(step.state)
-        label = (f"step {number}: env wakes cpu{action.cpu}" if action.wakeup
-                 else f"step {number}: cpu{action.cpu}: {info.text}")
+        label = (f"step {number}: cpu{action.cpu}: {info.text}" if not action.wakeup
+                 else f"step {number}: env wakes cpu{action.cpu}" if not action.env
+                 else f"step {number}: env: {action.env_text}")
         for cpu in range(n):
             view = after.cpus[cpu]
             moved = cpu == action.cpu and not action.wakeup
@@ -75,7 +76,7 @@ def timeline_of(model: KernelModel, trace: Trace[int, Action], violating_step: i
                 marks.append("work")
             if moved and info.events & Event.BREAK:
                 marks.append("break")
-            if action.wakeup and cpu == action.cpu:
+            if action.wakeup and action.env != "tick" and cpu == action.cpu:
                 marks.append("wakeup")
             if view.finished:
                 kind = "done"

@@ -109,7 +109,7 @@ def render_trace(model: KernelModel, trace: Trace[int, Action], headline: str,
         info = model.step_info(state, step.action)
         before, after = model.view(state), model.view(step.state)
         if step.action.wakeup:
-            who, text = "env", f"wakes cpu{step.action.cpu}: need_resched = 1"
+            who, text = "env", step.action.env_text
         else:
             who, text = f"cpu{step.action.cpu}", info.text
         mark = "  <-- repeats from here" if trace.loop_start == number - 1 else ""
@@ -272,6 +272,8 @@ def trace_to_json(model: KernelModel, trace: Trace[int, Action], *, scenario: Ma
         at = step_kernel_line(model, state, step.action, kernel)
         if at:
             entry["kernel"] = at
+        if step.action.env:
+            entry["env"] = step.action.env
         steps.append(entry)
         state = step.state
     data = {
@@ -293,9 +295,12 @@ def actions_of(data: Mapping[str, Any]) -> list[Action]:
     actions: list[Action] = []
     for step in data["steps"]:
         cpu, wakeup, choice = step["cpu"], step["wakeup"], step.get("choice", 0)
+        env = step.get("env", "")
         if not isinstance(cpu, int) or isinstance(cpu, bool) or not isinstance(wakeup, bool):
             raise ValueError(f"step {len(actions) + 1}: cpu must be an int, wakeup a bool")
         if choice not in (0, 1) or isinstance(choice, bool):
             raise ValueError(f"step {len(actions) + 1}: choice must be 0 or 1")
-        actions.append(Action(cpu, wakeup, choice))
+        if env not in ("", "lazy", "tick") or (env and not wakeup):
+            raise ValueError(f"step {len(actions) + 1}: env must be lazy or tick, on a wakeup")
+        actions.append(Action(cpu, wakeup, choice, env))
     return actions

@@ -34,6 +34,7 @@ class Era:
     primitives: Mapping[str, Primitive]
     default_generic_lockbreak: bool = False
     drop_every: bool = False                     # the -mm kludge's knob exists in this era
+    preempt_lazy: bool = False                   # CONFIG_PREEMPT_LAZY exists in this era
 
     def provides(self, name: str) -> bool:
         """True when scenario code under this era may call ``name``.
@@ -74,6 +75,7 @@ class EraOptions(TypedDict, total=False):
 
     default_generic_lockbreak: bool
     drop_every: bool
+    preempt_lazy: bool
 
 
 def era(name: str, summary: str, source: str, default_lock: str,

@@ -485,6 +485,27 @@ V6_11 = V5_17.patch(
     """, returns=True),
 )
 
+# v6.13 changes no lock-break body: CONFIG_PREEMPT_LAZY changes what the bodies above see.
+# kernel/sched/core.c resched_curr_lazy() sets TIF_NEED_RESCHED_LAZY for a fair-class
+# wakeup (get_lazy_tif_bit()), resched_curr() sets TIF_NEED_RESCHED for the rt classes, and
+# sched_tick() promotes a pending TIF_NEED_RESCHED_LAZY with resched_curr(): the model's
+# lazy wakeup and tick (model.kernel). need_resched() (include/linux/sched.h, through
+# tif_need_resched()) and should_resched() in __cond_resched_lock() test TIF_NEED_RESCHED
+# alone, so a lazy flag breaks no lock and preempts at no preempt_enable() before the tick.
+# preempt_model_preemptible() is full || lazy || rt (include/linux/preempt.h), so
+# spin_needbreak() and rwlock_needbreak() still yield to contention under lazy; the kernel
+# is built with CONFIG_PREEMPTION (PREEMPT_LAZY selects PREEMPT_BUILD), so _cond_resched()
+# is a no-op, and RCU readers are preemptible (PREEMPT_RCU defaults to y with PREEMPTION).
+V6_13 = V6_11.patch(
+    "v6.13",
+    summary="CONFIG_PREEMPT_LAZY: a fair wakeup waits for the tick; need_resched() ignores it",
+    source="v6.13 kernel/sched/core.c resched_curr_lazy, sched_tick, __cond_resched_lock; "
+           "include/linux/preempt.h preempt_model_preemptible; include/linux/sched.h "
+           "need_resched, spin_needbreak",
+    preempt_lazy=True,
+)
+
 MAINLINE: tuple[Era, ...] = (
     V2_6_8, V2_6_8_MM, V2_6_9, V2_6_11, V2_6_12, V2_6_20, V2_6_25, V4_15_RC, V4_15, V5_17, V6_11,
+    V6_13,
 )

@@ -35,7 +35,7 @@ from model.scenario.types import (
 from model.scenario.typos import did_you_mean, same_era
 
 LOCK_ALGORITHMS = ("tas", "ticket", "qspinlock")
-PREEMPT_MODELS = ("none", "voluntary", "full", "rt")
+PREEMPT_MODELS = ("none", "voluntary", "full", "lazy", "rt")
 TIMINGS = ("interleaving", "lockstep")
 LOCK_KINDS = ("spin", "rwlock")
 STATUSES = ("holds", "violated", "vacuous")
@@ -51,6 +51,7 @@ _KERNEL_TYPES: Mapping[str, type] = {
     "timing": str, "generic_lockbreak": bool, "drop_every": int,
 }
 _CPU_KEYS = ("code", "wakeups")
+_WAKEUP_KINDS = ("lazy", "rt")
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 _LOCK_EXPR = re.compile(r"&?\s*[A-Za-z_]\w*(\s*(->|\.)\s*[A-Za-z_]\w*)*\Z")
 # A scenario's name becomes part of trace file names: one safe path component.
@@ -314,6 +315,13 @@ class _Loader:
                               "preempt model")
         timing = self.choice({"timing": "interleaving", **fields}, "timing", TIMINGS,
                              "timing")
+        if preempt == "lazy" and not era.preempt_lazy:
+            having = [n for n, e in era_registry.ERAS.items() if e.preempt_lazy]
+            raise self.kernel_error(
+                "preempt", f'{version} has no preempt = "lazy"',
+                f"CONFIG_PREEMPT_LAZY arrived in {having[0] if having else 'no era'}; "
+                'set version to it or later, or choose another preempt model',
+                cause="version")
         generic = fields.get("generic_lockbreak", era.default_generic_lockbreak)
         if generic and lock != "tas":
             explicit = "generic_lockbreak" in table
@@ -334,10 +342,13 @@ class _Loader:
         if drop_every < 1:
             raise self.kernel_error("drop_every", f"drop_every = {drop_every}: the lock-break "
                                     "site must drop the lock every N >= 1 calls")
+        preempt_at = ((0, 0) if "preempt" in self.overrides or "preempt" not in table
+                      else self.where.find(("kernel", "preempt"), value=True))
         return Kernel(version=version, lock=lock, preempt=preempt,
                       preempt_dynamic=fields.get("preempt_dynamic", False),
                       smp=fields.get("smp", True),
-                      timing=timing, generic_lockbreak=generic, drop_every=drop_every)
+                      timing=timing, generic_lockbreak=generic, drop_every=drop_every,
+                      preempt_at=preempt_at)
 
     def choice(self, fields: Mapping[str, Any], key: str, known: Sequence[str],
                what: str) -> str:
@@ -476,15 +487,7 @@ class _Loader:
             raise self.error(keys, f"cpu{index} has no code",
                              'add code = """ ... """ with the CPU\'s kernel code path')
         source = self.typed(table, (*keys, "code"), str, "")
-        wakeups = self.typed(table, (*keys, "wakeups"), int, 0)
-        if wakeups < 0:
-            raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is negative",
-                             "wakeups is how many times need_resched may be set: 0 or more",
-                             at_value=True)
-        if wakeups > MAX_WAKEUPS:
-            raise self.error((*keys, "wakeups"), f"wakeups = {wakeups} is more than "
-                             f"{MAX_WAKEUPS}", f"the limit is {MAX_WAKEUPS}; each wakeup "
-                             "multiplies the states to explore", at_value=True)
+        wakeups, lazy = self.wakeups(table, keys)
         line, col = self.where.code_start((*keys, "code"))
         code = parse_code(source, file=self.file, line=line, col=col, params=params,
                           aliases=aliases)
@@ -493,7 +496,46 @@ class _Loader:
                              "give it a kernel code path, e.g. spin_lock(L); work(); "
                              "spin_unlock(L); or remove the [[cpu]] table", at_value=True)
         return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
-                   line=self.where.find(keys)[0])
+                   line=self.where.find(keys)[0], lazy_wakeups=lazy)
+
+    def wakeups(self, table: Mapping[str, Any], keys: tuple[str | int, ...]) -> tuple[int, int]:
+        """A ``[[cpu]]`` table's wakeups, all of them and the lazy ones among them.
+
+        ``wakeups = N`` is N wakeups that set need_resched at once in every preemption model;
+        ``wakeups = { lazy = N, rt = M }`` says which wake a fair-class task (lazy) and which
+        a real-time one (docs/semantics.md section 4).
+        """
+        where = (*keys, "wakeups")
+        value = table.get("wakeups", 0)
+        if isinstance(value, dict):
+            self.known_keys(value, where, _WAKEUP_KINDS, "wakeup kind")
+            counts = {kind: self.count(value, (*where, kind)) for kind in _WAKEUP_KINDS}
+            total = counts["lazy"] + counts["rt"]
+            if total > MAX_WAKEUPS:
+                raise self.error(where, f"wakeups = {{ lazy = {counts['lazy']}, rt = "
+                                 f"{counts['rt']} }} is more than {MAX_WAKEUPS} in all",
+                                 f"the limit is {MAX_WAKEUPS}; each wakeup multiplies the "
+                                 "states to explore", at_value=True)
+            return total, counts["lazy"]
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise self.error(where, f"{_dotted(where)} must be an integer or a table "
+                             f"{{ lazy = N, rt = M }}, not {_toml_repr(value)}", at_value=True)
+        return self.count(table, where), 0
+
+    def count(self, table: Mapping[str, Any], keys: tuple[str | int, ...]) -> int:
+        """A wakeup count: an integer from 0 to `MAX_WAKEUPS`."""
+        value = self.typed(table, keys, int, 0)
+        if value < 0:
+            meaning = ("wakeups is how many times need_resched may be set"
+                       if keys[-1] == "wakeups" else
+                       f"{keys[-1]} is how many {keys[-1]} wakeups the CPU may receive")
+            raise self.error(keys, f"{keys[-1]} = {value} is negative", f"{meaning}: 0 or more",
+                             at_value=True)
+        if value > MAX_WAKEUPS:
+            raise self.error(keys, f"{keys[-1]} = {value} is more than {MAX_WAKEUPS}",
+                             f"the limit is {MAX_WAKEUPS}; each wakeup multiplies the states "
+                             "to explore", at_value=True)
+        return value
 
     # ------------------------------------------------------------ [patch]
 

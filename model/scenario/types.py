@@ -19,9 +19,10 @@ class Kernel:
     """The kernel configuration a scenario runs under, with every default resolved.
 
     ``lock`` is the lock algorithm (``tas``, ``ticket``, ``qspinlock``), ``preempt`` the
-    preemption model (``none``, ``voluntary``, ``full``, ``rt``), ``timing`` one of
+    preemption model (``none``, ``voluntary``, ``full``, ``lazy``, ``rt``), ``timing`` one of
     ``interleaving`` and ``lockstep``; ``drop_every`` is the -mm kludge's period (1 where the
-    era has no such knob).
+    era has no such knob); ``preempt_at`` is where the file sets ``preempt`` ((0, 0) when it
+    does not or an override does).
     """
 
     version: str
@@ -32,14 +33,18 @@ class Kernel:
     timing: str = "interleaving"
     generic_lockbreak: bool = False
     drop_every: int = 1
+    preempt_at: tuple[int, int] = field(default=(0, 0), compare=False)
 
 
 @dataclass(frozen=True)
 class Cpu:
     """One CPU's program: its code, how many wakeups the environment may send it.
 
-    ``forever`` is True when the code contains an endless loop, one with no way out (the CPU
-    is not expected to finish); ``line`` is the line of its ``[[cpu]]`` header.
+    ``wakeups`` counts them all; ``lazy_wakeups`` says how many of those wake a fair-class
+    task (``wakeups = { lazy = N, rt = M }``), which under ``preempt = "lazy"`` sets the lazy
+    flag instead of need_resched (docs/semantics.md section 4). ``forever`` is True when the
+    code contains an endless loop, one with no way out (the CPU is not expected to finish);
+    ``line`` is the line of its ``[[cpu]]`` header.
     """
 
     index: int
@@ -47,6 +52,7 @@ class Cpu:
     wakeups: int = 0
     forever: bool = False
     line: int = 0
+    lazy_wakeups: int = 0
 
 
 @dataclass(frozen=True)
