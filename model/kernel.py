@@ -265,18 +265,18 @@ class KernelModel:
                 out.append((agent, state + entry[0], entry[1], entry[2]))
         return out
 
-    def guard_outcomes(self, state: int) -> list[tuple[int, int, int]]:
-        """``(cpu, state if false, state if true)`` for each CPU whose next step tests a `*`
-        guard: what strong fairness on the choice is about (docs/semantics.md section 10: a fair
-        cycle that reaches the guard infinitely often takes both outcomes)."""
-        out = []
-        for cpu in self._choosers:
-            taken = self._choose(cpu, state)
-            if taken is not None:
-                other = self._step(cpu, state)
-                assert other is not None        # the false outcome is the plain step
-                out.append((cpu, state + other[0], state + taken[0]))
-        return out
+    def guard_moves(self, state: int) -> list[tuple[int, int, int, int]]:
+        """``(index, cpu, pc, outcome)`` for each move of ``state`` that tests a `*` guard: its
+        index in `moves`, the CPU, the guard's program point and the outcome it takes. Strong
+        fairness on the choice is per guard (docs/semantics.md section 10: an execution that
+        takes a guard infinitely often takes each outcome infinitely often)."""
+        at = {cpu: self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
+              for cpu in self._choosers if self._choose(cpu, state) is not None}
+        if not at:
+            return []
+        return [(index, action.cpu, at[action.cpu], action.choice)
+                for index, action in enumerate(self.actions(state))
+                if not action.wakeup and action.cpu in at]
 
     def obligations(self, state: int) -> int:
         """Open obligations: bit ``p * len(agents) + cpu`` for property ``p`` and each CPU.
