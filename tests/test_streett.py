@@ -12,9 +12,11 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Sequence
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
+from helpers import load_scenario_text
 from hypothesis import find, given, settings
 from hypothesis import strategies as st
 from toys import Obligations
@@ -23,6 +25,9 @@ from lockbreak.core import CheckResult, Status
 from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import choices_fair, open_forever
 from lockbreak.engines.streett import FairComponents, GuardedGraph, fair_components, fair_cycle
+from model.kernel import KernelModel
+from model.world import build_world
+from properties.catalogue import specs
 
 CPU0, CPU1 = 0, 1
 TRUE, FALSE = 1, 0
@@ -135,6 +140,55 @@ def test_both_outcomes_to_the_same_state_are_told_apart_by_their_move() -> None:
     result = served(model)
     assert result.status is Status.VIOLATED
     assert {(0, 0), (0, 1)} <= loop_edges(model, result)
+
+
+# ---------------------------------------------------------------- scenarios
+
+def scenario(code: str, *others: str, lock: str = "qspinlock") -> str:
+    """A scenario on v5.17 with one spinlock A, cpu0 running ``code``, one CPU per ``others``."""
+    lines = ['name = "t"', "[kernel]", 'version = "v5.17"', 'preempt = "full"',
+             f'lock = "{lock}"', "[locks]",
+             'A = "spin"', "[[cpu]]", f'code = """\n{code}\n"""']
+    for other in others:
+        lines += ["[[cpu]]", f'code = """\n{other}\n"""']
+    return "\n".join(lines) + "\n"
+
+
+def fairness(tmp_path: Path, text: str) -> tuple[KernelModel, dict[str, CheckResult]]:
+    world = build_world(load_scenario_text(tmp_path, text))
+    model = KernelModel(world, specs(["starvation_free", "livelock_free"]))
+    return model, {r.property: r for r in check(model)}
+
+
+def test_a_batch_loop_under_a_lock_ends_so_its_contender_is_served(tmp_path: Path) -> None:
+    """cpu0 walks a list of any length under A (`while (*)`), cpu1 waits for A. Only a walk
+    that never ends keeps cpu1 waiting, and strong fairness on the guard ends it."""
+    model, got = fairness(tmp_path, scenario(
+        "spin_lock(A);\nwhile (*)\n  work();\nspin_unlock(A);",
+        "spin_lock(A);\nwork();\nspin_unlock(A);"))
+    assert model.choice_agents
+    assert got["starvation_free"].status is Status.HOLDS, got["starvation_free"].detail
+    assert got["livelock_free"].status is Status.HOLDS, got["livelock_free"].detail
+
+
+def test_a_holder_that_walks_and_retakes_starves_a_tas_waiter(tmp_path: Path) -> None:
+    """cpu0 takes A, walks a list under it (`while (*)`) and starts over, forever; cpu1 waits
+    for A on a test-and-set lock. Each walk ends, yet cpu1 may lose A every time: starvation,
+    with a loop that takes both outcomes of the guard."""
+    model, got = fairness(tmp_path, scenario(
+        "for (;;) {\n  spin_lock(A);\n  while (*)\n    work();\n  spin_unlock(A);\n}",
+        "spin_lock(A);\nspin_unlock(A);", lock="tas"))
+    starved = got["starvation_free"]
+    assert starved.status is Status.VIOLATED, starved.detail
+    trace = starved.trace
+    assert trace is not None and trace.loop_start is not None
+    bit = model.property_names.index("starvation_free")
+    assert open_forever(model, trace, bit, fair=True) == "cpu1"
+    assert choices_fair(model, trace)
+    taken = {outcome for k, step in enumerate(trace.steps[trace.loop_start:], trace.loop_start)
+             for index, _, _, outcome in model.guard_moves(trace.states[k])
+             if index == step.index}
+    assert taken == {0, 1}
 
 
 # ---------------------------------------------------------------- against a brute force
