@@ -270,13 +270,29 @@ class KernelModel:
         index in `moves`, the CPU, the guard's program point and the outcome it takes. Strong
         fairness on the choice is per guard (docs/semantics.md section 10: an execution that
         takes a guard infinitely often takes each outcome infinitely often)."""
-        at = {cpu: self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
-              for cpu in self._choosers if self._choose(cpu, state) is not None}
+        at = {}
+        for cpu in self._choosers:
+            pc = self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
+            code = self._code[cpu]
+            if pc < len(code) and code[pc].op == Op.NONDET and self._choose(cpu, state):
+                at[cpu] = pc
         if not at:
             return []
-        return [(index, action.cpu, at[action.cpu], action.choice)
-                for index, action in enumerate(self.actions(state))
-                if not action.wakeup and action.cpu in at]
+        # `moves` order: each CPU's step, the wakeups, then the true outcomes (`_slots`).
+        first_choice = len(self._slots) - len(self._choosers)
+        out = []
+        index = 0
+        for slot, (agent, (mask, cache, fill)) in enumerate(
+                zip(self._slot_agents, self._slots, strict=True)):
+            entry = cache.get(state & mask)
+            if entry is None:
+                entry = fill(state & mask)
+            if not entry:
+                continue
+            if agent in at and (slot < len(self._code) or slot >= first_choice):
+                out.append((index, agent, at[agent], int(slot >= first_choice)))
+            index += 1
+        return out
 
     def obligations(self, state: int) -> int:
         """Open obligations: bit ``p * len(agents) + cpu`` for property ``p`` and each CPU.
