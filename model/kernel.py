@@ -265,33 +265,22 @@ class KernelModel:
                 out.append((agent, state + entry[0], entry[1], entry[2]))
         return out
 
-    def guard_moves(self, state: int) -> list[tuple[int, int, int, int]]:
-        """``(index, cpu, pc, outcome)`` for each move of ``state`` that tests a `*` guard: its
-        index in `moves`, the CPU, the guard's program point and the outcome it takes. Strong
-        fairness on the choice is per guard (docs/semantics.md section 10: an execution that
-        takes a guard infinitely often takes each outcome infinitely often)."""
-        at = {}
+    def guard_outcomes(self, state: int) -> list[tuple[int, int, int, int]]:
+        """``(cpu, pc, state if false, state if true)`` for each CPU whose next move tests a
+        `*` guard at program point ``pc``. Strong fairness on the choice is per guard, a CPU's
+        program point (docs/semantics.md section 10: an execution that takes a guard
+        infinitely often takes each outcome infinitely often). Moves are asked for by
+        `attempt`, so a timing that holds a CPU back (lockstep) names no guard for it."""
+        out = []
         for cpu in self._choosers:
             pc = self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
             code = self._code[cpu]
-            if pc < len(code) and code[pc].op == Op.NONDET and self._choose(cpu, state):
-                at[cpu] = pc
-        if not at:
-            return []
-        # `moves` order: each CPU's step, the wakeups, then the true outcomes (`_slots`).
-        first_choice = len(self._slots) - len(self._choosers)
-        out = []
-        index = 0
-        for slot, (agent, (mask, cache, fill)) in enumerate(
-                zip(self._slot_agents, self._slots, strict=True)):
-            entry = cache.get(state & mask)
-            if entry is None:
-                entry = fill(state & mask)
-            if not entry:
+            if pc >= len(code) or code[pc].op != Op.NONDET:
                 continue
-            if agent in at and (slot < len(self._code) or slot >= first_choice):
-                out.append((index, agent, at[agent], int(slot >= first_choice)))
-            index += 1
+            taken = self.attempt(state, Action(cpu, choice=1))
+            other = self.attempt(state, Action(cpu))
+            if taken is not None and other is not None:
+                out.append((cpu, pc, other[0], taken[0]))
         return out
 
     def obligations(self, state: int) -> int:

@@ -238,18 +238,17 @@ def test_a_guard_step_has_both_outcomes(tmp_path):
     assert len(first_states(model)) == 5
 
 
-def test_guard_moves_name_both_outcomes_of_each_guard(tmp_path):
+def test_guard_outcomes_name_both_successors_and_the_guard(tmp_path):
     model = kernel_model(tmp_path, toml("while (*)\n  work();", "if (*) work();"))
     init = model.init_states()[0]
-    guards = model.guard_moves(init)
-    actions = model.actions(init)
-    assert sorted((cpu, outcome) for _, cpu, _, outcome in guards) == [
-        (0, 0), (0, 1), (1, 0), (1, 1)]
-    for index, cpu, pc, outcome in guards:
-        assert actions[index] == Action(cpu, choice=outcome)
+    outcomes = model.guard_outcomes(init)
+    assert [cpu for cpu, _, _, _ in outcomes] == [0, 1]
+    for cpu, pc, false, true in outcomes:
         assert pc == model.parts(init)[1][cpu][PC]
+        assert false == model.next_state(init, Action(cpu))
+        assert true == model.next_state(init, Action(cpu, choice=1))
     after = model.next_state(init, Action(0, choice=1))      # cpu0 now at work()
-    assert {cpu for _, cpu, _, _ in model.guard_moves(after)} == {1}
+    assert [cpu for cpu, _, _, _ in model.guard_outcomes(after)] == [1]
 
 
 def test_frontier_expands_choices_as_the_plain_engine_does(tmp_path):

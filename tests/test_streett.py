@@ -23,9 +23,10 @@ from toys import Obligations
 
 from lockbreak.core import CheckResult, Status
 from lockbreak.engines.explicit import check
-from lockbreak.engines.liveness import choices_fair, open_forever
+from lockbreak.engines.liveness import choices_fair, guard_moves, open_forever
 from lockbreak.engines.streett import FairComponents, GuardedGraph, fair_components, fair_cycle
-from model.kernel import KernelModel
+from model.kernel import Action, KernelModel
+from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import specs
 
@@ -46,10 +47,13 @@ class Guarded(Obligations):
                          open_for)
         self.guarded = edges
 
-    def guard_moves(self, state: int) -> list[tuple[int, int, int, int]]:
-        return [(index, agent, guard[0], guard[1])
-                for index, (agent, _, _, guard) in enumerate(self.guarded.get(state, ()))
-                if guard is not None]
+    def guard_outcomes(self, state: int) -> list[tuple[int, int, int, int]]:
+        outcomes: dict[tuple[int, int], dict[int, int]] = {}
+        for agent, target, _, guard in self.guarded.get(state, ()):
+            if guard is not None:
+                outcomes.setdefault((agent, guard[0]), {})[guard[1]] = target
+        return [(agent, pc, taken[FALSE], taken[TRUE])
+                for (agent, pc), taken in outcomes.items()]
 
 
 def served(model: Guarded) -> CheckResult:
@@ -186,9 +190,31 @@ def test_a_holder_that_walks_and_retakes_starves_a_tas_waiter(tmp_path: Path) ->
     assert open_forever(model, trace, bit, fair=True) == "cpu1"
     assert choices_fair(model, trace)
     taken = {outcome for k, step in enumerate(trace.steps[trace.loop_start:], trace.loop_start)
-             for index, _, _, outcome in model.guard_moves(trace.states[k])
+             for index, _, _, outcome in guard_moves(
+                 model, trace.states[k], [(a, t) for a, t, _ in model.moves(trace.states[k])])
              if index == step.index}
     assert taken == {0, 1}
+
+
+def test_under_lockstep_timing_a_cpu_not_yet_arrived_takes_no_guard(tmp_path: Path) -> None:
+    """Lockstep timing orders its moves otherwise and starts with arrivals (a CPU at a guard
+    that has not arrived steps by arriving): the guards are found by their outcomes, so the
+    fairness verdicts are decided there too, and the worst case alongside them."""
+    text = scenario("while (*)\n  work();\nfor (;;) {\n  spin_lock(A);\n  while (*)\n"
+                    "    work();\n  spin_unlock(A);\n}",
+                    "spin_lock(A);\nspin_unlock(A);", lock="tas").replace(
+        'preempt = "full"', 'preempt = "full"\ntiming = "lockstep"')
+    world = build_world(load_scenario_text(tmp_path, text))
+    model = kernel_model(world, specs(["starvation_free", "livelock_free", "bounded_wait"]))
+    init = model.init_states()[0]
+    assert model.actions(init) == [Action(0), Action(1)]          # arrivals: cpu0 is at *
+    assert model.guard_outcomes(init) == []
+    arrived = model.next_state(init, Action(0))
+    assert [cpu for cpu, _, _, _ in model.guard_outcomes(arrived)] == [0]
+    got = {r.property: r for r in check(model)}
+    assert got["starvation_free"].status is Status.HOLDS, got["starvation_free"].detail
+    assert got["livelock_free"].status is Status.HOLDS, got["livelock_free"].detail
+    assert got["bounded_wait"].status is Status.VIOLATED         # a walk of any length
 
 
 # ---------------------------------------------------------------- against a brute force

@@ -235,30 +235,48 @@ def strongly_fair(analysis: Analysis[S, A], bit: int, guards: GuardedGraph) -> C
 
 
 def guarded_graph(analysis: Analysis[S, A]) -> GuardedGraph | None:
-    """``analysis``'s graph with each edge's `*` guard and outcome, from the model's
-    ``guard_moves(state)``: ``(move index, cpu, pc, outcome)`` per move that tests a guard,
-    a guard being one CPU's program point. None when the model makes no `*` choices."""
+    """``analysis``'s graph with each edge's `*` guard and outcome (`guard_moves`), a guard
+    being one CPU's program point. None when the model makes no `*` choices."""
     model, g = analysis.model, analysis.graph
-    moves = getattr(model, "guard_moves", None)
-    if moves is None or not getattr(model, "choice_agents", ()):
+    if not getattr(model, "guard_outcomes", None) or not getattr(model, "choice_agents", ()):
         return None
     guard = np.full(len(g.src), -1, dtype=np.int64)
     outcome = np.zeros(len(g.src), dtype=np.int64)
     ids: dict[tuple[int, int], int] = {}
     for k in range(analysis.n):
-        for index, cpu, pc, taken in moves(g.states[k]):
-            e = int(analysis.out_order[analysis.out_start[k] + index])
-            assert int(g.index[e]) == index
+        edges = analysis.out_order[analysis.out_start[k]:analysis.out_start[k + 1]].tolist()
+        moves = [(int(g.agent[e]), g.states[int(g.dst[e])]) for e in edges]
+        for index, cpu, pc, taken in guard_moves(model, g.states[k], moves):
+            e = edges[index]
             guard[e], outcome[e] = ids.setdefault((cpu, pc), len(ids)), taken
     return GuardedGraph(analysis.n, analysis.n_agents, g.src, g.dst, g.agent, g.enabled,
                         guard, outcome)
+
+
+def guard_moves(model: Any, state: Any, moves: Sequence[tuple[int, Any]]
+                ) -> list[tuple[int, int, int, int]]:
+    """``(index, cpu, pc, outcome)`` for each of ``moves`` (``(agent, next state)`` of
+    ``state``, in the model's order) that tests a `*` guard, from the model's
+    ``guard_outcomes(state)``: ``(cpu, pc, state if false, state if true)``. When both
+    outcomes reach the same state, the first such move is the false one (a CPU's step comes
+    before its true outcome)."""
+    out: list[tuple[int, int, int, int]] = []
+    for cpu, pc, if_false, if_true in model.guard_outcomes(state):
+        used: set[int] = set()
+        for taken, target in ((0, if_false), (1, if_true)):
+            index = next(i for i, (agent, after) in enumerate(moves)
+                         if agent == cpu and after == target and i not in used)
+            used.add(index)
+            out.append((index, cpu, pc, taken))
+    return out
 
 
 def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[CheckResult]:
     """The results of the FAIR and WORST properties at positions ``bits``, on one analysed
     graph (whichever engine built it) explored with ``stats``."""
     model = analysis.model
-    guards = guarded_graph(analysis)
+    fair = any(model.property_kinds[bit] is PropertyKind.FAIR for bit in bits)
+    guards = guarded_graph(analysis) if fair else None
     results = []
     for bit in bits:
         kind = model.property_kinds[bit]
@@ -652,14 +670,15 @@ def open_forever(model: Model[S, A], trace: Trace[S, A], bit: int, *, fair: bool
 def choices_fair(model: Model[S, A], trace: Trace[S, A]) -> bool:
     """Whether the repeating part of the lasso ``trace`` takes both outcomes of every `*`
     guard it takes (strong fairness on the choice, docs/semantics.md section 10); the model
-    tells the guards by ``guard_moves(state)`` as `guarded_graph` reads them."""
-    moves = getattr(model, "guard_moves", None)
-    if moves is None or trace.loop_start is None:
+    tells the guards by ``guard_outcomes(state)``, read as `guard_moves` reads them."""
+    assert isinstance(model, ObligationModel)
+    if not getattr(model, "guard_outcomes", None) or trace.loop_start is None:
         return True
     outcomes: dict[tuple[int, int], set[int]] = {}
     for state, step in zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
                            strict=False):
-        for index, cpu, pc, taken in moves(state):
+        moves = [(agent, after) for agent, after, _ in model.moves(state)]
+        for index, cpu, pc, taken in guard_moves(model, state, moves):
             if index == step.index:
                 outcomes.setdefault((cpu, pc), set()).add(taken)
     return all(len(taken) == 2 for taken in outcomes.values())
