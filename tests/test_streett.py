@@ -191,7 +191,8 @@ def test_a_holder_that_walks_and_retakes_starves_a_tas_waiter(tmp_path: Path) ->
     assert choices_fair(model, trace)
     taken = {outcome for k, step in enumerate(trace.steps[trace.loop_start:], trace.loop_start)
              for index, _, _, outcome in guard_moves(
-                 model, trace.states[k], [(a, t) for a, t, _ in model.moves(trace.states[k])])
+                 model.guard_outcomes(trace.states[k]),
+                 [(a, t) for a, t, _ in model.moves(trace.states[k])])
              if index == step.index}
     assert taken == {0, 1}
 

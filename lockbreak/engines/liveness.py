@@ -238,30 +238,34 @@ def guarded_graph(analysis: Analysis[S, A]) -> GuardedGraph | None:
     """``analysis``'s graph with each edge's `*` guard and outcome (`guard_moves`), a guard
     being one CPU's program point. None when the model makes no `*` choices."""
     model, g = analysis.model, analysis.graph
-    if not getattr(model, "guard_outcomes", None) or not getattr(model, "choice_agents", ()):
+    guard_outcomes = getattr(model, "guard_outcomes", None)
+    if guard_outcomes is None or not getattr(model, "choice_agents", ()):
         return None
     guard = np.full(len(g.src), -1, dtype=np.int64)
     outcome = np.zeros(len(g.src), dtype=np.int64)
     ids: dict[tuple[int, int], int] = {}
     for k in range(analysis.n):
+        outcomes = guard_outcomes(g.states[k])
+        if not outcomes:
+            continue
         edges = analysis.out_order[analysis.out_start[k]:analysis.out_start[k + 1]].tolist()
         moves = [(int(g.agent[e]), g.states[int(g.dst[e])]) for e in edges]
-        for index, cpu, pc, taken in guard_moves(model, g.states[k], moves):
+        for index, cpu, pc, taken in guard_moves(outcomes, moves):
             e = edges[index]
             guard[e], outcome[e] = ids.setdefault((cpu, pc), len(ids)), taken
     return GuardedGraph(analysis.n, analysis.n_agents, g.src, g.dst, g.agent, g.enabled,
                         guard, outcome)
 
 
-def guard_moves(model: Any, state: Any, moves: Sequence[tuple[int, Any]]
+def guard_moves(outcomes: Sequence[tuple[int, int, Any, Any]], moves: Sequence[tuple[int, Any]]
                 ) -> list[tuple[int, int, int, int]]:
-    """``(index, cpu, pc, outcome)`` for each of ``moves`` (``(agent, next state)`` of
-    ``state``, in the model's order) that tests a `*` guard, from the model's
-    ``guard_outcomes(state)``: ``(cpu, pc, state if false, state if true)``. When both
+    """``(index, cpu, pc, outcome)`` for each of ``moves`` (``(agent, next state)`` of a
+    state, in the model's order) that tests a `*` guard, given the model's
+    ``guard_outcomes`` of that state: ``(cpu, pc, state if false, state if true)``. When both
     outcomes reach the same state, the first such move is the false one (a CPU's step comes
     before its true outcome)."""
     out: list[tuple[int, int, int, int]] = []
-    for cpu, pc, if_false, if_true in model.guard_outcomes(state):
+    for cpu, pc, if_false, if_true in outcomes:
         used: set[int] = set()
         for taken, target in ((0, if_false), (1, if_true)):
             index = next(i for i, (agent, after) in enumerate(moves)
@@ -670,15 +674,16 @@ def open_forever(model: Model[S, A], trace: Trace[S, A], bit: int, *, fair: bool
 def choices_fair(model: Model[S, A], trace: Trace[S, A]) -> bool:
     """Whether the repeating part of the lasso ``trace`` takes both outcomes of every `*`
     guard it takes (strong fairness on the choice, docs/semantics.md section 10); the model
-    tells the guards by ``guard_outcomes(state)``, read as `guard_moves` reads them."""
+    tells the guards by ``guard_outcomes(state)``, matched to moves by `guard_moves`."""
     assert isinstance(model, ObligationModel)
-    if not getattr(model, "guard_outcomes", None) or trace.loop_start is None:
+    guard_outcomes = getattr(model, "guard_outcomes", None)
+    if guard_outcomes is None or trace.loop_start is None:
         return True
     outcomes: dict[tuple[int, int], set[int]] = {}
     for state, step in zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
                            strict=False):
         moves = [(agent, after) for agent, after, _ in model.moves(state)]
-        for index, cpu, pc, taken in guard_moves(model, state, moves):
+        for index, cpu, pc, taken in guard_moves(guard_outcomes(state), moves):
             if index == step.index:
                 outcomes.setdefault((cpu, pc), set()).add(taken)
     return all(len(taken) == 2 for taken in outcomes.values())
