@@ -293,17 +293,22 @@ class KernelModel:
                 out.append((agent, state + entry[0], entry[1], entry[2]))
         return out
 
-    def guard_outcomes(self, state: int) -> list[tuple[int, int, int]]:
-        """``(cpu, state if false, state if true)`` for each CPU whose next step tests a `*`
-        guard: what strong fairness on the choice is about (docs/semantics.md section 10: a fair
-        cycle that reaches the guard infinitely often takes both outcomes)."""
+    def guard_outcomes(self, state: int) -> list[tuple[int, int, int, int]]:
+        """``(cpu, pc, state if false, state if true)`` for each CPU whose next move tests a
+        `*` guard at program point ``pc``. Strong fairness on the choice is per guard, a CPU's
+        program point (docs/semantics.md section 10: an execution that takes a guard
+        infinitely often takes each outcome infinitely often). Moves are asked for by
+        `attempt`, so a timing that holds a CPU back (lockstep) names no guard for it."""
         out = []
         for cpu in self._choosers:
-            taken = self._choose(cpu, state)
-            if taken is not None:
-                other = self._step(cpu, state)
-                assert other is not None        # the false outcome is the plain step
-                out.append((cpu, state + other[0], state + taken[0]))
+            pc = self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
+            code = self._code[cpu]
+            if pc >= len(code) or code[pc].op != Op.NONDET:
+                continue
+            taken = self.attempt(state, Action(cpu, choice=1))
+            other = self.attempt(state, Action(cpu))
+            if taken is not None and other is not None:
+                out.append((cpu, pc, other[0], taken[0]))
         return out
 
     def obligations(self, state: int) -> int:

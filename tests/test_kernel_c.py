@@ -12,7 +12,7 @@ from helpers import check_by_name, drive, first_states, kernel_model, load_scena
 from lockbreak.core import ScenarioError, Status
 from lockbreak.engines import frontier
 from lockbreak.report.traces import actions_of
-from model.kernel import REGS, Action, KernelModel
+from model.kernel import PC, REGS, Action, KernelModel
 from model.lockstep import LockstepKernelModel
 from model.promela import promela_model
 from model.symbolic import SymbolicKernel
@@ -238,16 +238,17 @@ def test_a_guard_step_has_both_outcomes(tmp_path):
     assert len(first_states(model)) == 5
 
 
-def test_guard_outcomes_name_both_successors(tmp_path):
+def test_guard_outcomes_name_both_successors_and_the_guard(tmp_path):
     model = kernel_model(tmp_path, toml("while (*)\n  work();", "if (*) work();"))
     init = model.init_states()[0]
     outcomes = model.guard_outcomes(init)
-    assert [cpu for cpu, _, _ in outcomes] == [0, 1]
-    for cpu, false, true in outcomes:
+    assert [cpu for cpu, _, _, _ in outcomes] == [0, 1]
+    for cpu, pc, false, true in outcomes:
+        assert pc == model.parts(init)[1][cpu][PC]
         assert false == model.next_state(init, Action(cpu))
         assert true == model.next_state(init, Action(cpu, choice=1))
     after = model.next_state(init, Action(0, choice=1))      # cpu0 now at work()
-    assert [cpu for cpu, _, _ in model.guard_outcomes(after)] == [1]
+    assert [cpu for cpu, _, _, _ in model.guard_outcomes(after)] == [1]
 
 
 def test_frontier_expands_choices_as_the_plain_engine_does(tmp_path):

@@ -28,7 +28,6 @@ edge arrays, so graphs of millions of edges stay cheap.
 
 from __future__ import annotations
 
-import itertools
 import time
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -51,6 +50,13 @@ from lockbreak.core import (
     Status,
     Step,
     Trace,
+)
+from lockbreak.engines.streett import (
+    FairComponents,
+    GuardedGraph,
+    UnfairCycle,
+    fair_components,
+    fair_cycle,
 )
 
 
@@ -181,43 +187,107 @@ def check_obligations(model: Model[S, A], bits: Sequence[int],
     return decide(Analysis(model, graph), bits, stats)
 
 
-def strongly_fair(model: Any, result: CheckResult) -> CheckResult:
-    """``result``, a fair-liveness verdict under weak fairness to the CPUs, judged also under
-    strong fairness on `*` choices (docs/semantics.md section 10).
+def strongly_fair(analysis: Analysis[S, A], bit: int, guards: GuardedGraph) -> CheckResult:
+    """The FAIR property at ``bit`` under weak fairness to every agent and strong fairness on
+    every `*` guard (docs/semantics.md section 10), decided by `streett.fair_components`.
 
-    Strong fairness on the choices only rules cycles out, so a pass stands. A lasso stands
-    when every `*` guard its loop reaches is left by both outcomes within the loop; otherwise
-    a fair cycle may still exist elsewhere, and this analysis, which picks one weakly fair
-    cycle, cannot tell: the verdict is incomplete rather than a false alarm. ``model`` tells
-    the guards by ``guard_outcomes(state)``: ``(cpu, state if false, state if true)``.
+    As `Analysis.fair`: a state where the obligation is open and nothing can move, or the
+    shallowest state of a fair component, gives the counterexample; any cycle that keeps it
+    open, fair or not, is its witness. The lasso is replayed before it is reported: it must
+    keep the obligation open, be weakly fair (`open_forever`) and take both outcomes of every
+    guard its loop takes (`choices_fair`).
     """
-    outcomes = getattr(model, "guard_outcomes", None)
-    if result.status is not Status.VIOLATED or result.trace is None or outcomes is None:
-        return result
-    trace = result.trace
-    states = [trace.init, *(step.state for step in trace.steps)]
-    loop = states[trace.loop_start:]
-    taken = set(itertools.pairwise(loop))
-    for state in loop[:-1]:
-        for _, if_false, if_true in outcomes(state):
-            if not {(state, if_false), (state, if_true)} <= taken:
-                return CheckResult(result.property, Status.INCOMPLETE, stats=result.stats,
-                                   detail=(
-                    "the repeating steps found take only one outcome of a * guard, which "
-                    "strong fairness on the choice rules out; whether another cycle is fair is "
-                    "not decided for scenarios with * guards yet"))
-    return result
+    model, depth = analysis.model, analysis.depth
+    witnessed = False
+    best: tuple[int, int, int, np.ndarray, FairComponents] | None = None
+    for agent in range(analysis.n_agents):
+        inside = analysis.open_states(bit, agent)
+        if not inside.any():
+            continue
+        members = np.flatnonzero(inside)
+        labels, internal, count = analysis.components(inside)
+        witnessed = witnessed or bool(analysis.cyclic(labels, internal, count)[labels].any())
+        found = fair_components(guards, inside)
+        for k in members[~analysis.has_out[members]]:     # a finite execution ends open
+            if best is None or depth[k] < best[0]:
+                best = (int(depth[k]), agent, int(k), inside, found)
+        candidates = members[found.fair[found.labels[members]]]
+        if len(candidates):
+            k = int(candidates[np.argmin(depth[candidates])])
+            if best is None or depth[k] < best[0]:
+                best = (int(depth[k]), agent, k, inside, found)
+    if best is None:
+        if not witnessed:
+            return CheckResult("", Status.VACUOUS, detail=(
+                "never violated, but no execution, fair or not, keeps it open forever"))
+        return CheckResult("", Status.HOLDS)
+    _, agent, entry, inside, found = best
+    who = model.agents[agent]
+    if not analysis.has_out[entry]:
+        return CheckResult("", Status.VIOLATED, analysis.path_to(entry), detail=(
+            f"{who} can never be served: nothing can move at the end (a deadlock)"))
+    cycle = fair_cycle(guards, found, entry)
+    trace = analysis.lasso(entry, cycle)
+    if open_forever(model, trace, bit, fair=True) is None or not choices_fair(model, trace):
+        raise UnfairCycle(f"the fair cycle found for {who} does not replay as one")
+    others = [model.agents[a] for a in analysis._open_throughout(bit, cycle) if a != agent]
+    return never_served(trace, who, others, analysis._can_close(entry, inside))
+
+
+def guarded_graph(analysis: Analysis[S, A]) -> GuardedGraph | None:
+    """``analysis``'s graph with each edge's `*` guard and outcome (`guard_moves`), a guard
+    being one CPU's program point. None when the model makes no `*` choices."""
+    model, g = analysis.model, analysis.graph
+    guard_outcomes = getattr(model, "guard_outcomes", None)
+    if guard_outcomes is None or not getattr(model, "choice_agents", ()):
+        return None
+    guard = np.full(len(g.src), -1, dtype=np.int64)
+    outcome = np.zeros(len(g.src), dtype=np.int64)
+    ids: dict[tuple[int, int], int] = {}
+    for k in range(analysis.n):
+        outcomes = guard_outcomes(g.states[k])
+        if not outcomes:
+            continue
+        edges = analysis.out_order[analysis.out_start[k]:analysis.out_start[k + 1]].tolist()
+        moves = [(int(g.agent[e]), g.states[int(g.dst[e])]) for e in edges]
+        for index, cpu, pc, taken in guard_moves(outcomes, moves):
+            e = edges[index]
+            guard[e], outcome[e] = ids.setdefault((cpu, pc), len(ids)), taken
+    return GuardedGraph(analysis.n, analysis.n_agents, g.src, g.dst, g.agent, g.enabled,
+                        guard, outcome)
+
+
+def guard_moves(outcomes: Sequence[tuple[int, int, Any, Any]], moves: Sequence[tuple[int, Any]]
+                ) -> list[tuple[int, int, int, int]]:
+    """``(index, cpu, pc, outcome)`` for each of ``moves`` (``(agent, next state)`` of a
+    state, in the model's order) that tests a `*` guard, given the model's
+    ``guard_outcomes`` of that state: ``(cpu, pc, state if false, state if true)``. When both
+    outcomes reach the same state, the first such move is the false one (a CPU's step comes
+    before its true outcome)."""
+    out: list[tuple[int, int, int, int]] = []
+    for cpu, pc, if_false, if_true in outcomes:
+        used: set[int] = set()
+        for taken, target in ((0, if_false), (1, if_true)):
+            index = next(i for i, (agent, after) in enumerate(moves)
+                         if agent == cpu and after == target and i not in used)
+            used.add(index)
+            out.append((index, cpu, pc, taken))
+    return out
 
 
 def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[CheckResult]:
     """The results of the FAIR and WORST properties at positions ``bits``, on one analysed
     graph (whichever engine built it) explored with ``stats``."""
     model = analysis.model
+    fair = any(model.property_kinds[bit] is PropertyKind.FAIR for bit in bits)
+    guards = guarded_graph(analysis) if fair else None
     results = []
     for bit in bits:
         kind = model.property_kinds[bit]
-        if kind is PropertyKind.FAIR:
-            result = strongly_fair(model, analysis.fair(bit))
+        if kind is PropertyKind.FAIR and guards is not None:
+            result = strongly_fair(analysis, bit, guards)
+        elif kind is PropertyKind.FAIR:
+            result = analysis.fair(bit)
         else:
             result = analysis.worst(bit)
         result.property = model.property_names[bit]
@@ -599,6 +669,24 @@ def open_forever(model: Model[S, A], trace: Trace[S, A], bit: int, *, fair: bool
         if (fair and (moved | unable) == (1 << n) - 1) or (not fair and ticks):
             return model.agents[agent]
     return None
+
+
+def choices_fair(model: Model[S, A], trace: Trace[S, A]) -> bool:
+    """Whether the repeating part of the lasso ``trace`` takes both outcomes of every `*`
+    guard it takes (strong fairness on the choice, docs/semantics.md section 10); the model
+    tells the guards by ``guard_outcomes(state)``, matched to moves by `guard_moves`."""
+    assert isinstance(model, ObligationModel)
+    guard_outcomes = getattr(model, "guard_outcomes", None)
+    if guard_outcomes is None or trace.loop_start is None:
+        return True
+    outcomes: dict[tuple[int, int], set[int]] = {}
+    for state, step in zip(trace.states[trace.loop_start:], trace.steps[trace.loop_start:],
+                           strict=False):
+        moves = [(agent, after) for agent, after, _ in model.moves(state)]
+        for index, cpu, pc, taken in guard_moves(guard_outcomes(state), moves):
+            if index == step.index:
+                outcomes.setdefault((cpu, pc), set()).add(taken)
+    return all(len(taken) == 2 for taken in outcomes.values())
 
 
 def ticks_open_at_end(model: Model[S, A], trace: Trace[S, A], bit: int) -> int | None:
