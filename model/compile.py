@@ -16,7 +16,7 @@ from lockbreak.core import LockbreakError, ModelDefinitionError, ScenarioError
 from model.eras import Era, Primitive
 from model.lang import ast
 from model.lang.parser import parse_code
-from model.locks import LockAlgorithm
+from model.locks import SHARED_KINDS, LockAlgorithm
 from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, disables_irqs
 
@@ -30,7 +30,8 @@ LOCAL_STEPS: Mapping[str, Op] = {
 }
 DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE,
                                  "get": Op.DATA_GET, "put": Op.DATA_PUT}
-ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock"})
+ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock",
+                                "down_read", "down_write"})
 BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
                               "cond_resched_rwlock_write"})
 BELIEF_AFTER: Mapping[str, Belief] = {
@@ -38,9 +39,16 @@ BELIEF_AFTER: Mapping[str, Belief] = {
     "write_unlock": Belief.NONE, "read_lock": Belief.READ, "read_unlock": Belief.NONE,
     "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
     "cond_resched_rwlock_read": Belief.READ,
+    "mutex_lock": Belief.HELD, "mutex_unlock": Belief.NONE, "down_write": Belief.HELD,
+    "up_write": Belief.NONE, "down_read": Belief.READ, "up_read": Belief.NONE,
 }
 TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
-                                  "read_trylock": Belief.READ}
+                                  "read_trylock": Belief.READ, "mutex_trylock": Belief.HELD,
+                                  "down_write_trylock": Belief.HELD,
+                                  "down_read_trylock": Belief.READ}
+# The might-sleep annotations of the eras' C (``__might_resched()`` and, before v5.16,
+# ``__might_sleep()``), each with the preempt_count offset it allows.
+MIGHT_SLEEP_CHECKS = frozenset({"__might_sleep", "__might_resched"})
 COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 
@@ -81,8 +89,14 @@ class BuildConfig:
 class LockInfo:
     index: int
     name: str
-    kind: str                    # spin | rwlock
+    kind: str                    # spin | rwlock | mutex | rwsem
     algorithm: LockAlgorithm
+
+    @property
+    def has_readers(self) -> bool:
+        """Whether the lock is held by readers or one writer (rwlock, rwsem), not by one
+        holder (spinlock, mutex)."""
+        return self.kind in SHARED_KINDS
 
 
 @dataclass
@@ -281,6 +295,8 @@ class _Emitter:
             self.context_step(CONTEXT_STATEMENTS[name][0], f"{name}()")
         elif name in LOCAL_STEPS:
             self.emit(LOCAL_STEPS[name], text=f"{name}()")
+        elif name in MIGHT_SLEEP_CHECKS:
+            self.might_sleep_check(s)
         elif name == "work":
             self.work(int(args[0]) if args else 1)
         elif name in DATA_STEPS:
@@ -292,6 +308,16 @@ class _Emitter:
             if not self.frames and name in BELIEF_AFTER:
                 lock = self.bound_lock(args[0])
                 self.emit(Op.BELIEVE, lock.index, int(BELIEF_AFTER[name]))
+
+    def might_sleep_check(self, s: ast.Call) -> None:
+        """``__might_resched(offset)``: the debug check of a might-sleep point, free control
+        that notes whether preempt_count exceeds ``offset`` or interrupts are off."""
+        arg = s.args[0] if s.args else 0
+        offset = arg if isinstance(arg, int) else self.config.constant(arg)
+        if offset is None:
+            raise self.fail(f"{self.context()}: {s.name}() takes a constant offset, not "
+                            f"{arg!r}", s.pos)
+        self.emit(Op.MIGHT_SLEEP, offset, text=f"{s.name}({offset})")
 
     def spelled(self, s: ast.Call, spelling: Spelling) -> None:
         """A kernel spelling of a lock operation: its base, with interrupts or softirqs

@@ -24,3 +24,5 @@ class Event(enum.IntFlag):
     STALE_USE = enum.auto()           # use(X) relied on a stale snapshot
     WAKEUP = enum.auto()              # the environment set need_resched on a CPU
     DOUBLE_HOLD = enum.auto()         # after this step, a lock has two holders (or writer + other)
+    MIGHT_SLEEP = enum.auto()         # a might-sleep point was reached (mutex_lock, might_sleep())
+    MIGHT_SLEEP_ATOMIC = enum.auto()  # ... with preempt_count above its offset or interrupts off

@@ -538,7 +538,7 @@ class SymbolicKernel:
         out = []
         for lock in self.world.locks:
             _, _, holders, writers, _ = mem[lock.index]
-            if lock.kind == "spin":
+            if not lock.has_readers:
                 out.append(holders & (holders - 1) != 0)
             out.append(z3.And(writers != 0, z3.Or(writers & (writers - 1) != 0, holders != 0)))
         return z3.simplify(z3.Or(out)) if out else z3.BoolVal(False)
@@ -655,7 +655,7 @@ class SymbolicKernel:
                 spurious = regs[DROPPED] & unjustified != 0
                 path.event(Event.SPURIOUS_BREAK, spurious)
                 regs[DROPPED] = regs[DROPPED] & ~unjustified
-            if lock.kind == "rwlock" and exclusive:
+            if lock.has_readers and exclusive:
                 writers = writers | me
             else:
                 holders = holders | me
@@ -753,6 +753,9 @@ class SymbolicKernel:
                 path.event(Event.BREAK_RETURNED, dropped != 0)
                 path.event(Event.BREAK_LIE, value != dropped)
             regs[DROPPED] = z3.BitVecVal(0, 2)
+        elif op == Op.MIGHT_SLEEP:
+            path.event(Event.MIGHT_SLEEP)
+            path.event(Event.MIGHT_SLEEP_ATOMIC, regs[COUNT] > int(instr.a))
         elif op == Op.FREE_LOCK_OP:
             paths = self._lock_op(cpu, instr, path)
             if len(paths) != 1 or paths[0] is not path:
@@ -771,7 +774,7 @@ class SymbolicKernel:
         me = z3.BitVecVal(1 << cpu, self.n)
         holders, writers = holders & ~me, writers & ~me
         if belief == Belief.HELD:
-            if self.world.locks[index].kind == "spin":
+            if not self.world.locks[index].has_readers:
                 holders = holders | me
             else:
                 writers = writers | me

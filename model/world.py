@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from model.compile import BuildConfig, LockInfo, compile_cpu
 from model.eras import Era, get_era, with_preempt_rt
-from model.locks import RWLOCK, spin_algorithm
+from model.locks import kind_algorithm, spin_algorithm
 from model.program import Program
 from model.scenario.types import Scenario
 
@@ -70,7 +70,7 @@ def build_world(scenario: Scenario, era: Era | None = None) -> World:
                          generic_lockbreak=k.generic_lockbreak)
     n = len(scenario.cpus)
     spin = spin_algorithm(spin_algorithm_name(scenario), n)
-    locks = tuple(LockInfo(i, name, kind, spin if kind == "spin" else RWLOCK)
+    locks = tuple(LockInfo(i, name, kind, kind_algorithm(kind, spin))
                   for i, (name, kind) in enumerate(scenario.locks.items()))
     by_name = {lock.name: lock for lock in locks}
     data = tuple(scenario.data)
