@@ -462,7 +462,7 @@ RWLOCK: LockAlgorithm[RwWord] = LockAlgorithm(
 
 MUTEX: LockAlgorithm[TasWord] = LockAlgorithm(
     name="mutex",
-    summary="mutex: a waiter sleeps until the owner releases, then takes it",
+    summary="sleeping lock: a waiter sleeps until the owner releases, then takes it",
     initial=lambda n: (NOBODY,),
     ops=MappingProxyType({
         "__mutex_trylock": _tas_trylock, "__mutex_unlock": _tas_unlock,
@@ -512,7 +512,7 @@ def _rwsem_sleep(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord] | None:
 
 RWSEM: LockAlgorithm[RwWord] = LockAlgorithm(
     name="rwsem",
-    summary="rw_semaphore: readers share while nobody waits; FIFO waiters sleep",
+    summary="sleeping rw lock: readers share while nobody waits, waiters sleep in FIFO order",
     initial=lambda n: ((), NOBODY, ()),
     ops=MappingProxyType({
         "__down_read": _rwsem_read_enter, "__down_write": _rw_write_enter,

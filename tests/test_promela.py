@@ -85,7 +85,8 @@ def test_the_sweep_covers_the_public_scenarios() -> None:
                         "zone-batch-unbroken-v5.17", "irqsave-break-v6.11",
                         "irqs-off-cond-resched-v6.11", "drop-pagecache-iget-v5.17"}
     assert NAMES == ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic",
-                     "break_return_truth", "no_stale_use", "no_spurious_break"]
+                     "might_sleep_clean", "break_return_truth", "no_stale_use",
+                     "no_spurious_break"]
 
 
 @needs_spin
