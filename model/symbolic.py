@@ -71,7 +71,7 @@ def _repeats_a_cpu(name: str, word: Any) -> bool:
         _, pending, queue = word
         waiting = [c for c in (pending, *queue) if c != NOBODY]
         return len(set(waiting)) < len(waiting)
-    if name == "rwlock":
+    if name in ("rwlock", "rwsem"):
         readers, writer, queue = word
         inside = [*readers, *(() if writer == NOBODY else (writer,)), *(c for c, _ in queue)]
         return len(set(inside)) < len(inside)
