@@ -211,12 +211,14 @@ class SymbolicKernel:
             paths.append(_Path(0, [], regs, self._initial_mem(), {}))
         constraints = []
         mem = self._initial_mem()
+        starts = []          # each CPU's free run to its first step, with what it records
         for cpu, path in enumerate(paths):
             ends = self._free_run(cpu, path)
             if len(ends) != 1 or ends[0].guard or ends[0].fault:
                 raise LockbreakError(f"cpu{cpu}: the code before the first step depends on "
                                      "state; the z3 encoding needs one initial state")
             end = ends[0]
+            starts.append(end)
             end.regs[PC] = self._val(end.pc)
             end.regs[ACC] = self._val(0)
             constraints += [v == z3.simplify(t) for i, (v, t) in
@@ -225,11 +227,13 @@ class SymbolicKernel:
         for part, values in zip(self.copy(0).shared, mem, strict=True):
             constraints += [v == t for v, t in zip(part, values, strict=True)]
         double = self._double_hold(mem)
-        violated = [z3.simplify(z3.And(double, z3.BoolVal(bool(p.violated_by
-                                                               & Event.DOUBLE_HOLD))))
+        violated = [z3.simplify(z3.Or(z3.And(double, z3.BoolVal(bool(p.violated_by
+                                                                     & Event.DOUBLE_HOLD))),
+                                      *(self._any(end, p.violated_by) for end in starts)))
                     for p in self.properties]
-        witnessed = [z3.simplify(z3.And(double, z3.BoolVal(bool(p.witnessed_by
-                                                                & Event.DOUBLE_HOLD))))
+        witnessed = [z3.simplify(z3.Or(z3.And(double, z3.BoolVal(bool(p.witnessed_by
+                                                                      & Event.DOUBLE_HOLD))),
+                                       *(self._any(end, p.witnessed_by) for end in starts)))
                      for p in self.properties]
         return z3.And(constraints), violated, witnessed
 

@@ -31,11 +31,12 @@ class World:
     @property
     def lock_algorithm(self) -> str:
         """The spinlock algorithm in force (``up`` without SMP, ``rtmutex`` under rt); with
-        only rwlocks, ``rwlock``; with no lock at all, the one a spinlock would have."""
+        no spinlock, the first lock's (``rwlock``, ``mutex``, ``rwsem``); with no lock at all,
+        the one a spinlock would have."""
         spins = [lock.algorithm.name for lock in self.locks if lock.kind == "spin"]
         if spins:
             return spins[0]
-        return "rwlock" if self.locks else spin_algorithm_name(self.scenario)
+        return self.locks[0].algorithm.name if self.locks else spin_algorithm_name(self.scenario)
 
 
 def spin_algorithm_name(scenario: Scenario) -> str:

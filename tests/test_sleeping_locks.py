@@ -312,6 +312,17 @@ def test_the_random_search_finds_the_mutex_under_the_spinlock() -> None:
     assert run.verdicts[0].result.status is Status.VIOLATED
 
 
+def test_z3_sees_a_might_sleep_point_before_the_first_step(tmp_path: Path) -> None:
+    path = tmp_path / "m.toml"
+    path.write_text(scenario_toml("v5.17", ["mutex_lock(M); work(); mutex_unlock(M);"] * 2,
+                                  locks="").replace("[locks]\n", '[locks]\nM = "mutex"\n'))
+    for engine in ("explicit", "z3"):
+        code, out = run_cli("check", str(path), "--engine", engine, "--property",
+                            "might_sleep_clean", "--json")
+        [result] = json.loads(out)["results"]
+        assert (code, result["status"]) == (0, "holds"), (engine, out)
+
+
 @pytest.mark.slow
 def test_z3_agrees_on_both_purges() -> None:
     for path, expected in ((PURGE_INSIDE, "violated"), (PURGE, "holds")):
