@@ -45,9 +45,8 @@ from model.scenario.typos import did_you_mean
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
 
 # Argument kinds: "spin", "rwlock", "mutex" and "rwsem" are declared locks of that kind,
-# "datum" declared data,
-# "flags" and "subclass" any name or number (the model keeps no interrupt flags or lockdep
-# subclasses).
+# "datum" declared data, "flags" and "subclass" any name or number (the model keeps no
+# interrupt flags or lockdep subclasses).
 _BUILTIN_STATEMENTS: Mapping[str, tuple[str, ...]] = {
     "work": (), "cpu_relax": (), "preempt_disable": (), "preempt_enable": (), "schedule": (),
     "read": ("datum",), "write": ("datum",), "use": ("datum",), "get": ("datum",),
