@@ -621,7 +621,7 @@ def test_console_script_checks_and_replays(tmp_path: Path, lockbreak_script: str
     done = run_script(lockbreak_script, "check", "--trace-dir", tmp_path, nested(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout.rstrip().endswith("1 scenario, 10 verdicts: every expectation met")
+    assert done.stdout.rstrip().endswith("1 scenario, 11 verdicts: every expectation met")
     trace = tmp_path / "nested-v2.6.9--v2.6.9--break_return_truth.json"
     replayed = run_script(lockbreak_script, "replay", trace)
     assert replayed.returncode == 0, replayed.stderr
