@@ -16,7 +16,7 @@ from lockbreak.core import LockbreakError, ModelDefinitionError, ScenarioError
 from model.eras import Era, Primitive
 from model.lang import ast
 from model.lang.parser import parse_code
-from model.locks import LockAlgorithm
+from model.locks import SHARED_KINDS, LockAlgorithm
 from model.lockset import BreakSite, Cycle, LockStatement, find_breaks
 from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, base_name, disables_irqs
@@ -31,8 +31,10 @@ LOCAL_STEPS: Mapping[str, Op] = {
 }
 DATA_STEPS: Mapping[str, Op] = {"read": Op.DATA_READ, "write": Op.DATA_WRITE, "use": Op.DATA_USE,
                                  "get": Op.DATA_GET, "put": Op.DATA_PUT}
-ACQUIRE_PRIMITIVES = frozenset({"spin_lock", "read_lock", "write_lock"})
+# The locks an open-coded lock break may drop and retake (docs/semantics.md section 10).
+SPIN_ACQUIRES = frozenset({"spin_lock", "read_lock", "write_lock"})
 RELEASE_PRIMITIVES = frozenset({"spin_unlock", "read_unlock", "write_unlock"})
+ACQUIRE_PRIMITIVES = SPIN_ACQUIRES | {"mutex_lock", "down_read", "down_write"}
 BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
                               "cond_resched_rwlock_write"})
 BELIEF_AFTER: Mapping[str, Belief] = {
@@ -40,12 +42,19 @@ BELIEF_AFTER: Mapping[str, Belief] = {
     "write_unlock": Belief.NONE, "read_lock": Belief.READ, "read_unlock": Belief.NONE,
     "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
     "cond_resched_rwlock_read": Belief.READ,
+    "mutex_lock": Belief.HELD, "mutex_unlock": Belief.NONE, "down_write": Belief.HELD,
+    "up_write": Belief.NONE, "down_read": Belief.READ, "up_read": Belief.NONE,
 }
 TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
-                                  "read_trylock": Belief.READ}
+                                  "read_trylock": Belief.READ, "mutex_trylock": Belief.HELD,
+                                  "down_write_trylock": Belief.HELD,
+                                  "down_read_trylock": Belief.READ}
 # The preemption models that preempt at preempt_enable() and have preemptible RCU readers
 # (v6.13 include/linux/preempt.h preempt_model_preemptible(): full, lazy or rt).
 PREEMPTIBLE = frozenset({"full", "lazy", "rt"})
+# The might-sleep annotations of the eras' C (``__might_resched()`` and, before v5.16,
+# ``__might_sleep()``), each with the preempt_count offset it allows.
+MIGHT_SLEEP_CHECKS = frozenset({"__might_sleep", "__might_resched"})
 COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
 
 
@@ -88,8 +97,14 @@ class BuildConfig:
 class LockInfo:
     index: int
     name: str
-    kind: str                    # spin | rwlock
+    kind: str                    # spin | rwlock | mutex | rwsem
     algorithm: LockAlgorithm
+
+    @property
+    def has_readers(self) -> bool:
+        """Whether the lock is held by readers or one writer (rwlock, rwsem), not by one
+        holder (spinlock, mutex)."""
+        return self.kind in SHARED_KINDS
 
 
 @dataclass
@@ -282,18 +297,18 @@ class _Emitter:
         """A statement of the scenario's own code: recorded when it takes or releases a
         lock, and compiled as part of an open-coded lock break when it is one."""
         base = base_name(s.name)
-        if base not in ACQUIRE_PRIMITIVES | RELEASE_PRIMITIVES:
+        if base not in SPIN_ACQUIRES | RELEASE_PRIMITIVES:
             self.call_stmt(s)
             return
         start = len(self.code)
         self.site = self.breaks.get((s.pos.line, s.pos.col))
         self.call_stmt(s)
-        if self.site is not None and base in ACQUIRE_PRIMITIVES:
+        if self.site is not None and base in SPIN_ACQUIRES:
             self.emit(Op.BREAK_END, -1, self.bound_lock(s.args[0]).index)
         self.site = None
         lock = self.bound_lock(s.args[0], s.pos)
         self.statements.append(LockStatement(start, len(self.code), lock.index,
-                                             base in ACQUIRE_PRIMITIVES, s.pos))
+                                             base in SPIN_ACQUIRES, s.pos))
 
     def label(self, name: str) -> _Label:
         scope = self.frames[-1].labels if self.frames else self.labels
@@ -319,6 +334,8 @@ class _Emitter:
             self.context_step(CONTEXT_STATEMENTS[name][0], f"{name}()")
         elif name in LOCAL_STEPS:
             self.emit(LOCAL_STEPS[name], text=f"{name}()")
+        elif name in MIGHT_SLEEP_CHECKS:
+            self.might_sleep_check(s)
         elif name == "work":
             self.work(int(args[0]) if args else 1)
         elif name in DATA_STEPS:
@@ -330,6 +347,16 @@ class _Emitter:
             if not self.frames and name in BELIEF_AFTER:
                 lock = self.bound_lock(args[0])
                 self.emit(Op.BELIEVE, lock.index, int(BELIEF_AFTER[name]))
+
+    def might_sleep_check(self, s: ast.Call) -> None:
+        """``__might_resched(offset)``: the debug check of a might-sleep point, free control
+        that notes whether preempt_count exceeds ``offset`` or interrupts are off."""
+        arg = s.args[0] if s.args else 0
+        offset = arg if isinstance(arg, int) else self.config.constant(arg)
+        if offset is None:
+            raise self.fail(f"{self.context()}: {s.name}() takes a constant offset, not "
+                            f"{arg!r}", s.pos)
+        self.emit(Op.MIGHT_SLEEP, offset, text=f"{s.name}({offset})")
 
     def spelled(self, s: ast.Call, spelling: Spelling) -> None:
         """A kernel spelling of a lock operation: its base, with interrupts or softirqs

@@ -26,3 +26,5 @@ class Event(enum.IntFlag):
     DOUBLE_HOLD = enum.auto()         # after this step, a lock has two holders (or writer + other)
     BREAK_WITH_DATA = enum.auto()     # a lock-break site dropped a lock while its CPU held a
                                       # snapshot of data that lock protects (live or not)
+    MIGHT_SLEEP = enum.auto()         # a might-sleep point was reached (mutex_lock, might_sleep())
+    MIGHT_SLEEP_ATOMIC = enum.auto()  # ... with preempt_count above its offset or interrupts off

@@ -133,7 +133,7 @@ def _cpu_atoms(twin: SymbolicKernel, cpu: int) -> list[Atom]:
     out += [own(REGS + r, f"local r{r}") for r in range(program.registers)]
     for lock in world.locks:
         masks = [(0, "holds", "does not hold"), (2, "waits for", "does not wait for")]
-        if lock.kind == "rwlock":
+        if lock.has_readers:
             masks.append((1, "write-holds", "does not write-hold"))
         for m, verb, no in masks:
             out.append(_bit(cpu, lock.index, 2 + m, f"{verb} {lock.name}",

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 from lockbreak.core import LockbreakError, ModelDefinitionError, PropertyKind, ScenarioError
 from model.events import Event
-from model.locks import RELEASE_OPS
+from model.locks import RELEASE_OPS, SLEEPING_OPS
 from model.lockset import snapshots_taken
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
 from model.world import World
@@ -234,7 +234,10 @@ class KernelModel:
 
     def observe(self, before: int | None, action: Action | None, after: int) -> tuple[int, int]:
         if before is None or action is None:
-            return self._bits(self._double_hold(self._shared[after & SHARED_MASK]))
+            events = self._double_hold(self._shared[after & SHARED_MASK])
+            if after == self._init:
+                events |= self._init_events     # a might-sleep point before the first step
+            return self._bits(events)
         entry = self._action_entry(before, action)
         assert entry is not None and before + entry[0] == after
         return entry[1], entry[2]
@@ -553,7 +556,7 @@ class KernelModel:
             for lock in self.world.locks:
                 _, _, holders, writers, waiters = shared[lock.index]
                 if (holders | writers) >> i & 1:
-                    suffix = "(r)" if lock.kind == "rwlock" and not writers >> i & 1 else ""
+                    suffix = "(r)" if lock.has_readers and not writers >> i & 1 else ""
                     holds.append(lock.name + suffix)
                 if waiters >> i & 1:
                     waits.append(lock.name)
@@ -630,11 +633,12 @@ class KernelModel:
         shared = tuple((lock.algorithm.initial(n), 0, 0, 0, 0) for lock in world.locks) + tuple(
             (0, 0) for _ in world.data)
         state = self._shared_id(shared)
+        self._init_events = Event.NONE
         for i, program in enumerate(world.programs):
             local = [0] * (REGS + program.registers)
             local[WAKE] = world.wakeups[i] * self._wake_radix[i] + self._lazy[i]
             shared_list = list(shared)
-            self._free_run(i, local, shared_list)
+            self._init_events |= self._free_run(i, local, shared_list)
             if tuple(shared_list) != shared:
                 raise ModelDefinitionError("initial bookkeeping changed shared state")
             state |= self._cpu_local_id(i, tuple(local)) << self._shifts[i]
@@ -894,7 +898,7 @@ class KernelModel:
             if instr.flags & IN_BREAK and regs[DROPPED] & DROP_UNJUSTIFIED:
                 events |= Event.SPURIOUS_BREAK     # relocked without anyone waiting or a schedule
                 regs[DROPPED] &= ~DROP_UNJUSTIFIED
-            if lock.kind == "rwlock" and out.exclusive:
+            if lock.has_readers and out.exclusive:
                 writers |= me
             else:
                 holders |= me
@@ -992,12 +996,29 @@ class KernelModel:
                 outcome = self._lock_op(cpu, instr, regs, mem)
                 if outcome is not None:
                     events |= outcome[0]
+            elif op == Op.MIGHT_SLEEP:
+                events |= self._might_sleep(cpu, instr, regs, notes)
             else:  # pragma: no cover
                 raise ModelDefinitionError(f"unknown free instruction {instr}")
             regs[PC] = nxt
         raise self._scenario_error(
             code[regs[PC]], f"cpu{cpu} loops here without ever taking a step",
             "give the loop a statement that does something, e.g. cpu_relax()")
+
+    def _might_sleep(self, cpu: int, instr: Instr, regs: list[int], notes: list[str]) -> Event:
+        """A might-sleep point, checked as ``__might_resched()`` checks it in a kernel built
+        with CONFIG_DEBUG_ATOMIC_SLEEP: preempt_count at most the point's offset, interrupts
+        enabled (docs/semantics.md section 10)."""
+        irqs = self._irqs[cpu]
+        if regs[COUNT] > int(instr.a):
+            notes.append(f"{_instr_words(instr)}: sleeping function called from invalid "
+                         f"context, preempt_count={regs[COUNT]}")
+            return Event.MIGHT_SLEEP | Event.MIGHT_SLEEP_ATOMIC
+        if irqs >= 0 and regs[irqs] > 0:
+            notes.append(f"{_instr_words(instr)}: sleeping function called from invalid "
+                         "context, interrupts disabled")
+            return Event.MIGHT_SLEEP | Event.MIGHT_SLEEP_ATOMIC
+        return Event.MIGHT_SLEEP
 
     def _scenario_error(self, instr: Instr, message: str, hint: str) -> ScenarioError:
         """A mistake in the scenario found while running it, located at its statement."""
@@ -1011,7 +1032,7 @@ class KernelModel:
         holders &= ~me
         writers &= ~me
         if belief == Belief.HELD:
-            if self.world.locks[index].kind == "spin":
+            if not self.world.locks[index].has_readers:
                 holders |= me
             else:
                 writers |= me
@@ -1022,7 +1043,7 @@ class KernelModel:
     def _double_hold(self, mem: Sequence) -> Event:
         for lock in self.world.locks:
             _, _, holders, writers, _ = mem[lock.index]
-            if holders & (holders - 1) and lock.kind == "spin":
+            if holders & (holders - 1) and not lock.has_readers:
                 return Event.DOUBLE_HOLD
             if writers and (writers & (writers - 1) or holders):
                 return Event.DOUBLE_HOLD
@@ -1243,7 +1264,7 @@ class _NoShared(list):
 
 
 def _may_block(instr: Instr) -> bool:
-    return instr.op == Op.LOCK_OP and instr.b == "__rt_mutex_slowlock"
+    return instr.op == Op.LOCK_OP and instr.b in SLEEPING_OPS
 
 
 def _instr_words(instr: Instr) -> str:

@@ -455,6 +455,78 @@ RWLOCK: LockAlgorithm[RwWord] = LockAlgorithm(
     permute=_rw_permute, describe=_rw_describe,
 )
 
+# ------------------------------------------------------------------ sleeping locks
+# A mutex is the rt_mutex word and its sleeping waiter (`_rt_slowlock`) under the mutex's own
+# names; an rwsem is the queued rwlock's word whose waiters sleep instead of spinning.
+
+
+MUTEX: LockAlgorithm[TasWord] = LockAlgorithm(
+    name="mutex",
+    summary="sleeping lock: a waiter sleeps until the owner releases, then takes it",
+    initial=lambda n: (NOBODY,),
+    ops=MappingProxyType({
+        "__mutex_trylock": _tas_trylock, "__mutex_unlock": _tas_unlock,
+        "__mutex_lock_slowpath": _rt_slowlock,
+    }),
+    routines=MappingProxyType({}),
+    owners=TAS.owners, permute=TAS.permute, describe=TAS.describe,
+)
+
+
+def _rwsem_read_enter(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """``__down_read``: share at once when no writer holds it and nobody waits
+    (``RWSEM_READ_FAILED_MASK`` in kernel/locking/rwsem.c), else queue to sleep."""
+    readers, writer, queue = word
+    if writer == NOBODY and not queue:
+        return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
+                       exclusive=False, note="read-acquired")
+    return Outcome((readers, writer, (*queue, (cpu, 0))), waits=True, note="queues to read")
+
+
+def _rwsem_read_trylock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """``__down_read_trylock``: share when no writer holds it and nobody waits, else fail."""
+    readers, writer, queue = word
+    if writer == NOBODY and not queue:
+        return Outcome((tuple(sorted((*readers, cpu))), writer, queue), value=1, acquired=True,
+                       exclusive=False, note="read-acquired")
+    return Outcome(word, note="fails: a writer holds it or a waiter sleeps")
+
+
+def _rwsem_write_trylock(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord]:
+    """``__down_write_trylock``: take it when nobody holds it and nobody waits, else fail."""
+    readers, writer, queue = word
+    if writer == NOBODY and not readers and not queue:
+        return Outcome((readers, cpu, queue), value=1, acquired=True, note="write-acquired")
+    return Outcome(word, note="fails: held or waited for")
+
+
+def _rwsem_sleep(word: RwWord, cpu: int, ticket: int) -> Outcome[RwWord] | None:
+    """``rwsem_down_{read,write}_slowpath``: asleep until the rwsem can be granted to this
+    waiter, first in line, as the queued rwlock's hand-off would; then it owns it."""
+    out = _rw_handoff(word, cpu, ticket)
+    if not out.acquired:
+        return None
+    return Outcome(out.word, value=1, acquired=True, sleeps=True, exclusive=out.exclusive,
+                   note=f"woken: {out.note}")
+
+
+RWSEM: LockAlgorithm[RwWord] = LockAlgorithm(
+    name="rwsem",
+    summary="sleeping rw lock: readers share while nobody waits, waiters sleep in FIFO order",
+    initial=lambda n: ((), NOBODY, ()),
+    ops=MappingProxyType({
+        "__down_read": _rwsem_read_enter, "__down_write": _rw_write_enter,
+        "__down_read_trylock": _rwsem_read_trylock,
+        "__down_write_trylock": _rwsem_write_trylock,
+        "rwsem_down_slowpath": _rwsem_sleep,
+        "__up_read": _rw_read_unlock, "__up_write": _rw_write_unlock,
+    }),
+    routines=MappingProxyType({}),
+    owners=lambda w: (*w[0], *(() if w[1] == NOBODY else (w[1],))),
+    permute=_rw_permute, describe=_rw_describe,
+)
+
+
 SPIN_ALGORITHMS = ("tas", "ticket", "qspinlock")
 
 
@@ -467,4 +539,15 @@ def spin_algorithm(name: str, n_cpus: int) -> LockAlgorithm[Any]:
     return fixed[name]
 
 
-RELEASE_OPS = frozenset({"arch_spin_unlock", "arch_read_unlock", "arch_write_unlock"})
+RELEASE_OPS = frozenset({"arch_spin_unlock", "arch_read_unlock", "arch_write_unlock",
+                         "__mutex_unlock", "__up_read", "__up_write"})
+# The operations in which a waiter sleeps (gives its CPU away) until the lock is granted.
+SLEEPING_OPS = frozenset({"__rt_mutex_slowlock", "__mutex_lock_slowpath", "rwsem_down_slowpath"})
+# Lock kinds whose holders are readers or one writer (the others have one holder).
+SHARED_KINDS = frozenset({"rwlock", "rwsem"})
+
+
+def kind_algorithm(kind: str, spin: LockAlgorithm[Any]) -> LockAlgorithm[Any]:
+    """The algorithm of a lock of ``kind`` (spin, rwlock, mutex, rwsem), with ``spin`` the
+    spinlock algorithm in force."""
+    return {"spin": spin, "rwlock": RWLOCK, "mutex": MUTEX, "rwsem": RWSEM}[kind]

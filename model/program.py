@@ -47,6 +47,7 @@ class Op(enum.IntEnum):
     BELIEVE = 28            # a = lock, b = Belief: what the code after a statement assumes
     BREAK_END = 29          # a lock-break primitive returns; a = result register or -1
     FREE_LOCK_OP = 30       # a lock op that is no step (UP)
+    MIGHT_SLEEP = 31        # a might-sleep point allowing preempt_count up to a (__might_resched)
 
 
 NOWHERE = Pos()

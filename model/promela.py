@@ -279,7 +279,7 @@ class PromelaWriter:
             if lock.index not in locks:
                 continue
             h, w = f"{lock.name}_holders", f"{lock.name}_writers"
-            if lock.kind == "spin":
+            if not lock.has_readers:
                 out.append(f"{ind}if :: ({h} & ({h} - 1)) != 0 -> ev = ev | EV_DOUBLE_HOLD "
                            ":: else -> skip fi;")
             out.append(f"{ind}if :: {w} != 0 && (({w} & ({w} - 1)) != 0 || {h} != 0) -> "
@@ -454,7 +454,7 @@ class PromelaWriter:
             lines.append(f"{ind}{lock.name}_holders = {lock.name}_holders & ~{me}; "
                          f"{lock.name}_writers = {lock.name}_writers & ~{me};")
             if belief == Belief.HELD:
-                which = "holders" if lock.kind == "spin" else "writers"
+                which = "writers" if lock.has_readers else "holders"
                 lines.append(f"{ind}{lock.name}_{which} = {lock.name}_{which} | {me};")
             elif belief == Belief.READ:
                 lines.append(f"{ind}{lock.name}_holders = {lock.name}_holders | {me};")
@@ -469,6 +469,9 @@ class PromelaWriter:
                 lines.append(f"{ind}if :: {reg} != tmp -> ev = ev | EV_BREAK_LIE "
                              ":: else -> skip fi;")
             lines.append(f"{ind}{p}dropped = 0;")
+        elif op == Op.MIGHT_SLEEP:
+            lines.append(f"{ind}ev = ev | EV_MIGHT_SLEEP; if :: {p}count > {int(instr.a)} -> "
+                         "ev = ev | EV_MIGHT_SLEEP_ATOMIC :: else -> skip fi;")
         elif op == Op.FREE_LOCK_OP:
             lines.append(f"{ind}{self._lock_inline(cpu, instr)}();")
             lines += self._break_with_data(cpu, pc, instr, ind)
@@ -565,7 +568,7 @@ class PromelaWriter:
                 body.append(f"if :: ({p}dropped & {DROP_UNJUSTIFIED}) != 0 -> "
                             f"ev = ev | EV_SPURIOUS_BREAK; {p}dropped = {p}dropped & "
                             f"~{DROP_UNJUSTIFIED} :: else -> skip fi")
-            which = "writers" if lock.kind == "rwlock" and exclusive else "holders"
+            which = "writers" if lock.has_readers and exclusive else "holders"
             body.append(f"{L}_{which} = {L}_{which} | {me}")
         if waits:
             body.append("ev = ev | EV_CONTENDED")

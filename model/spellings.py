@@ -3,9 +3,10 @@
 ``spin_lock_irqsave(L, flags)`` is ``spin_lock(L)`` with interrupts disabled first;
 ``spin_unlock_bh(L)`` is ``spin_unlock(L)`` followed by ``local_bh_enable()``;
 ``raw_spin_lock_nested(L, n)`` is ``spin_lock(L)`` (lockdep's subclass changes nothing the
-model sees). The scenario checks and the compiler see the base operation and, apart from it,
-what the spelling does to the CPU's context: interrupts off (``irq``) or softirqs off
-(``bh``, which the kernel counts in ``preempt_count``).
+model sees); ``mutex_lock_killable(M)`` is ``mutex_lock(M)``. The scenario checks and the
+compiler see the base operation and, apart from it, what the spelling does to the CPU's
+context: interrupts off (``irq``) or softirqs off (``bh``, which the kernel counts in
+``preempt_count``).
 
 >>> SPELLINGS["spin_lock_irqsave"]
 Spelling(base='spin_lock', context='irq', extra='flags')
@@ -54,6 +55,14 @@ def _table() -> dict[str, Spelling]:
             table["raw_" + name] = spelling
     for name in ("spin_lock", "spin_unlock", "spin_trylock"):
         table["raw_" + name] = Spelling(name)
+    # Sleeping locks: a signal never arrives in the model, so the interruptible and killable
+    # forms always take the lock, as the plain call does.
+    for name in ("mutex_lock_interruptible", "mutex_lock_killable"):
+        table[name] = Spelling("mutex_lock")
+    table["mutex_lock_nested"] = Spelling("mutex_lock", "", "subclass")
+    for kind in ("read", "write"):
+        table[f"down_{kind}_killable"] = Spelling(f"down_{kind}")
+        table[f"down_{kind}_nested"] = Spelling(f"down_{kind}", "", "subclass")
     return table
 
 

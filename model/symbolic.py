@@ -72,7 +72,7 @@ def _repeats_a_cpu(name: str, word: Any) -> bool:
         _, pending, queue = word
         waiting = [c for c in (pending, *queue) if c != NOBODY]
         return len(set(waiting)) < len(waiting)
-    if name == "rwlock":
+    if name in ("rwlock", "rwsem"):
         readers, writer, queue = word
         inside = [*readers, *(() if writer == NOBODY else (writer,)), *(c for c, _ in queue)]
         return len(set(inside)) < len(inside)
@@ -213,12 +213,14 @@ class SymbolicKernel:
             paths.append(_Path(0, [], regs, self._initial_mem(), {}))
         constraints = []
         mem = self._initial_mem()
+        starts = []          # each CPU's free run to its first step, with what it records
         for cpu, path in enumerate(paths):
             ends = self._free_run(cpu, path)
             if len(ends) != 1 or ends[0].guard or ends[0].fault:
                 raise LockbreakError(f"cpu{cpu}: the code before the first step depends on "
                                      "state; the z3 encoding needs one initial state")
             end = ends[0]
+            starts.append(end)
             end.regs[PC] = self._val(end.pc)
             end.regs[ACC] = self._val(0)
             constraints += [v == z3.simplify(t) for i, (v, t) in
@@ -227,11 +229,13 @@ class SymbolicKernel:
         for part, values in zip(self.copy(0).shared, mem, strict=True):
             constraints += [v == t for v, t in zip(part, values, strict=True)]
         double = self._double_hold(mem)
-        violated = [z3.simplify(z3.And(double, z3.BoolVal(bool(p.violated_by
-                                                               & Event.DOUBLE_HOLD))))
+        violated = [z3.simplify(z3.Or(z3.And(double, z3.BoolVal(bool(p.violated_by
+                                                                     & Event.DOUBLE_HOLD))),
+                                      *(self._any(end, p.violated_by) for end in starts)))
                     for p in self.properties]
-        witnessed = [z3.simplify(z3.And(double, z3.BoolVal(bool(p.witnessed_by
-                                                                & Event.DOUBLE_HOLD))))
+        witnessed = [z3.simplify(z3.Or(z3.And(double, z3.BoolVal(bool(p.witnessed_by
+                                                                      & Event.DOUBLE_HOLD))),
+                                       *(self._any(end, p.witnessed_by) for end in starts)))
                      for p in self.properties]
         return z3.And(constraints), violated, witnessed
 
@@ -540,7 +544,7 @@ class SymbolicKernel:
         out = []
         for lock in self.world.locks:
             _, _, holders, writers, _ = mem[lock.index]
-            if lock.kind == "spin":
+            if not lock.has_readers:
                 out.append(holders & (holders - 1) != 0)
             out.append(z3.And(writers != 0, z3.Or(writers & (writers - 1) != 0, holders != 0)))
         return z3.simplify(z3.Or(out)) if out else z3.BoolVal(False)
@@ -657,7 +661,7 @@ class SymbolicKernel:
                 spurious = regs[DROPPED] & unjustified != 0
                 path.event(Event.SPURIOUS_BREAK, spurious)
                 regs[DROPPED] = regs[DROPPED] & ~unjustified
-            if lock.kind == "rwlock" and exclusive:
+            if lock.has_readers and exclusive:
                 writers = writers | me
             else:
                 holders = holders | me
@@ -768,6 +772,9 @@ class SymbolicKernel:
                 path.event(Event.BREAK_RETURNED, dropped != 0)
                 path.event(Event.BREAK_LIE, value != dropped)
             regs[DROPPED] = z3.BitVecVal(0, 2)
+        elif op == Op.MIGHT_SLEEP:
+            path.event(Event.MIGHT_SLEEP)
+            path.event(Event.MIGHT_SLEEP_ATOMIC, regs[COUNT] > int(instr.a))
         elif op == Op.FREE_LOCK_OP:
             paths = self._lock_op(cpu, instr, path)
             if len(paths) != 1 or paths[0] is not path:
@@ -786,7 +793,7 @@ class SymbolicKernel:
         me = z3.BitVecVal(1 << cpu, self.n)
         holders, writers = holders & ~me, writers & ~me
         if belief == Belief.HELD:
-            if self.world.locks[index].kind == "spin":
+            if not self.world.locks[index].has_readers:
                 holders = holders | me
             else:
                 writers = writers | me

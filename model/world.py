@@ -6,7 +6,7 @@ from dataclasses import dataclass, replace
 
 from model.compile import BuildConfig, LockInfo, compile_cpu
 from model.eras import Era, get_era, with_preempt_rt
-from model.locks import RWLOCK, spin_algorithm
+from model.locks import kind_algorithm, spin_algorithm
 from model.program import Program
 from model.scenario.types import Scenario
 
@@ -38,11 +38,12 @@ class World:
     @property
     def lock_algorithm(self) -> str:
         """The spinlock algorithm in force (``up`` without SMP, ``rtmutex`` under rt); with
-        only rwlocks, ``rwlock``; with no lock at all, the one a spinlock would have."""
+        no spinlock, the first lock's (``rwlock``, ``mutex``, ``rwsem``); with no lock at all,
+        the one a spinlock would have."""
         spins = [lock.algorithm.name for lock in self.locks if lock.kind == "spin"]
         if spins:
             return spins[0]
-        return "rwlock" if self.locks else spin_algorithm_name(self.scenario)
+        return self.locks[0].algorithm.name if self.locks else spin_algorithm_name(self.scenario)
 
 
 def spin_algorithm_name(scenario: Scenario) -> str:
@@ -77,7 +78,7 @@ def build_world(scenario: Scenario, era: Era | None = None) -> World:
                          generic_lockbreak=k.generic_lockbreak)
     n = len(scenario.cpus)
     spin = spin_algorithm(spin_algorithm_name(scenario), n)
-    locks = tuple(LockInfo(i, name, kind, spin if kind == "spin" else RWLOCK)
+    locks = tuple(LockInfo(i, name, kind, kind_algorithm(kind, spin))
                   for i, (name, kind) in enumerate(scenario.locks.items()))
     by_name = {lock.name: lock for lock in locks}
     data = tuple(scenario.data)

@@ -55,6 +55,15 @@ CATALOGUE: tuple[Property, ...] = (
         "schedule() ran with preempt_count > 0",
         Event.SCHEDULE_IN_ATOMIC, Event.SCHEDULE),
     Property(
+        "might_sleep_clean", PropertyKind.SAFETY,
+        "every might-sleep point (might_sleep(), cond_resched*(), mutex_lock, down_*) is "
+        "reached with preempt_count at most its offset and interrupts enabled, as "
+        "CONFIG_DEBUG_ATOMIC_SLEEP checks it",
+        "a might-sleep point reached",
+        "a might-sleep point was reached in atomic context (sleeping function called from "
+        "invalid context)",
+        Event.MIGHT_SLEEP_ATOMIC, Event.MIGHT_SLEEP),
+    Property(
         "break_return_truth", PropertyKind.SAFETY,
         "cond_resched_lock returns 1 exactly when it dropped the lock",
         "a lock break whose return value was checked",

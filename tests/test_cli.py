@@ -29,14 +29,14 @@ STATUSES = {"holds", "violated", "vacuous", "incomplete"}
 # docs/semantics.md sections 3, 4, 5 and 8: what `lockbreak list` must show, one line each.
 ERAS = ["v2.6.8", "v2.6.8-mm", "v2.6.9", "v2.6.11", "v2.6.12", "v2.6.20", "v2.6.25",
         "v4.15-rc", "v4.15", "v5.17", "v6.11", "v6.13"]
-LOCK_ALGORITHMS = ["tas", "ticket", "qspinlock", "rwlock"]
+LOCK_ALGORITHMS = ["tas", "ticket", "qspinlock", "rwlock", "mutex", "rwsem"]
 PREEMPT_MODELS = ["none", "voluntary", "full", "lazy", "rt"]
 PROPERTIES = ["mutual_exclusion", "deadlock_free", "starvation_free", "livelock_free",
-              "no_sleep_in_atomic", "break_return_truth", "no_stale_use", "no_spurious_break",
-              "bounded_wait", "bounded_latency"]
-CHECKED = ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic", "break_return_truth",
-           "no_stale_use", "no_spurious_break", "starvation_free", "livelock_free",
-           "bounded_wait", "bounded_latency"]
+              "no_sleep_in_atomic", "might_sleep_clean", "break_return_truth", "no_stale_use",
+              "no_spurious_break", "bounded_wait", "bounded_latency"]
+CHECKED = ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic", "might_sleep_clean",
+           "break_return_truth", "no_stale_use", "no_spurious_break", "starvation_free",
+           "livelock_free", "bounded_wait", "bounded_latency"]
 
 
 def invoke(*args: object) -> Result:
@@ -358,10 +358,10 @@ def test_a_folder_checks_every_toml_in_it(tmp_path: Path) -> None:
     assert_exit(result, 0)
     files = [r["file"] for r in data["results"]]
     assert sorted(set(files)) == [str(folder / "one.toml"), str(folder / "two.toml")]
-    assert files.count(str(folder / "one.toml")) == files.count(str(folder / "two.toml")) == 10
+    assert files.count(str(folder / "one.toml")) == files.count(str(folder / "two.toml")) == 11
     text = check(tmp_path, folder)
     assert_exit(text, 0)
-    assert text.stdout.rstrip().endswith("2 scenarios, 20 verdicts: every expectation met")
+    assert text.stdout.rstrip().endswith("2 scenarios, 22 verdicts: every expectation met")
 
 
 def test_a_folder_without_scenarios_is_bad_input(tmp_path: Path) -> None:
@@ -621,7 +621,7 @@ def test_console_script_checks_and_replays(tmp_path: Path, lockbreak_script: str
     done = run_script(lockbreak_script, "check", "--trace-dir", tmp_path, nested(tmp_path))
     assert done.returncode == 0, done.stderr
     assert done.stderr == ""
-    assert done.stdout.rstrip().endswith("1 scenario, 10 verdicts: every expectation met")
+    assert done.stdout.rstrip().endswith("1 scenario, 11 verdicts: every expectation met")
     trace = tmp_path / "nested-v2.6.9--v2.6.9--break_return_truth.json"
     replayed = run_script(lockbreak_script, "replay", trace)
     assert replayed.returncode == 0, replayed.stderr

@@ -150,7 +150,9 @@ def test_the_cli_switches_give_the_same_verdicts_and_trace_lengths(tmp_path: Pat
     from test_cli import assert_exit, by_property, check_json
 
     scenario = REPO / "scenarios" / "nested-v2.6.9.toml"
-    safety = [word for name in SAFETY for word in ("--property", name)]
+    # v2.6.9 has no might-sleep point: might_sleep_clean would be vacuous there (exit 1).
+    safety = [word for name in SAFETY if name != "might_sleep_clean"
+              for word in ("--property", name)]
     runs = {flag: check_json(tmp_path, *safety, *([flag] if flag else []), scenario)
             for flag in ("", "--no-por", "--plain-bfs")}
     for run, _ in runs.values():

@@ -121,8 +121,9 @@ def test_lock_expressions_name_declared_locks(tmp_path):
      'e.g. "&inode->i_lock"'),
     ('L = { kind = "spin", expr = ["&a->l"] }\nM = { kind = "spin", expr = ["& a -> l"] }',
      "7:29: &a->l names both L and M | map each expression to one lock"),
-    ('L = { kind = "mutex" }', "6:14: unknown lock kind 'mutex' for L | use \"spin\" "
-     '(spinlock_t) or "rwlock" (rwlock_t)'),
+    ('L = { kind = "semaphore" }', "6:14: unknown lock kind 'semaphore' for L | use \"spin\" "
+     '(spinlock_t), "rwlock" (rwlock_t), "mutex" (struct mutex) or "rwsem" '
+     '(struct rw_semaphore)'),
     ('L = { kind = "spin", exprs = [] }', "6:22: unknown lock field 'exprs' | did you mean "
      "expr?"),
 ])

@@ -87,7 +87,8 @@ def test_the_sweep_covers_the_public_scenarios() -> None:
                         "zone-batch-spurious-v5.17", "nested-wakeup-lazy-v6.13",
                         "nested-wakeup-rt-v6.13", "purge-lazy-wakeup-v6.13"}
     assert NAMES == ["mutual_exclusion", "deadlock_free", "no_sleep_in_atomic",
-                     "break_return_truth", "no_stale_use", "no_spurious_break"]
+                     "might_sleep_clean", "break_return_truth", "no_stale_use",
+                     "no_spurious_break"]
 
 
 @needs_spin

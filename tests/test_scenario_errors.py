@@ -29,6 +29,8 @@ y = "R"
 code = """
 '''
 K = '[kernel]\nversion = "v2.6.12"\n'
+LOCK_KINDS_HINT = ('use "spin" (spinlock_t), "rwlock" (rwlock_t), "mutex" (struct mutex) or '
+                   '"rwsem" (struct rw_semaphore)')
 NAME_HINT = ("trace files are named after it: use 1 to 100 letters, digits and . _ + -, not "
              "starting with '.'")
 
@@ -54,29 +56,33 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
      "local_irq_restore, local_bh_disable, local_bh_enable, rcu_read_lock, rcu_read_unlock, "
      "spin_lock, spin_unlock, read_lock, read_unlock, write_lock, write_unlock, "
      "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write, cond_resched, "
-     "might_sleep"),
+     "might_sleep, mutex_lock, mutex_unlock, down_read, up_read, down_write, up_write"),
     # Names that only look alike mean other things: no "did you mean", but what there is.
-    ("v5.17", "mutex_lock(A);",
-     "13:1: unknown statement 'mutex_lock'",
-     "mutex_lock is not modelled; the lock operations in v5.17 are "
+    ("v5.17", "percpu_rwsem_lock(A);",
+     "13:1: unknown statement 'percpu_rwsem_lock'",
+     "percpu_rwsem_lock is not modelled; the lock operations in v5.17 are "
      "rcu_read_lock, rcu_read_unlock, spin_lock, spin_unlock, read_lock, read_unlock, "
      "write_lock, write_unlock, "
-     "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write"),
+     "cond_resched_lock, cond_resched_rwlock_read, cond_resched_rwlock_write, mutex_lock, "
+     "mutex_unlock"),
     ("v5.17", "Spin_Lock(A);",
      "13:1: unknown statement 'Spin_Lock'",
      "did you mean spin_lock?"),
     ("v2.6.12", "if (mutex_trylock(A)) work();",
-     "13:5: unknown condition 'mutex_trylock'",
-     "mutex_trylock is not modelled; the lock operations usable as conditions in v2.6.12 are "
-     "need_lockbreak, lock_need_resched, spin_trylock, read_trylock, write_trylock, "
-     "cond_resched_lock"),
+     "13:5: mutex_trylock is not in v2.6.12",
+     "eras with mutex_trylock: v2.6.20, v2.6.25, v4.15-rc, v4.15, v5.17, v6.11"),
+    ("v2.6.12", "if (percpu_rwsem_trylock(A)) work();",
+     "13:5: unknown condition 'percpu_rwsem_trylock'",
+     "percpu_rwsem_trylock is not modelled; the lock operations usable as conditions in "
+     "v2.6.12 are need_lockbreak, lock_need_resched, spin_trylock, read_trylock, "
+     "write_trylock, down_read_trylock, down_write_trylock, cond_resched_lock"),
     ("v5.17", "if (need_resced()) work();",
      "13:5: unknown condition 'need_resced'",
      "did you mean need_resched?"),
     ("v2.6.12", "if (zzz()) work();",
      "13:5: unknown condition 'zzz'",
      "conditions in v2.6.12: need_resched, need_lockbreak, lock_need_resched, spin_trylock, "
-     "read_trylock, write_trylock, cond_resched_lock"),
+     "read_trylock, write_trylock, down_read_trylock, down_write_trylock, cond_resched_lock"),
     ("v5.17", "need_resched();",
      "13:1: need_resched() is a condition, not a statement",
      "test it: if (need_resched()) { ... }"),
@@ -413,9 +419,9 @@ def test_clean_code_passes(tmp_path, code):
     (K + 'smp = false\n[[cpu]]\ncode = "work();"\n[[cpu]]\ncode = "work();"\n',
      "3:7: smp = false means one CPU, but there are 2 [[cpu]] tables",
      "remove smp = false or keep one [[cpu]]"),
-    (K + '[locks]\nA = "mutex"\n[[cpu]]\ncode = "work();"\n',
-     "4:5: unknown lock kind 'mutex' for A",
-     'use "spin" (spinlock_t) or "rwlock" (rwlock_t)'),
+    (K + '[locks]\nA = "semaphore"\n[[cpu]]\ncode = "work();"\n',
+     "4:5: unknown lock kind 'semaphore' for A",
+     LOCK_KINDS_HINT),
     (K + '[locks]\n"my-lock" = "spin"\n[[cpu]]\ncode = "work();"\n',
      "4:1: lock name 'my-lock' is not a C identifier",
      "code refers to it by name: use letters, digits and _"),
@@ -472,7 +478,7 @@ def test_clean_code_passes(tmp_path, code):
      "write [kernel] once, with single brackets"),
     (K + '[locks]\nA = ["spin"]\n[[cpu]]\ncode = "work();"\n',
      '4:5: unknown lock kind ["spin"] for A',
-     'use "spin" (spinlock_t) or "rwlock" (rwlock_t)'),
+     LOCK_KINDS_HINT),
     (K + '[[cpu]]\ncode = "work();"\nwakeup = 1\n',
      "5:1: unknown [[cpu]] key 'wakeup'",
      "did you mean wakeups?"),

@@ -285,6 +285,28 @@ WAKEUP_ROWS = [
     ("v6.11", Status.HOLDS),
     ("v6.13", Status.HOLDS),
 ]
+# might_sleep_clean on the same scenario: no might-sleep point before the eras that annotate
+# cond_resched_lock(); from them on, the call with A also held is reported whether or not it
+# schedules.
+MIGHT_SLEEP_ROWS = {"v2.6.8": Status.VACUOUS, "v2.6.12": Status.VACUOUS,
+                    "v2.6.25": Status.VACUOUS, "v4.15-rc": Status.VIOLATED,
+                    "v4.15": Status.VIOLATED, "v5.17": Status.VIOLATED, "v6.11": Status.VIOLATED}
+
+
+@pytest.mark.parametrize(("era", "expected"), MIGHT_SLEEP_ROWS.items(), ids=list(MIGHT_SLEEP_ROWS))
+def test_wakeup_on_cpu0_might_sleep_where_the_era_annotates_it(tmp_path: Path, era: str,
+                                                                expected: Status) -> None:
+    model = kernel_model(tmp_path, scenario_toml(era, [(NESTED_CPU0, 1), NESTED_CPU1]))
+    result = check_by_name(model, ["might_sleep_clean"])["might_sleep_clean"]
+    assert result.status is expected
+    if expected is Status.VIOLATED:
+        assert result.trace is not None
+        steps = result.trace.steps
+        last = model.step_info(result.trace.states[-2], steps[-1].action)
+        assert last.text.endswith("__might_resched(1): sleeping function called from invalid "
+                                  "context, preempt_count=2" if era in ("v5.17", "v6.11") else
+                                  "__might_sleep(1): sleeping function called from invalid "
+                                  "context, preempt_count=2")
 
 
 @pytest.mark.parametrize(("era", "expected"), WAKEUP_ROWS, ids=[e for e, _ in WAKEUP_ROWS])

@@ -52,7 +52,7 @@ from lockbreak.report.escape import error_text, terminal_text
 from lockbreak.report.results import worst_case
 from lockbreak.report.traces import explain, render_trace, trace_to_json
 from model.eras import ERAS
-from model.locks import SPIN_ALGORITHMS, spin_algorithm
+from model.locks import MUTEX, RWSEM, SPIN_ALGORITHMS, spin_algorithm
 from model.scenario.load import find_scenarios
 from model.scenario.types import Scenario
 from properties.catalogue import CATALOGUE, KNOWN, by_name
@@ -374,6 +374,9 @@ def list_cmd() -> None:
     for name in SPIN_ALGORITHMS:
         click.echo(f"  {name:<10} {spin_algorithm(name, 2).summary}")
     click.echo("  rwlock     queued rwlock (for locks declared \"rwlock\")")
+    for sleeping in (MUTEX, RWSEM):
+        click.echo(f"  {sleeping.name:<10} {sleeping.summary} (for locks declared "
+                   f"\"{sleeping.name}\")")
     click.echo("preemption models:")
     for name, text in PREEMPT_MODELS.items():
         click.echo(f"  {name:<10} {text}")

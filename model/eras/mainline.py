@@ -64,10 +64,53 @@ OLD_COND_RESCHED = Primitive("""
         schedule();                     /* __cond_resched() */
 """, takes_lock=False)
 
+# might_sleep(): the CONFIG_DEBUG_ATOMIC_SLEEP check (docs/semantics.md section 10), then
+# might_resched().
 MIGHT_SLEEP = Primitive("""
+    __might_sleep(0);
     if (preempt_model_voluntary())
         cond_resched();                 /* might_resched() under CONFIG_PREEMPT_VOLUNTARY */
 """, takes_lock=False)
+
+# Sleeping locks (kernel/locking/mutex.c, kernel/locking/rwsem.c): taking one is a might-sleep
+# point, holding one leaves preempt_count alone, and a waiter sleeps until the lock is granted.
+MUTEX_LOCK = Primitive("""
+    might_sleep();
+    if (!__mutex_trylock(lock))
+        __mutex_lock_slowpath(lock);    /* sleeps until the owner releases */
+""")
+MUTEX_UNLOCK = Primitive("""
+    __mutex_unlock(lock);
+""")
+MUTEX_TRYLOCK = Primitive("""
+    return __mutex_trylock(lock);
+""", returns=True)
+DOWN_READ = Primitive("""
+    might_sleep();
+    if (!__down_read(lock))
+        rwsem_down_slowpath(lock);      /* rwsem_down_read_slowpath(): sleeps */
+""")
+DOWN_WRITE = Primitive("""
+    might_sleep();
+    if (!__down_write(lock))
+        rwsem_down_slowpath(lock);      /* rwsem_down_write_slowpath(): sleeps */
+""")
+UP_READ = Primitive("""
+    __up_read(lock);
+""")
+UP_WRITE = Primitive("""
+    __up_write(lock);
+""")
+DOWN_READ_TRYLOCK = Primitive("""
+    return __down_read_trylock(lock);
+""", returns=True)
+DOWN_WRITE_TRYLOCK = Primitive("""
+    return __down_write_trylock(lock);
+""", returns=True)
+RWSEM_PRIMITIVES = {
+    "down_read": DOWN_READ, "down_write": DOWN_WRITE, "up_read": UP_READ, "up_write": UP_WRITE,
+    "down_read_trylock": DOWN_READ_TRYLOCK, "down_write_trylock": DOWN_WRITE_TRYLOCK,
+}
 
 # kernel/spinlock.c, 2.6.9-2.6.24 BUILD_LOCK_OPS with the flag (only CONFIG_PREEMPT && SMP).
 POLITE_LOCK_V2_6_9 = Primitive("""
@@ -145,6 +188,7 @@ V2_6_8 = era(
         """),
         "cond_resched": OLD_COND_RESCHED,
         "might_sleep": MIGHT_SLEEP,
+        **RWSEM_PRIMITIVES,
     },
 )
 
@@ -267,8 +311,11 @@ V2_6_12 = V2_6_11.patch(
 V2_6_20 = V2_6_12.patch(
     "v2.6.20",
     summary="__resched_legal is gone: a nested caller with need_resched schedules while atomic",
-    source="linux-2.6.20 kernel/sched.c cond_resched_lock",
+    source="linux-2.6.20 kernel/sched.c cond_resched_lock, kernel/mutex.c (mutexes since v2.6.16)",
     __resched_legal=None,
+    mutex_lock=MUTEX_LOCK,
+    mutex_unlock=MUTEX_UNLOCK,
+    mutex_trylock=MUTEX_TRYLOCK,
     cond_resched_lock=Primitive("""
         int ret = 0;
         if (need_lockbreak(lock)) {
@@ -346,12 +393,36 @@ V2_6_25 = V2_6_20.patch(
     """, returns=True),
 )
 
+# From v2.6.32, include/linux/sched.h wraps cond_resched() in __might_sleep(..., 0) and
+# cond_resched_lock() in __might_sleep(..., PREEMPT_LOCK_OFFSET): a debug kernel checks
+# preempt_count at the call even when nothing reschedules. The first era here after it is
+# v4.15-rc.
 V4_15_RC = V2_6_25.patch(
     "v4.15-rc",
     summary="the broken intermediate: *_can_lock() removed, the waiter spins on break_lock alone",
-    source="v4.15-rc kernel/locking/spinlock.c BUILD_LOCK_OPS after the can_lock removal",
+    source="v4.15-rc kernel/locking/spinlock.c BUILD_LOCK_OPS after the can_lock removal; "
+           "include/linux/sched.h cond_resched(), cond_resched_lock() with __might_sleep()",
     default_lock="tas",
     default_generic_lockbreak=True,
+    cond_resched=Primitive("""
+        __might_sleep(0);
+        if (need_resched())
+            schedule();                         /* _cond_resched() */
+    """, takes_lock=False),
+    cond_resched_lock=Primitive("""
+        int ret = 0;
+        __might_sleep(PREEMPT_LOCK_OFFSET);
+        if (spin_needbreak(lock) || need_resched()) {
+            spin_unlock(lock);
+            if (need_resched())
+                schedule();                     /* __cond_resched() */
+            else
+                cpu_relax();
+            ret = 1;
+            spin_lock(lock);
+        }
+        return ret;
+    """, returns=True),
     spin_lock=Primitive("""
         preempt_disable();
         if (!IS_ENABLED(CONFIG_GENERIC_LOCKBREAK) || !IS_ENABLED(CONFIG_PREEMPT)
@@ -402,9 +473,11 @@ V4_15 = V4_15_RC.patch(
     """, returns=True),
     _cond_resched=COND_RESCHED_SHOULD_RESCHED,
     cond_resched=Primitive("""
+        __might_sleep(0);
         _cond_resched();
     """, takes_lock=False),
     cond_resched_lock=Primitive("""
+        __might_sleep(PREEMPT_LOCK_OFFSET);
         int resched = preempt_count() == PREEMPT_LOCK_OFFSET && need_resched();
         int ret = 0;
         if (spin_needbreak(lock) || resched) {
@@ -425,8 +498,14 @@ V4_15 = V4_15_RC.patch(
 V5_17 = V4_15.patch(
     "v5.17",
     summary="modern __cond_resched_lock: break for contention or for a legal reschedule",
-    source="v5.17 kernel/sched/core.c __cond_resched_lock/_rwlock_*, include/linux/spinlock.h",
+    source="v5.17 kernel/sched/core.c __cond_resched_lock/_rwlock_*, include/linux/spinlock.h, "
+           "include/linux/sched.h cond_resched*() with __might_resched() (v5.16)",
+    cond_resched=Primitive("""
+        __might_resched(0);
+        _cond_resched();
+    """, takes_lock=False),
     cond_resched_lock=Primitive("""
+        __might_resched(PREEMPT_LOCK_OFFSET);
         int resched = preempt_count() == PREEMPT_LOCK_OFFSET && need_resched();
         int ret = 0;
         if (spin_needbreak(lock) || resched) {
@@ -444,6 +523,7 @@ V5_17 = V4_15.patch(
         return 0;
     """, returns=True),
     cond_resched_rwlock_read=Primitive("""
+        __might_resched(PREEMPT_LOCK_OFFSET);
         int resched = preempt_count() == PREEMPT_LOCK_OFFSET && need_resched();
         int ret = 0;
         if (rwlock_needbreak(lock) || resched) {
@@ -456,6 +536,7 @@ V5_17 = V4_15.patch(
         return ret;
     """, returns=True),
     cond_resched_rwlock_write=Primitive("""
+        __might_resched(PREEMPT_LOCK_OFFSET);
         int resched = preempt_count() == PREEMPT_LOCK_OFFSET && need_resched();
         int ret = 0;
         if (rwlock_needbreak(lock) || resched) {

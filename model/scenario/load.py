@@ -37,7 +37,7 @@ from model.scenario.typos import did_you_mean, same_era
 LOCK_ALGORITHMS = ("tas", "ticket", "qspinlock")
 PREEMPT_MODELS = ("none", "voluntary", "full", "lazy", "rt")
 TIMINGS = ("interleaving", "lockstep")
-LOCK_KINDS = ("spin", "rwlock")
+LOCK_KINDS = ("spin", "rwlock", "mutex", "rwsem")
 STATUSES = ("holds", "violated", "vacuous")
 BOUNDED_PROPERTIES = ("bounded_wait", "bounded_latency")
 # Scenarios are short hand-written files; anything larger is the wrong path (or /dev/zero),
@@ -396,7 +396,9 @@ class _Loader:
                 keys = (*keys, "kind")
             if kind not in LOCK_KINDS:
                 raise self.error(keys, f"unknown lock kind {_quoted(kind)} for {name}",
-                                 'use "spin" (spinlock_t) or "rwlock" (rwlock_t)', at_value=True)
+                                 'use "spin" (spinlock_t), "rwlock" (rwlock_t), "mutex" '
+                                 '(struct mutex) or "rwsem" (struct rw_semaphore)',
+                                 at_value=True)
             kinds[name] = kind
         return kinds, aliases
 

@@ -44,9 +44,9 @@ from model.scenario.types import Scenario
 from model.scenario.typos import did_you_mean
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, base_name
 
-# Argument kinds: "spin" and "rwlock" are declared locks of that kind, "datum" declared data,
-# "flags" and "subclass" any name or number (the model keeps no interrupt flags or lockdep
-# subclasses).
+# Argument kinds: "spin", "rwlock", "mutex" and "rwsem" are declared locks of that kind,
+# "datum" declared data, "flags" and "subclass" any name or number (the model keeps no
+# interrupt flags or lockdep subclasses).
 _BUILTIN_STATEMENTS: Mapping[str, tuple[str, ...]] = {
     "work": (), "cpu_relax": (), "preempt_disable": (), "preempt_enable": (), "schedule": (),
     "read": ("datum",), "write": ("datum",), "use": ("datum",), "get": ("datum",),
@@ -59,12 +59,15 @@ _ERA_STATEMENTS: Mapping[str, tuple[str, ...]] = {
     "write_lock": ("rwlock",), "write_unlock": ("rwlock",),
     "cond_resched_lock": ("spin",), "cond_resched_rwlock_read": ("rwlock",),
     "cond_resched_rwlock_write": ("rwlock",), "cond_resched": (), "might_sleep": (),
+    "mutex_lock": ("mutex",), "mutex_unlock": ("mutex",), "down_read": ("rwsem",),
+    "up_read": ("rwsem",), "down_write": ("rwsem",), "up_write": ("rwsem",),
 }
 _BUILTIN_CONDITIONS: Mapping[str, tuple[str, ...]] = {"need_resched": ()}
 _ERA_CONDITIONS: Mapping[str, tuple[str, ...]] = {
     "need_lockbreak": ("spin",), "lock_need_resched": ("spin",), "spin_needbreak": ("spin",),
     "rwlock_needbreak": ("rwlock",), "spin_trylock": ("spin",), "read_trylock": ("rwlock",),
-    "write_trylock": ("rwlock",),
+    "write_trylock": ("rwlock",), "mutex_trylock": ("mutex",),
+    "down_read_trylock": ("rwsem",), "down_write_trylock": ("rwsem",),
     # the lock-break calls' return values, where the era's version returns one
     "cond_resched_lock": ("spin",), "cond_resched_rwlock_read": ("rwlock",),
     "cond_resched_rwlock_write": ("rwlock",),
@@ -72,29 +75,49 @@ _ERA_CONDITIONS: Mapping[str, tuple[str, ...]] = {
 _STATEMENTS = {**_BUILTIN_STATEMENTS, **_ERA_STATEMENTS}
 _CONDITIONS = {**_BUILTIN_CONDITIONS, **_ERA_CONDITIONS}
 
-# The call to use instead when a lock of the other kind is passed.
-_ON_RWLOCK = {
-    "spin_lock": ("read_lock", "write_lock"), "spin_unlock": ("read_unlock", "write_unlock"),
-    "cond_resched_lock": ("cond_resched_rwlock_read", "cond_resched_rwlock_write"),
-    "need_lockbreak": ("rwlock_needbreak",), "lock_need_resched": ("rwlock_needbreak",),
-    "spin_needbreak": ("rwlock_needbreak",), "spin_trylock": ("read_trylock", "write_trylock"),
+# Each lock kind's calls by role, with the mode each takes ("" for the only one): what to
+# write instead when a call meets a lock of another kind.
+_CALLS: Mapping[str, Mapping[str, tuple[tuple[str, str], ...]]] = {
+    "spin": {"lock": (("spin", "spin_lock"),), "unlock": (("spin", "spin_unlock"),),
+             "trylock": (("spin", "spin_trylock"),), "break": (("spin", "cond_resched_lock"),),
+             "needbreak": (("", "spin_needbreak"),)},
+    "rwlock": {"lock": (("read", "read_lock"), ("write", "write_lock")),
+               "unlock": (("read", "read_unlock"), ("write", "write_unlock")),
+               "trylock": (("read", "read_trylock"), ("write", "write_trylock")),
+               "break": (("read", "cond_resched_rwlock_read"),
+                         ("write", "cond_resched_rwlock_write")),
+               "needbreak": (("", "rwlock_needbreak"),)},
+    "mutex": {"lock": (("mutex", "mutex_lock"),), "unlock": (("mutex", "mutex_unlock"),),
+              "trylock": (("mutex", "mutex_trylock"),)},
+    "rwsem": {"lock": (("read", "down_read"), ("write", "down_write")),
+              "unlock": (("read", "up_read"), ("write", "up_write")),
+              "trylock": (("read", "down_read_trylock"), ("write", "down_write_trylock"))},
 }
-_ON_SPINLOCK = {
-    "read_lock": ("spin_lock",), "write_lock": ("spin_lock",), "read_unlock": ("spin_unlock",),
-    "write_unlock": ("spin_unlock",), "cond_resched_rwlock_read": ("cond_resched_lock",),
-    "cond_resched_rwlock_write": ("cond_resched_lock",), "rwlock_needbreak": ("spin_needbreak",),
-    "read_trylock": ("spin_trylock",), "write_trylock": ("spin_trylock",),
+# Each call's role and mode, from the table above.
+_ROLES: Mapping[str, tuple[str, str]] = {
+    **{name: (role, mode) for calls in _CALLS.values() for role, pairs in calls.items()
+       for mode, name in pairs},
+    "need_lockbreak": ("needbreak", ""), "lock_need_resched": ("needbreak", ""),
 }
+_KIND_NOUNS = {"spin": "a spinlock", "rwlock": "an rwlock", "mutex": "a mutex",
+               "rwsem": "an rwsem"}
 # The trylocks, which take their lock when they succeed (a whole condition, in this mode).
-_TRYLOCKS = {"spin_trylock": "spin", "read_trylock": "read", "write_trylock": "write"}
+_TRYLOCKS = {name: mode for calls in _CALLS.values() for mode, name in calls["trylock"]}
 
 # How each call changes or needs the held locks: (mode taken, mode released, mode needed).
-_LOCKS = {"spin_lock": "spin", "read_lock": "read", "write_lock": "write"}
-_UNLOCKS = {"spin_unlock": "spin", "read_unlock": "read", "write_unlock": "write"}
-_NEEDS = {"cond_resched_lock": "spin", "cond_resched_rwlock_read": "read",
-          "cond_resched_rwlock_write": "write"}
-_LOCK_CALL = {"spin": "spin_lock", "read": "read_lock", "write": "write_lock"}
-_UNLOCK_CALL = {"spin": "spin_unlock", "read": "read_unlock", "write": "write_unlock"}
+_LOCKS = {name: mode for calls in _CALLS.values() for mode, name in calls["lock"]}
+_UNLOCKS = {name: mode for calls in _CALLS.values() for mode, name in calls["unlock"]}
+_NEEDS = {name: mode for calls in _CALLS.values() for mode, name in calls.get("break", ())}
+
+
+def _call(kind: str, role: str, mode: str) -> str:
+    """The call of ``role`` on a lock of ``kind`` in ``mode`` (its only one when it has one).
+
+    >>> _call("rwsem", "unlock", "read"), _call("mutex", "lock", "write")
+    ('up_read', 'mutex_lock')
+    """
+    pairs = _CALLS[kind][role]
+    return next(name for m, name in pairs if m == mode or len(pairs) == 1)
 
 
 def check_scenario(scenario: Scenario, *, era_label: str | None = None) -> None:
@@ -282,7 +305,7 @@ class _Resolver:
         for kind, arg, at in zip(kinds, args, arg_pos, strict=True):
             if kind == "datum":
                 self.datum(name, arg, at)
-            elif kind in ("spin", "rwlock"):
+            elif kind in _CALLS:
                 self.lock(name, kind, arg, at)
 
     def work(self, args: tuple[str | int, ...], arg_pos: tuple[Pos, ...]) -> None:
@@ -310,10 +333,8 @@ class _Resolver:
                                 did_you_mean(arg, locks)
                                 or f'declare it in [locks]: {arg} = "{kind}"')
         if locks[arg] != kind:
-            instead = (_ON_RWLOCK if kind == "spin" else _ON_SPINLOCK)[name]
-            what = "an rwlock" if kind == "spin" else "a spinlock"
-            raise self.cx.error(at, f"{name}({arg}): {arg} is {what}",
-                                "use " + " or ".join(f"{call}({arg})" for call in instead))
+            raise self.cx.error(at, f"{name}({arg}): {arg} is {_KIND_NOUNS[locks[arg]]}",
+                                _instead(name, locks[arg], arg))
 
     def datum(self, name: str, arg: str | int, at: Pos) -> None:
         data = self.cx.data
@@ -330,9 +351,25 @@ class _Resolver:
                                 f'that protects it: {arg} = "{example}"')
 
 
-_KIND_WORDS = {"spin": "spinlock", "rwlock": "rwlock", "datum": "datum", "flags": "flags"}
+_KIND_WORDS = {"spin": "spinlock", "rwlock": "rwlock", "mutex": "mutex", "rwsem": "rwsem",
+               "datum": "datum", "flags": "flags"}
 _ARG_EXAMPLE: Mapping[tuple[str, ...], str] = {("spin",): "L", ("rwlock",): "L",
+                                                ("mutex",): "M", ("rwsem",): "S",
                                                 ("datum",): "X", ("flags",): "flags"}
+
+
+def _instead(name: str, kind: str, lock: str) -> str:
+    """What to write instead of ``name`` on ``lock``, a lock of ``kind``."""
+    role, mode = _ROLES[name]
+    pairs = _CALLS[kind].get(role, ())
+    same = [call for m, call in pairs if m == mode]
+    calls = same if mode and same else [call for _, call in pairs]
+    if calls:
+        return "use " + " or ".join(f"{call}({lock})" for call in calls)
+    if role == "break":
+        return (f"{_KIND_NOUNS[kind]} holder may sleep: call cond_resched() with {lock} held "
+                "instead of breaking it")
+    return f"nobody spins on {_KIND_NOUNS[kind]}: test need_resched() instead"
 
 
 def _labels(code: Sequence[Stmt]) -> list[Label]:
@@ -575,11 +612,13 @@ class _Flow:
     def held_as(self, name: str, lock: str, mode: str, state: _State, at: Pos) -> None:
         held = state.held.get(lock)
         if held is None:
-            why = (f"take it first with {_LOCK_CALL[mode]}({lock})" if name in _UNLOCKS
+            why = (f"take it first with {_call(self.cx.locks[lock], 'lock', mode)}({lock})"
+                   if name in _UNLOCKS
                    else f"{name} drops and retakes {lock}: call it with {lock} held")
             raise self.cx.error(at, f"{name}({lock}): {self.cpu} does not hold {lock} here", why)
         if held[0] != mode:
-            fix = _UNLOCK_CALL[held[0]] if name in _UNLOCKS else f"cond_resched_rwlock_{held[0]}"
+            role = "unlock" if name in _UNLOCKS else "break"
+            fix = _call(self.cx.locks[lock], role, held[0])
             raise self.cx.error(at, f"{name}({lock}): {self.cpu} holds {lock} for {held[0]} "
                                 "here", f"use {fix}({lock})")
 
@@ -589,13 +628,13 @@ class _Flow:
         if held is None and name == "use" and datum in state.pins and datum in state.reads:
             return state            # a pinned snapshot may be used with its lock dropped
         if held is None:
-            call = "spin_lock" if self.cx.locks[lock] == "spin" else (
-                "write_lock" if name == "write" else "read_lock")
+            call = _call(self.cx.locks[lock], "lock", "write" if name == "write" else "read")
             raise self.cx.error(at, f"{name}({datum}): {self.cpu} does not hold {lock}, which "
                                 f"protects {datum}", f"take {call}({lock}) around it")
         if name == "write" and held[0] == "read":
+            take = _call(self.cx.locks[lock], "lock", "write")
             raise self.cx.error(at, f"write({datum}): {self.cpu} holds {lock} only for read",
-                                f"writing {datum} needs write_lock({lock})")
+                                f"writing {datum} needs {take}({lock})")
         if name == "use" and datum not in state.reads:
             raise self.cx.error(at, f"use({datum}) without read({datum}) before it on every "
                                 "path", f"use({datum}) relies on the snapshot read({datum}) "
