@@ -724,9 +724,9 @@ class _Search:
             witnessed[:, column] = values[:, 3]
         taken = np.flatnonzero(on)
         if ticking is not None:
-            stepping = [column for column, slot in enumerate(columns)
-                        if slot < self.n or first_choice <= slot < first_arrival]
-            ends = self._tick_ends(after, on, stepping)
+            movers = [(column, self._slot_agent(slot)) for column, slot in enumerate(columns)
+                      if slot < self.n or first_choice <= slot < first_arrival]
+            ends = self._tick_ends(after, on, movers, ticking)
             self.ticks = ends.reshape(-1)[taken]
         self.slots = np.array(columns, dtype=np.int64)[taken % width]
         return (taken // width, after.reshape(-1, self.n + 1)[taken],
@@ -749,31 +749,37 @@ class _Search:
         assert self.ticking is not None
         return [table.lookup(ids[:, a + 1] << 32) for a, table in enumerate(self.ticking)]
 
-    def _tick_ends(self, after: np.ndarray, on: np.ndarray, stepping: list[int]) -> np.ndarray:
+    def _tick_ends(self, after: np.ndarray, on: np.ndarray, movers: list[tuple[int, int]],
+                   ticking: list[np.ndarray]) -> np.ndarray:
         """Which cells of ``after`` (source, column) end a tick, with every agent's part in
-        those made fresh in place: a step (a column of ``stepping``) after which no agent that
-        is yet to step in this tick can step (`Lockstep`)."""
+        those made fresh in place: a step (``movers``: its column and agent) after which no
+        agent that is yet to step in this tick can step (`Lockstep`). ``ticking`` is each
+        agent's `Lockstep.tick_entry` in the sources: the other agents' parts are as there."""
+        assert self.ticking is not None
         ends = np.zeros(on.shape, dtype=bool)
-        for column in stepping:
+        for column, mover in movers:
             cells = np.flatnonzero(on[:, column])
             if not len(cells):
                 continue
             rows = after[cells, column]
-            going = np.zeros(len(cells), dtype=bool)
-            for b, row in enumerate(self._ticking(rows)):
-                waiting = np.flatnonzero(row[:, 1] == 1)
+            undecided = np.arange(len(cells))       # no agent found yet that keeps it going
+            for b in range(self.n):
+                if b == mover or not len(undecided):
+                    continue
+                waiting = undecided[ticking[b][cells[undecided], 1] == 1]
                 if len(waiting):
                     can = self.steps[b].lookup(rows[waiting, b + 1] << 32
                                                | rows[waiting, 0])[:, 0] != _DISABLED
-                    going[waiting[can]] = True
-            over = np.flatnonzero(~going)
-            if len(over):
-                fresh = rows[over]
-                for b, row in enumerate(self._ticking(fresh)):
-                    fresh[:, b + 1] = row[:, 3]
+                    undecided = np.setdiff1d(undecided, waiting[can], assume_unique=True)
+            if len(undecided):
+                over = cells[undecided]
+                fresh = rows[undecided]
+                for b in range(self.n):
+                    fresh[:, b + 1] = (ticking[b][over, 3] if b != mover else
+                                       self.ticking[b].lookup(fresh[:, b + 1] << 32)[:, 3])
                 self._fits(0, int(fresh[:, 1:].max()))
-                after[cells[over], column] = fresh
-                ends[cells[over], column] = True
+                after[over, column] = fresh
+                ends[over, column] = True
         return ends
 
     def _ample(self, ids: np.ndarray, per_slot: list[tuple[int, np.ndarray]]) -> np.ndarray:
