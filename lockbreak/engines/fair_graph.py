@@ -311,6 +311,8 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     parent_state = _joined(search.parents, np.int64)
     enabled = _enabled(indptr, agent, n)
     del indptr
+    if not symmetry:        # the quotient rebuilds real paths from them; here ``keys`` do
+        search.runs, search.run_index, search.levels, search.parents = [], [], [], []
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
                        _parent_edges(parent_state, src, dst), depth,
                        _owing(model, search, keys), enabled, search.seconds, search.cut_short,

@@ -545,7 +545,9 @@ class _Search:
             return
         order = np.argsort(keys, kind="stable")
         self.runs.append(keys[order])
-        self.run_index.append(np.arange(self.stored, self.stored + len(keys))[order])
+        index_type = np.int32 if self.stored + len(keys) < 1 << 31 else np.int64
+        self.run_index.append(np.arange(self.stored, self.stored + len(keys),
+                                        dtype=index_type)[order])
         while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
             keys = np.concatenate([self.runs[-2], self.runs.pop()])
             index = np.concatenate([self.run_index[-2], self.run_index.pop()])
@@ -895,7 +897,8 @@ class _Search:
         self.stored += len(new)
         if self.graph:
             self.dst.append(self._index_of(canon[:stop]).astype(np.uint32))
-            self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys)))
+            self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys))
+                                    .astype(np.uint8))     # fewer than 256 action slots
             self.edge_slot.append(self.slots[:stop].astype(np.uint8))
             if self.ticking is not None:
                 self.edge_ticks.append(self.ticks[:stop])

@@ -259,9 +259,12 @@ class Analysis(Generic[S, A]):
         self.n_agents = len(model.agents)
         self.n = len(graph.states)
         self.depth = graph.depth
-        order = np.argsort(graph.src, kind="stable")
-        self.out_order = order
-        self.out_start = np.searchsorted(graph.src[order], np.arange(self.n + 1))
+        # Both graph builders list edges by source, so a source's edges are one slice.
+        self.out_order: np.ndarray | None = None
+        if len(graph.src) and (np.diff(graph.src) < 0).any():
+            self.out_order = np.argsort(graph.src, kind="stable")
+        ordered = graph.src if self.out_order is None else graph.src[self.out_order]
+        self.out_start = np.searchsorted(ordered, np.arange(self.n + 1))
         self.has_out = np.diff(self.out_start) > 0
         self.all_agents = (1 << self.n_agents) - 1
 
@@ -314,7 +317,8 @@ class Analysis(Generic[S, A]):
         queue = deque([start])
         while queue:
             k = queue.popleft()
-            for e in self.out_order[self.out_start[k]:self.out_start[k + 1]]:
+            edges = range(int(self.out_start[k]), int(self.out_start[k + 1]))
+            for e in edges if self.out_order is None else self.out_order[edges.start:edges.stop]:
                 t = int(g.dst[e])
                 if not inside[t]:
                     continue
