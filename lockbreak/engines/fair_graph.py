@@ -20,10 +20,17 @@ rebuilt from the columns, whose traces replay on the model. Only the states a tr
 are ever turned back into model states.
 
 A factored model's CPU step takes one tick and a wakeup none (interleaving timing, as the
-kernel model's ``moves`` says); `labelled` checks that against ``moves`` at the initial
-states and refuses a model that counts otherwise. With symmetry the FAIR properties are
-decided on the quotient instead (`lockbreak.engines.fair_symmetry`, which argues why that is
-exact); the WORST ones always on the full graph. Partial-order reduction is never applied.
+kernel model's ``moves`` says). A model under lockstep timing (`frontier.Lockstep`, the
+timing the WORST properties are always measured in) is searched from its parts as well: its
+arrivals are actions of their agents, and each edge's ticks are the search's (1 for the step
+that ends a tick), so its graph is again the plain engine's, edge for edge
+(`model.lockstep` argues why). `labelled` checks the edges out of the initial states against
+``moves`` (agent, next state, ticks) and refuses a model whose parts say otherwise. With
+symmetry the FAIR properties of an interleaving model are decided on the quotient instead
+(`lockbreak.engines.fair_symmetry`, which argues why that is exact); the WORST ones, and
+everything under lockstep timing, always on the full graph: no argument is made here that a
+quotient keeps the longest open interval or a lockstep lasso's fairness. Partial-order
+reduction is never applied.
 """
 
 from __future__ import annotations

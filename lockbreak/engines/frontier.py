@@ -16,6 +16,11 @@ engine's, and a budget of ``max_states`` stops at the same place. SAFETY and CAN
 properties are decided here (the latter on the stored edges, as the plain engine does);
 `check` leaves FAIR and WORST properties, models that are not factored, and states that no
 longer pack into 64 bits to the plain engine.
+
+A model under lockstep timing (`Lockstep`) is searched here too, for the graph of its FAIR and
+WORST properties (`lockbreak.engines.fair_graph`): its parts carry each agent's tick
+bookkeeping, and what involves every agent (arrivals only between ticks, the step that ends a
+tick) is one operation per chunk of states.
 """
 
 from __future__ import annotations
