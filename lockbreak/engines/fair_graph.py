@@ -315,7 +315,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
                  (dst, agent, ticks, indptr))
     index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(
         _fitting(int(np.diff(indptr).max(initial=0))))
-    parent_state = _joined(search.parents, np.int64)
+    parent_state = _joined(search.parents, dst.dtype)
     enabled = _enabled(indptr, agent, n)
     del indptr
     if not symmetry:        # the quotient rebuilds real paths from them; here ``keys`` do
