@@ -1,19 +1,24 @@
-"""Benchmark: fair liveness (starvation_free, livelock_free) on the scaled nested scenario
-(bench_nested.py) for n CPUs, the plain engine against the vectorised ones, and every
-property as ``lockbreak check`` decides them.
+"""Benchmark: fair liveness (starvation_free, livelock_free) and worst cases (bounded_wait,
+bounded_latency) on the scaled nested scenario (bench_nested.py) for n CPUs, the plain engine
+against the vectorised ones, and every property as ``lockbreak check`` decides them, with and
+without ``--plain-bfs``.
 
 Each run checks the n-CPU scenario (v2.6.12, tas, interleaving) in a fresh process and prints
 the states of the largest graph analysed, wall and CPU seconds, the peak resident memory of
 the process and its growth during the check per state analysed. Modes:
 
-    plain      both FAIR properties on the plain engine: a Python state graph
-               (lockbreak.engines.liveness)
-    columns    both on the frontier engine's graph as numpy columns
-               (lockbreak.engines.fair_graph)
-    quotient   both on the symmetry quotient, renamings on the edges
-               (lockbreak.engines.fair_symmetry; what ``lockbreak check`` does by default)
-    all        every property, as ``lockbreak check`` runs them (the WORST ones, measured in
-               ticks, on their own lockstep graph)
+    plain        both FAIR properties on the plain engine: a Python state graph
+                 (lockbreak.engines.liveness)
+    columns      both on the frontier engine's graph as numpy columns
+                 (lockbreak.engines.fair_graph)
+    quotient     both on the symmetry quotient, renamings on the edges
+                 (lockbreak.engines.fair_symmetry; what ``lockbreak check`` does by default)
+    worst-plain  both WORST properties, under lockstep timing, on the plain engine
+    worst        both on the frontier engine's lockstep graph as numpy columns (what
+                 ``lockbreak check`` does by default)
+    all-plain    every property (safety, deadlock_free, the FAIR and the WORST ones) as
+                 ``lockbreak check --plain-bfs`` decides them
+    all          every property as ``lockbreak check`` decides them
 
 With ``--before REV`` each mode is also run on the code of git revision REV (exported to a
 temporary directory), in the same run, so the figures compare. A run that does not finish
@@ -22,7 +27,7 @@ within ``--limit`` seconds (default 600) or outgrows ``--memory`` GB of address 
 
     python bench/bench_fairness.py                          # n = 3, 4, every mode
     python bench/bench_fairness.py --limit 120 3 4 5
-    python bench/bench_fairness.py --modes quotient,all --before HEAD~3 3 4
+    python bench/bench_fairness.py --modes worst-plain,worst,all-plain,all 3 4
 
 This is a benchmark, not a test: the machine is shared and noisy, so compare figures taken in
 one run.
@@ -43,17 +48,17 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
-MODES = ("plain", "columns", "quotient", "all")
+MODES = ("plain", "columns", "quotient", "worst-plain", "worst", "all-plain", "all")
 REPO = Path(__file__).resolve().parent.parent
 
 
 def measure(n: int, mode: str) -> dict[str, Any]:
-    """Decide the n-CPU scenario's FAIR properties (every property for ``all``) under
-    ``mode``."""
+    """Decide the n-CPU scenario's FAIR properties (the WORST ones for ``worst*``, every
+    property for ``all*``) under ``mode``."""
     from lockbreak.core import PropertyKind
     from lockbreak.engines import explicit, fair_graph
     from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
-    from model.kernel import KernelModel
+    from model.lockstep import kernel_model
     from model.world import build_world
     from properties.catalogue import of_kind, specs
 
@@ -61,12 +66,15 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         path = Path(tmp) / f"nested-scaled-{n}.toml"
         path.write_text(scenario_text(n))
         scenario = load(path, Overrides())
-    model = KernelModel(build_world(scenario), specs(of_kind(PropertyKind.FAIR)))
+    timed = mode.startswith("worst")
+    model = kernel_model(build_world(scenario), specs(of_kind(
+        PropertyKind.WORST if timed else PropertyKind.FAIR)), "lockstep" if timed else None)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
-    if mode == "all":
-        results = [v.result for v in check_scenario(scenario, CheckRequest()).verdicts]
-    elif mode == "plain":
+    if mode.startswith("all"):
+        results = [v.result for v in check_scenario(
+            scenario, CheckRequest(vectorised=mode == "all")).verdicts]
+    elif mode in ("plain", "worst-plain"):
         results = explicit.check(model)
     else:
         results = fair_graph.check(model, symmetry=mode == "quotient")
@@ -116,7 +124,8 @@ def main(argv: list[str]) -> None:
     modes = options["--modes"].split(",")
     sizes = sizes or [3, 4]
     print("scaled nested scenario, v2.6.12, tas, interleaving, repeat 3; FAIR properties "
-          f"(every property in mode all); {limit:g} s and {memory:g} GB per run")
+          "(WORST ones under lockstep timing in modes worst*, every property in modes all*); "
+          f"{limit:g} s and {memory:g} GB per run")
     with tempfile.TemporaryDirectory() as tmp:
         codes = [("", REPO)]
         if options["--before"]:

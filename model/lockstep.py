@@ -21,6 +21,16 @@ any of them: the kernel's tick (HZ) is far longer than the code paths modelled, 
 against the wakeup is free, and the worst cases are over every time it may come. One in the
 middle of a lockstep tick is the same as one at the tick's start (if the CPU has not moved
 yet) or end (if it has): nothing else reads the CPU's flags.
+
+The vectorised engine (`lockbreak.engines.frontier`, its `Lockstep` protocol) searches the
+same states from parts: a CPU's part is its interleaving part with its own "arrived" and
+"moved" bits beside it (``local << 2 | arrived << 1 | moved``), so its step, its wakeup and
+its bookkeeping stay lookups in its own part and the shared part, and what involves every CPU
+(arrivals only between ticks, the step that ends a tick clearing every moved bit) is done by
+the engine on whole chunks of states. `split` and `join` are exact inverses on every state,
+the order of actions is `actions`' order, and whether a step ends the tick is decided as
+`_lockstep` decides it (no arrived CPU that has not moved can step in the state after it);
+so that engine stores these very states, in this order, with these edges and ticks.
 """
 
 from __future__ import annotations
@@ -29,10 +39,12 @@ from collections.abc import Sequence
 
 from lockbreak.core import LockbreakError
 from model.events import Event
-from model.kernel import Action, KernelModel, PropertySpec, StepInfo
+from model.kernel import LOCAL_MASK, SHARED_MASK, Action, KernelModel, PropertySpec, StepInfo
 from model.world import World
 
 ARRIVES = "arrives: it steps in every tick from this one on"
+# A CPU's part in the factored view: its interleaving part shifted past these two bits.
+_MOVED, _ARRIVED, _TICK_BITS = 1, 2, 2
 
 
 def kernel_model(world: World, properties: Sequence[PropertySpec],
@@ -58,7 +70,80 @@ class LockstepKernelModel(KernelModel):
 
     @property
     def factored(self) -> bool:
+        """False: the vectorised safety search, whose symmetry and partial-order reduction are
+        argued for interleaving timing, leaves this model to the plain engine; the graph of
+        its FAIR and WORST properties is searched from its parts through `tick_entry`."""
         return False
+
+    @property
+    def searched_from_parts(self) -> bool:
+        """Whether the vectorised engine may search this model's graph from its parts: not
+        under ``preempt = "lazy"``, whose scheduler tick (an environment action between
+        lockstep ticks) the parts do not carry; the plain engine decides those."""
+        return not any(self.world.lazy)
+
+    # ------------------------------------------------------------ factored view
+
+    def split(self, state: int) -> tuple[int, ...]:
+        """``(shared id, cpu0's part, ...)``, each CPU's part its interleaving part with its
+        "arrived" and "moved" bits beside it."""
+        n = len(self.agents)
+        upper = state >> self._moved_shift
+        return (state & SHARED_MASK, *(
+            ((state >> shift) & LOCAL_MASK) << _TICK_BITS
+            | (upper >> (n + cpu) & 1) * _ARRIVED | (upper >> cpu & 1) * _MOVED
+            for cpu, shift in enumerate(self._shifts)))
+
+    def join(self, ids: Sequence[int]) -> int:
+        """The state of `split`'s parts."""
+        n = len(self.agents)
+        state = int(ids[0])
+        for cpu, (shift, own) in enumerate(zip(self._shifts, ids[1:], strict=True)):
+            own = int(own)
+            state |= (own >> _TICK_BITS) << shift
+            state |= (own & _MOVED) << (self._moved_shift + cpu)
+            state |= (own >> 1 & 1) << (self._moved_shift + n + cpu)
+        return state
+
+    def step_entry(self, cpu: int, own: int, shared: int) -> tuple[int, int, int, int] | None:
+        """``cpu``'s step from its part ``own``: only once it has arrived and not yet moved in
+        this tick, after which it has moved (whether the tick ends the engine decides)."""
+        if own & (_ARRIVED | _MOVED) != _ARRIVED:
+            return None
+        entry = super().step_entry(cpu, own >> _TICK_BITS, shared)
+        return None if entry is None else (
+            entry[0] << _TICK_BITS | _ARRIVED | _MOVED, entry[1], entry[2], entry[3])
+
+    def choice_entry(self, cpu: int, own: int, shared: int
+                     ) -> tuple[int, int, int, int] | None:
+        """`step_entry` for the true outcome of ``cpu``'s `*` guard."""
+        if own & (_ARRIVED | _MOVED) != _ARRIVED:
+            return None
+        entry = super().choice_entry(cpu, own >> _TICK_BITS, shared)
+        return None if entry is None else (
+            entry[0] << _TICK_BITS | _ARRIVED | _MOVED, entry[1], entry[2], entry[3])
+
+    def wake_entry(self, cpu: int, own: int) -> tuple[int, int, int] | None:
+        """The wakeup of ``cpu``, which has arrived; its tick bits stay."""
+        if not own & _ARRIVED:
+            return None
+        entry = super().wake_entry(cpu, own >> _TICK_BITS)
+        return None if entry is None else (
+            entry[0] << _TICK_BITS | own & (_ARRIVED | _MOVED), entry[1], entry[2])
+
+    def tick_entry(self, cpu: int, own: int) -> tuple[int, int, int, int]:
+        """``(arrived, waiting, moved, fresh)`` of ``cpu``'s part ``own``, as
+        `lockbreak.engines.frontier.Lockstep` reads them."""
+        arrived = own & _ARRIVED
+        return (-1 if arrived else own | _ARRIVED, int(bool(arrived) and not own & _MOVED),
+                own & _MOVED, own & ~_MOVED)
+
+    def owed(self, cpu: int, own: int, shared: int) -> int:
+        """`KernelModel.owed`: a CPU's obligations do not depend on its tick bits."""
+        return super().owed(cpu, own >> _TICK_BITS, shared)
+
+    def finished(self, cpu: int, own: int) -> bool:
+        return super().finished(cpu, own >> _TICK_BITS)
 
     def successors(self, state: int) -> list[tuple[int, int, int, int]]:
         return [(index, after, violated, witnessed)

@@ -20,10 +20,17 @@ rebuilt from the columns, whose traces replay on the model. Only the states a tr
 are ever turned back into model states.
 
 A factored model's CPU step takes one tick and a wakeup none (interleaving timing, as the
-kernel model's ``moves`` says); `labelled` checks that against ``moves`` at the initial
-states and refuses a model that counts otherwise. With symmetry the FAIR properties are
-decided on the quotient instead (`lockbreak.engines.fair_symmetry`, which argues why that is
-exact); the WORST ones always on the full graph. Partial-order reduction is never applied.
+kernel model's ``moves`` says). A model under lockstep timing (`frontier.Lockstep`, the
+timing the WORST properties are always measured in) is searched from its parts as well: its
+arrivals are actions of their agents, and each edge's ticks are the search's (1 for the step
+that ends a tick), so its graph is again the plain engine's, edge for edge
+(`model.lockstep` argues why). `labelled` checks the edges out of the initial states against
+``moves`` (agent, next state, ticks) and refuses a model whose parts say otherwise. With
+symmetry the FAIR properties of an interleaving model are decided on the quotient instead
+(`lockbreak.engines.fair_symmetry`, which argues why that is exact); the WORST ones, and
+everything under lockstep timing, always on the full graph: no argument is made here that a
+quotient keeps the longest open interval or a lockstep lasso's fairness. Partial-order
+reduction is never applied.
 """
 
 from __future__ import annotations
@@ -71,8 +78,15 @@ def serves(model: object) -> bool:
     frontier engine serves that reports obligations per agent from its parts, and whose CPUs
     make no `*` choices (their second outcomes have no action slot in these columns, so a
     lasso through one would not be the plain engine's; the plain engine decides those)."""
-    return (frontier.serves(model) and isinstance(model, ObligationModel)
+    return ((frontier.serves(model) or _lockstep(model)) and isinstance(model, ObligationModel)
             and isinstance(model, Owing) and not getattr(model, "choice_agents", ()))
+
+
+def _lockstep(model: object) -> bool:
+    """Whether ``model`` is of the frontier engine's shape under lockstep timing: its graph
+    is searched from its parts (`frontier.Lockstep`), its ticks counted by that search."""
+    return (isinstance(model, frontier.Factored) and isinstance(model, frontier.Lockstep)
+            and bool(getattr(model, "searched_from_parts", True)))
 
 
 ENGINE = "fair_graph"       # the tag of this module's checkpoint snapshots
@@ -192,7 +206,8 @@ def symmetric(model: Any) -> bool:
     (`lockbreak.engines.fair_symmetry`): it has groups of interchangeable agents, a
     ``canonical_perm``, and few enough renamings to tabulate."""
     groups = getattr(model, "canonical_groups", ())
-    return (bool(groups) and callable(getattr(model, "canonical_perm", None))
+    return (bool(groups) and not _lockstep(model)
+            and callable(getattr(model, "canonical_perm", None))
             and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
 
 
@@ -265,7 +280,6 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     With ``requested`` (a run that can be resumed), a requested stop or the timeout raises
     `_Stopped` instead of returning a partial graph."""
     n = len(model.agents)
-    _check_ticks(model)
     canon = model.canonical if symmetry else None
     search = frontier._Search(model, 0, canon, budget, reporter, graph=True,
                               requested=requested)
@@ -293,13 +307,20 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
                 if symmetry else None)
     # The search's per-chunk edge lists are now columns: only its states stay with it.
     search.dst, search.edge_counts, search.edge_slot, search.edge_perm = [], [], [], []
-    agent = np.where(slot < n, slot, -1).astype(np.int8)
-    ticks = (agent >= 0).astype(np.int8)
+    agent = np.array([search._slot_agent(k) if k < n or k >= n + len(search.wakes) else -1
+                      for k in range(int(slot.max(initial=0)) + 1)], dtype=np.int8)[slot]
+    ticks = (_joined(search.edge_ticks, np.int8) if search.ticking is not None
+             else (agent >= 0).astype(np.int8))
+    search.edge_ticks = []
+    _check_moves(model, KeyedStates(search, keys), len(search.levels[0]), search.canon_of,
+                 (dst, agent, ticks, indptr))
     index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(
         _fitting(int(np.diff(indptr).max(initial=0))))
-    parent_state = _joined(search.parents, np.int64)
+    parent_state = _joined(search.parents, dst.dtype)
     enabled = _enabled(indptr, agent, n)
     del indptr
+    if not symmetry:        # the quotient rebuilds real paths from them; here ``keys`` do
+        search.runs, search.run_index, search.levels, search.parents = [], [], [], []
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
                        _parent_edges(parent_state, src, dst), depth,
                        _owing(model, search, keys), enabled, search.seconds, search.cut_short,
@@ -316,14 +337,21 @@ def _fitting(largest: int) -> type[np.integer[Any]]:
     return np.int64
 
 
-def _check_ticks(model: Any) -> None:
-    """Refuse a model whose ``moves`` do not count one tick per agent step, none per wakeup."""
-    for state in model.init_states():
-        counted = [tick for _, _, tick in model.moves(state)]
-        if counted != [int(agent >= 0) for agent, _, _ in model.moves(state)]:
+def _check_moves(model: Any, states: KeyedStates, roots: int, canon: Callable[[Any], Any],
+                 columns: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]) -> None:
+    """Refuse a graph whose edges out of the initial states (``columns``: target, agent,
+    ticks and the CSR starts) are not the model's ``moves`` there (agent, next state up to
+    ``canon``, ticks, in order): they would not be the graph the plain engine analyses, so
+    no verdict could be read off them."""
+    dst, agent, ticks, indptr = columns
+    for k in range(roots):
+        edges = range(int(indptr[k]), int(indptr[k + 1]))
+        found = [(int(agent[e]), states[int(dst[e])], int(ticks[e])) for e in edges]
+        if found != [(a, canon(after), t) for a, after, t in model.moves(states[k])]:
             raise LockbreakError(
-                f"{type(model).__name__} counts ticks other than one per agent step, which "
-                "the vectorised fairness analysis assumes; check with --plain-bfs")
+                f"{type(model).__name__}'s parts do not give the moves it reports (agent, "
+                "next state, ticks), which the vectorised fairness analysis assumes; check "
+                "with --plain-bfs")
 
 
 def _joined(parts: Sequence[np.ndarray], dtype: Any) -> np.ndarray:

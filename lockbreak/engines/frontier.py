@@ -16,6 +16,11 @@ engine's, and a budget of ``max_states`` stops at the same place. SAFETY and CAN
 properties are decided here (the latter on the stored edges, as the plain engine does);
 `check` leaves FAIR and WORST properties, models that are not factored, and states that no
 longer pack into 64 bits to the plain engine.
+
+A model under lockstep timing (`Lockstep`) is searched here too, for the graph of its FAIR and
+WORST properties (`lockbreak.engines.fair_graph`): its parts carry each agent's tick
+bookkeeping, and what involves every agent (arrivals only between ticks, the step that ends a
+tick) is one operation per chunk of states.
 """
 
 from __future__ import annotations
@@ -109,6 +114,31 @@ class Local(Protocol):
     """
 
     def local_step(self, agent: int, own: int) -> bool: ...
+
+
+@runtime_checkable
+class Lockstep(Protocol):
+    """A model of `Factored`'s shape under lockstep timing: time passes in ticks, and in each
+    tick every agent that has arrived takes one step, in any order.
+
+    ``tick_entry(agent, own)`` is ``(arrived, waiting, moved, fresh)`` for the agent with part
+    ``own``: its part once it arrives (-1 when it has arrived already), 1 when it has arrived
+    and not yet stepped in this tick (else 0), 1 when it has stepped in this tick (else 0),
+    and its part with this tick's step forgotten. The model's own entries keep to the parts:
+    an agent's steps and choices (``step_entry``, ``choice_entry``) are disabled until it has
+    arrived and once it has stepped in this tick, and mark it as having stepped; its wakeups
+    are disabled until it has arrived and keep its tick bookkeeping.
+
+    What is not local the search adds, each as one operation on a whole chunk of states:
+    an agent's arrival is an action of its own, enabled only between ticks (no agent has
+    stepped in this one), changing only its part; arrivals come first in the order of
+    transitions, in agent order. A step (or choice) after which no agent that is yet to step
+    in this tick can step ends the tick: every agent's part becomes fresh, and that transition
+    is the one that takes a tick (`_Search.ticks`); no other transition takes time. Such a
+    search is only ever run whole (by `lockbreak.engines.fair_graph`), never snapshotted.
+    """
+
+    def tick_entry(self, agent: int, own: int) -> tuple[int, int, int, int]: ...
 
 
 def serves(model: object) -> bool:
@@ -438,6 +468,11 @@ class _Search:
         self.orders: dict[bytes, int] = {}   # sorting orders and ties -> a small id
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
+        # Lockstep timing: per agent, its part's arrival and tick bookkeeping (`Lockstep`).
+        self.ticking = ([_Table(functools.partial(_tick, model, a)) for a in range(self.n)]
+                        if isinstance(model, Lockstep) else None)
+        self.ticks: np.ndarray = np.zeros(0, dtype=bool)   # of the last expansion
+        self.edge_ticks: list[np.ndarray] = []     # lockstep: whether each edge ends a tick
 
     # ------------------------------------------------------------ packing
 
@@ -512,7 +547,9 @@ class _Search:
             return
         order = np.argsort(keys, kind="stable")
         self.runs.append(keys[order])
-        self.run_index.append(np.arange(self.stored, self.stored + len(keys))[order])
+        index_type = np.int32 if self.stored + len(keys) < 1 << 31 else np.int64
+        self.run_index.append(np.arange(self.stored, self.stored + len(keys),
+                                        dtype=index_type)[order])
         while len(self.runs) > 1 and len(self.runs[-2]) <= 2 * len(self.runs[-1]):
             keys = np.concatenate([self.runs[-2], self.runs.pop()])
             index = np.concatenate([self.run_index[-2], self.run_index.pop()])
@@ -645,7 +682,10 @@ class _Search:
 
     def _successors(self, keys: np.ndarray) -> tuple[np.ndarray, ...]:
         """Every transition out of ``keys``, in the plain engine's order: ``(source position,
-        successor's ids, violated, witnessed)``."""
+        successor's ids, violated, witnessed)``.
+
+        Slots are numbered: the agents' steps, the wakeups, the choices, and under lockstep
+        timing the arrivals (`Lockstep`), which come first in the order of transitions."""
         ids = self._unpack(keys)
         per_slot = []
         for a, table in enumerate(self.steps):
@@ -655,34 +695,96 @@ class _Search:
         first_choice = self.n + len(self.wakes)
         for k, (a, table) in enumerate(self.choices):
             per_slot.append((first_choice + k, table.lookup(ids[:, a + 1] << 32 | ids[:, 0])))
+        first_arrival = first_choice + len(self.choices)
+        ticking = self._ticking(ids) if self.ticking is not None else None
+        if ticking is not None:
+            between = ~np.logical_or.reduce([t[:, 2] == 1 for t in ticking])
+            for a, rows in enumerate(ticking):
+                arrival = np.full((len(ids), 4), _DISABLED, dtype=np.int64)
+                arrival[between, 0] = rows[between, 0]
+                arrival[between, 1:] = 0
+                per_slot.append((first_arrival + a, arrival))
         self._fits(max(int(v[:, 1].max(initial=0)) for _, v in per_slot),
                    max(int(v[:, 0].max(initial=0)) for _, v in per_slot))
         alone = self._ample(ids, per_slot) if self.local is not None else None
-        # One cell per (source, slot): flattened, they are in the plain engine's order.
-        width = len(per_slot)
+        # One cell per (source, column): flattened, they are in the plain engine's order.
+        columns = ([*range(first_arrival, len(per_slot)), *range(first_arrival)]
+                   if ticking is not None else list(range(len(per_slot))))
+        width = len(columns)
         after = np.repeat(ids[:, None, :], width, axis=1)
         on = np.empty((len(ids), width), dtype=bool)
         violated = np.empty((len(ids), width), dtype=np.int64)
         witnessed = np.empty((len(ids), width), dtype=np.int64)
-        for slot, values in per_slot:
-            on[:, slot] = values[:, 0] != _DISABLED
+        for column, slot in enumerate(columns):
+            values = per_slot[slot][1]
+            on[:, column] = values[:, 0] != _DISABLED
             if alone is not None:
-                on[:, slot] &= (alone < 0) | (alone == slot)
-            if slot < self.n:
-                a = slot
-            elif slot < first_choice:
-                a = self.wakes[slot - self.n][0]
-            else:
-                a = self.choices[slot - first_choice][0]
-            after[:, slot, a + 1] = values[:, 0]
-            if slot < self.n or slot >= first_choice:
-                after[:, slot, 0] = values[:, 1]
-            violated[:, slot] = values[:, 2]
-            witnessed[:, slot] = values[:, 3]
+                on[:, column] &= (alone < 0) | (alone == slot)
+            a = self._slot_agent(slot)
+            after[:, column, a + 1] = values[:, 0]
+            if slot < self.n or first_choice <= slot < first_arrival:
+                after[:, column, 0] = values[:, 1]
+            violated[:, column] = values[:, 2]
+            witnessed[:, column] = values[:, 3]
         taken = np.flatnonzero(on)
-        self.slots = taken % width
+        if ticking is not None:
+            movers = [(column, self._slot_agent(slot)) for column, slot in enumerate(columns)
+                      if slot < self.n or first_choice <= slot < first_arrival]
+            ends = self._tick_ends(after, on, movers, ticking)
+            self.ticks = ends.reshape(-1)[taken]
+        self.slots = np.array(columns, dtype=np.int64)[taken % width]
         return (taken // width, after.reshape(-1, self.n + 1)[taken],
                 violated.reshape(-1)[taken], witnessed.reshape(-1)[taken])
+
+    def _slot_agent(self, slot: int) -> int:
+        """The agent whose part action slot ``slot`` changes (`_successors` numbers them)."""
+        if slot < self.n:
+            return slot
+        slot -= self.n
+        if slot < len(self.wakes):
+            return self.wakes[slot][0]
+        slot -= len(self.wakes)
+        if slot < len(self.choices):
+            return self.choices[slot][0]
+        return slot - len(self.choices)
+
+    def _ticking(self, ids: np.ndarray) -> list[np.ndarray]:
+        """Per agent, `Lockstep.tick_entry` of its part in each state of ``ids``."""
+        assert self.ticking is not None
+        return [table.lookup(ids[:, a + 1] << 32) for a, table in enumerate(self.ticking)]
+
+    def _tick_ends(self, after: np.ndarray, on: np.ndarray, movers: list[tuple[int, int]],
+                   ticking: list[np.ndarray]) -> np.ndarray:
+        """Which cells of ``after`` (source, column) end a tick, with every agent's part in
+        those made fresh in place: a step (``movers``: its column and agent) after which no
+        agent that is yet to step in this tick can step (`Lockstep`). ``ticking`` is each
+        agent's `Lockstep.tick_entry` in the sources: the other agents' parts are as there."""
+        assert self.ticking is not None
+        ends = np.zeros(on.shape, dtype=bool)
+        for column, mover in movers:
+            cells = np.flatnonzero(on[:, column])
+            if not len(cells):
+                continue
+            rows = after[cells, column]
+            undecided = np.arange(len(cells))       # no agent found yet that keeps it going
+            for b in range(self.n):
+                if b == mover or not len(undecided):
+                    continue
+                waiting = undecided[ticking[b][cells[undecided], 1] == 1]
+                if len(waiting):
+                    can = self.steps[b].lookup(rows[waiting, b + 1] << 32
+                                               | rows[waiting, 0])[:, 0] != _DISABLED
+                    undecided = np.setdiff1d(undecided, waiting[can], assume_unique=True)
+            if len(undecided):
+                over = cells[undecided]
+                fresh = rows[undecided]
+                for b in range(self.n):
+                    fresh[:, b + 1] = (ticking[b][over, 3] if b != mover else
+                                       self.ticking[b].lookup(fresh[:, b + 1] << 32)[:, 3])
+                self._fits(0, int(fresh[:, 1:].max()))
+                after[over, column] = fresh
+                ends[over, column] = True
+        return ends
 
     def _ample(self, ids: np.ndarray, per_slot: list[tuple[int, np.ndarray]]) -> np.ndarray:
         """Per state, the one agent whose step is taken alone (partial-order reduction), or
@@ -797,8 +899,11 @@ class _Search:
         self.stored += len(new)
         if self.graph:
             self.dst.append(self._index_of(canon[:stop]).astype(np.uint32))
-            self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys)))
+            self.edge_counts.append(np.bincount(source[:stop], minlength=len(keys))
+                                    .astype(np.uint8))     # fewer than 256 action slots
             self.edge_slot.append(self.slots[:stop].astype(np.uint8))
+            if self.ticking is not None:
+                self.edge_ticks.append(self.ticks[:stop])
             if self.canon is not None:
                 self.edge_perm.append(self.renamings[:stop].astype(np.uint32))
         parents = base + source[first]
@@ -892,6 +997,12 @@ def _choice(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, in
     """A choice table's entry: the second outcome of the agent's step, keyed as `_step`."""
     entry: tuple[int, int, int, int] | None = model.choice_entry(agent, key >> 32,
                                                                  key & 0xFFFFFFFF)
+    return entry
+
+
+def _tick(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int]:
+    """A tick table's entry: `Lockstep.tick_entry` of the agent's part ``key >> 32``."""
+    entry: tuple[int, int, int, int] = model.tick_entry(agent, key >> 32)
     return entry
 
 

@@ -248,7 +248,7 @@ def guarded_graph(analysis: Analysis[S, A]) -> GuardedGraph | None:
         outcomes = guard_outcomes(g.states[k])
         if not outcomes:
             continue
-        edges = analysis.out_order[analysis.out_start[k]:analysis.out_start[k + 1]].tolist()
+        edges = analysis.out_edges(k)
         moves = [(int(g.agent[e]), g.states[int(g.dst[e])]) for e in edges]
         for index, cpu, pc, taken in guard_moves(outcomes, moves):
             e = edges[index]
@@ -329,14 +329,22 @@ class Analysis(Generic[S, A]):
         self.n_agents = len(model.agents)
         self.n = len(graph.states)
         self.depth = graph.depth
-        order = np.argsort(graph.src, kind="stable")
-        self.out_order = order
-        self.out_start = np.searchsorted(graph.src[order], np.arange(self.n + 1))
+        # Both graph builders list edges by source, so a source's edges are one slice.
+        self.out_order: np.ndarray | None = None
+        if len(graph.src) and (np.diff(graph.src) < 0).any():
+            self.out_order = np.argsort(graph.src, kind="stable")
+        ordered = graph.src if self.out_order is None else graph.src[self.out_order]
+        self.out_start = np.searchsorted(ordered, np.arange(self.n + 1))
         self.has_out = np.diff(self.out_start) > 0
         self.all_agents = (1 << self.n_agents) - 1
 
     # ------------------------------------------------------------ shared pieces
 
+
+    def out_edges(self, k: int) -> list[int]:
+        """The indices of the edges out of state ``k``."""
+        lo, hi = int(self.out_start[k]), int(self.out_start[k + 1])
+        return list(range(lo, hi)) if self.out_order is None else self.out_order[lo:hi].tolist()
     def owing(self, state: int) -> int:
         """State ``state``'s open obligations, as the model's ``obligations`` bitmask."""
         return int(self.graph.obligations[state])
@@ -373,7 +381,7 @@ class Analysis(Generic[S, A]):
             target = int(self.graph.src[e])
         return edges[::-1]
 
-    def path_within(self, start: int, inside: np.ndarray,
+    def path_within(self, start: int, inside: np.ndarray | _Component,
                     goal: Callable[[int, int | None], bool]) -> list[int]:
         """Edges of a shortest path from ``start`` through ``inside`` states to one that
         ``goal(state, edge)`` accepts (``edge`` is the last edge taken, None at ``start``)."""
@@ -384,7 +392,7 @@ class Analysis(Generic[S, A]):
         queue = deque([start])
         while queue:
             k = queue.popleft()
-            for e in self.out_order[self.out_start[k]:self.out_start[k + 1]]:
+            for e in self.out_edges(k):
                 t = int(g.dst[e])
                 if not inside[t]:
                     continue
@@ -563,70 +571,98 @@ class Analysis(Generic[S, A]):
 
     def _longest(self, inside: np.ndarray, labels: np.ndarray, internal: np.ndarray,
                  count: int) -> tuple[int, Trace[S, A]]:
-        """The longest open interval (ticks) and the edges of a path that attains it.
+        """The longest open interval (ticks) and a path that attains it.
 
         With no ticking cycle inside, components are tick-free, so longest paths are taken
-        over the component DAG; inside a component, moving costs nothing.
+        over the component DAG; inside a component, moving costs nothing. The DAG is walked
+        from its sinks back a layer at a time (all components whose successors are done),
+        each layer one numpy reduction. Where several ways out of a component attain its
+        value, a closing edge is taken before a following one, and the first in edge order
+        among them; the first opening that attains the worst case is taken.
         """
         g = self.graph
         comp_src, comp_dst = labels[g.src], labels[g.dst]
-        # Per component: best continuation value and the edge that leaves it for that value.
-        value = np.full(count, -1, dtype=np.int64)
-        exit_edge = np.full(count, -1, dtype=np.int64)
         leaving = inside[g.src] & (comp_src != comp_dst)
-        closing = leaving & ~inside[g.dst]
-        following = leaving & inside[g.dst]
-        # Kahn's algorithm over the component DAG, from the sinks back.
-        succ_edges: dict[int, list[int]] = {}
-        pending = np.zeros(count, dtype=np.int64)
-        for edge in np.flatnonzero(following).tolist():
-            succ_edges.setdefault(int(comp_dst[edge]), []).append(edge)
-            pending[comp_src[edge]] += 1
-        for edge in np.flatnonzero(closing).tolist():
-            if value[comp_src[edge]] < 0:
-                value[comp_src[edge]], exit_edge[comp_src[edge]] = 0, edge
+        closing = np.flatnonzero(leaving & ~inside[g.dst])
+        following = np.flatnonzero(leaving & inside[g.dst])
+        value = _dag_longest(count, comp_src[following], comp_dst[following],
+                             g.ticks[following].astype(np.int64), comp_src[closing])
         members = np.unique(labels[inside])
-        ready = deque(int(c) for c in members if pending[c] == 0)
-        while ready:
-            c = ready.popleft()
-            if value[c] < 0:
-                raise LockbreakError(
-                    "an obligation stays open on a cycle without ticks: the model's time "
-                    "does not advance there")
-            for e in succ_edges.get(c, ()):
-                p = int(comp_src[e])
-                candidate = int(g.ticks[e]) + int(value[c])
-                if candidate > value[p]:
-                    value[p], exit_edge[p] = candidate, e
-                pending[p] -= 1
-                if pending[p] == 0:
-                    ready.append(p)
+        if (value[members] < 0).any():
+            raise LockbreakError(
+                "an obligation stays open on a cycle without ticks: the model's time "
+                "does not advance there")
+        # Per component: its first closing edge if that attains its value (the interval
+        # ends there), else its first following edge that does.
+        exit_edge = np.full(count, len(g.src), dtype=np.int64)
+        gained = g.ticks[following] + value[comp_dst[following]]
+        attaining = following[gained == value[comp_src[following]]]
+        np.minimum.at(exit_edge, comp_src[attaining], attaining)
+        attaining = closing[value[comp_src[closing]] == 0]
+        exit_edge[comp_src[attaining]] = len(g.src)
+        np.minimum.at(exit_edge, comp_src[attaining], attaining)
         # Openings: an edge into an open state from a closed one, or an open initial state.
-        opening = ~inside[g.src] & inside[g.dst]
+        opening = np.flatnonzero(~inside[g.src] & inside[g.dst])
         best_ticks, best_start = -1, (-1, -1)
-        for edge in np.flatnonzero(opening).tolist():
-            ticks = int(g.ticks[edge]) + int(value[comp_dst[edge]])
-            if ticks > best_ticks:
-                best_ticks, best_start = ticks, (int(g.dst[edge]), edge)
-        for k in np.flatnonzero(inside & (g.parent < 0)).tolist():
-            if int(value[labels[k]]) > best_ticks:
-                best_ticks, best_start = int(value[labels[k]]), (k, -1)
+        if len(opening):
+            reached = g.ticks[opening] + value[comp_dst[opening]]
+            first = int(opening[int(np.argmax(reached))])
+            best_ticks, best_start = int(reached.max()), (int(g.dst[first]), first)
+        roots = np.flatnonzero(inside & (g.parent < 0))
+        if len(roots) and int(value[labels[roots]].max()) > best_ticks:
+            k = int(roots[int(np.argmax(value[labels[roots]]))])
+            best_ticks, best_start = int(value[labels[k]]), (k, -1)
         at, first = best_start
         edges = [*self.stem(int(g.src[first])), first] if first >= 0 else []
         start = int(g.src[edges[0]]) if edges else at
         while True:
             e = int(exit_edge[labels[at]])
-            component = labels == labels[at]
             exit_from = int(g.src[e])
             if exit_from != at:
                 def at_exit(state: int, _: int | None, target: int = exit_from) -> bool:
                     return state == target
 
-                edges += self.path_within(at, component, at_exit)
+                edges += self.path_within(at, _Component(labels, int(labels[at])), at_exit)
             edges.append(e)
             at = int(g.dst[e])
             if not inside[at]:
                 return best_ticks, self.trace(edges, start=start)
+
+
+class _Component:
+    """The states of one strongly connected component, as a mask `path_within` reads
+    state by state (without a whole boolean column per component)."""
+
+    def __init__(self, labels: np.ndarray, label: int) -> None:
+        self.labels, self.label = labels, label
+
+    def __getitem__(self, state: int) -> bool:
+        return bool(self.labels[state] == self.label)
+
+
+def _dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
+                 closable: np.ndarray) -> np.ndarray:
+    """Per node of a DAG of ``count`` nodes (edges ``src -> dst`` weighing ``ticks``): the
+    heaviest path from it to a node of ``closable`` (ending there costs nothing), -1 where
+    none is. Nodes are settled a layer at a time, from the sinks back (Kahn's order)."""
+    value = np.full(count, -1, dtype=np.int64)
+    value[closable] = 0
+    pending = np.bincount(src, minlength=count)
+    order = np.argsort(dst, kind="stable")
+    into = np.searchsorted(dst[order], np.arange(count + 1))
+    ready = np.flatnonzero(pending == 0)
+    while len(ready):
+        lengths = into[ready + 1] - into[ready]
+        at = np.repeat(into[ready] - np.cumsum(lengths) + lengths, lengths) + np.arange(
+            int(lengths.sum()))
+        edges = order[at]
+        reachable = value[dst[edges]] >= 0
+        np.maximum.at(value, src[edges[reachable]], ticks[edges[reachable]]
+                      + value[dst[edges[reachable]]])
+        np.subtract.at(pending, src[edges], 1)
+        touched = np.unique(src[edges])
+        ready = touched[pending[touched] == 0]
+    return value
 
 
 # ---------------------------------------------------------------- re-checking a given trace
