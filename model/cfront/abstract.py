@@ -476,6 +476,13 @@ class _Abstractor:
             loop = self.loops[-1] if self.loops else None
             if loop is not None and loop.advance is not None:
                 flow = loop.advance(flow, depth)
+            if loop is not None and loop.test is not None:
+                if not loop.test:
+                    self.fresh += 1
+                    loop.test = f"do_{self.fresh}_test"
+                loop.continued.append(flow)
+                self.emit(f"goto {loop.test};", depth, node)
+                return None
             self.emit("continue;", depth, node)
             return None
         if kind == "return_statement":
@@ -893,9 +900,18 @@ class _Abstractor:
             if self.src.text(strip(cond_node)) == "0" and not leaves_loop(body, self.src):
                 return self.stmt(body, flow, depth) if body is not None else flow
             self.emit("do {", depth, node)
-            self.loops.append(Loop(flow.held))
+            loop = Loop(flow.held, test="")
+            self.loops.append(loop)
             after = self.stmt(body, flow, depth + 1) if body is not None else flow
             self.loops.pop()
+            if loop.continued:
+                # The language's do-while skips its test on `continue`; the kernel's does
+                # not: a `continue` is a jump to a label just before the test.
+                self.note(f"continue in the do-while at {self.at(node)} became goto "
+                          f"{loop.test}, a label before its test")
+                self.emit(f"{loop.test}:", depth, None)
+                self.emit("{ }", depth + 1, None)
+                after = join([after, *loop.continued])
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
             self.emit(f"}} while ({bare(cond)});", depth, cond_node)
             return join([after, flow])

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from model.cfront import vocabulary as vocab
 
@@ -31,10 +31,14 @@ def join(flows: list[Flow | None]) -> Flow | None:
 
 @dataclass
 class Loop:
-    """An enclosing loop: the locks held at its head and what a `continue` runs first."""
+    """An enclosing loop: the locks held at its head, what a `continue` runs first and,
+    for a ``do { } while``, the label before the test a `continue` jumps to (``""`` until
+    the first `continue` names it) and the paths that jumped there."""
 
     held: tuple[str, ...]
     advance: Callable[[Flow, int], Flow] | None = None
+    test: str | None = None
+    continued: list[Flow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
