@@ -555,6 +555,7 @@ class _Abstractor:
             assert left is not None and right is not None
             if left.type == "identifier":
                 return self.assign(left, right, flow, depth, node)
+            flow = self.split_calls(right, flow, depth)
             self.no_lock_ops(right)
             flow = self.uses(right, flow, depth)
             datum = self.datum_of(left) if left.type in ("field_expression",
@@ -562,6 +563,7 @@ class _Abstractor:
             if datum is not None:
                 return self.access("write", datum, flow, depth, node)
             return self.uses(left, flow, depth)
+        flow = self.split_calls(node, flow, depth)
         self.no_lock_ops(node)
         return self.uses(node, flow, depth)
 
@@ -574,6 +576,7 @@ class _Abstractor:
             return flow
         if value.type == "call_expression" and self.takes_part(value):
             return self.call(value, flow, depth)
+        flow = self.split_calls(value, flow, depth)
         self.no_lock_ops(value)
         flow = self.uses(value, flow, depth)
         var = self.ident(self.src.text(target)) if target is not None else ""
@@ -583,16 +586,32 @@ class _Abstractor:
         return flow
 
     def no_lock_ops(self, node: Node) -> None:
-        """Refuse a lock operation buried in an expression: its effect would be guessed."""
+        """Refuse a lock operation or lock break buried in an expression: its effect would
+        be guessed (a call to inline was split out before, `split_calls`)."""
         for n in walk(node):
             if n.type == "call_expression":
                 fn = n.child_by_field_name("function")
                 name = self.src.text(fn) if fn is not None else ""
-                if (vocab.lock_operation(name) or name in vocab.BREAKS
-                        or self.inlinable(name)):
+                if vocab.lock_operation(name) or name in vocab.BREAKS:
                     raise self.src.error(n, f"not understood: {name}() inside an expression",
                                          f"the abstraction takes {name}() as a statement or "
                                          "as the whole condition of an if or a loop")
+
+    def split_calls(self, node: Node, flow: Flow, depth: int) -> Flow:
+        """Each call to inline inside the expression ``node`` (``x->val = copy_one(...)``,
+        ``if (unmap_one(...) < 0)``) as its own statement before it: what it does to the
+        locks is kept, the value it gives the expression is ``*``."""
+        for n in self.inlined_calls(node):
+            self.note(f"{self.call_name(n)}() at {self.at(n)} inside an expression runs as "
+                      "its own statement before it; its value is *")
+            flow = self.call(n, flow, depth)
+        return flow
+
+    def inlined_calls(self, node: Node) -> list[Node]:
+        """The outermost calls to inline inside ``node``, in source order."""
+        if node.type == "call_expression" and self.inlinable(self.call_name(node)):
+            return [node]
+        return [call for child in node.named_children for call in self.inlined_calls(child)]
 
     def takes_part(self, call: Node) -> bool:
         """Whether the call is one the abstraction translates (not just a work() step)."""
@@ -674,6 +693,7 @@ class _Abstractor:
         if self.inlinable(name):
             return self.inline(name, args, flow, depth, node)
         if args_node is not None:
+            flow = self.split_calls(args_node, flow, depth)
             self.no_lock_ops(args_node)
         used = self.derefs(node)
         if used:
@@ -796,6 +816,7 @@ class _Abstractor:
             self.note(f"guard {self.text(node)} at {self.at(node)} became *: the function was "
                       "inlined before it")
             return "*", flow
+        flow = self.split_calls(node, flow, depth)
         return self.guard(node, flow), flow
 
     def call_name(self, node: Node) -> str:

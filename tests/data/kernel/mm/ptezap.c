@@ -38,3 +38,42 @@ again:
 		goto again;
 	return 0;
 }
+
+/*
+ * Clears one entry; with a waiter on the page-table lock, lets it in first. Returns the
+ * pages freed, or a negative error when the entry changed while the lock was dropped.
+ */
+static int zap_one_entry(struct mm_struct *mm, spinlock_t *ptl, pte_t *pte,
+			 unsigned long addr)
+{
+	pte_t ptent = ptep_get(pte);
+
+	if (spin_needbreak(ptl)) {
+		spin_unlock(ptl);
+		cpu_relax();
+		spin_lock(ptl);
+		if (!pte_same(ptent, ptep_get(pte)))
+			return -EAGAIN;
+	}
+	pte_clear(mm, addr, pte);
+	return 1;
+}
+
+static void zap_counted(struct mm_struct *mm, pmd_t *pmd, unsigned long addr,
+			unsigned long end, int *rss)
+{
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	pte = pte_offset_map_lock(mm, pmd, addr, &ptl);
+	if (!pte)
+		return;
+	do {
+		if (pte_none(ptep_get(pte)))
+			continue;
+		if (zap_one_entry(mm, ptl, pte, addr) < 0)
+			break;
+		rss[MM_ANONPAGES] += zap_one_entry(mm, ptl, pte + 1, addr + PAGE_SIZE);
+	} while (pte += 2, addr += 2 * PAGE_SIZE, addr != end);
+	pte_unmap_unlock(pte - 1, ptl);
+}
