@@ -47,6 +47,8 @@ CASES = {
     "journal-checkpoint-stale": "fs/journal.c journal_checkpoint_stale",
     "zap-entries": "mm/ptezap.c zap_entries",
     "zap-counted": "mm/ptezap.c zap_counted",
+    "drop-all-maps": "fs/extentdrop.c drop_all_maps",
+    "release-modified": "fs/extentdrop.c release_modified",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -101,6 +103,13 @@ VERDICTS: dict[str, dict[str, Status]] = {
     # any length.
     "zap-counted": {"mutual_exclusion": Status.HOLDS, "deadlock_free": Status.HOLDS,
                     "bounded_wait": Status.VIOLATED},
+    # Takes the first node again after every break (`rb_entry(node, struct map_entry,
+    # rb_node)`, a type as a macro argument): no stale use.
+    "drop-all-maps": {"no_stale_use": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Walks with an iteration macro of its own (`map_tree_foreach`) and carries on from the
+    # entry it held across cond_resched_lock(): a stale use. The braceless
+    # list_for_each_entry_safe() after it is a walk too.
+    "release-modified": {"no_stale_use": Status.VIOLATED, "mutual_exclusion": Status.HOLDS},
 }
 
 

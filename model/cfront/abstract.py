@@ -54,6 +54,7 @@ from model.cfront.shapes import (
     has_label,
     is_deref,
     iterator_definition,
+    iterator_semicolon,
     last_statement,
     leaves_loop,
     parameters,
@@ -437,7 +438,8 @@ class _Abstractor:
 
     def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         bad = [n for n in not_understood(node)
-               if not type_argument(n, self.src) and not attribute_declarator(n)]
+               if not type_argument(n, self.src) and not attribute_declarator(n)
+               and not iterator_semicolon(n, self.src)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))

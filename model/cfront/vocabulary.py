@@ -140,8 +140,10 @@ def lock_operation(name: str) -> tuple[str, str] | None:
 
 def is_iterator(name: str) -> bool:
     """Whether a call-like macro followed by a body is an iteration over a collection
-    (`list_for_each_entry`, `hlist_for_each_entry_safe`, `xa_for_each`, `for_each_*`)."""
-    return "for_each" in name
+    (`list_for_each_entry`, `hlist_for_each_entry_safe`, `xa_for_each`, `for_each_*`,
+    `rbtree_postorder_for_each_entry_safe`, `*_foreach`): any macro so named, known or
+    not, is read as a loop over something the model does not see."""
+    return "for_each" in name or "foreach" in name
 
 
 def walks_objects(name: str) -> bool:
