@@ -49,6 +49,8 @@ CASES = {
     "zap-counted": "mm/ptezap.c zap_counted",
     "drop-all-maps": "fs/extentdrop.c drop_all_maps",
     "release-modified": "fs/extentdrop.c release_modified",
+    "unmap-range-locked": "mm/rangeunmap.c unmap_range_locked",
+    "prune-ranges": "mm/rangeunmap.c prune_ranges",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -110,6 +112,15 @@ VERDICTS: dict[str, dict[str, Status]] = {
     # entry it held across cond_resched_lock(): a stale use. The braceless
     # list_for_each_entry_safe() after it is a walk too.
     "release-modified": {"no_stale_use": Status.VIOLATED, "mutual_exclusion": Status.HOLDS},
+    # Returns holding the lock it dropped and took again on its way out: the caller's lock,
+    # taken before the body. Whether to break is kept in a local (`need_break`), which the
+    # model reads as *, so a waiter may be passed over on every pass of `goto again`.
+    "unmap-range-locked": {"mutual_exclusion": Status.HOLDS, "deadlock_free": Status.HOLDS,
+                           "no_sleep_in_atomic": Status.HOLDS,
+                           "bounded_wait": Status.VIOLATED},
+    # `__must_hold(ctl->tree_lock)`: the caller's lock around the body; it leaves its walk
+    # for the caller to reschedule, so the time it holds the lock is bounded.
+    "prune-ranges": {"no_sleep_in_atomic": Status.HOLDS, "bounded_latency": Status.HOLDS},
 }
 
 

@@ -121,6 +121,8 @@ def abstract(source: CSource, name: str, *,
         # Entered with locks its caller took: take them before the body, release after.
         walker = _Abstractor(source, dict(protect or {}), list(walker.unheld.values()))
         walker.body(body, definition)
+    elif walker.holding is not None:
+        raise walker.holding
     if not any(line.text not in ("{ }", "}") for line in walker.out):
         raise source.error(definition, f"{name}() has nothing lock breaking needs: no lock, "
                            "lock break or call", "extract a function that takes a lock")
@@ -140,6 +142,7 @@ class _Abstractor:
         self.function = ""
         self.pending: tuple[str, Callable[[Flow], Flow]] | None = None
         self.unheld: dict[str, Entry] = {}
+        self.holding: ScenarioError | None = None
         self.defined = functions(source)
         self.out: list[CodeLine] = []
         self.locks: dict[str, Lock] = {}
@@ -164,6 +167,8 @@ class _Abstractor:
         self.function = function_name(definition) or ""
         self.scopes = [body]
         flow = Flow()
+        if not self.entry:
+            self.annotated(definition)
         for entry in self.entry:
             lock = self.lock_named(entry.expr, entry.kind, definition)
             flags = ", flags" if entry.take.endswith("irqsave") else ""
@@ -187,9 +192,30 @@ class _Abstractor:
                 held.remove(lock)
         if held:
             taken = ", ".join(self.lock_text(lock) for lock in held)
-            raise self.src.error(node, f"{self.function}() returns holding {taken}",
-                                 "extract checks a function that releases every lock it "
-                                 "takes; extract the caller that releases it")
+            error = self.src.error(node, f"{self.function}() returns holding {taken}",
+                                   "extract checks a function that releases every lock it "
+                                   "takes; extract the caller that releases it")
+            if self.entry:
+                raise error
+            # A later unlock may show the caller holds it on entry (an unlock-cond_resched-
+            # relock before `return -EINTR`): the walk goes on, and decides at its end.
+            self.holding = self.holding or error
+
+    def annotated(self, definition: Node) -> None:
+        """The locks the declaration's sparse annotations (``__must_hold(&q->lock)``,
+        ``__releases``) say the function is entered holding."""
+        declarator = definition.child_by_field_name("declarator")
+        while declarator is not None and declarator.type != "function_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        for note in declarator.named_children if declarator is not None else []:
+            name = self.call_name(note) if note.type == "call_expression" else ""
+            args = note.child_by_field_name("arguments")
+            if name not in vocab.HELD_ON_ENTRY or args is None:
+                continue
+            expr = re.sub(r"\s+", "", self.src.text(args))[1:-1]
+            lock = self.lock_named(expr, "spin", note)
+            self.unheld.setdefault(lock, entry_lock(name, self.lock_text(lock),
+                                                    f"{name}({expr}) on its declaration"))
 
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:

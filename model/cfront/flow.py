@@ -55,15 +55,16 @@ class Entry:
     def asserted(self) -> bool:
         """Known from a lockdep assertion or a lock-break call only, which do not say how
         it was taken."""
-        return self.take.endswith("_lock") and self.why.startswith(("lockdep_assert_held",
-                                                                     *vocab.BREAKS))
+        return self.take.endswith("_lock") and self.why.startswith(
+            ("lockdep_assert_held", *vocab.BREAKS, *vocab.HELD_ON_ENTRY))
 
 
 def entry_lock(name: str, expr: str, why: str) -> Entry:
     """The entry lock for an unlock spelled ``name`` of ``expr``, or for a lockdep
-    assertion or a lock-break call, which need it held (and say its mode, not how it was
-    taken)."""
-    if name.startswith("lockdep_assert_held") or name in vocab.BREAKS:
+    assertion, a sparse annotation or a lock-break call, which need it held (and say its
+    mode, not how it was taken)."""
+    if (name.startswith("lockdep_assert_held") or name in vocab.BREAKS
+            or name in vocab.HELD_ON_ENTRY):
         mode = {"lockdep_assert_held_read": "read", "lockdep_assert_held_write": "write",
                 "cond_resched_rwlock_read": "read",
                 "cond_resched_rwlock_write": "write"}.get(name, "spin")

@@ -45,6 +45,10 @@ BREAKS: Mapping[str, str] = MappingProxyType({
 })
 
 # Guards the model evaluates itself: the kind of their lock argument ("" for none).
+# Sparse annotations on a function's declaration that say it is entered holding a lock
+# (`__must_hold(&q->lock)`: and returns holding it; `__releases`: and returns without it).
+HELD_ON_ENTRY: frozenset[str] = frozenset({"__must_hold", "__releases"})
+
 GUARDS: Mapping[str, str] = MappingProxyType({
     "need_resched": "", "spin_needbreak": "spin", "rwlock_needbreak": "rwlock",
 })
