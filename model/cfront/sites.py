@@ -19,11 +19,12 @@ These shapes are sites:
   the round, with a guard asked in between (``again: spin_lock(ptl); ... if (need_resched())
   break; ... spin_unlock(ptl); cond_resched(); goto again;``, as page-table copies do).
 
-An unguarded unlock that sleeps until woken before the relock (``spin_unlock(L);
-schedule(); spin_lock(L);`` in a loop waiting for a condition) is a wait, not a site; the same
-drop under a ``need_resched()`` guard is a break. A ``need_resched()`` test whose branch
-unlocks nothing (it breaks out of the loop and unlocks after it), an unlock outside any loop
-(the primitive ``__cond_resched_lock`` itself) and an unguarded unlock of a lock the iteration took itself and does not take again are not sites.
+An unguarded unlock that sleeps until woken before the relock (``spin_unlock(L); schedule();
+spin_lock(L);`` in a loop waiting for a condition) is a wait, not a site; the same drop under a
+``need_resched()`` guard is a break. A ``need_resched()`` test whose branch unlocks nothing (it
+breaks out of the loop and unlocks after it), an unlock outside any loop (the primitive
+``__cond_resched_lock`` itself) and an unguarded unlock of a lock the iteration took itself and
+does not take again are not sites.
 A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside any
 function it could read is still listed, with why it has no function to extract.
 
