@@ -51,6 +51,7 @@ CASES = {
     "release-modified": "fs/extentdrop.c release_modified",
     "unmap-range-locked": "mm/rangeunmap.c unmap_range_locked",
     "prune-ranges": "mm/rangeunmap.c prune_ranges",
+    "populate-ranges": "mm/rangeunmap.c populate_ranges",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -121,6 +122,11 @@ VERDICTS: dict[str, dict[str, Status]] = {
     # `__must_hold(ctl->tree_lock)`: the caller's lock around the body; it leaves its walk
     # for the caller to reschedule, so the time it holds the lock is bounded.
     "prune-ranges": {"no_sleep_in_atomic": Status.HOLDS, "bounded_latency": Status.HOLDS},
+    # `__must_hold(&ctl->map_lock)`, and its own write_unlock() says it is the rwlock's
+    # write side; pte_alloc_map_lock() takes the page-table lock (or fails, taking none).
+    # It lets the map lock go around every page and reschedules with nothing held.
+    "populate-ranges": {"mutual_exclusion": Status.HOLDS, "no_sleep_in_atomic": Status.HOLDS,
+                        "bounded_wait": Status.HOLDS},
 }
 
 

@@ -83,6 +83,7 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("mm/ptezap.c", 52, "zap_one_entry", "open-coded spin_needbreak"),
         ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
         ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),
+        ("mm/rangeunmap.c", 76, "populate_ranges", "open-coded relock"),
         ("mm/zonebatch.c", 36, "free_batch", "open-coded need_resched || spin_needbreak"),
         ("mm/zonebatch.c", 59, "scan_zone", "open-coded relock"),
         ("mm/zonebatch.c", 79, "move_pages", "open-coded relock"),

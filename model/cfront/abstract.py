@@ -203,7 +203,8 @@ class _Abstractor:
 
     def annotated(self, definition: Node) -> None:
         """The locks the declaration's sparse annotations (``__must_hold(&q->lock)``,
-        ``__releases``) say the function is entered holding."""
+        ``__releases``) say the function is entered holding, unless the body takes or
+        releases it itself, which says how (a ``write_unlock`` of an rwlock)."""
         declarator = definition.child_by_field_name("declarator")
         while declarator is not None and declarator.type != "function_declarator":
             declarator = declarator.child_by_field_name("declarator")
@@ -213,9 +214,21 @@ class _Abstractor:
             if name not in vocab.HELD_ON_ENTRY or args is None:
                 continue
             expr = re.sub(r"\s+", "", self.src.text(args))[1:-1]
+            if expr in self.operated(definition):
+                continue
             lock = self.lock_named(expr, "spin", note)
             self.unheld.setdefault(lock, entry_lock(name, self.lock_text(lock),
                                                     f"{name}({expr}) on its declaration"))
+
+    def operated(self, definition: Node) -> set[str]:
+        """The lock expressions the body's own lock operations name (no whitespace)."""
+        named = set()
+        for n in walk(definition):
+            args = n.child_by_field_name("arguments") if n.type == "call_expression" else None
+            if args is not None and args.named_children and vocab.lock_operation(
+                    self.call_name(n)) is not None:
+                named.add(re.sub(r"\s+", "", self.src.text(args.named_children[0])))
+        return named
 
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:

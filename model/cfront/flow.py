@@ -70,6 +70,8 @@ def entry_lock(name: str, expr: str, why: str) -> Entry:
                 "cond_resched_rwlock_write": "write"}.get(name, "spin")
         return Entry(f"{mode}_lock", f"{mode}_unlock", expr,
                       "spin" if mode == "spin" else "rwlock", why)
+    if name in vocab.WRAPPERS:
+        name = vocab.WRAPPERS[name].spelling
     take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
     op = vocab.lock_operation(name)
     return Entry(take, name, expr, op[1] if op else "spin", why)

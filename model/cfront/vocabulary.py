@@ -123,6 +123,7 @@ def _wrappers() -> dict[str, Wrapper]:
         table[f"{prefix}_lock_irqsave"] = Wrapper("spin_lock_irqsave", 0, field, (1,))
         table[f"{prefix}_unlock_irqrestore"] = Wrapper("spin_unlock_irqrestore", 0, field, (1,))
     table["pte_offset_map_lock"] = Wrapper("spin_lock", 3)
+    table["pte_alloc_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_unmap_unlock"] = Wrapper("spin_unlock", 1)
     return table
 
@@ -130,7 +131,7 @@ def _wrappers() -> dict[str, Wrapper]:
 WRAPPERS: Mapping[str, Wrapper] = MappingProxyType(_wrappers())
 
 # Wrappers that may fail and then take nothing, returning NULL (the page table is gone).
-MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock"})
+MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock", "pte_alloc_map_lock"})
 
 
 def lock_operation(name: str) -> tuple[str, str] | None:

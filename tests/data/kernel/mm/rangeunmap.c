@@ -8,6 +8,7 @@
 
 struct unmap_ctl {
 	spinlock_t *tree_lock;
+	rwlock_t map_lock;
 	struct list_head ranges;
 	unsigned long done;
 };
@@ -61,4 +62,28 @@ static int prune_ranges(struct unmap_ctl *ctl)
 			break;
 	}
 	return pruned;
+}
+
+/* Maps the range in, one page at a time, letting the map lock go around each page. */
+static int populate_ranges(struct unmap_ctl *ctl, struct mm_struct *mm, pmd_t *pmd,
+			   unsigned long addr)
+	__must_hold(&ctl->map_lock)
+{
+	spinlock_t *ptl;
+	pte_t *pte;
+
+	while (ctl->done < addr) {
+		write_unlock(&ctl->map_lock);
+		pte = pte_alloc_map_lock(mm, pmd, addr, &ptl);
+		if (!pte) {
+			write_lock(&ctl->map_lock);
+			return -ENOMEM;
+		}
+		set_pte_at(mm, addr, pte, pte_mkold(ptep_get(pte)));
+		pte_unmap_unlock(pte, ptl);
+		cond_resched();
+		write_lock(&ctl->map_lock);
+		ctl->done += PAGE_SIZE;
+	}
+	return 0;
 }
