@@ -45,6 +45,13 @@ CASES = {
     "copy-entries": "mm/ptecopy.c copy_entries",
     "journal-checkpoint": "fs/journal.c journal_checkpoint",
     "journal-checkpoint-stale": "fs/journal.c journal_checkpoint_stale",
+    "zap-entries": "mm/ptezap.c zap_entries",
+    "zap-counted": "mm/ptezap.c zap_counted",
+    "drop-all-maps": "fs/extentdrop.c drop_all_maps",
+    "release-modified": "fs/extentdrop.c release_modified",
+    "unmap-range-locked": "mm/rangeunmap.c unmap_range_locked",
+    "prune-ranges": "mm/rangeunmap.c prune_ranges",
+    "populate-ranges": "mm/rangeunmap.c populate_ranges",
 }
 
 # golden file stem -> {property: verdict} a careful reading of the C gives
@@ -89,6 +96,37 @@ VERDICTS: dict[str, dict[str, Status]] = {
                            "no_spurious_break": Status.VIOLATED},
     # Goes back to the transaction it read before the break without looking again.
     "journal-checkpoint-stale": {"no_stale_use": Status.VIOLATED},
+    # Skips empty entries with continue inside its do-while (a jump to the loop's test) and
+    # leaves the walk to reschedule with the page-table lock dropped.
+    "zap-entries": {"deadlock_free": Status.HOLDS, "mutual_exclusion": Status.HOLDS,
+                    "no_sleep_in_atomic": Status.HOLDS},
+    # Calls the helper that lets a waiter in inside an expression (`if (zap_one_entry(...)
+    # < 0)`, `rss[...] += zap_one_entry(...)`): each call is its own statement first. The
+    # walk skips empty entries without testing for a waiter, so one may wait for a range of
+    # any length.
+    "zap-counted": {"mutual_exclusion": Status.HOLDS, "deadlock_free": Status.HOLDS,
+                    "bounded_wait": Status.VIOLATED},
+    # Takes the first node again after every break (`rb_entry(node, struct map_entry,
+    # rb_node)`, a type as a macro argument): no stale use.
+    "drop-all-maps": {"no_stale_use": Status.HOLDS, "mutual_exclusion": Status.HOLDS},
+    # Walks with an iteration macro of its own (`map_tree_foreach`) and carries on from the
+    # entry it held across cond_resched_lock(): a stale use. The braceless
+    # list_for_each_entry_safe() after it is a walk too.
+    "release-modified": {"no_stale_use": Status.VIOLATED, "mutual_exclusion": Status.HOLDS},
+    # Returns holding the lock it dropped and took again on its way out: the caller's lock,
+    # taken before the body. Whether to break is kept in a local (`need_break`), which the
+    # model reads as *, so a waiter may be passed over on every pass of `goto again`.
+    "unmap-range-locked": {"mutual_exclusion": Status.HOLDS, "deadlock_free": Status.HOLDS,
+                           "no_sleep_in_atomic": Status.HOLDS,
+                           "bounded_wait": Status.VIOLATED},
+    # `__must_hold(ctl->tree_lock)`: the caller's lock around the body; it leaves its walk
+    # for the caller to reschedule, so the time it holds the lock is bounded.
+    "prune-ranges": {"no_sleep_in_atomic": Status.HOLDS, "bounded_latency": Status.HOLDS},
+    # `__must_hold(&ctl->map_lock)`, and its own write_unlock() says it is the rwlock's
+    # write side; pte_alloc_map_lock() takes the page-table lock (or fails, taking none).
+    # It lets the map lock go around every page and reschedules with nothing held.
+    "populate-ranges": {"mutual_exclusion": Status.HOLDS, "no_sleep_in_atomic": Status.HOLDS,
+                        "bounded_wait": Status.HOLDS},
 }
 
 

@@ -65,6 +65,9 @@ def test_every_site_of_the_extractor_fixtures() -> None:
              for p in sorted(kernel.rglob("*.[ch]")) for s in find_sites(parse_file(p))]
     assert found == [
         ("fs/bad.c", 28, "falls_through", "cond_resched_lock"),
+        ("fs/extentdrop.c", 37, "drop_all_maps", "cond_resched_rwlock_write"),
+        ("fs/extentdrop.c", 49, "release_modified", "cond_resched_lock"),
+        ("fs/inodewait.c", 35, "settle_inodes", "open-coded need_resched"),
         ("fs/inodewalk.c", 28, "walk_pinned", "open-coded relock"),
         ("fs/inodewalk.c", 49, "walk_unpinned", "open-coded need_resched || spin_needbreak"),
         ("fs/inodewalk.c", 74, "walk_restart", "open-coded need_resched"),
@@ -77,11 +80,22 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("kernel/flush.c", 35, "stat_flush_locked",
          "open-coded need_resched || spin_needbreak"),
         ("mm/ptecopy.c", 33, "copy_entries", "open-coded need_resched || spin_needbreak"),
+        ("mm/ptezap.c", 52, "zap_one_entry", "open-coded spin_needbreak"),
         ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
         ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),
+        ("mm/rangeunmap.c", 76, "populate_ranges", "open-coded relock"),
         ("mm/zonebatch.c", 36, "free_batch", "open-coded need_resched || spin_needbreak"),
         ("mm/zonebatch.c", 59, "scan_zone", "open-coded relock"),
         ("mm/zonebatch.c", 79, "move_pages", "open-coded relock"),
+    ]
+
+
+def test_a_sleep_until_woken_is_a_wait_not_a_break() -> None:
+    # wait_for_new_inode drops the lock around schedule() until the state it waits for
+    # changes: no site. settle_inodes does the same when a reschedule is due: a break.
+    found = find_sites(parse_file(TREE.parent / "kernel" / "fs" / "inodewait.c"))
+    assert [(s.line, s.function, s.idiom) for s in found] == [
+        (35, "settle_inodes", "open-coded need_resched"),
     ]
 
 

@@ -240,18 +240,25 @@ def _verdicts(scenario: Scenario, options: ScanOptions) -> tuple[str, list[Verdi
 
 
 def _extract(source: CSource, function: str, options: ScanOptions) -> Extraction:
-    """``function`` extracted; when the extractor refuses it (a helper handed a lock its
-    caller holds), the first of its callers in the file that it accepts, which runs the
-    helper inlined."""
+    """``function`` extracted; when the extractor refuses it, or takes the lock its caller
+    holds around its body (a helper handed a held lock: the loop that makes it a break is
+    the caller's), the first of its callers in the file that it accepts, which runs the
+    helper inlined; the helper alone when no caller is accepted."""
     try:
-        return extract(source, function, era=options.era)
+        found: Extraction | None = extract(source, function, era=options.era)
     except LockbreakError as refused:
-        for caller in callers(source, function):
-            try:
-                return extract(source, caller, era=options.era)
-            except LockbreakError:
-                continue
-        raise refused from None
+        found, error = None, refused
+    if found is not None and not any(note.startswith("entered holding")
+                                     for note in found.abstracted):
+        return found
+    for caller in callers(source, function):
+        try:
+            return extract(source, caller, era=options.era)
+        except LockbreakError:
+            continue
+    if found is not None:
+        return found
+    raise error from None
 
 
 def _rerun(site: Site, name: str, options: ScanOptions) -> str:

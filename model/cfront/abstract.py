@@ -54,6 +54,7 @@ from model.cfront.shapes import (
     has_label,
     is_deref,
     iterator_definition,
+    iterator_semicolon,
     last_statement,
     leaves_loop,
     parameters,
@@ -120,6 +121,8 @@ def abstract(source: CSource, name: str, *,
         # Entered with locks its caller took: take them before the body, release after.
         walker = _Abstractor(source, dict(protect or {}), list(walker.unheld.values()))
         walker.body(body, definition)
+    elif walker.holding is not None:
+        raise walker.holding
     if not any(line.text not in ("{ }", "}") for line in walker.out):
         raise source.error(definition, f"{name}() has nothing lock breaking needs: no lock, "
                            "lock break or call", "extract a function that takes a lock")
@@ -139,6 +142,7 @@ class _Abstractor:
         self.function = ""
         self.pending: tuple[str, Callable[[Flow], Flow]] | None = None
         self.unheld: dict[str, Entry] = {}
+        self.holding: ScenarioError | None = None
         self.defined = functions(source)
         self.out: list[CodeLine] = []
         self.locks: dict[str, Lock] = {}
@@ -163,6 +167,8 @@ class _Abstractor:
         self.function = function_name(definition) or ""
         self.scopes = [body]
         flow = Flow()
+        if not self.entry:
+            self.annotated(definition)
         for entry in self.entry:
             lock = self.lock_named(entry.expr, entry.kind, definition)
             flags = ", flags" if entry.take.endswith("irqsave") else ""
@@ -186,9 +192,43 @@ class _Abstractor:
                 held.remove(lock)
         if held:
             taken = ", ".join(self.lock_text(lock) for lock in held)
-            raise self.src.error(node, f"{self.function}() returns holding {taken}",
-                                 "extract checks a function that releases every lock it "
-                                 "takes; extract the caller that releases it")
+            error = self.src.error(node, f"{self.function}() returns holding {taken}",
+                                   "extract checks a function that releases every lock it "
+                                   "takes; extract the caller that releases it")
+            if self.entry:
+                raise error
+            # A later unlock may show the caller holds it on entry (an unlock-cond_resched-
+            # relock before `return -EINTR`): the walk goes on, and decides at its end.
+            self.holding = self.holding or error
+
+    def annotated(self, definition: Node) -> None:
+        """The locks the declaration's sparse annotations (``__must_hold(&q->lock)``,
+        ``__releases``) say the function is entered holding, unless the body takes or
+        releases it itself, which says how (a ``write_unlock`` of an rwlock)."""
+        declarator = definition.child_by_field_name("declarator")
+        while declarator is not None and declarator.type != "function_declarator":
+            declarator = declarator.child_by_field_name("declarator")
+        for note in declarator.named_children if declarator is not None else []:
+            name = self.call_name(note) if note.type == "call_expression" else ""
+            args = note.child_by_field_name("arguments")
+            if name not in vocab.HELD_ON_ENTRY or args is None:
+                continue
+            expr = re.sub(r"\s+", "", self.src.text(args))[1:-1]
+            if expr in self.operated(definition):
+                continue
+            lock = self.lock_named(expr, "spin", note)
+            self.unheld.setdefault(lock, entry_lock(name, self.lock_text(lock),
+                                                    f"{name}({expr}) on its declaration"))
+
+    def operated(self, definition: Node) -> set[str]:
+        """The lock expressions the body's own lock operations name (no whitespace)."""
+        named = set()
+        for n in walk(definition):
+            args = n.child_by_field_name("arguments") if n.type == "call_expression" else None
+            if args is not None and args.named_children and vocab.lock_operation(
+                    self.call_name(n)) is not None:
+                named.add(re.sub(r"\s+", "", self.src.text(args.named_children[0])))
+        return named
 
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:
@@ -437,7 +477,8 @@ class _Abstractor:
 
     def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         bad = [n for n in not_understood(node)
-               if not type_argument(n, self.src) and not attribute_declarator(n)]
+               if not type_argument(n, self.src) and not attribute_declarator(n)
+               and not iterator_semicolon(n, self.src)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))
@@ -476,6 +517,13 @@ class _Abstractor:
             loop = self.loops[-1] if self.loops else None
             if loop is not None and loop.advance is not None:
                 flow = loop.advance(flow, depth)
+            if loop is not None and loop.test is not None:
+                if not loop.test:
+                    self.fresh += 1
+                    loop.test = f"do_{self.fresh}_test"
+                loop.continued.append(flow)
+                self.emit(f"goto {loop.test};", depth, node)
+                return None
             self.emit("continue;", depth, node)
             return None
         if kind == "return_statement":
@@ -548,6 +596,7 @@ class _Abstractor:
             assert left is not None and right is not None
             if left.type == "identifier":
                 return self.assign(left, right, flow, depth, node)
+            flow = self.split_calls(right, flow, depth)
             self.no_lock_ops(right)
             flow = self.uses(right, flow, depth)
             datum = self.datum_of(left) if left.type in ("field_expression",
@@ -555,6 +604,7 @@ class _Abstractor:
             if datum is not None:
                 return self.access("write", datum, flow, depth, node)
             return self.uses(left, flow, depth)
+        flow = self.split_calls(node, flow, depth)
         self.no_lock_ops(node)
         return self.uses(node, flow, depth)
 
@@ -567,6 +617,7 @@ class _Abstractor:
             return flow
         if value.type == "call_expression" and self.takes_part(value):
             return self.call(value, flow, depth)
+        flow = self.split_calls(value, flow, depth)
         self.no_lock_ops(value)
         flow = self.uses(value, flow, depth)
         var = self.ident(self.src.text(target)) if target is not None else ""
@@ -576,16 +627,32 @@ class _Abstractor:
         return flow
 
     def no_lock_ops(self, node: Node) -> None:
-        """Refuse a lock operation buried in an expression: its effect would be guessed."""
+        """Refuse a lock operation or lock break buried in an expression: its effect would
+        be guessed (a call to inline was split out before, `split_calls`)."""
         for n in walk(node):
             if n.type == "call_expression":
                 fn = n.child_by_field_name("function")
                 name = self.src.text(fn) if fn is not None else ""
-                if (vocab.lock_operation(name) or name in vocab.BREAKS
-                        or self.inlinable(name)):
+                if vocab.lock_operation(name) or name in vocab.BREAKS:
                     raise self.src.error(n, f"not understood: {name}() inside an expression",
                                          f"the abstraction takes {name}() as a statement or "
                                          "as the whole condition of an if or a loop")
+
+    def split_calls(self, node: Node, flow: Flow, depth: int) -> Flow:
+        """Each call to inline inside the expression ``node`` (``x->val = copy_one(...)``,
+        ``if (unmap_one(...) < 0)``) as its own statement before it: what it does to the
+        locks is kept, the value it gives the expression is ``*``."""
+        for n in self.inlined_calls(node):
+            self.note(f"{self.call_name(n)}() at {self.at(n)} inside an expression runs as "
+                      "its own statement before it; its value is *")
+            flow = self.call(n, flow, depth)
+        return flow
+
+    def inlined_calls(self, node: Node) -> list[Node]:
+        """The outermost calls to inline inside ``node``, in source order."""
+        if node.type == "call_expression" and self.inlinable(self.call_name(node)):
+            return [node]
+        return [call for child in node.named_children for call in self.inlined_calls(child)]
 
     def takes_part(self, call: Node) -> bool:
         """Whether the call is one the abstraction translates (not just a work() step)."""
@@ -667,6 +734,7 @@ class _Abstractor:
         if self.inlinable(name):
             return self.inline(name, args, flow, depth, node)
         if args_node is not None:
+            flow = self.split_calls(args_node, flow, depth)
             self.no_lock_ops(args_node)
         used = self.derefs(node)
         if used:
@@ -789,6 +857,7 @@ class _Abstractor:
             self.note(f"guard {self.text(node)} at {self.at(node)} became *: the function was "
                       "inlined before it")
             return "*", flow
+        flow = self.split_calls(node, flow, depth)
         return self.guard(node, flow), flow
 
     def call_name(self, node: Node) -> str:
@@ -893,9 +962,18 @@ class _Abstractor:
             if self.src.text(strip(cond_node)) == "0" and not leaves_loop(body, self.src):
                 return self.stmt(body, flow, depth) if body is not None else flow
             self.emit("do {", depth, node)
-            self.loops.append(Loop(flow.held))
+            loop = Loop(flow.held, test="")
+            self.loops.append(loop)
             after = self.stmt(body, flow, depth + 1) if body is not None else flow
             self.loops.pop()
+            if loop.continued:
+                # The language's do-while skips its test on `continue`; the kernel's does
+                # not: a `continue` is a jump to a label just before the test.
+                self.note(f"continue in the do-while at {self.at(node)} became goto "
+                          f"{loop.test}, a label before its test")
+                self.emit(f"{loop.test}:", depth, None)
+                self.emit("{ }", depth + 1, None)
+                after = join([after, *loop.continued])
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
             self.emit(f"}} while ({bare(cond)});", depth, cond_node)
             return join([after, flow])

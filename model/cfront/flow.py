@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 from model.cfront import vocabulary as vocab
 
@@ -31,10 +31,14 @@ def join(flows: list[Flow | None]) -> Flow | None:
 
 @dataclass
 class Loop:
-    """An enclosing loop: the locks held at its head and what a `continue` runs first."""
+    """An enclosing loop: the locks held at its head, what a `continue` runs first and,
+    for a ``do { } while``, the label before the test a `continue` jumps to (``""`` until
+    the first `continue` names it) and the paths that jumped there."""
 
     held: tuple[str, ...]
     advance: Callable[[Flow, int], Flow] | None = None
+    test: str | None = None
+    continued: list[Flow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -51,20 +55,23 @@ class Entry:
     def asserted(self) -> bool:
         """Known from a lockdep assertion or a lock-break call only, which do not say how
         it was taken."""
-        return self.take.endswith("_lock") and self.why.startswith(("lockdep_assert_held",
-                                                                     *vocab.BREAKS))
+        return self.take.endswith("_lock") and self.why.startswith(
+            ("lockdep_assert_held", *vocab.BREAKS, *vocab.HELD_ON_ENTRY))
 
 
 def entry_lock(name: str, expr: str, why: str) -> Entry:
     """The entry lock for an unlock spelled ``name`` of ``expr``, or for a lockdep
-    assertion or a lock-break call, which need it held (and say its mode, not how it was
-    taken)."""
-    if name.startswith("lockdep_assert_held") or name in vocab.BREAKS:
+    assertion, a sparse annotation or a lock-break call, which need it held (and say its
+    mode, not how it was taken)."""
+    if (name.startswith("lockdep_assert_held") or name in vocab.BREAKS
+            or name in vocab.HELD_ON_ENTRY):
         mode = {"lockdep_assert_held_read": "read", "lockdep_assert_held_write": "write",
                 "cond_resched_rwlock_read": "read",
                 "cond_resched_rwlock_write": "write"}.get(name, "spin")
         return Entry(f"{mode}_lock", f"{mode}_unlock", expr,
                       "spin" if mode == "spin" else "rwlock", why)
+    if name in vocab.WRAPPERS:
+        name = vocab.WRAPPERS[name].spelling
     take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
     op = vocab.lock_operation(name)
     return Entry(take, name, expr, op[1] if op else "spin", why)

@@ -85,14 +85,35 @@ def iterator_definition(node: Node, src: CSource) -> tuple[str, Node, Node] | No
     return src.text(kind), cursor, body
 
 
+_TAGS = ("struct", "union", "enum")
+
+
 def type_argument(node: Node, src: CSource) -> bool:
-    """Whether the error node ``node`` is the tag of a ``struct T`` argument of a macro
-    that takes a type (``list_first_entry(head, struct page, lru)``, ``container_of``),
-    which tree-sitter reads as the identifier ``struct`` followed by an error."""
-    before = node.prev_named_sibling
-    return (node.is_error and node.parent is not None and node.parent.type == "argument_list"
-            and before is not None and src.text(before) in ("struct", "union", "enum")
-            and all(c.type == "identifier" for c in node.named_children))
+    """Whether the error node ``node`` is part of a ``struct T`` argument of a macro that
+    takes a type (``list_first_entry(head, struct page, lru)``, ``rb_entry``,
+    ``container_of``), which tree-sitter reads either as the identifier ``struct`` followed
+    by an error holding ``T``, or as an error holding ``struct`` followed by ``T``."""
+    if not (node.is_error and node.parent is not None
+            and node.parent.type == "argument_list"
+            and all(c.type == "identifier" for c in node.named_children)):
+        return False
+    before, after = node.prev_named_sibling, node.next_named_sibling
+    if before is not None and src.text(before) in _TAGS:
+        return True
+    return (src.text(node) in _TAGS and after is not None and after.type == "identifier")
+
+
+def iterator_semicolon(node: Node, src: CSource) -> bool:
+    """Whether the missing node ``node`` is the ``;`` tree-sitter expects after the head of
+    an iteration macro (``list_for_each_entry_safe(va, n, &head, list)``), whose body is
+    the statement after it, braced or not."""
+    statement = node.parent
+    if not (node.is_missing and statement is not None
+            and statement.type == "expression_statement" and statement.named_children):
+        return False
+    call = statement.named_children[0]
+    fn = call.child_by_field_name("function") if call.type == "call_expression" else None
+    return fn is not None and vocab.is_iterator(src.text(fn))
 
 
 def attribute_declarator(node: Node) -> bool:

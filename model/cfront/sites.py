@@ -19,9 +19,12 @@ These shapes are sites:
   the round, with a guard asked in between (``again: spin_lock(ptl); ... if (need_resched())
   break; ... spin_unlock(ptl); cond_resched(); goto again;``, as page-table copies do).
 
-A ``need_resched()`` test whose branch unlocks nothing (it breaks out of the loop and unlocks
-after it), an unlock outside any loop (the primitive ``__cond_resched_lock`` itself) and an
-unguarded unlock of a lock the iteration took itself and does not take again are not sites.
+An unguarded unlock that sleeps until woken before the relock (``spin_unlock(L); schedule();
+spin_lock(L);`` in a loop waiting for a condition) is a wait, not a site; the same drop under a
+``need_resched()`` guard is a break. A ``need_resched()`` test whose branch unlocks nothing (it
+breaks out of the loop and unlocks after it), an unlock outside any loop (the primitive
+``__cond_resched_lock`` itself) and an unguarded unlock of a lock the iteration took itself and
+does not take again are not sites.
 A site found in a macro body (tree-sitter keeps a ``#define`` body as text) or outside any
 function it could read is still listed, with why it has no function to extract.
 
@@ -69,6 +72,8 @@ LOCKS = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock", "down_r
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
                     "goto_statement"})
+# The calls that put the task to sleep until it is woken: a wait, not a break.
+_SLEEPS = re.compile(r"^(?:io_)?schedule(?:_timeout\w*|_hrtimeout\w*)?$")
 _ITERATOR = re.compile(r"(for_each|_foreach|_for_each_)")
 _MACRO_WORDS = re.compile(r"\b(" + "|".join(sorted(PRIMITIVES, key=len, reverse=True))
                           + r"|" + "|".join(GUARDS) + r")\s*\(")
@@ -256,6 +261,8 @@ def _call_site(source: CSource, call: Node, context: _File) -> Site | None:
         if guards:
             idiom = "open-coded " + " || ".join(guards)
         elif _relocked(call, context.lockers):
+            if _sleeps_to_wait(call, context.lockers):
+                return None
             idiom = "open-coded relock"
         elif restarted := _restarted(call, context):
             idiom = "open-coded " + " || ".join(restarted)
@@ -273,6 +280,20 @@ def _relocked(unlock: Node, lockers: set[str]) -> bool:
     in a function called once per iteration, before the function ends)."""
     _, end = _loop_span(unlock)
     return any(unlock.end_byte <= n.start_byte < end for n in _takes(unlock, lockers))
+
+
+def _sleeps_to_wait(unlock: Node, lockers: set[str]) -> bool:
+    """Whether the task goes to sleep between ``unlock`` and the relock after it
+    (``spin_unlock(&inode->i_lock); schedule(); spin_lock(&inode->i_lock);``): a wait for a
+    condition, which gives the lock up for as long as the wait lasts, not a lock break."""
+    _, end = _loop_span(unlock)
+    relocks = [n.start_byte for n in _takes(unlock, lockers)
+               if unlock.end_byte <= n.start_byte < end]
+    scope = _function_of(unlock)
+    if not relocks or scope is None:
+        return False
+    return any(n.type == "call_expression" and _SLEEPS.match(_callee(n))
+               and unlock.end_byte <= n.start_byte < min(relocks) for n in walk(scope))
 
 
 def _restarted(unlock: Node, context: _File) -> list[str]:

@@ -45,6 +45,10 @@ BREAKS: Mapping[str, str] = MappingProxyType({
 })
 
 # Guards the model evaluates itself: the kind of their lock argument ("" for none).
+# Sparse annotations on a function's declaration that say it is entered holding a lock
+# (`__must_hold(&q->lock)`: and returns holding it; `__releases`: and returns without it).
+HELD_ON_ENTRY: frozenset[str] = frozenset({"__must_hold", "__releases"})
+
 GUARDS: Mapping[str, str] = MappingProxyType({
     "need_resched": "", "spin_needbreak": "spin", "rwlock_needbreak": "rwlock",
 })
@@ -119,6 +123,7 @@ def _wrappers() -> dict[str, Wrapper]:
         table[f"{prefix}_lock_irqsave"] = Wrapper("spin_lock_irqsave", 0, field, (1,))
         table[f"{prefix}_unlock_irqrestore"] = Wrapper("spin_unlock_irqrestore", 0, field, (1,))
     table["pte_offset_map_lock"] = Wrapper("spin_lock", 3)
+    table["pte_alloc_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_unmap_unlock"] = Wrapper("spin_unlock", 1)
     return table
 
@@ -126,7 +131,7 @@ def _wrappers() -> dict[str, Wrapper]:
 WRAPPERS: Mapping[str, Wrapper] = MappingProxyType(_wrappers())
 
 # Wrappers that may fail and then take nothing, returning NULL (the page table is gone).
-MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock"})
+MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock", "pte_alloc_map_lock"})
 
 
 def lock_operation(name: str) -> tuple[str, str] | None:
@@ -140,8 +145,10 @@ def lock_operation(name: str) -> tuple[str, str] | None:
 
 def is_iterator(name: str) -> bool:
     """Whether a call-like macro followed by a body is an iteration over a collection
-    (`list_for_each_entry`, `hlist_for_each_entry_safe`, `xa_for_each`, `for_each_*`)."""
-    return "for_each" in name
+    (`list_for_each_entry`, `hlist_for_each_entry_safe`, `xa_for_each`, `for_each_*`,
+    `rbtree_postorder_for_each_entry_safe`, `*_foreach`): any macro so named, known or
+    not, is read as a loop over something the model does not see."""
+    return "for_each" in name or "foreach" in name
 
 
 def walks_objects(name: str) -> bool:
