@@ -19,13 +19,15 @@ from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
 from model.cfront.config_guard import FALSE, TRUE, Guard, disjoin, guard_of, negate, symbol
-from model.cfront.parse import CSource, definitions, not_understood, parse_source
+from model.cfront.parse import CSource, definitions, not_understood, parse_source, walk
 from model.cfront.primitive_table import (
     CONSTANTS,
     DROPPED,
     HELPERS,
     KEPT,
+    MIGHT_SLEEP_CHECKS,
     RENAMED,
+    SCHED_H,
     TRANSPARENT,
     Definition,
 )
@@ -300,6 +302,13 @@ class _Translator:
             name = self.callee(source, inner)
             if name in DROPPED:
                 return []
+            if name in MIGHT_SLEEP_CHECKS:
+                args = inner.child_by_field_name("arguments")
+                offset = args.named_children[-1] if args is not None else None
+                if offset is None:
+                    raise source.error(inner, f"{self.primitive}: {name}() without its "
+                                       "preempt_count offset")
+                return [f"{pad}{MIGHT_SLEEP_CHECKS[name]}({self.expr(source, offset, scope)});"]
             if name in HELPERS:
                 raise source.error(inner, f"{self.primitive}: {name}() is expanded only "
                                    "where its value is returned or tested")
@@ -546,11 +555,34 @@ class Translated:
         return self.origin.places[0]
 
 
+def _might_sleep_check(files: KernelFiles, translator: _Translator, macro: str) -> list[str]:
+    """The might-sleep check (`__might_resched(__FILE__, __LINE__, offset)`) of the macro
+    ``macro`` of include/linux/sched.h that wraps a lock-break function, as the era language
+    writes it; nothing when the tree has no such macro or it checks nothing."""
+    source = files.source(SCHED_H[0])
+    if source is None:
+        return []
+    for d in _definitions(source, macro):
+        if d.guard == FALSE:
+            continue
+        for node in walk(d.body):
+            if node.type != "call_expression":
+                continue
+            name = translator.callee(d.source, node)
+            args = node.child_by_field_name("arguments")
+            if name in MIGHT_SLEEP_CHECKS and args is not None and args.named_children:
+                offset = translator.expr(d.source, args.named_children[-1], _Scope(lock=None))
+                return [f"{MIGHT_SLEEP_CHECKS[name]}({offset});\n"]
+    return []
+
+
 def translate(files: KernelFiles, primitive: str, definition: Definition) -> Translated:
     """The tree's definition of ``primitive`` as an era-language body."""
     translator = _Translator(files, primitive)
     found, defs = files.find(primitive, definition)
     body = "\n".join(translator.function(defs, 0)) + "\n"
+    if definition.checked_by is not None:
+        body = "".join(_might_sleep_check(files, translator, definition.checked_by)) + body
     origin = Origin(primitive, found, tuple(d.place for d in defs if d.guard != FALSE))
     file, line, col = origin.places[0]
     try:

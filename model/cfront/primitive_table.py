@@ -30,13 +30,18 @@ class Definition:
     names: tuple[str, ...]
     files: tuple[str, ...]
     split: bool = False
+    checked_by: str | None = None    # the macro of include/linux/sched.h that wraps the
+                                     # function in its might-sleep check, if the tree has one
 
 
 # Era primitive -> its definition in a tree. Only those the base era has are looked for.
 PRIMITIVES: Mapping[str, Definition] = MappingProxyType({
-    "cond_resched_lock": Definition(("__cond_resched_lock", "cond_resched_lock"), SCHED_CORE),
-    "cond_resched_rwlock_read": Definition(("__cond_resched_rwlock_read",), SCHED_CORE),
-    "cond_resched_rwlock_write": Definition(("__cond_resched_rwlock_write",), SCHED_CORE),
+    "cond_resched_lock": Definition(("__cond_resched_lock", "cond_resched_lock"), SCHED_CORE,
+                                    checked_by="cond_resched_lock"),
+    "cond_resched_rwlock_read": Definition(("__cond_resched_rwlock_read",), SCHED_CORE,
+                                           checked_by="cond_resched_rwlock_read"),
+    "cond_resched_rwlock_write": Definition(("__cond_resched_rwlock_write",), SCHED_CORE,
+                                            checked_by="cond_resched_rwlock_write"),
     "spin_needbreak": Definition(("spin_needbreak",), SPINLOCK_H),
     "rwlock_needbreak": Definition(("rwlock_needbreak",), SPINLOCK_H),
     "_cond_resched": Definition(("_cond_resched",), SCHED_H + SCHED_CORE, split=True),
@@ -85,8 +90,16 @@ TRANSPARENT = frozenset({"likely", "unlikely"})
 # states (the model has no RCU grace periods), symbol exports.
 DROPPED = frozenset({
     "lockdep_assert_held", "lockdep_assert_held_read", "lockdep_assert_held_write",
-    "__might_resched", "__might_sleep", "___might_sleep", "klp_sched_try_switch",
+    "klp_sched_try_switch",
     "rcu_all_qs", "EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL",
+})
+
+# The debug checks of a might-sleep point (`__might_resched(__FILE__, __LINE__, offset)`) as
+# the era language writes them: the check with its preempt_count offset alone.
+MIGHT_SLEEP_CHECKS: Mapping[str, str] = MappingProxyType({
+    "__might_resched": "__might_resched",
+    "__might_sleep": "__might_sleep",
+    "___might_sleep": "__might_sleep",
 })
 
 # Names a body may use as a value, as the era language knows them.
