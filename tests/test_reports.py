@@ -52,15 +52,15 @@ def test_suite_writes_every_format_and_meets_every_expectation(public) -> None:
     for name in FILES:
         assert (out / name).stat().st_size > 0, name
     data = json.loads((out / "results.json").read_text())
-    # 38 scenarios x 10 properties, as `lockbreak check scenarios/` prints; the incomplete
-    # ones are fairness with * guards, which no public scenario expects anything of.
-    assert len(data["findings"]) == 380
+    # 49 scenarios x 11 properties, as `lockbreak check scenarios/` prints; nothing is
+    # incomplete, fairness with * guards included.
+    assert len(data["findings"]) == 539
     statuses = {s: sum(f["status"] == s for f in data["findings"])
                 for s in ("holds", "violated", "vacuous", "incomplete")}
-    assert statuses == {"holds": 231, "violated": 34, "vacuous": 112, "incomplete": 3}
+    assert statuses == {"holds": 347, "violated": 45, "vacuous": 147, "incomplete": 0}
     svgs = sorted(p.stem for p in (out / "timelines").glob("*.svg"))
     assert svgs == sorted(f["id"] for f in data["findings"] if f["counterexample"])
-    assert len(svgs) == 34
+    assert len(svgs) == 45
 
 
 def test_results_json_follows_its_schema(public, schema: dict) -> None:
@@ -96,7 +96,7 @@ def test_sarif_locates_each_violation_at_its_statement(public) -> None:
     run = log["runs"][0]
     rules = [r["id"] for r in run["tool"]["driver"]["rules"]]
     results = run["results"]
-    assert len(results) == 34
+    assert len(results) == 45
     for r in results:
         assert rules[r["ruleIndex"]] == r["ruleId"]
         assert r["level"] in ("error", "warning", "note")
@@ -129,7 +129,7 @@ def test_junit_has_one_case_per_verdict_and_failures_carry_the_trace(tmp_path: P
     assert code == 1, output
     root = ET.parse(out / "junit.xml").getroot()
     cases = root.findall("testsuite/testcase")
-    assert len(cases) == 10 and root.get("failures") == "1"
+    assert len(cases) == 11 and root.get("failures") == "1"
     [failed] = [c for c in cases if c.find("failure") is not None]
     assert failed.get("name") == "break_return_truth"
     assert "cond_resched_lock(B) returns 0 after dropping B" in failed.find("failure").text
