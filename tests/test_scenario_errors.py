@@ -70,7 +70,7 @@ def error_of(tmp_path: Path, text: str) -> tuple[str, str]:
      "did you mean spin_lock?"),
     ("v2.6.12", "if (mutex_trylock(A)) work();",
      "13:5: mutex_trylock is not in v2.6.12",
-     "eras with mutex_trylock: v2.6.20, v2.6.25, v4.15-rc, v4.15, v5.17, v6.11"),
+     "eras with mutex_trylock: v2.6.20, v2.6.25, v4.15-rc, v4.15, v5.17, v6.11, v6.13"),
     ("v2.6.12", "if (percpu_rwsem_trylock(A)) work();",
      "13:5: unknown condition 'percpu_rwsem_trylock'",
      "percpu_rwsem_trylock is not modelled; the lock operations usable as conditions in "
