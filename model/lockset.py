@@ -20,7 +20,7 @@ An unlock of ``L`` is an open-coded lock-break site when it lies in such a cycle
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from model.lang.ast import Pos
@@ -70,27 +70,13 @@ def held_locks(code: Sequence[Instr]) -> tuple[int | None, ...]:
     >>> held_locks((Instr(Op.WORK), Instr(Op.BELIEVE, 0, 1), Instr(Op.WORK)))
     (0, 0, 1, 1)
     """
-    n = len(code)
-    held: list[int | None] = [None] * (n + 1)
-    held[0] = 0
-    work = [0]
-    while work:
-        pc = work.pop()
-        here = held[pc]
-        if pc >= n or here is None:
-            continue
-        instr = code[pc]
-        after = here
-        if instr.op is Op.BELIEVE:
-            bit = 1 << int(instr.a)
-            after = after | bit if Belief(int(instr.b)) is not Belief.NONE else after & ~bit
-        for nxt in _successors(code, pc):
-            old = held[nxt]
-            new = after if old is None else old & after
-            if new != old:
-                held[nxt] = new
-                work.append(nxt)
-    return tuple(held)
+    def believe(instr: Instr, here: int) -> int:
+        if instr.op is not Op.BELIEVE:
+            return here
+        bit = 1 << int(instr.a)
+        return here | bit if Belief(int(instr.b)) is not Belief.NONE else here & ~bit
+
+    return _on_every_path(code, believe)
 
 
 def snapshots_taken(code: Sequence[Instr]) -> tuple[int, ...]:
@@ -102,24 +88,33 @@ def snapshots_taken(code: Sequence[Instr]) -> tuple[int, ...]:
     >>> snapshots_taken((Instr(Op.DATA_READ, 1), Instr(Op.WORK)))
     (0, 2, 2)
     """
+    taken = _on_every_path(
+        code, lambda instr, here: here | (1 << instr.a if instr.op is Op.DATA_READ else 0))
+    return tuple(0 if t is None else t for t in taken)
+
+
+def _on_every_path(code: Sequence[Instr], step: Callable[[Instr, int], int]
+                   ) -> tuple[int | None, ...]:
+    """Per pc (and the end), the bits set on every path from the start (bits meet by
+    intersection where paths join), each instruction changing them by ``step``; None where
+    no path arrives."""
     n = len(code)
-    taken: list[int | None] = [None] * (n + 1)
-    taken[0] = 0
+    facts: list[int | None] = [None] * (n + 1)
+    facts[0] = 0
     work = [0]
     while work:
         pc = work.pop()
-        here = taken[pc]
+        here = facts[pc]
         if pc >= n or here is None:
             continue
-        instr = code[pc]
-        after = here | (1 << instr.a if instr.op is Op.DATA_READ else 0)
+        after = step(code[pc], here)
         for nxt in _successors(code, pc):
-            old = taken[nxt]
+            old = facts[nxt]
             new = after if old is None else old & after
             if new != old:
-                taken[nxt] = new
+                facts[nxt] = new
                 work.append(nxt)
-    return tuple(0 if t is None else t for t in taken)
+    return tuple(facts)
 
 
 def find_breaks(code: Sequence[Instr], statements: Sequence[LockStatement],
