@@ -73,7 +73,7 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
 
 # Sleeping locks: not in the scenario language yet, so left out with this reason.
 SLEEPING: Mapping[str, str] = MappingProxyType({
-    name: "a sleeping lock (mutex/rwsem), which the scenario language does not model yet"
+    name: "a sleeping lock (mutex/rwsem), which the extractor does not emit yet"
     for name in ("mutex_lock", "mutex_unlock", "mutex_lock_interruptible",
                  "mutex_lock_killable", "mutex_lock_nested", "mutex_lock_io", "down_read",
                  "up_read", "down_write", "up_write", "down_read_killable", "down_write_killable",
