@@ -190,7 +190,7 @@ def test_a_sleeping_lock_is_left_out_and_said_so() -> None:
 """, "f")
     assert _code(found)[0] == "spin_lock(&vm->free_lock);"
     assert found.notes[0] == ("mutex_lock() at k.c:3 left out: a sleeping lock (mutex/rwsem), "
-                              "which the scenario language does not model yet")
+                              "which the extractor does not emit yet")
 
 
 @pytest.mark.parametrize(("c", "where", "message"), [

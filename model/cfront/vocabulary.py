@@ -4,7 +4,7 @@ One table per meaning, so that teaching the front end a new helper is one line: 
 operation in any of the kernel's spellings stays itself (the scenario language takes every
 spelling, `model.spellings`); a lock-break primitive stays itself; a guard the model can
 evaluate stays itself, every other guard becomes ``*``; a reference helper becomes ``get`` or
-``put``; a sleeping lock, which the scenario language does not model yet, is left out and
+``put``; a sleeping lock, which the extractor does not emit yet, is left out and
 said so; a list iteration macro becomes ``while (*)`` with its cursor a datum; a helper
 that takes a lock inside its argument (``xa_lock``, ``pte_offset_map_lock``) is the lock
 operation it wraps.
