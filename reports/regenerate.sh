@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates every committed report from the repository root: bash reports/regenerate.sh
-# Each line is the exact command recorded in that report's provenance; tests/test_reports.py
+# Each line is the exact command recorded in that report's provenance; tests/report/test_reports.py
 # fails when a committed report is stale or when this list and the reports disagree.
 # A suite that finds a failure (exit 1) or an undecided verdict (exit 3) still writes its
 # report; only bad input (exit 2) stops here.
