@@ -20,9 +20,9 @@ from helpers import STATE_PROPERTIES, kernel_model
 from test_broken_variants import VARIANTS, Variant, nested
 
 from lockbreak.core import CheckResult, PropertyKind, Status
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.hypothesis_engine import Search
 from lockbreak.engines.hypothesis_engine import check as random_check
+from lockbreak.engines.plain_bfs import check as explicit_check
 from model.kernel import KernelModel
 from model.lockstep import kernel_model as model_under_its_timing
 from model.scenario.load import load_scenario

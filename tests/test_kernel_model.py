@@ -18,7 +18,7 @@ import pytest
 from helpers import STATE_PROPERTIES
 
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from lockbreak.report.traces import render_trace
 from model.eras import ERAS
 from model.kernel import Action, KernelModel

@@ -11,7 +11,7 @@ from rich.console import Console
 from toys import Counter
 
 from lockbreak.cli.progress import ProgressBar, resident_bytes
-from lockbreak.engines import check, explicit
+from lockbreak.engines import check, plain_search
 
 
 def terminal() -> tuple[Console, io.StringIO]:
@@ -61,9 +61,9 @@ def test_resident_memory_is_read() -> None:
 
 
 def test_engine_reports_the_frontier(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explicit, "_PROGRESS_SECONDS", 0.0)
-    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 1)
-    monkeypatch.setattr(explicit, "_MAX_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_MAX_CHUNK", 1)
     calls: list[tuple[int, int]] = []
 
     class Recorder:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from lockbreak.pipeline import Overrides, load
 from model.kernel import KernelModel
 from model.locks import NOBODY, RWLOCK

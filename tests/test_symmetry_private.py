@@ -14,7 +14,7 @@ import pytest
 from test_kernel_model import _permutations, assert_real_execution, reachable, statuses
 
 from lockbreak.core import PropertyKind
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from model.kernel import Action, KernelModel
 from model.scenario import load_scenario
 from model.world import build_world

@@ -17,8 +17,8 @@ from helpers import NESTED_CPU0, NESTED_CPU1, load_scenario_text, scenario_toml
 
 from lockbreak.cli import main
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import labelled_graph
+from lockbreak.engines.plain_bfs import check
 from model.kernel import Action
 from model.lockstep import ARRIVES, LockstepKernelModel, kernel_model
 from model.world import build_world

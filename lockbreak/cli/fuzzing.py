@@ -29,7 +29,7 @@ from hypothesis.errors import NoSuchExample
 
 from lockbreak.atomic import write_atomically
 from lockbreak.core import Budget, CheckResult, LockbreakError, PropertyKind, Status
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from model.kernel import KernelModel
 from model.scenario.generate import GENERATOR_VERSION, Limits, Sketch, render, sketches
 from model.scenario.load import load_scenario

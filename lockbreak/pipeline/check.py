@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Protocol
 
 from lockbreak.core import CheckResult, PropertyKind, Reporter, SilentReporter, Status
-from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines import fair_graph, plain_bfs
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.estimate import Estimate, estimate
 from lockbreak.pipeline import random_search, symbolic
@@ -139,7 +139,7 @@ def _explore(scenario: Scenario, request: CheckRequest, phase: Phase, reporter: 
         done = fair_graph.check(model, budget=request.budget, reporter=reporter,
                                 symmetry=symmetry, por=request.por, interruption=interruption)
     else:
-        done = explicit.check(model, budget=request.budget, reporter=reporter,
+        done = plain_bfs.check(model, budget=request.budget, reporter=reporter,
                               symmetry=symmetry, storage=request.storage,
                               interruption=interruption)
     if checkpoint is not None and interruption is not None:

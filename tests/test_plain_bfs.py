@@ -14,7 +14,7 @@ import pytest
 from toys import Counter, Endless, Peterson, Precomputed, TasLock, TokenRing, TwoLocks
 
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status, Trace
-from lockbreak.engines import check, explicit, reachable_graph
+from lockbreak.engines import check, plain_search, reachable_graph
 
 
 def by_name(results: list[CheckResult]) -> dict[str, CheckResult]:
@@ -221,7 +221,7 @@ def test_initial_state_violation_has_an_empty_trace() -> None:
 
 
 def test_progress_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explicit, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(plain_search, "_PROGRESS_SECONDS", 0.0)
     calls: list[tuple[int, int, int, float]] = []
 
     class Recorder:
