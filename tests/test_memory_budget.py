@@ -16,7 +16,7 @@ from click.testing import CliRunner, Result
 from test_checkpoint_cli import NESTED3, OPTIONS
 
 from lockbreak.cli import main
-from lockbreak.cli.memory import machine_memory, memory_budget, parse_bytes
+from lockbreak.cli.store_options import machine_memory, memory_budget, parse_bytes
 from lockbreak.core import LockbreakError
 
 NESTED = Path(__file__).resolve().parent.parent / "scenarios" / "nested-v2.6.9.toml"
