@@ -32,7 +32,7 @@ from lockbreak.core import PropertyKind
 from lockbreak.engines import parallel, plain_bfs
 from lockbreak.engines.parallel import ProcessPool
 from lockbreak.pipeline import Overrides, load
-from lockbreak.pipeline.spread import rebuild_model
+from lockbreak.pipeline.workers import rebuild_model
 from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import CATALOGUE, specs
