@@ -23,7 +23,7 @@ from helpers import kernel_model as helper_model
 from test_broken_variants import VARIANTS, nested
 from toys import Peterson, TasLock
 
-from lockbreak.cli.checkpointing import Checkpoints
+from lockbreak.cli.checkpointing import Checkpoints, StoppedPhase
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
 from lockbreak.engines import check, frontier, plain_bfs, plain_search
 from lockbreak.engines.checkpoint import FORMAT, Interruption, load_file, save_file
@@ -246,7 +246,7 @@ def _save_many(path: Path, prefix: str, n: int) -> None:
     checkpoints = Checkpoints(path)
     for i in range(n):
         entry = checkpoints.scenario(f"{prefix}{i}", f"scenario '{prefix}{i}'")
-        entry.phases["own timing"] = {"search": {"i": i}}
+        entry.phases["own timing"] = StoppedPhase(search=i)
         checkpoints.save(entry)
 
 
