@@ -1,4 +1,4 @@
-"""The explicit BFS engine on toy models: pinned counts, shortest traces, budgets, symmetry.
+"""The plain breadth-first engine on toy models: pinned counts, shortest traces, budgets, symmetry.
 
 Counts that are not worked out by hand in `toys` were computed once with this engine and agree
 with `reachable_graph` (see test_engine_graph.py); a change to any of them means the engine or
