@@ -1,5 +1,5 @@
-"""The plain breadth-first engine's progress bar: states/s, frontier, memory and ETA on a terminal; the
-engine tells a reporter that wants it the frontier's size."""
+"""The plain breadth-first engine's progress bar: states/s, frontier, memory and ETA on a
+terminal; the engine tells a reporter that wants it the frontier's size."""
 
 from __future__ import annotations
 
