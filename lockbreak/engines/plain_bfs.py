@@ -118,8 +118,8 @@ def check(model: Model[S, A], *, properties: Sequence[str] | None = None,
     graph = PropertyKind.CAN_FINISH in kinds
     _require_symmetry(model, symmetry, graph)
     safety = sum(1 << b for b, kind in zip(bits, kinds, strict=True) if kind is PropertyKind.SAFETY)
-    search = PlainSearch(model, safety, graph and storage.keeps_graph, symmetry, budget, reporter,
-                     storage, interruption or Interruption())
+    search = PlainSearch(model, safety, graph and storage.keeps_graph, symmetry, budget,
+                         reporter, storage, interruption or Interruption())
     names = [model.property_names[b] for b in selected]
     if interruption is not None and interruption.resume is not None:
         search.restore(interruption.resume, names)
