@@ -56,7 +56,7 @@ def measure(n: int, mode: str) -> dict[str, Any]:
     """Decide the n-CPU scenario's FAIR properties (the WORST ones for ``worst*``, every
     property for ``all*``) under ``mode``."""
     from lockbreak.core import PropertyKind
-    from lockbreak.engines import explicit, fair_graph
+    from lockbreak.engines import fair_graph, plain_bfs
     from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
     from model.lockstep import kernel_model
     from model.world import build_world
@@ -75,7 +75,7 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         results = [v.result for v in check_scenario(
             scenario, CheckRequest(vectorised=mode == "all")).verdicts]
     elif mode in ("plain", "worst-plain"):
-        results = explicit.check(model)
+        results = plain_bfs.check(model)
     else:
         results = fair_graph.check(model, symmetry=mode == "quotient")
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

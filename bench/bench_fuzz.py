@@ -19,7 +19,7 @@ from __future__ import annotations
 import statistics
 import sys
 
-from lockbreak.cli.fuzzing import FuzzBudget, fuzz
+from lockbreak.pipeline.fuzz_search import FuzzBudget, fuzz
 
 KNOWN_BUGS = (
     ("v2.6.11", "break_return_truth"),   # returns 0 after the flag made it drop the lock

@@ -27,9 +27,9 @@ import time
 from pathlib import Path
 
 from lockbreak.core import PropertyKind, Status
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.hypothesis_engine import Search
 from lockbreak.engines.hypothesis_engine import check as random_check
+from lockbreak.engines.plain_bfs import check as explicit_check
 from model.kernel import KernelModel
 from model.scenario.load import load_scenario
 from model.world import build_world

@@ -46,7 +46,7 @@ def measure(n: int, store: str, log2_bits: int, graph: bool, warm: bool) -> dict
     """Check the n-CPU scenario in this process with ``store`` and return its figures."""
     from lockbreak.core import PropertyKind
     from lockbreak.engines.compaction import Storage
-    from lockbreak.engines.explicit import check
+    from lockbreak.engines.plain_bfs import check
     from model.lockstep import kernel_model
     from model.scenario.load import load_scenario
     from model.world import build_world

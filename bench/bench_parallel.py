@@ -29,10 +29,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
 from lockbreak.core import PropertyKind
-from lockbreak.engines import explicit, parallel
+from lockbreak.engines import parallel, plain_bfs
 from lockbreak.engines.parallel import ProcessPool
 from lockbreak.pipeline import Overrides, load
-from lockbreak.pipeline.spread import rebuild_model
+from lockbreak.pipeline.workers import rebuild_model
 from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import CATALOGUE, specs
@@ -50,7 +50,7 @@ def run(n: int, deadlock: bool) -> None:
         model = kernel_model(build_world(scenario), specs(names))
         symmetry = bool(model.canonical_groups)
         t = time.perf_counter()
-        want = explicit.check(model, symmetry=symmetry)
+        want = plain_bfs.check(model, symmetry=symmetry)
         rows = [("sequential", want, time.perf_counter() - t)]
         for workers in (1, 2):
             with ProcessPool(workers) as pool:

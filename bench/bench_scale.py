@@ -7,7 +7,7 @@ and prints distinct states stored, wall and CPU seconds, states per CPU second (
 is shared, so CPU time is the steadier figure) and the growth of peak resident memory per
 stored state. Modes:
 
-    plain      the plain BFS engine (lockbreak.engines.explicit), no reduction
+    plain      the plain BFS engine (lockbreak.engines.plain_bfs), no reduction
     frontier   the vectorised engine (lockbreak.engines.frontier), no reduction
     sym        frontier + symmetry up to renaming the private locks own{i}
     por        frontier + partial-order reduction
@@ -46,7 +46,7 @@ MODES = ("plain", "frontier", "sym", "por", "sym+por")
 def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
     """Check the n-CPU scenario's safety properties (and deadlock_free) under ``mode``."""
     from lockbreak.core import PropertyKind
-    from lockbreak.engines import explicit, frontier
+    from lockbreak.engines import frontier, plain_bfs
     from lockbreak.pipeline import Overrides, load
     from model.kernel import KernelModel
     from model.world import build_world
@@ -62,7 +62,7 @@ def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
     if mode == "plain":
-        results = explicit.check(model)
+        results = plain_bfs.check(model)
     else:
         results = frontier.check(model, symmetry=symmetry, por=por)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu

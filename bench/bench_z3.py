@@ -34,7 +34,7 @@ import z3
 
 from lockbreak.core import Budget, PropertyKind, Status
 from lockbreak.engines import bmc
-from lockbreak.engines.explicit import check as explicit_check
+from lockbreak.engines.plain_bfs import check as explicit_check
 from lockbreak.pipeline import Overrides, load
 from model.constructs import first_unmodelled
 from model.kernel import KernelModel

@@ -28,8 +28,8 @@ import z3
 from lockbreak.core import Status
 from lockbreak.engines import bmc
 from lockbreak.engines.bmc_ticks import check_worst
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.liveness import ticks_open_now
+from lockbreak.engines.plain_bfs import check as explicit_check
 from lockbreak.pipeline import Overrides, load
 from model.constructs import first_unmodelled
 from model.lockstep import LockstepKernelModel

@@ -16,9 +16,10 @@ from model.events import Event
 from model.kernel import Obligation, PropertySpec
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Property:
-    """A named property with its witness, as a kernel developer reads it."""
+    """A named property with its witness, as a kernel developer reads it; built with
+    keywords only, since five of its fields are sentences that read alike."""
 
     name: str
     kind: PropertyKind
@@ -37,80 +38,124 @@ class Property:
 
 CATALOGUE: tuple[Property, ...] = (
     Property(
-        "mutual_exclusion", PropertyKind.SAFETY,
-        "no spinlock has two holders; no rwlock has a writer beside any other holder",
-        "contention: some CPU found a lock taken",
-        "a lock got a second holder",
-        Event.DOUBLE_HOLD, Event.CONTENDED),
+        name="mutual_exclusion",
+        kind=PropertyKind.SAFETY,
+        holds_when="no spinlock has two holders; no rwlock has a writer beside any other holder",
+        witness="contention: some CPU found a lock taken",
+        broken="a lock got a second holder",
+        violated_by=Event.DOUBLE_HOLD,
+        witnessed_by=Event.CONTENDED,
+    ),
     Property(
-        "deadlock_free", PropertyKind.CAN_FINISH,
-        "from every reachable state, every CPU whose code has no forever loop can still finish",
-        "contention: some CPU found a lock taken",
-        "a CPU can no longer finish",
-        Event.NONE, Event.CONTENDED),
+        name="deadlock_free",
+        kind=PropertyKind.CAN_FINISH,
+        holds_when="from every reachable state, every CPU whose code has no forever loop can "
+                   "still finish",
+        witness="contention: some CPU found a lock taken",
+        broken="a CPU can no longer finish",
+        violated_by=Event.NONE,
+        witnessed_by=Event.CONTENDED,
+    ),
     Property(
-        "no_sleep_in_atomic", PropertyKind.SAFETY,
-        "schedule() never runs with preempt_count > 0",
-        "a reschedule: schedule() ran",
-        "schedule() ran with preempt_count > 0",
-        Event.SCHEDULE_IN_ATOMIC, Event.SCHEDULE),
+        name="no_sleep_in_atomic",
+        kind=PropertyKind.SAFETY,
+        holds_when="schedule() never runs with preempt_count > 0",
+        witness="a reschedule: schedule() ran",
+        broken="schedule() ran with preempt_count > 0",
+        violated_by=Event.SCHEDULE_IN_ATOMIC,
+        witnessed_by=Event.SCHEDULE,
+    ),
     Property(
-        "might_sleep_clean", PropertyKind.SAFETY,
-        "every might-sleep point (might_sleep(), cond_resched*(), mutex_lock, down_*) is "
-        "reached with preempt_count at most its offset and interrupts enabled, as "
-        "CONFIG_DEBUG_ATOMIC_SLEEP checks it",
-        "a might-sleep point reached",
-        "a might-sleep point was reached in atomic context (sleeping function called from "
-        "invalid context)",
-        Event.MIGHT_SLEEP_ATOMIC, Event.MIGHT_SLEEP),
+        name="might_sleep_clean",
+        kind=PropertyKind.SAFETY,
+        holds_when="every might-sleep point (might_sleep(), cond_resched*(), mutex_lock, down_*) "
+                   "is "
+                   "reached with preempt_count at most its offset and interrupts enabled, as "
+                   "CONFIG_DEBUG_ATOMIC_SLEEP checks it",
+        witness="a might-sleep point reached",
+        broken="a might-sleep point was reached in atomic context (sleeping function called from "
+               "invalid context)",
+        violated_by=Event.MIGHT_SLEEP_ATOMIC,
+        witnessed_by=Event.MIGHT_SLEEP,
+    ),
     Property(
-        "break_return_truth", PropertyKind.SAFETY,
-        "cond_resched_lock returns 1 exactly when it dropped the lock",
-        "a lock break whose return value was checked",
-        "the lock-break site's return value is not whether it dropped",
-        Event.BREAK_LIE, Event.BREAK_RETURNED),
+        name="break_return_truth",
+        kind=PropertyKind.SAFETY,
+        holds_when="cond_resched_lock returns 1 exactly when it dropped the lock",
+        witness="a lock break whose return value was checked",
+        broken="the lock-break site's return value is not whether it dropped",
+        violated_by=Event.BREAK_LIE,
+        witnessed_by=Event.BREAK_RETURNED,
+    ),
     Property(
-        "no_stale_use", PropertyKind.SAFETY,
-        "use(X) never relies on a snapshot that another CPU's write(X) made stale",
-        "a lock break while the CPU held a snapshot of data the lock protects, live or not "
-        "(or a snapshot went stale)",
-        "use() relied on a snapshot another CPU's write made stale",
-        Event.STALE_USE, Event.STALE | Event.BREAK_WITH_DATA,
+        name="no_stale_use",
+        kind=PropertyKind.SAFETY,
+        holds_when="use(X) never relies on a snapshot that another CPU's write(X) made stale",
+        witness="a lock break while the CPU held a snapshot of data the lock protects, live or not "
+                "(or a snapshot went stale)",
+        broken="use() relied on a snapshot another CPU's write made stale",
+        violated_by=Event.STALE_USE,
+        witnessed_by=Event.STALE | Event.BREAK_WITH_DATA,
         holds_means="no stale snapshot was used: every snapshot live across a lock break "
-                    "was re-read, pinned or not written meanwhile"),
+                                "was re-read, pinned or not written meanwhile",
+    ),
     Property(
-        "no_spurious_break", PropertyKind.SAFETY,
-        "a lock-break site never drops a lock while nobody waits for it, except to schedule "
-        "for its own CPU's need_resched",
-        "a lock break: a lock-break site dropped its lock",
-        "the lock was dropped and retaken while nobody waited for it and its CPU did not schedule",
-        Event.SPURIOUS_BREAK, Event.BREAK),
+        name="no_spurious_break",
+        kind=PropertyKind.SAFETY,
+        holds_when="a lock-break site never drops a lock while nobody waits for it, except to "
+                   "schedule "
+                   "for its own CPU's need_resched",
+        witness="a lock break: a lock-break site dropped its lock",
+        broken="the lock was dropped and retaken while nobody waited for it and its CPU did not "
+               "schedule",
+        violated_by=Event.SPURIOUS_BREAK,
+        witnessed_by=Event.BREAK,
+    ),
     Property(
-        "starvation_free", PropertyKind.FAIR,
-        "in every execution weakly fair to every CPU, every lock acquisition that starts "
-        "eventually completes",
-        "an execution, fair or not, in which a CPU waits for a lock forever",
-        "a CPU waits for its lock forever although every CPU keeps being scheduled",
-        Event.NONE, Event.NONE, Obligation.ACQUIRE),
+        name="starvation_free",
+        kind=PropertyKind.FAIR,
+        holds_when="in every execution weakly fair to every CPU, every lock acquisition that "
+                   "starts "
+                   "eventually completes",
+        witness="an execution, fair or not, in which a CPU waits for a lock forever",
+        broken="a CPU waits for its lock forever although every CPU keeps being scheduled",
+        violated_by=Event.NONE,
+        witnessed_by=Event.NONE,
+        obligation=Obligation.ACQUIRE,
+    ),
     Property(
-        "livelock_free", PropertyKind.FAIR,
-        "every execution weakly fair to every CPU finishes every CPU whose code has no "
-        "forever loop",
-        "an execution, fair or not, that never finishes a CPU that must finish",
-        "a CPU never finishes although every CPU keeps being scheduled",
-        Event.NONE, Event.NONE, Obligation.FINISH),
+        name="livelock_free",
+        kind=PropertyKind.FAIR,
+        holds_when="every execution weakly fair to every CPU finishes every CPU whose code has no "
+                   "forever loop",
+        witness="an execution, fair or not, that never finishes a CPU that must finish",
+        broken="a CPU never finishes although every CPU keeps being scheduled",
+        violated_by=Event.NONE,
+        witnessed_by=Event.NONE,
+        obligation=Obligation.FINISH,
+    ),
     Property(
-        "bounded_wait", PropertyKind.WORST,
-        "every spin_lock completes within max ticks of its first attempt (lockstep timing)",
-        "contention: an acquisition had to wait",
-        "a CPU waits for its lock without bound",
-        Event.NONE, Event.NONE, Obligation.ACQUIRE),
+        name="bounded_wait",
+        kind=PropertyKind.WORST,
+        holds_when="every spin_lock completes within max ticks of its first attempt (lockstep "
+                   "timing)",
+        witness="contention: an acquisition had to wait",
+        broken="a CPU waits for its lock without bound",
+        violated_by=Event.NONE,
+        witnessed_by=Event.NONE,
+        obligation=Obligation.ACQUIRE,
+    ),
     Property(
-        "bounded_latency", PropertyKind.WORST,
-        "from a wakeup on a CPU until that CPU schedules, at most max ticks (lockstep timing)",
-        "a wakeup arrived",
-        "a woken CPU never gets to schedule",
-        Event.NONE, Event.NONE, Obligation.WAKEUP),
+        name="bounded_latency",
+        kind=PropertyKind.WORST,
+        holds_when="from a wakeup on a CPU until that CPU schedules, at most max ticks (lockstep "
+                   "timing)",
+        witness="a wakeup arrived",
+        broken="a woken CPU never gets to schedule",
+        violated_by=Event.NONE,
+        witnessed_by=Event.NONE,
+        obligation=Obligation.WAKEUP,
+    ),
 )
 
 KNOWN: tuple[str, ...] = tuple(p.name for p in CATALOGUE)

@@ -26,13 +26,13 @@ from lockbreak.cli.guard import GuardedGroup
 from lockbreak.cli.hypothesis_check import coverage_fields, coverage_text, search_options
 from lockbreak.cli.kernel_tree import kernel_tree_choice, kernel_tree_options, with_tree
 from lockbreak.cli.latency import latency_cmd
-from lockbreak.cli.memory import estimate_record, memory_options
 from lockbreak.cli.progress import ProgressBar, ProgressLine
 from lockbreak.cli.prove import prove_cmd
 from lockbreak.cli.replay import replay_file
 from lockbreak.cli.request import check_request
 from lockbreak.cli.scale import scale_options
 from lockbreak.cli.scan import scan_cmd
+from lockbreak.cli.store_options import estimate_record, with_store_options
 from lockbreak.cli.suite import suite_cmd
 from lockbreak.cli.symbolic import invariant_lines
 from lockbreak.core import EXIT_INTERNAL, LockbreakError, Status
@@ -107,7 +107,7 @@ def main() -> None:
 @click.option("--trace-dir", type=click.Path(path_type=Path), default=Path("lockbreak-traces"),
               show_default=True, help="Where counterexample traces are written for replay.")
 @search_options
-@memory_options
+@with_store_options
 @scale_options
 @kernel_tree_options
 def check_cmd(paths: tuple[Path, ...], props: tuple[str, ...], as_json: bool, trace_dir: Path,

@@ -4,10 +4,11 @@
 One file holds an entry per interrupted scenario, keyed by a hash of the scenario file and
 every option that changes what is explored (overrides, properties, store, symmetry,
 ``--max-states``), the lockbreak version and the era definitions, so that a checkpoint never
-resumes another question or another checker's answer to it. An entry holds, per
-phase of `lockbreak.pipeline.check.check_scenario` (the scenario's own timing, then lockstep),
-either the finished results or the snapshot of the stopped search, each with the kernel
-model's interned tables that give its states their meaning. Each save merges this run's entries
+resumes another question or another checker's answer to it. An entry (`ScenarioEntry`)
+holds, per phase of `lockbreak.pipeline.check.check_scenario` (the scenario's own timing,
+then lockstep), either the finished results (`FinishedPhase`) or the snapshot of the stopped
+search (`StoppedPhase`), each with the kernel model's interned tables that give its states
+their meaning. Each save merges this run's entries
 into those already in the file, under a lock, so that runs of other scenarios sharing the file
 keep theirs; the file is rewritten atomically with a checksum
 (`lockbreak.engines.checkpoint.save_file`), and is a pickle: resume only checkpoints you wrote.
@@ -19,7 +20,7 @@ import hashlib
 import json
 import signal
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from functools import cache
 from importlib.metadata import version as package_version
 from pathlib import Path
@@ -37,6 +38,30 @@ from model.kernel import KernelModel
 from model.scenario.types import Scenario
 
 _SIGNALS: dict[int, str] = {signal.SIGINT: "SIGINT", signal.SIGTERM: "SIGTERM"}
+
+
+@dataclass(frozen=True)
+class FinishedPhase:
+    """A phase that finished before the checkpoint was written: its results, and the kernel
+    model's interned tables that their traces' states need."""
+
+    results: list[CheckResult]
+    interned: Any
+
+
+@dataclass(frozen=True)
+class StoppedPhase:
+    """A phase whose search stopped: the engine's snapshot (`lockbreak.engines.snapshots`)."""
+
+    search: Any
+
+
+@dataclass(frozen=True)
+class ScenarioEntry:
+    """One scenario's entry in the file: how messages name it, and its phases by name."""
+
+    label: str
+    phases: dict[str, FinishedPhase | StoppedPhase]
 
 
 def scenario_key(scenario: Scenario, overrides: dict[str, str], properties: Sequence[str],
@@ -74,8 +99,8 @@ class Checkpoints:
         self.path = path
         self.max_memory = max_memory
         self.stop = ""
-        self.entries: dict[str, dict[str, Any]] = {}
-        self.resumed: dict[str, dict[str, Any]] = (
+        self.entries: dict[str, ScenarioEntry] = {}
+        self.resumed: dict[str, ScenarioEntry] = (
             load_file(resume)["entries"] if resume is not None else {})
         self.resume_path = resume
         self._previous: dict[int, Any] = {}
@@ -93,7 +118,7 @@ class Checkpoints:
     def require_match(self, keys: set[str]) -> None:
         """Refuse a ``--resume`` file none of whose entries is one of the scenarios given."""
         if self.resume_path is not None and not keys & set(self.resumed):
-            labels = ", ".join(sorted(e["label"] for e in self.resumed.values())) or "nothing"
+            labels = ", ".join(sorted(e.label for e in self.resumed.values())) or "nothing"
             raise LockbreakError(
                 f"{self.resume_path}: this checkpoint is of {labels}, not of the scenarios and "
                 "options given (or was written by another lockbreak version or under other "
@@ -102,13 +127,13 @@ class Checkpoints:
 
     def scenario(self, key: str, label: str) -> ScenarioCheckpoint:
         """The checkpoint of one scenario: resumed from the file when it has the key."""
-        saved = self.resumed.get(key, {}).get("phases", {})
-        return ScenarioCheckpoint(self, key, label, dict(saved))
+        saved = self.resumed.get(key)
+        return ScenarioCheckpoint(self, key, label, dict(saved.phases) if saved else {})
 
     def save(self, entry: ScenarioCheckpoint) -> None:
         """Write the file with this scenario's entry, the others of this run, and the entries
         other runs left in it (a damaged or foreign file is replaced)."""
-        self.entries[entry.key] = {"label": entry.label, "phases": entry.phases}
+        self.entries[entry.key] = ScenarioEntry(entry.label, entry.phases)
         with locked(self.path):
             try:
                 kept = load_file(self.path)["entries"] if self.path.exists() else {}
@@ -136,7 +161,7 @@ class ScenarioCheckpoint:
     """One scenario's phases: finished ones (results) and a stopped one (a search snapshot)."""
 
     def __init__(self, owner: Checkpoints, key: str, label: str,
-                 phases: dict[str, dict[str, Any]]) -> None:
+                 phases: dict[str, FinishedPhase | StoppedPhase]) -> None:
         self.owner, self.key, self.label, self.phases = owner, key, label, phases
         self.stopped = False
 
@@ -144,25 +169,24 @@ class ScenarioCheckpoint:
         """The results of a phase finished before the checkpoint, with ``model`` given the
         tables their states need; None when the phase still has to run."""
         saved = self.phases.get(phase)
-        if saved is None or "results" not in saved:
+        if not isinstance(saved, FinishedPhase):
             return None
-        model.restore_interned(saved["interned"])
-        return list(saved["results"])
+        model.restore_interned(saved.interned)
+        return list(saved.results)
 
     def interruption(self, phase: str) -> Interruption:
         """How the search of ``phase`` is stopped, and the snapshot it resumes from."""
         saved = self.phases.get(phase)
         return Interruption(self.owner.requested,
-                            resume=saved["search"] if saved and "search" in saved else None)
+                            resume=saved.search if isinstance(saved, StoppedPhase) else None)
 
     def record(self, phase: str, model: KernelModel, results: list[CheckResult],
                interruption: Interruption) -> None:
         """Keep what ``phase`` did; a stopped search is written to the file at once."""
         if interruption.saved is not None:
-            self.phases[phase] = {"search": interruption.saved}
+            self.phases[phase] = StoppedPhase(interruption.saved)
             self.stopped = True
             self.owner.save(self)
         else:
             # copies: the caller goes on to annotate its results
-            self.phases[phase] = {"results": [replace(r) for r in results],
-                                  "interned": model.interned()}
+            self.phases[phase] = FinishedPhase([replace(r) for r in results], model.interned())

@@ -83,22 +83,22 @@ class Diff:
 
 
 def repo_root(start: Path) -> Path:
-    done = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start,
+    ran = subprocess.run(["git", "rev-parse", "--show-toplevel"], cwd=start,
                           capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if ran.returncode != 0:
         raise LockbreakError(f"{start} is not inside a git checkout; lockbreak diff compares "
                              "against a git revision")
-    return Path(done.stdout.strip())
+    return Path(ran.stdout.strip())
 
 
 def unpack(root: Path, rev: str, into: Path) -> str:
     """Write the tree of ``rev`` into ``into``; returns the commit it names."""
-    done = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
+    ran = subprocess.run(["git", "rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"],
                           cwd=root, capture_output=True, text=True, check=False)
-    if done.returncode != 0:
+    if ran.returncode != 0:
         raise LockbreakError(f"--base {rev}: not a revision of {root}; give a branch, tag or "
                              "commit (e.g. origin/main or HEAD)")
-    commit = done.stdout.strip()
+    commit = ran.stdout.strip()
     tar = subprocess.run(["git", "archive", "--format=tar", commit], cwd=root,
                          capture_output=True, check=True)
     with tarfile.open(fileobj=io.BytesIO(tar.stdout)) as archive:
@@ -117,14 +117,14 @@ def verdicts(tree: Path, paths: Sequence[str], trace_dir: Path, options: Sequenc
     present = [p for p in paths if (tree / p).exists()]
     if not present:
         return {}, []
-    done = subprocess.run([sys.executable, "-I", "-c", _RUN, str(tree), "check", "--json",
+    ran = subprocess.run([sys.executable, "-I", "-c", _RUN, str(tree), "check", "--json",
                            "--trace-dir", str(trace_dir), *options, *present], cwd=tree,
                           capture_output=True, text=True, check=False)
     try:
-        data = json.loads(done.stdout)
+        data = json.loads(ran.stdout)
     except json.JSONDecodeError:
         raise LockbreakError(f"the checker of {tree} did not print JSON results (exit "
-                             f"{done.returncode}): {done.stderr.strip()[-400:]}") from None
+                             f"{ran.returncode}): {ran.stderr.strip()[-400:]}") from None
     out: dict[Key, dict[str, Any]] = {}
     for r in data.get("results", []):
         key = (r["file"], r["scenario"], r["property"])

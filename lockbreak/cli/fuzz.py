@@ -15,8 +15,8 @@ from pathlib import Path
 
 import click
 
-from lockbreak.cli.fuzzing import FUZZED, FuzzBudget, FuzzRun, fuzz, write_finding
 from lockbreak.core import LockbreakError
+from lockbreak.pipeline.fuzz_search import FUZZED, FuzzBudget, FuzzRun, fuzz, write_finding
 from model.eras import ERAS
 
 EXIT_FOUND, EXIT_BAD_INPUT, EXIT_NONE_FOUND = 1, 2, 3

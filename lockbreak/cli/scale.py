@@ -1,7 +1,7 @@
 """``check --workers N``, ``--ray [ADDRESS]`` and ``--swarm N``: the explicit search spread out.
 
 `scale_options` adds the options to ``check``; `scale_choice` turns them into the request's
-`ScaleOptions` (the workers themselves are `lockbreak.pipeline.spread.Workers`).
+`ScaleOptions` (the workers themselves are `lockbreak.pipeline.workers.Workers`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import click
 
 from lockbreak.core import LockbreakError
 from lockbreak.pipeline.request import ScaleOptions
-from lockbreak.pipeline.spread import LOCAL_RAY
+from lockbreak.pipeline.workers import LOCAL_RAY
 
 F = TypeVar("F", bound=Callable[..., Any])
 

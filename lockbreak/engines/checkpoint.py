@@ -22,9 +22,10 @@ from typing import Any
 from lockbreak.atomic import write_atomically
 from lockbreak.core import LockbreakError
 
-FORMAT = "lockbreak-checkpoint/2"
+FORMAT = "lockbreak-checkpoint/3"
 _AGAIN = "delete it, or start the check again without --resume"
 _AGAIN_BARE = "start again without --resume"
+_PLAIN = "plain_bfs"     # the plain breadth-first engine's tag (`snapshots.PlainSnapshot`)
 
 
 def _never() -> str:
@@ -36,12 +37,13 @@ class Interruption:
     """A search's line to whoever may stop it.
 
     ``requested()`` returns why a stop is wanted ("" while none is); ``resume`` is a snapshot
-    to continue from; ``saved`` receives the snapshot of a search that stopped before its end.
+    to continue from; ``saved`` receives the snapshot of a search that stopped before its end
+    (each engine's own type, `lockbreak.engines.snapshots`).
     """
 
     requested: Callable[[], str] = _never
-    resume: dict[str, Any] | None = None
-    saved: dict[str, Any] | None = field(default=None, repr=False)
+    resume: Any = None
+    saved: Any = field(default=None, repr=False)
 
 
 def require_engine(written: str, engine: str) -> None:
@@ -50,7 +52,7 @@ def require_engine(written: str, engine: str) -> None:
     one."""
     if written == engine:
         return
-    plain = written == "explicit"
+    plain = written == _PLAIN
     raise LockbreakError(
         f"the checkpoint was written by the {_engine_name(written)}, which the "
         f"{_engine_name(engine)} cannot resume; resume {'with' if plain else 'without'} "
@@ -76,7 +78,7 @@ this one has False; resume with the same symmetry, or start again without --resu
 
 
 def _engine_name(engine: str) -> str:
-    return "plain breadth-first engine" if engine == "explicit" else f"{engine} engine"
+    return "plain breadth-first engine" if engine == _PLAIN else f"{engine} engine"
 
 
 def save_file(path: Path, data: dict[str, Any]) -> None:

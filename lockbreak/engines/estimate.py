@@ -75,7 +75,7 @@ def estimate(model: Model[Any, Any], *, seconds: float = 5.0, sample: int | None
     """Explore ``model`` breadth-first for about ``seconds`` (or until ``sample`` states are
     found, for a result that does not depend on the machine) and guess its number of states.
 
-    Under ``symmetry`` states are counted up to ``model.canonical``, as `explicit.check` counts
+    Under ``symmetry`` states are counted up to ``model.canonical``, as `plain_bfs.check` counts
     them. Examples
     --------
     >>> class Grid:  # (x, y) with 0 <= x, y < 20: 400 states

@@ -6,7 +6,7 @@ partition. A level is two rounds: every worker expands its frontier into one buc
 owner, then every owner stores the new states of its buckets, taken in worker order. Because
 no worker starts level ``d + 1`` before every worker has finished level ``d``, the first level
 in which a property breaks is the shortest counterexample's length, as in the sequential
-engine (`lockbreak.engines.explicit`); among the breaking transitions of that level the one
+engine (`lockbreak.engines.plain_bfs`); among the breaking transitions of that level the one
 from the lowest (worker, index, action) wins, so a run with the same number of workers gives
 the same counterexample every time.
 
@@ -96,7 +96,7 @@ def check(model: Model[Any, Any], factory: Factory, pool: Pool, *,
     pool : Pool
         The workers (`ProcessPool`, or `lockbreak.engines.ray_engine.RayPool`).
     properties, budget, reporter, symmetry
-        As for `lockbreak.engines.explicit.check`. ``max_states`` is checked after each level,
+        As for `lockbreak.engines.plain_bfs.check`. ``max_states`` is checked after each level,
         so a run may store up to one level more before it stops (INCOMPLETE either way).
 
     Returns

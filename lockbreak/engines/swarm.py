@@ -153,18 +153,24 @@ def _run(model: Model[Any, Any], member: Member, safety: int, graph: bool,
                 if not pending and not graph and safety:
                     break
                 stale = stale + 1 if len(seen) == known else 0
-    if graph:
-        for path, state in ends:
-            doomed = doomed_path(model, state, _DOOMED_STATES)
-            if isinstance(doomed, tuple):
-                actions = list(doomed[0])
-                indices = []
-                for action in actions:
-                    indices.append(list(model.actions(state)).index(action))
-                    state = model.next_state(state, action)
-                found[-1] = [*path, *indices]
-                break
+    stuck = _stuck(model, ends) if graph else None
+    if stuck is not None:
+        found[-1] = stuck
     return member.index, found, len(seen), transitions
+
+
+def _stuck(model: Model[Any, Any], ends: list[tuple[list[int], Any]]) -> list[int] | None:
+    """The action indices of a run to a state where a CPU can no longer finish: the first of
+    the runs' ``ends`` (path, state) from which a bounded search finds one, extended to it."""
+    for path, state in ends:
+        doomed = doomed_path(model, state, _DOOMED_STATES)
+        if isinstance(doomed, tuple):
+            indices = []
+            for action in list(doomed[0]):
+                indices.append(list(model.actions(state)).index(action))
+                state = model.next_state(state, action)
+            return [*path, *indices]
+    return None
 
 
 def _bits(mask: int) -> list[int]:

@@ -23,14 +23,14 @@ from pathlib import Path
 from typing import Protocol
 
 from lockbreak.core import CheckResult, PropertyKind, Reporter, SilentReporter, Status
-from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines import fair_graph, plain_bfs
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.estimate import Estimate, estimate
 from lockbreak.pipeline import random_search, symbolic
 from lockbreak.pipeline.engines import Engine, choose_engine
 from lockbreak.pipeline.request import CheckRequest, Overrides
-from lockbreak.pipeline.spread import Workers
 from lockbreak.pipeline.verdicts import ScenarioRun, assemble
+from lockbreak.pipeline.workers import Workers
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario.load import load_scenario
@@ -113,8 +113,8 @@ def check_scenario(scenario: Scenario, request: CheckRequest, *,
         found = {}
         for phase in phases:
             if phase.names:
-                done = _explore(scenario, request, phase, reporter, checkpoint, own)
-                found.update({r.property: (r, phase.model) for r in done})
+                phase_results = _explore(scenario, request, phase, reporter, checkpoint, own)
+                found.update({r.property: (r, phase.model) for r in phase_results})
     finally:
         if workers is None:
             own.close()
@@ -127,24 +127,25 @@ def _explore(scenario: Scenario, request: CheckRequest, phase: Phase, reporter: 
     or from the checkpoint when the phase finished before it was written."""
     model = phase.model
     symmetry = request.symmetry and bool(model.canonical_groups)
-    done = checkpoint.finished(phase.name, model) if checkpoint is not None else None
-    if done is not None:
-        return done
+    finished = checkpoint.finished(phase.name, model) if checkpoint is not None else None
+    if finished is not None:
+        return finished
     engine = choose_engine(request, model)
     if engine in (Engine.SWARM, Engine.PARALLEL):
         return workers.check(scenario, request.overrides, model, budget=request.budget,
                              reporter=reporter, symmetry=symmetry)
     interruption = checkpoint.interruption(phase.name) if checkpoint is not None else None
     if engine is Engine.VECTORISED:
-        done = fair_graph.check(model, budget=request.budget, reporter=reporter,
-                                symmetry=symmetry, por=request.por, interruption=interruption)
+        results = fair_graph.check(model, budget=request.budget, reporter=reporter,
+                                   symmetry=symmetry, por=request.por,
+                                   interruption=interruption)
     else:
-        done = explicit.check(model, budget=request.budget, reporter=reporter,
-                              symmetry=symmetry, storage=request.storage,
-                              interruption=interruption)
+        results = plain_bfs.check(model, budget=request.budget, reporter=reporter,
+                                  symmetry=symmetry, storage=request.storage,
+                                  interruption=interruption)
     if checkpoint is not None and interruption is not None:
-        checkpoint.record(phase.name, model, done, interruption)
-    return done
+        checkpoint.record(phase.name, model, results, interruption)
+    return results
 
 
 def estimate_scenario(scenario: Scenario, request: CheckRequest, seconds: float) -> Estimate:

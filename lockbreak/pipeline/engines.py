@@ -8,7 +8,7 @@ options and the model itself:
 * the vectorised engine (`lockbreak.engines.fair_graph.check`: the level-synchronous numpy
   search of `lockbreak.engines.frontier`, and the fairness and worst-case analyses on the
   graph it keeps) for a model made of parts (`frontier.serves`) in an exact store;
-* the plain breadth-first engine (`lockbreak.engines.explicit.check`) otherwise: a lossy
+* the plain breadth-first engine (`lockbreak.engines.plain_bfs.check`) otherwise: a lossy
   store, ``--plain-bfs``, or a model whose steps are not its parts' alone (lockstep timing).
 """
 

@@ -1,15 +1,15 @@
 """Read scenario files (docs/semantics.md section 7) into checked `Scenario` values.
 
-``tomllib`` parses the file but reports no positions, so `_Locator` scans the source text for
-the line and column of every key and value; every mistake is then a `ScenarioError` at
-``file:line:col``. Command-line overrides (``--version``, ``--lock``, ``--preempt``,
-``--timing``) replace the file's values before validation, and errors they cause name the
-option; overrides of ``[params]`` values (a latency sweep) replace declared parameters only.
+``tomllib`` parses the file but reports no positions, so `model.scenario.toml_text.Locator`
+scans the source text for the line and column of every key and value; every mistake is then a
+`ScenarioError` at ``file:line:col``. Command-line overrides (``--version``, ``--lock``,
+``--preempt``, ``--timing``) replace the file's values before validation, and errors they
+cause name the option; overrides of ``[params]`` values (a latency sweep) replace declared
+parameters only.
 """
 
 from __future__ import annotations
 
-import bisect
 import hashlib
 import re
 import tomllib
@@ -20,10 +20,19 @@ from typing import Any
 
 from lockbreak.core import ScenarioError
 from model import eras as era_registry
-from model.lang.ast import Break, Forever, Goto, If, Label, Repeat, Return, Stmt, While
-from model.lang.limits import MAX_COUNT, MAX_NAME, MAX_TOML_NESTING, MAX_WAKEUPS
+from model.lang.limits import MAX_COUNT, MAX_NAME, MAX_WAKEUPS
 from model.lang.parser import parse_code
+from model.scenario.loops import has_forever
 from model.scenario.static import check_scenario
+from model.scenario.toml_text import (
+    Locator,
+    check_nesting,
+    decode,
+    dotted,
+    quoted,
+    toml_error,
+    toml_repr,
+)
 from model.scenario.types import (
     Cpu,
     EraPatch,
@@ -137,77 +146,18 @@ def load_scenario(path: str | Path, *, known_properties: Collection[str],
         raise ScenarioError(f"larger than {MAX_SCENARIO_BYTES // 2**20} MiB: not a scenario "
                             "file (a scenario is a short TOML file); check the path",
                             file=str(path))
-    text = _decode(raw, str(path))
-    _check_toml_nesting(text, str(path))
+    text = decode(raw, str(path))
+    check_nesting(text, str(path))
     try:
         doc = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        raise _toml_error(err, text, str(path)) from None
+        raise toml_error(err, text, str(path)) from None
     overrides = {"version": version, "lock": lock, "preempt": preempt, "timing": timing}
     loader = _Loader(path, text, {k: v for k, v in overrides.items() if v is not None},
                      params or {})
     scenario = loader.scenario(doc, known_properties, hashlib.sha256(raw).hexdigest())
     check_scenario(scenario, era_label=loader.era_label(scenario.kernel.version))
     return scenario
-
-
-def _decode(raw: bytes, file: str) -> str:
-    try:
-        return raw.decode("utf-8").removeprefix("\ufeff")    # a byte-order mark says nothing
-    except UnicodeDecodeError as err:
-        line = raw.count(b"\n", 0, err.start) + 1
-        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
-        raise ScenarioError("the file is not UTF-8 text", file=file, line=line, col=col,
-                            hint="save it as UTF-8") from None
-
-
-def _check_toml_nesting(text: str, file: str) -> None:
-    """Refuse arrays and inline tables nested deeper than `MAX_TOML_NESTING`.
-
-    tomllib (and `_Locator`) recurse once per level, so the depth is measured first, by a scan
-    that skips strings and comments and needs no valid TOML.
-    """
-    depth, i, n = 0, 0, len(text)
-    while i < n:
-        c = text[i]
-        if c == "#":
-            i = _line_end(text, i)
-        elif c in "\"'":
-            quote = c * 3 if text.startswith(c * 3, i) else c
-            i += len(quote)
-            while i < n and not text.startswith(quote, i):
-                if quote == c and text[i] == "\n":
-                    break       # an unclosed one-line string: tomllib says where
-                i += 2 if text[i] == "\\" and c == '"' else 1
-            i += len(quote)
-        else:
-            if c in "[{":
-                depth += 1
-                if depth > MAX_TOML_NESTING:
-                    line = text.count("\n", 0, i) + 1
-                    col = i - (text.rfind("\n", 0, i) + 1) + 1
-                    raise ScenarioError(
-                        f"arrays or inline tables nested more than {MAX_TOML_NESTING} deep",
-                        file=file, line=line, col=col,
-                        hint=f"the limit is {MAX_TOML_NESTING} levels; a scenario needs two")
-            elif c in "]}":
-                depth = max(depth - 1, 0)
-            i += 1
-
-
-def _toml_error(err: tomllib.TOMLDecodeError, text: str, file: str) -> ScenarioError:
-    """tomllib's message ends in ``(at line L, column C)`` or ``(at end of document)``."""
-    message = str(err)
-    found = re.search(r" \(at line (\d+), column (\d+)\)$", message)
-    if found:
-        line, col = int(found[1]), int(found[2])
-        message = message[:found.start()]
-    else:
-        message = message.removesuffix(" (at end of document)")
-        line = text.count("\n") + 1
-        col = len(text) - (text.rfind("\n") + 1) + 1
-    return ScenarioError(f"invalid TOML: {message[:1].lower()}{message[1:]}", file=file,
-                         line=line, col=col)
 
 
 class _Loader:
@@ -217,7 +167,7 @@ class _Loader:
                  param_overrides: Mapping[str, int]) -> None:
         self.path, self.file, self.overrides = path, str(path), overrides
         self.param_overrides = param_overrides
-        self.where = _Locator(text)
+        self.where = Locator(text)
 
     def error(self, keys: Sequence[str | int], message: str, hint: str = "", *,
               at_value: bool = False) -> ScenarioError:
@@ -271,12 +221,12 @@ class _Loader:
         value = table.get(str(keys[-1]), default)
         if kind is dict and isinstance(value, list) and value and all(
                 isinstance(v, dict) for v in value):
-            raise self.error((*keys, 0), f"[{_dotted(keys)}] is a table, not an array of tables",
-                             f"write [{_dotted(keys)}] once, with single brackets")
+            raise self.error((*keys, 0), f"[{dotted(keys)}] is a table, not an array of tables",
+                             f"write [{dotted(keys)}] once, with single brackets")
         # bool is an int in Python, but not in TOML
         if not isinstance(value, kind) or (kind is int and isinstance(value, bool)):
-            raise self.error(keys, f"{_dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
-                             f"{_toml_repr(value)}", at_value=True)
+            raise self.error(keys, f"{dotted(keys)} must be {_TYPE_WORDS[kind]}, not "
+                             f"{toml_repr(value)}", at_value=True)
         return value
 
     def name(self, given: str | None) -> str:
@@ -395,7 +345,7 @@ class _Loader:
                     self.lock_expr(name, text, aliases)
                 keys = (*keys, "kind")
             if kind not in LOCK_KINDS:
-                raise self.error(keys, f"unknown lock kind {_quoted(kind)} for {name}",
+                raise self.error(keys, f"unknown lock kind {quoted(kind)} for {name}",
                                  'use "spin" (spinlock_t), "rwlock" (rwlock_t), "mutex" '
                                  '(struct mutex) or "rwsem" (struct rw_semaphore)',
                                  at_value=True)
@@ -406,7 +356,7 @@ class _Loader:
         """One C expression naming lock ``name``, normalised as the parser spells it."""
         keys = ("locks", name)
         if not isinstance(text, str) or not _LOCK_EXPR.match(text.strip()):
-            raise self.error((*keys, "expr"), f"{_toml_repr(text)} is not a lock expression",
+            raise self.error((*keys, "expr"), f"{toml_repr(text)} is not a lock expression",
                              'write the lock as the C code passes it, e.g. "&inode->i_lock"',
                              at_value=True)
         spelled = re.sub(r"\s+", "", text)
@@ -422,7 +372,7 @@ class _Loader:
                 raise self.error(("data", name), f"'{name}' is both a lock and a datum",
                                  "give the datum another name")
             if not isinstance(lock, str) or lock not in locks:
-                raise self.error(("data", name), f"{name} is protected by {_quoted(lock)}, which "
+                raise self.error(("data", name), f"{name} is protected by {quoted(lock)}, which "
                                  "is not declared in [locks]; declared: "
                                  f"{', '.join(locks) or 'none'}",
                                  did_you_mean(str(lock), locks)
@@ -497,7 +447,7 @@ class _Loader:
             raise self.error((*keys, "code"), f"cpu{index} has no code: its code is empty",
                              "give it a kernel code path, e.g. spin_lock(L); work(); "
                              "spin_unlock(L); or remove the [[cpu]] table", at_value=True)
-        return Cpu(index=index, code=code, wakeups=wakeups, forever=_has_forever(code),
+        return Cpu(index=index, code=code, wakeups=wakeups, forever=has_forever(code),
                    line=self.where.find(keys)[0], lazy_wakeups=lazy)
 
     def wakeups(self, table: Mapping[str, Any], keys: tuple[str | int, ...]) -> tuple[int, int]:
@@ -520,8 +470,8 @@ class _Loader:
                                  "states to explore", at_value=True)
             return total, counts["lazy"]
         if not isinstance(value, int) or isinstance(value, bool):
-            raise self.error(where, f"{_dotted(where)} must be an integer or a table "
-                             f"{{ lazy = N, rt = M }}, not {_toml_repr(value)}", at_value=True)
+            raise self.error(where, f"{dotted(where)} must be an integer or a table "
+                             f"{{ lazy = N, rt = M }}, not {toml_repr(value)}", at_value=True)
         return self.count(table, where), 0
 
     def count(self, table: Mapping[str, Any], keys: tuple[str | int, ...]) -> int:
@@ -596,213 +546,7 @@ class _Loader:
             if isinstance(limit, int) and not isinstance(limit, bool) and limit >= 0:
                 return Expectation(max=limit)
             raise self.error((*keys, "max"),
-                             f"max must be a number of ticks >= 0, not {_quoted(limit)}",
+                             f"max must be a number of ticks >= 0, not {quoted(limit)}",
                              at_value=True)
-        raise self.error(keys, f"unknown expectation {_toml_repr(value)} for {prop}",
+        raise self.error(keys, f"unknown expectation {toml_repr(value)} for {prop}",
                          f"expect {usage}", at_value=True)
-
-
-def _dotted(keys: Sequence[str | int]) -> str:
-    return ".".join(str(k) for k in keys if not isinstance(k, int))
-
-
-def _toml_repr(value: Any) -> str:
-    if isinstance(value, str):
-        return f'"{value}"'
-    if isinstance(value, bool):
-        return str(value).lower()
-    if isinstance(value, dict):
-        return "{ " + ", ".join(f"{k} = {_toml_repr(v)}" for k, v in value.items()) + " }"
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_repr(v) for v in value) + "]"
-    return str(value)
-
-
-def _quoted(value: Any) -> str:
-    """A value in a message: a string in single quotes, anything else as TOML writes it."""
-    return f"'{value}'" if isinstance(value, str) else _toml_repr(value)
-
-
-def _has_forever(code: Sequence[Stmt]) -> bool:
-    """Whether the code has an endless loop: a ``forever`` (or ``for (;;)``) with no way out
-    (no ``break`` of its own, no ``return``, no ``goto`` to a label outside it), so that its
-    CPU is not required to finish."""
-    for stmt in code:
-        if isinstance(stmt, Forever) and not _leaves(stmt.body, _label_names(stmt.body), 0):
-            return True
-        if isinstance(stmt, Forever | Repeat | While) and _has_forever(stmt.body):
-            return True
-        if isinstance(stmt, If) and (_has_forever(stmt.then) or _has_forever(stmt.orelse)):
-            return True
-    return False
-
-
-def _leaves(code: Sequence[Stmt], inside: set[str], depth: int) -> bool:
-    """Whether ``code``, the body of a loop ``depth`` loops in, has a way out of that loop
-    (labels in ``inside`` belong to it)."""
-    for stmt in code:
-        if (isinstance(stmt, Return) or (isinstance(stmt, Break) and depth == 0)
-                or (isinstance(stmt, Goto) and stmt.label not in inside)):
-            return True
-        if isinstance(stmt, If) and (_leaves(stmt.then, inside, depth)
-                                     or _leaves(stmt.orelse, inside, depth)):
-            return True
-        if isinstance(stmt, Forever | Repeat | While) and _leaves(stmt.body, inside, depth + 1):
-            return True
-    return False
-
-
-def _label_names(code: Sequence[Stmt]) -> set[str]:
-    names: set[str] = set()
-    for stmt in code:
-        if isinstance(stmt, Label):
-            names.add(stmt.name)
-        elif isinstance(stmt, If):
-            names |= _label_names(stmt.then) | _label_names(stmt.orelse)
-        elif isinstance(stmt, Forever | Repeat | While):
-            names |= _label_names(stmt.body)
-    return names
-
-
-class _Locator:
-    """Where each key and value of a valid TOML document stands in its source text.
-
-    Keys are paths as tomllib nests them: ``("kernel", "version")``, ``("cpu", 1, "code")``
-    (array-of-tables entries are counted), ``("expect", "bounded_wait", "max")`` (inline
-    tables are entered). A table header is the position of the table itself; an array of
-    tables (``("cpu",)``) stands at its first header.
-    """
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-        self.line_starts = [0] + [m.end() for m in re.finditer("\n", text)]
-        self.keys: dict[tuple[str | int, ...], int] = {}
-        self.values: dict[tuple[str | int, ...], int] = {}
-        self.scan()
-
-    def find(self, keys: tuple[str | int, ...], *, value: bool = False) -> tuple[int, int]:
-        """Line and column of a key (or its value), else of its nearest known parent."""
-        table = self.values if value else self.keys
-        if keys in table:
-            return self.position(table[keys])
-        return self.find(keys[:-1]) if keys else (1, 1)
-
-    def code_start(self, keys: tuple[str | int, ...]) -> tuple[int, int]:
-        """Where a string value's text begins (TOML drops a newline right after ``\"\"\"``)."""
-        at = self.values.get(keys)
-        if at is None:
-            return self.find(keys)
-        quote = 3 if self.text.startswith(('"""', "'''"), at) else 1
-        start = at + quote
-        if quote == 3 and self.text.startswith(("\n", "\r\n"), start):
-            start = self.text.index("\n", start) + 1
-        return self.position(start)
-
-    def position(self, index: int) -> tuple[int, int]:
-        line = bisect.bisect_right(self.line_starts, index)
-        return line, index - self.line_starts[line - 1] + 1
-
-    def scan(self) -> None:
-        text, i = self.text, 0
-        table: tuple[str | int, ...] = ()
-        counts: dict[tuple[str | int, ...], int] = {}
-        while i < len(text):
-            i = self.blank(i)
-            if i >= len(text):
-                break
-            if text[i] == "[":
-                array = text.startswith("[[", i)
-                names, j = self.key(i + (2 if array else 1))
-                table = tuple(names)
-                if array:
-                    self.keys.setdefault(table, i)      # the array: its first header
-                    counts[table] = counts.get(table, -1) + 1
-                    table = (*table, counts[table])
-                self.keys[table] = i
-                i = _line_end(text, j)
-            else:
-                i = self.pair(i, table)
-
-    def pair(self, i: int, table: tuple[str | int, ...]) -> int:
-        """Record ``key = value`` at ``i``; return the index after the value."""
-        names, j = self.key(i)
-        keys = (*table, *names)
-        self.keys[keys] = i
-        j = self.spaces(j + 1)  # past '='
-        self.values[keys] = j
-        return self.value(j, keys)
-
-    def key(self, i: int) -> tuple[list[str], int]:
-        """A dotted key at ``i``: its parts and the index after it (and its spaces)."""
-        text, names = self.text, []
-        while True:
-            i = self.spaces(i)
-            if text[i] in "\"'":
-                end = self.string_end(i)
-                names.append(tomllib.loads(f"k = {text[i:end]}")["k"])
-            else:
-                end = i
-                while text[end].isalnum() or text[end] in "_-":
-                    end += 1
-                names.append(text[i:end])
-            i = self.spaces(end)
-            if text[i] != ".":
-                return names, i
-            i += 1
-
-    def value(self, i: int, keys: tuple[str | int, ...]) -> int:
-        text = self.text
-        if text[i] in "\"'":
-            return self.string_end(i)
-        if text[i] == "{":
-            i = self.spaces(i + 1)
-            while text[i] != "}":
-                i = self.spaces(self.pair(i, keys))
-                if text[i] == ",":
-                    i = self.spaces(i + 1)
-            return i + 1
-        if text[i] == "[":
-            i, index = self.blank(i + 1), 0
-            while text[i] != "]":
-                self.values[(*keys, index)] = i
-                i = self.blank(self.value(i, (*keys, index)))
-                if text[i] == ",":
-                    i, index = self.blank(i + 1), index + 1
-            return i + 1
-        while i < len(text) and text[i] not in ",]}#\n":
-            i += 1
-        return i
-
-    def string_end(self, i: int) -> int:
-        text = self.text
-        quote = text[i] * 3 if text.startswith(text[i] * 3, i) else text[i]
-        j = i + len(quote)
-        while not text.startswith(quote, j):
-            j += 2 if text[j] == "\\" and quote[0] == '"' else 1
-        j += len(quote)
-        extra = 0
-        while len(quote) == 3 and extra < 2 and text.startswith(quote[0], j):
-            j, extra = j + 1, extra + 1  # up to two quotes may precede the closing delimiter
-        return j
-
-    def spaces(self, i: int) -> int:
-        while i < len(self.text) and self.text[i] in " \t":
-            i += 1
-        return i
-
-    def blank(self, i: int) -> int:
-        """Skip spaces, newlines and comments."""
-        text = self.text
-        while i < len(text):
-            if text[i] in " \t\r\n":
-                i += 1
-            elif text[i] == "#":
-                i = _line_end(text, i)
-            else:
-                break
-        return i
-
-
-def _line_end(text: str, i: int) -> int:
-    end = text.find("\n", i)
-    return end if end >= 0 else len(text)

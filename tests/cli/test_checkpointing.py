@@ -3,7 +3,9 @@ uninterrupted run prints; a checkpoint of another scenario is refused with exit 
 
 from __future__ import annotations
 
+import hashlib
 import json
+import pickle
 import random
 import signal
 import subprocess
@@ -217,3 +219,24 @@ def test_a_checkpoint_of_another_version_or_other_eras_is_refused(
     refused = runner.invoke(main, ["check", str(scenario), "--resume", str(checkpoint)])
     assert refused.exit_code == 2
     assert "another lockbreak version or under other era definitions" in refused.stderr
+
+
+def test_a_plain_engine_checkpoint_or_an_untyped_one_is_refused_by_the_default_engine(
+        tmp_path: Path) -> None:
+    scenario = REPO / "scenarios" / "nested-v2.6.9.toml"
+    checkpoint, runner = tmp_path / "ck", CliRunner()
+    stopped = runner.invoke(main, ["check", str(scenario), "--plain-bfs", "--timeout", "1e-9",
+                                   "--json", "--checkpoint", str(checkpoint)])
+    assert stopped.exit_code == 3
+    refused = runner.invoke(main, ["check", str(scenario), "--resume", str(checkpoint)])
+    assert refused.exit_code == 2 and "Traceback" not in refused.stderr
+    assert ("the checkpoint was written by the plain breadth-first engine, which the "
+            "frontier engine cannot resume; resume with --plain-bfs") in refused.stderr
+    # a file of the format whose snapshots were dicts, as an older lockbreak wrote it
+    payload = pickle.dumps({"format": "lockbreak-checkpoint/2", "entries": {}})
+    old = tmp_path / "old"
+    old.write_bytes(f"lockbreak-checkpoint/2 sha256={hashlib.sha256(payload).hexdigest()}\n"
+                    .encode() + payload)
+    refused = runner.invoke(main, ["check", str(scenario), "--resume", str(old)])
+    assert refused.exit_code == 2 and "Traceback" not in refused.stderr
+    assert f"{old}: a lockbreak-checkpoint/2 file, not lockbreak-checkpoint/3" in refused.stderr

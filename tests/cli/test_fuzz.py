@@ -21,8 +21,8 @@ from hypothesis import HealthCheck, given, settings
 
 from lockbreak.cli import main
 from lockbreak.cli.fuzz import parse_budget
-from lockbreak.cli.fuzzing import FuzzBudget, GeneratorBug, check_sketch, fuzz, load_sketch
 from lockbreak.core import Status
+from lockbreak.pipeline.fuzz_search import FuzzBudget, GeneratorBug, check_sketch, fuzz, load_sketch
 from model.eras import ERAS
 from model.lang.ast import (
     And,

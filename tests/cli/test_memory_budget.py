@@ -15,7 +15,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from lockbreak.cli import main
-from lockbreak.cli.memory import machine_memory, memory_budget, parse_bytes
+from lockbreak.cli.store_options import machine_memory, memory_budget, parse_bytes
 from lockbreak.core import LockbreakError
 from tests.cli.test_checkpointing import NESTED3, OPTIONS
 from tests.support.paths import REPO

@@ -1,5 +1,5 @@
-"""The explicit engine's progress bar: states/s, frontier, memory and ETA on a terminal; the
-engine tells a reporter that wants it the frontier's size."""
+"""The plain breadth-first engine's progress bar: states/s, frontier, memory and ETA on a
+terminal; the engine tells a reporter that wants it the frontier's size."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from rich.console import Console
 
 from lockbreak.cli.progress import ProgressBar, resident_bytes
-from lockbreak.engines import check, explicit
+from lockbreak.engines import check, plain_search
 from tests.support.toys import Counter
 
 
@@ -61,9 +61,9 @@ def test_resident_memory_is_read() -> None:
 
 
 def test_engine_reports_the_frontier(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explicit, "_PROGRESS_SECONDS", 0.0)
-    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 1)
-    monkeypatch.setattr(explicit, "_MAX_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_MAX_CHUNK", 1)
     calls: list[tuple[int, int]] = []
 
     class Recorder:

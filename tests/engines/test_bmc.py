@@ -135,8 +135,8 @@ def test_graph_properties_are_not_decided_by_z3(tmp_path: Path) -> None:
 # Public scenarios whose CPUs spin: k-induction closes only with the invariants z3 proves
 # inductive first (`model.invariants`, `lockbreak.engines.houdini`); every verdict must be a
 # proof or a counterexample, and agree with the explicit engine's. About 16 s each on a loaded
-# 2-core machine: one runs in CI, the other with the benchmarks (tests/engines/test_houdini.py checks
-# the same on a smaller world).
+# 2-core machine: one runs in CI, the other with the benchmarks
+# (tests/engines/test_houdini.py checks the same on a smaller world).
 PROVED = [pytest.param("nested-v2.6.8", marks=pytest.mark.slow),
           pytest.param("nested-outer-v5.17", marks=pytest.mark.bench)]
 

@@ -23,8 +23,8 @@ from lockbreak.cli import main
 from lockbreak.core import CheckResult, Status
 from lockbreak.engines.bmc import EncodingError
 from lockbreak.engines.bmc_ticks import check_worst
-from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import ticks_open_at_end, ticks_open_now
+from lockbreak.engines.plain_bfs import check
 from lockbreak.pipeline import Overrides, load
 from model.lockstep import LockstepKernelModel
 from model.symbolic_lockstep import SymbolicLockstepKernel

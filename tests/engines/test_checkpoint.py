@@ -13,11 +13,17 @@ from pathlib import Path
 
 import pytest
 
-from lockbreak.cli.checkpointing import Checkpoints
+from lockbreak.cli.checkpointing import Checkpoints, StoppedPhase
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
-from lockbreak.engines import check, explicit, frontier
+from lockbreak.engines import check, frontier, plain_bfs, plain_search
 from lockbreak.engines.checkpoint import FORMAT, Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
+from lockbreak.engines.snapshots import (
+    FairGraphSnapshot,
+    PlainSnapshot,
+    VectorisedSnapshot,
+    resumable,
+)
 from model.eras import Era
 from model.kernel import KernelModel
 from model.world import build_world
@@ -68,8 +74,8 @@ def interrupted_then_resumed(make: type | object, stop_at: int, storage: Storage
 @pytest.fixture
 def one_state_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Expand one state per chunk, so that a stop can fall between any two states."""
-    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 1)
-    monkeypatch.setattr(explicit, "_MAX_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_MAX_CHUNK", 1)
 
 
 @pytest.mark.slow
@@ -100,10 +106,10 @@ def test_a_stopped_search_is_incomplete_and_says_why() -> None:
 
 
 def test_timeout_leaves_a_snapshot(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 1)
-    monkeypatch.setattr(explicit, "_MAX_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 1)
+    monkeypatch.setattr(plain_search, "_MAX_CHUNK", 1)
     clock = iter(range(10**6))
-    monkeypatch.setattr(explicit.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(plain_search.time, "perf_counter", lambda: float(next(clock)))
     stop = Interruption()
     results = check(TasLock(3, "atomic", rounds=2), budget=Budget(timeout=3.5),
                     interruption=stop)
@@ -174,6 +180,59 @@ def test_a_file_that_is_not_a_checkpoint_is_refused(tmp_path: Path) -> None:
         load_file(forged)
 
 
+def test_a_checkpoint_of_the_untyped_format_is_refused_saying_why(tmp_path: Path) -> None:
+    # format 2 held each engine's snapshot as a dict; its pickles are not read as format 3
+    payload = pickle.dumps({"format": "lockbreak-checkpoint/2", "entries": {
+        "k": {"label": "scenario 'old'", "phases": {"own timing": {"search": {
+            "engine": "explicit", "properties": [], "store": None}}}}}})
+    old = tmp_path / "old"
+    old.write_bytes(f"lockbreak-checkpoint/2 sha256={hashlib.sha256(payload).hexdigest()}\n"
+                    .encode() + payload)
+    with pytest.raises(LockbreakError) as refused:
+        load_file(old)
+    assert str(refused.value) == (
+        f"{old}: a lockbreak-checkpoint/2 file, not {FORMAT} (written by another lockbreak "
+        "version); delete it, or start the check again without --resume")
+
+
+def test_the_plain_engine_leaves_a_frozen_typed_snapshot() -> None:
+    stop = Interruption(StopAfter(0))
+    check(TasLock(3, "atomic", rounds=2), interruption=stop)
+    saved = stop.saved
+    assert isinstance(saved, PlainSnapshot) and saved.ENGINE == plain_bfs.ENGINE == "plain_bfs"
+    assert (saved.properties, saved.storage, saved.symmetry, saved.graph) == (
+        list(TasLock(3, "atomic", rounds=2).property_names), Storage(), False, True)
+    with pytest.raises(AttributeError):
+        saved.pending = 0       # type: ignore[misc]
+    again = pickle.loads(pickle.dumps(saved))
+    assert isinstance(again, PlainSnapshot) and again.position == saved.position
+
+
+def test_one_place_names_the_option_a_snapshot_differs_in() -> None:
+    stop = Interruption(StopAfter(0))
+    check(TasLock(3, "atomic", rounds=2), interruption=stop)
+    mine = {"properties": stop.saved.properties, "storage": Storage(), "symmetry": False,
+            "graph": True}
+    assert resumable(stop.saved, PlainSnapshot, **mine) is stop.saved
+    with pytest.raises(LockbreakError) as refused:
+        resumable(stop.saved, PlainSnapshot, **{**mine, "graph": False})
+    assert str(refused.value) == (
+        "the checkpoint was written by a search with graph True, this one has False; resume "
+        "with the same properties and storage and symmetry and graph, or start again without "
+        "--resume")
+    with pytest.raises(LockbreakError, match="written by the plain breadth-first engine, "
+                                             "which the fair_graph engine cannot resume"):
+        resumable(stop.saved, FairGraphSnapshot)
+    vectorised = VectorisedSnapshot(names=["mutual_exclusion"], reduce=True, states=None,
+                                    finished=[], rest=None)
+    with pytest.raises(LockbreakError, match="partial-order reduction True, this one has False"):
+        resumable(vectorised, VectorisedSnapshot, names=["mutual_exclusion"], reduce=False)
+    with pytest.raises(LockbreakError, match="written by the frontier engine, which the plain "
+                                             "breadth-first engine cannot resume; resume "
+                                             "without --plain-bfs"):
+        resumable(vectorised, PlainSnapshot)
+
+
 def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path: Path) -> None:
     path = tmp_path / "ck"
     save_file(path, {"entries": {"a": list(range(100))}})
@@ -185,11 +244,11 @@ def test_a_damaged_checkpoint_is_refused_by_its_checksum(tmp_path: Path) -> None
 
 
 def _save_many(path: Path, prefix: str, n: int) -> None:
-    saving = Checkpoints(path)
+    checkpoints = Checkpoints(path)
     for i in range(n):
-        entry = saving.scenario(f"{prefix}{i}", f"scenario '{prefix}{i}'")
-        entry.phases["own timing"] = {"search": {"i": i}}
-        saving.save(entry)
+        entry = checkpoints.scenario(f"{prefix}{i}", f"scenario '{prefix}{i}'")
+        entry.phases["own timing"] = StoppedPhase(search=i)
+        checkpoints.save(entry)
 
 
 def test_saves_keep_the_entries_of_other_runs(tmp_path: Path) -> None:
@@ -257,8 +316,8 @@ class Polls:
 def small_frontier_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Expand a few states per chunk, so that stops fall inside levels and between them."""
     monkeypatch.setattr(frontier, "_CHUNK", 8)
-    monkeypatch.setattr(explicit, "_FIRST_CHUNK", 16)
-    monkeypatch.setattr(explicit, "_MAX_CHUNK", 16)
+    monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 16)
+    monkeypatch.setattr(plain_search, "_MAX_CHUNK", 16)
 
 
 @pytest.mark.slow
@@ -328,10 +387,10 @@ def test_a_snapshot_resumes_only_in_the_engine_that_wrote_it(tmp_path: Path) -> 
     text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
     fast, plain = Interruption(StopAfter(0)), Interruption(StopAfter(0))
     frontier.check(helper_model(tmp_path, text), interruption=fast)
-    explicit.check(helper_model(tmp_path, text), interruption=plain)
+    plain_bfs.check(helper_model(tmp_path, text), interruption=plain)
     assert fast.saved is not None and plain.saved is not None
     with pytest.raises(LockbreakError, match="written by the frontier engine"):
-        explicit.check(helper_model(tmp_path, text), interruption=Interruption(resume=fast.saved))
+        plain_bfs.check(helper_model(tmp_path, text), interruption=Interruption(resume=fast.saved))
     with pytest.raises(LockbreakError, match="written by the plain breadth-first engine"):
         frontier.check(helper_model(tmp_path, text), interruption=Interruption(resume=plain.saved))
     with pytest.raises(LockbreakError, match="partial-order reduction"):

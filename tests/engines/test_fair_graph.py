@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
-from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines import fair_graph, plain_bfs
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.liveness import open_forever
 from model.kernel import KernelModel
@@ -49,7 +49,7 @@ def everything(result: CheckResult) -> tuple[object, ...]:
 
 def assert_same(model: KernelModel) -> list[CheckResult]:
     """Both engines on ``model`` agree on everything; the new one's results."""
-    plain = explicit.check(model)
+    plain = plain_bfs.check(model)
     columns = fair_graph.check(model)
     assert [everything(r) for r in columns] == [everything(r) for r in plain]
     for result in columns:
@@ -145,7 +145,7 @@ def test_a_factored_toy_agrees_with_the_plain_engine_with_and_without_symmetry(
     can be starved in an execution fair to all; taking it once, every process is served."""
     model = Spinners(3, forever)
     assert fair_graph.serves(model) and fair_graph.symmetric(model)
-    plain = explicit.check(model)  # type: ignore[arg-type]
+    plain = plain_bfs.check(model)  # type: ignore[arg-type]
     columns = fair_graph.check(model)
     assert [everything(r) for r in columns] == [everything(r) for r in plain]
     reduced = fair_graph.check(model, symmetry=True)
@@ -165,7 +165,7 @@ def test_too_many_cpus_to_pack_fall_back_to_the_plain_analysis() -> None:
     scenario = load_scenario(path, known_properties=KNOWN)
     model = kernel_model(build_world(scenario), specs(of_kind(PropertyKind.FAIR)))
     budget = Budget(max_states=300)
-    plain = explicit.check(model, budget=budget)
+    plain = plain_bfs.check(model, budget=budget)
     assert [everything(r) for r in fair_graph.check(model, budget=budget)] == [
         everything(r) for r in plain]
     assert {r.status for r in plain} == {Status.INCOMPLETE}

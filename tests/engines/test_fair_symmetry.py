@@ -18,7 +18,7 @@ from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
 from lockbreak.core import CheckResult, PropertyKind, Status
-from lockbreak.engines import explicit, fair_graph
+from lockbreak.engines import fair_graph, plain_bfs
 from lockbreak.engines.fair_symmetry import Renamings, SymmetricFair
 from lockbreak.engines.liveness import open_forever
 from model.kernel import KernelModel
@@ -77,7 +77,7 @@ def assert_lifted(model: KernelModel, result: CheckResult) -> None:
 @pytest.mark.parametrize("name", SYMMETRIC)
 def test_the_quotient_agrees_with_the_full_graph(tmp_path: Path, name: str) -> None:
     model = model_of(tmp_path, SYMMETRIC[name])
-    plain = explicit.check(model)
+    plain = plain_bfs.check(model)
     reduced = fair_graph.check(model, symmetry=True)
     for full, quotient in zip(plain, reduced, strict=True):
         assert (quotient.property, quotient.status) == (full.property, full.status)
@@ -102,7 +102,7 @@ def test_the_quotient_agrees_with_the_full_graph(tmp_path: Path, name: str) -> N
 def test_public_scenarios_with_identical_cpus_agree(path: Path) -> None:
     scenario = load_scenario(path, known_properties=KNOWN)
     model = kernel_model(build_world(scenario), specs(FAIR))
-    plain = explicit.check(model)
+    plain = plain_bfs.check(model)
     reduced = fair_graph.check(model, symmetry=True)
     assert [(r.property, r.status) for r in reduced] == [(r.property, r.status) for r in plain]
     assert all(q.stats.states < f.stats.states for q, f in zip(reduced, plain, strict=True))
@@ -111,7 +111,7 @@ def test_public_scenarios_with_identical_cpus_agree(path: Path) -> None:
 def test_three_identical_cpus_one_starving_is_found_on_a_sixth_of_the_states(
         tmp_path: Path) -> None:
     model = model_of(tmp_path, forever_text(3, "tas", "full"))
-    plain = {r.property: r for r in explicit.check(model)}
+    plain = {r.property: r for r in plain_bfs.check(model)}
     reduced = {r.property: r for r in fair_graph.check(model, symmetry=True)}
     starved = reduced["starvation_free"]
     assert starved.status is Status.VIOLATED

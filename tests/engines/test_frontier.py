@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
-from lockbreak.engines import explicit, frontier
+from lockbreak.engines import frontier, plain_bfs
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario import load_scenario
@@ -46,7 +46,7 @@ def summary(results: list[CheckResult]) -> list[tuple[str, str, int, int | None]
 
 def assert_agree(model: KernelModel, symmetry: bool, budget: Budget | None = None) -> None:
     budget = budget or Budget()
-    plain = explicit.check(model, budget=budget, symmetry=symmetry)
+    plain = plain_bfs.check(model, budget=budget, symmetry=symmetry)
     fast = frontier.check(model, budget=budget, symmetry=symmetry)
     assert summary(fast) == summary(plain)
     for result in fast:
@@ -115,16 +115,16 @@ def test_what_it_does_not_serve_goes_to_the_plain_engine() -> None:
     path = REPO / "scenarios" / "nested-v2.6.9.toml"
     lockstep = safety_model(path, "lockstep")
     assert not frontier.serves(lockstep)         # the tick bookkeeping is not in the parts
-    assert summary(frontier.check(lockstep)) == summary(explicit.check(lockstep))
+    assert summary(frontier.check(lockstep)) == summary(plain_bfs.check(lockstep))
     # FAIR and WORST properties go to the plain engine, the others stay.
     everything = safety_model(path, properties=KNOWN)
-    assert summary(frontier.check(everything)) == summary(explicit.check(everything))
+    assert summary(frontier.check(everything)) == summary(plain_bfs.check(everything))
 
 
 def test_a_stuck_cpu_is_found_with_the_same_shortest_trace() -> None:
     # v4.15-rc strands a waiter on break_lock: deadlock_free is violated.
     model = safety_model(REPO / "scenarios" / "v4.15-rc-stuck.toml", properties=STATE_PROPERTIES)
-    [plain] = explicit.check(model, properties=["deadlock_free"])
+    [plain] = plain_bfs.check(model, properties=["deadlock_free"])
     [fast] = frontier.check(model, properties=["deadlock_free"])
     assert fast.status is Status.VIOLATED and fast.detail == plain.detail
     assert fast.trace == plain.trace
@@ -172,7 +172,7 @@ def test_a_state_budget_leaves_deadlock_free_alone_incomplete() -> None:
                          properties=("deadlock_free",))
     budget = Budget(max_states=100)
     [fast] = frontier.check(model, budget=budget)
-    [plain] = explicit.check(model, budget=budget)
+    [plain] = plain_bfs.check(model, budget=budget)
     assert (fast.status, fast.detail, fast.stats.states) == (
         plain.status, plain.detail, plain.stats.states) == (
         Status.INCOMPLETE, "stopped at 100 states (--max-states)", 100)

@@ -19,8 +19,8 @@ import z3
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
 from lockbreak.engines.bmc import check
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.houdini import houdini, inductive_core
+from lockbreak.engines.plain_bfs import check as explicit_check
 from model.invariants import Candidates, Mining
 from model.kernel import KernelModel
 from model.symbolic import SymbolicKernel

@@ -18,9 +18,9 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import CheckResult, PropertyKind, Status
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.hypothesis_engine import Search
 from lockbreak.engines.hypothesis_engine import check as random_check
+from lockbreak.engines.plain_bfs import check as explicit_check
 from model.kernel import KernelModel
 from model.lockstep import kernel_model as model_under_its_timing
 from model.scenario.load import load_scenario

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Model, PropertyKind, Status, Trace
-from lockbreak.engines.explicit import check as explicit_check
 from lockbreak.engines.hypothesis_engine import Search, check
+from lockbreak.engines.plain_bfs import check as explicit_check
 from lockbreak.engines.shrink import shortcut, shrink, switches
 from lockbreak.engines.walk import Walker, doomed_path, drain, replay
 from tests.support.toys import Counter, Endless, Peterson, TwoLocks

@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 from lockbreak.core import Budget, CheckResult, LockbreakError, Status
-from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import open_forever, ticks_open_at_end
+from lockbreak.engines.plain_bfs import check
 from model.lockstep import kernel_model
 from model.scenario.load import load_scenario
 from model.world import build_world

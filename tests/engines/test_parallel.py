@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 from lockbreak.cli import main
 from lockbreak.core import Budget, LockbreakError, Status
-from lockbreak.engines import explicit, parallel
+from lockbreak.engines import parallel, plain_bfs
 from lockbreak.engines.parallel import ProcessPool
 from tests.support.paths import REPO
 from tests.support.scaling import SCENARIOS, assert_agree, models
@@ -38,7 +38,7 @@ def test_three_workers_and_no_symmetry_agree_too() -> None:
     path = REPO / "scenarios" / "nested-outer-v2.6.12.toml"
     with ProcessPool(3) as three:
         for model, factory, _ in models(path):
-            expected = explicit.check(model)
+            expected = plain_bfs.check(model)
             assert_agree(model, expected, parallel.check(model, factory, three), path.name)
 
 
@@ -57,7 +57,7 @@ def test_counterexamples_are_the_same_on_every_run(pool: ProcessPool) -> None:
 def test_toy_models_whose_states_are_plain_tuples(pool: ProcessPool, toy) -> None:
     model = toy()
     symmetry = hasattr(model, "canonical_perm")
-    expected = explicit.check(model, symmetry=symmetry)
+    expected = plain_bfs.check(model, symmetry=symmetry)
     got = parallel.check(model, toy, pool, symmetry=symmetry)
     assert [r.status for r in got] == [r.status for r in expected]
     assert Status.VIOLATED in [r.status for r in got]

@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from lockbreak.cli import main
-from lockbreak.engines import explicit, parallel
+from lockbreak.engines import parallel, plain_bfs
 from lockbreak.engines.swarm import plan
 from tests.support.paths import REPO
 from tests.support.scaling import SCENARIOS, assert_agree, models
@@ -89,7 +89,7 @@ def test_a_killed_actor_with_edges_does_not_change_the_deadlock(ray_cluster: Non
     path = REPO / "scenarios" / "nested-outer-v2.6.12.toml"
     model, factory, expected = next(models(path))
     if not symmetry:
-        expected = explicit.check(model)
+        expected = plain_bfs.check(model)
     assert "violated" in [r.status.value for r in expected]
     killer = Killer("receive", 3)
     actors = RayPool(2, on_call=killer)

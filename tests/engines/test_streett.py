@@ -20,8 +20,8 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import choices_fair, guard_moves, open_forever
+from lockbreak.engines.plain_bfs import check
 from lockbreak.engines.streett import FairComponents, GuardedGraph, fair_components, fair_cycle
 from model.kernel import Action, KernelModel
 from model.lockstep import kernel_model

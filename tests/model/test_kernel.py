@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from lockbreak.report.traces import render_trace
 from model.eras import ERAS
 from model.kernel import Action, KernelModel

@@ -16,8 +16,8 @@ from click.testing import CliRunner
 
 from lockbreak.cli import main
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.explicit import check
 from lockbreak.engines.liveness import labelled_graph
+from lockbreak.engines.plain_bfs import check
 from model.kernel import Action
 from model.lockstep import ARRIVES, LockstepKernelModel, kernel_model
 from model.world import build_world

@@ -4,7 +4,7 @@ readers are still queued behind a writer that has left."""
 
 from __future__ import annotations
 
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from lockbreak.pipeline import Overrides, load
 from model.kernel import KernelModel
 from model.locks import NOBODY, RWLOCK

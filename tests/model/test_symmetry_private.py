@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import PropertyKind
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from model.kernel import Action, KernelModel
 from model.scenario import load_scenario
 from model.world import build_world

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Budget, LockbreakError, PropertyKind, Stats, Status, Trace
-from lockbreak.engines import explicit
+from lockbreak.engines import plain_bfs
 from lockbreak.engines.checkpoint import require_engine, require_same
 from lockbreak.engines.compaction import Storage
 from lockbreak.engines.verdict import NEVER_WITNESSED, verdict
@@ -147,7 +147,7 @@ def test_the_verdict_ladder_puts_a_violation_above_a_stop_and_a_stop_above_vacui
 
 
 def test_the_verdict_ladder_extends_a_stuck_trace_to_the_deadlock() -> None:
-    [result] = explicit.check(TwoLocks("abba"))
+    [result] = plain_bfs.check(TwoLocks("abba"))
     assert result.status is Status.VIOLATED and "can never finish" in result.detail
 
 
@@ -157,5 +157,5 @@ def test_a_resumed_search_names_the_option_that_differs() -> None:
         require_same({"storage": ("a", "b"), "symmetry": (True, True)})
     require_same({"symmetry": (False, False)})
     with pytest.raises(LockbreakError, match=r"plain breadth-first engine.*with --plain-bfs"):
-        require_engine("explicit", "frontier")
+        require_engine(plain_bfs.ENGINE, "frontier")
     require_engine("frontier", "frontier")

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from lockbreak.core import CheckResult, PropertyKind
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from model.eras import Era
 from model.kernel import Action, KernelModel, StepInfo
 from model.scenario.load import load_scenario

@@ -15,7 +15,7 @@ from lockbreak.core import (
     successors,
 )
 from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
-from lockbreak.pipeline.spread import rebuild_model
+from lockbreak.pipeline.workers import rebuild_model
 from model.kernel import KernelModel
 from model.lockstep import LockstepKernelModel
 from tests.support.paths import REPO

@@ -2,9 +2,9 @@
 
 Each extracted scenario is a golden file in tests/golden/extract/, starting with the command
 that produced it (run in tests/data/kernel/, so the kernel lines read ``fs/inodewalk.c:20``);
-``LOCKBREAK_REGEN_GOLDEN=1 python -m pytest tests/model/cfront/test_extract.py`` rewrites them (read the
-diff before committing). Every golden file loads, and its verdicts are pinned: what a careful
-reading of the C says about each lock-break idiom.
+``LOCKBREAK_REGEN_GOLDEN=1 python -m pytest tests/model/cfront/test_extract.py`` rewrites them
+(read the diff before committing). Every golden file loads, and its verdicts are pinned: what a
+careful reading of the C says about each lock-break idiom.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from lockbreak.core import Status
-from lockbreak.engines.explicit import check
+from lockbreak.engines.plain_bfs import check
 from model.eras import ERAS, Primitive, get_era
 from model.kernel import KernelModel
 from model.proofs.loops import compile_loop, explicit_world

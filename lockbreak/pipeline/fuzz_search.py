@@ -1,10 +1,11 @@
-"""Scenario fuzzing: generated scenarios checked exhaustively, the smallest violation kept.
+"""The fuzzing search: generated scenarios checked exhaustively, the smallest violation kept.
 
 Hypothesis draws sketches (`model.scenario.generate`), each is rendered and loaded as a
-scenario file (so the loader's static checks judge every one), then the plain explicit engine
-checks its safety and can-finish properties within a state budget, on one model, with no
-timing split (so not through `lockbreak.pipeline`). A sketch that violates a wanted
-property is a finding; Hypothesis shrinks it to a minimal one. A sketch whose state space
+scenario file (so the loader's static checks judge every one), then checked as any scenario
+is (`lockbreak.pipeline.check.check_scenario`), by the plain breadth-first engine within a
+state budget: its safety and can-finish properties all fall in the phase of the scenario's own
+timing, so one model decides them. A sketch that violates a wanted property is a finding;
+Hypothesis shrinks it to a minimal one. A sketch whose state space
 exceeds the budget is discarded, never judged: the search says how many it discarded.
 
 The search is `hypothesis.find`. A seeded run is reproducible: Hypothesis then neither reads
@@ -29,13 +30,12 @@ from hypothesis.errors import NoSuchExample
 
 from lockbreak.atomic import write_atomically
 from lockbreak.core import Budget, CheckResult, LockbreakError, PropertyKind, Status
-from lockbreak.engines.explicit import check
-from model.kernel import KernelModel
+from lockbreak.pipeline.check import check_scenario
+from lockbreak.pipeline.request import CheckRequest
 from model.scenario.generate import GENERATOR_VERSION, Limits, Sketch, render, sketches
 from model.scenario.load import load_scenario
 from model.scenario.types import Scenario
-from model.world import build_world
-from properties.catalogue import KNOWN, of_kind, specs
+from properties.catalogue import KNOWN, of_kind
 
 # What a generated scenario is searched for: the properties a single transition or a stuck
 # state breaks. Fairness and worst cases are not fuzzed.
@@ -159,15 +159,18 @@ def load_sketch(sketch: Sketch, path: Path, *, name: str = "fuzz", description: 
 
 def check_sketch(scenario: Scenario, properties: Sequence[str],
                  max_states: int) -> list[CheckResult]:
-    """The explicit engine's results for ``properties`` on a loaded generated scenario."""
+    """The plain breadth-first engine's results for ``properties`` on a loaded generated
+    scenario, within ``max_states``; a scenario the kernel model rejects is a
+    `GeneratorBug`."""
+    request = CheckRequest(properties=tuple(properties), budget=Budget(max_states=max_states),
+                           vectorised=False)
     try:
-        model = KernelModel(build_world(scenario), specs(list(properties)))
+        run = check_scenario(scenario, request)
     except LockbreakError as err:
         raise GeneratorBug(f"the scenario generator drew a scenario the kernel model rejects "
                            f"(a bug in model/scenario/generate.py): {err}\n"
                            f"{scenario.path.read_text()}") from None
-    return check(model, budget=Budget(max_states=max_states),
-                 symmetry=bool(model.canonical_groups))
+    return [verdict.measured for verdict in run.verdicts]
 
 
 def fuzz(version: str, properties: Sequence[str] | None = None, *, seed: int | None,

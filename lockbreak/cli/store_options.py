@@ -1,9 +1,10 @@
-"""``lockbreak check`` options for large state spaces: the store, the estimate, checkpoints.
+"""``lockbreak check``'s store options, for large state spaces: the store, the estimate, the
+memory budget, checkpoints.
 
-`memory_options` adds ``--store``, ``--bitstate-bits``, ``--bitstate-memory``,
+`with_store_options` adds ``--store``, ``--bitstate-bits``, ``--bitstate-memory``,
 ``--bitstate-hashes``, ``--max-omission``, ``--max-memory``, ``--estimate``,
-``--estimate-seconds``, ``--checkpoint`` and ``--resume`` to ``check``; `memory_choice` turns
-them into one `MemoryOptions` for the `CheckRequest`, refusing them with another engine and
+``--estimate-seconds``, ``--checkpoint`` and ``--resume`` to ``check``; `store_choice` turns
+them into one `StoreOptions` for the `CheckRequest`, refusing them with another engine and
 refusing a bitstate table larger than the memory budget.
 
 The memory budget (``--max-memory``, by default three quarters of the machine's memory or of
@@ -40,7 +41,7 @@ DEFAULT_MEMORY_SHARE = 0.75
 
 
 @dataclass(frozen=True)
-class MemoryOptions:
+class StoreOptions:
     """The command line's choices of store, estimate (its sample's seconds; None: no
     estimate) and checkpoint file, for the `CheckRequest`."""
 
@@ -49,7 +50,7 @@ class MemoryOptions:
     checkpoint: CheckpointOptions
 
 
-def memory_options(command: F) -> F:
+def with_store_options(command: F) -> F:
     """Add the store, estimate and checkpoint options to a click command."""
     for decorator in reversed((
         click.option("--store", type=click.Choice(STORE_KINDS), default="exact",
@@ -139,11 +140,11 @@ def _gib(size: int) -> str:
     return f"{size / 2**30:,.1f} GiB" if size >= 2**30 else f"{size / 2**20:,.0f} MiB"
 
 
-def memory_choice(engine: str, *, store: str, bitstate_bits: int | None,
+def store_choice(engine: str, *, store: str, bitstate_bits: int | None,
                   bitstate_memory: str | None, bitstate_hashes: int, max_omission: float,
                   estimate: bool, estimate_seconds: float, checkpoint: Path,
-                  resume: Path | None, max_memory: str | None) -> MemoryOptions:
-    """This module's options as one `MemoryOptions`; options that do not apply are bad input
+                  resume: Path | None, max_memory: str | None) -> StoreOptions:
+    """This module's options as one `StoreOptions`; options that do not apply are bad input
     (`LockbreakError`)."""
     if engine != "explicit":
         named = [name for name, value in (("--store", store != "exact"), ("--estimate",
@@ -167,7 +168,7 @@ def memory_choice(engine: str, *, store: str, bitstate_bits: int | None,
                              f"more than the memory budget of {_gib(budget)} "
                              "(--max-memory); give a smaller --bitstate-bits or "
                              "--bitstate-memory, or a larger --max-memory if the machine has it")
-    return MemoryOptions(Storage(store, log2_bits, bitstate_hashes, max_omission),
+    return StoreOptions(Storage(store, log2_bits, bitstate_hashes, max_omission),
                          estimate_seconds if estimate else None,
                          CheckpointOptions(checkpoint, resume, budget))
 

@@ -1,8 +1,8 @@
-"""The explicit BFS engine on toy models: pinned counts, shortest traces, budgets, symmetry.
+"""The plain breadth-first engine on toy models: pinned counts, shortest traces, budgets, symmetry.
 
 Counts that are not worked out by hand in `toys` were computed once with this engine and agree
-with `reachable_graph` (see test_engine_graph.py); a change to any of them means the engine or
-the toy changed meaning.
+with `reachable_graph` (see tests/engines/test_graph.py); a change to any of them means the
+engine or the toy changed meaning.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import replace
 import pytest
 
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status, Trace
-from lockbreak.engines import check, explicit, reachable_graph
+from lockbreak.engines import check, plain_search, reachable_graph
 from tests.support.toys import Counter, Endless, Peterson, Precomputed, TasLock, TokenRing, TwoLocks
 
 
@@ -221,7 +221,7 @@ def test_initial_state_violation_has_an_empty_trace() -> None:
 
 
 def test_progress_is_reported(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(explicit, "_PROGRESS_SECONDS", 0.0)
+    monkeypatch.setattr(plain_search, "_PROGRESS_SECONDS", 0.0)
     calls: list[tuple[int, int, int, float]] = []
 
     class Recorder:
