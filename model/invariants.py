@@ -36,7 +36,7 @@ from typing import TYPE_CHECKING, Any
 import z3
 
 from lockbreak.core import LockbreakError
-from model.kernel import (
+from model.layout import (
     COUNT,
     DROP_DONE,
     DROP_UNJUSTIFIED,
@@ -47,7 +47,6 @@ from model.kernel import (
     REGS,
     TICKET,
     WAKE,
-    _instr_words,
 )
 from model.program import Op
 
@@ -119,7 +118,7 @@ def _cpu_atoms(twin: SymbolicKernel, cpu: int) -> list[Atom]:
     code = program.code
 
     def where(pc: int) -> str:
-        return "finished" if pc >= len(code) else f"at `{_instr_words(code[pc])}` [pc {pc}]"
+        return "finished" if pc >= len(code) else f"at `{code[pc].words}` [pc {pc}]"
 
     def own(slot: int, noun: str) -> Atom:
         return Atom(f"cpu{cpu}.{noun}", lambda c: c.locals[cpu][slot],

@@ -34,7 +34,8 @@ from dataclasses import dataclass
 from lockbreak.core import LockbreakError, PropertyKind
 from model.constructs import refuse_unmodelled
 from model.events import Event
-from model.kernel import (
+from model.kernel import KernelModel, PropertySpec
+from model.layout import (
     COUNT,
     DROP_DONE,
     DROP_UNJUSTIFIED,
@@ -45,13 +46,11 @@ from model.kernel import (
     REGS,
     TICKET,
     WAKE,
-    KernelModel,
-    PropertySpec,
-    _may_block,
 )
 from model.locks import RELEASE_OPS
 from model.lockset import snapshots_taken
-from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
+from model.opcodes import Op, may_block
+from model.program import ACQUIRING, IN_BREAK, Belief, Instr
 from model.symbolic import WordTable
 from model.world import World
 
@@ -299,13 +298,13 @@ class PromelaWriter:
             if not instr.is_step:
                 continue
             guard = f"{p}pc == {pc}"
-            if _may_block(instr):
+            if may_block(instr):
                 guard += " && " + self._enabled(cpu, instr)
             out.append(f"    :: d_step {{ /* {_words(instr)} */")
             out.append(f"        {guard} ->")
             out += _SAVE
             touched = {int(instr.a)} if instr.op == Op.LOCK_OP else set()
-            if self._preemptible and instr.op != Op.SCHEDULE and not _may_block(instr):
+            if self._preemptible and instr.op != Op.SCHEDULE and not may_block(instr):
                 out.append(f"        if :: {preempt} ->   /* preempted: schedule() */")
                 out.append(f"            {p}need = 0; {p}dropped = {p}dropped & "
                            f"~{DROP_UNJUSTIFIED}; ev = EV_SCHEDULE")

@@ -29,7 +29,8 @@ from model.compile import LockInfo
 from model.constructs import refuse_unmodelled
 from model.events import Event
 from model.invariants import Candidates, Mining
-from model.kernel import (
+from model.kernel import Action, KernelModel
+from model.layout import (
     ACC,
     COUNT,
     DROP_DONE,
@@ -41,13 +42,11 @@ from model.kernel import (
     REGS,
     TICKET,
     WAKE,
-    Action,
-    KernelModel,
-    _may_block,
 )
 from model.locks import NOBODY, RELEASE_OPS
 from model.lockset import snapshots_taken
-from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
+from model.opcodes import Op, may_block
+from model.program import ACQUIRING, IN_BREAK, Belief, Instr
 
 # Lock words per lock, times tickets, beyond which tabulating the ops is not worth it.
 MAX_WORDS = 4096
@@ -513,7 +512,7 @@ class SymbolicKernel:
                 continue
             instr = code[pc]
             stepping: _Path | None = path
-            if self._preemptible and instr.op != Op.SCHEDULE and not _may_block(instr):
+            if self._preemptible and instr.op != Op.SCHEDULE and not may_block(instr):
                 preempted, stepping = path.fork(preempt)
                 if preempted is not None:
                     preempted.regs[NEED] = self._val(0)
