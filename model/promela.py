@@ -5,7 +5,7 @@ same compiled program (`model.program`) that `KernelModel` interprets, instructi
 instruction as `KernelModel._execute`, `_do_step`, `_lock_op` and `_free_run` define them:
 one lockbreak step is one ``d_step`` (the step at the CPU's ``pc``, then the free control
 after it, as labels and gotos inside the ``d_step``). Lock words are numbered as in
-`model.symbolic.WordTable` and each lock operation is an ``inline`` that looks up the
+`model.word_tables.WordTable` and each lock operation is an ``inline`` that looks up the
 algorithm's own answers (`LockAlgorithm.ops`), so a lock step is a table, never a second copy
 of the algorithm.
 
@@ -51,7 +51,7 @@ from model.locks import RELEASE_OPS
 from model.lockset import snapshots_taken
 from model.opcodes import Op, may_block
 from model.program import ACQUIRING, IN_BREAK, Belief, Instr
-from model.symbolic import WordTable
+from model.word_tables import WordTable
 from model.world import World
 
 # The properties the Promela model expresses (fairness and ticks need lockbreak's graphs).
