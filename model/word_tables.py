@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from lockbreak.core import LockbreakError
-from model.compile import LockInfo
+from model.build import LockInfo
 from model.locks import NOBODY
 
 # Lock words per lock, times tickets, beyond which tabulating the ops is not worth it.
