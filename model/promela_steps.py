@@ -260,9 +260,9 @@ class PromelaSteps:
     # ------------------------------------------------------------ lock operations
 
     def break_with_data(self, cpu: int, pc: int, instr: Instr, ind: str) -> list[str]:
-        """`Interpreter`'s `_holds_data_of` after a lock-break site's release at ``pc``: the
-        event when the CPU took a snapshot of the lock's data on every path here, or still
-        keeps one."""
+        """The held-data check of `Interpreter.lock_op` after a lock-break site's release at
+        ``pc``: the event when the CPU took a snapshot of the lock's data on every path here,
+        or still keeps one."""
         if not (instr.flags & IN_BREAK and str(instr.b) in RELEASE_OPS):
             return []
         lock = self.world.locks[int(instr.a)]

@@ -341,8 +341,8 @@ class SymbolicKernel:
         return z3.And(out)
 
     def _wakeable(self, cpu: int, mine: tuple[Any, ...]) -> z3.BoolRef:
-        """The environment can wake ``cpu`` (`KernelModel._fill_wake`): it has wakeups left,
-        its need_resched is clear and its code path has not ended."""
+        """The environment can wake ``cpu`` (as `KernelModel.wake_entry` lets it): it has
+        wakeups left, its need_resched is clear and its code path has not ended."""
         if not self.world.wakeups[cpu]:
             return z3.BoolVal(False)
         return z3.And(mine[WAKE] > 0, mine[NEED] == 0, mine[PC] < len(self._code[cpu]))

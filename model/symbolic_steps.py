@@ -378,8 +378,8 @@ class SymbolicSteps:
         return path
 
     def _holds_data_of(self, cpu: int, lock: int, path: Path) -> Any:
-        """`Interpreter`'s `_holds_data_of`: a snapshot of data ``lock`` protects, taken on
-        every path to here or still kept."""
+        """The held-data check of `Interpreter.lock_op`: a snapshot of data ``lock``
+        protects, taken on every path to here or still kept."""
         names = [d for d, name in enumerate(self.world.data)
                  if self.world.scenario.data[name] == self.world.locks[lock].name]
         if any(self._taken[cpu][path.pc] >> d & 1 for d in names):
