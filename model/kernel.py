@@ -83,6 +83,7 @@ class KernelModel:
         self.interpreter = interpreter or Interpreter(world)
         self.interning = Interning([len(p.code) for p in world.programs], len(world.locks))
         self.symmetry = Symmetry(world, self.interning)
+        # The parts' tables and methods the cached transitions use, bound once.
         self._code = self.interpreter.code
         self._execute = self.interpreter.execute
         self._locals = self.interning.locals
