@@ -64,6 +64,7 @@ __all__ = [
 ]
 
 Entry = tuple[int, int, int]    # (state delta, violated bits, witnessed bits)
+Slot = tuple[int, dict[int, Entry | tuple[()]], Callable[[int], Entry | tuple[()]]]
 
 
 class KernelModel:
@@ -94,7 +95,8 @@ class KernelModel:
         self._wake_radix = tuple(lazy + 1 for lazy in self._lazy)
         self._choosers = tuple(i for i, p in enumerate(world.programs)
                                if any(x.op == Op.NONDET for x in p.code))
-        self._shifts = self.interning.shifts
+        # Where each CPU's part sits in a state (`model.interning`).
+        self.shifts = self.interning.shifts
         # Per CPU: state bits that matter to its step -> (int delta, violated, witnessed), or
         # () when the CPU cannot move there.
         self._step_cache: list[dict[int, Entry | tuple[()]]] = [{} for _ in range(n)]
@@ -103,30 +105,19 @@ class KernelModel:
         self._local_steps: list[dict[int, bool]] = [{} for _ in range(n)]
         # The environment's actions, each seeing only its CPU's own bits: the wakeups, then
         # under the lazy model the lazy wakeups, then the scheduler ticks.
-        self._env: list[tuple[Action, dict[int, Entry | tuple[()]]]] = [
+        self.env_actions: list[tuple[Action, dict[int, Entry | tuple[()]]]] = [
             (Action(i, True, env=kind), {})
             for kind, counts in (("", world.wakeups), ("lazy", self._lazy),
                                  ("tick", self._lazy))
             for i in range(n) if counts[i]]
-        # One slot per action in `actions` order: each CPU's step (which sees its own bits and
-        # the shared part), then the environment's actions.
-        self._slots: list[tuple[int, dict[int, Entry | tuple[()]],
-                                Callable[[int], Entry | tuple[()]]]] = [
-            ((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._step_cache[i],
-             functools.partial(self._fill_step, i)) for i in range(n)]
-        self._slots += [(LOCAL_MASK << self._shifts[action.cpu], cache,
-                         functools.partial(self._fill_env, action, cache))
-                        for action, cache in self._env]
-        # Last, the true outcome of a `*` guard, for the CPUs whose code has one.
-        self._slots += [((LOCAL_MASK << self._shifts[i]) | SHARED_MASK, self._choice_cache[i],
-                         functools.partial(self._fill_choice, i)) for i in self._choosers]
-        self._slot_agents = [*range(n), *(-1 for _ in self._env), *self._choosers]
-        self._done_slots = [(1 << i, self._shifts[i], self.interning.finished[i])
+        self.successor_slots = self._successor_slots()
+        self._slot_agents = [*range(n), *(-1 for _ in self.env_actions), *self._choosers]
+        self._done_slots = [(1 << i, self.shifts[i], self.interning.finished[i])
                             for i in range(n)]
         # Above the CPUs' parts: lockstep timing's "moved in this tick" bits, then its
         # "arrived" bits (0 otherwise).
-        self._moved_shift = self.interning.moved_shift
-        self._core_mask = (1 << self._moved_shift) - 1
+        self.moved_shift = self.interning.moved_shift
+        self.core_mask = (1 << self.moved_shift) - 1
         # (bit shift, index into `obligations`' per-kind masks) of each FAIR or WORST
         # property; the shared parts' waiters.
         kinds = (Obligation.ACQUIRE, Obligation.WAKEUP, Obligation.FINISH)
@@ -135,9 +126,24 @@ class KernelModel:
                              if p.obligation is not Obligation.NONE]
         self._waiting: dict[int, int] = {}
         self._candidates = tuple(Action(i) for i in range(n)) + tuple(
-            action for action, _ in self._env) + tuple(
+            action for action, _ in self.env_actions) + tuple(
             Action(i, choice=1) for i in self._choosers)
         self._init = self._initial_state()
+
+    def _successor_slots(self) -> list[Slot]:
+        """One slot per action in `actions` order: each CPU's step (which sees its own bits
+        and the shared part), then the environment's actions, last the true outcome of a
+        `*` guard for the CPUs whose code has one. A slot is the mask of the state bits its
+        action sees, its cache, and what fills the cache."""
+        both = [(LOCAL_MASK << shift) | SHARED_MASK for shift in self.shifts]
+        slots: list[Slot] = [(both[i], self._step_cache[i], functools.partial(self._fill_step, i))
+                             for i in range(len(self.shifts))]
+        slots += [(LOCAL_MASK << self.shifts[action.cpu], cache,
+                   functools.partial(self._fill_env, action, cache))
+                  for action, cache in self.env_actions]
+        slots += [(both[i], self._choice_cache[i], functools.partial(self._fill_choice, i))
+                  for i in self._choosers]
+        return slots
 
     # ------------------------------------------------------------ Model protocol
 
@@ -146,7 +152,7 @@ class KernelModel:
 
     def actions(self, state: int) -> list[Action]:
         steps = [Action(i) for i in range(len(self._code)) if self._step(i, state) is not None]
-        wakes = [action for action, _ in self._env if self._wake(action, state) is not None]
+        wakes = [action for action, _ in self.env_actions if self._wake(action, state) is not None]
         choices = [Action(i, choice=1) for i in self._choosers
                    if self._choose(i, state) is not None]
         return steps + wakes + choices
@@ -190,7 +196,7 @@ class KernelModel:
         out: list[tuple[int, int, int, int]] = []
         append = out.append
         index = 0
-        for mask, cache, fill in self._slots:
+        for mask, cache, fill in self.successor_slots:
             # The key is the state with the bits the action cannot see masked off: one AND.
             key = state & mask
             entry = cache.get(key)
@@ -212,7 +218,7 @@ class KernelModel:
     def transitions(self, state: int) -> list[tuple[int, int, int, int]]:
         """``(agent, next_state, violated, witnessed)`` for each successor, in order."""
         out = []
-        for agent, (mask, cache, fill) in zip(self._slot_agents, self._slots, strict=True):
+        for agent, (mask, cache, fill) in zip(self._slot_agents, self.successor_slots, strict=True):
             key = state & mask
             entry = cache.get(key)
             if entry is None:
@@ -229,7 +235,7 @@ class KernelModel:
         `attempt`, so a timing that holds a CPU back (lockstep) names no guard for it."""
         out = []
         for cpu in self._choosers:
-            pc = self._locals[(state >> self._shifts[cpu]) & LOCAL_MASK][PC]
+            pc = self._locals[(state >> self.shifts[cpu]) & LOCAL_MASK][PC]
             code = self._code[cpu]
             if pc >= len(code) or code[pc].op != Op.NONDET:
                 continue
@@ -301,24 +307,24 @@ class KernelModel:
         """The CPU each of the environment's actions acts on, in the order they come in
         `actions`: the wakeups, then the lazy wakeups and the scheduler ticks (a CPU named
         once per action)."""
-        return tuple(action.cpu for action, _ in self._env)
+        return tuple(action.cpu for action, _ in self.env_actions)
 
     def split(self, state: int) -> tuple[int, ...]:
         """``(shared id, cpu0's id, cpu1's id, ...)``: the parts a CPU's step depends on."""
         return (state & SHARED_MASK,
-                *((state >> shift) & LOCAL_MASK for shift in self._shifts))
+                *((state >> shift) & LOCAL_MASK for shift in self.shifts))
 
     def join(self, ids: Sequence[int]) -> int:
         """The state of `split`'s parts."""
         state = int(ids[0])
-        for shift, lid in zip(self._shifts, ids[1:], strict=True):
+        for shift, lid in zip(self.shifts, ids[1:], strict=True):
             state |= int(lid) << shift
         return state
 
     def step_entry(self, cpu: int, local: int, shared: int) -> tuple[int, int, int, int] | None:
         """``cpu``'s step from its part ``local`` and the shared part ``shared``:
         ``(new local id, new shared id, violated, witnessed)``, or None when it cannot move."""
-        shift = self._shifts[cpu]
+        shift = self.shifts[cpu]
         key = (local << shift) | shared
         entry = self._step_cache[cpu].get(key)
         if entry is None:
@@ -332,7 +338,7 @@ class KernelModel:
                      ) -> tuple[int, int, int, int] | None:
         """`step_entry` for the true outcome of ``cpu``'s `*` guard, or None when its next
         step is not one."""
-        shift = self._shifts[cpu]
+        shift = self.shifts[cpu]
         key = (local << shift) | shared
         entry = self._choose(cpu, key)
         if entry is None:
@@ -344,13 +350,13 @@ class KernelModel:
     def wake_groups(self) -> tuple[int, ...]:
         """For each of the environment's actions (`wake_agents`), its kind as a number
         (wakeup, lazy wakeup, tick): actions of one kind come together, in CPU order."""
-        return tuple(ENV_GROUPS[action.env] for action, _ in self._env)
+        return tuple(ENV_GROUPS[action.env] for action, _ in self.env_actions)
 
     def wake_entry(self, slot: int, local: int) -> tuple[int, int, int] | None:
         """The environment's action number ``slot`` (of `wake_agents`) from its CPU's part
         ``local``: ``(new local id, violated, witnessed)``, or None when it cannot act."""
-        action, cache = self._env[slot]
-        shift = self._shifts[action.cpu]
+        action, cache = self.env_actions[slot]
+        shift = self.shifts[action.cpu]
         key = local << shift
         entry = cache.get(key)
         if entry is None:
@@ -371,8 +377,8 @@ class KernelModel:
         need_resched and whether it finished in its own), so the other CPUs' parts are left
         at id 0 here and their bits of `obligations` ignored.
         """
-        bits = self.obligations((local << self._shifts[cpu]) | shared)
-        n = len(self._shifts)
+        bits = self.obligations((local << self.shifts[cpu]) | shared)
+        n = len(self.shifts)
         return sum(1 << p for p in range(len(self.properties)) if bits >> (p * n + cpu) & 1)
 
     def finished(self, cpu: int, local: int) -> bool:
@@ -415,7 +421,7 @@ class KernelModel:
         """``(cpu, pc)``: where ``action`` left its CPU in ``state`` (None for a wakeup)."""
         if action.wakeup:
             return None
-        lid = (state >> self._shifts[action.cpu]) & LOCAL_MASK
+        lid = (state >> self.shifts[action.cpu]) & LOCAL_MASK
         return action.cpu, self._locals[lid][PC]
     # ------------------------------------------------------------ readable views
 
@@ -431,7 +437,7 @@ class KernelModel:
     def step_info(self, state: int, action: Action) -> StepInfo:
         """Re-run one transition to say, in kernel words, what it did."""
         shared = self._shared[state & SHARED_MASK]
-        local = self._locals[(state >> self._shifts[action.cpu]) & LOCAL_MASK]
+        local = self._locals[(state >> self.shifts[action.cpu]) & LOCAL_MASK]
         if action.wakeup:
             texts = {"": "wakeup: need_resched = 1",
                      "lazy": "lazy wakeup: TIF_NEED_RESCHED_LAZY = 1",
@@ -460,12 +466,12 @@ class KernelModel:
             self._init_events |= self.interpreter.free_run(i, local, shared_list)
             if tuple(shared_list) != shared:
                 raise ModelDefinitionError("initial bookkeeping changed shared state")
-            state |= self._cpu_local_id(i, tuple(local)) << self._shifts[i]
+            state |= self._cpu_local_id(i, tuple(local)) << self.shifts[i]
         return state
 
 
     def _step(self, cpu: int, state: int) -> Entry | None:
-        key = state & ((LOCAL_MASK << self._shifts[cpu]) | SHARED_MASK)
+        key = state & ((LOCAL_MASK << self.shifts[cpu]) | SHARED_MASK)
         entry = self._step_cache[cpu].get(key)
         if entry is None:
             entry = self._fill_step(cpu, key)
@@ -473,9 +479,9 @@ class KernelModel:
 
     def _wake(self, action: Action, state: int) -> Entry | None:
         """The environment's ``action`` from ``state``, or None when it cannot act there."""
-        for known, cache in self._env:
+        for known, cache in self.env_actions:
             if known == action:
-                key = state & (LOCAL_MASK << self._shifts[action.cpu])
+                key = state & (LOCAL_MASK << self.shifts[action.cpu])
                 entry = cache.get(key)
                 if entry is None:
                     entry = self._fill_env(action, cache, key)
@@ -484,7 +490,7 @@ class KernelModel:
 
     def _fill_step(self, cpu: int, key: int) -> Entry | tuple[()]:
         """Interpret one step of ``cpu`` from the private and shared parts in ``key``."""
-        shift = self._shifts[cpu]
+        shift = self.shifts[cpu]
         lid, sid = (key >> shift) & LOCAL_MASK, key & SHARED_MASK
         result = self._execute(cpu, self._locals[lid], self._shared[sid])
         entry: Entry | tuple[()] = ()
@@ -497,7 +503,7 @@ class KernelModel:
         return entry
 
     def _choose(self, cpu: int, state: int) -> Entry | None:
-        key = state & ((LOCAL_MASK << self._shifts[cpu]) | SHARED_MASK)
+        key = state & ((LOCAL_MASK << self.shifts[cpu]) | SHARED_MASK)
         entry = self._choice_cache[cpu].get(key)
         if entry is None:
             entry = self._fill_choice(cpu, key)
@@ -505,7 +511,7 @@ class KernelModel:
 
     def _fill_choice(self, cpu: int, key: int) -> Entry | tuple[()]:
         """The true outcome of ``cpu``'s `*` guard, when its next step is one."""
-        shift = self._shifts[cpu]
+        shift = self.shifts[cpu]
         lid, sid = (key >> shift) & LOCAL_MASK, key & SHARED_MASK
         local = self._locals[lid]
         code = self._code[cpu]
@@ -527,7 +533,7 @@ class KernelModel:
         sets the lazy flag when neither is set; the tick promotes a pending lazy flag
         (``sched_tick()``). None acts on a CPU whose code path has ended."""
         cpu = action.cpu
-        shift = self._shifts[cpu]
+        shift = self.shifts[cpu]
         lid = key >> shift
         local = self._locals[lid]
         immediate, lazy = self.wakeups_left(cpu, local)
