@@ -3,6 +3,7 @@
 An instruction is either an atomic *step* (one shared-memory access or one CPU-local statement,
 docs/semantics.md section 2) or *free* control (jumps, tests of the CPU's own registers and
 ``preempt_count``, ghost bookkeeping) that runs in the same transition as the step before it.
+The opcodes, and which are steps, are `model.opcodes`'s.
 """
 
 from __future__ import annotations
