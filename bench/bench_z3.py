@@ -48,7 +48,7 @@ from bench_nested import scenario_text
 REPO = Path(__file__).resolve().parent.parent
 SAFETY = [p.name for p in CATALOGUE if p.kind is PropertyKind.SAFETY]
 QUERIES: list[float] = []
-_query = bmc._Search._query
+_query = bmc.Search._query
 
 
 def _timed(self: Any, solver: z3.Solver, assumptions: list[z3.BoolRef],
@@ -60,7 +60,7 @@ def _timed(self: Any, solver: z3.Solver, assumptions: list[z3.BoolRef],
         QUERIES.append(time.perf_counter() - t0)
 
 
-bmc._Search._query = _timed  # type: ignore[method-assign]
+bmc.Search._query = _timed  # type: ignore[method-assign]
 
 
 def model_of(path: Path) -> KernelModel:

@@ -41,7 +41,7 @@ from properties.catalogue import KNOWN, specs
 
 REPO = Path(__file__).resolve().parent.parent
 QUERIES: list[float] = []
-_query = bmc._Search._query
+_query = bmc.Search._query
 
 
 def _timed(self: Any, solver: z3.Solver, assumptions: list[z3.BoolRef],
@@ -53,7 +53,7 @@ def _timed(self: Any, solver: z3.Solver, assumptions: list[z3.BoolRef],
         QUERIES.append(time.perf_counter() - t0)
 
 
-bmc._Search._query = _timed  # type: ignore[method-assign]
+bmc.Search._query = _timed  # type: ignore[method-assign]
 
 
 def queries() -> str:

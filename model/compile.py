@@ -3,22 +3,24 @@
 Era primitives and lock routines are kernel C (`model.eras`, `model.locks`); calls to them are
 inlined with the lock bound, so one CPU's program is a straight list of atomic steps and free
 control. Configuration tests (``IS_ENABLED(CONFIG_PREEMPT)``, ``preempt_model_full()``) are
-folded here, at compile time, exactly as the kernel's preprocessor and static keys would.
+folded here, at compile time, exactly as the kernel's preprocessor and static keys would
+(`model.emitter` has the conditions and the code being emitted; this module the statements
+and calls, and the entry points).
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 
-from lockbreak.core import LockbreakError, ModelDefinitionError, ScenarioError
+from lockbreak.core import ModelDefinitionError
+from model.build import PREEMPTIBLE, BuildConfig, LockInfo
+from model.emitter import BELIEF_AFTER, Emitter, Frame, Label, LoopExits
 from model.eras import Era, Primitive
 from model.lang import ast
 from model.lang.parser import parse_code
-from model.locks import SHARED_KINDS, LockAlgorithm
-from model.lockset import BreakSite, Cycle, LockStatement, find_breaks
-from model.program import ACQUIRING, IN_BREAK, NOWHERE, Belief, Instr, Op, Program
+from model.lockset import BreakSite, LockStatement, find_breaks
+from model.program import ACQUIRING, IN_BREAK, NOWHERE, Op, Program
 from model.spellings import CONTEXT_STATEMENTS, SPELLINGS, Spelling, base_name, disables_irqs
 
 # Builtin statements that are one CPU-local step each.
@@ -37,103 +39,9 @@ RELEASE_PRIMITIVES = frozenset({"spin_unlock", "read_unlock", "write_unlock"})
 ACQUIRE_PRIMITIVES = SPIN_ACQUIRES | {"mutex_lock", "down_read", "down_write"}
 BREAK_PRIMITIVES = frozenset({"cond_resched_lock", "cond_resched_rwlock_read",
                               "cond_resched_rwlock_write"})
-BELIEF_AFTER: Mapping[str, Belief] = {
-    "spin_lock": Belief.HELD, "spin_unlock": Belief.NONE, "write_lock": Belief.HELD,
-    "write_unlock": Belief.NONE, "read_lock": Belief.READ, "read_unlock": Belief.NONE,
-    "cond_resched_lock": Belief.HELD, "cond_resched_rwlock_write": Belief.HELD,
-    "cond_resched_rwlock_read": Belief.READ,
-    "mutex_lock": Belief.HELD, "mutex_unlock": Belief.NONE, "down_write": Belief.HELD,
-    "up_write": Belief.NONE, "down_read": Belief.READ, "up_read": Belief.NONE,
-}
-TRYLOCKS: Mapping[str, Belief] = {"spin_trylock": Belief.HELD, "write_trylock": Belief.HELD,
-                                  "read_trylock": Belief.READ, "mutex_trylock": Belief.HELD,
-                                  "down_write_trylock": Belief.HELD,
-                                  "down_read_trylock": Belief.READ}
-# The preemption models that preempt at preempt_enable() and have preemptible RCU readers
-# (v6.13 include/linux/preempt.h preempt_model_preemptible(): full, lazy or rt).
-PREEMPTIBLE = frozenset({"full", "lazy", "rt"})
 # The might-sleep annotations of the eras' C (``__might_resched()`` and, before v5.16,
 # ``__might_sleep()``), each with the preempt_count offset it allows.
 MIGHT_SLEEP_CHECKS = frozenset({"__might_sleep", "__might_resched"})
-COMPARE = {"==": 0, "!=": 1, "<": 2, "<=": 3, ">": 4, ">=": 5}
-
-
-@dataclass(frozen=True)
-class BuildConfig:
-    """What the preprocessor and the booted kernel know (docs/semantics.md sections 4 and 5)."""
-
-    preempt: str                 # none | voluntary | full | lazy | rt
-    preempt_dynamic: bool
-    smp: bool
-    generic_lockbreak: bool
-
-    @property
-    def built_preemptible(self) -> bool:
-        return self.preempt in PREEMPTIBLE or self.preempt_dynamic
-
-    def constant(self, name: str) -> int | None:
-        """The value of a configuration symbol or run-time model test, or None."""
-        table = {
-            "CONFIG_PREEMPT": self.built_preemptible,
-            "CONFIG_PREEMPTION": self.built_preemptible,
-            "CONFIG_PREEMPT_DYNAMIC": self.preempt_dynamic,
-            "CONFIG_PREEMPT_RT": self.preempt == "rt",
-            "CONFIG_PREEMPT_LAZY": self.preempt == "lazy",
-            "CONFIG_SMP": self.smp,
-            "CONFIG_GENERIC_LOCKBREAK": self.generic_lockbreak,
-            "preempt_model_none": self.preempt == "none",
-            "preempt_model_voluntary": self.preempt == "voluntary",
-            "preempt_model_full": self.preempt == "full",
-            "preempt_model_lazy": self.preempt == "lazy",
-            "preempt_model_rt": self.preempt == "rt",
-            "preempt_model_preemptible": self.preempt in PREEMPTIBLE,
-            "PREEMPT_LOCK_OFFSET": 0 if self.preempt == "rt" else 1,
-        }
-        value = table.get(name)
-        return None if value is None else int(value)
-
-
-@dataclass(frozen=True)
-class LockInfo:
-    index: int
-    name: str
-    kind: str                    # spin | rwlock | mutex | rwsem
-    algorithm: LockAlgorithm
-
-    @property
-    def has_readers(self) -> bool:
-        """Whether the lock is held by readers or one writer (rwlock, rwsem), not by one
-        holder (spinlock, mutex)."""
-        return self.kind in SHARED_KINDS
-
-
-@dataclass
-class _Label:
-    at: int = -1
-
-
-@dataclass
-class _Frame:
-    """One inlined function: its lock binding, locals, result register and exit label."""
-
-    lock: str | None
-    where: str
-    flags: int
-    result: int | None
-    exit: _Label
-    file: str | None                    # the scenario file, for a body from its [patch]
-    env: dict[str, int] = field(default_factory=dict)
-    labels: dict[str, _Label] = field(default_factory=dict)
-    depths: dict[str, int] = field(default_factory=dict)
-
-
-@dataclass
-class _Loop:
-    head: _Label
-    cont: _Label
-    exit: _Label
-    counter: int | None = None
-    count: int = 0
 
 
 @functools.cache
@@ -141,80 +49,8 @@ def _parse_body(text: str, file: str, line: int, col: int) -> tuple[ast.Stmt, ..
     return parse_code(text, file=file, line=line, col=col, mode="era")
 
 
-class _Emitter:
-    """Emits one CPU's program."""
-
-    def __init__(self, era: Era, config: BuildConfig, locks: Mapping[str, LockInfo],
-                 data: Mapping[str, int], drop_every: int) -> None:
-        self.era, self.config, self.locks, self.data = era, config, locks, data
-        self.drop_every = drop_every
-        self.code: list[tuple[Op, int, int | str, _Label | None, int, str, str, ast.Pos]] = []
-        self.registers = 0
-        self.pos = ast.Pos()
-        self.frames: list[_Frame] = []
-        self.loops: list[_Loop] = []
-        self.labels: dict[str, _Label] = {}         # the scenario code's own labels
-        self.depths: dict[str, int] = {}            # how many loops enclose each label
-        self.end = _Label()
-        self.pins: dict[int, int] = {}              # datum -> its pin register
-        self.irqs = -1
-        # The scenario's own lock statements and backward jumps, for `model.lockset`; and,
-        # once it has found them, the open-coded breaks: each site's unlock and relocks by
-        # statement position, with the words traces name them by.
-        self.statements: list[LockStatement] = []
-        self.cycles: list[Cycle] = []
-        self.breaks: dict[tuple[int, int], str] = {}
-        self.site: str | None = None                # the words of the break being compiled
-        self.jumping_back = False                   # the jump being emitted is a goto's
-
-    # ------------------------------------------------------------ plumbing
-
-    def reg(self) -> int:
-        self.registers += 1
-        return self.registers - 1
-
-    def emit(self, op: Op, a: int = 0, b: int | str = 0, target: _Label | None = None,
-             text: str = "") -> None:
-        frame = self.frames[-1] if self.frames else None
-        flags = frame.flags if frame else 0
-        where = frame.where if frame else ""
-        if target is not None and target.at >= 0 and not self.frames:
-            self.cycles.append(Cycle(target.at, len(self.code), self.jumping_back))
-        self.code.append((op, a, b, target, flags, text, where, self.pos))
-
-    def mark(self, label: _Label) -> None:
-        label.at = len(self.code)
-
-    def finish(self) -> Program:
-        self.mark(self.end)
-        code = []
-        for op, a, b, target, flags, text, where, pos in self.code:
-            if target is not None and target.at < 0:
-                raise ModelDefinitionError(f"unresolved jump in {where or 'scenario code'}")
-            code.append(Instr(op, a, b, -1 if target is None else target.at, flags, text,
-                              where, pos))
-        return Program(tuple(code), self.registers, self.irqs)
-
-    def bound_lock(self, arg: str | int, pos: ast.Pos = NOWHERE) -> LockInfo:
-        name = str(arg)
-        if name == "lock" and self.frames and self.frames[-1].lock is not None:
-            name = self.frames[-1].lock
-        try:
-            return self.locks[name]
-        except KeyError:
-            raise self.fail(f"{self.context()}: unknown lock {name!r}; a primitive's lock "
-                            "parameter is called lock", pos) from None
-
-    def context(self) -> str:
-        return self.frames[-1].where if self.frames else "scenario code"
-
-    def fail(self, message: str, pos: ast.Pos) -> LockbreakError:
-        """An error in a primitive body: at its file position when it came from a scenario's
-        [patch] table (the user's mistake), else a definition error of the built-in era."""
-        file = next((f.file for f in reversed(self.frames) if f.file), None)
-        if file is not None:
-            return ScenarioError(message, file=file, line=pos.line, col=pos.col)
-        return ModelDefinitionError(message)
+class _Compiler(Emitter):
+    """Compiles one CPU's statements and calls, inlining the era's primitives."""
 
     # ------------------------------------------------------------ statements
 
@@ -234,7 +70,7 @@ class _Emitter:
         elif isinstance(s, ast.Return):
             self.return_(s)
         elif isinstance(s, ast.If):
-            then, other, end = _Label(), _Label(), _Label()
+            then, other, end = Label(), Label(), Label()
             self.cond(s.cond, then, other)
             self.mark(then)
             self.block(s.then)
@@ -243,9 +79,9 @@ class _Emitter:
             self.block(s.orelse)
             self.mark(end)
         elif isinstance(s, ast.While):
-            loop = _Loop(_Label(), _Label(), _Label())
+            loop = LoopExits(Label(), Label(), Label())
             loop.cont = loop.head
-            body = _Label()
+            body = Label()
             self.mark(loop.head)
             self.cond(s.cond, body, loop.exit)
             self.mark(body)
@@ -253,7 +89,7 @@ class _Emitter:
             self.emit(Op.JUMP, target=loop.head)
             self.mark(loop.exit)
         elif isinstance(s, ast.Forever):
-            loop = _Loop(_Label(), _Label(), _Label())
+            loop = LoopExits(Label(), Label(), Label())
             loop.cont = loop.head
             self.mark(loop.head)
             self.loop_body(loop, s.body)
@@ -261,7 +97,7 @@ class _Emitter:
             self.mark(loop.exit)
         elif isinstance(s, ast.Repeat):
             counter = self.reg()
-            loop = _Loop(_Label(), _Label(), _Label(), counter, s.count)
+            loop = LoopExits(Label(), Label(), Label(), counter, s.count)
             self.emit(Op.SET_REG, counter, s.count)
             self.mark(loop.head)
             self.emit(Op.BRANCH_ZERO, counter, target=loop.exit)
@@ -310,9 +146,9 @@ class _Emitter:
         self.statements.append(LockStatement(start, len(self.code), lock.index,
                                              base in SPIN_ACQUIRES, s.pos))
 
-    def label(self, name: str) -> _Label:
+    def label(self, name: str) -> Label:
         scope = self.frames[-1].labels if self.frames else self.labels
-        return scope.setdefault(name, _Label())
+        return scope.setdefault(name, Label())
 
     def leave_loops(self, depth: int) -> None:
         """Clear the counters of the loops a jump leaves, as ``break`` does, so a CPU that
@@ -321,7 +157,7 @@ class _Emitter:
             if loop.counter is not None:
                 self.emit(Op.SET_REG, loop.counter, 0)
 
-    def loop_body(self, loop: _Loop, body: tuple[ast.Stmt, ...]) -> None:
+    def loop_body(self, loop: LoopExits, body: tuple[ast.Stmt, ...]) -> None:
         self.loops.append(loop)
         self.block(body)
         self.loops.pop()
@@ -396,7 +232,7 @@ class _Emitter:
         if steps == 1:
             self.emit(Op.WORK, text="work()")
             return
-        counter, head, done = self.reg(), _Label(), _Label()
+        counter, head, done = self.reg(), Label(), Label()
         self.emit(Op.SET_REG, counter, steps)
         self.mark(head)
         self.emit(Op.WORK, text="work()")
@@ -437,7 +273,7 @@ class _Emitter:
         if value is not None:
             self.emit(Op.SET_REG, slot, int(bool(value)))
             return
-        yes, no, end = _Label(), _Label(), _Label()
+        yes, no, end = Label(), Label(), Label()
         self.cond(expr, yes, no)
         self.mark(yes)
         self.emit(Op.SET_REG, slot, 1)
@@ -471,7 +307,7 @@ class _Emitter:
             "operation; call one of the era's primitives or the arch_spin_* operations", pos)
 
     def value_from_acc(self, slot: int) -> None:
-        yes, end = _Label(), _Label()
+        yes, end = Label(), Label()
         self.emit(Op.BRANCH_ACC, target=yes)
         self.emit(Op.SET_REG, slot, 0)
         self.emit(Op.JUMP, target=end)
@@ -499,7 +335,7 @@ class _Emitter:
             flags |= IN_BREAK
             where = f"{label} [{self.site}]"
         file, line, col = prim.origin or (origin, 1, 1)
-        frame = _Frame(lock.name if lock else None, where, flags, result, _Label(),
+        frame = Frame(lock.name if lock else None, where, flags, result, Label(),
                        file if prim.origin else None)
         self.frames.append(frame)
         body = _parse_body(prim.body, file, line, col)
@@ -514,148 +350,6 @@ class _Emitter:
             if scratch and result is not None:     # scratch: result is the register made above
                 self.emit(Op.SET_REG, result, 0)
         self.frames.pop()
-
-    # ------------------------------------------------------------ conditions
-
-    def fold(self, expr: ast.Expr) -> int | None:
-        """The compile-time value of ``expr``, or None when it needs the running CPU."""
-        if isinstance(expr, ast.Const):
-            return expr.value
-        if isinstance(expr, ast.Var):
-            if self.frames and expr.name in self.frames[-1].env:
-                return None
-            value = self.config.constant(expr.name)
-            if value is None:
-                raise self.fail(f"{self.context()}: unknown name {expr.name!r}; declare locals "
-                                "with int", expr.pos)
-            return value
-        if isinstance(expr, ast.CallExpr):
-            if expr.name == "IS_ENABLED":
-                value = self.config.constant(str(expr.args[0]))
-                if value is None:
-                    raise self.fail(f"unknown config symbol {expr.args[0]}", expr.pos)
-                return value
-            if not expr.args and expr.name.startswith("preempt_model_"):
-                return self.config.constant(expr.name)
-            if expr.name == "irqs_disabled" and self.irqs < 0:
-                return 0                 # this CPU's code never disables interrupts
-            return None
-        if isinstance(expr, ast.Not):
-            inner = self.fold(expr.operand)
-            return None if inner is None else int(not inner)
-        if isinstance(expr, ast.And | ast.Or):
-            left, right = self.fold(expr.left), self.fold(expr.right)
-            if isinstance(expr, ast.And):
-                if left == 0 or right == 0:
-                    return 0 if left == 0 else None  # a step on the left still runs
-                return None if left is None or right is None else 1
-            if left is not None and left != 0:
-                return 1
-            if left == 0 and right is not None:
-                return int(bool(right))
-            return None
-        return None
-
-    def cond(self, expr: ast.Expr, yes: _Label, no: _Label) -> None:
-        """Jump to ``yes`` or ``no``; atoms that read shared memory are steps."""
-        value = self.fold(expr)
-        if value is not None:
-            self.emit(Op.JUMP, target=yes if value else no)
-            return
-        if isinstance(expr, ast.Not):
-            self.cond(expr.operand, no, yes)
-        elif isinstance(expr, ast.And):
-            mid = _Label()
-            self.cond(expr.left, mid, no)
-            self.mark(mid)
-            self.cond(expr.right, yes, no)
-        elif isinstance(expr, ast.Or):
-            mid = _Label()
-            self.cond(expr.left, yes, mid)
-            self.mark(mid)
-            self.cond(expr.right, yes, no)
-        elif isinstance(expr, ast.Var):
-            self.emit(Op.BRANCH_REG, self.frames[-1].env[expr.name], 0, target=yes)
-            self.emit(Op.JUMP, target=no)
-        elif isinstance(expr, ast.Field):
-            lock = self.bound_lock(expr.obj, expr.pos)
-            self.emit(Op.FLAG_READ, lock.index, text=f"{lock.name}->{expr.name}")
-            self.emit(Op.BRANCH_ACC, target=yes)
-            self.emit(Op.JUMP, target=no)
-        elif isinstance(expr, ast.Compare):
-            self.compare(expr, yes, no)
-        elif isinstance(expr, ast.Nondet):
-            self.emit(Op.NONDET, text="*")
-            self.emit(Op.BRANCH_ACC, target=yes)
-            self.emit(Op.JUMP, target=no)
-        elif isinstance(expr, ast.CallExpr):
-            self.call_cond(expr, yes, no)
-        else:  # pragma: no cover
-            raise ModelDefinitionError(f"cannot test {type(expr).__name__}")
-
-    def compare(self, expr: ast.Compare, yes: _Label, no: _Label) -> None:
-        left, right = expr.left, expr.right
-        if not (isinstance(left, ast.CallExpr) and left.name == "preempt_count"):
-            raise self.fail(f"{self.context()}: only preempt_count() can be compared", expr.pos)
-        k = self.fold(right)
-        if k is None:
-            raise self.fail(f"{self.context()}: compare preempt_count() to a constant", expr.pos)
-        self.emit(Op.BRANCH_PCOUNT, COMPARE[expr.op], k, target=yes)
-        self.emit(Op.JUMP, target=no)
-
-    def call_cond(self, expr: ast.CallExpr, yes: _Label, no: _Label) -> None:
-        name = expr.name
-        spelling = SPELLINGS.get(name)
-        if spelling is not None:
-            self.spelled_trylock(expr, spelling, yes, no)
-            return
-        if name == "irqs_disabled" and not expr.args:
-            self.emit(Op.BRANCH_REG, self.irqs, 0, target=yes)
-            self.emit(Op.JUMP, target=no)
-            return
-        if name == "need_resched" and not expr.args:
-            self.emit(Op.NEED_RESCHED, text="need_resched()")
-            self.emit(Op.BRANCH_ACC, target=yes)
-            self.emit(Op.JUMP, target=no)
-            return
-        if name == "__mm_drop_due":
-            self.emit(Op.MM_DROP_DUE, self.drop_every)
-            self.emit(Op.BRANCH_ACC, target=yes)
-            self.emit(Op.JUMP, target=no)
-            return
-        slot = self.reg()
-        self.invoke(name, expr.args, result=slot, pos=expr.pos)
-        at_top = not self.frames
-        if at_top and name in BELIEF_AFTER:     # cond_resched_lock's value: held either way
-            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(BELIEF_AFTER[name]))
-        if at_top and name in TRYLOCKS:
-            got = _Label()
-            self.emit(Op.BRANCH_REG, slot, 1, target=got)
-            self.emit(Op.JUMP, target=no)
-            self.mark(got)
-            self.emit(Op.BELIEVE, self.bound_lock(expr.args[0]).index, int(TRYLOCKS[name]))
-            self.emit(Op.JUMP, target=yes)
-            return
-        self.emit(Op.BRANCH_REG, slot, 1, target=yes)
-        self.emit(Op.JUMP, target=no)
-
-
-    def spelled_trylock(self, expr: ast.CallExpr, spelling: Spelling, yes: _Label,
-                        no: _Label) -> None:
-        """``spin_trylock_irqsave(L, flags)`` and friends: interrupts (softirqs) off, then
-        the trylock; on failure they are enabled again."""
-        base = ast.CallExpr(spelling.base, expr.args[:1], expr.pos, expr.arg_pos[:1])
-        text = f"{expr.name}({expr.args[0]})"
-        if spelling.context:
-            self.context_step(f"{spelling.context}_off", text)
-        if not spelling.context:
-            self.call_cond(base, yes, no)
-            return
-        failed = _Label()
-        self.call_cond(base, yes, failed)
-        self.mark(failed)
-        self.context_step(f"{spelling.context}_on", text)
-        self.emit(Op.JUMP, target=no)
 
 
 def compile_cpu(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConfig,
@@ -693,8 +387,8 @@ def open_coded_breaks(code: tuple[ast.Stmt, ...], *, era: Era, config: BuildConf
 
 def _emit(code: tuple[ast.Stmt, ...], era: Era, config: BuildConfig,
           locks: Mapping[str, LockInfo], data: Mapping[str, int], drop_every: int,
-          breaks: dict[tuple[int, int], str]) -> _Emitter:
-    emitter = _Emitter(era, config, locks, data, drop_every)
+          breaks: dict[tuple[int, int], str]) -> _Compiler:
+    emitter = _Compiler(era, config, locks, data, drop_every)
     emitter.breaks = breaks
     emitter.depths = _label_depths(code, 0)
     if disables_irqs(_called(code)):

@@ -31,12 +31,13 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import z3
 
 from lockbreak.core import LockbreakError
-from model.kernel import (
+from model.kernel import KernelModel
+from model.layout import (
     COUNT,
     DROP_DONE,
     DROP_UNJUSTIFIED,
@@ -47,12 +48,11 @@ from model.kernel import (
     REGS,
     TICKET,
     WAKE,
-    _instr_words,
 )
 from model.program import Op
-
-if TYPE_CHECKING:
-    from model.symbolic import SymbolicKernel
+from model.symbolic_steps import Copy
+from model.word_tables import WordTable
+from model.world import World
 
 # A variable taking more values than this beside a key value gives no candidate.
 MAX_VALUES = 4
@@ -64,6 +64,18 @@ MAX_NEVER = 256
 
 _SLOTS = {COUNT: "preempt_count", NEED: "need_resched", WAKE: "wakeups left",
           TICKET: "ticket", MM: "mm_count"}
+
+
+class Twin(Protocol):
+    """What candidates are read from: the symbolic twin (`model.symbolic.SymbolicKernel`),
+    its explicit model, its world and lock word tables, and its step-indexed copies."""
+
+    explicit: KernelModel
+    world: World
+    n: int
+    tables: list[WordTable]
+
+    def copy(self, k: int) -> Copy: ...
 
 
 @dataclass(frozen=True)
@@ -111,7 +123,7 @@ def _set(cpus: int) -> str:
         "{" + ", ".join(names) + "}"
 
 
-def _cpu_atoms(twin: SymbolicKernel, cpu: int) -> list[Atom]:
+def _cpu_atoms(twin: Twin, cpu: int) -> list[Atom]:
     """CPU ``cpu``'s atoms: its program point first, then its private variables, then its bit
     of each lock's holder and waiter masks and of each datum's snapshot masks."""
     world = twin.world
@@ -119,7 +131,7 @@ def _cpu_atoms(twin: SymbolicKernel, cpu: int) -> list[Atom]:
     code = program.code
 
     def where(pc: int) -> str:
-        return "finished" if pc >= len(code) else f"at `{_instr_words(code[pc])}` [pc {pc}]"
+        return "finished" if pc >= len(code) else f"at `{code[pc].words}` [pc {pc}]"
 
     def own(slot: int, noun: str) -> Atom:
         return Atom(f"cpu{cpu}.{noun}", lambda c: c.locals[cpu][slot],
@@ -153,7 +165,7 @@ def _bit(cpu: int, part: int, slot: int, yes: str, no: str, lock: int = -1) -> A
                 cpu=cpu, lock=lock)
 
 
-def _lock_atoms(twin: SymbolicKernel, index: int) -> list[Atom]:
+def _lock_atoms(twin: Twin, index: int) -> list[Atom]:
     """Lock ``index``'s atoms: its word, its ``break_lock`` flag, its holder and waiter masks,
     and whether it has two holders or a CPU that both holds and waits for it."""
     lock = twin.world.locks[index]
@@ -193,7 +205,7 @@ def _mask(index: int, m: int, noun: str) -> Atom:
                 noun, lock=index)
 
 
-def _atoms(twin: SymbolicKernel) -> tuple[list[Atom], list[int], list[list[int]]]:
+def _atoms(twin: Twin) -> tuple[list[Atom], list[int], list[list[int]]]:
     """Every atom, the indices of the keys (program points, lock words, flags) and per key the
     values that are worth a "never" fact (program points and words no sample showed)."""
     atoms: list[Atom] = []
@@ -212,7 +224,7 @@ def _atoms(twin: SymbolicKernel) -> tuple[list[Atom], list[int], list[list[int]]
     return atoms, keys, nevers
 
 
-def _touched(twin: SymbolicKernel, cpu: int) -> set[int]:
+def _touched(twin: Twin, cpu: int) -> set[int]:
     """The locks CPU ``cpu``'s program operates on or reads the flag of."""
     ops = (Op.LOCK_OP, Op.FLAG_READ, Op.FLAG_WRITE, Op.BELIEVE, Op.FREE_LOCK_OP)
     return {int(i.a) for i in twin.world.programs[cpu].code if i.op in ops}
@@ -230,7 +242,7 @@ def _dropped(v: int) -> str:
 class Candidates:
     """The mined facts of one twin, as z3 formulas over any step-indexed copy and as text."""
 
-    def __init__(self, twin: SymbolicKernel, mining: Mining) -> None:
+    def __init__(self, twin: Twin, mining: Mining) -> None:
         self.twin = twin
         self._at: dict[int, list[z3.BoolRef]] = {}
         self.atoms, keys, nevers = _atoms(twin)
@@ -375,7 +387,7 @@ def _rows(atoms: list[Atom], samples: Iterable[tuple]) -> list[list[int]]:
     return rows
 
 
-def _samples(twin: SymbolicKernel, mining: Mining) -> list[int]:
+def _samples(twin: Twin, mining: Mining) -> list[int]:
     """Sample reachable states of the explicit model, as ``mining`` says; a state whose step
     the explicit model refuses (a scenario error) is kept but not expanded."""
     model = twin.explicit

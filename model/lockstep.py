@@ -63,10 +63,10 @@ class LockstepKernelModel(KernelModel):
         n = world.n_cpus
         # Per successor slot of `KernelModel`, in its order: the action, its CPU, whether it
         # is a wakeup, and the slot (mask, cache, fill).
-        actions = [Action(i) for i in range(n)] + [action for action, _ in self._env] + [
+        actions = [Action(i) for i in range(n)] + [action for action, _ in self.env_actions] + [
             Action(i, choice=1) for i in self.choice_agents]
         self._slot_table = [(action, action.cpu, action.wakeup, slot)
-                            for action, slot in zip(actions, self._slots, strict=True)]
+                            for action, slot in zip(actions, self.successor_slots, strict=True)]
 
     @property
     def factored(self) -> bool:
@@ -88,21 +88,21 @@ class LockstepKernelModel(KernelModel):
         """``(shared id, cpu0's part, ...)``, each CPU's part its interleaving part with its
         "arrived" and "moved" bits beside it."""
         n = len(self.agents)
-        upper = state >> self._moved_shift
+        upper = state >> self.moved_shift
         return (state & SHARED_MASK, *(
             ((state >> shift) & LOCAL_MASK) << _TICK_BITS
             | (upper >> (n + cpu) & 1) * _ARRIVED | (upper >> cpu & 1) * _MOVED
-            for cpu, shift in enumerate(self._shifts)))
+            for cpu, shift in enumerate(self.shifts)))
 
     def join(self, ids: Sequence[int]) -> int:
         """The state of `split`'s parts."""
         n = len(self.agents)
         state = int(ids[0])
-        for cpu, (shift, own) in enumerate(zip(self._shifts, ids[1:], strict=True)):
+        for cpu, (shift, own) in enumerate(zip(self.shifts, ids[1:], strict=True)):
             own = int(own)
             state |= (own >> _TICK_BITS) << shift
-            state |= (own & _MOVED) << (self._moved_shift + cpu)
-            state |= (own >> 1 & 1) << (self._moved_shift + n + cpu)
+            state |= (own & _MOVED) << (self.moved_shift + cpu)
+            state |= (own >> 1 & 1) << (self.moved_shift + n + cpu)
         return state
 
     def step_entry(self, cpu: int, own: int, shared: int) -> tuple[int, int, int, int] | None:
@@ -162,7 +162,7 @@ class LockstepKernelModel(KernelModel):
 
     def observe(self, before: int | None, action: Action | None, after: int) -> tuple[int, int]:
         if before is None or action is None:
-            return super().observe(None, None, after & self._core_mask)
+            return super().observe(None, None, after & self.core_mask)
         _, _, _, _, violated, witnessed = self._entry(before, action)
         return violated, witnessed
 
@@ -177,15 +177,15 @@ class LockstepKernelModel(KernelModel):
         """`KernelModel.step_info`, and the arrival of a CPU that has not arrived yet."""
         if not action.wakeup and not self.arrived(state) >> action.cpu & 1:
             return StepInfo(action, ARRIVES, Event.NONE, None)
-        return super().step_info(state & self._core_mask, action)
+        return super().step_info(state & self.core_mask, action)
 
     def moved(self, state: int) -> int:
         """The CPUs (a bitmask) that have taken their step in the current tick."""
-        return (state >> self._moved_shift) & ((1 << len(self.agents)) - 1)
+        return (state >> self.moved_shift) & ((1 << len(self.agents)) - 1)
 
     def arrived(self, state: int) -> int:
         """The CPUs (a bitmask) that have arrived: they step in every tick from now on."""
-        return state >> (self._moved_shift + len(self.agents))
+        return state >> (self.moved_shift + len(self.agents))
 
     def _entry(self, state: int, action: Action) -> tuple[Action, int, int, int, int, int]:
         for entry in self._lockstep(state):
@@ -203,18 +203,18 @@ class LockstepKernelModel(KernelModel):
         """
         n = len(self.agents)
         everyone = (1 << n) - 1
-        upper = state >> self._moved_shift
+        upper = state >> self.moved_shift
         moved, arrived = upper & everyone, upper >> n
-        core = state & self._core_mask
+        core = state & self.core_mask
         out: list[tuple[Action, int, int, int, int, int]] = []
         if not moved and arrived != everyone:
             # Arrivals come only between ticks: one in the middle of a tick is the same as
             # one at its start followed by the CPU's step at that point of the tick.
-            arrived_shift = self._moved_shift + n
+            arrived_shift = self.moved_shift + n
             out += [(Action(cpu), cpu, state | 1 << (arrived_shift + cpu), 0, 0, 0)
                     for cpu in range(n) if not arrived >> cpu & 1]
         kept = state - core
-        slots = self._slots
+        slots = self.successor_slots
         for action, cpu, wakeup, (mask, cache, fill) in self._slot_table:
             if not arrived >> cpu & 1 or (not wakeup and moved >> cpu & 1):
                 continue
@@ -243,6 +243,6 @@ class LockstepKernelModel(KernelModel):
                     break
                 left ^= low
             ticks = 0 if left else 1
-            out.append((action, cpu, after | (now if left else 0) << self._moved_shift
-                        | arrived << (self._moved_shift + n), ticks, entry[1], entry[2]))
+            out.append((action, cpu, after | (now if left else 0) << self.moved_shift
+                        | arrived << (self.moved_shift + n), ticks, entry[1], entry[2]))
         return out

@@ -3,6 +3,7 @@
 An instruction is either an atomic *step* (one shared-memory access or one CPU-local statement,
 docs/semantics.md section 2) or *free* control (jumps, tests of the CPU's own registers and
 ``preempt_count``, ghost bookkeeping) that runs in the same transition as the step before it.
+The opcodes, and which are steps, are `model.opcodes`'s.
 """
 
 from __future__ import annotations
@@ -11,47 +12,9 @@ import enum
 from dataclasses import dataclass
 
 from model.lang.ast import Pos
-
-
-class Op(enum.IntEnum):
-    """Opcodes. Steps first, then free instructions."""
-
-    # steps
-    PREEMPT_DISABLE = 0
-    PREEMPT_ENABLE = 1
-    PREEMPT_ENABLE_NO_RESCHED = 2
-    CPU_RELAX = 3
-    WORK = 4
-    SCHEDULE = 5
-    NEED_RESCHED = 6        # acc = this CPU's need_resched
-    LOCK_OP = 7             # a = lock, b = op name; acc = its value
-    FLAG_READ = 8           # a = lock; acc = lock->break_lock
-    FLAG_WRITE = 9          # a = lock, b = value
-    DATA_READ = 10          # a = datum
-    DATA_WRITE = 11
-    DATA_USE = 12
-    NONDET = 13             # acc = either outcome of a `*` guard (the action says which)
-    IRQ_DISABLE = 14        # reg[a] += 1: one more interrupt-disabled section
-    IRQ_ENABLE = 15         # reg[a] -= 1
-    DATA_GET = 16           # a = datum, b = pin register: pin this CPU's snapshot
-    DATA_PUT = 17           # a = datum, b = pin register: drop the pin
-    # free
-    JUMP = 20               # goto target
-    BRANCH_ACC = 21         # if acc: goto target
-    BRANCH_REG = 22         # if reg[a]: goto target; b = clear the register after the test
-    BRANCH_PCOUNT = 23      # if preempt_count <a-op> b: goto target (a in == != < <= > >=)
-    SET_REG = 24            # reg[a] = b
-    DEC_REG = 25            # reg[a] -= 1
-    BRANCH_ZERO = 26        # if reg[a] == 0: goto target
-    MM_DROP_DUE = 27        # acc = this is a drop_every-th call
-    BELIEVE = 28            # a = lock, b = Belief: what the code after a statement assumes
-    BREAK_END = 29          # a lock-break primitive returns; a = result register or -1
-    FREE_LOCK_OP = 30       # a lock op that is no step (UP)
-    MIGHT_SLEEP = 31        # a might-sleep point allowing preempt_count up to a (__might_resched)
-
+from model.opcodes import STEP_OPS, Op
 
 NOWHERE = Pos()
-STEP_OPS = frozenset(op for op in Op if op < 20)
 
 
 class Belief(enum.IntEnum):
@@ -82,7 +45,13 @@ class Instr:
 
     @property
     def is_step(self) -> bool:
+        """Whether this is an atomic step (`model.opcodes.OPCODES`), not free control."""
         return self.op in STEP_OPS
+
+    @property
+    def words(self) -> str:
+        """The instruction in kernel words: ``where: text`` when it was inlined."""
+        return f"{self.where}: {self.text}" if self.where else self.text
 
 
 @dataclass(frozen=True)

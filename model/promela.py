@@ -2,10 +2,10 @@
 
 Nothing here restates an era or a lock algorithm. Each CPU's proctype is generated from the
 same compiled program (`model.program`) that `KernelModel` interprets, instruction by
-instruction as `KernelModel._execute`, `_do_step`, `_lock_op` and `_free_run` define them:
+instruction as `model.interpreter` defines them (`model.promela_steps` has the rules):
 one lockbreak step is one ``d_step`` (the step at the CPU's ``pc``, then the free control
 after it, as labels and gotos inside the ``d_step``). Lock words are numbered as in
-`model.symbolic.WordTable` and each lock operation is an ``inline`` that looks up the
+`model.word_tables.WordTable` and each lock operation is an ``inline`` that looks up the
 algorithm's own answers (`LockAlgorithm.ops`), so a lock step is a table, never a second copy
 of the algorithm.
 
@@ -34,9 +34,9 @@ from dataclasses import dataclass
 from lockbreak.core import LockbreakError, PropertyKind
 from model.constructs import refuse_unmodelled
 from model.events import Event
-from model.kernel import (
+from model.kernel import KernelModel, PropertySpec
+from model.layout import (
     COUNT,
-    DROP_DONE,
     DROP_UNJUSTIFIED,
     DROPPED,
     MM,
@@ -45,19 +45,15 @@ from model.kernel import (
     REGS,
     TICKET,
     WAKE,
-    KernelModel,
-    PropertySpec,
-    _may_block,
 )
-from model.locks import RELEASE_OPS
-from model.lockset import snapshots_taken
-from model.program import ACQUIRING, IN_BREAK, Belief, Instr, Op
-from model.symbolic import WordTable
+from model.opcodes import Op, may_block
+from model.program import Instr
+from model.promela_steps import PromelaSteps, words
+from model.word_tables import WordTable
 from model.world import World
 
 # The properties the Promela model expresses (fairness and ticks need lockbreak's graphs).
 EXPORTED_KINDS = (PropertyKind.SAFETY, PropertyKind.CAN_FINISH)
-_COMPARE = ("==", "!=", "<", "<=", ">", ">=")
 # Events that name an assertion, in the order the model lists them.
 _EVENTS = tuple(e for e in Event if e is not Event.NONE)
 # Under -DLIVENESS, a step first notes the shared state, to tell whether it changed any.
@@ -115,8 +111,6 @@ class PromelaWriter:
         self.properties = exported(properties)
         self.asserted = assertions(self.properties)
         self._code = [p.code for p in world.programs]
-        self._live = [p.live_snapshots() for p in world.programs]
-        self._taken = [snapshots_taken(p.code) for p in world.programs]
         self._preemptible = world.config.preempt in ("full", "rt")
         self.tables = [WordTable(lock, self.n) for lock in world.locks]
         self.tickets = {0}
@@ -129,7 +123,7 @@ class PromelaWriter:
         explicit = KernelModel(world, [])
         self._init_shared, self._init_locals = explicit.parts(explicit.init_states()[0])
         self._mask = _type_for((1 << self.n) - 1)
-        self._inlines: dict[str, list[str]] = {}
+        self.steps = PromelaSteps(world, self.tables, self.tickets)
         for cpu, code in enumerate(self._code):
             _check_free_cycles(world, cpu, code)
 
@@ -139,8 +133,8 @@ class PromelaWriter:
         lines = [*self._header(), *self._globals(), ""]
         bodies = [self._cpu(cpu) for cpu in range(self.n)]
         lines += self._check()
-        for name in sorted(self._inlines):
-            lines += self._inlines[name]
+        for name in sorted(self.steps.inlines):
+            lines += self.steps.inlines[name]
         for body in bodies:
             lines += ["", *body]
         lines += ["", *self._env(), "", *self._watchdog(), "", *self._liveness()]
@@ -272,7 +266,7 @@ class PromelaWriter:
         return out
 
     def _double_hold(self, locks: set[int], ind: str) -> list[str]:
-        """`KernelModel._double_hold` for the locks a step touched (a second holder can only
+        """`Interpreter.double_hold` for the locks a step touched (a second holder can only
         appear at a step that changes the lock's holders)."""
         out = []
         for lock in self.world.locks:
@@ -299,26 +293,26 @@ class PromelaWriter:
             if not instr.is_step:
                 continue
             guard = f"{p}pc == {pc}"
-            if _may_block(instr):
+            if may_block(instr):
                 guard += " && " + self._enabled(cpu, instr)
-            out.append(f"    :: d_step {{ /* {_words(instr)} */")
+            out.append(f"    :: d_step {{ /* {words(instr)} */")
             out.append(f"        {guard} ->")
             out += _SAVE
             touched = {int(instr.a)} if instr.op == Op.LOCK_OP else set()
-            if self._preemptible and instr.op != Op.SCHEDULE and not _may_block(instr):
+            if self._preemptible and instr.op != Op.SCHEDULE and not may_block(instr):
                 out.append(f"        if :: {preempt} ->   /* preempted: schedule() */")
                 out.append(f"            {p}need = 0; {p}dropped = {p}dropped & "
                            f"~{DROP_UNJUSTIFIED}; ev = EV_SCHEDULE")
                 out.append("        :: else ->")
-                body = self._step(cpu, instr, "            ")
-                body += self._break_with_data(cpu, pc, instr, "            ")
-                body += self._free(cpu, pc, "            ", touched)
+                body = self.steps.step(cpu, instr, "            ")
+                body += self.steps.break_with_data(cpu, pc, instr, "            ")
+                body += self.steps.free_after(cpu, pc, "            ", touched)
                 out += body
                 out.append("        fi;")
             else:
-                out += self._step(cpu, instr, "        ")
-                out += self._break_with_data(cpu, pc, instr, "        ")
-                out += self._free(cpu, pc, "        ", touched)
+                out += self.steps.step(cpu, instr, "        ")
+                out += self.steps.break_with_data(cpu, pc, instr, "        ")
+                out += self.steps.free_after(cpu, pc, "        ", touched)
             out.append(f"        s{pc}_out:")
             out += self._double_hold(touched, "        ")
             out.append("        check()")
@@ -351,241 +345,6 @@ class PromelaWriter:
                 ok += [f"({lock.name}_word == {w} && c{cpu}_ticket == {t})" for t in runs]
         return "(" + " || ".join(ok) + ")" if ok else "false"
 
-    def _step(self, cpu: int, instr: Instr, ind: str) -> list[str]:
-        """`KernelModel._do_step` as Promela."""
-        p, me = f"c{cpu}_", 1 << cpu
-        op = instr.op
-        if op == Op.PREEMPT_DISABLE:
-            return [f"{ind}assert({p}count < 255); {p}count++;"]
-        if op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
-            return [f"{ind}assert({p}count > 0);   /* scenario error: preempt_enable() "
-                    "unpaired */", f"{ind}{p}count--;"]
-        if op in (Op.CPU_RELAX, Op.WORK):
-            return [f"{ind}skip;"]
-        if op == Op.SCHEDULE:
-            return [f"{ind}{p}need = 0; {p}dropped = {p}dropped & ~{DROP_UNJUSTIFIED}; "
-                    "ev = ev | EV_SCHEDULE;",
-                    f"{ind}if :: {p}count > 0 -> ev = ev | EV_SCHEDULE_IN_ATOMIC "
-                    ":: else -> skip fi;"]
-        if op == Op.NEED_RESCHED:
-            return [f"{ind}acc = {p}need;"]
-        if op == Op.LOCK_OP:
-            return [f"{ind}{self._lock_inline(cpu, instr)}();"]
-        if op == Op.FLAG_READ:
-            return [f"{ind}acc = {self.world.locks[instr.a].name}_flag;"]
-        if op == Op.FLAG_WRITE:
-            return [f"{ind}{self.world.locks[instr.a].name}_flag = {int(instr.b)};"]
-        d = self.world.data[instr.a]
-        if op == Op.DATA_READ:
-            return [f"{ind}{d}_fresh = {d}_fresh | {me}; {d}_stale = {d}_stale & ~{me};"]
-        if op == Op.DATA_WRITE:
-            return [f"{ind}if :: ({d}_fresh & ~{me} & ~{d}_stale) != 0 -> ev = ev | EV_STALE "
-                    ":: else -> skip fi;",
-                    f"{ind}{d}_stale = {d}_stale | ({d}_fresh & ~{me}); "
-                    f"{d}_fresh = {d}_fresh & {me};"]
-        if op == Op.DATA_USE:
-            return [f"{ind}if :: ({d}_stale & {me}) != 0 -> ev = ev | EV_STALE_USE "
-                    ":: else -> skip fi;"]
-        raise LockbreakError(f"the Promela export has no rule for {instr}")  # pragma: no cover
-
-    def _free(self, cpu: int, step_pc: int, ind: str, touched: set[int]) -> list[str]:
-        """The free control after the step at ``step_pc``, as labels inside the d_step;
-        adds the locks it touches to ``touched``."""
-        code, p = self._code[cpu], f"c{cpu}_"
-        out: list[str] = []
-        todo, done = [step_pc + 1], set()
-        while todo:
-            pc = todo.pop()
-            if pc in done:
-                continue
-            done.add(pc)
-            out.append(f"{ind[:-4]}s{step_pc}_{pc}:")
-            if pc >= len(code) or code[pc].is_step:
-                out.append(f"{ind}{p}pc = {pc};")
-                out += self._forget(cpu, pc, ind)
-                if pc >= len(code):
-                    out += ["#ifdef LIVENESS", f"{ind}moved = 1;", "#endif"]
-                out.append(f"{ind}goto s{step_pc}_out;")
-                continue
-            instr = code[pc]
-            if instr.op in (Op.BELIEVE, Op.FREE_LOCK_OP):
-                touched.add(int(instr.a))
-            lines, targets = self._free_instr(cpu, instr, pc, step_pc, ind)
-            out += lines
-            todo += [t for t in targets if t not in done]
-        return out
-
-    def _free_instr(self, cpu: int, instr: Instr, pc: int, step_pc: int, ind: str
-                    ) -> tuple[list[str], list[int]]:
-        """One free instruction (`KernelModel._free_run`); jumps to this region's labels."""
-        p, me, op = f"c{cpu}_", 1 << cpu, instr.op
-        nxt = pc + 1
-
-        def go(target: int) -> str:
-            return f"goto s{step_pc}_{target}"
-
-        comment = f"{ind}/* {pc}: {op.name} {_words(instr)} */"
-        if op == Op.JUMP:
-            return [comment, f"{ind}{go(instr.target)};"], [instr.target]
-        if op in (Op.BRANCH_ACC, Op.BRANCH_REG, Op.BRANCH_PCOUNT, Op.BRANCH_ZERO):
-            reg = f"{p}r{int(instr.a)}"
-            if op == Op.BRANCH_ACC:
-                cond = "acc != 0"
-            elif op == Op.BRANCH_REG:
-                cond = f"{reg} != 0"
-            elif op == Op.BRANCH_PCOUNT:
-                cond = f"{p}count {_COMPARE[int(instr.a)]} {int(instr.b)}"
-            else:
-                cond = f"{reg} == 0"
-            clear = f"{reg} = 0; " if op == Op.BRANCH_REG and instr.b else ""
-            return [comment, f"{ind}if :: {cond} -> {clear}{go(instr.target)} "
-                    f":: else -> {clear}{go(nxt)} fi;"], [instr.target, nxt]
-        lines = [comment]
-        if op == Op.SET_REG:
-            lines.append(f"{ind}{p}r{int(instr.a)} = {int(instr.b)};")
-        elif op == Op.DEC_REG:
-            lines.append(f"{ind}{p}r{int(instr.a)}--;")
-        elif op == Op.MM_DROP_DUE:
-            lines.append(f"{ind}{p}mm = ({p}mm + 1) % {int(instr.a)}; "
-                         f"acc = ({p}mm == 0 -> 1 : 0);")
-        elif op == Op.BELIEVE:
-            lock = self.world.locks[int(instr.a)]
-            belief = Belief(int(instr.b))
-            lines.append(f"{ind}{lock.name}_holders = {lock.name}_holders & ~{me}; "
-                         f"{lock.name}_writers = {lock.name}_writers & ~{me};")
-            if belief == Belief.HELD:
-                which = "writers" if lock.has_readers else "holders"
-                lines.append(f"{ind}{lock.name}_{which} = {lock.name}_{which} | {me};")
-            elif belief == Belief.READ:
-                lines.append(f"{ind}{lock.name}_holders = {lock.name}_holders | {me};")
-        elif op == Op.BREAK_END:
-            lines.append(f"{ind}if :: ({p}dropped & {DROP_UNJUSTIFIED}) != 0 -> "
-                         "ev = ev | EV_SPURIOUS_BREAK :: else -> skip fi;")
-            if int(instr.a) >= 0:
-                reg = f"{p}r{int(instr.a)}"
-                lines.append(f"{ind}tmp = (({p}dropped & {DROP_DONE}) != 0 -> 1 : 0);")
-                lines.append(f"{ind}if :: tmp != 0 -> ev = ev | EV_BREAK_RETURNED "
-                             ":: else -> skip fi;")
-                lines.append(f"{ind}if :: {reg} != tmp -> ev = ev | EV_BREAK_LIE "
-                             ":: else -> skip fi;")
-            lines.append(f"{ind}{p}dropped = 0;")
-        elif op == Op.MIGHT_SLEEP:
-            lines.append(f"{ind}ev = ev | EV_MIGHT_SLEEP; if :: {p}count > {int(instr.a)} -> "
-                         "ev = ev | EV_MIGHT_SLEEP_ATOMIC :: else -> skip fi;")
-        elif op == Op.FREE_LOCK_OP:
-            lines.append(f"{ind}{self._lock_inline(cpu, instr)}();")
-            lines += self._break_with_data(cpu, pc, instr, ind)
-        else:  # pragma: no cover
-            raise LockbreakError(f"the Promela export has no rule for {instr}")
-        lines.append(f"{ind}{go(nxt)};")
-        return lines, [nxt]
-
-    def _forget(self, cpu: int, pc: int, ind: str) -> list[str]:
-        """`KernelModel._forget_dead_snapshots` for a CPU arriving at ``pc``."""
-        me, live = 1 << cpu, self._live[cpu][pc]
-        return [f"{ind}{d}_fresh = {d}_fresh & ~{me}; {d}_stale = {d}_stale & ~{me};"
-                for i, d in enumerate(self.world.data) if not live >> i & 1]
-
-    # ------------------------------------------------------------ lock operations
-
-    def _break_with_data(self, cpu: int, pc: int, instr: Instr, ind: str) -> list[str]:
-        """`KernelModel._holds_data_of` after a lock-break site's release at ``pc``: the
-        event when the CPU took a snapshot of the lock's data on every path here, or still
-        keeps one."""
-        if not (instr.flags & IN_BREAK and str(instr.b) in RELEASE_OPS):
-            return []
-        lock = self.world.locks[int(instr.a)]
-        mine = [d for d, name in enumerate(self.world.data)
-                if self.world.scenario.data[name] == lock.name]
-        if not mine:
-            return []
-        if any(self._taken[cpu][pc] >> d & 1 for d in mine):
-            return [f"{ind}ev = ev | EV_BREAK_WITH_DATA;"]
-        me = 1 << cpu
-        kept = " || ".join(f"(({self.world.data[d]}_fresh | {self.world.data[d]}_stale) & {me}) "
-                           "!= 0" for d in mine)
-        return [f"{ind}if :: {kept} -> ev = ev | EV_BREAK_WITH_DATA :: else -> skip fi;"]
-
-    def _lock_inline(self, cpu: int, instr: Instr) -> str:
-        """The name of the inline doing ``instr``'s lock op for ``cpu`` (written once)."""
-        lock = self.world.locks[int(instr.a)]
-        name = f"{lock.name}_{instr.b}_c{cpu}_f{instr.flags}"
-        if name not in self._inlines:
-            self._inlines[name] = self._lock_body(name, cpu, instr)
-        return name
-
-    def _lock_body(self, name: str, cpu: int, instr: Instr) -> list[str]:
-        """`KernelModel._lock_op`: one branch per kind of answer, over the lock words (and
-        tickets, where they matter) that give it; the most common answer is the ``else``."""
-        lock = self.world.locks[int(instr.a)]
-        table = self.tables[lock.index]
-        op = lock.algorithm.ops[str(instr.b)]
-        p, L = f"c{cpu}_", lock.name
-        groups: dict[tuple, list[str]] = {}
-        notes: dict[tuple, str] = {}
-        for w, word in enumerate(table.words):
-            answers = {t: op(word, cpu, t) for t in sorted(self.tickets)}
-            same = len({repr(a) for a in answers.values()}) == 1
-            for t, result in answers.items():
-                if result is not None:       # None: the d_step's guard keeps the CPU out
-                    cond = f"{L}_word == {w}" if same else f"({L}_word == {w} && {p}ticket == {t})"
-                    if result.word not in table.index:
-                        key: tuple = ("outside",)
-                    else:
-                        new = table.index[result.word]
-                        key = (None if new == w else new, result.value, result.ticket,
-                               result.acquired, result.waits, result.sleeps, result.exclusive)
-                    groups.setdefault(key, []).append(cond)
-                    notes.setdefault(key, f"{lock.algorithm.describe(word)}: {result.note}")
-                if same:
-                    break
-        out = [f"inline {name}() {{   /* {instr.b}({L}) on cpu{cpu} */", "    if"]
-        common = max(groups, key=lambda k: len(groups[k]))
-        for key, conds in sorted(groups.items(), key=lambda kv: kv[0] == common):
-            guard = "else" if key == common else " || ".join(conds)
-            if key == ("outside",):
-                out.append(f"    :: {guard} -> assert(false)   /* a word beyond the table */")
-                continue
-            new, value, ticket, acquired, waits, sleeps, exclusive = key
-            body = [] if new is None else [f"{L}_word = {new}"]
-            body.append(f"acc = {value}")
-            if ticket is not None:
-                body.append(f"{p}ticket = {ticket}")
-            body += self._outcome(cpu, instr, acquired, waits, sleeps, exclusive)
-            out.append(f"    :: {guard} ->   /* e.g. {notes[key]} */")
-            out.append("        " + "; ".join(body))
-        out += ["    fi", "}"]
-        return out
-
-    def _outcome(self, cpu: int, instr: Instr, acquired: bool, waits: bool, sleeps: bool,
-                 exclusive: bool) -> list[str]:
-        lock = self.world.locks[int(instr.a)]
-        p, me, L = f"c{cpu}_", 1 << cpu, lock.name
-        body = []
-        if acquired:
-            body.append(f"{L}_waiters = {L}_waiters & ~{me}")
-            if instr.flags & IN_BREAK:
-                body.append(f"if :: ({p}dropped & {DROP_UNJUSTIFIED}) != 0 -> "
-                            f"ev = ev | EV_SPURIOUS_BREAK; {p}dropped = {p}dropped & "
-                            f"~{DROP_UNJUSTIFIED} :: else -> skip fi")
-            which = "writers" if lock.has_readers and exclusive else "holders"
-            body.append(f"{L}_{which} = {L}_{which} | {me}")
-        if waits:
-            body.append("ev = ev | EV_CONTENDED")
-            if instr.flags & ACQUIRING:
-                body.append(f"{L}_waiters = {L}_waiters | {me}")
-        if sleeps:
-            body.append(f"ev = ev | EV_SCHEDULE; {p}dropped = {p}dropped & ~{DROP_UNJUSTIFIED}")
-            body.append(f"if :: {p}count > 0 -> ev = ev | EV_SCHEDULE_IN_ATOMIC "
-                        ":: else -> skip fi")
-        if str(instr.b) in RELEASE_OPS:
-            body.append(f"{L}_holders = {L}_holders & ~{me}; {L}_writers = {L}_writers & ~{me}")
-            if instr.flags & IN_BREAK:
-                body.append(f"{p}dropped = {p}dropped | {DROP_DONE}; ev = ev | EV_BREAK")
-                body.append(f"if :: ({L}_waiters & ~{me}) == 0 -> {p}dropped = {p}dropped | "
-                            f"{DROP_UNJUSTIFIED} :: else -> skip fi")
-        return body
-
     # ------------------------------------------------------------ environment, deadlock
 
     def _env(self) -> list[str]:
@@ -614,11 +373,6 @@ class PromelaWriter:
 
     def _liveness(self) -> list[str]:
         return ["#ifdef LIVENESS", "ltl deadlock_free { []<> moved }", "#endif"]
-
-
-def _words(instr: Instr) -> str:
-    text = f"{instr.where}: {instr.text}" if instr.where else instr.text
-    return text.replace("*/", "* /").replace("/*", "/ *")
 
 
 def _check_free_cycles(world: World, cpu: int, code: tuple[Instr, ...]) -> None:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from model.compile import BuildConfig, LockInfo, compile_cpu
+from model.build import BuildConfig, LockInfo
+from model.compile import compile_cpu
 from model.eras import Era, get_era, with_preempt_rt
 from model.locks import kind_algorithm, spin_algorithm
 from model.program import Program

@@ -179,7 +179,7 @@ def check(model: SymbolicModel[S, A], *, properties: Sequence[str] | None = None
                              f"{', '.join(names)}")
     bits = [b for b, name in enumerate(names) if properties is None or name in properties]
     safety = [b for b in bits if model.property_kinds[b] is PropertyKind.SAFETY]
-    search = _Search(model, safety, depth, deadline, induction)
+    search = Search(model, safety, depth, deadline, induction)
     if safety:
         search.run()
         search.shorten()
@@ -197,7 +197,7 @@ def check(model: SymbolicModel[S, A], *, properties: Sequence[str] | None = None
     return results
 
 
-class _Search:
+class Search:
     """BMC and k-induction for a set of properties, one depth at a time."""
 
     def __init__(self, model: SymbolicModel[Any, Any], bits: list[int], depth: int,

@@ -46,8 +46,7 @@ from lockbreak.core import (
     Step,
     Trace,
 )
-from lockbreak.engines.bmc import INDUCTION_AT, EncodingError, SymbolicModel
-from lockbreak.engines.bmc import _Search as Search
+from lockbreak.engines.bmc import INDUCTION_AT, EncodingError, Search, SymbolicModel
 from lockbreak.engines.liveness import ObligationModel, ticks_open_now
 
 # Seconds one proof query (k-induction, or the search for a longer path of distinct states) may

@@ -185,7 +185,7 @@ def check_obligations(model: Any, bits: Sequence[int],
             continue
         try:
             graph = labelled(model, budget, reporter, symmetry=quotient, requested=requested)
-        except frontier._TooWide:     # the parts no longer pack into 64-bit keys
+        except frontier.TooWide:     # the parts no longer pack into 64-bit keys
             results += liveness.check_obligations(model, chosen, budget)
             continue
         stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
@@ -281,7 +281,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     `_Stopped` instead of returning a partial graph."""
     n = len(model.agents)
     canon = model.canonical if symmetry else None
-    search = frontier._Search(model, 0, canon, budget, reporter, graph=True,
+    search = frontier.Search(model, 0, canon, budget, reporter, graph=True,
                               requested=requested)
     search.run()
     if search.stopped:
@@ -388,7 +388,7 @@ def _owing(model: Any, search: Any, keys: np.ndarray) -> np.ndarray:
         raise LockbreakError(
             f"{len(model.property_names)} properties on {n} agents need more than 63 "
             "obligation bits; check fewer properties at once, or with --plain-bfs")
-    tables = [frontier._Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
+    tables = [frontier.Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
     out = np.zeros(len(keys), dtype=np.int64)
     spread = [sum(1 << (p * n) for p in range(len(model.property_names)) if m >> p & 1)
               for m in range(1 << len(model.property_names))]

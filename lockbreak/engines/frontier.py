@@ -134,7 +134,7 @@ class Lockstep(Protocol):
     stepped in this one), changing only its part; arrivals come first in the order of
     transitions, in agent order. A step (or choice) after which no agent that is yet to step
     in this tick can step ends the tick: every agent's part becomes fresh, and that transition
-    is the one that takes a tick (`_Search.ticks`); no other transition takes time. Such a
+    is the one that takes a tick (`Search.ticks`); no other transition takes time. Such a
     search is only ever run whole (by `lockbreak.engines.fair_graph`), never snapshotted.
     """
 
@@ -254,7 +254,7 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             require_same({"symmetry": (resume["symmetry"], symmetry)})
         if resume is not None and resume["interned"] is not None:
             model.restore_interned(resume["interned"])
-        search = _Search(model, safety, canon, budget, reporter, por, graph, requested)
+        search = Search(model, safety, canon, budget, reporter, por, graph, requested)
         if resume is not None:
             search.restore(resume["first"])
         if resume is None or resume["second"] is None:
@@ -265,12 +265,12 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
         left = (None if budget.timeout is None
                 else budget.timeout - (time.perf_counter() - began))
         if por and search.hits and not search.stopped and (left is None or left > 0):
-            shortest = _Search(model, sum(1 << b for b in search.hits), canon,
+            shortest = Search(model, sum(1 << b for b in search.hits), canon,
                                Budget(budget.max_states, left), reporter, requested=requested)
             if resume is not None and resume["second"] is not None:
                 shortest.restore(resume["second"])
             shortest.run()
-    except _TooWide:     # the ids outgrew 64-bit keys part way
+    except TooWide:     # the ids outgrew 64-bit keys part way
         return _on_plain_engine(model, names, budget, reporter, symmetry, interruption)
     finally:
         if collecting:
@@ -318,7 +318,7 @@ def _on_plain_engine(model: Any, names: Sequence[str], budget: Budget, reporter:
     return results
 
 
-class _Table:
+class Table:
     """One action's lazily filled transition table.
 
     Keys are ``high << 32 | low`` (an agent's own id and the shared id, say). Rows are kept in
@@ -403,7 +403,7 @@ def _cover(size: int, needed: int) -> int:
     return size
 
 
-class _Search:
+class Search:
     """One level-synchronous exploration; mirrors `explicit._Search` for SAFETY properties."""
 
     def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
@@ -423,7 +423,7 @@ class _Search:
         self.perm_ids: dict[tuple[int, ...], int] = {}
         self.run_index: list[np.ndarray] = []      # graph: each run key's global index
         self.observed = safety           # what makes a transition visible to reduction
-        self.local = ([_Table(functools.partial(_local, model, a), width=1)
+        self.local = ([Table(functools.partial(_local, model, a), width=1)
                        for a in range(len(model.agents))] if por else None)
         self.n = len(model.agents)
         self.canon = canon
@@ -446,15 +446,15 @@ class _Search:
         # Packing: shared id in the low `shared_bits`, then `own_bits` per agent.
         self.shared_bits, self.own_bits = 8, 4
         if self.shared_bits + self.own_bits * self.n > 64:
-            raise _TooWide
+            raise TooWide
         self.runs: list[np.ndarray] = []           # sorted keys of every stored state
         self.levels: list[np.ndarray] = []         # keys in BFS order, one array per level
         self.parents: list[np.ndarray] = []        # global index of each state's parent
         self.starts: list[int] = []                # global index of each level's first state
-        self.steps = [_Table(functools.partial(_step, model, a)) for a in range(self.n)]
-        self.wakes = [(a, _Table(functools.partial(_wake, model, k)))
+        self.steps = [Table(functools.partial(_step, model, a)) for a in range(self.n)]
+        self.wakes = [(a, Table(functools.partial(_wake, model, k)))
                       for k, a in enumerate(model.wake_agents)]
-        self.choices = [(a, _Table(functools.partial(_choice, model, a)))
+        self.choices = [(a, Table(functools.partial(_choice, model, a)))
                         for a in getattr(model, "choice_agents", ())]
         # A model that says which agents it sorts (`canonical_groups`) is canonicalised here
         # in bulk; any other symmetric model one state at a time.
@@ -464,12 +464,12 @@ class _Search:
         self.rows: np.ndarray = np.zeros((0, self.n + 1), dtype=np.int64)
         self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
         self.slots: np.ndarray = np.zeros(0, dtype=np.int64)       # of the last expansion
-        self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
+        self.shared_of = Table(self._fill_shared, width=2)   # shared id, renaming id
         self.orders: dict[bytes, int] = {}   # sorting orders and ties -> a small id
-        self.finished = [_Table(functools.partial(_finished, model, a), width=1)
+        self.finished = [Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
         # Lockstep timing: per agent, its part's arrival and tick bookkeeping (`Lockstep`).
-        self.ticking = ([_Table(functools.partial(_tick, model, a)) for a in range(self.n)]
+        self.ticking = ([Table(functools.partial(_tick, model, a)) for a in range(self.n)]
                         if isinstance(model, Lockstep) else None)
         self.ticks: np.ndarray = np.zeros(0, dtype=bool)   # of the last expansion
         self.edge_ticks: list[np.ndarray] = []     # lockstep: whether each edge ends a tick
@@ -486,7 +486,7 @@ class _Search:
         if (sb, ob) == (self.shared_bits, self.own_bits):
             return
         if sb + ob * self.n > 64:
-            raise _TooWide
+            raise TooWide
         old = self.shared_bits, self.own_bits
         self.shared_bits, self.own_bits = sb, ob
         for k, run in enumerate(self.runs):
@@ -982,7 +982,7 @@ class _Search:
         return done
 
 
-class _TooWide(Exception):
+class TooWide(Exception):
     """The ids no longer pack into 64 bits; the plain engine takes over."""
 
 

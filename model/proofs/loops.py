@@ -14,7 +14,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lockbreak.core import LockbreakError
-from model.compile import BuildConfig, LockInfo, compile_cpu
+from model.build import BuildConfig, LockInfo
+from model.compile import compile_cpu
 from model.eras import Era
 from model.lang.parser import parse_code
 from model.locks import spin_algorithm

@@ -11,7 +11,8 @@ from dataclasses import dataclass
 
 import z3
 
-from model.kernel import COUNT, DROP_DONE, DROPPED, NEED, PC, REGS, TICKET, KernelModel
+from model.kernel import KernelModel
+from model.layout import COUNT, DROP_DONE, DROPPED, NEED, PC, REGS, TICKET
 from model.locks import NOBODY
 from model.program import IN_BREAK
 from model.proofs.vocabulary import Frame

@@ -9,14 +9,16 @@ whenever ``preempt_count`` is 0 and ``need_resched`` is set.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 
 import z3
 
 from lockbreak.core import ModelDefinitionError
 from model.locks import RELEASE_OPS
-from model.program import IN_BREAK, Belief, Instr, Op
+from model.opcodes import Op, unhandled
+from model.program import IN_BREAK, Belief, Instr
 from model.proofs.loops import Loop
 from model.proofs.symlocks import SYMBOLIC_OPS
 from model.proofs.vocabulary import Frame, Vocabulary
@@ -24,6 +26,21 @@ from model.proofs.vocabulary import Frame, Vocabulary
 MAX_FREE = 400
 _COMPARE = (lambda x, k: x == k, lambda x, k: x != k, z3.ULT, z3.ULE, z3.UGT, z3.UGE)
 PER_CPU = ("count", "need", "holds", "queued", "pos", "dropped", "saved")
+# The opcodes a proof loop never compiles to (`model.proofs.loops`: one lock, no data, no
+# `*` guard, no interrupts, a lock-break with drop_every = 1), refused by name.
+REFUSED: Mapping[Op, str] = MappingProxyType({
+    Op.DATA_READ: "a proof loop has no data",
+    Op.DATA_WRITE: "a proof loop has no data",
+    Op.DATA_USE: "a proof loop has no data",
+    Op.DATA_GET: "a proof loop has no data",
+    Op.DATA_PUT: "a proof loop has no data",
+    Op.NONDET: "a proof loop has no * guard",
+    Op.IRQ_DISABLE: "a proof loop keeps interrupts enabled",
+    Op.IRQ_ENABLE: "a proof loop keeps interrupts enabled",
+    Op.DEC_REG: "a proof loop has no repeat counter",
+    Op.BRANCH_ZERO: "a proof loop has no repeat counter",
+    Op.FREE_LOCK_OP: "a proof loop runs on SMP, where every lock op is a step",
+})
 
 
 @dataclass(frozen=True)
@@ -81,6 +98,12 @@ def frame(s: Frame, t: Frame, me: z3.ExprRef) -> z3.BoolRef:
     return z3.ForAll([c], z3.Implies(c != me, z3.And(same)))
 
 
+# One outcome of a step: (guard, env with acc in it, events, released the lock).
+Outcome = tuple[z3.BoolRef, Env, dict[str, z3.BoolRef], bool]
+# One way out of a free instruction: (next pc, guard, env, events).
+Branch = tuple[int, z3.BoolRef, Env, dict[str, z3.BoolRef]]
+
+
 class Generator:
     """Builds the moves of one compiled loop."""
 
@@ -91,6 +114,30 @@ class Generator:
         entries = [pc for pc, i in enumerate(self.code) if i.flags & IN_BREAK]
         self.break_entry = min(entries) if entries else -1
         self.fresh = 0
+        self.steps: Mapping[Op, Callable[[Instr, Env], Iterable[Outcome]]] = {
+            Op.PREEMPT_DISABLE: self._preempt_disable,
+            Op.PREEMPT_ENABLE: self._preempt_enable,
+            Op.PREEMPT_ENABLE_NO_RESCHED: self._preempt_enable,
+            Op.CPU_RELAX: self._nothing,
+            Op.WORK: self._nothing,
+            Op.SCHEDULE: self._schedule,
+            Op.NEED_RESCHED: self._need_resched,
+            Op.FLAG_READ: self._flag_read,
+            Op.FLAG_WRITE: self._flag_write,
+            Op.LOCK_OP: self.lock_op,
+        }
+        self.free_rules: Mapping[Op, Callable[[int, Instr, Env, dict[str, z3.BoolRef]],
+                                              Iterator[Branch]]] = {
+            Op.JUMP: self._jump,
+            Op.BRANCH_ACC: self._branch,
+            Op.BRANCH_REG: self._branch,
+            Op.BRANCH_PCOUNT: self._branch_pcount,
+            Op.SET_REG: self._set_reg,
+            Op.MM_DROP_DUE: self._mm_drop_due,
+            Op.BELIEVE: self._believe,
+            Op.BREAK_END: self._break_end,
+            Op.MIGHT_SLEEP: self._might_sleep,
+        }
 
     def start(self) -> Env:
         s, me = self.s, self.me
@@ -115,7 +162,7 @@ class Generator:
                 at = z3.And(at, z3.Not(preempt))
             for guard, env, events, release in self.step(pc, instr, self.start()):
                 for cond, leaf, nxt, more in self.run(pc + 1, env):
-                    yield Move(pc, _words(instr), z3.And(at, guard, cond), leaf, nxt,
+                    yield Move(pc, instr.words, z3.And(at, guard, cond), leaf, nxt,
                                release, {**events, **more}, leaf.returned)
         env = self.start()
         yield Move(-1, "wakeup: need_resched = 1", z3.Not(s.need(me)),
@@ -126,44 +173,58 @@ class Generator:
     def step(self, pc: int, instr: Instr, env: Env
              ) -> Iterator[tuple[z3.BoolRef, Env, dict[str, z3.BoolRef], bool]]:
         """``(guard, env with acc in it, events, released)`` per outcome of the step."""
-        true = self.voc.bool(True)
-        one = self.voc.count(1)
+        rule = self.steps.get(instr.op)
+        if rule is None:
+            raise self._refusal(instr)
         entry: dict[str, z3.BoolRef] = {}
         if pc == self.break_entry:
             entry = {"holds_before": env.owns(self.me)}
             env = self.enter_break(env)
-        count = env.mine["count"]
-        op = instr.op
-        acc = self.voc.bool(False)
-        if op is Op.PREEMPT_DISABLE:
-            env = env.set(count=count + one)
-        elif op in (Op.PREEMPT_ENABLE, Op.PREEMPT_ENABLE_NO_RESCHED):
-            env = env.set(count=count - one)
-        elif op is Op.SCHEDULE:
-            env = env.set(need=self.voc.bool(False))
-        elif op is Op.NEED_RESCHED:
-            acc = env.mine["need"]
-        elif op is Op.FLAG_READ:
-            acc = env.shared["break_lock"]
-        elif op is Op.FLAG_WRITE:
-            env = env.set(break_lock=self.voc.bool(bool(instr.b)))
-        elif op is Op.LOCK_OP:
-            for guard, out, events, released in self.lock_op(instr, env):
-                yield guard, out, {**entry, **events}, released
-            return
-        elif op not in (Op.CPU_RELAX, Op.WORK):
-            raise ModelDefinitionError(f"proofs do not model {op.name} ({_words(instr)})")
+        for guard, out, events, released in rule(instr, env):
+            yield guard, out, {**entry, **events}, released
+
+    def _refusal(self, instr: Instr) -> ModelDefinitionError:
+        """The error for an opcode without a rule: refused by name, or unknown."""
+        if instr.op in REFUSED:
+            return ModelDefinitionError(f"proofs do not model {instr.op.name} "
+                                        f"({REFUSED[instr.op]}): {instr.words}")
+        return unhandled(instr, "the proofs' transition relation")
+
+    def _acc(self, env: Env, acc: z3.BoolRef) -> list[Outcome]:
+        """The outcomes of a step that sets acc to ``acc``: one, or one per value."""
         if z3.is_true(acc) or z3.is_false(acc):
-            yield true, env.set_reg(-1, acc), entry, False
-        else:
-            yield acc, env.set_reg(-1, self.voc.bool(True)), entry, False
-            yield z3.Not(acc), env.set_reg(-1, self.voc.bool(False)), entry, False
+            return [(self.voc.bool(True), env.set_reg(-1, acc), {}, False)]
+        return [(acc, env.set_reg(-1, self.voc.bool(True)), {}, False),
+                (z3.Not(acc), env.set_reg(-1, self.voc.bool(False)), {}, False)]
+
+    def _preempt_disable(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env.set(count=env.mine["count"] + self.voc.count(1)),
+                         self.voc.bool(False))
+
+    def _preempt_enable(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env.set(count=env.mine["count"] - self.voc.count(1)),
+                         self.voc.bool(False))
+
+    def _nothing(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env, self.voc.bool(False))
+
+    def _schedule(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env.set(need=self.voc.bool(False)), self.voc.bool(False))
+
+    def _need_resched(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env, env.mine["need"])
+
+    def _flag_read(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env, env.shared["break_lock"])
+
+    def _flag_write(self, instr: Instr, env: Env) -> list[Outcome]:
+        return self._acc(env.set(break_lock=self.voc.bool(bool(instr.b))), self.voc.bool(False))
 
     def enter_break(self, env: Env) -> Env:
         return env.set(saved=env.mine["count"])
 
-    def lock_op(self, instr: Instr, env: Env
-                ) -> Iterator[tuple[z3.BoolRef, Env, dict[str, z3.BoolRef], bool]]:
+    def lock_op(self, instr: Instr, env: Env) -> Iterator[Outcome]:
+        """One lock op in its any-N form: one outcome per guarded case."""
         name = str(instr.b)
         if name not in self.ops:
             raise ModelDefinitionError(f"no any-N form of {name} for {self.loop.lock}")
@@ -190,7 +251,7 @@ class Generator:
         while todo:
             pc, cond, env, events, n = todo.pop()
             if n > MAX_FREE:
-                raise ModelDefinitionError(f"free loop at {_words(self.code[pc])}")
+                raise ModelDefinitionError(f"free loop at {self.code[pc].words}")
             if pc >= len(self.code):
                 raise ModelDefinitionError("a proof loop must run forever")
             instr = self.code[pc]
@@ -205,36 +266,55 @@ class Generator:
                 todo.append((nxt, z3.simplify(z3.And(cond, c2)), env2, ev2, n + 1))
 
     def free(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
-             ) -> Iterator[tuple[int, z3.BoolRef, Env, dict[str, z3.BoolRef]]]:
-        true = self.voc.bool(True)
+             ) -> Iterator[Branch]:
+        """``(next pc, guard, env, events)`` per way out of the free instruction at ``pc``."""
+        rule = self.free_rules.get(instr.op)
+        if rule is None:
+            raise self._refusal(instr)
+        return rule(pc, instr, env, events)
+
+    def _jump(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+              ) -> Iterator[Branch]:
+        yield instr.target, self.voc.bool(True), env, events
+
+    def _branch(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                ) -> Iterator[Branch]:
         op = instr.op
-        if op is Op.JUMP:
-            yield instr.target, true, env, events
-        elif op in (Op.BRANCH_ACC, Op.BRANCH_REG):
-            reg = -1 if op is Op.BRANCH_ACC else int(instr.a)
-            value = env.regs[reg]
-            if op is Op.BRANCH_REG and instr.b:
-                env = env.set_reg(reg, self.voc.bool(False))
-            yield from _split(value, instr.target, pc + 1, env, events)
-        elif op is Op.BRANCH_PCOUNT:
-            k = self.voc.count(int(instr.b))
-            taken = _COMPARE[int(instr.a)](env.mine["count"], k)
-            yield from _split(taken, instr.target, pc + 1, env, events)
-        elif op is Op.SET_REG:
-            yield pc + 1, true, env.set_reg(int(instr.a), self.voc.bool(bool(instr.b))), events
-        elif op is Op.MM_DROP_DUE:
-            # drop_every = 1: every call is a drop_every-th call
-            yield pc + 1, true, env.set_reg(-1, self.voc.bool(True)), events
-        elif op is Op.BELIEVE:
-            yield pc + 1, true, env.set(holds=self.voc.bool(Belief(int(instr.b)) == Belief.HELD)), \
-                events
-        elif op is Op.BREAK_END:
-            yield pc + 1, true, *self.break_end(instr, env, events)
-        elif op is Op.MIGHT_SLEEP:
-            # A debug check that changes nothing; might_sleep_clean is not among the goals.
-            yield pc + 1, true, env, events
-        else:
-            raise ModelDefinitionError(f"proofs do not model {op.name}")
+        reg = -1 if op is Op.BRANCH_ACC else int(instr.a)
+        value = env.regs[reg]
+        if op is Op.BRANCH_REG and instr.b:
+            env = env.set_reg(reg, self.voc.bool(False))
+        yield from _split(value, instr.target, pc + 1, env, events)
+
+    def _branch_pcount(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                       ) -> Iterator[Branch]:
+        k = self.voc.count(int(instr.b))
+        taken = _COMPARE[int(instr.a)](env.mine["count"], k)
+        yield from _split(taken, instr.target, pc + 1, env, events)
+
+    def _set_reg(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                 ) -> Iterator[Branch]:
+        yield pc + 1, self.voc.bool(True), env.set_reg(int(instr.a),
+                                                       self.voc.bool(bool(instr.b))), events
+
+    def _mm_drop_due(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                     ) -> Iterator[Branch]:
+        # drop_every = 1: every call is a drop_every-th call
+        yield pc + 1, self.voc.bool(True), env.set_reg(-1, self.voc.bool(True)), events
+
+    def _believe(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                 ) -> Iterator[Branch]:
+        held = self.voc.bool(Belief(int(instr.b)) == Belief.HELD)
+        yield pc + 1, self.voc.bool(True), env.set(holds=held), events
+
+    def _break_end(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                   ) -> Iterator[Branch]:
+        yield pc + 1, self.voc.bool(True), *self.break_end(instr, env, events)
+
+    def _might_sleep(self, pc: int, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
+                     ) -> Iterator[Branch]:
+        # A debug check that changes nothing; might_sleep_clean is not among the goals.
+        yield pc + 1, self.voc.bool(True), env, events
 
     def break_end(self, instr: Instr, env: Env, events: dict[str, z3.BoolRef]
                   ) -> tuple[Env, dict[str, z3.BoolRef]]:
@@ -262,10 +342,6 @@ def _split(value: z3.ExprRef, target: int, fall: int, env: Env,
     else:
         yield target, value, env, events
         yield fall, z3.Not(value), env, events
-
-
-def _words(instr: Instr) -> str:
-    return f"{instr.where}: {instr.text}" if instr.where else instr.text
 
 
 def live_registers(loop: Loop) -> tuple[int, ...]:

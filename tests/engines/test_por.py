@@ -69,7 +69,7 @@ def test_the_reduced_search_alone_can_reach_a_violation_late(tmp_path: Path) -> 
     [variant] = [v for v in VARIANTS if v.name == "resched-without-count-test"]
     model = model_of_text(tmp_path, nested(variant), era=variant.era())
     bit = model.property_names.index(variant.property)
-    search = frontier._Search(model, 1 << bit, None, Budget(), SilentReporter(), por=True)
+    search = frontier.Search(model, 1 << bit, None, Budget(), SilentReporter(), por=True)
     search.run()
     assert len(search.trace(bit)) == variant.trace_length + 1
     [result] = frontier.check(model, properties=[variant.property], por=True)
@@ -118,7 +118,7 @@ def test_a_budget_spent_by_the_reduced_search_says_the_trace_may_not_be_shortest
     [variant] = [v for v in VARIANTS if v.name == "resched-without-count-test"]
     model = model_of_text(tmp_path, nested(variant), era=variant.era())
     # Room for the reduced search, not for the unreduced one after it.
-    reduced = frontier._Search(model, 1 << model.property_names.index(variant.property), None,
+    reduced = frontier.Search(model, 1 << model.property_names.index(variant.property), None,
                                Budget(), SilentReporter(), por=True)
     reduced.run()
     [result] = frontier.check(model, properties=[variant.property], por=True,

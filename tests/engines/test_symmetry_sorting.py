@@ -70,9 +70,9 @@ def _reachable(model: KernelModel) -> list[int]:
 
 def _renamed(model: KernelModel, state: int, perm: tuple[int, ...]) -> int:
     """``state`` with CPU ``c`` renamed to ``perm[c]`` (and its private locks with it)."""
-    value = model._permute_shared(state & SHARED_MASK, perm)
-    for cpu, shift in enumerate(model._shifts):
-        value |= ((state >> shift) & LOCAL_MASK) << model._shifts[perm[cpu]]
+    value = model.symmetry.permute_shared(state & SHARED_MASK, perm)
+    for cpu, shift in enumerate(model.interning.shifts):
+        value |= ((state >> shift) & LOCAL_MASK) << model.interning.shifts[perm[cpu]]
     return value
 
 

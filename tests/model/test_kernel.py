@@ -21,6 +21,7 @@ from lockbreak.engines.plain_bfs import check
 from lockbreak.report.traces import render_trace
 from model.eras import ERAS
 from model.kernel import Action, KernelModel
+from model.layout import DataCell, LockCell
 from model.scenario import load_scenario
 from model.world import build_world
 from properties.catalogue import KNOWN, specs
@@ -394,3 +395,50 @@ def test_a_failed_trylock_is_contention_under_every_lock_algorithm(lock: str) ->
     assert other["mutual_exclusion"] == "holds"
     assert other["no_spurious_break"] == "holds"
 
+
+
+def _reachable(model: KernelModel, levels: int) -> list[int]:
+    seen = dict.fromkeys(model.init_states())
+    frontier = list(seen)
+    for _ in range(levels):
+        frontier = [after for state in frontier for _, after, _, _ in model.successors(state)
+                    if after not in seen]
+        seen.update(dict.fromkeys(frontier))
+    return list(seen)
+
+
+def test_the_shared_part_is_named_lock_and_data_cells() -> None:
+    """Every lock of a shared part is a `LockCell` and every datum a `DataCell`, whose named
+    fields are what the readable view shows."""
+    model = kernel_model(REPO / "scenarios" / "stale-data-v2.6.12.toml")
+    locks = len(model.world.locks)
+    seen_stale = False
+    for state in _reachable(model, 40):
+        shared, _ = model.parts(state)
+        assert all(isinstance(cell, LockCell) for cell in shared[:locks])
+        assert all(isinstance(cell, DataCell) for cell in shared[locks:])
+        view = model.view(state)
+        for lock, cell in zip(view.locks, shared[:locks], strict=True):
+            assert lock.break_lock == cell.flag
+        stale = {f"cpu{i}:{name}" for name, cell in zip(model.world.data, shared[locks:],
+                                                          strict=True)
+                 for i in range(model.world.n_cpus) if cell.stale >> i & 1}
+        assert set(view.stale) == stale
+        seen_stale |= bool(stale)
+    assert seen_stale            # a write made a snapshot stale somewhere
+
+
+def test_interned_parts_saved_as_plain_tuples_restore_the_same_states() -> None:
+    """A checkpoint's interned tables read back as plain tuples (as a checkpoint from before
+    the cells were named holds them) give a fresh model the same states: the same views and
+    the same successors."""
+    saved = kernel_model(NESTED)
+    states = _reachable(saved, 10)
+    locals_, shared = saved.interned()
+    plain = (locals_, tuple(tuple(tuple(cell) for cell in part) for part in shared))
+    assert all(type(cell) is tuple for part in plain[1] for cell in part)
+    restored = kernel_model(NESTED)
+    restored.restore_interned(plain)
+    for state in states:
+        assert restored.view(state) == saved.view(state)
+        assert restored.successors(state) == saved.successors(state)

@@ -20,12 +20,13 @@ from lockbreak.engines import frontier, plain_bfs
 from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 from lockbreak.testing import check_property
 from model.events import Event
+from model.interpreter import Interpreter
 from model.kernel import ACC, NEED, NEED_RESCHED, Action, KernelModel
 from model.lockstep import LockstepKernelModel
 from model.lockstep import kernel_model as timed_model
 from model.program import Instr, Op
 from model.scenario import load_scenario
-from model.world import build_world
+from model.world import World, build_world
 from properties.catalogue import KNOWN, of_kind, specs
 from tests.support.helpers import check_by_name, first_states, kernel_model, scenario_toml
 from tests.support.paths import REPO
@@ -87,15 +88,17 @@ def test_state_count_is_pinned_for_both_exhaustive_engines() -> None:
     assert len(full.programs) == 2 and full.lazy == (1, 0) and full.wakeups == (0, 0)
 
 
-class LazyFlagVisible(KernelModel):
+class LazyFlagVisible(Interpreter):
     """Broken: need_resched() sees the lazy flag (TIF_NEED_RESCHED_LAZY) too."""
 
-    def _do_step(self, cpu: int, instr: Instr, regs: list[int], mem: list, choice: int = 0
-                 ) -> tuple[Event, str] | None:
-        if instr.op == Op.NEED_RESCHED:
-            regs[ACC] = int(regs[NEED] != 0)
-            return Event.NONE, str(regs[ACC])
-        return super()._do_step(cpu, instr, regs, mem, choice)
+    def __init__(self, world: World) -> None:
+        super().__init__(world)
+        self.steps = {**self.steps, Op.NEED_RESCHED: self.sees_lazy_flag}
+
+    def sees_lazy_flag(self, cpu: int, instr: Instr, regs: list[int], mem: list, choice: int
+                       ) -> tuple[Event, str] | None:
+        regs[ACC] = int(regs[NEED] != 0)
+        return Event.NONE, str(regs[ACC])
 
 
 def test_a_lazy_flag_that_need_resched_sees_is_a_spurious_break() -> None:
@@ -105,7 +108,7 @@ def test_a_lazy_flag_that_need_resched_sees_is_a_spurious_break() -> None:
     world = build_world(load_scenario(PURGE, known_properties=KNOWN))
     real = check_by_name(KernelModel(world, specs(STATE_PROPERTIES)), ["no_spurious_break"])
     assert real["no_spurious_break"].status is Status.HOLDS
-    broken = check_by_name(LazyFlagVisible(world, specs(STATE_PROPERTIES)),
+    broken = check_by_name(KernelModel(world, specs(STATE_PROPERTIES), LazyFlagVisible(world)),
                            ["no_spurious_break"])["no_spurious_break"]
     assert broken.status is Status.VIOLATED
     assert broken.trace is not None and len(broken.trace) == 11
