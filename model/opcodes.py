@@ -4,7 +4,7 @@ Four interpreters read compiled instructions: the kernel model's (`model.interpr
 symbolic twin (`model.symbolic_steps`), the Promela export (`model.promela_steps`) and the
 proofs' transition relation (`model.proofs.transition`). Each keeps its rules in a mapping
 from opcode to rule, and refuses the opcodes it does not model by name (``refused``); a test
-(tests/test_opcodes.py) holds every opcode of `Op` to a rule or a refusal in all four, so an
+(tests/model/test_opcodes.py) holds every opcode of `Op` to a rule or a refusal in all four, so an
 opcode added here fails loudly in the interpreter that forgot it. What the kernel model
 derives from an opcode without interpreting it (whether it is a step, whether a step is
 CPU-local, which operand names a lock) is read from `OPCODES`.

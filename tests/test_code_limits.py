@@ -21,10 +21,6 @@ MAX_FUNCTION_LINES = 80
 BEING_SPLIT = frozenset({
     "lockbreak/engines/frontier.py",
     "lockbreak/engines/liveness.py",
-    "model/kernel.py",
-    "model/symbolic.py",
-    "model/promela.py",
-    "model/compile.py",
     "model/cfront/abstract.py",
     "bench/bench_scan.py",
 })

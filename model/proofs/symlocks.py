@@ -3,8 +3,8 @@
 An operation is a list of `Case`: a guard over the pre-state, the value the code tests, and
 what changes. The concrete operations act on words of N CPUs; these act on an uninterpreted
 set of CPUs and a FIFO queue of ordered positions (a ticket is a position; a qspinlock
-waiter's place in pending + MCS queue is too). `tests/model/proofs/test_symlocks.py` checks, for every
-word of 2 and 3 CPUs, that each case agrees with the concrete operation.
+waiter's place in pending + MCS queue is too). `tests/model/proofs/test_symlocks.py` checks,
+for every word of 2 and 3 CPUs, that each case agrees with the concrete operation.
 """
 
 from __future__ import annotations

@@ -12,7 +12,6 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 import z3
@@ -34,8 +33,8 @@ from model.scenario import load_scenario
 from model.symbolic import SymbolicKernel
 from model.world import World, build_world
 from properties.catalogue import KNOWN
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
 SCENARIO = REPO / "scenarios" / "nested-v2.6.12.toml"
 # An opcode no interpreter has heard of (`Op` stops at 31).
 FAKE = 99
