@@ -21,11 +21,14 @@ from lockbreak.core import ScenarioError
 from model.cfront.config_guard import FALSE, TRUE, Guard, disjoin, guard_of, negate, symbol
 from model.cfront.parse import CSource, definitions, not_understood, parse_source, walk
 from model.cfront.primitive_table import (
+    CONSTANT_ALIASES,
     CONSTANTS,
     DROPPED,
     HELPERS,
     KEPT,
     MIGHT_SLEEP_CHECKS,
+    PREEMPT_WORD,
+    PREEMPT_WORD_READS,
     RENAMED,
     SCHED_H,
     TRANSPARENT,
@@ -411,6 +414,8 @@ class _Translator:
                 return scope.values[text]
             if text in scope.locals or text in CONSTANTS:
                 return text
+            if text in CONSTANT_ALIASES:
+                return CONSTANT_ALIASES[text]
             if text == scope.lock:
                 return "lock"
             raise source.error(node, f"{self.primitive}: unknown name {text!r}",
@@ -429,6 +434,9 @@ class _Translator:
             op = node.child_by_field_name("operator")
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
             if op is not None and op.type in BINARY and left is not None and right is not None:
+                word = self.preempt_word_test(source, op.type, left, right, scope)
+                if word is not None:
+                    return word
                 return (f"{_grouped(self.expr(source, left, scope))} {op.type} "
                         f"{_grouped(self.expr(source, right, scope))}")
         if kind == "call_expression":
@@ -436,6 +444,28 @@ class _Translator:
         raise source.error(node, f"{self.primitive}: expression not understood: {text[:60]!r}",
                            "a body may test calls of the primitive vocabulary, locals, "
                            "!, &&, || and comparisons")
+
+    def preempt_word_test(self, source: CSource, op: str, left: Node, right: Node,
+                          scope: _Scope) -> str | None:
+        """x86's ``raw_cpu_read_4(__preempt_count) == OFFSET`` (the word holds need_resched
+        inverted) as the count and the flag it tests; None when neither side reads the word."""
+        if self.reads_preempt_word(source, right):
+            left, right = right, left
+        if not self.reads_preempt_word(source, left):
+            return None
+        if op not in ("==", "!="):
+            raise source.error(left, f"{self.primitive}: the x86 preempt word is understood "
+                               "only compared with == or != to an offset")
+        test = f"preempt_count() == {_grouped(self.expr(source, right, scope))} && need_resched()"
+        return f"({test})" if op == "==" else f"!({test})"
+
+    def reads_preempt_word(self, source: CSource, node: Node) -> bool:
+        node = _unwrapped(node)
+        if node.type != "call_expression" or self.callee(source, node) not in PREEMPT_WORD_READS:
+            return False
+        args = node.child_by_field_name("arguments")
+        return (args is not None and len(args.named_children) == 1
+                and source.text(args.named_children[0]) == PREEMPT_WORD)
 
     def call(self, source: CSource, node: Node, scope: _Scope) -> str:
         name = self.callee(source, node)
