@@ -1,0 +1,465 @@
+"""Statements and control flow in an abstraction walk (`model.cfront.abstract`): blocks,
+labels and ``goto``, ``if``, loops, list iteration macros as ``while (*)``, ``switch`` as a
+choice of its cases, and guards, which become ``*`` unless the model can evaluate them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from tree_sitter import Node
+
+from model.cfront import vocabulary as vocab
+from model.cfront.abstraction_calls import CallWalker
+from model.cfront.flow import Flow, Loop, bare, branches, join
+from model.cfront.parse import not_understood, walk
+from model.cfront.shapes import (
+    argument,
+    attribute_declarator,
+    breaks_switch,
+    compared,
+    constant_true,
+    dereferences,
+    has_label,
+    iterator_definition,
+    iterator_semicolon,
+    last_statement,
+    leaves_loop,
+    strip,
+    tests_null,
+    type_argument,
+)
+
+
+class ControlWalker(CallWalker):
+    """The walk's statements, conditions and control flow."""
+
+    def block(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        children = [c for c in node.named_children if c.type != "comment"]
+        k = 0
+        while k < len(children):
+            child = children[k]
+            labelled = self.labelled_iterator(child)
+            macro = self.iterator_head(labelled or child)
+            if macro is not None:
+                if labelled is not None:
+                    # `restart: list_for_each_entry(...) { }`: the label, then the walk.
+                    name = self.src.text(child.child_by_field_name("label")
+                                         or child.named_children[0])
+                    flow = flow if flow is not None else self.labels.get(name, Flow())
+                    self.emit(f"{name}:", max(depth - 1, 0), child)
+                if k + 1 >= len(children):
+                    raise self.src.error(child, f"{self.call_name(macro)} without a body")
+                args_node = macro.child_by_field_name("arguments")
+                args = [] if args_node is None else list(args_node.named_children)
+                flow = self.iterate(self.call_name(macro), args, macro, children[k + 1], flow,
+                                    depth)
+                k += 2
+                continue
+            declared = iterator_definition(child, self.src)
+            if declared is not None:
+                name, cursor, body = declared
+                flow = self.iterate(name, [cursor], child, body, flow, depth)
+            else:
+                flow = self.stmt(child, flow, depth)
+            k += 1
+        if self.pending is not None and flow is not None:
+            flow = self.pending[1](flow)
+        self.pending = None
+        return flow
+
+    def labelled_iterator(self, node: Node) -> Node | None:
+        """The statement of a labelled iteration macro head (``again:
+        list_for_each_entry(...)``, whose body tree-sitter puts after the label's
+        statement), or None."""
+        if node.type != "labeled_statement":
+            return None
+        inner = [c for c in node.named_children[1:] if c.type != "comment"]
+        if len(inner) == 1 and inner[0].type == "expression_statement" and any(
+                c.is_missing for c in inner[0].children):
+            return inner[0]
+        return None
+
+    def iterator_head(self, node: Node) -> Node | None:
+        """The call of an iteration macro that tree-sitter read as a statement missing its
+        ``;`` (its body is the next statement), or None."""
+        if node.type != "expression_statement" or not node.named_children:
+            return None
+        call = node.named_children[0]
+        if call.type != "call_expression":
+            return None
+        fn = call.child_by_field_name("function")
+        if fn is None or not vocab.is_iterator(self.src.text(fn)):
+            return None
+        if not any(c.is_missing for c in node.children):
+            raise self.src.error(node, f"{self.src.text(fn)}(...); with no body",
+                                 "an iteration macro is followed by the statement it repeats")
+        return call
+
+    def stmt(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        if self.pending is not None and flow is not None:
+            var, take = self.pending
+            self.pending = None
+            if tests_null(node, var, self.src):
+                # The NULL check runs first: on its path the lock was never taken.
+                self.note(f"the lock of {var} is taken only when {var} is not NULL: the "
+                          f"check at {self.at(node)} comes before it")
+                flow = self.stmt(node, flow, depth)
+                return take(flow) if flow is not None else None
+            flow = take(flow)
+        return self.statement(node, flow, depth)
+
+    def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        bad = [n for n in not_understood(node)
+               if not type_argument(n, self.src) and not attribute_declarator(n)
+               and not iterator_semicolon(n, self.src)]
+        if bad:
+            what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
+                    else repr(self.text(bad[0])))
+            raise self.src.error(bad[0], f"not understood: {what}",
+                                 "the C front end reads kernel source as tree-sitter-c does; "
+                                 "extract a function whose body parses")
+        if flow is None and node.type != "labeled_statement":
+            return None
+        kind = node.type
+        if kind == "compound_statement":
+            return self.block(node, flow, depth)
+        if kind == "labeled_statement":
+            return self.label(node, flow, depth)
+        assert flow is not None
+        if kind == "expression_statement":
+            if not node.named_children:
+                return flow
+            return self.expression(node.named_children[0], flow, depth)
+        if kind == "declaration":
+            return self.declaration(node, flow, depth)
+        if kind == "if_statement":
+            return self.if_(node, flow, depth)
+        if kind in ("while_statement", "do_statement", "for_statement"):
+            return self.loop(node, flow, depth)
+        if kind == "switch_statement":
+            return self.switch(node, flow, depth)
+        if kind == "goto_statement":
+            label = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+            self.labels.setdefault(label, flow)
+            self.emit(f"goto {label};", depth, node)
+            return None
+        if kind == "break_statement":
+            self.emit("break;", depth, node)
+            return None
+        if kind == "continue_statement":
+            loop = self.loops[-1] if self.loops else None
+            if loop is not None and loop.advance is not None:
+                flow = loop.advance(flow, depth)
+            if loop is not None and loop.test is not None:
+                if not loop.test:
+                    self.fresh += 1
+                    loop.test = f"do_{self.fresh}_test"
+                loop.continued.append(flow)
+                self.emit(f"goto {loop.test};", depth, node)
+                return None
+            self.emit("continue;", depth, node)
+            return None
+        if kind == "return_statement":
+            return self.return_(node, flow, depth)
+        if kind in ("type_definition", "struct_specifier", "enum_specifier"):
+            return flow
+        raise self.src.error(node, f"not understood: a {kind.replace('_', ' ')}",
+                             "the abstraction takes C statements, declarations and calls; "
+                             "extract a function without it")
+
+    def label(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        name = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+        if flow is None:
+            flow = self.labels.get(name, Flow())
+        self.emit(f"{name}:", depth - 1 if depth else 0, node)
+        rest = [c for c in node.named_children[1:] if c.type != "comment"]
+        if not rest:
+            self.emit("{ }", depth, node)
+            return flow
+        start = len(self.out)
+        for child in rest:
+            flow = self.stmt(child, flow, depth)
+        if len(self.out) == start:
+            self.emit("{ }", depth, node)
+        return flow
+
+    def return_(self, node: Node, flow: Flow, depth: int) -> Flow | None:
+        value = node.named_children[0] if node.named_children else None
+        if value is not None:
+            flow = self.expression(value, flow, depth)
+        if not self.stack:
+            self.leave(flow, depth, node)
+        if last_statement(node):
+            return None
+        if self.stack:
+            self.emit(f"goto {self.stack[-1]};", depth, node)
+            self.labels.setdefault(self.stack[-1], flow)
+        else:
+            self.emit("return;", depth, node)
+        return None
+
+    def declaration(self, node: Node, flow: Flow, depth: int) -> Flow:
+        for decl in node.children_by_field_name("declarator"):
+            if decl.type != "init_declarator":
+                continue
+            value = decl.child_by_field_name("value")
+            target = decl.child_by_field_name("declarator")
+            while target is not None and target.type != "identifier":
+                target = target.child_by_field_name("declarator")
+            if value is not None:
+                flow = self.assign(target, value, flow, depth, decl)
+        return flow
+
+    # ------------------------------------------------------------------ conditions
+    def condition(self, node: Node, flow: Flow, depth: int) -> tuple[str, Flow]:
+        """The scenario condition for the C guard ``node``, after the statements its
+        dereferences and inlined calls become."""
+        for datum in compared(node, self.src, self.ident):
+            if datum in self.data and self.data[datum] in flow.held:
+                # Comparing the pointer itself with what the lock protects now is how
+                # kernel code revalidates it after a break: a fresh look.
+                self.note(f"{datum} compared at {self.at(node)}: a revalidation, read({datum})")
+                flow = self.access("read", datum, flow, depth, node)
+        flow = self.uses(node, flow, depth)
+        whole = strip(node)
+        called = strip(whole.child_by_field_name("argument") or whole) if (
+            whole.type == "unary_expression" and self.src.text(whole).startswith("!")) else whole
+        if called.type == "call_expression" and self.call_name(called) in vocab.STATEMENTS:
+            flow = self.call(called, flow, depth)
+            self.note(f"guard {self.text(node)} at {self.at(node)} became * after the call")
+            return "*", flow
+        if whole.type == "call_expression" and self.inlinable(self.call_name(whole)):
+            flow = self.call(whole, flow, depth)
+            self.note(f"guard {self.text(node)} at {self.at(node)} became *: the function was "
+                      "inlined before it")
+            return "*", flow
+        flow = self.split_calls(node, flow, depth)
+        return self.guard(node, flow), flow
+
+    def guard(self, node: Node, flow: Flow) -> str:
+        node = strip(node)
+        if node.type == "binary_expression":
+            op = self.src.text(node.child_by_field_name("operator") or node)
+            if op in ("&&", "||"):
+                left = self.guard(node.child_by_field_name("left") or node, flow)
+                right = self.guard(node.child_by_field_name("right") or node, flow)
+                if left == "*" and right == "*":
+                    return "*"
+                return f"{left} {op} {right}" if op == "&&" else f"({left} {op} {right})"
+        if node.type == "unary_expression" and self.src.text(node).startswith("!"):
+            inner = self.guard(node.child_by_field_name("argument") or node, flow)
+            return "*" if inner == "*" else f"!{inner}"
+        if node.type == "call_expression":
+            name = self.call_name(node)
+            args_node = node.child_by_field_name("arguments")
+            args = [] if args_node is None else list(args_node.named_children)
+            lock_op = vocab.lock_operation(name)
+            kind = (lock_op[1] if lock_op is not None and lock_op[0] == "trylock" else
+                    vocab.BREAKS.get(name) or vocab.GUARDS.get(name))
+            if kind is not None and (lock_op is None or lock_op[0] == "trylock"):
+                if kind == "":
+                    return f"{name}()"
+                lock = self.lock(argument(args, 0, node, self.src), kind)
+                rest = "".join(f", {self.plain(a)}" for a in args[1:])
+                self.breaks(lock)
+                if name in vocab.BREAKS:
+                    self.needs_held(name, lock, flow, node)
+                return f"{name}({self.spelled(lock, args[0])}{rest})"
+            if name in ("likely", "unlikely") and args:
+                return self.guard(args[0], flow)
+        self.no_lock_ops(node)
+        self.note(f"guard {self.text(node)} at {self.at(node)} became *")
+        return "*"
+
+    # ------------------------------------------------------------------ control flow
+    def if_(self, node: Node, flow: Flow, depth: int) -> Flow | None:
+        cond_node = node.child_by_field_name("condition")
+        assert cond_node is not None
+        cond, flow = self.condition(cond_node, flow, depth)
+        then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
+        then_node = node.child_by_field_name("consequence")
+        alt = node.child_by_field_name("alternative")
+        if then_node is not None and alt is None and has_label(then_node) \
+                and then_flow == else_flow:
+            return self.flattened(cond, then_node, flow, depth, node)
+        self.emit(f"if ({bare(cond)}) {{", depth, node)
+        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
+        if alt is not None:
+            inner = [c for c in alt.named_children if c.type != "comment"]
+            self.emit("} else {", depth, alt)
+            after_else: Flow | None = else_flow
+            for child in inner:
+                after_else = self.stmt(child, after_else, depth + 1)
+        else:
+            after_else = else_flow
+        self.emit("}", depth, None)
+        return join([after_then, after_else])
+
+    def flattened(self, cond: str, body: Node, flow: Flow, depth: int,
+                  node: Node) -> Flow | None:
+        """``if (c) { ... label: ... }`` as ``if (!c) goto past; ... label: ...; past:``,
+        its body in the enclosing block: kernel code jumps to labels inside such a block
+        (``goto unlock_and_flush``), which the scenario language takes only in the same
+        block or an enclosing one."""
+        self.fresh += 1
+        past = f"if_{self.fresh}_done"
+        negated = "*" if cond == "*" else f"!({bare(cond)})"
+        self.emit(f"if ({negated}) {{", depth, node)
+        self.emit(f"goto {past};", depth + 1, node)
+        self.emit("}", depth, None)
+        self.labels[past] = flow
+        self.note(f"the block of the if at {self.at(node)} has labels that gotos jump to: its "
+                  "statements are written after a jump past them")
+        after = self.block(body, flow, depth)
+        self.emit(f"{past}:", max(depth - 1, 0), None)
+        self.emit("{ }", depth, None)
+        return join([after, flow])
+
+    def loop(self, node: Node, flow: Flow, depth: int) -> Flow | None:
+        body = node.child_by_field_name("body")
+        cond_node = node.child_by_field_name("condition")
+        if node.type == "for_statement":
+            init = node.child_by_field_name("initializer")
+            update = node.child_by_field_name("update")
+            if init is not None:
+                flow = (self.declaration(init, flow, depth) if init.type == "declaration"
+                        else self.expression(init, flow, depth))
+            advance = None
+            if update is not None:
+                advance = self.advancer(update)
+            head = "for (;;) {" if cond_node is None else None
+            return self.loop_body(node, body, head, cond_node, flow, depth, advance)
+        if node.type == "do_statement":
+            assert cond_node is not None
+            if self.src.text(strip(cond_node)) == "0" and not leaves_loop(body, self.src):
+                return self.stmt(body, flow, depth) if body is not None else flow
+            self.emit("do {", depth, node)
+            loop = Loop(flow.held, test="")
+            self.loops.append(loop)
+            after = self.stmt(body, flow, depth + 1) if body is not None else flow
+            self.loops.pop()
+            if loop.continued:
+                # The language's do-while skips its test on `continue`; the kernel's does
+                # not: a `continue` is a jump to a label just before the test.
+                self.note(f"continue in the do-while at {self.at(node)} became goto "
+                          f"{loop.test}, a label before its test")
+                self.emit(f"{loop.test}:", depth, None)
+                self.emit("{ }", depth + 1, None)
+                after = join([after, *loop.continued])
+            cond, _ = self.condition(cond_node, after or flow, depth + 1)
+            self.emit(f"}} while ({bare(cond)});", depth, cond_node)
+            return join([after, flow])
+        return self.loop_body(node, body, None, cond_node, flow, depth, None)
+
+    def advancer(self, update: Node) -> Callable[[Flow, int], Flow]:
+        def advance(flow: Flow, depth: int) -> Flow:
+            return self.expression(update, flow, depth)
+        return advance
+
+    def loop_body(self, node: Node, body: Node | None, head: str | None,
+                  cond_node: Node | None, flow: Flow, depth: int,
+                  advance: Callable[[Flow, int], Flow] | None) -> Flow | None:
+        if head is None:
+            assert cond_node is not None
+            cond = ("1" if constant_true(cond_node, self.src)
+                    else self.condition(cond_node, flow, depth)[0])
+            head = "for (;;) {" if cond == "1" else f"while ({bare(cond)}) {{"
+        self.emit(head, depth, node)
+        self.loops.append(Loop(flow.held, advance))
+        after = self.stmt(body, flow, depth + 1) if body is not None else flow
+        if after is not None and advance is not None:
+            after = advance(after, depth + 1)
+        self.loops.pop()
+        self.emit("}", depth, None)
+        return join([flow, after])
+
+    def iterate(self, name: str, args: list[Node], macro: Node, body: Node,
+                flow: Flow | None, depth: int) -> Flow | None:
+        """``list_for_each_entry(pos, head, member) body`` as ``while (*)`` with the cursor
+        ``pos`` read before the walk and after each advance."""
+        if flow is None:
+            return None
+        at = 2 if name.startswith("xa_for_each") else 1 if name.startswith("idr_for") else 0
+        cursor = self.ident(self.src.text(args[at])) if len(args) > at and \
+            args[at].type == "identifier" else ""
+        if cursor and not dereferences(body, cursor, self.src, vocab.walks_objects(name)):
+            cursor = ""
+        self.note(f"{name} at {self.at(macro)} became while (*)"
+                  + (f" with the cursor {cursor} a datum" if cursor else ""))
+        if cursor:
+            flow = self.snapshot(cursor, flow, depth, macro)
+
+        def advance(f: Flow, at: int) -> Flow:
+            if not cursor or cursor not in self.data:
+                return f
+            f = self.access("use", cursor, f, at, macro)
+            return self.snapshot(cursor, f, at, macro)
+
+        self.emit("while (*) {", depth, macro)
+        self.loops.append(Loop(flow.held, advance))
+        after = self.stmt(body, flow, depth + 1)
+        if after is not None:
+            after = advance(after, depth + 1)
+        self.loops.pop()
+        self.emit("}", depth, None)
+        return join([flow, after])
+
+    def switch(self, node: Node, flow: Flow, depth: int) -> Flow | None:
+        cond_node = node.child_by_field_name("condition")
+        body = node.child_by_field_name("body")
+        assert cond_node is not None and body is not None
+        flow = self.uses(cond_node, flow, depth)
+        self.note(f"switch ({self.text(strip(cond_node))}) at {self.at(node)} became a choice "
+                  "of its cases (if (*) ... else ...)")
+        cases: list[list[Node]] = []
+        default = False
+        for case in body.named_children:
+            if case.type == "comment":
+                continue
+            if case.type != "case_statement":
+                raise self.src.error(case, "not understood: a statement before the first case")
+            default = default or case.child_by_field_name("value") is None
+            stmts = [c for c in case.named_children[1 if case.child_by_field_name("value")
+                                                      else 0:]
+                     if c.type != "comment" and c != case.child_by_field_name("value")]
+            if not stmts:
+                continue
+            last = stmts[-1]
+            if last.type == "break_statement":
+                stmts = stmts[:-1]
+            elif last.type not in ("return_statement", "goto_statement",
+                                   "continue_statement") and case != body.named_children[-1]:
+                raise self.src.error(last, "not understood: a case that falls through into "
+                                     "the next", "end each case with break, return or goto")
+            for inner in stmts:
+                for n in walk(inner):
+                    if n.type == "break_statement" and breaks_switch(n, case):
+                        raise self.src.error(n, "not understood: a break out of a switch "
+                                             "from inside a case")
+            cases.append(stmts)
+        flows: list[Flow | None] = [] if default else [flow]
+        self.cases(cases, default, flow, depth, node, flows)
+        return join(flows)
+
+    def cases(self, cases: list[list[Node]], default: bool, flow: Flow, depth: int,
+              node: Node, flows: list[Flow | None]) -> None:
+        """``cases`` as a chain of ``if (*) { case } else { the rest }``; with a default,
+        the last case is the final else."""
+        if not cases:
+            return
+        if default and len(cases) == 1:
+            after: Flow | None = flow
+            for s in cases[0]:
+                after = self.stmt(s, after, depth)
+            flows.append(after)
+            return
+        self.emit("if (*) {", depth, node)
+        after = flow
+        for s in cases[0]:
+            after = self.stmt(s, after, depth + 1)
+        flows.append(after)
+        if len(cases) > 1:
+            self.emit("} else {", depth, None)
+            self.cases(cases[1:], default, flow, depth + 1, node, flows)
+        self.emit("}", depth, None)
