@@ -205,6 +205,9 @@ def test_a_sleeping_lock_is_left_out_and_said_so() -> None:
      "k.c:1:46", "g() calls itself: recursion is not inlined"),
     ("int f(int x)\n{\n\treturn x + 1;\n}\n", "k.c:1:1",
      "f() has nothing lock breaking needs: no lock, lock break or call"),
+    ("void f(spinlock_t *l, int x)\n{\n\tif (x && spin_trylock(l)) {\nout:\n\t\t"
+     "spin_unlock(l);\n\t}\n}\n", "k.c:3:5",
+     "not understood: a trylock joined to other tests, over a branch that holds a label"),
 ])
 def test_refusals_name_the_kernel_position(c: str, where: str, message: str) -> None:
     with pytest.raises(ScenarioError) as err:

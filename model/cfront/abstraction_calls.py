@@ -267,6 +267,7 @@ class CallWalker(Walker):
         self.fresh += 1
         exit_label = f"{name}_ret{self.fresh}"
         self.stack.append(exit_label)
+        self.label_tags.append(str(self.fresh))
         self.callers.append(name)
         if name not in self.inlined:
             self.inlined.append(name)
@@ -277,6 +278,7 @@ class CallWalker(Walker):
         after = self.block(body, flow, depth)
         self.scopes.pop()
         self.stack.pop()
+        self.label_tags.pop()
         self.callers.pop()
         self.subst.pop()
         if any(line.text == f"goto {exit_label};" for line in self.out[start:]):

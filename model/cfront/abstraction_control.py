@@ -30,6 +30,9 @@ from model.cfront.shapes import (
     type_argument,
 )
 
+# The statements of one branch of an if: the path into it and its depth to the path out.
+Branch = Callable[[Flow | None, int], Flow | None]
+
 
 class ControlWalker(CallWalker):
     """The walk's statements, conditions and control flow."""
@@ -44,8 +47,7 @@ class ControlWalker(CallWalker):
             if macro is not None:
                 if labelled is not None:
                     # `restart: list_for_each_entry(...) { }`: the label, then the walk.
-                    name = self.src.text(child.child_by_field_name("label")
-                                         or child.named_children[0])
+                    name = self.label_name(child)
                     flow = flow if flow is not None else self.labels.get(name, Flow())
                     self.emit(f"{name}:", max(depth - 1, 0), child)
                 if k + 1 >= len(children):
@@ -140,7 +142,7 @@ class ControlWalker(CallWalker):
         if kind == "switch_statement":
             return self.switch(node, flow, depth)
         if kind == "goto_statement":
-            label = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+            label = self.label_name(node)
             self.labels.setdefault(label, flow)
             self.emit(f"goto {label};", depth, node)
             return None
@@ -169,7 +171,7 @@ class ControlWalker(CallWalker):
                              "extract a function without it")
 
     def label(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
-        name = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+        name = self.label_name(node)
         if flow is None:
             flow = self.labels.get(name, Flow())
         self.emit(f"{name}:", depth - 1 if depth else 0, node)
@@ -276,25 +278,91 @@ class ControlWalker(CallWalker):
     def if_(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         cond_node = node.child_by_field_name("condition")
         assert cond_node is not None
-        cond, flow = self.condition(cond_node, flow, depth)
-        then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
         then_node = node.child_by_field_name("consequence")
         alt = node.child_by_field_name("alternative")
+        if self.tries_within(cond_node):
+            return self.tried(cond_node, then_node, alt, flow, depth, node)
+        cond, flow = self.condition(cond_node, flow, depth)
+        then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
         if then_node is not None and alt is None and has_label(then_node) \
                 and then_flow == else_flow:
             return self.flattened(cond, then_node, flow, depth, node)
-        self.emit(f"if ({bare(cond)}) {{", depth, node)
-        after_then = self.stmt(then_node, then_flow, depth + 1) if then_node else then_flow
-        if alt is not None:
-            inner = [c for c in alt.named_children if c.type != "comment"]
-            self.emit("} else {", depth, alt)
-            after_else: Flow | None = else_flow
+        return self.branched(cond, node, flow, self.branch(then_node), self.branch(alt),
+                             depth, alt)
+
+    def branch(self, node: Node | None) -> Branch | None:
+        """The statements of an ``if``'s branch (an ``else`` clause's contents), as a
+        function of the path into it and the depth."""
+        if node is None:
+            return None
+        inner = ([c for c in node.named_children if c.type != "comment"]
+                 if node.type == "else_clause" else [node])
+
+        def walk_branch(flow: Flow | None, depth: int) -> Flow | None:
             for child in inner:
-                after_else = self.stmt(child, after_else, depth + 1)
-        else:
-            after_else = else_flow
+                flow = self.stmt(child, flow, depth)
+            return flow
+        return walk_branch
+
+    def branched(self, cond: str, node: Node, flow: Flow, then: Branch | None,
+                 other: Branch | None, depth: int, else_at: Node | None = None
+                 ) -> Flow | None:
+        """``if (cond) { then } else { other }`` written at ``depth`` (the ``else`` at the
+        kernel's ``else_at``)."""
+        then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
+        self.emit(f"if ({bare(cond)}) {{", depth, node)
+        after_then = then(then_flow, depth + 1) if then is not None else then_flow
+        after_else: Flow | None = else_flow
+        if other is not None:
+            self.emit("} else {", depth, else_at)
+            after_else = other(else_flow, depth + 1)
         self.emit("}", depth, None)
         return join([after_then, after_else])
+
+    def tries_within(self, cond_node: Node) -> bool:
+        """Whether ``cond_node`` joins a trylock to other tests with ``&&`` or ``||``
+        (``if (inode && !spin_trylock(&inode->i_lock))``), which the scenario language
+        takes only as a whole condition."""
+        whole = strip(cond_node)
+        if whole.type != "binary_expression" or self.src.text(
+                whole.child_by_field_name("operator") or whole) not in ("&&", "||"):
+            return False
+        return any(n.type == "call_expression" and (vocab.lock_operation(self.call_name(n))
+                                                    or ("", ""))[0] == "trylock"
+                   for n in walk(whole))
+
+    def tried(self, cond_node: Node, then_node: Node | None, alt: Node | None, flow: Flow,
+              depth: int, node: Node) -> Flow | None:
+        """An ``if`` whose condition joins a trylock to other tests, as C evaluates it: ``if
+        (a && b) S else E`` as ``if (a) { if (b) S else E } else E``, ``if (a || b) S else
+        E`` as ``if (a) S else { if (b) S else E }``. A branch so written twice must hold no
+        label (each label is defined once)."""
+        for twice in (then_node, alt):
+            if twice is not None and has_label(twice):
+                raise self.src.error(cond_node, "not understood: a trylock joined to other "
+                                     "tests, over a branch that holds a label",
+                                     "test the trylock in an if of its own")
+        self.note(f"the condition {self.text(cond_node)} at {self.at(cond_node)} joins a "
+                  "trylock to other tests: one if per test, in C's order")
+        return self.nested(cond_node, self.branch(then_node), self.branch(alt), flow, depth,
+                           node)
+
+    def nested(self, cond_node: Node, then: Branch | None, other: Branch | None, flow: Flow,
+               depth: int, node: Node) -> Flow | None:
+        whole = strip(cond_node)
+        if self.tries_within(whole):
+            op = self.src.text(whole.child_by_field_name("operator") or whole)
+            left = whole.child_by_field_name("left")
+            right = whole.child_by_field_name("right")
+            assert left is not None and right is not None
+
+            def inner(f: Flow | None, d: int) -> Flow | None:
+                return None if f is None else self.nested(right, then, other, f, d, node)
+            if op == "&&":
+                return self.nested(left, inner, other, flow, depth, node)
+            return self.nested(left, then, inner, flow, depth, node)
+        cond, flow = self.condition(whole, flow, depth)
+        return self.branched(cond, node, flow, then, other, depth)
 
     def flattened(self, cond: str, body: Node, flow: Flow, depth: int,
                   node: Node) -> Flow | None:

@@ -25,6 +25,8 @@ _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 _RESERVED = frozenset({"repeat", "forever", "while", "do", "for", "if", "else", "break",
                        "continue", "restart", "goto", "return", "work", "read", "write",
                        "use", "get", "put"})
+# The language's words a label cannot be (it takes ``restart:``, the kernel's favourite).
+_NOT_LABELS = _RESERVED - {"restart"}
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class Walker(ABC):
         self.subst: list[dict[str, str]] = [{}]
         self.labels: dict[str, Flow] = {}
         self.stack: list[str] = []
+        self.label_tags: list[str] = []
         self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
         self.fresh = 0
@@ -198,6 +201,16 @@ class Walker(ABC):
         number (``*flags`` and ``&flags`` are ``flags``; the model keeps neither)."""
         words = re.findall(r"\w+", self.rename(node))
         return words[-1] if words else "0"
+
+    def label_name(self, node: Node) -> str:
+        """The scenario's name for the label a ``goto`` or labelled statement names: the
+        kernel's, unless it is a word of the scenario language (``repeat:``), and numbered
+        after the inlined call it is in, so a helper inlined twice, or with a label its
+        caller also has (``out:``), defines each label once."""
+        name = self.src.text(node.child_by_field_name("label") or node.named_children[0])
+        if name in _NOT_LABELS:
+            name = f"{name}_label"
+        return f"{name}_{self.label_tags[-1]}" if self.label_tags else name
 
     def lock_text(self, lock: str) -> str:
         exprs = self.locks[lock].exprs
