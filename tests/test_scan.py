@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from lockbreak.cli import main
-from lockbreak.cli.scanning import ScanOptions, SiteBudget, scan
+from lockbreak.cli.scanning import Checked, ScanOptions, SiteBudget, _row, scan
+from lockbreak.report.results import Finding
 from lockbreak.report.scan import SCAN_SCHEMA_FILE
 from model.cfront.parse import parse_file, parse_source
-from model.cfront.sites import find_sites
+from model.cfront.sites import Site, find_sites
 
 TREE = Path(__file__).parent / "data" / "scan"
 
@@ -65,6 +66,7 @@ def test_every_site_of_the_extractor_fixtures() -> None:
              for p in sorted(kernel.rglob("*.[ch]")) for s in find_sites(parse_file(p))]
     assert found == [
         ("fs/bad.c", 28, "falls_through", "cond_resched_lock"),
+        ("fs/cacheshrink.c", 27, "cache_shrink", "open-coded relock"),
         ("fs/extentdrop.c", 37, "drop_all_maps", "cond_resched_rwlock_write"),
         ("fs/extentdrop.c", 49, "release_modified", "cond_resched_lock"),
         ("fs/inodewait.c", 35, "settle_inodes", "open-coded need_resched"),
@@ -253,15 +255,28 @@ def test_a_helper_handed_a_held_lock_is_checked_in_its_caller() -> None:
     assert 25 in [s["line"] for s in steps] and steps[-1]["line"] == 36
 
 
-def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
-    # The extractor does not know the mmap lock: mm_age_range's scenario holds no lock, so
-    # its verdicts would say nothing about the break at line 17.
+def test_the_mmap_lock_is_an_rwsem_broken_only_for_a_reschedule() -> None:
+    # mmap_read_lock(mm) is down_read(&mm->mmap_lock): the walk lets it go only when a
+    # reschedule is due, never for a writer, so a writer may wait for the whole range.
     code, report = _scan(str(TREE / "mm/mmap.c"), "--workers", "1")
-    assert code == 3
+    assert code == 1
     (row,) = report["sites"]
-    assert (row["line"], row["status"], row["verdicts"]) == (17, "not checked", {})
-    assert row["why"].startswith("the scenario extracted from mm_age_range has no lock "
-                                 "break from line 17")
+    assert (row["line"], row["status"]) == (17, "violated")
+    assert row["verdicts"]["bounded_wait"] == "violated"
+    assert row["verdicts"]["mutual_exclusion"] == "holds"
+
+
+def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
+    # A scenario whose statements from the site's lines hold no break says nothing about it.
+    site = Site("mm/mmap.c", 17, 4, "mm_age_range", "open-coded need_resched", "mm")
+    text = 'code = """\nwork();  // mm/mmap.c:17\n"""\n'
+    finding = Finding.__new__(Finding)
+    row = _row(site, Checked("explicit", "scenarios/x.toml", text, (finding,)))
+    assert row.why.startswith("the scenario extracted from mm_age_range has no lock break "
+                              "from line 17: it was abstracted away")
+    kept = _row(site, Checked("explicit", "scenarios/x.toml",
+                              text.replace("work()", "mmap_read_unlock(mm)"), (finding,)))
+    assert kept.why == ""
 
 
 @pytest.fixture(scope="module")

@@ -33,9 +33,25 @@ from dataclasses import dataclass
 from model.cfront.abstraction_calls import MAX_INLINE
 from model.cfront.abstraction_control import ControlWalker
 from model.cfront.abstraction_core import CodeLine, Lock
+from model.cfront.flow import Entry
 from model.cfront.parse import CSource, function
 
 __all__ = ["MAX_INLINE", "Abstraction", "CodeLine", "Lock", "abstract"]
+
+
+def _entry_locks(walker: ControlWalker) -> tuple[list[Entry], list[Entry]]:
+    """The locks a function is entered holding, split into those the model takes before
+    its body and those known only from a lockdep assertion on a lock the body never
+    operates on: nothing says whether that one is a spinlock or a sleeping lock, and
+    guessing would make every sleep under it a finding, or none."""
+    kept, unknown = [], []
+    for entry in walker.unheld.values():
+        lock = walker.by_expr.get(entry.expr, entry.expr)
+        if entry.why.startswith("lockdep_assert_held") and lock not in walker.operated_on:
+            unknown.append(entry)
+        else:
+            kept.append(entry)
+    return kept, unknown
 
 
 @dataclass
@@ -68,9 +84,17 @@ def abstract(source: CSource, name: str, *,
     walker.body(body, definition)
     if walker.unheld:
         # Entered with locks its caller took: take them before the body, release after.
-        walker = ControlWalker(source, dict(protect or {}), list(walker.unheld.values()))
+        entries, unknown = _entry_locks(walker)
+        walker = ControlWalker(source, dict(protect or {}), entries)
         walker.body(body, definition)
-    elif walker.holding is not None:
+        for entry in unknown:
+            lock = walker.by_expr.get(entry.expr, entry.expr)
+            if lock not in walker.operated_on:
+                walker.locks.pop(lock, None)
+            walker.note(f"entered holding {entry.expr} ({entry.why}): left out, the body "
+                        "neither takes, releases nor breaks it, so its kind (spinlock, "
+                        "mutex, ...) is unknown")
+    if walker.holding is not None:
         raise walker.holding
     if not any(line.text not in ("{ }", "}") for line in walker.out):
         raise source.error(definition, f"{name}() has nothing lock breaking needs: no lock, "

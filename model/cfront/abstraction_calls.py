@@ -182,6 +182,7 @@ class CallWalker(Walker):
             lock = self.lock(argument(args, 0, node, self.src), kind)
             rest = "".join(f", {self.plain(a)}" for a in args[1:])
             self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
+        self.operated_on.add(lock)
         if what == "lock":
             if lock in self.released:
                 self.breaks(lock)

@@ -66,6 +66,7 @@ class Walker(ABC):
         self.data: dict[str, str] = {}
         self.contended: list[str] = []
         self.released: set[str] = set()
+        self.operated_on: set[str] = set()
         self.notes: list[str] = []
         self.inlined: list[str] = []
         self.loops: list[Loop] = []
@@ -168,6 +169,7 @@ class Walker(ABC):
         tried, so a contender CPU makes the difference."""
         if lock not in self.contended:
             self.contended.append(lock)
+        self.operated_on.add(lock)
 
     def note(self, text: str) -> None:
         if text not in self.notes:
@@ -241,8 +243,9 @@ class Walker(ABC):
             if _LOCK_EXPR.match(expr) and expr != name:
                 self.locks[name].exprs.append(expr)
         if self.locks[name].kind != kind:
-            raise self.src.error(node, f"{self.text(node)} is used both as a spinlock and as "
-                                 "an rwlock", "say which it is in the protection file")
+            raise self.src.error(node, f"{self.text(node)} is used both as a "
+                                 f"{self.locks[name].kind} and as a {kind}",
+                                 "extract a function that takes it one way")
         return name
 
     def spelled(self, lock: str, node: Node) -> str:

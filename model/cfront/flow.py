@@ -72,7 +72,8 @@ def entry_lock(name: str, expr: str, why: str) -> Entry:
                       "spin" if mode == "spin" else "rwlock", why)
     if name in vocab.WRAPPERS:
         name = vocab.WRAPPERS[name].spelling
-    take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
+    take = vocab.TAKEN_BY.get(name) or name.replace("unlock", "lock").replace("irqrestore",
+                                                                              "irqsave")
     op = vocab.lock_operation(name)
     return Entry(take, name, expr, op[1] if op else "spin", why)
 
