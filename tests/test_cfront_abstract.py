@@ -357,3 +357,21 @@ restart:
         "write_unlock(&vm->map_lock);",
     ]
     assert found.data == {"pg": "map_lock"}
+
+
+def test_a_break_in_a_condition_carries_its_own_line() -> None:
+    found = _abstract("""void zap(struct vm *vm)
+{
+	write_lock(&vm->map_lock);
+	while (vm->nr) {
+		if (vm->batch >= 10 &&
+		    cond_resched_rwlock_write(&vm->map_lock))
+			vm->batch = 0;
+		vm->nr--;
+	}
+	write_unlock(&vm->map_lock);
+}
+""", "zap")
+    (line,) = [c for c in found.lines if "cond_resched_rwlock_write" in c.text]
+    assert (line.text, line.line) == ("if (* && cond_resched_rwlock_write(&vm->map_lock)) {", 6)
+    assert [c.line for c in found.lines if c.text.startswith("while")] == [4]

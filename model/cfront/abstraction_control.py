@@ -267,6 +267,7 @@ class ControlWalker(CallWalker):
                 self.breaks(lock)
                 if name in vocab.BREAKS:
                     self.needs_held(name, lock, flow, node)
+                    self.break_in_condition = node
                 return f"{name}({self.spelled(lock, args[0])}{rest})"
             if name in ("likely", "unlikely") and args:
                 return self.guard(args[0], flow)
@@ -310,7 +311,7 @@ class ControlWalker(CallWalker):
         """``if (cond) { then } else { other }`` written at ``depth`` (the ``else`` at the
         kernel's ``else_at``)."""
         then_flow, else_flow = branches(cond, flow, self.by_expr | {n: n for n in self.locks})
-        self.emit(f"if ({bare(cond)}) {{", depth, node)
+        self.emit(f"if ({bare(cond)}) {{", depth, self.break_or(node))
         after_then = then(then_flow, depth + 1) if then is not None else then_flow
         after_else: Flow | None = else_flow
         if other is not None:
@@ -416,7 +417,7 @@ class ControlWalker(CallWalker):
                 self.emit("{ }", depth + 1, None)
                 after = join([after, *loop.continued])
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
-            self.emit(f"}} while ({bare(cond)});", depth, cond_node)
+            self.emit(f"}} while ({bare(cond)});", depth, self.break_or(cond_node))
             return join([after, flow])
         return self.loop_body(node, body, None, cond_node, flow, depth, None)
 
@@ -433,7 +434,7 @@ class ControlWalker(CallWalker):
             cond = ("1" if constant_true(cond_node, self.src)
                     else self.condition(cond_node, flow, depth)[0])
             head = "for (;;) {" if cond == "1" else f"while ({bare(cond)}) {{"
-        self.emit(head, depth, node)
+        self.emit(head, depth, self.break_or(node))
         self.loops.append(Loop(flow.held, advance))
         after = self.stmt(body, flow, depth + 1) if body is not None else flow
         if after is not None and advance is not None:

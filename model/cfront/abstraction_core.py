@@ -67,6 +67,7 @@ class Walker(ABC):
         self.contended: list[str] = []
         self.released: set[str] = set()
         self.operated_on: set[str] = set()
+        self.break_in_condition: Node | None = None
         self.notes: list[str] = []
         self.inlined: list[str] = []
         self.loops: list[Loop] = []
@@ -156,6 +157,14 @@ class Walker(ABC):
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:
         self.out.append(CodeLine(text, depth, self.src.line(node) if node is not None else 0))
+
+    def break_or(self, node: Node) -> Node:
+        """Where a statement whose condition was just read comes from: the lock-break call
+        in the condition, when it has one on a line of its own (``if (batch >= BATCH &&
+        cond_resched_rwlock_write(&kvm->mmu_lock))``), since the break is the step a trace
+        shows there; else ``node``."""
+        found, self.break_in_condition = self.break_in_condition, None
+        return found if found is not None else node
 
     def once(self, text: str, depth: int, node: Node) -> None:
         """``text`` emitted unless the line before is the same step (one ``work()`` or
