@@ -241,7 +241,7 @@ def test_a_lock_only_asserted_held_is_left_out_as_of_unknown_kind() -> None:
     ("void f(spinlock_t *l)\n{\n\tspin_trylock(l);\n}\n", "k.c:3:2",
      "spin_trylock() whose result is not tested"),
     ("static void g(spinlock_t *l) { spin_lock(l); g(l); }\nvoid f(spinlock_t *l) { g(l); }\n",
-     "k.c:1:46", "g() calls itself: recursion is not inlined"),
+     "k.c:1:46", "g() calls itself and takes or releases a lock it does not give back"),
     ("int f(int x)\n{\n\treturn x + 1;\n}\n", "k.c:1:1",
      "f() has nothing lock breaking needs: no lock, lock break or call"),
     ("void f(spinlock_t *l, int x)\n{\n\tif (x && spin_trylock(l)) {\nout:\n\t\t"
@@ -375,3 +375,62 @@ def test_a_break_in_a_condition_carries_its_own_line() -> None:
     (line,) = [c for c in found.lines if "cond_resched_rwlock_write" in c.text]
     assert (line.text, line.line) == ("if (* && cond_resched_rwlock_write(&vm->map_lock)) {", 6)
     assert [c.line for c in found.lines if c.text.startswith("while")] == [4]
+
+
+def test_a_recursive_call_that_gives_its_locks_back_is_one_step() -> None:
+    found = _abstract("""static void free_tree(struct vm *vm, struct node *n)
+{
+	spin_lock(&vm->pages_lock);
+	list_del(&n->link);
+	spin_unlock(&vm->pages_lock);
+	if (n->child)
+		free_tree(vm, n->child);
+}
+
+void zap(struct vm *vm)
+{
+	write_lock(&vm->map_lock);
+	free_tree(vm, vm->root);
+	cond_resched_rwlock_write(&vm->map_lock);
+	write_unlock(&vm->map_lock);
+}
+""", "zap")
+    assert _code(found) == [
+        "write_lock(&vm->map_lock);",
+        "spin_lock(&vm->pages_lock);",
+        "work();",
+        "spin_unlock(&vm->pages_lock);",
+        "if (*) {",
+        "    work();",
+        "}",
+        "cond_resched_rwlock_write(&vm->map_lock);",
+        "write_unlock(&vm->map_lock);",
+    ]
+    assert any(note.startswith("free_tree() at k.c:7 calls itself: one work() step")
+               for note in found.notes)
+
+
+def test_a_guard_on_a_constant_argument_keeps_one_branch() -> None:
+    found = _abstract("""static bool iter_yield(struct kvm *kvm, bool shared)
+{
+	if (!need_resched())
+		return false;
+	if (shared)
+		cond_resched_rwlock_read(&kvm->mmu_lock);
+	else
+		cond_resched_rwlock_write(&kvm->mmu_lock);
+	return true;
+}
+
+void zap_leafs(struct kvm *kvm)
+{
+	write_lock(&kvm->mmu_lock);
+	while (kvm->nr--)
+		iter_yield(kvm, false);
+	write_unlock(&kvm->mmu_lock);
+}
+""", "zap_leafs")
+    code = _code(found)
+    assert "    cond_resched_rwlock_write(&kvm->mmu_lock);" in code
+    assert not any("cond_resched_rwlock_read" in line for line in code)
+    assert "guard shared at k.c:5 is false: the inlined call's argument" in found.notes

@@ -16,7 +16,7 @@ from model.cfront.flow import Flow, entry_lock, join
 from model.cfront.parse import walk
 from model.cfront.shapes import argument, parameters, reads_through
 
-MAX_INLINE = 3
+MAX_INLINE = 4
 
 
 class CallWalker(Walker):
@@ -252,16 +252,45 @@ class CallWalker(Walker):
                 return True
         return False
 
+    def not_inlined(self, name: str, flow: Flow, depth: int, node: Node) -> Flow:
+        """A call that is recursive, or deeper than `MAX_INLINE` levels: one ``work()``
+        step when everything it does to locks stays inside it (each lock it names taken as
+        often as released, and no lock break), with a note; otherwise refused, since the
+        locks held after it would be guessed."""
+        why = ("calls itself" if name in self.callers
+               else f"is more than {MAX_INLINE} calls deep")
+        if not self.balanced(name):
+            raise self.src.error(node, f"{name}() {why} and takes or releases a lock it does "
+                                 "not give back", "extract a function nearer the lock")
+        self.note(f"{name}() at {self.at(node)} {why}: one work() step, its own locks taken "
+                  "and released inside it are left out")
+        self.once("work();", depth, node)
+        return flow
+
+    def balanced(self, name: str) -> bool:
+        """Whether the body of ``name`` (without what it calls) breaks no lock and takes
+        each lock it names as many times as it releases it."""
+        body = self.defined[name].child_by_field_name("body")
+        count: dict[str, int] = {}
+        for n in walk(body) if body is not None else []:
+            called = self.call_name(n) if n.type == "call_expression" else ""
+            op = vocab.lock_operation(called)
+            if called in vocab.BREAKS:
+                return False
+            args = n.child_by_field_name("arguments")
+            if op is None or op[0] == "trylock" or args is None or not args.named_children:
+                continue
+            wrapper = vocab.WRAPPERS.get(called)
+            arg = args.named_children[wrapper.arg if wrapper is not None else 0]
+            key = "".join(self.src.text(arg).split()).lstrip("&")
+            count[key] = count.get(key, 0) + (1 if op[0] == "lock" else -1)
+        return not any(count.values())
+
     def inline(self, name: str, args: list[Node], flow: Flow, depth: int,
                node: Node) -> Flow:
         definition = self.defined[name]
-        if name in self.callers:
-            raise self.src.error(node, f"{name}() calls itself: recursion is not inlined",
-                                 "extract a function whose lock operations are not recursive")
-        if len(self.callers) >= MAX_INLINE:
-            raise self.src.error(node, f"{name}() is more than {MAX_INLINE} calls deep",
-                                 f"the abstraction inlines {MAX_INLINE} levels of calls; "
-                                 "extract a function nearer the lock")
+        if name in self.callers or len(self.callers) >= MAX_INLINE:
+            return self.not_inlined(name, flow, depth, node)
         params = parameters(definition, self.src)
         mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
         self.subst.append(mapping)

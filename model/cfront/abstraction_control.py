@@ -30,6 +30,9 @@ from model.cfront.shapes import (
     type_argument,
 )
 
+# Arguments whose truth a guard on the parameter they are passed to can use.
+CONSTANTS = {"true": True, "false": False, "1": True, "0": False, "NULL": False}
+
 # The statements of one branch of an if: the path into it and its depth to the path out.
 Branch = Callable[[Flow | None, int], Flow | None]
 
@@ -281,6 +284,12 @@ class ControlWalker(CallWalker):
         assert cond_node is not None
         then_node = node.child_by_field_name("consequence")
         alt = node.child_by_field_name("alternative")
+        known = self.constant_guard(cond_node)
+        if known is not None:
+            self.note(f"guard {self.text(strip(cond_node))} at {self.at(cond_node)} is "
+                      f"{'true' if known else 'false'}: the inlined call's argument")
+            taken = self.branch(then_node if known else alt)
+            return taken(flow, depth) if taken is not None else flow
         if self.tries_within(cond_node):
             return self.tried(cond_node, then_node, alt, flow, depth, node)
         cond, flow = self.condition(cond_node, flow, depth)
@@ -290,6 +299,19 @@ class ControlWalker(CallWalker):
             return self.flattened(cond, then_node, flow, depth, node)
         return self.branched(cond, node, flow, self.branch(then_node), self.branch(alt),
                              depth, alt)
+
+    def constant_guard(self, cond_node: Node) -> bool | None:
+        """The value of a guard that is a parameter of an inlined function (or its
+        negation) which the call passes a constant (``if (shared)`` in a helper called
+        ``tdp_mmu_iter_cond_resched(kvm, &iter, flush, false)``); None for any other."""
+        whole = strip(cond_node)
+        negated = whole.type == "unary_expression" and self.src.text(whole).startswith("!")
+        if negated:
+            whole = strip(whole.child_by_field_name("argument") or whole)
+        if whole.type != "identifier" or not self.subst[-1]:
+            return None
+        value = CONSTANTS.get(self.ident(self.src.text(whole)))
+        return None if value is None else value != negated
 
     def branch(self, node: Node | None) -> Branch | None:
         """The statements of an ``if``'s branch (an ``else`` clause's contents), as a
