@@ -434,3 +434,28 @@ void zap_leafs(struct kvm *kvm)
     assert "    cond_resched_rwlock_write(&kvm->mmu_lock);" in code
     assert not any("cond_resched_rwlock_read" in line for line in code)
     assert "guard shared at k.c:5 is false: the inlined call's argument" in found.notes
+
+
+def test_a_braceless_iterator_over_an_assignment() -> None:
+    found = _abstract("""void sync_children(struct kvm *kvm, struct page_vec *pages)
+{
+	struct shadow_page *sp;
+	int i;
+
+	write_lock(&kvm->mmu_lock);
+	while (next_unsync(pages)) {
+		bool protected = false;
+
+		for_each_sp(pages, sp, i)
+			protected |= write_protect_gfn(kvm, sp->gfn);
+		if (protected)
+			flush_remote(kvm);
+		cond_resched_rwlock_write(&kvm->mmu_lock);
+	}
+	write_unlock(&kvm->mmu_lock);
+}
+""", "sync_children")
+    assert _code(found)[:4] == ["write_lock(&kvm->mmu_lock);", "while (*) {",
+                                "    while (*) {", "    }"]
+    assert any(note.startswith("for_each_sp at k.c:10 became while (*)")
+               for note in found.notes)

@@ -21,6 +21,8 @@ from model.cfront.shapes import (
     constant_true,
     dereferences,
     has_label,
+    iterated_assignment,
+    iterated_variable,
     iterator_definition,
     iterator_semicolon,
     last_statement,
@@ -115,9 +117,12 @@ class ControlWalker(CallWalker):
         return self.statement(node, flow, depth)
 
     def statement(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
+        repeated = iterated_assignment(node, self.src)
+        if repeated is not None:
+            return self.iterated(repeated, flow, depth)
         bad = [n for n in not_understood(node)
                if not type_argument(n, self.src) and not attribute_declarator(n)
-               and not iterator_semicolon(n, self.src)]
+               and not iterator_semicolon(n, self.src) and not iterated_variable(n, self.src)]
         if bad:
             what = (f"{bad[0].type!r} missing here" if bad[0].is_missing
                     else repr(self.text(bad[0])))
@@ -172,6 +177,18 @@ class ControlWalker(CallWalker):
         raise self.src.error(node, f"not understood: a {kind.replace('_', ' ')}",
                              "the abstraction takes C statements, declarations and calls; "
                              "extract a function without it")
+
+    def iterated(self, parts: tuple[Node, Node, Node], flow: Flow | None, depth: int
+                 ) -> Flow | None:
+        """A braceless iteration macro over one assignment, ``MACRO(...) var op= value;``:
+        the walk with the assignment as its body."""
+        macro, target, value = parts
+        args_node = macro.child_by_field_name("arguments")
+        args = [] if args_node is None else list(args_node.named_children)
+
+        def assigned(f: Flow, at: int) -> Flow:
+            return self.assign(target, value, f, at, value)
+        return self.iterate(self.call_name(macro), args, macro, value, flow, depth, assigned)
 
     def label(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         name = self.label_name(node)
@@ -466,7 +483,8 @@ class ControlWalker(CallWalker):
         return join([flow, after])
 
     def iterate(self, name: str, args: list[Node], macro: Node, body: Node,
-                flow: Flow | None, depth: int) -> Flow | None:
+                flow: Flow | None, depth: int,
+                walk_body: Callable[[Flow, int], Flow] | None = None) -> Flow | None:
         """``list_for_each_entry(pos, head, member) body`` as ``while (*)`` with the cursor
         ``pos`` read before the walk and after each advance."""
         if flow is None:
@@ -489,7 +507,8 @@ class ControlWalker(CallWalker):
 
         self.emit("while (*) {", depth, macro)
         self.loops.append(Loop(flow.held, advance))
-        after = self.stmt(body, flow, depth + 1)
+        after = (self.stmt(body, flow, depth + 1) if walk_body is None
+                 else walk_body(flow, depth + 1))
         if after is not None:
             after = advance(after, depth + 1)
         self.loops.pop()

@@ -221,3 +221,31 @@ def breaks_switch(node: Node, case: Node) -> bool:
             return False
         up = up.parent
     return True
+
+
+def iterated_assignment(node: Node, src: CSource) -> tuple[Node, Node, Node] | None:
+    """``(macro call, variable, value)`` when tree-sitter read a braceless iteration macro
+    whose statement assigns (``for_each_sp(pages, sp, parents, i)\\n\\tprotected |= f(sp);``)
+    as one assignment from the macro's call, with the variable an error between them."""
+    if node.type != "expression_statement" or not node.named_children:
+        return None
+    assignment = node.named_children[0]
+    if assignment.type != "assignment_expression":
+        return None
+    call = assignment.child_by_field_name("left")
+    value = assignment.child_by_field_name("right")
+    errors = [c for c in assignment.children if c.is_error]
+    fn = call.child_by_field_name("function") if call is not None and \
+        call.type == "call_expression" else None
+    if (call is None or fn is None or value is None or len(errors) != 1 or not vocab.is_iterator(src.text(fn))
+            or [c.type for c in errors[0].named_children] != ["identifier"]):
+        return None
+    return call, errors[0].named_children[0], value
+
+
+def iterated_variable(node: Node, src: CSource) -> bool:
+    """Whether the error node ``node`` is the variable of a braceless iteration macro's
+    assignment (`iterated_assignment`)."""
+    statement = node.parent.parent if node.parent is not None else None
+    return (node.is_error and statement is not None
+            and iterated_assignment(statement, src) is not None)
