@@ -244,7 +244,7 @@ def test_a_lock_only_asserted_held_is_left_out_as_of_unknown_kind() -> None:
      "k.c:1:46", "g() calls itself and takes or releases a lock it does not give back"),
     ("int f(int x)\n{\n\treturn x + 1;\n}\n", "k.c:1:1",
      "f() has nothing lock breaking needs: no lock, lock break or call"),
-    ("void f(spinlock_t *l, int x)\n{\n\tif (x && spin_trylock(l)) {\nout:\n\t\t"
+    ("void f(spinlock_t *l, int x)\n{\n\tif (x || spin_trylock(l)) {\nout:\n\t\t"
      "spin_unlock(l);\n\t}\n}\n", "k.c:3:5",
      "not understood: a trylock joined to other tests, over a branch that holds a label"),
 ])

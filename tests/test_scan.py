@@ -82,6 +82,10 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("kernel/flush.c", 35, "stat_flush_locked",
          "open-coded need_resched || spin_needbreak"),
         ("mm/ptecopy.c", 33, "copy_entries", "open-coded need_resched || spin_needbreak"),
+        # pte_unmap_unlock(pte, ptl) names its lock second, as pte_offset_map_lock() names
+        # it fourth: the round that took dst_ptl, ended early by the guards, drops it here.
+        ("mm/ptecopy.c", 34, "copy_entries", "open-coded need_resched || spin_needbreak"),
+        ("mm/ptezap.c", 35, "zap_entries", "open-coded need_resched || spin_needbreak"),
         ("mm/ptezap.c", 52, "zap_one_entry", "open-coded spin_needbreak"),
         ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
         ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),

@@ -120,6 +120,11 @@ class CallWalker(Walker):
             self.breaks(lock)
             self.needs_held(name, lock, flow, node)
             return flow
+        if name in vocab.EXPANDED:
+            for text in vocab.EXPANDED[name]:
+                self.emit(text, depth, node)
+            self.note(f"{name}() at {self.at(node)} is {' '.join(vocab.EXPANDED[name])}")
+            return flow
         if name in vocab.STATEMENTS:
             rest = ", ".join(self.plain(a) for a in args)
             self.emit(f"{name}({rest});", depth, node)

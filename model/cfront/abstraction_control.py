@@ -155,6 +155,8 @@ class ControlWalker(CallWalker):
             self.emit(f"goto {label};", depth, node)
             return None
         if kind == "break_statement":
+            if self.loops:
+                self.loops[-1].broken.append(flow)
             self.emit("break;", depth, node)
             return None
         if kind == "continue_statement":
@@ -282,6 +284,13 @@ class ControlWalker(CallWalker):
             if kind is not None and (lock_op is None or lock_op[0] == "trylock"):
                 if kind == "":
                     return f"{name}()"
+                wrapper = vocab.WRAPPERS.get(name)
+                if wrapper is not None:
+                    arg = argument(args, wrapper.arg, node, self.src)
+                    lock = self.lock_named(wrapper.lock_expr(self.rename(arg)), kind, arg)
+                    self.breaks(lock)
+                    expr = self.locks[lock].exprs[0] if self.locks[lock].exprs else lock
+                    return f"{wrapper.spelling}({expr})"
                 lock = self.lock(argument(args, 0, node, self.src), kind)
                 rest = "".join(f", {self.plain(a)}" for a in args[1:])
                 self.breaks(lock)
@@ -375,10 +384,13 @@ class ControlWalker(CallWalker):
               depth: int, node: Node) -> Flow | None:
         """An ``if`` whose condition joins a trylock to other tests, as C evaluates it: ``if
         (a && b) S else E`` as ``if (a) { if (b) S else E } else E``, ``if (a || b) S else
-        E`` as ``if (a) S else { if (b) S else E }``. A branch so written twice must hold no
-        label (each label is defined once)."""
-        for twice in (then_node, alt):
-            if twice is not None and has_label(twice):
+        E`` as ``if (a) S else { if (b) S else E }``. A branch so written twice (``E`` after
+        ``&&``, ``S`` after ``||``) must hold no label (each label is defined once)."""
+        ops = {self.src.text(n.child_by_field_name("operator") or n)
+               for n in walk(strip(cond_node)) if self.tries_within(n)}
+        twice = ([alt] if "&&" in ops else []) + ([then_node] if "||" in ops else [])
+        for branch in twice:
+            if branch is not None and has_label(branch):
                 raise self.src.error(cond_node, "not understood: a trylock joined to other "
                                      "tests, over a branch that holds a label",
                                      "test the trylock in an if of its own")
@@ -442,6 +454,8 @@ class ControlWalker(CallWalker):
             assert cond_node is not None
             if self.src.text(strip(cond_node)) == "0" and not leaves_loop(body, self.src):
                 return self.stmt(body, flow, depth) if body is not None else flow
+            if constant_true(cond_node, self.src):
+                return self.loop_body(node, body, "for (;;) {", None, flow, depth, None)
             self.emit("do {", depth, node)
             loop = Loop(flow.held, test="")
             self.loops.append(loop)
@@ -457,7 +471,7 @@ class ControlWalker(CallWalker):
                 after = join([after, *loop.continued])
             cond, _ = self.condition(cond_node, after or flow, depth + 1)
             self.emit(f"}} while ({bare(cond)});", depth, self.break_or(cond_node))
-            return join([after, flow])
+            return join([after, flow, *loop.broken])
         return self.loop_body(node, body, None, cond_node, flow, depth, None)
 
     def advancer(self, update: Node) -> Callable[[Flow, int], Flow]:
@@ -474,13 +488,17 @@ class ControlWalker(CallWalker):
                     else self.condition(cond_node, flow, depth)[0])
             head = "for (;;) {" if cond == "1" else f"while ({bare(cond)}) {{"
         self.emit(head, depth, self.break_or(node))
-        self.loops.append(Loop(flow.held, advance))
+        loop = Loop(flow.held, advance)
+        self.loops.append(loop)
         after = self.stmt(body, flow, depth + 1) if body is not None else flow
         if after is not None and advance is not None:
             after = advance(after, depth + 1)
         self.loops.pop()
         self.emit("}", depth, None)
-        return join([flow, after])
+        if head == "for (;;) {":
+            # Left only by `break` (or a jump out): what the breaks knew.
+            return join(list(loop.broken))
+        return join([flow, after, *loop.broken])
 
     def iterate(self, name: str, args: list[Node], macro: Node, body: Node,
                 flow: Flow | None, depth: int,
@@ -506,14 +524,15 @@ class ControlWalker(CallWalker):
             return self.snapshot(cursor, f, at, macro)
 
         self.emit("while (*) {", depth, macro)
-        self.loops.append(Loop(flow.held, advance))
+        loop = Loop(flow.held, advance)
+        self.loops.append(loop)
         after = (self.stmt(body, flow, depth + 1) if walk_body is None
                  else walk_body(flow, depth + 1))
         if after is not None:
             after = advance(after, depth + 1)
         self.loops.pop()
         self.emit("}", depth, None)
-        return join([flow, after])
+        return join([flow, after, *loop.broken])
 
     def switch(self, node: Node, flow: Flow, depth: int) -> Flow | None:
         cond_node = node.child_by_field_name("condition")

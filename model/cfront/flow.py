@@ -31,14 +31,16 @@ def join(flows: list[Flow | None]) -> Flow | None:
 
 @dataclass
 class Loop:
-    """An enclosing loop: the locks held at its head, what a `continue` runs first and,
-    for a ``do { } while``, the label before the test a `continue` jumps to (``""`` until
-    the first `continue` names it) and the paths that jumped there."""
+    """An enclosing loop: the locks held at its head, what a `continue` runs first,
+    for a ``do { } while`` the label before the test a `continue` jumps to (``""`` until
+    the first `continue` names it) and the paths that jumped there, and the paths that left
+    it with `break`."""
 
     held: tuple[str, ...]
     advance: Callable[[Flow, int], Flow] | None = None
     test: str | None = None
     continued: list[Flow] = field(default_factory=list)
+    broken: list[Flow] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

@@ -237,7 +237,8 @@ def iterated_assignment(node: Node, src: CSource) -> tuple[Node, Node, Node] | N
     errors = [c for c in assignment.children if c.is_error]
     fn = call.child_by_field_name("function") if call is not None and \
         call.type == "call_expression" else None
-    if (call is None or fn is None or value is None or len(errors) != 1 or not vocab.is_iterator(src.text(fn))
+    if (call is None or fn is None or value is None or len(errors) != 1
+            or not vocab.is_iterator(src.text(fn))
             or [c.type for c in errors[0].named_children] != ["identifier"]):
         return None
     return call, errors[0].named_children[0], value

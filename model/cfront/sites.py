@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from model.cfront.parse import CSource, definitions, function_name, walk
+from model.cfront.vocabulary import WRAPPERS, lock_operation
 from model.spellings import base_name
 
 # Calls that are lock-break sites by themselves, by the idiom each one is.
@@ -52,6 +53,7 @@ PRIMITIVES = {
     "__cond_resched_rwlock_read": "cond_resched_rwlock_read",
     "cond_resched_rwlock_write": "cond_resched_rwlock_write",
     "__cond_resched_rwlock_write": "cond_resched_rwlock_write",
+    "cond_resched_rcu": "cond_resched_rcu",
 }
 # Tests that ask whether a held lock should be dropped now (spin_needbreak() and
 # rwlock_needbreak() are the contention tests, which some callers ask directly).
@@ -61,14 +63,12 @@ GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak", "spin_is_contend
 # with the wrappers that release a spinlock or an rwsem under another name: the xarray's
 # lock (xa_unlock_irq(), xas_unlock()) and the mm's mmap_lock.
 UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock", "up_read",
-                     "up_write", "mmap_read_unlock", "mmap_write_unlock",
-                     *(f"{xa}_unlock{suffix}" for xa in ("xa", "xas")
-                       for suffix in ("", "_irq", "_bh", "_irqrestore"))})
+                     "up_write", *(name for name in WRAPPERS
+                                   if (lock_operation(name) or ("",))[0] == "unlock")})
 # The acquisitions a relock is made of, as UNLOCKS lists the releases.
 LOCKS = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock", "down_read",
-                   "down_write", "mmap_read_lock", "mmap_write_lock",
-                   *(f"{xa}_lock{suffix}" for xa in ("xa", "xas")
-                     for suffix in ("", "_irq", "_bh", "_irqsave"))})
+                   "down_write", *(name for name in WRAPPERS
+                                   if (lock_operation(name) or ("",))[0] == "lock")})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
                     "goto_statement"})
@@ -331,10 +331,15 @@ def _function_of(node: Node) -> Node | None:
 
 
 def _argument_text(call: Node) -> str:
-    """The first argument without blanks, as two spellings of one lock compare."""
+    """The argument naming the lock (the first, or the one a wrapper takes it in:
+    ``pte_offset_map_lock(mm, pmd, addr, &ptl)`` and ``pte_unmap_unlock(pte, ptl)``),
+    without blanks or a leading ``&``, as two spellings of one lock compare."""
     args = call.child_by_field_name("arguments")
     named = [] if args is None else [a for a in args.named_children if a.type != "comment"]
-    return "".join((named[0].text or b"").decode().split()) if named else ""
+    wrapper = WRAPPERS.get(_callee(call))
+    at = wrapper.arg if wrapper is not None else 0
+    return "".join((named[at].text or b"").decode().split()).lstrip("&") \
+        if len(named) > at else ""
 
 
 def _loop_span(node: Node) -> tuple[int, int]:
