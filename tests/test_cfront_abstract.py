@@ -365,7 +365,7 @@ def test_a_break_in_a_condition_carries_its_own_line() -> None:
 	write_lock(&vm->map_lock);
 	while (vm->nr) {
 		if (vm->batch >= 10 &&
-		    cond_resched_rwlock_write(&vm->map_lock))
+			cond_resched_rwlock_write(&vm->map_lock))
 			vm->batch = 0;
 		vm->nr--;
 	}

@@ -69,6 +69,7 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("fs/cacheshrink.c", 27, "cache_shrink", "open-coded relock"),
         ("fs/extentdrop.c", 37, "drop_all_maps", "cond_resched_rwlock_write"),
         ("fs/extentdrop.c", 49, "release_modified", "cond_resched_lock"),
+        ("fs/inodeevict.c", 47, "evict_all", "open-coded need_resched"),
         ("fs/inodewait.c", 35, "settle_inodes", "open-coded need_resched"),
         ("fs/inodewalk.c", 28, "walk_pinned", "open-coded relock"),
         ("fs/inodewalk.c", 49, "walk_unpinned", "open-coded need_resched || spin_needbreak"),

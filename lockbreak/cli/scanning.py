@@ -218,9 +218,14 @@ def _check(extraction: Extraction, site: Site, options: ScanOptions) -> Checked:
             why = error_text(err).replace(f"{folder}/", "")
             return Checked(scenario=name, text=extraction.scenario,
                            why=_one_line(f"the extracted scenario: {why}"))
-        engine, verdicts = _verdicts(scenario, options)
-        findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
-                         for v in verdicts)
+        try:
+            engine, verdicts = _verdicts(scenario, options)
+            findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
+                             for v in verdicts)
+        except LockbreakError as err:
+            why = error_text(err).replace(f"{folder}/", "")
+            return Checked(scenario=name, text=extraction.scenario,
+                           why=_one_line(f"checking the extracted scenario: {why}"))
     return Checked(engine, name, extraction.scenario, findings, via=extraction.function,
                    seconds=round(time.monotonic() - started, 3))
 

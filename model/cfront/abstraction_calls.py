@@ -6,6 +6,7 @@ levels, any other call one ``work()`` step (or ``use(X)`` when it is handed a da
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
 from tree_sitter import Node
@@ -14,7 +15,7 @@ from model.cfront import vocabulary as vocab
 from model.cfront.abstraction_core import Walker
 from model.cfront.flow import Flow, entry_lock, join
 from model.cfront.parse import walk
-from model.cfront.shapes import argument, parameters, reads_through
+from model.cfront.shapes import argument, declared_locals, parameters, reads_through
 
 MAX_INLINE = 4
 
@@ -177,7 +178,7 @@ class CallWalker(Walker):
         wrapper = vocab.WRAPPERS.get(name)
         if wrapper is not None:
             arg = argument(args, max((wrapper.arg, *wrapper.extra)), node, self.src)
-            expr = wrapper.lock_expr(self.rename(args[wrapper.arg]))
+            expr = wrapper.lock_expr(self.rename(args[wrapper.arg], locks=True))
             lock = self.lock_named(expr, kind, arg)
             spelled = expr if expr in self.locks[lock].exprs else lock
             rest = "".join(f", {self.plain(args[k])}" for k in wrapper.extra)
@@ -257,6 +258,19 @@ class CallWalker(Walker):
                 return True
         return False
 
+    def own_locals(self, definition: Node, mapping: dict[str, str]) -> dict[str, str]:
+        """Names for the locals of a function being inlined that its callers also use
+        (``dispose_list()``'s ``inode`` inside ``evict_inodes()``, which has its own): the
+        callee's is another variable, so it is numbered after the call (``inode_2``)."""
+        body = definition.child_by_field_name("body")
+        if body is None:
+            return {}
+        used = {word for scope in self.scopes
+                for word in re.findall(r"\b[A-Za-z_]\w*\b", self.src.text(scope))}
+        used |= set(self.data) | {v for m in self.subst for v in m.values()}
+        return {name: f"{name}_{self.fresh}" for name in declared_locals(body, self.src)
+                if name not in mapping and name in used}
+
     def not_inlined(self, name: str, flow: Flow, depth: int, node: Node) -> Flow:
         """A call that is recursive, or deeper than `MAX_INLINE` levels: one ``work()``
         step when everything it does to locks stays inside it (each lock it names taken as
@@ -298,8 +312,11 @@ class CallWalker(Walker):
             return self.not_inlined(name, flow, depth, node)
         params = parameters(definition, self.src)
         mapping = {p: self.rename(a) for p, a in zip(params, args, strict=False)}
-        self.subst.append(mapping)
         self.fresh += 1
+        own = self.own_locals(definition, mapping)
+        mapping.update(own)
+        self.subst.append(mapping)
+        self.own.append(frozenset(own))
         exit_label = f"{name}_ret{self.fresh}"
         self.stack.append(exit_label)
         self.label_tags.append(str(self.fresh))
@@ -314,6 +331,7 @@ class CallWalker(Walker):
         self.scopes.pop()
         self.stack.pop()
         self.label_tags.pop()
+        self.own.pop()
         self.callers.pop()
         self.subst.pop()
         if any(line.text == f"goto {exit_label};" for line in self.out[start:]):

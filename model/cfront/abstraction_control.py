@@ -287,7 +287,8 @@ class ControlWalker(CallWalker):
                 wrapper = vocab.WRAPPERS.get(name)
                 if wrapper is not None:
                     arg = argument(args, wrapper.arg, node, self.src)
-                    lock = self.lock_named(wrapper.lock_expr(self.rename(arg)), kind, arg)
+                    lock = self.lock_named(wrapper.lock_expr(self.rename(arg, locks=True)),
+                                           kind, arg)
                     self.breaks(lock)
                     expr = self.locks[lock].exprs[0] if self.locks[lock].exprs else lock
                     return f"{wrapper.spelling}({expr})"
@@ -508,9 +509,10 @@ class ControlWalker(CallWalker):
         if flow is None:
             return None
         at = 2 if name.startswith("xa_for_each") else 1 if name.startswith("idr_for") else 0
-        cursor = self.ident(self.src.text(args[at])) if len(args) > at and \
+        written = self.src.text(args[at]) if len(args) > at and \
             args[at].type == "identifier" else ""
-        if cursor and not dereferences(body, cursor, self.src, vocab.walks_objects(name)):
+        cursor = self.ident(written) if written else ""
+        if cursor and not dereferences(body, written, self.src, vocab.walks_objects(name)):
             cursor = ""
         self.note(f"{name} at {self.at(macro)} became while (*)"
                   + (f" with the cursor {cursor} a datum" if cursor else ""))

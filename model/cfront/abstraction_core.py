@@ -75,6 +75,7 @@ class Walker(ABC):
         self.labels: dict[str, Flow] = {}
         self.stack: list[str] = []
         self.label_tags: list[str] = []
+        self.own: list[frozenset[str]] = []
         self.callers: list[str] = []
         self.relevant: dict[str, bool] = {}
         self.fresh = 0
@@ -201,11 +202,14 @@ class Walker(ABC):
         back = {v: k for k, v in self.subst[-1].items()}
         return back.get(name, name)
 
-    def rename(self, node: Node) -> str:
+    def rename(self, node: Node, locks: bool = False) -> str:
         """The text of ``node`` with the inlined callee's parameters replaced by the
-        caller's arguments, whitespace removed."""
+        caller's arguments, whitespace removed. For a lock expression (``locks``) the
+        callee's own locals keep their names: one lock per field, whichever object holds
+        it, as the model names locks."""
         raw = "".join(self.src.text(node).split())
-        return _IDENT.sub(lambda m: self.ident(m[0]), raw)
+        own = self.own[-1] if locks and self.own else frozenset()
+        return _IDENT.sub(lambda m: m[0] if m[0] in own else self.ident(m[0]), raw)
 
     def plain(self, node: Node) -> str:
         """A flags or subclass argument as the scenario language takes it: its last name or
@@ -229,7 +233,7 @@ class Walker(ABC):
 
     def lock(self, node: Node, kind: str) -> str:
         """The declared lock name of the lock expression ``node``, registering it."""
-        return self.lock_named(self.rename(node), kind, node)
+        return self.lock_named(self.rename(node, locks=True), kind, node)
 
     def lock_named(self, expr: str, kind: str, node: Node) -> str:
         """The declared lock name of the lock expression ``expr`` (no whitespace)."""
@@ -260,7 +264,7 @@ class Walker(ABC):
     def spelled(self, lock: str, node: Node) -> str:
         """How code names ``lock`` at ``node``: the expression written there when the
         scenario language takes it, else the lock's name."""
-        expr = self.rename(node)
+        expr = self.rename(node, locks=True)
         return expr if expr in self.locks[lock].exprs else lock
 
     def call_name(self, node: Node) -> str:

@@ -250,3 +250,18 @@ def iterated_variable(node: Node, src: CSource) -> bool:
     statement = node.parent.parent if node.parent is not None else None
     return (node.is_error and statement is not None
             and iterated_assignment(statement, src) is not None)
+
+
+def declared_locals(body: Node, src: CSource) -> list[str]:
+    """The names a function body declares (``struct inode *inode, *next;``), in order."""
+    names: list[str] = []
+    for node in walk(body):
+        if node.type != "declaration":
+            continue
+        for top in node.children_by_field_name("declarator"):
+            decl: Node | None = top
+            while decl is not None and decl.type != "identifier":
+                decl = decl.child_by_field_name("declarator")
+            if decl is not None and src.text(decl) not in names:
+                names.append(src.text(decl))
+    return names

@@ -147,8 +147,11 @@ def _wrappers() -> dict[str, Wrapper]:
     table["pte_offset_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_alloc_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_unmap_unlock"] = Wrapper("spin_unlock", 1)
-    table["ext4_lock_group"] = Wrapper("spin_lock", 1)
-    table["ext4_unlock_group"] = Wrapper("spin_unlock", 1)
+    # ext4's group locks are a hashed array per superblock (`ext4_group_lock_ptr(sb, g)`),
+    # named here by the superblock: the group number is spelled differently from one
+    # function to the next (`group`, `e4b->bd_group`), and one lock stands for them all.
+    table["ext4_lock_group"] = Wrapper("spin_lock", 0, "group_lock")
+    table["ext4_unlock_group"] = Wrapper("spin_unlock", 0, "group_lock")
     for mode in ("read", "write"):
         table[f"mmap_{mode}_lock"] = Wrapper(f"down_{mode}", 0, "mmap_lock")
         table[f"mmap_{mode}_lock_killable"] = Wrapper(f"down_{mode}", 0, "mmap_lock")
