@@ -40,7 +40,6 @@ GREP = re.compile(r"cond_resched_lock|need_resched\(\)|spin_needbreak|rwlock_nee
                   r"cond_resched_rwlock")
 CHECKED = ("holds", "violated", "incomplete")
 PREEMPTS = (None, "none", "voluntary", "full", "rt")
-SPAN = 25       # lines after a grep hit within which its row's unlock may stand
 
 
 def scan(tree: Path, era: str, workers: int, budget: str) -> list[dict]:
@@ -97,13 +96,31 @@ def grep_hits(tree: Path) -> list[tuple[str, int, str]]:
     return hits
 
 
-def enclosing(tree: Path, rel: str, line: int, cache: dict[str, list]) -> str:
+def functions_of(tree: Path, rel: str, cache: dict[str, list]) -> list[tuple[str, int, int,
+                                                                          str]]:
+    """``(name, first line, last line, text)`` of each function of ``rel``."""
     if rel not in cache:
         source = parse_source(rel, (tree / rel).read_bytes())
-        cache[rel] = [(name, node.start_point[0] + 1, node.end_point[0] + 1)
-                      for name, node in definitions(source)]
-    inside = [name for name, start, end in cache[rel] if start <= line <= end]
-    return inside[-1] if inside else ""
+        cache[rel] = [(name, node.start_point[0] + 1, node.end_point[0] + 1,
+                       source.text(node)) for name, node in definitions(source)]
+    return cache[rel]
+
+
+def row_of(tree: Path, rel: str, line: int, rows: list[dict], cache: dict[str, list]
+           ) -> tuple[str, dict | None]:
+    """The function around a grep line and the row that lists it: the first row of that
+    function at or after the line, else (a guard helper) the first row of a function of
+    the file that calls it."""
+    known = functions_of(tree, rel, cache)
+    inside = [name for name, start, end, _ in known if start <= line <= end]
+    function = inside[-1] if inside else ""
+    mine = sorted((r for r in rows if r["file"] == rel), key=lambda r: r["line"])
+    row = next((r for r in mine if r["function"] == function and r["line"] >= line), None)
+    if row is None and function:
+        calling = {name for name, _, _, text in known
+                   if name != function and re.search(rf"\b{function}\s*\(", text)}
+        row = next((r for r in mine if r["function"] in calling), None)
+    return function, row
 
 
 def grep_table(tree: Path, rows: list[dict]) -> int:
@@ -111,13 +128,11 @@ def grep_table(tree: Path, rows: list[dict]) -> int:
     cache: dict[str, list] = {}
     missing = 0
     for rel, line, text in grep_hits(tree):
-        function = enclosing(tree, rel, line, cache)
-        row = next((r for r in rows if r["file"] == rel and r["function"] == function
-                    and line <= r["line"] <= line + SPAN), None)
-        shown = (f"row {row['line']} {row['idiom']}: {row['status']}" if row is not None
-                 else "NO ROW")
+        function, row = row_of(tree, rel, line, rows, cache)
+        shown = (f"row {row['line']} {row['function']} {row['idiom']}: {row['status']}"
+                 if row is not None else "NO ROW")
         missing += row is None
-        print(f"  {rel}:{line} {function}: {shown}    | {text[:60]}")
+        print(f"  {rel}:{line} {function}: {shown}    | {text[:50]}")
     return missing
 
 

@@ -188,6 +188,55 @@ int __cond_resched_lock(spinlock_t *lock)
     assert find_sites(src) == []
 
 
+WALK_CALLBACK = b"""
+static enum walk_ret collect_unused(void *data, struct dentry *dentry)
+{
+	struct collect_data *cd = data;
+	enum walk_ret ret = WALK_CONTINUE;
+
+	if (dentry->d_lockref.count == 0) {
+		list_add(&dentry->d_lru, &cd->dispose);
+		cd->found++;
+	}
+	if (cd->found)
+		ret = need_resched() ? WALK_QUIT : WALK_NORETRY;
+	return ret;
+}
+
+static void dispose_all(struct collect_data *cd)
+{
+	spin_lock(&cd->lock);
+	while (!list_empty(&cd->dispose))
+		dispose_one(cd);
+	spin_unlock(&cd->lock);
+}
+"""
+
+
+def test_a_guard_whose_answer_leaves_the_function_is_listed_with_why() -> None:
+    # A walk's callback answers need_resched() in its return value: the walk, which this
+    # file does not call it from, is where the lock is dropped.
+    (site,) = find_sites(parse_source("t.c", WALK_CALLBACK))
+    assert (site.line, site.function, site.idiom) == (12, "collect_unused",
+                                                      "open-coded need_resched")
+    assert site.why.startswith("need_resched() here drops no lock: its answer leaves "
+                               "collect_unused() (returned or stored)")
+
+
+def test_a_guard_whose_answer_a_breaking_caller_takes_is_that_callers_site() -> None:
+    calling = WALK_CALLBACK.replace(b"\t\tdispose_one(cd);\n", b"""\t{
+\t\tdispose_one(cd);
+\t\tif (collect_unused(cd, NULL) == WALK_QUIT) {
+\t\t\tspin_unlock(&cd->lock);
+\t\t\tcond_resched();
+\t\t\tspin_lock(&cd->lock);
+\t\t}
+\t}
+""")
+    assert [(s.function, s.why) for s in find_sites(parse_source("t.c", calling))] == [
+        ("dispose_all", "")]
+
+
 def test_a_loop_inside_the_guarded_branch_makes_a_site() -> None:
     src = parse_source("t.c", b"""
 void f(spinlock_t *l)

@@ -119,7 +119,53 @@ def find_sites(source: CSource) -> list[Site]:
                 sites.append(site)
         elif node.type == "preproc_function_def" or node.type == "preproc_def":
             sites += _macro_sites(source, node)
+    sites += _answers(source, sites, context)
     return sorted(sites, key=lambda s: (s.line, s.col))
+
+
+def _answers(source: CSource, sites: list[Site], context: _File) -> list[Site]:
+    """Guards asked where no lock is dropped, listed with why: a function that drops no
+    lock, whose answer to ``need_resched()`` leaves it as a value (``ret = need_resched() ?
+    D_WALK_QUIT : ...``, a callback a walk asks), and that no function of the file with a
+    site calls. A guard in a function
+    with a site, in a guard helper, or in a function called by one with a site (a helper
+    that bails out for its caller to break) belongs to that site."""
+    covered = {s.function for s in sites}
+    callers_of: dict[str, set[str]] = {}
+    for call in walk(source.tree.root_node):
+        if call.type == "call_expression":
+            caller = _enclosing_name(call)
+            if caller:
+                callers_of.setdefault(_callee(call), set()).add(caller)
+    unlocking = {caller for name, callers in callers_of.items()
+                 if base_name(name) in UNLOCKS or name in context.unlockers
+                 for caller in callers}
+    found = []
+    for call in walk(source.tree.root_node):
+        if call.type != "call_expression" or _callee(call) not in GUARDS[:3]:
+            continue
+        function, why = _enclosing(source, call)
+        if not function or why or function in covered or function in context.helpers \
+                or callers_of.get(function, set()) & covered or not _handed_on(call) \
+                or function in unlocking:
+            continue
+        found.append(Site(source.path, source.line(call), source.col(call), function,
+                          f"open-coded {_callee(call)}", "", (
+                              f"{_callee(call)}() here drops no lock: its answer leaves "
+                              f"{function}() (returned or stored), and no function of this "
+                              "file that calls it breaks a lock; the break, if any, is where "
+                              "a caller acts on the answer: extract that caller")))
+    return found
+
+
+def _handed_on(call: Node) -> bool:
+    """Whether the answer of the guard ``call`` is a value the statement around it stores
+    or returns (``ret = need_resched() ? D_WALK_QUIT : D_WALK_NORETRY;``), not a condition
+    of the function's own control flow."""
+    node = call.parent
+    while node is not None and not node.type.endswith("statement"):
+        node = node.parent
+    return node is not None and node.type in ("expression_statement", "return_statement")
 
 
 def lock_wrappers(source: CSource) -> tuple[set[str], set[str]]:
