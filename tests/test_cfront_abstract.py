@@ -459,3 +459,28 @@ def test_a_braceless_iterator_over_an_assignment() -> None:
                                 "    while (*) {", "    }"]
     assert any(note.startswith("for_each_sp at k.c:10 became while (*)")
                for note in found.notes)
+
+
+def test_a_walk_of_a_list_on_the_functions_stack_has_no_datum() -> None:
+    # The lazily freed areas are moved to a list head of our own first: nobody else can
+    # unlink them, so carrying the next entry across cond_resched_lock() is safe.
+    found = _abstract("""void purge_lazy(void)
+{
+	struct area *va, *n_va;
+	LIST_HEAD(local_list);
+
+	spin_lock(&purge_lock);
+	list_replace_init(&purge_list, &local_list);
+	spin_unlock(&purge_lock);
+
+	spin_lock(&free_lock);
+	list_for_each_entry_safe(va, n_va, &local_list, list) {
+		merge_area(va);
+		cond_resched_lock(&free_lock);
+	}
+	spin_unlock(&free_lock);
+}
+""", "purge_lazy")
+    assert found.data == {}
+    assert ("list_for_each_entry_safe at k.c:11 became while (*): a walk of local_list, a "
+            "list on this function's stack") in found.notes

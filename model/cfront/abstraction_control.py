@@ -32,9 +32,6 @@ from model.cfront.shapes import (
     type_argument,
 )
 
-# Arguments whose truth a guard on the parameter they are passed to can use.
-CONSTANTS = {"true": True, "false": False, "1": True, "0": False, "NULL": False}
-
 # The statements of one branch of an if: the path into it and its depth to the path out.
 Branch = Callable[[Flow | None, int], Flow | None]
 
@@ -327,19 +324,6 @@ class ControlWalker(CallWalker):
         return self.branched(cond, node, flow, self.branch(then_node), self.branch(alt),
                              depth, alt)
 
-    def constant_guard(self, cond_node: Node) -> bool | None:
-        """The value of a guard that is a parameter of an inlined function (or its
-        negation) which the call passes a constant (``if (shared)`` in a helper called
-        ``tdp_mmu_iter_cond_resched(kvm, &iter, flush, false)``); None for any other."""
-        whole = strip(cond_node)
-        negated = whole.type == "unary_expression" and self.src.text(whole).startswith("!")
-        if negated:
-            whole = strip(whole.child_by_field_name("argument") or whole)
-        if whole.type != "identifier" or not self.subst[-1]:
-            return None
-        value = CONSTANTS.get(self.ident(self.src.text(whole)))
-        return None if value is None else value != negated
-
     def branch(self, node: Node | None) -> Branch | None:
         """The statements of an ``if``'s branch (an ``else`` clause's contents), as a
         function of the path into it and the depth."""
@@ -512,10 +496,14 @@ class ControlWalker(CallWalker):
         written = self.src.text(args[at]) if len(args) > at and \
             args[at].type == "identifier" else ""
         cursor = self.ident(written) if written else ""
-        if cursor and not dereferences(body, written, self.src, vocab.walks_objects(name)):
+        private = self.private_list(args)
+        if cursor and (private or not dereferences(body, written, self.src,
+                                                   vocab.walks_objects(name))):
             cursor = ""
         self.note(f"{name} at {self.at(macro)} became while (*)"
-                  + (f" with the cursor {cursor} a datum" if cursor else ""))
+                  + (f" with the cursor {cursor} a datum" if cursor else "")
+                  + (f": a walk of {private}, a list on this function's stack" if private
+                     else ""))
         if cursor:
             flow = self.snapshot(cursor, flow, depth, macro)
 

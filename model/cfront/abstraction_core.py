@@ -18,13 +18,16 @@ from lockbreak.core import ScenarioError
 from model.cfront import vocabulary as vocab
 from model.cfront.flow import Entry, Flow, Loop, entry_lock
 from model.cfront.parse import CSource, function_name, functions, walk
-from model.cfront.shapes import dereferences, is_deref
+from model.cfront.shapes import declared_locals, dereferences, is_deref, strip
 
 _LOCK_EXPR = re.compile(r"^&?\w+(?:(?:->|\.)\w+)*$")
 _IDENT = re.compile(r"\b[A-Za-z_]\w*\b")
 _RESERVED = frozenset({"repeat", "forever", "while", "do", "for", "if", "else", "break",
                        "continue", "restart", "goto", "return", "work", "read", "write",
                        "use", "get", "put"})
+# Arguments whose truth a guard on the parameter they are passed to can use.
+CONSTANTS = {"true": True, "false": False, "1": True, "0": False, "NULL": False}
+
 # The language's words a label cannot be (it takes ``restart:``, the kernel's favourite).
 _NOT_LABELS = _RESERVED - {"restart"}
 
@@ -271,7 +274,36 @@ class Walker(ABC):
         fn = node.child_by_field_name("function")
         return self.src.text(fn) if fn is not None else ""
 
+    def constant_guard(self, cond_node: Node) -> bool | None:
+        """The value of a guard that is a parameter of an inlined function (or its
+        negation) which the call passes a constant (``if (shared)`` in a helper called
+        ``tdp_mmu_iter_cond_resched(kvm, &iter, flush, false)``); None for any other."""
+        whole = strip(cond_node)
+        negated = whole.type == "unary_expression" and self.src.text(whole).startswith("!")
+        if negated:
+            whole = strip(whole.child_by_field_name("argument") or whole)
+        if whole.type != "identifier" or not self.subst[-1]:
+            return None
+        value = CONSTANTS.get(self.ident(self.src.text(whole)))
+        return None if value is None else value != negated
+
     # ------------------------------------------------------------------ data
+    def private_list(self, args: list[Node]) -> str | None:
+        """The list a walk's arguments head on this function's own stack (``&dispose``,
+        declared ``LIST_HEAD(dispose)`` or as a local, passed down to an inlined helper):
+        entries moved there are this CPU's alone, so the walk's cursor is no datum."""
+        locals_: set[str] = set()
+        for scope in self.scopes[:1]:
+            locals_ |= set(declared_locals(scope, self.src))
+            locals_ |= {self.src.text(a) for n in walk(scope) if n.type == "call_expression"
+                        and self.call_name(n) == "LIST_HEAD"
+                        for a in (n.child_by_field_name("arguments") or n).named_children}
+        for arg in args:
+            text = self.rename(arg)
+            if text.startswith("&") and text[1:] in locals_:
+                return text[1:]
+        return None
+
     def datum_of(self, node: Node) -> str | None:
         """The datum an argument expression refers to (``inode``, ``&page->lru``)."""
         while node.type in ("pointer_expression", "parenthesized_expression", "cast_expression",
