@@ -484,3 +484,24 @@ def test_a_walk_of_a_list_on_the_functions_stack_has_no_datum() -> None:
     assert found.data == {}
     assert ("list_for_each_entry_safe at k.c:11 became while (*): a walk of local_list, a "
             "list on this function's stack") in found.notes
+
+
+def test_a_sleeping_trylock_holds_its_lock_in_its_branch() -> None:
+    found = _abstract("""void f(struct vm *vm, struct mm_struct *mm)
+{
+	while (vm->nr--) {
+		if (mutex_trylock(&vm->lock)) {
+			vm->done++;
+			mutex_unlock(&vm->lock);
+		}
+		if (vm->done && mmap_write_trylock(mm)) {
+			vm->done = 0;
+			mmap_write_unlock(mm);
+		}
+	}
+}
+""", "f")
+    assert _code(found)[:3] == ["while (*) {", "    if (mutex_trylock(&vm->lock)) {",
+                                "        mutex_unlock(&vm->lock);"]
+    assert "        if (down_write_trylock(&mm->mmap_lock)) {" in _code(found)
+    assert not any(note.startswith("entered holding") for note in found.notes)

@@ -99,8 +99,9 @@ def bare(cond: str) -> str:
 
 def branches(cond: str, flow: Flow, locks: Mapping[str, str]) -> tuple[Flow, Flow]:
     """The flows of the true and false branches: a trylock holds its lock on one of them."""
-    found = re.fullmatch(r"(!?)(?:raw_)?(?:spin|read|write)_trylock\w*\(([^,)]+)[^)]*\)", cond)
+    found = re.fullmatch(r"(!?)((?:raw_)?(?:spin|read|write)_trylock\w*|mutex_trylock|"
+                         r"down_(?:read|write)_trylock)\(([^,)]+)[^)]*\)", cond)
     if found is None:
         return flow, flow
-    taken = replace(flow, held=(*flow.held, locks[found[2]]))
+    taken = replace(flow, held=(*flow.held, locks[found[3]]))
     return (flow, taken) if found[1] else (taken, flow)
