@@ -505,3 +505,26 @@ def test_a_sleeping_trylock_holds_its_lock_in_its_branch() -> None:
                                 "        mutex_unlock(&vm->lock);"]
     assert "        if (down_write_trylock(&mm->mmap_lock)) {" in _code(found)
     assert not any(note.startswith("entered holding") for note in found.notes)
+
+
+def test_an_io_accounted_mutex_lock_is_mutex_lock() -> None:
+    # The checkpoint mutex is let go while a commit is waited for, then taken again with
+    # I/O accounting: the same lock, taken the same way as far as the model sees.
+    found = _abstract("""int do_checkpoint(journal_t *journal)
+{
+	spin_lock(&journal->j_list_lock);
+	while (journal->j_busy) {
+		spin_unlock(&journal->j_list_lock);
+		mutex_unlock(&journal->j_checkpoint_mutex);
+		wait_commit(journal);
+		mutex_lock_io(&journal->j_checkpoint_mutex);
+		spin_lock(&journal->j_list_lock);
+	}
+	spin_unlock(&journal->j_list_lock);
+	return 0;
+}
+""", "do_checkpoint")
+    code = _code(found)
+    assert code[0] == "mutex_lock(&journal->j_checkpoint_mutex);"
+    assert "    mutex_lock(&journal->j_checkpoint_mutex);" in code
+    assert found.locks["j_checkpoint_mutex"].kind == "mutex"

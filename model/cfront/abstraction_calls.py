@@ -132,9 +132,6 @@ class CallWalker(Walker):
             return flow
         if name in vocab.REFERENCES:
             return self.reference(name, args, flow, depth, node)
-        if name in vocab.SLEEPING:
-            self.note(f"{name}() at {self.at(node)} left out: {vocab.SLEEPING[name]}")
-            return flow
         if name.startswith("lockdep_assert_held") and args and not self.callers:
             lock = self.lock(args[0], "rwlock" if name.endswith(("_read", "_write"))
                              else "spin")
@@ -187,7 +184,8 @@ class CallWalker(Walker):
         else:
             lock = self.lock(argument(args, 0, node, self.src), kind)
             rest = "".join(f", {self.plain(a)}" for a in args[1:])
-            self.emit(f"{name}({self.spelled(lock, args[0])}{rest});", depth, node)
+            spelling = vocab.SPELLED_AS.get(name, name)
+            self.emit(f"{spelling}({self.spelled(lock, args[0])}{rest});", depth, node)
         self.operated_on.add(lock)
         if what == "lock":
             if lock in self.released:

@@ -295,7 +295,8 @@ class ControlWalker(CallWalker):
                 if name in vocab.BREAKS:
                     self.needs_held(name, lock, flow, node)
                     self.break_in_condition = node
-                return f"{name}({self.spelled(lock, args[0])}{rest})"
+                spelling = vocab.SPELLED_AS.get(name, name)
+                return f"{spelling}({self.spelled(lock, args[0])}{rest})"
             if name in ("likely", "unlikely") and args:
                 return self.guard(args[0], flow)
         self.no_lock_ops(node)

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from model.cfront.parse import CSource, definitions, function_name, walk
-from model.cfront.vocabulary import WRAPPERS, lock_operation
+from model.cfront.vocabulary import SPELLED_AS, WRAPPERS, lock_operation
 from model.spellings import base_name
 
 # Calls that are lock-break sites by themselves, by the idiom each one is.
@@ -67,7 +67,7 @@ UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock
                                    if (lock_operation(name) or ("",))[0] == "unlock")})
 # The acquisitions a relock is made of, as UNLOCKS lists the releases.
 LOCKS = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock", "down_read",
-                   "down_write", *(name for name in WRAPPERS
+                   "down_write", *(name for name in (*WRAPPERS, *SPELLED_AS)
                                    if (lock_operation(name) or ("",))[0] == "lock")})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",

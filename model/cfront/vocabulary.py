@@ -94,12 +94,13 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
     "get_bh": "get", "put_bh": "put", "brelse": "put", "__brelse": "put",
 })
 
-# Sleeping-lock calls the scenario language has no spelling of, left out with this reason.
-SLEEPING: Mapping[str, str] = MappingProxyType({
-    name: "a sleeping lock's variant the scenario language does not spell"
-    for name in ("mutex_lock_io", "mutex_lock_interruptible_nested",
-                 "mutex_lock_killable_nested", "down_read_interruptible",
-                 "down_write_trylock_nested")
+# Sleeping-lock calls that are another call with the same arguments, as far as the model
+# sees: I/O accounting and lockdep subclasses change nothing it keeps, and a signal never
+# arrives in it, so an interruptible or killable form always takes the lock.
+SPELLED_AS: Mapping[str, str] = MappingProxyType({
+    "mutex_lock_io": "mutex_lock", "mutex_lock_io_nested": "mutex_lock",
+    "mutex_lock_interruptible_nested": "mutex_lock", "mutex_lock_killable_nested": "mutex_lock",
+    "down_read_interruptible": "down_read", "down_write_trylock_nested": "down_write_trylock",
 })
 
 # Debug and annotation calls that change nothing the model keeps.
@@ -172,6 +173,7 @@ def lock_operation(name: str) -> tuple[str, str] | None:
     call."""
     if name in WRAPPERS:
         name = WRAPPERS[name].spelling
+    name = SPELLED_AS.get(name, name)
     return _BASE_LOCK_OPS.get(base_name(name)) if (name in SPELLINGS
                                                    or name in _BASE_LOCK_OPS) else None
 
@@ -210,5 +212,5 @@ def is_cursor_start(name: str) -> bool:
 def is_known(name: str) -> bool:
     """Whether ``name`` is a call the abstraction translates or leaves out by name."""
     return (lock_operation(name) is not None or name in BREAKS or name in GUARDS
-            or name in STATEMENTS or name in REFERENCES or name in SLEEPING or name in IGNORED
+            or name in STATEMENTS or name in REFERENCES or name in IGNORED
             or name in EXPANDED)
