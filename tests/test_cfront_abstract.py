@@ -528,3 +528,34 @@ def test_an_io_accounted_mutex_lock_is_mutex_lock() -> None:
     assert code[0] == "mutex_lock(&journal->j_checkpoint_mutex);"
     assert "    mutex_lock(&journal->j_checkpoint_mutex);" in code
     assert found.locks["j_checkpoint_mutex"].kind == "mutex"
+
+
+def test_two_objects_locks_of_one_field_taken_together_are_two_locks() -> None:
+    found = _abstract("""static void double_down(struct inode *first, struct inode *second)
+{
+	if (first < second) {
+		down_write(&EXT_I(first)->i_data_sem);
+		down_write_nested(&EXT_I(second)->i_data_sem, SINGLE_DEPTH_NESTING);
+	} else {
+		down_write(&EXT_I(second)->i_data_sem);
+		down_write_nested(&EXT_I(first)->i_data_sem, SINGLE_DEPTH_NESTING);
+	}
+}
+
+static void double_up(struct inode *orig, struct inode *donor)
+{
+	up_write(&EXT_I(orig)->i_data_sem);
+	up_write(&EXT_I(donor)->i_data_sem);
+}
+
+int move_one(struct inode *orig, struct inode *donor)
+{
+	double_down(orig, donor);
+	swap_extents(orig, donor);
+	double_up(orig, donor);
+	return 0;
+}
+""", "move_one")
+    assert sorted(found.locks) == ["i_data_sem", "i_data_sem_2"]
+    assert _code(found)[:3] == ["if (*) {", "    down_write(i_data_sem);",
+                                "    down_write_nested(i_data_sem_2, SINGLE_DEPTH_NESTING);"]

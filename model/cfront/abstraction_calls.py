@@ -176,13 +176,14 @@ class CallWalker(Walker):
         if wrapper is not None:
             arg = argument(args, max((wrapper.arg, *wrapper.extra)), node, self.src)
             expr = wrapper.lock_expr(self.rename(args[wrapper.arg], locks=True))
-            lock = self.lock_named(expr, kind, arg)
+            lock = self.lock_named(expr, kind, arg, flow.held if what == "lock" else ())
             spelled = expr if expr in self.locks[lock].exprs else lock
             rest = "".join(f", {self.plain(args[k])}" for k in wrapper.extra)
             self.emit(f"{wrapper.spelling}({spelled}{rest});", depth, node)
             self.note(f"{name}() at {self.at(node)} is {wrapper.spelling}({spelled})")
         else:
-            lock = self.lock(argument(args, 0, node, self.src), kind)
+            lock = self.lock(argument(args, 0, node, self.src), kind,
+                             flow.held if what == "lock" else ())
             rest = "".join(f", {self.plain(a)}" for a in args[1:])
             spelling = vocab.SPELLED_AS.get(name, name)
             self.emit(f"{spelling}({self.spelled(lock, args[0])}{rest});", depth, node)

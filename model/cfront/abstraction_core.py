@@ -234,12 +234,15 @@ class Walker(ABC):
         exprs = self.locks[lock].exprs
         return exprs[0] if exprs else lock
 
-    def lock(self, node: Node, kind: str) -> str:
+    def lock(self, node: Node, kind: str, held: tuple[str, ...] = ()) -> str:
         """The declared lock name of the lock expression ``node``, registering it."""
-        return self.lock_named(self.rename(node, locks=True), kind, node)
+        return self.lock_named(self.rename(node, locks=True), kind, node, held)
 
-    def lock_named(self, expr: str, kind: str, node: Node) -> str:
-        """The declared lock name of the lock expression ``expr`` (no whitespace)."""
+    def lock_named(self, expr: str, kind: str, node: Node, held: tuple[str, ...] = ()) -> str:
+        """The declared lock name of the lock expression ``expr`` (no whitespace). A new
+        expression is named after its field, as the lock of that field in another object
+        (one lock per field); but when that one is held as this is taken (two inodes'
+        ``i_data_sem`` taken together, in a fixed order), it is another lock, numbered."""
         if expr.startswith("(") and expr.endswith(")"):
             expr = expr[1:-1]
         if expr in self.by_expr:
@@ -253,6 +256,10 @@ class Walker(ABC):
                 name = f"{words[-2]}_lock"
             if name in _RESERVED or name in self.data:
                 name = f"{name}_lock"
+            base, k = name, 1
+            while name in held:
+                k += 1
+                name = f"{base}_{k}"
             self.by_expr[expr] = name
             if name not in self.locks:
                 self.locks[name] = Lock(kind)
