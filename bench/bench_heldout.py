@@ -10,9 +10,10 @@ repository (Debian: ``apt-get install linux-source``, then ``tar xf
     python bench/bench_heldout.py /tmp/heldout/linux-source-6.1 --era v5.17 --workers 2
 
 Without a tree (or with one that lacks the files) it says so and exits 0: nothing to measure.
-Prints four tables: rows by status, split into the issue's sites (the primitives and breaks
+Prints five tables: rows by status, split into the issue's sites (the primitives and breaks
 guarded by ``need_resched()``, ``spin_needbreak()``, ``rwlock_needbreak()``) and the unguarded
-``open-coded relock`` rows; the causes of rows not checked, most frequent first; the ``grep``
+``open-coded relock`` rows; the issue's sites with what did not hold; the causes of rows
+not checked, most frequent first; the ``grep``
 lines and the row each one became; and the tree's era beside the bundled one, scenario by
 scenario and preemption model by preemption model.
 """
@@ -68,6 +69,15 @@ def status_table(rows: list[dict]) -> None:
         share = f"{checked / len(group):.0%}" if group else "-"
         print(f"  {title:18} {checked:3} of {len(group):3} load and check ({share})  "
               + ", ".join(f"{k} {v}" for k, v in sorted(statuses.items())))
+
+
+def verdict_table(rows: list[dict]) -> None:
+    """The issue's sites, each with the properties it did not show to hold."""
+    for r in (r for r in rows if issue_site(r)):
+        open_ = [f"{p} {v}" for p, v in r["verdicts"].items() if v in ("violated", "incomplete")]
+        via = f" (in {r['via']})" if r["via"] else ""
+        print(f"  {r['file']}:{r['line']} {r['function']}{via}: {r['status']}"
+              + (f": {', '.join(open_)}" if open_ else ""))
 
 
 def cause(why: str) -> str:
@@ -174,6 +184,8 @@ def main(argv: list[str]) -> None:
     rows = scan(args.tree, era, args.workers, args.budget_per_site)
     print(f"lockbreak scan {' '.join(FILES)} --era {era}: {len(rows)} rows")
     status_table(rows)
+    print("the issue's sites, and what did not hold:")
+    verdict_table(rows)
     print("not checked, by cause:")
     cause_table(rows)
     print("grep lines (the issue's words) and their rows:")

@@ -559,3 +559,32 @@ int move_one(struct inode *orig, struct inode *donor)
     assert sorted(found.locks) == ["i_data_sem", "i_data_sem_2"]
     assert _code(found)[:3] == ["if (*) {", "    down_write(i_data_sem);",
                                 "    down_write_nested(i_data_sem_2, SINGLE_DEPTH_NESTING);"]
+
+
+def test_a_private_list_of_an_inlined_helper_has_no_datum() -> None:
+    found = _abstract("""static void __purge(void)
+{
+	struct area *va, *n_va;
+	LIST_HEAD(local_list);
+
+	spin_lock(&purge_lock);
+	list_replace_init(&purge_list, &local_list);
+	spin_unlock(&purge_lock);
+
+	spin_lock(&free_lock);
+	list_for_each_entry_safe(va, n_va, &local_list, list) {
+		merge_area(va);
+		cond_resched_lock(&free_lock);
+	}
+	spin_unlock(&free_lock);
+}
+
+void unmap_aliases(struct area *va)
+{
+	mutex_lock(&purge_mutex);
+	va->flushed = 1;
+	__purge();
+	mutex_unlock(&purge_mutex);
+}
+""", "unmap_aliases")
+    assert found.data == {}

@@ -300,15 +300,15 @@ class Walker(ABC):
         declared ``LIST_HEAD(dispose)`` or as a local, passed down to an inlined helper):
         entries moved there are this CPU's alone, so the walk's cursor is no datum."""
         locals_: set[str] = set()
-        for scope in self.scopes[:1]:
+        for scope in self.scopes:
             locals_ |= set(declared_locals(scope, self.src))
             locals_ |= {self.src.text(a) for n in walk(scope) if n.type == "call_expression"
                         and self.call_name(n) == "LIST_HEAD"
                         for a in (n.child_by_field_name("arguments") or n).named_children}
         for arg in args:
-            text = self.rename(arg)
-            if text.startswith("&") and text[1:] in locals_:
-                return text[1:]
+            for text in ("".join(self.src.text(arg).split()), self.rename(arg)):
+                if text.startswith("&") and text[1:] in locals_:
+                    return text[1:]
         return None
 
     def datum_of(self, node: Node) -> str | None:
