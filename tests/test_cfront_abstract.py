@@ -588,3 +588,40 @@ void unmap_aliases(struct area *va)
 }
 """, "unmap_aliases")
     assert found.data == {}
+
+
+def test_a_case_that_falls_through_and_a_break_inside_a_case() -> None:
+    found = _abstract("""void scan_slot(struct mm_struct *mm, int *result)
+{
+	spin_lock(&mm->scan_lock);
+	switch (*result) {
+	case SCAN_MAPPED: {
+		if (find_pmd(mm) != SCAN_OK)
+			break;
+	} fallthrough;
+	case SCAN_OK:
+		cond_resched_lock(&mm->scan_lock);
+		break;
+	default:
+		break;
+	}
+	spin_unlock(&mm->scan_lock);
+}
+""", "scan_slot")
+    assert _code(found) == [
+        "spin_lock(&mm->scan_lock);",
+        "if (*) {",
+        "    if (*) {",
+        "        goto switch_1_done;",
+        "    }",
+        "    cond_resched_lock(&mm->scan_lock);",
+        "} else {",
+        "    if (*) {",
+        "        cond_resched_lock(&mm->scan_lock);",
+        "    } else {",
+        "    }",
+        "}",
+        "switch_1_done:",
+        "{ }",
+        "spin_unlock(&mm->scan_lock);",
+    ]

@@ -213,7 +213,8 @@ def test_extraction_api() -> None:
     ("returns_locked", "fs/bad.c:9:3", "returns_locked() returns holding &sb->s_inode_list_lock"),
     ("locks_in_expression", "fs/bad.c:15:14", "not understood: spin_trylock() inside an "
                                                "expression"),
-    ("falls_through", "fs/bad.c:26:3", "not understood: a case that falls through"),
+    ("falls_through", "fs/bad.c:26:3", "not understood: a case that falls through into one "
+                                       "holding a label"),
     ("not_c", "fs/bad.c:37:16", "not understood: '@;'"),
     ("missing", "fs/bad.c:1:1", "no function 'missing' is defined here"),
 ])

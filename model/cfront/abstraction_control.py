@@ -16,11 +16,11 @@ from model.cfront.parse import not_understood, walk
 from model.cfront.shapes import (
     argument,
     attribute_declarator,
-    breaks_switch,
     compared,
     constant_true,
     dereferences,
     has_label,
+    holds_label,
     iterated_assignment,
     iterated_variable,
     iterator_definition,
@@ -71,34 +71,6 @@ class ControlWalker(CallWalker):
             flow = self.pending[1](flow)
         self.pending = None
         return flow
-
-    def labelled_iterator(self, node: Node) -> Node | None:
-        """The statement of a labelled iteration macro head (``again:
-        list_for_each_entry(...)``, whose body tree-sitter puts after the label's
-        statement), or None."""
-        if node.type != "labeled_statement":
-            return None
-        inner = [c for c in node.named_children[1:] if c.type != "comment"]
-        if len(inner) == 1 and inner[0].type == "expression_statement" and any(
-                c.is_missing for c in inner[0].children):
-            return inner[0]
-        return None
-
-    def iterator_head(self, node: Node) -> Node | None:
-        """The call of an iteration macro that tree-sitter read as a statement missing its
-        ``;`` (its body is the next statement), or None."""
-        if node.type != "expression_statement" or not node.named_children:
-            return None
-        call = node.named_children[0]
-        if call.type != "call_expression":
-            return None
-        fn = call.child_by_field_name("function")
-        if fn is None or not vocab.is_iterator(self.src.text(fn)):
-            return None
-        if not any(c.is_missing for c in node.children):
-            raise self.src.error(node, f"{self.src.text(fn)}(...); with no body",
-                                 "an iteration macro is followed by the statement it repeats")
-        return call
 
     def stmt(self, node: Node, flow: Flow | None, depth: int) -> Flow | None:
         if self.pending is not None and flow is not None:
@@ -154,10 +126,13 @@ class ControlWalker(CallWalker):
         if kind == "break_statement":
             if self.loops:
                 self.loops[-1].broken.append(flow)
+            if self.loops and self.loops[-1].exit is not None:
+                self.emit(f"goto {self.loops[-1].exit};", depth, node)
+                return None
             self.emit("break;", depth, node)
             return None
         if kind == "continue_statement":
-            loop = self.loops[-1] if self.loops else None
+            loop = next((lp for lp in reversed(self.loops) if lp.exit is None), None)
             if loop is not None and loop.advance is not None:
                 flow = loop.advance(flow, depth)
             if loop is not None and loop.test is not None:
@@ -376,7 +351,7 @@ class ControlWalker(CallWalker):
                for n in walk(strip(cond_node)) if self.tries_within(n)}
         twice = ([alt] if "&&" in ops else []) + ([then_node] if "||" in ops else [])
         for branch in twice:
-            if branch is not None and has_label(branch):
+            if branch is not None and holds_label(branch):
                 raise self.src.error(cond_node, "not understood: a trylock joined to other "
                                      "tests, over a branch that holds a label",
                                      "test the trylock in an if of its own")
@@ -532,35 +507,51 @@ class ControlWalker(CallWalker):
         flow = self.uses(cond_node, flow, depth)
         self.note(f"switch ({self.text(strip(cond_node))}) at {self.at(node)} became a choice "
                   "of its cases (if (*) ... else ...)")
-        cases: list[list[Node]] = []
+        cases, default = self.case_bodies(body)
+        self.fresh += 1
+        done = Loop(flow.held, exit=f"switch_{self.fresh}_done")
+        self.loops.append(done)
+        flows: list[Flow | None] = [] if default else [flow]
+        self.cases(cases, default, flow, depth, node, flows)
+        self.loops.pop()
+        if done.broken:
+            # A `break` inside a case (under an if) jumps past the switch.
+            self.emit(f"{done.exit}:", max(depth - 1, 0), None)
+            self.emit("{ }", depth, None)
+        return join([*flows, *done.broken])
+
+    def case_bodies(self, body: Node) -> tuple[list[list[Node]], bool]:
+        """The statements each case runs, and whether there is a default: a case that falls
+        through runs the next one's too (written again after its own), a final `break`
+        is dropped."""
+        own: list[list[Node]] = []
         default = False
         for case in body.named_children:
             if case.type == "comment":
                 continue
             if case.type != "case_statement":
                 raise self.src.error(case, "not understood: a statement before the first case")
-            default = default or case.child_by_field_name("value") is None
-            stmts = [c for c in case.named_children[1 if case.child_by_field_name("value")
-                                                      else 0:]
-                     if c.type != "comment" and c != case.child_by_field_name("value")]
+            value = case.child_by_field_name("value")
+            default = default or value is None
+            own.append([c for c in case.named_children[1 if value else 0:]
+                        if c.type != "comment" and c != value])
+        cases: list[list[Node]] = []
+        for k, stmts in enumerate(own):
             if not stmts:
                 continue
-            last = stmts[-1]
-            if last.type == "break_statement":
-                stmts = stmts[:-1]
-            elif last.type not in ("return_statement", "goto_statement",
-                                   "continue_statement") and case != body.named_children[-1]:
-                raise self.src.error(last, "not understood: a case that falls through into "
-                                     "the next", "end each case with break, return or goto")
-            for inner in stmts:
-                for n in walk(inner):
-                    if n.type == "break_statement" and breaks_switch(n, case):
-                        raise self.src.error(n, "not understood: a break out of a switch "
-                                             "from inside a case")
-            cases.append(stmts)
-        flows: list[Flow | None] = [] if default else [flow]
-        self.cases(cases, default, flow, depth, node, flows)
-        return join(flows)
+            run = list(stmts)
+            for later in own[k + 1:]:
+                if run[-1].type in ("break_statement", "return_statement", "goto_statement",
+                                    "continue_statement"):
+                    break
+                if any(holds_label(n) for n in later):
+                    raise self.src.error(run[-1], "not understood: a case that falls through "
+                                         "into one holding a label", "end the case with a goto")
+                self.note(f"the case ending at {self.at(run[-1])} falls through: the next "
+                          "case's statements are written after its own")
+                run += later
+            cases.append(run[:-1] if run[-1].type == "break_statement" else run)
+        return cases, default
 
     def cases(self, cases: list[list[Node]], default: bool, flow: Flow, depth: int,
               node: Node, flows: list[Flow | None]) -> None:

@@ -158,6 +158,34 @@ class Walker(ABC):
         """The statements of the block ``node`` on the path ``flow``; None when no path
         leaves it."""
 
+    def labelled_iterator(self, node: Node) -> Node | None:
+        """The statement of a labelled iteration macro head (``again:
+        list_for_each_entry(...)``, whose body tree-sitter puts after the label's
+        statement), or None."""
+        if node.type != "labeled_statement":
+            return None
+        inner = [c for c in node.named_children[1:] if c.type != "comment"]
+        if len(inner) == 1 and inner[0].type == "expression_statement" and any(
+                c.is_missing for c in inner[0].children):
+            return inner[0]
+        return None
+
+    def iterator_head(self, node: Node) -> Node | None:
+        """The call of an iteration macro that tree-sitter read as a statement missing its
+        ``;`` (its body is the next statement), or None."""
+        if node.type != "expression_statement" or not node.named_children:
+            return None
+        call = node.named_children[0]
+        if call.type != "call_expression":
+            return None
+        fn = call.child_by_field_name("function")
+        if fn is None or not vocab.is_iterator(self.src.text(fn)):
+            return None
+        if not any(c.is_missing for c in node.children):
+            raise self.src.error(node, f"{self.src.text(fn)}(...); with no body",
+                                 "an iteration macro is followed by the statement it repeats")
+        return call
+
     # ------------------------------------------------------------------ output and notes
     def emit(self, text: str, depth: int, node: Node | None) -> None:
         self.out.append(CodeLine(text, depth, self.src.line(node) if node is not None else 0))

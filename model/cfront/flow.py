@@ -34,13 +34,14 @@ class Loop:
     """An enclosing loop: the locks held at its head, what a `continue` runs first,
     for a ``do { } while`` the label before the test a `continue` jumps to (``""`` until
     the first `continue` names it) and the paths that jumped there, and the paths that left
-    it with `break`."""
+    it with `break`. A ``switch`` is one too, for its `break`, with the label after it."""
 
     held: tuple[str, ...]
     advance: Callable[[Flow, int], Flow] | None = None
     test: str | None = None
     continued: list[Flow] = field(default_factory=list)
     broken: list[Flow] = field(default_factory=list)
+    exit: str | None = None     # a switch: the label after it, where its `break` jumps
 
 
 @dataclass(frozen=True)

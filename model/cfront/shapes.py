@@ -133,6 +133,12 @@ def has_label(node: Node) -> bool:
         c.type == "labeled_statement" for c in node.named_children)
 
 
+def holds_label(node: Node) -> bool:
+    """Whether ``node`` or any statement inside it is labelled: code that cannot be written
+    twice, since each label is defined once."""
+    return any(n.type == "labeled_statement" for n in walk(node))
+
+
 def compared(node: Node, src: CSource, ident: Callable[[str], str]) -> list[str]:
     """The variables ``node`` compares as a whole, with ``==`` or ``!=``, against what it
     reads through a pointer (``journal->j_checkpoint_transactions != transaction``), named
@@ -211,16 +217,6 @@ def leaves_loop(body: Node | None, src: CSource) -> bool:
                                             and up.type == "switch_statement"):
                 return True
     return False
-
-
-def breaks_switch(node: Node, case: Node) -> bool:
-    """Whether the ``break`` at ``node`` leaves the switch of ``case`` (no loop between)."""
-    up = node.parent
-    while up is not None and up != case:
-        if up.type in ("while_statement", "for_statement", "do_statement", "switch_statement"):
-            return False
-        up = up.parent
-    return True
 
 
 def iterated_assignment(node: Node, src: CSource) -> tuple[Node, Node, Node] | None:
