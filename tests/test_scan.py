@@ -440,7 +440,8 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("kernel/stats.c", 48, "stats_fold", "open-coded need_resched", "violated",
          "explicit"),
         ("kernel/stats.c", 73, "stats_sync", "open-coded relock", "violated", "explicit"),
-        ("mm/mmap.c", 17, "mm_age_range", "open-coded need_resched", "not checked", ""),
+        # the mmap lock is an rwsem broken only for a reschedule: a writer waits the range
+        ("mm/mmap.c", 17, "mm_age_range", "open-coded need_resched", "violated", "explicit"),
         # breaks only when rescheduling is due: a contender may wait as long as it walks
         ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "violated",
          "explicit"),
@@ -457,6 +458,9 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("mm/vma_walk.c", 21, "range_sum", "cond_resched_rwlock_read", "holds", "explicit"),
         ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "holds", "explicit"),
         ("mm/vma_walk.c", 49, "range_fill", "open-coded rwlock_needbreak", "violated",
+         "explicit"),
+        ("virt/spt_walk.c", 14, "spt_yield", "cond_resched_rwlock_read", "holds", "explicit"),
+        ("virt/spt_walk.c", 16, "spt_yield", "cond_resched_rwlock_write", "holds",
          "explicit"),
     ]
 
