@@ -625,3 +625,71 @@ def test_a_case_that_falls_through_and_a_break_inside_a_case() -> None:
         "{ }",
         "spin_unlock(&mm->scan_lock);",
     ]
+
+
+def test_rcu_breaks_the_ext4_group_lock_and_the_longest_alternative() -> None:
+    found = _abstract("""#ifdef CONFIG_SHMEM
+static int scan_file(struct address_space *mapping, struct super_block *sb, int group)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	struct page *page;
+
+	rcu_read_lock();
+	xas_for_each(&xas, page, ULONG_MAX) {
+		if (need_resched()) {
+			xas_pause(&xas);
+			cond_resched_rcu();
+		}
+	}
+	rcu_read_unlock();
+	ext4_lock_group(sb, group);
+	trim_some(sb, group);
+	ext4_unlock_group(sb, group);
+	return 0;
+}
+#else
+static int scan_file(struct address_space *mapping, struct super_block *sb, int group)
+{
+	return 0;
+}
+#endif
+""", "scan_file")
+    assert _code(found) == [
+        "rcu_read_lock();",
+        "while (*) {",
+        "    if (need_resched()) {",
+        "        work();",
+        "        rcu_read_unlock();",
+        "        cond_resched();",
+        "        rcu_read_lock();",
+        "    }",
+        "}",
+        "rcu_read_unlock();",
+        "spin_lock(&sb->group_lock);",
+        "work();",
+        "spin_unlock(&sb->group_lock);",
+    ]
+
+
+def test_a_forever_loop_is_left_holding_what_its_break_holds() -> None:
+    # do { lock; if (ok) break; unlock; ... } while (1): only the break leaves, holding it.
+    found = _abstract("""int fill(struct xarray *xa)
+{
+	XA_STATE(xas, xa, 0);
+
+	do {
+		xas_lock_irq(&xas);
+		xas_create_range(&xas);
+		if (!xas_error(&xas))
+			break;
+		xas_unlock_irq(&xas);
+		if (!xas_nomem(&xas, GFP_KERNEL))
+			return -ENOMEM;
+	} while (1);
+	fill_range(&xas);
+	xas_unlock_irq(&xas);
+	return 0;
+}
+""", "fill")
+    assert _code(found)[:2] == ["for (;;) {", "    spin_lock_irq(&xas.xa->xa_lock);"]
+    assert not any(note.startswith("entered holding") for note in found.notes)

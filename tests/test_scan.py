@@ -487,3 +487,28 @@ def test_each_mode_of_a_yield_helper_is_checked_in_a_caller_that_takes_it() -> N
         (14, "cond_resched_rwlock_read", "spt_wrprot_range", "holds"),
         (16, "cond_resched_rwlock_write", "spt_zap_range", "holds"),
     ]
+
+
+def test_cond_resched_rcu_is_a_site() -> None:
+    src = parse_source("t.c", b"""
+unsigned long swap_usage(struct address_space *mapping)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	struct page *page;
+	unsigned long swapped = 0;
+
+	rcu_read_lock();
+	xas_for_each(&xas, page, ULONG_MAX) {
+		if (xa_is_value(page))
+			swapped++;
+		if (need_resched()) {
+			xas_pause(&xas);
+			cond_resched_rcu();
+		}
+	}
+	rcu_read_unlock();
+	return swapped;
+}
+""")
+    assert [(s.line, s.function, s.idiom, s.why) for s in find_sites(src)] == [
+        (14, "swap_usage", "cond_resched_rcu", "")]
