@@ -35,22 +35,18 @@ SUBSYSTEMS = ("drivers/net", "drivers/block", "fs/ext9", "fs/cache", "mm", "kern
 NOUNS = ("queue", "inode", "page", "req", "entry", "node", "buf", "slot", "desc", "ctx")
 
 
-def _plain(rng: random.Random, prefix: str, noun: str) -> str:
-    """A function with no lock-break site, one of several kernel shapes."""
-    verb = rng.choice(("init", "exit", "get", "put", "add", "del", "ioctl", "show", "reset"))
-    name = f"{prefix}_{noun}_{verb}_{rng.randrange(1000)}"
-    shape = rng.randrange(5)
-    if shape == 0:
-        return f"""
+# Functions with no lock-break site, in several kernel shapes (str.format templates).
+PLAIN_SHAPES = (
+    """
 static int {name}(struct {prefix}_dev *dev, unsigned int cmd)
 {{
 	int ret = 0;
 
 	switch (cmd) {{
-	case {prefix.upper()}_START:
+	case {upper}_START:
 		dev->state = 1;
 		break;
-	case {prefix.upper()}_STOP:
+	case {upper}_STOP:
 		dev->state = 0;
 		break;
 	default:
@@ -58,9 +54,8 @@ static int {name}(struct {prefix}_dev *dev, unsigned int cmd)
 	}}
 	return ret;
 }}
-"""
-    if shape == 1:
-        return f"""
+""",
+    """
 static int {name}(struct {prefix}_dev *dev)
 {{
 	struct {noun} *{noun};
@@ -84,9 +79,8 @@ out_unlock:
 	kfree({noun});
 	return err;
 }}
-"""
-    if shape == 2:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	struct {noun} *pos, *tmp;
@@ -94,16 +88,15 @@ static void {name}(struct {prefix}_dev *dev)
 
 	spin_lock_irqsave(&dev->lock, flags);
 	list_for_each_entry_safe(pos, tmp, &dev->{noun}s, list) {{
-		if (pos->flags & {prefix.upper()}_BUSY)
+		if (pos->flags & {upper}_BUSY)
 			continue;
 		list_del(&pos->list);
 		dev->nr_{noun}s--;
 	}}
 	spin_unlock_irqrestore(&dev->lock, flags);
 }}
-"""
-    if shape == 3:
-        return f"""
+""",
+    """
 static bool {name}(struct {noun} *{noun})
 {{
 	if (!refcount_inc_not_zero(&{noun}->ref))
@@ -114,8 +107,8 @@ static bool {name}(struct {noun} *{noun})
 	}}
 	return true;
 }}
-"""
-    return f"""
+""",
+    """
 static unsigned int {name}(const unsigned long *map, unsigned int bits)
 {{
 	unsigned int i, weight = 0;
@@ -125,14 +118,14 @@ static unsigned int {name}(const unsigned long *map, unsigned int bits)
 			weight++;
 	return weight;
 }}
-"""
+""",
+)
 
-
-def _site(kind: int, prefix: str, noun: str, n: int) -> str:
-    """A function (or macro) with a lock-break site of idiom ``kind``."""
-    name = f"{prefix}_{noun}_walk_{n}"
-    if kind == 0:
-        return f"""
+# Functions (and a macro) with one lock-break site each: cond_resched_lock, the rwlock forms,
+# open-coded breaks guarded by need_resched() || spin_needbreak() and by rwlock_needbreak(), a
+# goto loop, an unguarded relock around work on a pinned entry, a site in a macro.
+SITE_SHAPES = (
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	struct {noun} *pos;
@@ -144,9 +137,8 @@ static void {name}(struct {prefix}_dev *dev)
 	}}
 	spin_unlock(&dev->lock);
 }}
-"""
-    if kind == 1:
-        return f"""
+""",
+    """
 static unsigned long {name}(struct {prefix}_dev *dev)
 {{
 	unsigned long i, sum = 0;
@@ -159,9 +151,8 @@ static unsigned long {name}(struct {prefix}_dev *dev)
 	read_unlock(&dev->map_lock);
 	return sum;
 }}
-"""
-    if kind == 2:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	unsigned long i = 0;
@@ -173,9 +164,8 @@ static void {name}(struct {prefix}_dev *dev)
 	}}
 	write_unlock(&dev->map_lock);
 }}
-"""
-    if kind == 3:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	struct {noun} *pos;
@@ -191,9 +181,8 @@ static void {name}(struct {prefix}_dev *dev)
 	}}
 	spin_unlock(&dev->lock);
 }}
-"""
-    if kind == 4:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	unsigned long i;
@@ -209,9 +198,8 @@ static void {name}(struct {prefix}_dev *dev)
 	}}
 	write_unlock(&dev->map_lock);
 }}
-"""
-    if kind == 5:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	spin_lock(&dev->lock);
@@ -227,9 +215,8 @@ again:
 	}}
 	spin_unlock(&dev->lock);
 }}
-"""
-    if kind == 6:
-        return f"""
+""",
+    """
 static void {name}(struct {prefix}_dev *dev)
 {{
 	struct {noun} *pos;
@@ -244,14 +231,30 @@ static void {name}(struct {prefix}_dev *dev)
 	}}
 	spin_unlock(&dev->lock);
 }}
-"""
-    return f"""
-#define {name.upper()}(dev)				\\
+""",
+    """
+#define {NAME}(dev)				\\
 	do {{						\\
 		(dev)->gen++;				\\
 		cond_resched_lock(&(dev)->lock);	\\
 	}} while (0)
-"""
+""",
+)
+
+
+def _plain(rng: random.Random, prefix: str, noun: str) -> str:
+    """A function with no lock-break site, one of several kernel shapes."""
+    verb = rng.choice(("init", "exit", "get", "put", "add", "del", "ioctl", "show", "reset"))
+    name = f"{prefix}_{noun}_{verb}_{rng.randrange(1000)}"
+    shape = rng.randrange(len(PLAIN_SHAPES))
+    return PLAIN_SHAPES[shape].format(name=name, prefix=prefix, noun=noun,
+                                      upper=prefix.upper())
+
+
+def _site(kind: int, prefix: str, noun: str, n: int) -> str:
+    """A function (or macro) with a lock-break site of idiom ``kind``."""
+    name = f"{prefix}_{noun}_walk_{n}"
+    return SITE_SHAPES[kind].format(name=name, prefix=prefix, noun=noun, NAME=name.upper())
 
 
 def write_tree(root: Path, files: int, seed: int = 15) -> int:

@@ -21,8 +21,6 @@ MAX_FUNCTION_LINES = 80
 BEING_SPLIT = frozenset({
     "lockbreak/engines/frontier.py",
     "lockbreak/engines/liveness.py",
-    "model/cfront/abstract.py",
-    "bench/bench_scan.py",
 })
 
 

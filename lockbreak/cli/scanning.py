@@ -157,20 +157,23 @@ def scan_file(path: str, options: ScanOptions) -> FileScan:
         if site.why:
             rows.append(_row(site, Checked(why=site.why)))
             continue
-        if site.function not in checked:
-            started = time.monotonic()
-            try:
-                done = _check_function(source, site, options)
-            except LockbreakError as err:
-                done = Checked(why=_one_line(error_text(err)))
-            except Exception as err:     # a bug: this function's row says so, the others go on
-                done = Checked(why=internal_error(err))
-                internal = True
-            checked[site.function] = replace(done, seconds=round(time.monotonic() - started, 3))
-        done = checked[site.function]
+        where = break_lines(source, site)
+        started = time.monotonic()
+        try:
+            extraction = _extract(source, site, where, options)
+            if extraction.function not in checked:
+                checked[extraction.function] = _check(extraction, site, options)
+            done = checked[extraction.function]
+        except LockbreakError as err:
+            done = Checked(why=_one_line(error_text(err)))
+        except Exception as err:     # a bug: this site's row says so, the others go on
+            done = Checked(why=internal_error(err))
+            internal = True
+        if not done.seconds:
+            done = replace(done, seconds=round(time.monotonic() - started, 3))
         if done.text:
             scenarios[done.scenario] = done.text
-        rows.append(_row(site, done, break_lines(source, site)))
+        rows.append(_row(site, done, where))
     return FileScan(tuple(rows), tuple(scenarios.items()), internal)
 
 
@@ -179,9 +182,7 @@ def _row(site: Site, done: Checked, where: set[int] | None = None) -> SiteRow:
     the extracted scenario must keep a break from for its verdicts to be the site's."""
     origins = tuple((number, line) for number, (file, line) in kernel_lines(done.text).items()
                     if file == site.path)
-    lines = done.text.splitlines()
-    kept = [lines[number - 1] for number, line in origins if line in (where or {site.line})]
-    if done.findings and not any(_BREAK.search(text) for text in kept):
+    if done.findings and not keeps_break(done.text, site.path, where or {site.line}):
         # The scenario checked the function without this break (its lock or call was
         # dropped): its verdicts say nothing about the site.
         function = done.via or site.function
@@ -200,9 +201,9 @@ def _one_line(text: str) -> str:
     return "; ".join(part.strip() for part in text.splitlines() if part.strip())
 
 
-def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checked:
-    """Extract ``site``'s function and check it within the site's budget."""
-    extraction = _extract(source, site.function, options)
+def _check(extraction: Extraction, site: Site, options: ScanOptions) -> Checked:
+    """Check an extracted function within the site's budget."""
+    started = time.monotonic()
     name = f"scenarios/{scenario_name(replace(site, function=extraction.function))}"
     # The scenario file stays while its counterexamples are built: they read its kernel
     # line comments back.
@@ -217,10 +218,25 @@ def _check_function(source: CSource, site: Site, options: ScanOptions) -> Checke
             why = error_text(err).replace(f"{folder}/", "")
             return Checked(scenario=name, text=extraction.scenario,
                            why=_one_line(f"the extracted scenario: {why}"))
-        engine, verdicts = _verdicts(scenario, options)
-        findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
-                         for v in verdicts)
-    return Checked(engine, name, extraction.scenario, findings, via=extraction.function)
+        try:
+            engine, verdicts = _verdicts(scenario, options)
+            findings = tuple(_finding(scenario, v, site, _rerun(site, name, options))
+                             for v in verdicts)
+        except LockbreakError as err:
+            why = error_text(err).replace(f"{folder}/", "")
+            return Checked(scenario=name, text=extraction.scenario,
+                           why=_one_line(f"checking the extracted scenario: {why}"))
+    return Checked(engine, name, extraction.scenario, findings, via=extraction.function,
+                   seconds=round(time.monotonic() - started, 3))
+
+
+def keeps_break(text: str, path: str, where: set[int]) -> bool:
+    """Whether the scenario ``text`` has a statement from one of the kernel lines ``where``
+    of ``path`` that drops a lock: the site's break, kept by the extraction."""
+    lines = text.splitlines()
+    return any(_BREAK.search(lines[number - 1])
+               for number, (file, line) in kernel_lines(text).items()
+               if file == path and line in where)
 
 
 def _verdicts(scenario: Scenario, options: ScanOptions) -> tuple[str, list[Verdict]]:
@@ -239,11 +255,15 @@ def _verdicts(scenario: Scenario, options: ScanOptions) -> tuple[str, list[Verdi
                                  if _out_of_budget(v, budget) else v for v in verdicts]
 
 
-def _extract(source: CSource, function: str, options: ScanOptions) -> Extraction:
-    """``function`` extracted; when the extractor refuses it, or takes the lock its caller
-    holds around its body (a helper handed a held lock: the loop that makes it a break is
-    the caller's), the first of its callers in the file that it accepts, which runs the
+def _extract(source: CSource, site: Site, where: set[int], options: ScanOptions
+             ) -> Extraction:
+    """The site's function extracted; when the extractor refuses it, or takes the lock its
+    caller holds around its body (a helper handed a held lock: the loop that makes it a
+    break is the caller's), the first of its callers in the file that it accepts and whose
+    scenario keeps the site's break (a caller may pass a constant that leaves the other
+    branch out: ``if (shared) cond_resched_rwlock_read(...) else ...``), which runs the
     helper inlined; the helper alone when no caller is accepted."""
+    function = site.function
     try:
         found: Extraction | None = extract(source, function, era=options.era)
     except LockbreakError as refused:
@@ -251,11 +271,17 @@ def _extract(source: CSource, function: str, options: ScanOptions) -> Extraction
     if found is not None and not any(note.startswith("entered holding")
                                      for note in found.abstracted):
         return found
+    first: Extraction | None = None
     for caller in callers(source, function):
         try:
-            return extract(source, caller, era=options.era)
+            candidate = extract(source, caller, era=options.era)
         except LockbreakError:
             continue
+        if keeps_break(candidate.scenario, site.path, where):
+            return candidate
+        first = first or candidate
+    if first is not None:
+        return first
     if found is not None:
         return found
     raise error from None

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lockbreak.core import ScenarioError
+from model.cfront import vocabulary as vocab
 from model.cfront.abstract import Abstraction, CodeLine, abstract
 from model.cfront.parse import CSource
 from model.cfront.sourcemap import kernel_lines
@@ -105,8 +106,7 @@ def _code(lines: list[CodeLine], path: str, depth: int = 0) -> str:
 def _contender(found: Abstraction, lock: str, path: str) -> str:
     kind = found.locks[lock].kind
     spelled = found.locks[lock].exprs[0] if found.locks[lock].exprs else lock
-    take, drop = (("spin_lock", "spin_unlock") if kind == "spin"
-                  else ("write_lock", "write_unlock"))
+    take, drop = vocab.CONTENDER_OPS[kind]
     body = [f"{take}({spelled});"]
     body += [f"write({datum});" for datum, held in found.data.items() if held == lock]
     if len(body) == 1:

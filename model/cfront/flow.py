@@ -31,14 +31,17 @@ def join(flows: list[Flow | None]) -> Flow | None:
 
 @dataclass
 class Loop:
-    """An enclosing loop: the locks held at its head, what a `continue` runs first and,
-    for a ``do { } while``, the label before the test a `continue` jumps to (``""`` until
-    the first `continue` names it) and the paths that jumped there."""
+    """An enclosing loop: the locks held at its head, what a `continue` runs first,
+    for a ``do { } while`` the label before the test a `continue` jumps to (``""`` until
+    the first `continue` names it) and the paths that jumped there, and the paths that left
+    it with `break`. A ``switch`` is one too, for its `break`, with the label after it."""
 
     held: tuple[str, ...]
     advance: Callable[[Flow, int], Flow] | None = None
     test: str | None = None
     continued: list[Flow] = field(default_factory=list)
+    broken: list[Flow] = field(default_factory=list)
+    exit: str | None = None     # a switch: the label after it, where its `break` jumps
 
 
 @dataclass(frozen=True)
@@ -72,7 +75,8 @@ def entry_lock(name: str, expr: str, why: str) -> Entry:
                       "spin" if mode == "spin" else "rwlock", why)
     if name in vocab.WRAPPERS:
         name = vocab.WRAPPERS[name].spelling
-    take = name.replace("unlock", "lock").replace("irqrestore", "irqsave")
+    take = vocab.TAKEN_BY.get(name) or name.replace("unlock", "lock").replace("irqrestore",
+                                                                              "irqsave")
     op = vocab.lock_operation(name)
     return Entry(take, name, expr, op[1] if op else "spin", why)
 
@@ -96,8 +100,9 @@ def bare(cond: str) -> str:
 
 def branches(cond: str, flow: Flow, locks: Mapping[str, str]) -> tuple[Flow, Flow]:
     """The flows of the true and false branches: a trylock holds its lock on one of them."""
-    found = re.fullmatch(r"(!?)(?:raw_)?(?:spin|read|write)_trylock\w*\(([^,)]+)[^)]*\)", cond)
+    found = re.fullmatch(r"(!?)((?:raw_)?(?:spin|read|write)_trylock\w*|mutex_trylock|"
+                         r"down_(?:read|write)_trylock)\(([^,)]+)[^)]*\)", cond)
     if found is None:
         return flow, flow
-    taken = replace(flow, held=(*flow.held, locks[found[2]]))
+    taken = replace(flow, held=(*flow.held, locks[found[3]]))
     return (flow, taken) if found[1] else (taken, flow)

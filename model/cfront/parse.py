@@ -102,9 +102,19 @@ def function_name(definition: Node) -> str | None:
 
 
 def functions(source: CSource) -> dict[str, Node]:
-    """Every function defined in ``source``, by name (the last definition of a name wins, as
-    under `#ifdef` alternatives only one is built; `definitions` keeps them all)."""
-    return {name: node for name, node in definitions(source)}
+    """Every function defined in ``source``, by name. Under `#ifdef` alternatives only one
+    definition of a name is built; the longest is taken, since the other is as a rule the
+    stub of a configuration without the feature (``#else static int f(...) { return 0; }``);
+    `definitions` keeps them all."""
+    found: dict[str, Node] = {}
+    for name, node in definitions(source):
+        if name not in found or _size(node) > _size(found[name]):
+            found[name] = node
+    return found
+
+
+def _size(node: Node) -> int:
+    return node.end_byte - node.start_byte
 
 
 def definitions(source: CSource) -> list[tuple[str, Node]]:

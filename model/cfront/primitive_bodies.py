@@ -13,19 +13,22 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from tree_sitter import Node
 
 from lockbreak.core import ScenarioError
 from model.cfront.config_guard import FALSE, TRUE, Guard, disjoin, guard_of, negate, symbol
-from model.cfront.parse import CSource, definitions, not_understood, parse_source, walk
+from model.cfront.parse import CSource, not_understood, walk
+from model.cfront.primitive_files import Def, KernelFiles, Origin, find_definitions
 from model.cfront.primitive_table import (
+    CONSTANT_ALIASES,
     CONSTANTS,
     DROPPED,
     HELPERS,
     KEPT,
     MIGHT_SLEEP_CHECKS,
+    PREEMPT_WORD,
+    PREEMPT_WORD_READS,
     RENAMED,
     SCHED_H,
     TRANSPARENT,
@@ -38,36 +41,6 @@ BINARY = ("&&", "||", "==", "!=", "<", "<=", ">", ">=")
 VALUE_TYPES = ("int", "bool", "long", "unsigned", "unsigned int", "unsigned long")
 
 
-@dataclass(frozen=True)
-class Origin:
-    """Where a tree defines one era primitive (or a helper expanded into one)."""
-
-    primitive: str
-    function: str
-    places: tuple[tuple[str, int, int], ...]    # (file, line, col) of each definition used
-
-    @property
-    def where(self) -> str:
-        """``file:line`` of the definition (each one, when ``#if`` alternatives were joined)."""
-        return ", ".join(f"{file}:{line}" for file, line, _ in self.places)
-
-
-@dataclass(frozen=True)
-class _Def:
-    """One definition of a function (or function-like macro) and the configuration it is
-    compiled under."""
-
-    source: CSource
-    node: Node            # function_definition (a macro is read as one)
-    body: Node            # compound_statement
-    params: tuple[str, ...]
-    guard: Guard
-
-    @property
-    def place(self) -> tuple[str, int, int]:
-        return (self.source.path, self.source.line(self.node), self.source.col(self.node))
-
-
 @dataclass
 class _Scope:
     """What the C names of one body stand for in the era language."""
@@ -75,102 +48,6 @@ class _Scope:
     lock: str | None                       # the C name of the lock parameter
     values: dict[str, str] = field(default_factory=dict)    # parameters bound to text
     locals: set[str] = field(default_factory=set)
-
-
-class KernelFiles:
-    """A kernel tree's files, parsed once each, cited as ``shown/relative/path``."""
-
-    def __init__(self, root: Path, shown: str) -> None:
-        self.root, self.shown = root, shown.rstrip("/")
-        self._sources: dict[str, CSource | None] = {}
-
-    def source(self, rel: str) -> CSource | None:
-        if rel not in self._sources:
-            path = self.root / rel
-            try:
-                data = path.read_bytes() if path.is_file() else None
-            except OSError as err:
-                raise ScenarioError(f"cannot read the kernel tree's file: {err.strerror}",
-                                    file=f"{self.shown}/{rel}") from None
-            self._sources[rel] = (None if data is None
-                                  else parse_source(f"{self.shown}/{rel}", data))
-        return self._sources[rel]
-
-    def find(self, what: str, definition: Definition) -> tuple[str, list[_Def]]:
-        """The kernel name ``definition`` is found under, with every definition of it in the
-        first file that has one (in every file, for a definition split across files)."""
-        sources = [s for s in map(self.source, definition.files) if s is not None]
-        for name in definition.names if definition.split else ():
-            found = [d for source in sources for d in _definitions(source, name)]
-            if found:
-                return name, found
-        for source in sources:
-            for name in definition.names:
-                found = _definitions(source, name)
-                if found:
-                    return name, found
-        looked = ", ".join(f"{self.shown}/{rel}" for rel in definition.files)
-        raise ScenarioError(
-            f"{what}: no definition of {' or '.join(definition.names)} in the kernel tree",
-            file=self.shown,
-            hint=f"looked in {looked}; give the tree's top folder, or --version ERA to build "
-                 "on an era whose primitives this tree has")
-
-
-def _definitions(source: CSource, name: str) -> list[_Def]:
-    found = [_function(source, node) for n, node in definitions(source) if n == name]
-    for node in _macros(source.tree.root_node):
-        macro_name = node.child_by_field_name("name")
-        if macro_name is not None and source.text(macro_name) == name:
-            found.append(_macro(source, node))
-    return found
-
-
-def _macros(node: Node) -> list[Node]:
-    found = []
-    for child in node.named_children:
-        if child.type == "preproc_function_def":
-            found.append(child)
-        elif child.type.startswith("preproc_"):
-            found += _macros(child)
-    return found
-
-
-def _function(source: CSource, node: Node) -> _Def:
-    body = node.child_by_field_name("body")
-    declarator = node.child_by_field_name("declarator")
-    while declarator is not None and declarator.type != "function_declarator":
-        declarator = declarator.child_by_field_name("declarator")
-    if body is None or declarator is None:
-        raise source.error(node, "function definition not understood")
-    params = declarator.child_by_field_name("parameters")
-    names = []
-    for param in params.named_children if params is not None else ():
-        inner = param.child_by_field_name("declarator")
-        while inner is not None and inner.type != "identifier":
-            inner = inner.child_by_field_name("declarator")
-        if inner is not None:
-            names.append(source.text(inner))
-    return _Def(source, node, body, tuple(names), guard_of(source, node))
-
-
-def _macro(source: CSource, node: Node) -> _Def:
-    """A function-like macro read as a function: ``#define cond_resched() ({ ...; })`` is
-    parsed as the body ``{ ({ ...; }); }`` at the macro's own lines."""
-    value = node.child_by_field_name("value")
-    params = node.child_by_field_name("parameters")
-    names = tuple(source.text(p) for p in params.named_children) if params is not None else ()
-    text = source.text(value) if value is not None else ""
-    start = value if value is not None else node
-    line, col = start.start_point
-    prefix = "void __macro(void) {"
-    wrapped = ("\n" * line + " " * max(col - len(prefix), 0) + prefix
-               + text.replace("\\\n", " \n") + ";}\n")
-    read = parse_source(source.path, wrapped.encode())
-    function = next(n for _, n in definitions(read))
-    body = function.child_by_field_name("body")
-    assert body is not None
-    return _Def(read, node, body, names, guard_of(source, node))
 
 
 class _Translator:
@@ -184,7 +61,7 @@ class _Translator:
 
     # ------------------------------------------------------------ functions
 
-    def function(self, defs: list[_Def], depth: int) -> list[str]:
+    def function(self, defs: list[Def], depth: int) -> list[str]:
         """The body of a function defined once or under ``#if`` alternatives."""
         live = [d for d in defs if d.guard != FALSE]
         if not live:
@@ -213,7 +90,7 @@ class _Translator:
             lines.append(f"{INDENT * (depth + level)}}}")
         return lines
 
-    def body(self, d: _Def, depth: int) -> list[str]:
+    def body(self, d: Def, depth: int) -> list[str]:
         bad = not_understood(d.body)
         if bad:
             raise d.source.error(bad[0], f"not understood in {self.primitive}: "
@@ -411,6 +288,8 @@ class _Translator:
                 return scope.values[text]
             if text in scope.locals or text in CONSTANTS:
                 return text
+            if text in CONSTANT_ALIASES:
+                return CONSTANT_ALIASES[text]
             if text == scope.lock:
                 return "lock"
             raise source.error(node, f"{self.primitive}: unknown name {text!r}",
@@ -429,6 +308,9 @@ class _Translator:
             op = node.child_by_field_name("operator")
             left, right = node.child_by_field_name("left"), node.child_by_field_name("right")
             if op is not None and op.type in BINARY and left is not None and right is not None:
+                word = self.preempt_word_test(source, op.type, left, right, scope)
+                if word is not None:
+                    return word
                 return (f"{_grouped(self.expr(source, left, scope))} {op.type} "
                         f"{_grouped(self.expr(source, right, scope))}")
         if kind == "call_expression":
@@ -436,6 +318,28 @@ class _Translator:
         raise source.error(node, f"{self.primitive}: expression not understood: {text[:60]!r}",
                            "a body may test calls of the primitive vocabulary, locals, "
                            "!, &&, || and comparisons")
+
+    def preempt_word_test(self, source: CSource, op: str, left: Node, right: Node,
+                          scope: _Scope) -> str | None:
+        """x86's ``raw_cpu_read_4(__preempt_count) == OFFSET`` (the word holds need_resched
+        inverted) as the count and the flag it tests; None when neither side reads the word."""
+        if self.reads_preempt_word(source, right):
+            left, right = right, left
+        if not self.reads_preempt_word(source, left):
+            return None
+        if op not in ("==", "!="):
+            raise source.error(left, f"{self.primitive}: the x86 preempt word is understood "
+                               "only compared with == or != to an offset")
+        test = f"preempt_count() == {_grouped(self.expr(source, right, scope))} && need_resched()"
+        return f"({test})" if op == "==" else f"!({test})"
+
+    def reads_preempt_word(self, source: CSource, node: Node) -> bool:
+        node = _unwrapped(node)
+        if node.type != "call_expression" or self.callee(source, node) not in PREEMPT_WORD_READS:
+            return False
+        args = node.child_by_field_name("arguments")
+        return (args is not None and len(args.named_children) == 1
+                and source.text(args.named_children[0]) == PREEMPT_WORD)
 
     def call(self, source: CSource, node: Node, scope: _Scope) -> str:
         name = self.callee(source, node)
@@ -526,7 +430,7 @@ def _balanced(text: str) -> bool:
     return depth == 0
 
 
-def _single_return(d: _Def) -> Node | None:
+def _single_return(d: Def) -> Node | None:
     stmts = [c for c in d.body.named_children if c.type != "comment"]
     if len(stmts) == 1 and stmts[0].type == "return_statement" and stmts[0].named_children:
         return stmts[0].named_children[0]
@@ -562,7 +466,7 @@ def _might_sleep_check(files: KernelFiles, translator: _Translator, macro: str) 
     source = files.source(SCHED_H[0])
     if source is None:
         return []
-    for d in _definitions(source, macro):
+    for d in find_definitions(source, macro):
         if d.guard == FALSE:
             continue
         for node in walk(d.body):

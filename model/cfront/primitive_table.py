@@ -16,8 +16,10 @@ from types import MappingProxyType
 SCHED_CORE = ("kernel/sched/core.c", "kernel/sched.c")
 SCHED_H = ("include/linux/sched.h",)
 SPINLOCK_H = ("include/linux/spinlock.h", "include/linux/sched.h")
-PREEMPT_H = ("include/linux/preempt.h", "include/asm-generic/preempt.h",
-             "arch/x86/include/asm/preempt.h", "include/linux/sched.h")
+# The architecture's preempt.h comes before the generic one, as the build includes it: the
+# model's machine is x86, so arch/x86 is the architecture read.
+PREEMPT_H = ("include/linux/preempt.h", "arch/x86/include/asm/preempt.h",
+             "include/asm-generic/preempt.h", "include/linux/sched.h")
 
 
 @dataclass(frozen=True)
@@ -102,8 +104,25 @@ MIGHT_SLEEP_CHECKS: Mapping[str, str] = MappingProxyType({
     "___might_sleep": "__might_sleep",
 })
 
+# x86 keeps need_resched in the per-CPU preempt word itself, inverted (PREEMPT_NEED_RESCHED
+# is clear when a reschedule is due), so ``raw_cpu_read_4(__preempt_count) == OFFSET`` holds
+# exactly when the count is OFFSET and a reschedule is due. These read that word; it is
+# understood only compared with an offset.
+PREEMPT_WORD = "__preempt_count"
+PREEMPT_WORD_READS = frozenset({
+    "raw_cpu_read_4", "this_cpu_read_4", "__this_cpu_read_4", "raw_cpu_read", "this_cpu_read",
+    "__this_cpu_read",
+})
+
 # Names a body may use as a value, as the era language knows them.
 CONSTANTS = frozenset({"PREEMPT_LOCK_OFFSET"})
+
+# Kernel constants that are one of CONSTANTS in the model. The might-sleep offset of
+# cond_resched_lock() (v5.19 on) adds, under PREEMPT_RT, the RCU read-side depth a held
+# spinlock implies; the model has no RCU depth, so both alternatives are the lock's offset.
+CONSTANT_ALIASES: Mapping[str, str] = MappingProxyType({
+    "PREEMPT_LOCK_RESCHED_OFFSETS": "PREEMPT_LOCK_OFFSET",
+})
 
 # Configuration symbols the model decides per scenario (`model.compile.BuildConfig`); tests of
 # them stay ``IS_ENABLED(...)`` and are folded when a scenario is compiled.

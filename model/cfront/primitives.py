@@ -13,7 +13,8 @@ from pathlib import Path
 from types import MappingProxyType
 
 from lockbreak.core import ScenarioError
-from model.cfront.primitive_bodies import KernelFiles, Origin, translate
+from model.cfront.primitive_bodies import translate
+from model.cfront.primitive_files import KernelFiles, Origin
 from model.cfront.primitive_table import PRIMITIVES
 from model.eras import ERAS, Era, Primitive
 from model.scenario.types import EraPatch, PatchedPrimitive, Scenario

@@ -133,6 +133,12 @@ def has_label(node: Node) -> bool:
         c.type == "labeled_statement" for c in node.named_children)
 
 
+def holds_label(node: Node) -> bool:
+    """Whether ``node`` or any statement inside it is labelled: code that cannot be written
+    twice, since each label is defined once."""
+    return any(n.type == "labeled_statement" for n in walk(node))
+
+
 def compared(node: Node, src: CSource, ident: Callable[[str], str]) -> list[str]:
     """The variables ``node`` compares as a whole, with ``==`` or ``!=``, against what it
     reads through a pointer (``journal->j_checkpoint_transactions != transaction``), named
@@ -213,11 +219,45 @@ def leaves_loop(body: Node | None, src: CSource) -> bool:
     return False
 
 
-def breaks_switch(node: Node, case: Node) -> bool:
-    """Whether the ``break`` at ``node`` leaves the switch of ``case`` (no loop between)."""
-    up = node.parent
-    while up is not None and up != case:
-        if up.type in ("while_statement", "for_statement", "do_statement", "switch_statement"):
-            return False
-        up = up.parent
-    return True
+def iterated_assignment(node: Node, src: CSource) -> tuple[Node, Node, Node] | None:
+    """``(macro call, variable, value)`` when tree-sitter read a braceless iteration macro
+    whose statement assigns (``for_each_sp(pages, sp, parents, i)\\n\\tprotected |= f(sp);``)
+    as one assignment from the macro's call, with the variable an error between them."""
+    if node.type != "expression_statement" or not node.named_children:
+        return None
+    assignment = node.named_children[0]
+    if assignment.type != "assignment_expression":
+        return None
+    call = assignment.child_by_field_name("left")
+    value = assignment.child_by_field_name("right")
+    errors = [c for c in assignment.children if c.is_error]
+    fn = call.child_by_field_name("function") if call is not None and \
+        call.type == "call_expression" else None
+    if (call is None or fn is None or value is None or len(errors) != 1
+            or not vocab.is_iterator(src.text(fn))
+            or [c.type for c in errors[0].named_children] != ["identifier"]):
+        return None
+    return call, errors[0].named_children[0], value
+
+
+def iterated_variable(node: Node, src: CSource) -> bool:
+    """Whether the error node ``node`` is the variable of a braceless iteration macro's
+    assignment (`iterated_assignment`)."""
+    statement = node.parent.parent if node.parent is not None else None
+    return (node.is_error and statement is not None
+            and iterated_assignment(statement, src) is not None)
+
+
+def declared_locals(body: Node, src: CSource) -> list[str]:
+    """The names a function body declares (``struct inode *inode, *next;``), in order."""
+    names: list[str] = []
+    for node in walk(body):
+        if node.type != "declaration":
+            continue
+        for top in node.children_by_field_name("declarator"):
+            decl: Node | None = top
+            while decl is not None and decl.type != "identifier":
+                decl = decl.child_by_field_name("declarator")
+            if decl is not None and src.text(decl) not in names:
+                names.append(src.text(decl))
+    return names

@@ -42,6 +42,7 @@ from dataclasses import dataclass
 from tree_sitter import Node
 
 from model.cfront.parse import CSource, definitions, function_name, walk
+from model.cfront.vocabulary import SPELLED_AS, WRAPPERS, lock_operation
 from model.spellings import base_name
 
 # Calls that are lock-break sites by themselves, by the idiom each one is.
@@ -52,6 +53,7 @@ PRIMITIVES = {
     "__cond_resched_rwlock_read": "cond_resched_rwlock_read",
     "cond_resched_rwlock_write": "cond_resched_rwlock_write",
     "__cond_resched_rwlock_write": "cond_resched_rwlock_write",
+    "cond_resched_rcu": "cond_resched_rcu",
 }
 # Tests that ask whether a held lock should be dropped now (spin_needbreak() and
 # rwlock_needbreak() are the contention tests, which some callers ask directly).
@@ -61,14 +63,12 @@ GUARDS = ("need_resched", "spin_needbreak", "rwlock_needbreak", "spin_is_contend
 # with the wrappers that release a spinlock or an rwsem under another name: the xarray's
 # lock (xa_unlock_irq(), xas_unlock()) and the mm's mmap_lock.
 UNLOCKS = frozenset({"spin_unlock", "read_unlock", "write_unlock", "mutex_unlock", "up_read",
-                     "up_write", "mmap_read_unlock", "mmap_write_unlock",
-                     *(f"{xa}_unlock{suffix}" for xa in ("xa", "xas")
-                       for suffix in ("", "_irq", "_bh", "_irqrestore"))})
+                     "up_write", *(name for name in WRAPPERS
+                                   if (lock_operation(name) or ("",))[0] == "unlock")})
 # The acquisitions a relock is made of, as UNLOCKS lists the releases.
 LOCKS = frozenset({"spin_lock", "read_lock", "write_lock", "mutex_lock", "down_read",
-                   "down_write", "mmap_read_lock", "mmap_write_lock",
-                   *(f"{xa}_lock{suffix}" for xa in ("xa", "xas")
-                     for suffix in ("", "_irq", "_bh", "_irqsave"))})
+                   "down_write", *(name for name in (*WRAPPERS, *SPELLED_AS)
+                                   if (lock_operation(name) or ("",))[0] == "lock")})
 _LOOPS = frozenset({"for_statement", "while_statement", "do_statement"})
 _JUMPS = frozenset({"return_statement", "continue_statement", "break_statement",
                     "goto_statement"})
@@ -119,7 +119,53 @@ def find_sites(source: CSource) -> list[Site]:
                 sites.append(site)
         elif node.type == "preproc_function_def" or node.type == "preproc_def":
             sites += _macro_sites(source, node)
+    sites += _answers(source, sites, context)
     return sorted(sites, key=lambda s: (s.line, s.col))
+
+
+def _answers(source: CSource, sites: list[Site], context: _File) -> list[Site]:
+    """Guards asked where no lock is dropped, listed with why: a function that drops no
+    lock, whose answer to ``need_resched()`` leaves it as a value (``ret = need_resched() ?
+    D_WALK_QUIT : ...``, a callback a walk asks), and that no function of the file with a
+    site calls. A guard in a function
+    with a site, in a guard helper, or in a function called by one with a site (a helper
+    that bails out for its caller to break) belongs to that site."""
+    covered = {s.function for s in sites}
+    callers_of: dict[str, set[str]] = {}
+    for call in walk(source.tree.root_node):
+        if call.type == "call_expression":
+            caller = _enclosing_name(call)
+            if caller:
+                callers_of.setdefault(_callee(call), set()).add(caller)
+    unlocking = {caller for name, callers in callers_of.items()
+                 if base_name(name) in UNLOCKS or name in context.unlockers
+                 for caller in callers}
+    found = []
+    for call in walk(source.tree.root_node):
+        if call.type != "call_expression" or _callee(call) not in GUARDS[:3]:
+            continue
+        function, why = _enclosing(source, call)
+        if not function or why or function in covered or function in context.helpers \
+                or callers_of.get(function, set()) & covered or not _handed_on(call) \
+                or function in unlocking:
+            continue
+        found.append(Site(source.path, source.line(call), source.col(call), function,
+                          f"open-coded {_callee(call)}", "", (
+                              f"{_callee(call)}() here drops no lock: its answer leaves "
+                              f"{function}() (returned or stored), and no function of this "
+                              "file that calls it breaks a lock; the break, if any, is where "
+                              "a caller acts on the answer: extract that caller")))
+    return found
+
+
+def _handed_on(call: Node) -> bool:
+    """Whether the answer of the guard ``call`` is a value the statement around it stores
+    or returns (``ret = need_resched() ? D_WALK_QUIT : D_WALK_NORETRY;``), not a condition
+    of the function's own control flow."""
+    node = call.parent
+    while node is not None and not node.type.endswith("statement"):
+        node = node.parent
+    return node is not None and node.type in ("expression_statement", "return_statement")
 
 
 def lock_wrappers(source: CSource) -> tuple[set[str], set[str]]:
@@ -331,10 +377,15 @@ def _function_of(node: Node) -> Node | None:
 
 
 def _argument_text(call: Node) -> str:
-    """The first argument without blanks, as two spellings of one lock compare."""
+    """The argument naming the lock (the first, or the one a wrapper takes it in:
+    ``pte_offset_map_lock(mm, pmd, addr, &ptl)`` and ``pte_unmap_unlock(pte, ptl)``),
+    without blanks or a leading ``&``, as two spellings of one lock compare."""
     args = call.child_by_field_name("arguments")
     named = [] if args is None else [a for a in args.named_children if a.type != "comment"]
-    return "".join((named[0].text or b"").decode().split()) if named else ""
+    wrapper = WRAPPERS.get(_callee(call))
+    at = wrapper.arg if wrapper is not None else 0
+    return "".join((named[at].text or b"").decode().split()).lstrip("&") \
+        if len(named) > at else ""
 
 
 def _loop_span(node: Node) -> tuple[int, int]:

@@ -4,8 +4,8 @@ One table per meaning, so that teaching the front end a new helper is one line: 
 operation in any of the kernel's spellings stays itself (the scenario language takes every
 spelling, `model.spellings`); a lock-break primitive stays itself; a guard the model can
 evaluate stays itself, every other guard becomes ``*``; a reference helper becomes ``get`` or
-``put``; a sleeping lock, which the extractor does not emit yet, is left out and
-said so; a list iteration macro becomes ``while (*)`` with its cursor a datum; a helper
+``put``; a sleeping lock (mutex, rwsem, the mm's ``mmap_lock``) stays itself too; a list
+iteration macro becomes ``while (*)`` with its cursor a datum; a helper
 that takes a lock inside its argument (``xa_lock``, ``pte_offset_map_lock``) is the lock
 operation it wraps.
 
@@ -36,6 +36,22 @@ _BASE_LOCK_OPS: Mapping[str, tuple[str, str]] = MappingProxyType({
     "read_trylock": ("trylock", "rwlock"),
     "write_lock": ("lock", "rwlock"), "write_unlock": ("unlock", "rwlock"),
     "write_trylock": ("trylock", "rwlock"),
+    "mutex_lock": ("lock", "mutex"), "mutex_unlock": ("unlock", "mutex"),
+    "mutex_trylock": ("trylock", "mutex"),
+    "down_read": ("lock", "rwsem"), "up_read": ("unlock", "rwsem"),
+    "down_read_trylock": ("trylock", "rwsem"),
+    "down_write": ("lock", "rwsem"), "up_write": ("unlock", "rwsem"),
+    "down_write_trylock": ("trylock", "rwsem"),
+})
+
+# Each release and the acquisition it undoes, where the names are not lock/unlock.
+TAKEN_BY: Mapping[str, str] = MappingProxyType({"up_read": "down_read",
+                                                "up_write": "down_write"})
+
+# How a contender takes and releases a lock of each kind (for write: it excludes everyone).
+CONTENDER_OPS: Mapping[str, tuple[str, str]] = MappingProxyType({
+    "spin": ("spin_lock", "spin_unlock"), "rwlock": ("write_lock", "write_unlock"),
+    "mutex": ("mutex_lock", "mutex_unlock"), "rwsem": ("down_write", "up_write"),
 })
 
 # Lock-break primitives, as statements or tested for their value: the kind of their lock.
@@ -59,6 +75,13 @@ STATEMENTS: frozenset[str] = frozenset({
     "preempt_enable", *CONTEXT_STATEMENTS,
 })
 
+# Calls that are a few statements of the scenario language: `cond_resched_rcu()` leaves the
+# RCU read-side section to reschedule (in every build the model makes but PREEMPT_RCU without
+# debugging, where it does nothing: leaving and re-entering there is harmless to the model).
+EXPANDED: Mapping[str, tuple[str, ...]] = MappingProxyType({
+    "cond_resched_rcu": ("rcu_read_unlock();", "cond_resched();", "rcu_read_lock();"),
+})
+
 # Reference helpers: taking a reference pins the object (get), dropping it unpins (put).
 REFERENCES: Mapping[str, str] = MappingProxyType({
     "__iget": "get", "ihold": "get", "iput": "put",
@@ -71,13 +94,13 @@ REFERENCES: Mapping[str, str] = MappingProxyType({
     "get_bh": "get", "put_bh": "put", "brelse": "put", "__brelse": "put",
 })
 
-# Sleeping locks: not in the scenario language yet, so left out with this reason.
-SLEEPING: Mapping[str, str] = MappingProxyType({
-    name: "a sleeping lock (mutex/rwsem), which the extractor does not emit yet"
-    for name in ("mutex_lock", "mutex_unlock", "mutex_lock_interruptible",
-                 "mutex_lock_killable", "mutex_lock_nested", "mutex_lock_io", "down_read",
-                 "up_read", "down_write", "up_write", "down_read_killable", "down_write_killable",
-                 "down_read_nested", "down_write_nested")
+# Sleeping-lock calls that are another call with the same arguments, as far as the model
+# sees: I/O accounting and lockdep subclasses change nothing it keeps, and a signal never
+# arrives in it, so an interruptible or killable form always takes the lock.
+SPELLED_AS: Mapping[str, str] = MappingProxyType({
+    "mutex_lock_io": "mutex_lock", "mutex_lock_io_nested": "mutex_lock",
+    "mutex_lock_interruptible_nested": "mutex_lock", "mutex_lock_killable_nested": "mutex_lock",
+    "down_read_interruptible": "down_read", "down_write_trylock_nested": "down_write_trylock",
 })
 
 # Debug and annotation calls that change nothing the model keeps.
@@ -125,6 +148,16 @@ def _wrappers() -> dict[str, Wrapper]:
     table["pte_offset_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_alloc_map_lock"] = Wrapper("spin_lock", 3)
     table["pte_unmap_unlock"] = Wrapper("spin_unlock", 1)
+    # ext4's group locks are a hashed array per superblock (`ext4_group_lock_ptr(sb, g)`),
+    # named here by the superblock: the group number is spelled differently from one
+    # function to the next (`group`, `e4b->bd_group`), and one lock stands for them all.
+    table["ext4_lock_group"] = Wrapper("spin_lock", 0, "group_lock")
+    table["ext4_unlock_group"] = Wrapper("spin_unlock", 0, "group_lock")
+    for mode in ("read", "write"):
+        table[f"mmap_{mode}_lock"] = Wrapper(f"down_{mode}", 0, "mmap_lock")
+        table[f"mmap_{mode}_lock_killable"] = Wrapper(f"down_{mode}", 0, "mmap_lock")
+        table[f"mmap_{mode}_unlock"] = Wrapper(f"up_{mode}", 0, "mmap_lock")
+        table[f"mmap_{mode}_trylock"] = Wrapper(f"down_{mode}_trylock", 0, "mmap_lock")
     return table
 
 
@@ -136,9 +169,11 @@ MAY_FAIL: frozenset[str] = frozenset({"pte_offset_map_lock", "pte_alloc_map_lock
 
 def lock_operation(name: str) -> tuple[str, str] | None:
     """``(what, kind)`` of a lock operation in any spelling or wrapper: what is "lock",
-    "unlock" or "trylock", kind "spin" or "rwlock"; None for any other call."""
+    "unlock" or "trylock", kind "spin", "rwlock", "mutex" or "rwsem"; None for any other
+    call."""
     if name in WRAPPERS:
         name = WRAPPERS[name].spelling
+    name = SPELLED_AS.get(name, name)
     return _BASE_LOCK_OPS.get(base_name(name)) if (name in SPELLINGS
                                                    or name in _BASE_LOCK_OPS) else None
 
@@ -177,4 +212,5 @@ def is_cursor_start(name: str) -> bool:
 def is_known(name: str) -> bool:
     """Whether ``name`` is a call the abstraction translates or leaves out by name."""
     return (lock_operation(name) is not None or name in BREAKS or name in GUARDS
-            or name in STATEMENTS or name in REFERENCES or name in SLEEPING or name in IGNORED)
+            or name in STATEMENTS or name in REFERENCES or name in IGNORED
+            or name in EXPANDED)

@@ -14,10 +14,11 @@ from rich.console import Console
 from rich.progress import Progress
 
 from lockbreak.cli import main
-from lockbreak.cli.scanning import ScanOptions, SiteBudget, scan
+from lockbreak.cli.scanning import Checked, ScanOptions, SiteBudget, _row, scan
+from lockbreak.report.results import Finding
 from lockbreak.report.scan import SCAN_SCHEMA_FILE
 from model.cfront.parse import parse_file, parse_source
-from model.cfront.sites import find_sites
+from model.cfront.sites import Site, find_sites
 from tests.support.paths import TESTS
 
 TREE = TESTS / "data" / "scan"
@@ -66,8 +67,10 @@ def test_every_site_of_the_extractor_fixtures() -> None:
              for p in sorted(kernel.rglob("*.[ch]")) for s in find_sites(parse_file(p))]
     assert found == [
         ("fs/bad.c", 28, "falls_through", "cond_resched_lock"),
+        ("fs/cacheshrink.c", 27, "cache_shrink", "open-coded relock"),
         ("fs/extentdrop.c", 37, "drop_all_maps", "cond_resched_rwlock_write"),
         ("fs/extentdrop.c", 49, "release_modified", "cond_resched_lock"),
+        ("fs/inodeevict.c", 47, "evict_all", "open-coded need_resched"),
         ("fs/inodewait.c", 35, "settle_inodes", "open-coded need_resched"),
         ("fs/inodewalk.c", 28, "walk_pinned", "open-coded relock"),
         ("fs/inodewalk.c", 49, "walk_unpinned", "open-coded need_resched || spin_needbreak"),
@@ -81,6 +84,10 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("kernel/flush.c", 35, "stat_flush_locked",
          "open-coded need_resched || spin_needbreak"),
         ("mm/ptecopy.c", 33, "copy_entries", "open-coded need_resched || spin_needbreak"),
+        # pte_unmap_unlock(pte, ptl) names its lock second, as pte_offset_map_lock() names
+        # it fourth: the round that took dst_ptl, ended early by the guards, drops it here.
+        ("mm/ptecopy.c", 34, "copy_entries", "open-coded need_resched || spin_needbreak"),
+        ("mm/ptezap.c", 35, "zap_entries", "open-coded need_resched || spin_needbreak"),
         ("mm/ptezap.c", 52, "zap_one_entry", "open-coded spin_needbreak"),
         ("mm/purge.c", 32, "__purge_areas", "cond_resched_lock"),
         ("mm/purge.c", 56, "purge_areas_keep_next", "cond_resched_lock"),
@@ -182,6 +189,55 @@ int __cond_resched_lock(spinlock_t *lock)
     assert find_sites(src) == []
 
 
+WALK_CALLBACK = b"""
+static enum walk_ret collect_unused(void *data, struct dentry *dentry)
+{
+	struct collect_data *cd = data;
+	enum walk_ret ret = WALK_CONTINUE;
+
+	if (dentry->d_lockref.count == 0) {
+		list_add(&dentry->d_lru, &cd->dispose);
+		cd->found++;
+	}
+	if (cd->found)
+		ret = need_resched() ? WALK_QUIT : WALK_NORETRY;
+	return ret;
+}
+
+static void dispose_all(struct collect_data *cd)
+{
+	spin_lock(&cd->lock);
+	while (!list_empty(&cd->dispose))
+		dispose_one(cd);
+	spin_unlock(&cd->lock);
+}
+"""
+
+
+def test_a_guard_whose_answer_leaves_the_function_is_listed_with_why() -> None:
+    # A walk's callback answers need_resched() in its return value: the walk, which this
+    # file does not call it from, is where the lock is dropped.
+    (site,) = find_sites(parse_source("t.c", WALK_CALLBACK))
+    assert (site.line, site.function, site.idiom) == (12, "collect_unused",
+                                                      "open-coded need_resched")
+    assert site.why.startswith("need_resched() here drops no lock: its answer leaves "
+                               "collect_unused() (returned or stored)")
+
+
+def test_a_guard_whose_answer_a_breaking_caller_takes_is_that_callers_site() -> None:
+    calling = WALK_CALLBACK.replace(b"\t\tdispose_one(cd);\n", b"""\t{
+\t\tdispose_one(cd);
+\t\tif (collect_unused(cd, NULL) == WALK_QUIT) {
+\t\t\tspin_unlock(&cd->lock);
+\t\t\tcond_resched();
+\t\t\tspin_lock(&cd->lock);
+\t\t}
+\t}
+""")
+    assert [(s.function, s.why) for s in find_sites(parse_source("t.c", calling))] == [
+        ("dispose_all", "")]
+
+
 def test_a_loop_inside_the_guarded_branch_makes_a_site() -> None:
     src = parse_source("t.c", b"""
 void f(spinlock_t *l)
@@ -254,15 +310,28 @@ def test_a_helper_handed_a_held_lock_is_checked_in_its_caller() -> None:
     assert 25 in [s["line"] for s in steps] and steps[-1]["line"] == 36
 
 
-def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
-    # The extractor does not know the mmap lock: mm_age_range's scenario holds no lock, so
-    # its verdicts would say nothing about the break at line 17.
+def test_the_mmap_lock_is_an_rwsem_broken_only_for_a_reschedule() -> None:
+    # mmap_read_lock(mm) is down_read(&mm->mmap_lock): the walk lets it go only when a
+    # reschedule is due, never for a writer, so a writer may wait for the whole range.
     code, report = _scan(str(TREE / "mm/mmap.c"), "--workers", "1")
-    assert code == 3
+    assert code == 1
     (row,) = report["sites"]
-    assert (row["line"], row["status"], row["verdicts"]) == (17, "not checked", {})
-    assert row["why"].startswith("the scenario extracted from mm_age_range has no lock "
-                                 "break from line 17")
+    assert (row["line"], row["status"]) == (17, "violated")
+    assert row["verdicts"]["bounded_wait"] == "violated"
+    assert row["verdicts"]["mutual_exclusion"] == "holds"
+
+
+def test_a_site_whose_break_the_extraction_dropped_is_not_checked() -> None:
+    # A scenario whose statements from the site's lines hold no break says nothing about it.
+    site = Site("mm/mmap.c", 17, 4, "mm_age_range", "open-coded need_resched", "mm")
+    text = 'code = """\nwork();  // mm/mmap.c:17\n"""\n'
+    finding = Finding.__new__(Finding)
+    row = _row(site, Checked("explicit", "scenarios/x.toml", text, (finding,)))
+    assert row.why.startswith("the scenario extracted from mm_age_range has no lock break "
+                              "from line 17: it was abstracted away")
+    kept = _row(site, Checked("explicit", "scenarios/x.toml",
+                              text.replace("work()", "mmap_read_unlock(mm)"), (finding,)))
+    assert kept.why == ""
 
 
 @pytest.fixture(scope="module")
@@ -372,7 +441,8 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("kernel/stats.c", 48, "stats_fold", "open-coded need_resched", "violated",
          "explicit"),
         ("kernel/stats.c", 73, "stats_sync", "open-coded relock", "violated", "explicit"),
-        ("mm/mmap.c", 17, "mm_age_range", "open-coded need_resched", "not checked", ""),
+        # the mmap lock is an rwsem broken only for a reschedule: a writer waits the range
+        ("mm/mmap.c", 17, "mm_age_range", "open-coded need_resched", "violated", "explicit"),
         # breaks only when rescheduling is due: a contender may wait as long as it walks
         ("mm/pagecache.c", 26, "pcache_tag_all", "open-coded need_resched", "violated",
          "explicit"),
@@ -390,6 +460,9 @@ def test_two_workers_give_the_rows_of_one() -> None:
         ("mm/vma_walk.c", 34, "range_clear", "cond_resched_rwlock_write", "holds", "explicit"),
         ("mm/vma_walk.c", 49, "range_fill", "open-coded rwlock_needbreak", "violated",
          "explicit"),
+        ("virt/spt_walk.c", 14, "spt_yield", "cond_resched_rwlock_read", "holds", "explicit"),
+        ("virt/spt_walk.c", 16, "spt_yield", "cond_resched_rwlock_write", "holds",
+         "explicit"),
     ]
 
 
@@ -404,3 +477,39 @@ def test_the_live_bar_counts_files_sites_and_violations() -> None:
     assert (task.completed, task.total, task.description) == (2, 2, "2 sites, 0 violated")
     assert "2 sites, 0 violated" in shown.getvalue()
     assert report.exit_code == 3 and [r.status for r in report.rows] == ["not checked"] * 2
+
+
+def test_each_mode_of_a_yield_helper_is_checked_in_a_caller_that_takes_it() -> None:
+    # spt_yield() breaks the MMU lock for read or for write as its caller says: each row is
+    # checked in the first caller whose constant keeps its branch.
+    code, report = _scan(str(TREE / "virt/spt_walk.c"), "--workers", "1")
+    assert code == 0
+    assert [(r["line"], r["idiom"], r["via"], r["status"]) for r in report["sites"]] == [
+        (14, "cond_resched_rwlock_read", "spt_wrprot_range", "holds"),
+        (16, "cond_resched_rwlock_write", "spt_zap_range", "holds"),
+    ]
+
+
+def test_cond_resched_rcu_is_a_site() -> None:
+    src = parse_source("t.c", b"""
+unsigned long swap_usage(struct address_space *mapping)
+{
+	XA_STATE(xas, &mapping->i_pages, 0);
+	struct page *page;
+	unsigned long swapped = 0;
+
+	rcu_read_lock();
+	xas_for_each(&xas, page, ULONG_MAX) {
+		if (xa_is_value(page))
+			swapped++;
+		if (need_resched()) {
+			xas_pause(&xas);
+			cond_resched_rcu();
+		}
+	}
+	rcu_read_unlock();
+	return swapped;
+}
+""")
+    assert [(s.line, s.function, s.idiom, s.why) for s in find_sites(src)] == [
+        (14, "swap_usage", "cond_resched_rcu", "")]

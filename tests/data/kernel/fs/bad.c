@@ -24,7 +24,7 @@ void falls_through(struct super_block *sb, int mode)
 	switch (mode) {
 	case 0:
 		sb->s_count++;
-	case 1:
+	case 1: again:
 		cond_resched_lock(&sb->s_inode_list_lock);
 		break;
 	}
