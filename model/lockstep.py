@@ -39,7 +39,15 @@ from collections.abc import Sequence
 
 from lockbreak.core import LockbreakError
 from model.events import Event
-from model.kernel import LOCAL_MASK, SHARED_MASK, Action, KernelModel, PropertySpec, StepInfo
+from model.kernel import (
+    LOCAL_BITS,
+    LOCAL_MASK,
+    SHARED_MASK,
+    Action,
+    KernelModel,
+    PropertySpec,
+    StepInfo,
+)
 from model.world import World
 
 ARRIVES = "arrives: it steps in every tick from this one on"
@@ -104,6 +112,13 @@ class LockstepKernelModel(KernelModel):
             state |= (own & _MOVED) << (self._moved_shift + cpu)
             state |= (own >> 1 & 1) << (self._moved_shift + n + cpu)
         return state
+
+    def canonical_rank(self, own: int) -> int:
+        """Where a CPU's part ``own`` sorts among identical CPUs' parts in `canonical`: by
+        arrived, then moved, then its interleaving part (`KernelModel.canonical_perm`'s key),
+        which is not the order of the parts' ids, whose tick bits are the low ones."""
+        return (own >> _TICK_BITS | (own & _MOVED) << LOCAL_BITS
+                | (own >> 1 & 1) << (LOCAL_BITS + 1))
 
     def step_entry(self, cpu: int, own: int, shared: int) -> tuple[int, int, int, int] | None:
         """``cpu``'s step from its part ``own``: only once it has arrived and not yet moved in

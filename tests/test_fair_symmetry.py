@@ -21,8 +21,9 @@ from test_kernel_model import identical_text
 
 from lockbreak.core import CheckResult, PropertyKind, Status
 from lockbreak.engines import explicit, fair_graph
-from lockbreak.engines.fair_symmetry import Renamings, SymmetricFair
+from lockbreak.engines.fair_symmetry import SymmetricFair
 from lockbreak.engines.liveness import open_forever
+from lockbreak.engines.quotient import Renamings
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario import load_scenario

@@ -27,10 +27,10 @@ that ends a tick), so its graph is again the plain engine's, edge for edge
 (`model.lockstep` argues why). `labelled` checks the edges out of the initial states against
 ``moves`` (agent, next state, ticks) and refuses a model whose parts say otherwise. With
 symmetry the FAIR properties of an interleaving model are decided on the quotient instead
-(`lockbreak.engines.fair_symmetry`, which argues why that is exact); the WORST ones, and
-everything under lockstep timing, always on the full graph: no argument is made here that a
-quotient keeps the longest open interval or a lockstep lasso's fairness. Partial-order
-reduction is never applied.
+(`lockbreak.engines.fair_symmetry`), and so are the WORST ones, under lockstep timing
+(`lockbreak.engines.worst_symmetry`); each argues why that is exact. The FAIR properties of a
+model under lockstep timing stay on the full graph: no argument is made here that a quotient
+keeps a lockstep lasso's fairness. Partial-order reduction is never applied.
 """
 
 from __future__ import annotations
@@ -54,8 +54,10 @@ from lockbreak.core import (
 )
 from lockbreak.engines import frontier, liveness
 from lockbreak.engines.checkpoint import Interruption
-from lockbreak.engines.fair_symmetry import MAX_GROUP, Renamings, SymmetricFair
+from lockbreak.engines.fair_symmetry import SymmetricFair
 from lockbreak.engines.liveness import Analysis, ObligationModel, decide
+from lockbreak.engines.quotient import MAX_GROUP, Renamings
+from lockbreak.engines.worst_symmetry import SymmetricWorst
 
 # States whose obligations are looked up together (bounds the unpacked rows of one chunk).
 _CHUNK = 1 << 20
@@ -174,11 +176,11 @@ def check_obligations(model: Any, bits: Sequence[int],
                       requested: Callable[[], str] | None = None) -> list[CheckResult]:
     """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
     verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
-    the FAIR properties are decided on the quotient instead (`fair_symmetry`): the same
-    verdicts, fewer states, lassos as long before the loop and replaying on ``model``.
+    the FAIR properties are decided on the quotient instead (`fair_symmetry`), and the WORST
+    ones (`worst_symmetry`): the same verdicts and worst cases, fewer states, traces that
+    replay on ``model`` and name one of the interchangeable CPUs.
     States whose parts do not pack into 64-bit keys go to the plain engine's analysis."""
-    fair = [b for b in bits if model.property_kinds[b] is PropertyKind.FAIR]
-    reduced = fair if symmetry and symmetric(model) else []
+    reduced = [b for b in bits if symmetry and symmetric(model, model.property_kinds[b])]
     results = []
     for chosen, quotient in (([b for b in bits if b not in reduced], False), (reduced, True)):
         if not chosen:
@@ -194,19 +196,26 @@ def check_obligations(model: Any, bits: Sequence[int],
             results += [CheckResult(model.property_names[b], Status.INCOMPLETE, stats=stats,
                                     detail=graph.cut_short) for b in chosen]
         elif quotient:
-            results += SymmetricFair(model, graph).decide(chosen, stats)
+            fair = [b for b in chosen if model.property_kinds[b] is PropertyKind.FAIR]
+            worst = [b for b in chosen if b not in fair]
+            if fair:
+                results += SymmetricFair(model, graph).decide(fair, stats)
+            if worst:
+                results += SymmetricWorst(model, graph).decide(worst, stats)
         else:
             results += decide(ColumnAnalysis(model, graph), chosen, stats)
     order = {bit: k for k, bit in enumerate(bits)}
     return sorted(results, key=lambda r: order[model.property_names.index(r.property)])
 
 
-def symmetric(model: Any) -> bool:
-    """Whether the FAIR properties of ``model`` may be decided on its symmetry quotient
-    (`lockbreak.engines.fair_symmetry`): it has groups of interchangeable agents, a
-    ``canonical_perm``, and few enough renamings to tabulate."""
+def symmetric(model: Any, kind: PropertyKind = PropertyKind.FAIR) -> bool:
+    """Whether the properties of ``kind`` of ``model`` may be decided on its symmetry
+    quotient: it has groups of interchangeable agents, a ``canonical_perm``, and few enough
+    renamings to tabulate; and for FAIR ones (`lockbreak.engines.fair_symmetry`) it is not
+    under lockstep timing, the WORST ones (`lockbreak.engines.worst_symmetry`) being
+    measured in that timing."""
     groups = getattr(model, "canonical_groups", ())
-    return (bool(groups) and not _lockstep(model)
+    return (bool(groups) and (kind is PropertyKind.WORST or not _lockstep(model))
             and callable(getattr(model, "canonical_perm", None))
             and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
 

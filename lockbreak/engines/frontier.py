@@ -465,6 +465,9 @@ class _Search:
         self.renamings: np.ndarray = np.zeros(0, dtype=np.int64)   # of the last canonical
         self.slots: np.ndarray = np.zeros(0, dtype=np.int64)       # of the last expansion
         self.shared_of = _Table(self._fill_shared, width=2)   # shared id, renaming id
+        # A model whose ``canonical`` sorts parts otherwise than by their ids says how.
+        self.ranks = (_Table(functools.partial(_rank, model), width=1)
+                      if hasattr(model, "canonical_rank") else None)
         self.orders: dict[bytes, int] = {}   # sorting orders and ties -> a small id
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
@@ -805,7 +808,8 @@ class _Search:
         """The keys of the representatives of the states ``rows``.
 
         A symmetric model's ``canonical`` sorts the parts of each group in
-        ``canonical_groups`` ascending and picks the shared part from the shared part, the
+        ``canonical_groups`` ascending (by ``canonical_rank(part)`` when the model has one,
+        a one-to-one key) and picks the shared part from the shared part, the
         sorting order and which sorted parts tie (`Symmetric`); so the parts are sorted here,
         and the shared part is looked up in a table from those three, filled by asking
         ``canonical`` about one state per new entry.
@@ -817,7 +821,9 @@ class _Search:
         for group in self.groups:
             columns = [a + 1 for a in group]
             parts = rows[:, columns]
-            order = np.argsort(parts, axis=1, kind="stable")
+            ranks = parts if self.ranks is None else self.ranks.lookup(
+                (parts << 32).reshape(-1))[:, 0].reshape(parts.shape)
+            order = np.argsort(ranks, axis=1, kind="stable")
             ordered = np.take_along_axis(parts, order, axis=1)
             out[:, columns] = ordered
             described += [order, (ordered[:, :-1] == ordered[:, 1:]).astype(np.int64)]
@@ -1004,6 +1010,11 @@ def _tick(model: Any, agent: int, key: int, _: int) -> tuple[int, int, int, int]
     """A tick table's entry: `Lockstep.tick_entry` of the agent's part ``key >> 32``."""
     entry: tuple[int, int, int, int] = model.tick_entry(agent, key >> 32)
     return entry
+
+
+def _rank(model: Any, key: int, _: int) -> tuple[int]:
+    """A rank table's entry: ``canonical_rank`` of the part ``key >> 32``."""
+    return (int(model.canonical_rank(key >> 32)),)
 
 
 def _finished(model: Any, agent: int, key: int, _: int) -> tuple[int]:

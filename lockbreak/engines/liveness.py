@@ -585,8 +585,8 @@ class Analysis(Generic[S, A]):
         leaving = inside[g.src] & (comp_src != comp_dst)
         closing = np.flatnonzero(leaving & ~inside[g.dst])
         following = np.flatnonzero(leaving & inside[g.dst])
-        value = _dag_longest(count, comp_src[following], comp_dst[following],
-                             g.ticks[following].astype(np.int64), comp_src[closing])
+        value = dag_longest(count, comp_src[following], comp_dst[following],
+                            g.ticks[following].astype(np.int64), comp_src[closing])
         members = np.unique(labels[inside])
         if (value[members] < 0).any():
             raise LockbreakError(
@@ -640,8 +640,8 @@ class _Component:
         return bool(self.labels[state] == self.label)
 
 
-def _dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
-                 closable: np.ndarray) -> np.ndarray:
+def dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
+                closable: np.ndarray) -> np.ndarray:
     """Per node of a DAG of ``count`` nodes (edges ``src -> dst`` weighing ``ticks``): the
     heaviest path from it to a node of ``closable`` (ending there costs nothing), -1 where
     none is. Nodes are settled a layer at a time, from the sinks back (Kahn's order)."""
