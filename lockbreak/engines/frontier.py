@@ -28,6 +28,7 @@ from __future__ import annotations
 import bisect
 import functools
 import gc
+import math
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -468,7 +469,11 @@ class _Search:
         # A model whose ``canonical`` sorts parts otherwise than by their ids says how.
         self.ranks = (_Table(functools.partial(_rank, model), width=1)
                       if hasattr(model, "canonical_rank") else None)
-        self.orders: dict[bytes, int] = {}   # sorting orders and ties -> a small id
+        self.orders: dict[int | bytes, int] = {}   # sorting orders and ties -> a small id
+        # Each column of a description (`_canonical`): a place in a group's sorting order,
+        # below the group's size, or whether two sorted parts tie, 0 or 1.
+        self.radices = [r for group in self.groups or () for r in
+                        [len(group)] * len(group) + [2] * (len(group) - 1)]
         self.finished = [_Table(functools.partial(_finished, model, a), width=1)
                          for a in range(self.n)] if graph else []
         # Lockstep timing: per agent, its part's arrival and tick bookkeeping (`Lockstep`).
@@ -828,10 +833,9 @@ class _Search:
             out[:, columns] = ordered
             described += [order, (ordered[:, :-1] == ordered[:, 1:]).astype(np.int64)]
         self.rows = rows
-        orders, inverse = np.unique(np.concatenate(described, axis=1), axis=0,
-                                    return_inverse=True)
-        compact = np.array([self.orders.setdefault(o.tobytes(), len(self.orders))
-                            for o in orders], dtype=np.int64)[inverse.reshape(-1)]
+        codes, inverse = _described(np.concatenate(described, axis=1), self.radices)
+        compact = np.array([self.orders.setdefault(code, len(self.orders))
+                            for code in codes], dtype=np.int64)[inverse.reshape(-1)]
         found = self.shared_of.lookup(rows[:, 0] << 32 | compact)
         out[:, 0] = found[:, 0]
         self.renamings = found[:, 1]
@@ -966,9 +970,8 @@ class _Search:
         src = np.repeat(np.arange(len(counts), dtype=np.uint32), counts)
         done = np.concatenate([self._done(level) for level in self.levels])
         renamed = self.canon is not None
-        found = first_stuck(self.stored, src, dst, done.tolist(), model.must_finish, self.n,
-                            np.concatenate(self.edge_perm).tolist() if renamed else None,
-                            self.perms)
+        found = first_stuck(self.stored, src, dst, done, model.must_finish, self.n,
+                            np.concatenate(self.edge_perm) if renamed else None, self.perms)
         if found is None:
             return None
         index, agent = found
@@ -986,6 +989,21 @@ class _Search:
         for a, table in enumerate(self.finished):
             done |= table.lookup(ids[:, a + 1] << 32)[:, 0] << a
         return done
+
+
+def _described(rows: np.ndarray, radices: Sequence[int]) -> tuple[list[int | bytes], np.ndarray]:
+    """The distinct ``rows`` of small numbers (column ``c`` below ``radices[c]``), each as
+    one int (its digits in those radices) while they fit in 63 bits, else as its bytes; and
+    the index of each row's among them. An int per row makes this one sort of a column, where
+    numpy's ``unique`` over rows sorts records, most of the search's time under symmetry."""
+    if math.prod(radices) < 1 << 63:
+        code = np.zeros(len(rows), dtype=np.int64)
+        for column, radix in enumerate(radices):
+            code = code * radix + rows[:, column]
+        distinct, inverse = np.unique(code, return_inverse=True)
+        return distinct.tolist(), inverse
+    distinct, inverse = np.unique(rows, axis=0, return_inverse=True)
+    return [row.tobytes() for row in distinct], inverse
 
 
 class _TooWide(Exception):
