@@ -22,15 +22,16 @@ against the wakeup is free, and the worst cases are over every time it may come.
 middle of a lockstep tick is the same as one at the tick's start (if the CPU has not moved
 yet) or end (if it has): nothing else reads the CPU's flags.
 
-The vectorised engine (`lockbreak.engines.frontier`, its `Lockstep` protocol) searches the
-same states from parts: a CPU's part is its interleaving part with its own "arrived" and
-"moved" bits beside it (``local << 2 | arrived << 1 | moved``), so its step, its wakeup and
-its bookkeeping stay lookups in its own part and the shared part, and what involves every CPU
-(arrivals only between ticks, the step that ends a tick clearing every moved bit) is done by
-the engine on whole chunks of states. `split` and `join` are exact inverses on every state,
-the order of actions is `actions`' order, and whether a step ends the tick is decided as
-`_lockstep` decides it (no arrived CPU that has not moved can step in the state after it);
-so that engine stores these very states, in this order, with these edges and ticks.
+The vectorised engine (`lockbreak.engines.vectorised_bfs`, through the `Lockstep` protocol of
+`lockbreak.engines.factored`) searches the same states from parts: a CPU's part is its
+interleaving part with its own "arrived" and "moved" bits beside it (``local << 2 | arrived
+<< 1 | moved``), so its step, its wakeup and its bookkeeping stay lookups in its own part and
+the shared part, and what involves every CPU (arrivals only between ticks, the step that
+ends a tick clearing every moved bit) is done by the engine on whole chunks of states.
+`split` and `join` are exact inverses on every state, the order of actions is `actions`'
+order, and whether a step ends the tick is decided as `_lockstep` decides it (no arrived CPU
+that has not moved can step in the state after it); so that engine stores these very states,
+in this order, with these edges and ticks.
 """
 
 from __future__ import annotations
@@ -148,7 +149,7 @@ class LockstepKernelModel(KernelModel):
 
     def tick_entry(self, cpu: int, own: int) -> tuple[int, int, int, int]:
         """``(arrived, waiting, moved, fresh)`` of ``cpu``'s part ``own``, as
-        `lockbreak.engines.frontier.Lockstep` reads them."""
+        `lockbreak.engines.factored.Lockstep` reads them."""
         arrived = own & _ARRIVED
         return (-1 if arrived else own | _ARRIVED, int(bool(arrived) and not own & _MOVED),
                 own & _MOVED, own & ~_MOVED)

@@ -25,7 +25,7 @@ from toys import Peterson, TasLock
 
 from lockbreak.cli.checkpointing import Checkpoints
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
-from lockbreak.engines import check, explicit, frontier
+from lockbreak.engines import check, explicit, level_search, vectorised_bfs
 from lockbreak.engines.checkpoint import FORMAT, Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
 from model.eras import Era
@@ -209,7 +209,7 @@ def test_saves_keep_the_entries_of_other_runs(tmp_path: Path) -> None:
                                                 | {f"{p}-{i}" for p in "ab" for i in range(15)})
 
 
-# ----------------------------------------------------------------------- the frontier engine
+# ----------------------------------------------------------------------- the vectorised engine
 
 def scaled(cpus: int, version: str = "v2.6.12") -> str:
     """The scaled nested scenario of the benchmark (break_return_truth breaks on v2.6.9)."""
@@ -255,7 +255,7 @@ class Polls:
 @pytest.fixture
 def small_frontier_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Expand a few states per chunk, so that stops fall inside levels and between them."""
-    monkeypatch.setattr(frontier, "_CHUNK", 8)
+    monkeypatch.setattr(level_search, "_CHUNK", 8)
     monkeypatch.setattr(explicit, "_FIRST_CHUNK", 16)
     monkeypatch.setattr(explicit, "_MAX_CHUNK", 16)
 
@@ -271,8 +271,8 @@ def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, ca
     def run(interruption: Interruption | None = None) -> list[CheckResult]:
         # a fresh model each time: the snapshot carries the tables its states need
         model = KernelModel(world, specs(properties))
-        assert frontier.serves(model)
-        return frontier.check(model, symmetry=symmetry, por=por, interruption=interruption)
+        assert vectorised_bfs.serves(model)
+        return vectorised_bfs.check(model, symmetry=symmetry, por=por, interruption=interruption)
 
     whole = summary(run())
     assert any(r.status is Status.VIOLATED for r in run()) == ("v2.6.12" not in text)
@@ -307,32 +307,33 @@ def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, ca
 
 def test_frontier_timeout_leaves_a_snapshot(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frontier, "_CHUNK", 8)
-    clock, real = iter(range(10**6)), frontier.time.perf_counter
-    monkeypatch.setattr(frontier.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(level_search, "_CHUNK", 8)
+    clock, real = iter(range(10**6)), vectorised_bfs.time.perf_counter
+    monkeypatch.setattr(vectorised_bfs.time, "perf_counter", lambda: float(next(clock)))
     text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
     stop = Interruption()
-    results = frontier.check(helper_model(tmp_path, text), budget=Budget(timeout=20.5),
+    results = vectorised_bfs.check(helper_model(tmp_path, text), budget=Budget(timeout=20.5),
                              interruption=stop)
     assert stop.saved is not None
     assert {r.status for r in results} == {Status.INCOMPLETE}
     assert results[0].detail.startswith("timed out")
-    monkeypatch.setattr(frontier.time, "perf_counter", real)
-    resumed = frontier.check(helper_model(tmp_path, text),
+    monkeypatch.setattr(vectorised_bfs.time, "perf_counter", real)
+    resumed = vectorised_bfs.check(helper_model(tmp_path, text),
                              interruption=Interruption(resume=stop.saved))
-    assert summary(resumed) == summary(frontier.check(helper_model(tmp_path, text)))
+    assert summary(resumed) == summary(vectorised_bfs.check(helper_model(tmp_path, text)))
 
 
 def test_a_snapshot_resumes_only_in_the_engine_that_wrote_it(tmp_path: Path) -> None:
     text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
     fast, plain = Interruption(StopAfter(0)), Interruption(StopAfter(0))
-    frontier.check(helper_model(tmp_path, text), interruption=fast)
+    vectorised_bfs.check(helper_model(tmp_path, text), interruption=fast)
     explicit.check(helper_model(tmp_path, text), interruption=plain)
     assert fast.saved is not None and plain.saved is not None
     with pytest.raises(LockbreakError, match="written by the frontier engine"):
         explicit.check(helper_model(tmp_path, text), interruption=Interruption(resume=fast.saved))
     with pytest.raises(LockbreakError, match="written by the plain breadth-first engine"):
-        frontier.check(helper_model(tmp_path, text), interruption=Interruption(resume=plain.saved))
+        vectorised_bfs.check(helper_model(tmp_path, text),
+                             interruption=Interruption(resume=plain.saved))
     with pytest.raises(LockbreakError, match="partial-order reduction"):
-        frontier.check(helper_model(tmp_path, text), properties=["mutual_exclusion"],
+        vectorised_bfs.check(helper_model(tmp_path, text), properties=["mutual_exclusion"],
                        interruption=Interruption(resume=fast.saved))

@@ -17,7 +17,7 @@ from helpers import check_by_name, first_states, kernel_model, scenario_toml
 
 from lockbreak.cli import main
 from lockbreak.core import PropertyKind, Status
-from lockbreak.engines import explicit, frontier
+from lockbreak.engines import explicit, vectorised_bfs
 from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 from lockbreak.testing import check_property
 from model.events import Event
@@ -78,9 +78,9 @@ def test_state_count_is_pinned_for_both_exhaustive_engines() -> None:
     """The plain BFS and the vectorised engine, whose factored view expands the lazy wakeup
     and the tick as environment actions, store the same states."""
     model = purge_model()
-    assert frontier.serves(model)
+    assert vectorised_bfs.serves(model)
     plain = explicit.check(model)
-    fast = frontier.check(model)
+    fast = vectorised_bfs.check(model)
     assert {r.stats.states for r in plain} == {r.stats.states for r in fast} == {1_512}
     assert [r.status for r in fast] == [r.status for r in plain]
     full = build_world(load_scenario(PURGE, known_properties=KNOWN))

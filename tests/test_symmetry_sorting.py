@@ -13,7 +13,7 @@ from helpers import kernel_model
 from test_kernel_model import _permutations
 
 from lockbreak.cli import main
-from lockbreak.engines import explicit, frontier
+from lockbreak.engines import explicit, vectorised_bfs
 from model.kernel import LOCAL_MASK, SHARED_MASK, KernelModel
 
 REPO = Path(__file__).resolve().parent.parent
@@ -28,11 +28,11 @@ def test_ten_identical_cpus_are_one_sort_per_state(tmp_path: Path) -> None:
     model = kernel_model(tmp_path, TEN)
     assert model.canonical_groups == (tuple(range(10)),)
     began = time.process_time()
-    for engine in (explicit, frontier):
+    for engine in (explicit, vectorised_bfs):
         assert {r.stats.states for r in engine.check(model, symmetry=True)} == {11}
     # trying every order of ten tied CPUs took minutes here; one sort takes milliseconds
     assert time.process_time() - began < 20
-    assert {r.stats.states for r in frontier.check(model, symmetry=False)} == {1_024}
+    assert {r.stats.states for r in vectorised_bfs.check(model, symmetry=False)} == {1_024}
 
 
 @pytest.mark.parametrize("lock", ["tas", "qspinlock"])
@@ -49,7 +49,7 @@ def test_tied_cpus_told_apart_by_the_shared_state_give_one_state_per_orbit(
     perms = _permutations(model)
     orbits = {min(_renamed(model, s, p) for p in perms) for s in states}
     assert len(states) > 2 * len(orbits)        # the reduction is real
-    for engine in (explicit, frontier):
+    for engine in (explicit, vectorised_bfs):
         assert {r.stats.states for r in engine.check(model, symmetry=True)} == {len(orbits)}
     for state in states:
         value = model.canonical(state)

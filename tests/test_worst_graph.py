@@ -1,5 +1,5 @@
 """Worst cases under lockstep timing on the vectorised engine's graph
-(`lockbreak.engines.fair_graph` over `frontier.Lockstep`) against the plain engine's
+(`lockbreak.engines.fair_graph` over `factored.Lockstep`) against the plain engine's
 (`lockbreak.engines.liveness` over `LockstepKernelModel.moves`).
 
 On one model both must store the same states and give the same verdicts, worst cases and the

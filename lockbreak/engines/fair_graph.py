@@ -2,7 +2,7 @@
 
 `lockbreak.engines.liveness` decides the FAIR and WORST properties on a labelled state graph
 that the plain engine builds one Python state at a time. Here the same graph comes from the
-level-synchronous search of `lockbreak.engines.frontier` (its edge-keeping mode, as for
+level-synchronous search of `lockbreak.engines.vectorised_bfs` (its edge-keeping mode, as for
 CAN_FINISH), as columns:
 
 * per state, in the plain engine's BFS order: its packed key, its BFS parent and depth, the
@@ -20,7 +20,7 @@ rebuilt from the columns, whose traces replay on the model. Only the states a tr
 are ever turned back into model states.
 
 A factored model's CPU step takes one tick and a wakeup none (interleaving timing, as the
-kernel model's ``moves`` says). A model under lockstep timing (`frontier.Lockstep`, the
+kernel model's ``moves`` says). A model under lockstep timing (`factored.Lockstep`, the
 timing the WORST properties are always measured in) is searched from its parts as well: its
 arrivals are actions of their agents, and each edge's ticks are the search's (1 for the step
 that ends a tick), so its graph is again the plain engine's, edge for edge
@@ -52,11 +52,14 @@ from lockbreak.core import (
     Stats,
     Status,
 )
-from lockbreak.engines import frontier, liveness
+from lockbreak.engines import liveness, vectorised_bfs
 from lockbreak.engines.checkpoint import Interruption
+from lockbreak.engines.factored import Factored, Lockstep
 from lockbreak.engines.fair_symmetry import SymmetricFair
+from lockbreak.engines.level_search import Search, TooWide
 from lockbreak.engines.liveness import Analysis, ObligationModel, decide
 from lockbreak.engines.quotient import MAX_GROUP, Renamings
+from lockbreak.engines.transition_tables import Table
 from lockbreak.engines.worst_symmetry import SymmetricWorst
 
 # States whose obligations are looked up together (bounds the unpacked rows of one chunk).
@@ -77,17 +80,18 @@ class Owing(Protocol):
 
 def serves(model: object) -> bool:
     """Whether this module decides ``model``'s FAIR and WORST properties: a model the
-    frontier engine serves that reports obligations per agent from its parts, and whose CPUs
+    vectorised engine serves that reports obligations per agent from its parts, and whose CPUs
     make no `*` choices (their second outcomes have no action slot in these columns, so a
     lasso through one would not be the plain engine's; the plain engine decides those)."""
-    return ((frontier.serves(model) or _lockstep(model)) and isinstance(model, ObligationModel)
-            and isinstance(model, Owing) and not getattr(model, "choice_agents", ()))
+    return ((vectorised_bfs.serves(model) or _lockstep(model))
+            and isinstance(model, ObligationModel) and isinstance(model, Owing)
+            and not getattr(model, "choice_agents", ()))
 
 
 def _lockstep(model: object) -> bool:
-    """Whether ``model`` is of the frontier engine's shape under lockstep timing: its graph
-    is searched from its parts (`frontier.Lockstep`), its ticks counted by that search."""
-    return (isinstance(model, frontier.Factored) and isinstance(model, frontier.Lockstep)
+    """Whether ``model`` is of the vectorised engine's shape under lockstep timing: its graph
+    is searched from its parts (`factored.Lockstep`), its ticks counted by that search."""
+    return (isinstance(model, Factored) and isinstance(model, Lockstep)
             and bool(getattr(model, "searched_from_parts", True)))
 
 
@@ -108,18 +112,18 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
           symmetry: bool = False, por: bool = False,
           interruption: Interruption | None = None) -> list[CheckResult]:
-    """`lockbreak.engines.frontier.check`, with the FAIR and WORST properties decided on this
+    """`lockbreak.engines.vectorised_bfs.check`, with the FAIR and WORST properties decided on this
     module's graph when `serves` says so.
 
-    The SAFETY and CAN_FINISH properties go to the frontier engine as they would alone, and
+    The SAFETY and CAN_FINISH properties go to the vectorised engine as they would alone, and
     stop and resume as there. A stop during the graph search of the others (a requested stop
     or the timeout, with an ``interruption``) leaves a snapshot that keeps the first part's
     results and the model's tables, so a resume decides only the rest, on a graph searched
-    again from the start. A snapshot of another engine is resumed by `frontier.check`.
+    again from the start. A snapshot of another engine is resumed by `vectorised_bfs.check`.
     """
     resume = interruption.resume if interruption is not None else None
     if not serves(model) or (resume is not None and resume.get("engine") != ENGINE):
-        return frontier.check(model, properties=properties, budget=budget, reporter=reporter,
+        return vectorised_bfs.check(model, properties=properties, budget=budget, reporter=reporter,
                               symmetry=symmetry, por=por, interruption=interruption)
     if resume is not None:
         model.restore_interned(resume["interned"])
@@ -134,7 +138,7 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     elif others:
         part = None if interruption is None else Interruption(
             interruption.requested, resume=resume and resume["others"])
-        results = frontier.check(model, properties=others, budget=budget, reporter=reporter,
+        results = vectorised_bfs.check(model, properties=others, budget=budget, reporter=reporter,
                                  symmetry=symmetry, por=por, interruption=part)
         if interruption is not None and part is not None and part.saved is not None:
             interruption.saved = _snapshot(model, others=part.saved)
@@ -153,7 +157,7 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
 
 def _snapshot(model: Any, *, others: dict[str, Any] | None = None,
               done: list[CheckResult] | None = None) -> dict[str, Any]:
-    """`check`'s snapshot: the frontier engine's of the first part (``others``), or that
+    """`check`'s snapshot: the vectorised engine's of the first part (``others``), or that
     part's results (``done``) with the tables their traces' states need."""
     return {"engine": ENGINE, "others": others, "done": done, "interned": model.interned()}
 
@@ -187,7 +191,7 @@ def check_obligations(model: Any, bits: Sequence[int],
             continue
         try:
             graph = labelled(model, budget, reporter, symmetry=quotient, requested=requested)
-        except frontier._TooWide:     # the parts no longer pack into 64-bit keys
+        except TooWide:     # the parts no longer pack into 64-bit keys
             results += liveness.check_obligations(model, chosen, budget)
             continue
         stats = Stats(len(graph.states), len(graph.dst), int(graph.depth.max(initial=0)),
@@ -282,7 +286,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
              reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
              symmetry: bool = False,
              requested: Callable[[], str] | None = None) -> ColumnGraph:
-    """The labelled state graph of ``model`` (a model `serves` accepts), from the frontier
+    """The labelled state graph of ``model`` (a model `serves` accepts), from the vectorised
     engine's search with every edge kept; with ``symmetry``, its quotient: one state per
     orbit, each edge carrying the renaming that takes its real target to the stored one.
 
@@ -290,7 +294,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     `_Stopped` instead of returning a partial graph."""
     n = len(model.agents)
     canon = model.canonical if symmetry else None
-    search = frontier._Search(model, 0, canon, budget, reporter, graph=True,
+    search = Search(model, 0, canon, budget, reporter, graph=True,
                               requested=requested)
     search.run()
     if search.stopped:
@@ -397,7 +401,7 @@ def _owing(model: Any, search: Any, keys: np.ndarray) -> np.ndarray:
         raise LockbreakError(
             f"{len(model.property_names)} properties on {n} agents need more than 63 "
             "obligation bits; check fewer properties at once, or with --plain-bfs")
-    tables = [frontier._Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
+    tables = [Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
     out = np.zeros(len(keys), dtype=np.int64)
     spread = [sum(1 << (p * n) for p in range(len(model.property_names)) if m >> p & 1)
               for m in range(1 << len(model.property_names))]

@@ -6,8 +6,8 @@ options and the model itself:
 
 * a swarm (``--swarm``) or the parallel search (``--workers``, ``--ray``) when asked for;
 * the vectorised engine (`lockbreak.engines.fair_graph.check`: the level-synchronous numpy
-  search of `lockbreak.engines.frontier`, and the fairness and worst-case analyses on the
-  graph it keeps) for a model made of parts (`frontier.serves`), or one whose fairness and
+  search of `lockbreak.engines.vectorised_bfs`, and the fairness and worst-case analyses on the
+  graph it keeps) for a model made of parts (`vectorised_bfs.serves`), or one whose fairness and
   worst-case graph is searched from its parts (`fair_graph.serves`: lockstep timing), in an
   exact store;
 * the plain breadth-first engine (`lockbreak.engines.explicit.check`) otherwise: a lossy
@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 
-from lockbreak.engines import fair_graph, frontier
+from lockbreak.engines import fair_graph, vectorised_bfs
 from lockbreak.pipeline.request import CheckRequest
 
 
@@ -52,6 +52,6 @@ def choose_engine(request: CheckRequest, model: object) -> Engine:
     if request.scale.active:
         return Engine.PARALLEL
     if request.vectorised and not request.storage.lossy and (
-            frontier.serves(model) or fair_graph.serves(model)):
+            vectorised_bfs.serves(model) or fair_graph.serves(model)):
         return Engine.VECTORISED
     return Engine.PLAIN
