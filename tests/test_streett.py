@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from toys import Obligations
 
 from lockbreak.core import CheckResult, Status
+from lockbreak.engines.choice_guards import guard_moves
 from lockbreak.engines.explicit import check
-from lockbreak.engines.liveness import choices_fair, guard_moves, open_forever
+from lockbreak.engines.liveness import choices_fair, open_forever
 from lockbreak.engines.streett import FairComponents, GuardedGraph, fair_components, fair_cycle
 from model.kernel import Action, KernelModel
 from model.lockstep import kernel_model

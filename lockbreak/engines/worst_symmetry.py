@@ -25,7 +25,7 @@ how its paths and real paths correspond). Why the worst case found there is the 
 
 The longest interval is taken as `lockbreak.engines.liveness` takes it, on the product's
 open nodes: strongly connected components (built a place at a time), the component DAG
-settled a layer at a time (`liveness.dag_longest`), then the path that attains it rebuilt
+settled a layer at a time (`longest_interval.dag_longest`), then the path that attains it rebuilt
 from each component's exit. That path is lifted to real CPUs from a real shortest path to
 its first node (each product edge followed by the real move its frame names,
 `quotient.Lift.follow`), and the trace is measured again on the real model before it is
@@ -46,7 +46,8 @@ from typing import Any
 import numpy as np
 
 from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Stats, Status, Step, Trace
-from lockbreak.engines.liveness import dag_longest, open_forever, ticks_open_at_end
+from lockbreak.engines.liveness import open_forever, ticks_open_at_end
+from lockbreak.engines.longest_interval import dag_longest
 from lockbreak.engines.quotient import Lift, Product, UnfaithfulLift
 
 
@@ -135,7 +136,7 @@ class SymmetricWorst(Product):
         """The longest open interval (ticks), the product edges of a path that attains it
         (numbered ``place * E + quotient edge``) and the node it starts from.
 
-        As `liveness.Analysis._longest`: longest paths over the component DAG, each
+        As `lockbreak.engines.longest_interval` takes it: longest paths over the component DAG, each
         component left by its first closing edge if that attains its value, else by its
         first following edge that does; the first opening that attains the worst case."""
         total = len(self.graph.dst)
