@@ -144,7 +144,7 @@ class SymmetricWorst(Product):
         parts = _Leaving(self, inside, labels)
         value = dag_longest(count, parts.follow_src, parts.follow_dst, parts.follow_ticks,
                             parts.close_comp)
-        if (value[np.unique(labels[inside])] < 0).any():
+        if (value[labels[inside]] < 0).any():
             raise LockbreakError(
                 "an obligation stays open on a cycle without ticks: the model's time "
                 "does not advance there")
