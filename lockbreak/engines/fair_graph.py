@@ -123,8 +123,9 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     """
     resume = interruption.resume if interruption is not None else None
     if not serves(model) or (resume is not None and resume.get("engine") != ENGINE):
-        return vectorised_bfs.check(model, properties=properties, budget=budget, reporter=reporter,
-                              symmetry=symmetry, por=por, interruption=interruption)
+        return vectorised_bfs.check(model, properties=properties, budget=budget,
+                                    reporter=reporter, symmetry=symmetry, por=por,
+                                    interruption=interruption)
     if resume is not None:
         model.restore_interned(resume["interned"])
     names = [n for n in model.property_names if properties is None or n in properties]
@@ -133,13 +134,15 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
              if model.property_kinds[b] in (PropertyKind.FAIR, PropertyKind.WORST)]
     others = [model.property_names[b] for b in bits if b not in owing]
     results: list[CheckResult] = []
+    kept: list[Search] = []      # the search of the others, when its graph is this one's
     if others and resume is not None and resume["done"] is not None:
         results = list(resume["done"])
     elif others:
         part = None if interruption is None else Interruption(
             interruption.requested, resume=resume and resume["others"])
-        results = vectorised_bfs.check(model, properties=others, budget=budget, reporter=reporter,
-                                 symmetry=symmetry, por=por, interruption=part)
+        results = vectorised_bfs.check(model, properties=others, budget=budget,
+                                       reporter=reporter, symmetry=symmetry, por=por,
+                                       interruption=part, kept=kept)
         if interruption is not None and part is not None and part.saved is not None:
             interruption.saved = _snapshot(model, others=part.saved)
             why = next(r.detail for r in results if r.status is Status.INCOMPLETE)
@@ -147,7 +150,8 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     if owing:
         try:
             results += check_obligations(model, owing, budget, reporter, symmetry,
-                                         interruption.requested if interruption else None)
+                                         interruption.requested if interruption else None,
+                                         kept[0] if kept else None)
         except _Stopped as stop:
             assert interruption is not None
             interruption.saved = _snapshot(model, done=[replace(r) for r in results])
@@ -177,20 +181,26 @@ def check_obligations(model: Any, bits: Sequence[int],
                       budget: Budget = Budget(),  # noqa: B008 (frozen)
                       reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
                       symmetry: bool = False,
-                      requested: Callable[[], str] | None = None) -> list[CheckResult]:
+                      requested: Callable[[], str] | None = None,
+                      searched: Search | None = None) -> list[CheckResult]:
     """`lockbreak.engines.liveness.check_obligations` on this module's graph: the same
     verdicts, counterexamples and worst cases. With ``symmetry`` (and a `symmetric` model),
     the FAIR properties are decided on the quotient instead (`fair_symmetry`), and the WORST
     ones (`worst_symmetry`): the same verdicts and worst cases, fewer states, traces that
     replay on ``model`` and name one of the interchangeable CPUs.
-    States whose parts do not pack into 64-bit keys go to the plain engine's analysis."""
+    States whose parts do not pack into 64-bit keys go to the plain engine's analysis.
+    ``searched`` is a finished search of this graph (`labelled`'s), with or without
+    symmetry, already run for the CAN_FINISH properties."""
     reduced = [b for b in bits if symmetry and symmetric(model, model.property_kinds[b])]
     results = []
     for chosen, quotient in (([b for b in bits if b not in reduced], False), (reduced, True)):
         if not chosen:
             continue
         try:
-            graph = labelled(model, budget, reporter, symmetry=quotient, requested=requested)
+            again = (searched if searched is not None
+                     and (searched.canon is not None) == quotient else None)
+            graph = labelled(model, budget, reporter, symmetry=quotient, requested=requested,
+                             searched=again)
         except TooWide:     # the parts no longer pack into 64-bit keys
             results += liveness.check_obligations(model, chosen, budget)
             continue
@@ -285,18 +295,22 @@ class ColumnAnalysis(Analysis[Any, Any]):
 def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
              reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
              symmetry: bool = False,
-             requested: Callable[[], str] | None = None) -> ColumnGraph:
+             requested: Callable[[], str] | None = None,
+             searched: Search | None = None) -> ColumnGraph:
     """The labelled state graph of ``model`` (a model `serves` accepts), from the vectorised
     engine's search with every edge kept; with ``symmetry``, its quotient: one state per
     orbit, each edge carrying the renaming that takes its real target to the stored one.
 
     With ``requested`` (a run that can be resumed), a requested stop or the timeout raises
-    `_Stopped` instead of returning a partial graph."""
+    `_Stopped` instead of returning a partial graph. ``searched``, a finished search of the
+    same graph (the CAN_FINISH properties'), is taken as it is instead of a new one."""
     n = len(model.agents)
-    canon = model.canonical if symmetry else None
-    search = Search(model, 0, canon, budget, reporter, graph=True,
-                              requested=requested)
-    search.run()
+    if searched is None:
+        canon = model.canonical if symmetry else None
+        search = Search(model, 0, canon, budget, reporter, graph=True, requested=requested)
+        search.run()
+    else:
+        search = searched
     if search.stopped:
         raise _Stopped(search.cut_short, Stats(search.stored, search.transitions,
                                                search.depth, search.seconds))

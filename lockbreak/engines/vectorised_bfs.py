@@ -65,7 +65,8 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
           budget: Budget = Budget(),  # noqa: B008 (frozen, so one shared default is safe)
           reporter: Reporter = SilentReporter(),  # noqa: B008 (stateless)
           symmetry: bool = False, por: bool = False,
-          interruption: Interruption | None = None) -> list[CheckResult]:
+          interruption: Interruption | None = None,
+          kept: list[Search] | None = None) -> list[CheckResult]:
     """`lockbreak.engines.explicit.check`, with the SAFETY and CAN_FINISH properties decided by
     this module's search when `serves` says so (FAIR and WORST ones, and models it does not
     serve, by the plain engine).
@@ -80,6 +81,10 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
     timeout, leaves a snapshot (tagged `ENGINE`) in ``interruption.saved``, and
     ``interruption.resume`` continues from one to the results of an uninterrupted run. A
     snapshot of the other engine is refused with `LockbreakError`.
+
+    ``kept``, when given, receives the finished search of a CAN_FINISH check (every edge
+    kept, no reduction), whose graph `lockbreak.engines.fair_graph` then analyses rather than
+    searching it again.
     """
     if not serves(model):
         return explicit.check(model, properties=properties, budget=budget, reporter=reporter,
@@ -101,7 +106,8 @@ def check(model: Any, *, properties: Sequence[str] | None = None,
         results = list(resume["done"])
     elif on_states:
         part = _part(interruption, resume and resume["states"])
-        results = _check_states(model, on_states, budget, reporter, symmetry, reduce, part)
+        results = _check_states(model, on_states, budget, reporter, symmetry, reduce, part,
+                                kept)
         if interruption is not None and part is not None and part.saved is not None:
             interruption.saved = _snapshot(names, reduce, states=part.saved)
             why = part.saved["why"]
@@ -141,8 +147,8 @@ def _ordered(model: Any, results: list[CheckResult]) -> list[CheckResult]:
 
 
 def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Reporter,
-                  symmetry: bool, por: bool, interruption: Interruption | None = None
-                  ) -> list[CheckResult]:
+                  symmetry: bool, por: bool, interruption: Interruption | None = None,
+                  kept: list[Search] | None = None) -> list[CheckResult]:
     """The SAFETY and CAN_FINISH properties ``names``, from one search (two under ``por``).
 
     With ``interruption``, a stop leaves in ``interruption.saved`` the searches so far (the
@@ -197,6 +203,8 @@ def _check_states(model: Any, names: Sequence[str], budget: Budget, reporter: Re
             "second": shortest.snapshot() if shortest is not search else None,
             "why": search.cut_short or shortest.cut_short,
             "interned": interned() if interned is not None else None}
+    if kept is not None and graph and not search.cut_short:
+        kept.append(search)
     results = []
     stats = Stats(search.stored, search.transitions, search.depth, search.seconds)
     for bit, name, kind in zip(bits, names, kinds, strict=True):
