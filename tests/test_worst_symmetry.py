@@ -180,3 +180,17 @@ def test_check_measures_worst_cases_on_the_quotient_and_the_trace_replays(
     replayed = CliRunner().invoke(main, ["replay", str(trace)])
     assert replayed.exit_code == 0, replayed.output
     assert "worst case of 66 ticks attained again" in replayed.stdout
+
+
+@pytest.mark.parametrize("name", ["v2.6.9-2cpu-wakeups-holds", "scaled-nested-2cpu-holds"])
+def test_without_open_cycles_the_components_are_not_needed(tmp_path: Path, name: str) -> None:
+    """The longest interval read with each node its own component (no open cycle) is the
+    one read over the strongly connected components."""
+    model = lockstep_model(written(tmp_path, SYMMETRIC[name]))
+    worst = SymmetricWorst(model, fair_graph.labelled(model, symmetry=True))
+    inside = worst.open_nodes(0)
+    labels, count = worst.components(inside)
+    assert count == worst.size          # every node its own component here
+    fast = worst._longest(inside, None, worst.size)
+    assert fast is not None
+    assert fast == worst._longest(inside, labels, count)

@@ -88,8 +88,8 @@ def _longest(analysis: Analysis[S, A], inside: np.ndarray, labels: np.ndarray, i
     leaving = inside[g.src] & (comp_src != comp_dst)
     closing = np.flatnonzero(leaving & ~inside[g.dst])
     following = np.flatnonzero(leaving & inside[g.dst])
-    value = dag_longest(count, comp_src[following], comp_dst[following],
-                        g.ticks[following].astype(np.int64), comp_src[closing])
+    value, _ = dag_longest(count, comp_src[following], comp_dst[following],
+                           g.ticks[following], comp_src[closing])
     if (value[labels[inside]] < 0).any():
         raise LockbreakError(
             "an obligation stays open on a cycle without ticks: the model's time "
@@ -144,13 +144,15 @@ class Component:
 
 
 def dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
-                closable: np.ndarray) -> np.ndarray:
-    """Per node of a DAG of ``count`` nodes (edges ``src -> dst`` weighing ``ticks``): the
+                closable: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per node of a graph of ``count`` nodes (edges ``src -> dst`` weighing ``ticks``): the
     heaviest path from it to a node of ``closable`` (ending there costs nothing), -1 where
-    none is. Nodes are settled a layer at a time, from the sinks back (Kahn's order)."""
+    none is; and whether the node was settled. Nodes are settled a layer at a time, from the
+    sinks back (Kahn's order): on a DAG every node is, and a node left unsettled is on a
+    cycle or leads to one (its value is then not to be read)."""
     value = np.full(count, -1, dtype=np.int64)
     value[closable] = 0
-    pending = np.bincount(src, minlength=count)
+    pending = np.bincount(src, minlength=count).astype(np.int32)
     order = np.argsort(dst, kind="stable")
     into = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.bincount(dst, minlength=count), out=into[1:])
@@ -168,4 +170,4 @@ def dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
         # Each settled node once (by sorting: numpy's hashing unique costs more per layer).
         ready = np.sort(touched[pending[touched] == 0])
         ready = ready[np.concatenate([[True], ready[1:] != ready[:-1]])] if len(ready) else ready
-    return value
+    return value, pending == 0

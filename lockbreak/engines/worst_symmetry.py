@@ -71,19 +71,31 @@ class SymmetricWorst(Product):
         if not len(members):
             return CheckResult("", Status.VACUOUS, detail=(
                 "never violated, but it never had to wait: nothing ever opened"))
-        labels, count = self.components(inside)
-        size = np.bincount(labels, minlength=count)
-        looping = size > 1
-        ticking = np.zeros(count, dtype=bool)
-        for place in range(self.n):
-            edge, src, dst = self.internal(inside, labels, place)
-            looping[labels[src[src == dst]]] = True
-            ticking[labels[src[self.graph.ticks[edge] > 0]]] = True
-        endless = members[(looping & ticking)[labels[members]]]
         stuck = members[~self.has_out[members % self.states]]
-        if len(endless) or len(stuck):
-            return self._unbounded(bit, inside, labels, endless, stuck)
-        ticks, edges, start = self._longest(inside, labels, count)
+        # Where no open node is stuck and the open nodes hold no cycle (the common case: a
+        # cycle that keeps a wait open without ticks has no reason to exist), each node is
+        # a component of its own and no strongly connected components are needed.
+        found = None if len(stuck) else self._longest(inside, None, self.size)
+        if found is None:
+            labels, count = self.components(inside)
+            size = np.bincount(labels, minlength=count)
+            looping = size > 1
+            ticking = np.zeros(count, dtype=bool)
+            for place in range(self.n):
+                edge, src, dst = self.internal(inside, labels, place)
+                looping[labels[src[src == dst]]] = True
+                ticking[labels[src[self.graph.ticks[edge] > 0]]] = True
+            endless = members[(looping & ticking)[labels[members]]]
+            if len(endless) or len(stuck):
+                return self._unbounded(bit, inside, labels, endless, stuck)
+            found = self._longest(inside, labels, count)
+            assert found is not None
+        ticks, edges, start = found
+        return self._measured(bit, ticks, edges, start)
+
+    def _measured(self, bit: int, ticks: int, edges: list[int], start: int) -> CheckResult:
+        """The bounded worst case ``ticks`` with the product path that attains it (``edges``
+        from node ``start``), lifted to real CPUs and measured again on the real model."""
         init, stem, tracked, frame = self.framed_path(start)
         at = stem[-1].state if stem else init
         lift = Lift(self, tracked)
@@ -131,30 +143,30 @@ class SymmetricWorst(Product):
             f"unbounded on {self.model.agents[tracked]}: it is never served while the steps "
             "marked repeat forever"))
 
-    def _longest(self, inside: np.ndarray, labels: np.ndarray, count: int
-                 ) -> tuple[int, list[int], int]:
+    def _longest(self, inside: np.ndarray, labels: np.ndarray | None, count: int
+                 ) -> tuple[int, list[int], int] | None:
         """The longest open interval (ticks), the product edges of a path that attains it
-        (numbered ``place * E + quotient edge``) and the node it starts from.
+        (numbered ``place * E + quotient edge``) and the node it starts from; None when
+        ``labels`` is None (every node its own component) and the open nodes hold a cycle.
 
-        As `lockbreak.engines.longest_interval` takes it: longest paths over the component DAG, each
-        component left by its first closing edge if that attains its value, else by its
-        first following edge that does; the first opening that attains the worst case."""
-        total = len(self.graph.dst)
-        sentinel = self.n * total
+        As `lockbreak.engines.longest_interval` takes it: longest paths over the component
+        DAG, each component left by its first closing edge if that attains its value, else
+        by its first following edge that does; the first opening that attains the worst
+        case."""
         parts = _Leaving(self, inside, labels)
-        value = dag_longest(count, parts.follow_src, parts.follow_dst, parts.follow_ticks,
-                            parts.close_comp)
-        if (value[labels[inside]] < 0).any():
+        if labels is None and parts.loops:
+            return None
+        value, settled = dag_longest(count, parts.follow_src, parts.follow_dst,
+                                     parts.follow_ticks, parts.close_comp)
+        del parts.follow_src, parts.follow_dst, parts.follow_ticks
+        if labels is None and not settled[inside].all():
+            return None
+        comp = np.flatnonzero(inside) if labels is None else labels[inside]
+        if (value[comp] < 0).any():
             raise LockbreakError(
                 "an obligation stays open on a cycle without ticks: the model's time "
                 "does not advance there")
-        exit_edge = np.full(count, sentinel, dtype=np.int64)
-        gained = parts.follow_ticks + value[parts.follow_dst]
-        attaining = gained == value[parts.follow_src]
-        np.minimum.at(exit_edge, parts.follow_src[attaining], parts.follow_id[attaining])
-        attaining = value[parts.close_comp] == 0
-        exit_edge[parts.close_comp[attaining]] = sentinel
-        np.minimum.at(exit_edge, parts.close_comp[attaining], parts.close_id[attaining])
+        exit_edge = self._exits(inside, labels, value)
         best, first = -1, -1
         if len(parts.open_id):
             reached = parts.open_ticks + value[parts.open_comp]
@@ -162,21 +174,44 @@ class SymmetricWorst(Product):
             best, first = int(reached[k]), int(parts.open_id[k])
         members = np.flatnonzero(inside)
         roots = members[self.graph.parent[members % self.states] < 0]
+        root_comp = roots if labels is None else labels[roots]
         start = -1
-        if len(roots) and int(value[labels[roots]].max()) > best:
-            start = int(roots[int(np.argmax(value[labels[roots]]))])
-            best = int(value[labels[start]])
+        if len(roots) and int(value[root_comp].max()) > best:
+            k = int(np.argmax(value[root_comp]))
+            start, best = int(roots[k]), int(value[root_comp[k]])
         edges = [first] if start < 0 else []
         at = self._ends(first)[1] if start < 0 else start
         while True:
-            e = int(exit_edge[labels[at]])
+            e = int(exit_edge[at if labels is None else labels[at]])
             source, target = self._ends(e)
             if source != at:
+                assert labels is not None
                 edges += self._within(at, source, labels)
             edges.append(e)
             at = target
             if not inside[at]:
                 return best, edges, self._ends(first)[0] if start < 0 else start
+
+    def _exits(self, inside: np.ndarray, labels: np.ndarray | None, value: np.ndarray
+               ) -> np.ndarray:
+        """Per component: the product edge it is left by on a longest interval (its first
+        closing edge if that attains its value, else its first following edge that does),
+        a place at a time."""
+        total = len(self.graph.dst)
+        closing = np.full(len(value), self.n * total, dtype=np.int64)
+        following = closing.copy()
+        for place in range(self.n):
+            dst = self.targets(place)
+            src = self.graph.src.astype(self.index) + place * self.states
+            comp_src: np.ndarray = src if labels is None else labels[src]
+            comp_dst: np.ndarray = dst if labels is None else labels[dst]
+            leaving = inside[src] & (comp_src != comp_dst)
+            close = np.flatnonzero(leaving & ~inside[dst] & (value[comp_src] == 0))
+            np.minimum.at(closing, comp_src[close], close + place * total)
+            gained = self.graph.ticks.astype(np.int64) + value[comp_dst]
+            follow = np.flatnonzero(leaving & inside[dst] & (gained == value[comp_src]))
+            np.minimum.at(following, comp_src[follow], follow + place * total)
+        return np.where(closing < self.n * total, closing, following)
 
     def _ends(self, product_edge: int) -> tuple[int, int]:
         """The source and target product nodes of ``product_edge``."""
@@ -209,38 +244,38 @@ class SymmetricWorst(Product):
 class _Leaving:
     """The product edges the longest interval reads, gathered a place at a time: those that
     leave a component of open nodes for another (``follow_*``: source and target
-    components, ticks, product edge), those that leave one for a closed node (``close_*``:
-    component, product edge) and those that enter an open node from a closed one
-    (``open_*``: target component, ticks, product edge)."""
+    components, ticks), the components left for a closed node (``close_comp``) and the
+    edges that enter an open node from a closed one (``open_*``: target component, ticks,
+    product edge). With ``labels`` None each node is its own component, and ``loops`` says
+    whether an open node has an edge to itself (a cycle the components would hide)."""
 
-    def __init__(self, product: Product, inside: np.ndarray, labels: np.ndarray) -> None:
+    def __init__(self, product: Product, inside: np.ndarray, labels: np.ndarray | None
+                 ) -> None:
         graph = product.graph
         total = len(graph.dst)
         columns: dict[str, list[np.ndarray]] = {name: [] for name in (
-            "follow_src", "follow_dst", "follow_ticks", "follow_id", "close_comp",
-            "close_id", "open_comp", "open_ticks", "open_id")}
+            "follow_src", "follow_dst", "follow_ticks", "close_comp", "open_comp",
+            "open_ticks", "open_id")}
+        self.loops = False
         for place in range(product.n):
             dst = product.targets(place)
             src = graph.src.astype(product.index) + place * product.states
             in_src, in_dst = inside[src], inside[dst]
-            comp_src, comp_dst = labels[src], labels[dst]
+            comp_src = src if labels is None else labels[src]
+            comp_dst = dst if labels is None else labels[dst]
             leaving = in_src & (comp_src != comp_dst)
-            for name, mask in (("follow", leaving & in_dst), ("close", leaving & ~in_dst),
-                               ("open", ~in_src & in_dst)):
-                edges = np.flatnonzero(mask)
-                columns[f"{name}_id"].append(edges + place * total)
-                if name == "follow":
-                    columns["follow_src"].append(comp_src[edges])
-                    columns["follow_dst"].append(comp_dst[edges])
-                if name == "close":
-                    columns["close_comp"].append(comp_src[edges])
-                if name == "open":
-                    columns["open_comp"].append(comp_dst[edges])
-                if name != "close":
-                    columns[f"{name}_ticks"].append(graph.ticks[edges].astype(np.int64))
+            self.loops = self.loops or bool((in_src & (src == dst)).any())
+            follow = np.flatnonzero(leaving & in_dst)
+            columns["follow_src"].append(comp_src[follow])
+            columns["follow_dst"].append(comp_dst[follow])
+            columns["follow_ticks"].append(graph.ticks[follow])
+            columns["close_comp"].append(comp_src[leaving & ~in_dst])
+            opening = np.flatnonzero(~in_src & in_dst)
+            columns["open_comp"].append(comp_dst[opening])
+            columns["open_ticks"].append(graph.ticks[opening].astype(np.int64))
+            columns["open_id"].append(opening + place * total)
         joined = {name: np.concatenate(parts) for name, parts in columns.items()}
         self.follow_src, self.follow_dst = joined["follow_src"], joined["follow_dst"]
-        self.follow_ticks, self.follow_id = joined["follow_ticks"], joined["follow_id"]
-        self.close_comp, self.close_id = joined["close_comp"], joined["close_id"]
+        self.follow_ticks, self.close_comp = joined["follow_ticks"], joined["close_comp"]
         self.open_comp, self.open_ticks = joined["open_comp"], joined["open_ticks"]
         self.open_id = joined["open_id"]
