@@ -80,12 +80,13 @@ class Owing(Protocol):
 
 def serves(model: object) -> bool:
     """Whether this module decides ``model``'s FAIR and WORST properties: a model the
-    vectorised engine serves that reports obligations per agent from its parts, and whose CPUs
-    make no `*` choices (their second outcomes have no action slot in these columns, so a
-    lasso through one would not be the plain engine's; the plain engine decides those)."""
+    vectorised engine serves (or a lockstep one searched from its parts) that reports
+    obligations per agent from its parts. The second outcomes of `*` choices have action
+    slots of their own in the columns, so the strong-fairness refinement
+    (`liveness.decide`, through `choice_guards.guarded_graph`) reads them as it does on the
+    plain engine's graph."""
     return ((vectorised_bfs.serves(model) or _lockstep(model))
-            and isinstance(model, ObligationModel) and isinstance(model, Owing)
-            and not getattr(model, "choice_agents", ()))
+            and isinstance(model, ObligationModel) and isinstance(model, Owing))
 
 
 def _lockstep(model: object) -> bool:
@@ -225,11 +226,13 @@ def check_obligations(model: Any, bits: Sequence[int],
 def symmetric(model: Any, kind: PropertyKind = PropertyKind.FAIR) -> bool:
     """Whether the properties of ``kind`` of ``model`` may be decided on its symmetry
     quotient: it has groups of interchangeable agents, a ``canonical_perm``, and few enough
-    renamings to tabulate; and for FAIR ones (`lockbreak.engines.fair_symmetry`) it is not
-    under lockstep timing, the WORST ones (`lockbreak.engines.worst_symmetry`) being
-    measured in that timing."""
+    renamings to tabulate, and no `*` choices (the quotient's analyses know weak fairness
+    only, and its lifts no choice slots); and for FAIR ones
+    (`lockbreak.engines.fair_symmetry`) it is not under lockstep timing, the WORST ones
+    (`lockbreak.engines.worst_symmetry`) being measured in that timing."""
     groups = getattr(model, "canonical_groups", ())
     return (bool(groups) and (kind is PropertyKind.WORST or not _lockstep(model))
+            and not getattr(model, "choice_agents", ())
             and callable(getattr(model, "canonical_perm", None))
             and Renamings.size(len(model.agents), groups) <= MAX_GROUP)
 
