@@ -20,6 +20,8 @@ the process and its growth during the check per state analysed. Modes:
     all-plain    every property (safety, deadlock_free, the FAIR and the WORST ones) as
                  ``lockbreak check --plain-bfs`` decides them
     all          every property as ``lockbreak check`` decides them
+    bytes        where the bytes of the lockstep quotient's graph go: each column the analysis
+                 reads and each array the search keeps for it, in bytes per quotient state
 
 With ``--before REV`` each mode is also run on the code of git revision REV (exported to a
 temporary directory), in the same run, so the figures compare. A run that does not finish
@@ -50,7 +52,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
 MODES = ("plain", "columns", "quotient", "worst-plain", "worst", "worst-quotient",
-         "all-plain", "all")
+         "all-plain", "all", "bytes")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -68,11 +70,13 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         path = Path(tmp) / f"nested-scaled-{n}.toml"
         path.write_text(scenario_text(n))
         scenario = load(path, Overrides())
-    timed = mode.startswith("worst")
+    timed = mode.startswith("worst") or mode == "bytes"
     model = kernel_model(build_world(scenario), specs(of_kind(
         PropertyKind.WORST if timed else PropertyKind.FAIR)), "lockstep" if timed else None)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
+    if mode == "bytes":
+        return {"n": n, "mode": mode, "bytes": graph_bytes(model)}
     if mode.startswith("all"):
         results = [v.result for v in check_scenario(
             scenario, CheckRequest(vectorised=mode == "all")).verdicts]
@@ -86,6 +90,31 @@ def measure(n: int, mode: str) -> dict[str, Any]:
             "seconds": seconds, "cpu": cpu, "peak_bytes": peak * 1024,
             "grown_bytes": (peak - before) * 1024,
             "verdicts": {r.property: r.status.value for r in results}}
+
+
+def graph_bytes(model: Any) -> dict[str, float]:
+    """Bytes per stored state of each array the lockstep quotient's graph keeps: the
+    analysis's columns (per state and per edge) and what the search keeps for paths."""
+    import numpy as np
+
+    from lockbreak.engines import fair_graph
+
+    graph = fair_graph.labelled(model, symmetry=True)
+    states = len(graph.states)
+    out = {name: value.nbytes / states for name, value in vars(graph).items()
+           if isinstance(value, np.ndarray)}
+    out["keys"] = graph.states.keys.nbytes / states
+    search = graph.states.search
+    for name in ("runs", "run_index", "levels", "parents"):
+        out[f"search {name}"] = sum(part.nbytes for part in getattr(search, name)) / states
+    tables = [*search.steps, *(t for _, t in search.wakes), *(t for _, t in search.choices),
+              search.shared_of, *(search.ticking or ())]
+    out["transition tables"] = sum(
+        t.values.nbytes + t.keys.nbytes + t.rows.nbytes
+        + (t.dense.nbytes if t.dense is not None else 0) for t in tables) / states
+    out["states"] = states
+    out["edges per state"] = len(graph.dst) / states
+    return out
 
 
 def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str, Any] | str:
@@ -157,6 +186,10 @@ def report(sizes: list[int], modes: list[str], codes: list[tuple[str, Path]], li
                 if isinstance(r, str):
                     failed.add(label)
                     print(f"{n:>2} {label:>{width}} {r}", flush=True)
+                    continue
+                if "bytes" in r:
+                    print(f"{n:>2} {label:>{width}}  " + ", ".join(
+                        f"{k} {v:,.1f}" for k, v in r["bytes"].items()), flush=True)
                     continue
                 verdicts = ",".join(f"{k}={v}" for k, v in r["verdicts"].items())
                 print(f"{n:>2} {label:>{width}} {r['states']:>12,} {r['seconds']:>8.2f} "

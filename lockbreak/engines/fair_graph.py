@@ -238,10 +238,20 @@ def symmetric(model: Any, kind: PropertyKind = PropertyKind.FAIR) -> bool:
 
 
 class KeyedStates:
-    """The states of the graph, in BFS order, turned back into model states on demand."""
+    """The states of the graph, in BFS order, turned back into model states on demand, and
+    found by their keys (`index_of`, through an order of the keys sorted when first asked)."""
 
     def __init__(self, search: Any, keys: np.ndarray) -> None:
         self.search, self.keys = search, keys
+        self.sorted: np.ndarray | None = None
+
+    def index_of(self, key: int) -> int:
+        """The index of the state whose packed key is ``key`` (-1 when none is)."""
+        if self.sorted is None:
+            self.sorted = np.argsort(self.keys, kind="stable")
+        at = int(np.searchsorted(self.keys, key, sorter=self.sorted))
+        found = int(self.sorted[at]) if at < len(self.keys) else -1
+        return found if found >= 0 and int(self.keys[found]) == key else -1
 
     def __len__(self) -> int:
         return len(self.keys)
@@ -253,7 +263,8 @@ class KeyedStates:
 @dataclass
 class ColumnGraph:
     """`liveness.LabelledGraph`'s fields as columns (see the module docstring), with
-    ``owing`` (per state, its open obligations as one int64) in place of ``obligations``."""
+    ``owing`` (per state, its open obligations as one unsigned int) in place of
+    ``obligations``."""
 
     states: KeyedStates
     src: np.ndarray
@@ -318,8 +329,13 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
         raise _Stopped(search.cut_short, Stats(search.stored, search.transitions,
                                                search.depth, search.seconds))
     keys = _joined(search.levels, np.uint64)
-    depth = np.repeat(np.arange(len(search.levels), dtype=np.int32),
-                      [len(level) for level in search.levels])
+    sizes = [len(level) for level in search.levels]
+    depth = np.repeat(np.arange(len(sizes), dtype=np.int16 if len(sizes) < 1 << 15
+                                else np.int32), sizes)
+    # The levels (which real paths are rebuilt from) as views of the keys, not a copy; and
+    # states are found by their keys, not by the search's sorted runs.
+    search.levels = np.split(keys, np.cumsum(sizes)[:-1])
+    search.runs, search.run_index = [], []
     if search.cut_short:           # no analysis on a partial graph: its states only
         none = np.zeros(0, dtype=np.int64)
         return ColumnGraph(KeyedStates(search, keys), none, none, none, none, none, none,
@@ -350,7 +366,7 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     enabled = _enabled(indptr, agent, n)
     del indptr
     if not symmetry:        # the quotient rebuilds real paths from them; here ``keys`` do
-        search.runs, search.run_index, search.levels, search.parents = [], [], [], []
+        search.levels, search.parents = [], []
     return ColumnGraph(KeyedStates(search, keys), src, dst, agent, ticks, index,
                        _parent_edges(parent_state, src, dst), depth,
                        _owing(model, search, keys), enabled, search.seconds, search.cut_short,
@@ -412,22 +428,27 @@ def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) ->
 
 
 def _owing(model: Any, search: Any, keys: np.ndarray) -> np.ndarray:
-    """Per state: ``obligations`` as one int64, from a table per agent of ``owed``."""
+    """Per state: ``obligations`` as one unsigned int of the narrowest type that holds its
+    bits, from a table per agent of ``owed``."""
     n = len(model.agents)
     if len(model.property_names) * n > 63:
         raise LockbreakError(
             f"{len(model.property_names)} properties on {n} agents need more than 63 "
             "obligation bits; check fewer properties at once, or with --plain-bfs")
     tables = [Table(functools.partial(_owed, model, a), width=1) for a in range(n)]
-    out = np.zeros(len(keys), dtype=np.int64)
+    bits = len(model.property_names) * n
+    out = np.zeros(len(keys), dtype=next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
+                                         if bits <= 8 * np.dtype(t).itemsize))
     spread = [sum(1 << (p * n) for p in range(len(model.property_names)) if m >> p & 1)
               for m in range(1 << len(model.property_names))]
     spread_of = np.array(spread, dtype=np.int64)
     for lo in range(0, len(keys), _CHUNK):
         ids = search._unpack(keys[lo:lo + _CHUNK])
+        chunk = np.zeros(len(ids), dtype=np.int64)
         for a, table in enumerate(tables):
             owed = table.lookup(ids[:, a + 1] << 32 | ids[:, 0])[:, 0]
-            out[lo:lo + len(ids)] |= spread_of[owed] << a
+            chunk |= spread_of[owed] << a
+        out[lo:lo + len(ids)] = chunk
     return out
 
 

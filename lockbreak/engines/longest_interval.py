@@ -150,10 +150,12 @@ def dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
     none is; and whether the node was settled. Nodes are settled a layer at a time, from the
     sinks back (Kahn's order): on a DAG every node is, and a node left unsettled is on a
     cycle or leads to one (its value is then not to be read)."""
-    value = np.full(count, -1, dtype=np.int64)
+    value = np.full(count, -1, dtype=np.int32)
     value[closable] = 0
     pending = np.bincount(src, minlength=count).astype(np.int32)
     order = np.argsort(dst, kind="stable")
+    if len(order) < 1 << 31:
+        order = order.astype(np.int32)
     into = np.zeros(count + 1, dtype=np.int64)
     np.cumsum(np.bincount(dst, minlength=count), out=into[1:])
     ready = np.flatnonzero(pending == 0)

@@ -248,9 +248,8 @@ class Lift:
         """The index of the stored representative ``state``."""
         found = self.index.get(state)
         if found is None:
-            search = self.graph.states.search
-            key = np.array([search._key(state)], dtype=np.uint64)
-            found = self.index[state] = int(search._index_of(key)[0])
+            states = self.graph.states
+            found = self.index[state] = states.index_of(states.search._key(state))
         return found
 
     def _key(self, slot: int, back: list[int]) -> tuple[int, ...]:
