@@ -105,8 +105,9 @@ def graph_bytes(model: Any) -> dict[str, float]:
            if isinstance(value, np.ndarray)}
     out["keys"] = graph.states.keys.nbytes / states
     search = graph.states.search
-    for name in ("runs", "run_index", "levels", "parents"):
-        out[f"search {name}"] = sum(part.nbytes for part in getattr(search, name)) / states
+    for name in ("runs", "run_index", "levels", "parents"):       # views of others: 0
+        out[f"search {name}"] = sum(part.nbytes for part in getattr(search, name)
+                                    if part.base is None) / states
     tables = [*search.steps, *(t for _, t in search.wakes), *(t for _, t in search.choices),
               search.shared_of, *(search.ticking or ())]
     out["transition tables"] = sum(
