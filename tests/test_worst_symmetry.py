@@ -61,6 +61,8 @@ def assert_agree(model: LockstepKernelModel, full: list[CheckResult],
         if reduced.trace is not None:
             assert_replays(model, reduced)
             assert (reduced.trace.loop_start is None) == (whole.trace.loop_start is None)
+        if whole.status is Status.HOLDS:    # the lowest CPU that attains it, named alike
+            assert reduced.detail == whole.detail
         # the same words but for the CPU named, which is one of the interchangeable ones
         assert re.sub(r"cpu\d+", "cpu", reduced.detail) == re.sub(r"cpu\d+", "cpu",
                                                                  whole.detail)
@@ -127,21 +129,17 @@ class Forgetful(SymmetricWorst):
         self.renaming[:] = self.group.identity
 
 
-def test_forgetting_the_renaming_on_the_edges_is_caught(tmp_path: Path) -> None:
-    bits = [0]      # bounded_wait
-    # A worst case that disagrees with the full graph's...
-    model = lockstep_model(written(tmp_path, SYMMETRIC["v2.6.9-2cpu-wakeups-holds"]))
+@pytest.mark.parametrize("name", ["v2.6.9-2cpu-wakeups-holds", "scaled-nested-2cpu-holds"])
+def test_forgetting_the_renaming_on_the_edges_is_caught(tmp_path: Path, name: str) -> None:
+    """The broken quotient's longest path does not lift to the real model: its edges, followed
+    with the real renamings, leave the stored states it names."""
+    model = lockstep_model(written(tmp_path, SYMMETRIC[name]))
     assert model.property_names[0] == "bounded_wait"
     graph = fair_graph.labelled(model, symmetry=True)
-    [right] = SymmetricWorst(model, graph).decide(bits, Stats())
-    [wrong] = Forgetful(model, graph).decide(bits, Stats())
-    assert right.worst == 17 == fair_graph.check(model)[0].worst
-    assert wrong.worst != 17
-    # ... or a path that does not lift to the real model.
-    model = lockstep_model(written(tmp_path, scenario_text(2)))
-    graph = fair_graph.labelled(model, symmetry=True)
+    [right] = SymmetricWorst(model, graph).decide([0], Stats())
+    assert right.worst == fair_graph.check(model)[0].worst
     with pytest.raises(UnfaithfulLift):
-        Forgetful(model, graph).decide(bits, Stats())
+        Forgetful(model, graph).decide([0], Stats())
 
 
 class SortedById(LockstepKernelModel):

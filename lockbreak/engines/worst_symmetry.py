@@ -31,9 +31,11 @@ its first node (each product edge followed by the real move its frame names,
 `quotient.Lift.follow`), and the trace is measured again on the real model before it is
 reported: a bounded worst case must be what its last step closes after
 (`liveness.ticks_open_at_end`), an unbounded one a lasso that keeps the obligation open and
-lets time pass (`liveness.open_forever`). Traces name the CPU the lift tracks, one of the
-interchangeable CPUs that attain the worst case; their length may differ from the full
-graph's, found from another state of the same orbit.
+lets time pass (`liveness.open_forever`). A bounded worst case's path is lifted from the
+initial state with the lowest CPU of its group tracked, as the plain engine names it, where
+the initial state is the same under the group's renamings (the lift checks each step lands
+on the stored state its edge names); an unbounded one names the CPU its lift tracks. Their
+steps may differ from the full graph's, found from another state of the same orbit.
 
 Partial-order reduction is not used: no argument is made that it keeps the longest interval.
 """
@@ -96,25 +98,58 @@ class SymmetricWorst(Product):
     def _measured(self, bit: int, ticks: int, edges: list[int], start: int) -> CheckResult:
         """The bounded worst case ``ticks`` with the product path that attains it (``edges``
         from node ``start``), lifted to real CPUs and measured again on the real model."""
-        init, stem, tracked, frame = self.framed_path(start)
-        at = stem[-1].state if stem else init
-        lift = Lift(self, tracked)
-        steps: list[Step[Any, Any]] = []
-        here = (at, frame)
-        total = len(self.graph.dst)
-        for product_edge in edges:
-            place, quotient_edge = divmod(int(product_edge), total)
-            if here[1][tracked] != place:
-                raise UnfaithfulLift("the lifted path lost the tracked CPU's place")
-            step, here = lift.follow(here, quotient_edge)
-            steps.append(step)
-        trace = Trace(init, tuple(stem + steps))
+        init, steps, tracked = self._lifted(self._stem(start) + edges)
+        trace = Trace(init, tuple(steps))
         if ticks_open_at_end(self.model, trace, bit) != ticks:
             raise UnfaithfulLift(f"the worst case of {ticks} ticks found on the quotient does "
                                  "not measure the same on its lifted trace")
         return CheckResult("", Status.HOLDS, trace, worst=ticks, detail=(
             f"worst case {ticks} tick{'s' if ticks != 1 else ''}, on "
             f"{self.model.agents[tracked]}"))
+
+    def _stem(self, node: int) -> list[int]:
+        """The product edges of a shortest path from a root to ``node``: the BFS tree's
+        edges to its stored state, each in the place the tracked agent has there."""
+        g, total = self.graph, len(self.graph.dst)
+        edges, state, place = [], node % self.states, node // self.states
+        while g.parent[state] >= 0:
+            e = int(g.parent[state])
+            place = int(self.places[self.group.inverse[self.renaming[e]], place])
+            edges.append(place * total + e)
+            state = int(g.src[e])
+        return edges[::-1]
+
+    def _lifted(self, edges: list[int]) -> tuple[Any, list[Step[Any, Any]], int]:
+        """The real execution over the product path ``edges`` (from a root): its initial
+        state, steps and tracked agent. The agent tracked is the lowest of its group of
+        interchangeable agents (the one the plain engine names) when the initial state
+        allows it (renaming the agents of the group leaves it as it is), which the lift
+        checks step by step; else the one the initial state's frame gives."""
+        g, total = self.graph, len(self.graph.dst)
+        root, place = int(g.src[edges[0] % total]), edges[0] // total
+        init = next(s for s in self.model.init_states()
+                    if self.model.canonical(s) == g.states[root])
+        frame = tuple(self.model.canonical_perm(init)[1])
+        tracked = frame.index(place)
+        lowest = min(next(group for group in self.model.canonical_groups if tracked in group))
+        frames = [frame]
+        if lowest != tracked:
+            swap = {lowest: tracked, tracked: lowest}
+            frames.insert(0, tuple(frame[swap.get(b, b)] for b in range(self.n)))
+        for chosen in frames:
+            agent = chosen.index(place)
+            lift = Lift(self, agent)
+            here, steps = (init, chosen), []
+            for product_edge in edges:
+                at, edge = divmod(product_edge, total)
+                step, here = lift.follow(here, edge)
+                if (here[1][agent] != self.places[self.renaming[edge], at]
+                        or lift.stored(self.model.canonical(step.state)) != int(g.dst[edge])):
+                    break
+                steps.append(step)
+            else:
+                return init, steps, agent
+        raise UnfaithfulLift("the path found on the quotient does not lift to the real model")
 
     def _unbounded(self, bit: int, inside: np.ndarray, labels: np.ndarray,
                    endless: np.ndarray, stuck: np.ndarray) -> CheckResult:
