@@ -23,19 +23,21 @@ how its paths and real paths correspond). Why the worst case found there is the 
    holds. So the worst case is unbounded on the quotient exactly when it is on the full
    graph.
 
-The longest interval is taken as `lockbreak.engines.liveness` takes it, on the product's
-open nodes: strongly connected components (built a place at a time), the component DAG
-settled a layer at a time (`longest_interval.dag_longest`), then the path that attains it rebuilt
-from each component's exit. That path is lifted to real CPUs from a real shortest path to
-its first node (each product edge followed by the real move its frame names,
-`quotient.Lift.follow`), and the trace is measured again on the real model before it is
-reported: a bounded worst case must be what its last step closes after
-(`liveness.ticks_open_at_end`), an unbounded one a lasso that keeps the obligation open and
-lets time pass (`liveness.open_forever`). A bounded worst case's path is lifted from the
-initial state with the lowest CPU of its group tracked, as the plain engine names it, where
-the initial state is the same under the group's renamings (the lift checks each step lands
-on the stored state its edge names); an unbounded one names the CPU its lift tracks. Their
-steps may differ from the full graph's, found from another state of the same orbit.
+The longest interval is taken as `lockbreak.engines.longest_interval` takes it, on the
+product's open nodes: the component DAG settled a layer at a time (`dag_longest`), then the
+path that attains it rebuilt from each component's exit. When no open node is stuck and the
+open nodes hold no cycle (Kahn's order settles them all and no open node has an edge to
+itself), each node is its own component and no strongly connected components are built;
+else they are, a place at a time. The path is lifted to real CPUs (each product edge
+followed by the real move its frame names, `quotient.Lift.follow`), and the trace is
+measured again on the real model before it is reported: a bounded worst case must be what
+its last step closes after (`liveness.ticks_open_at_end`), an unbounded one a lasso that
+keeps the obligation open and lets time pass (`liveness.open_forever`). A bounded worst
+case's path is lifted from the initial state with the lowest CPU of its group tracked, as
+the plain engine names it, where the initial state is the same under the group's renamings
+(the lift checks that each step lands on the stored state its edge names); an unbounded one
+names the CPU its lift tracks. Their steps may differ from the full graph's, found from
+another state of the same orbit.
 
 Partial-order reduction is not used: no argument is made that it keeps the longest interval.
 """
