@@ -340,17 +340,17 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
         none = np.zeros(0, dtype=np.int64)
         return ColumnGraph(KeyedStates(search, keys), none, none, none, none, none, none,
                            depth, none, none, search.seconds, search.cut_short)
-    counts = _joined(search.edge_counts, np.int64)
+    counts = _joined(search.edge_counts, np.int32)
     stored = search.stored
-    counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int64)])
+    counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int32)])
     indptr = np.zeros(stored + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
-    dst = _joined(search.dst, np.uint32).astype(np.int32 if stored < 1 << 31 else np.int64)
+    dst = _joined(search.dst, np.uint32)
+    dst = dst.view(np.int32) if stored < 1 << 31 else dst.astype(np.int64)
     src = np.repeat(np.arange(stored, dtype=dst.dtype), counts)
     del counts
     slot = _joined(search.edge_slot, np.uint8)
-    renaming = (_joined(search.edge_perm, np.uint32).astype(_fitting(len(search.perms)))
-                if symmetry else None)
+    renaming = _joined(search.edge_perm, _fitting(len(search.perms))) if symmetry else None
     # The search's per-chunk edge lists are now columns: only its states stay with it.
     search.dst, search.edge_counts, search.edge_slot, search.edge_perm = [], [], [], []
     agent = np.array([search._slot_agent(k) if k < n or k >= n + len(search.wakes) else -1
@@ -360,8 +360,11 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     search.edge_ticks = []
     _check_moves(model, KeyedStates(search, keys), len(search.levels[0]), search.canon_of,
                  (dst, agent, ticks, indptr))
-    index = (np.arange(len(dst), dtype=np.int64) - indptr[src]).astype(
-        _fitting(int(np.diff(indptr).max(initial=0))))
+    # Each edge's place among its source's edges, in the narrowest type that holds it.
+    edge_type = np.int32 if len(dst) < 1 << 31 else np.int64
+    index: np.ndarray = np.arange(len(dst), dtype=edge_type)
+    np.subtract(index, np.repeat(indptr[:-1].astype(edge_type), np.diff(indptr)), out=index)
+    index = index.astype(_fitting(int(np.diff(indptr).max(initial=0))))
     parent_state = _joined(search.parents, dst.dtype)
     enabled = _enabled(indptr, agent, n)
     del indptr
@@ -409,8 +412,8 @@ def _enabled(indptr: np.ndarray, agent: np.ndarray, n: int) -> np.ndarray:
     type of ``n`` bits."""
     width = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
                  if n <= 8 * np.dtype(t).itemsize)
-    bits = np.where(agent >= 0, np.left_shift(1, np.maximum(agent, 0).astype(np.uint64)),
-                    0).astype(width)
+    bits = np.left_shift(width(1), np.maximum(agent, 0).astype(width))
+    bits[agent < 0] = 0
     out = np.zeros(len(indptr) - 1, dtype=width)
     nonempty = np.flatnonzero(np.diff(indptr) > 0)
     if len(nonempty):

@@ -490,7 +490,8 @@ class Search(Representatives, Counterexamples):
             if self.ticking is not None:
                 self.edge_ticks.append(self.ticks[:stop])
             if self.canon is not None:
-                self.edge_perm.append(self.renamings[:stop].astype(np.uint32))
+                self.edge_perm.append(self.renamings[:stop].astype(
+                    np.uint16 if len(self.perms) < 1 << 16 else np.uint32))
         parents = base + source[first]
         return going, new, parents.astype(np.int32 if self.stored < 1 << 31 else np.int64)
 
