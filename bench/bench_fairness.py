@@ -14,11 +14,14 @@ the process and its growth during the check per state analysed. Modes:
     quotient     both on the symmetry quotient, renamings on the edges
                  (lockbreak.engines.fair_symmetry; what ``lockbreak check`` does by default)
     worst-plain  both WORST properties, under lockstep timing, on the plain engine
-    worst        both on the frontier engine's lockstep graph as numpy columns (what
-                 ``lockbreak check`` does by default)
+    worst        both on the frontier engine's lockstep graph as numpy columns
+    worst-quotient  both on the symmetry quotient of that graph, renamings on the edges
+                 (lockbreak.engines.worst_symmetry; what ``lockbreak check`` does by default)
     all-plain    every property (safety, deadlock_free, the FAIR and the WORST ones) as
                  ``lockbreak check --plain-bfs`` decides them
     all          every property as ``lockbreak check`` decides them
+    bytes        where the bytes of the lockstep quotient's graph go: each column the analysis
+                 reads and each array the search keeps for it, in bytes per quotient state
 
 With ``--before REV`` each mode is also run on the code of git revision REV (exported to a
 temporary directory), in the same run, so the figures compare. A run that does not finish
@@ -48,7 +51,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
-MODES = ("plain", "columns", "quotient", "worst-plain", "worst", "all-plain", "all")
+MODES = ("plain", "columns", "quotient", "worst-plain", "worst", "worst-quotient",
+         "all-plain", "all", "bytes")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -66,24 +70,52 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         path = Path(tmp) / f"nested-scaled-{n}.toml"
         path.write_text(scenario_text(n))
         scenario = load(path, Overrides())
-    timed = mode.startswith("worst")
+    timed = mode.startswith("worst") or mode == "bytes"
     model = kernel_model(build_world(scenario), specs(of_kind(
         PropertyKind.WORST if timed else PropertyKind.FAIR)), "lockstep" if timed else None)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
+    if mode == "bytes":
+        return {"n": n, "mode": mode, "bytes": graph_bytes(model)}
     if mode.startswith("all"):
         results = [v.result for v in check_scenario(
             scenario, CheckRequest(vectorised=mode == "all")).verdicts]
     elif mode in ("plain", "worst-plain"):
         results = plain_bfs.check(model)
     else:
-        results = fair_graph.check(model, symmetry=mode == "quotient")
+        results = fair_graph.check(model, symmetry=mode.endswith("quotient"))
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return {"n": n, "mode": mode, "states": max(r.stats.states for r in results),
             "seconds": seconds, "cpu": cpu, "peak_bytes": peak * 1024,
             "grown_bytes": (peak - before) * 1024,
             "verdicts": {r.property: r.status.value for r in results}}
+
+
+def graph_bytes(model: Any) -> dict[str, float]:
+    """Bytes per stored state of each array the lockstep quotient's graph keeps: the
+    analysis's columns (per state and per edge) and what the search keeps for paths."""
+    import numpy as np
+
+    from lockbreak.engines import fair_graph
+
+    graph = fair_graph.labelled(model, symmetry=True)
+    states = len(graph.states)
+    out = {name: value.nbytes / states for name, value in vars(graph).items()
+           if isinstance(value, np.ndarray)}
+    out["keys"] = graph.states.keys.nbytes / states
+    search = graph.states.search
+    for name in ("runs", "run_index", "levels", "parents"):       # views of others: 0
+        out[f"search {name}"] = sum(part.nbytes for part in getattr(search, name)
+                                    if part.base is None) / states
+    tables = [*search.steps, *(t for _, t in search.wakes), *(t for _, t in search.choices),
+              search.shared_of, *(search.ticking or ())]
+    out["transition tables"] = sum(
+        t.values.nbytes + t.keys.nbytes + t.rows.nbytes
+        + (t.dense.nbytes if t.dense is not None else 0) for t in tables) / states
+    out["states"] = states
+    out["edges per state"] = len(graph.dst) / states
+    return out
 
 
 def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str, Any] | str:
@@ -155,6 +187,10 @@ def report(sizes: list[int], modes: list[str], codes: list[tuple[str, Path]], li
                 if isinstance(r, str):
                     failed.add(label)
                     print(f"{n:>2} {label:>{width}} {r}", flush=True)
+                    continue
+                if "bytes" in r:
+                    print(f"{n:>2} {label:>{width}}  " + ", ".join(
+                        f"{k} {v:,.1f}" for k, v in r["bytes"].items()), flush=True)
                     continue
                 verdicts = ",".join(f"{k}={v}" for k, v in r["verdicts"].items())
                 print(f"{n:>2} {label:>{width}} {r['states']:>12,} {r['seconds']:>8.2f} "

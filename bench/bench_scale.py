@@ -1,5 +1,5 @@
 """Benchmark: the scaled nested scenario (bench_nested.py) for n = 2..6 CPUs, with and without
-the frontier engine's reductions.
+the vectorised engine's reductions.
 
 Each run checks the safety properties (mutual_exclusion, no_sleep_in_atomic,
 break_return_truth, no_stale_use, no_spurious_break) of the n-CPU scenario in a fresh process
@@ -8,7 +8,7 @@ is shared, so CPU time is the steadier figure) and the growth of peak resident m
 stored state. Modes:
 
     plain      the plain BFS engine (lockbreak.engines.plain_bfs), no reduction
-    frontier   the vectorised engine (lockbreak.engines.frontier), no reduction
+    frontier   the vectorised engine (lockbreak.engines.vectorised_bfs), no reduction
     sym        frontier + symmetry up to renaming the private locks own{i}
     por        frontier + partial-order reduction
     sym+por    frontier + both (what ``lockbreak check --property ...`` does by default)
@@ -46,7 +46,7 @@ MODES = ("plain", "frontier", "sym", "por", "sym+por")
 def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
     """Check the n-CPU scenario's safety properties (and deadlock_free) under ``mode``."""
     from lockbreak.core import PropertyKind
-    from lockbreak.engines import frontier, plain_bfs
+    from lockbreak.engines import plain_bfs, vectorised_bfs
     from lockbreak.pipeline import Overrides, load
     from model.kernel import KernelModel
     from model.world import build_world
@@ -64,7 +64,7 @@ def measure(n: int, mode: str, deadlock: bool = False) -> dict[str, Any]:
     if mode == "plain":
         results = plain_bfs.check(model)
     else:
-        results = frontier.check(model, symmetry=symmetry, por=por)
+        results = vectorised_bfs.check(model, symmetry=symmetry, por=por)
     seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     states = max(r.stats.states for r in results)

@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from lockbreak.engines.liveness import Analysis, guarded_graph, labelled_graph, strongly_fair
+from lockbreak.engines.choice_guards import guarded_graph
+from lockbreak.engines.liveness import Analysis, labelled_graph, strongly_fair
 from model.kernel import KernelModel
 from model.scenario.load import load_scenario
 from model.world import build_world

@@ -292,7 +292,7 @@ class KernelModel:
 
     @property
     def factored(self) -> bool:
-        """Whether `lockbreak.engines.frontier` may expand this model from its parts alone
+        """Whether `lockbreak.engines.vectorised_bfs` may expand this model from its parts alone
         (lockstep timing's tick bookkeeping is not in the parts, so its subclass says no)."""
         return True
 
@@ -387,7 +387,7 @@ class KernelModel:
 
     def local_step(self, cpu: int, local: int) -> bool:
         """Whether ``cpu``'s step from its part ``local`` is CPU-local and forward, so that
-        partial-order reduction may take it alone (`lockbreak.engines.frontier`).
+        partial-order reduction may take it alone (`lockbreak.engines.vectorised_bfs`).
 
         Local: it reads and writes only the CPU's own part, whatever the shared part (a
         preempt_count, need_resched, work or schedule step, with no lock bookkeeping or

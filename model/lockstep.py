@@ -22,15 +22,16 @@ against the wakeup is free, and the worst cases are over every time it may come.
 middle of a lockstep tick is the same as one at the tick's start (if the CPU has not moved
 yet) or end (if it has): nothing else reads the CPU's flags.
 
-The vectorised engine (`lockbreak.engines.frontier`, its `Lockstep` protocol) searches the
-same states from parts: a CPU's part is its interleaving part with its own "arrived" and
-"moved" bits beside it (``local << 2 | arrived << 1 | moved``), so its step, its wakeup and
-its bookkeeping stay lookups in its own part and the shared part, and what involves every CPU
-(arrivals only between ticks, the step that ends a tick clearing every moved bit) is done by
-the engine on whole chunks of states. `split` and `join` are exact inverses on every state,
-the order of actions is `actions`' order, and whether a step ends the tick is decided as
-`_lockstep` decides it (no arrived CPU that has not moved can step in the state after it);
-so that engine stores these very states, in this order, with these edges and ticks.
+The vectorised engine (`lockbreak.engines.vectorised_bfs`, through the `Lockstep` protocol of
+`lockbreak.engines.factored`) searches the same states from parts: a CPU's part is its
+interleaving part with its own "arrived" and "moved" bits beside it (``local << 2 | arrived
+<< 1 | moved``), so its step, its wakeup and its bookkeeping stay lookups in its own part and
+the shared part, and what involves every CPU (arrivals only between ticks, the step that
+ends a tick clearing every moved bit) is done by the engine on whole chunks of states.
+`split` and `join` are exact inverses on every state, the order of actions is `actions`'
+order, and whether a step ends the tick is decided as `_lockstep` decides it (no arrived CPU
+that has not moved can step in the state after it); so that engine stores these very states,
+in this order, with these edges and ticks.
 """
 
 from __future__ import annotations
@@ -39,7 +40,15 @@ from collections.abc import Sequence
 
 from lockbreak.core import LockbreakError
 from model.events import Event
-from model.kernel import LOCAL_MASK, SHARED_MASK, Action, KernelModel, PropertySpec, StepInfo
+from model.kernel import (
+    LOCAL_MASK,
+    SHARED_MASK,
+    Action,
+    KernelModel,
+    PropertySpec,
+    StepInfo,
+)
+from model.layout import LOCAL_BITS
 from model.world import World
 
 ARRIVES = "arrives: it steps in every tick from this one on"
@@ -105,6 +114,13 @@ class LockstepKernelModel(KernelModel):
             state |= (own >> 1 & 1) << (self.moved_shift + n + cpu)
         return state
 
+    def canonical_rank(self, own: int) -> int:
+        """Where a CPU's part ``own`` sorts among identical CPUs' parts in `canonical`: by
+        arrived, then moved, then its interleaving part (`KernelModel.canonical_perm`'s key),
+        which is not the order of the parts' ids, whose tick bits are the low ones."""
+        return (own >> _TICK_BITS | (own & _MOVED) << LOCAL_BITS
+                | (own >> 1 & 1) << (LOCAL_BITS + 1))
+
     def step_entry(self, cpu: int, own: int, shared: int) -> tuple[int, int, int, int] | None:
         """``cpu``'s step from its part ``own``: only once it has arrived and not yet moved in
         this tick, after which it has moved (whether the tick ends the engine decides)."""
@@ -133,7 +149,7 @@ class LockstepKernelModel(KernelModel):
 
     def tick_entry(self, cpu: int, own: int) -> tuple[int, int, int, int]:
         """``(arrived, waiting, moved, fresh)`` of ``cpu``'s part ``own``, as
-        `lockbreak.engines.frontier.Lockstep` reads them."""
+        `lockbreak.engines.factored.Lockstep` reads them."""
         arrived = own & _ARRIVED
         return (-1 if arrived else own | _ARRIVED, int(bool(arrived) and not own & _MOVED),
                 own & _MOVED, own & ~_MOVED)

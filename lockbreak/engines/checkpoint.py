@@ -77,8 +77,13 @@ this one has False; resume with the same symmetry, or start again without --resu
                 f"{mine!r}; resume with the same {' and '.join(options)}, or {_AGAIN_BARE}")
 
 
+# What users call each engine that leaves snapshots, by its snapshots' tag.
+_ENGINE_NAMES = {_PLAIN: "plain breadth-first engine", "vectorised_bfs": "vectorised engine",
+                 "fair_graph": "vectorised engine's fairness analysis"}
+
+
 def _engine_name(engine: str) -> str:
-    return "plain breadth-first engine" if engine == _PLAIN else f"{engine} engine"
+    return _ENGINE_NAMES.get(engine, f"{engine} engine")
 
 
 def save_file(path: Path, data: dict[str, Any]) -> None:

@@ -1,22 +1,12 @@
 """Fair liveness on the symmetry quotient, with the renaming carried on each edge.
 
-When CPUs are interchangeable (the model's ``canonical_groups``: identical code up to
-renaming their private locks) the search of `lockbreak.engines.fair_graph` can keep one state
-per orbit. An edge of that quotient from the stored state ``u`` is a real move of agent ``a``
-from ``u`` to a real successor ``s'``, stored as its representative ``v = pi(s')``; ``pi``
-(the edge's renaming, ``pi[cpu]`` = that CPU's place in ``v``) is kept with it. This is the
-annotated quotient of Emerson and Sistla. Why deciding weakly fair starvation on it is exact:
+The analysis runs on the product of the annotated quotient with the tracked CPU's place
+(`lockbreak.engines.quotient`, whose docstring sets out the quotient, the product and how
+product paths and real paths correspond). Why deciding weakly fair starvation on it is exact:
 
-1. *Tracking one CPU.* "CPU i's obligation stays open forever" is not symmetric, but the
-   family over all i is. So the analysis runs on the product of the quotient with the place
-   ``j`` of the tracked CPU: node ``(u, j)``, edge ``(u, j) -> (v, pi[j])``, open when bit
-   ``p * n + j`` of ``obligations(u)`` is. A real state ``x`` with a tracked CPU ``i`` lies
-   over ``(u, g[i])`` for a renaming ``g`` that takes ``x`` to its representative ``u``
-   (several when ``u`` is its own image under some renaming; each will do). Every product
-   edge lifts to a real move from every real state over its source, the new renaming being
-   ``pi`` after ``g``; and every real move from ``x`` is such a lift. So real paths and
-   product paths correspond step by step, with the tracked CPU's obligation open at the same
-   steps.
+1. *Tracking one CPU.* Real paths with a tracked CPU and product paths
+   correspond step by step, the tracked CPU's obligation open at the same steps
+   (`lockbreak.engines.quotient`).
 2. *Lifting cycles.* A closed product walk from ``(u, j)`` lifted from the real state ``x``
    ends at a real state ``h(x)`` over the same node, for a renaming ``h`` (the composition of
    the renamings along the walk, read back in ``x``'s names) that fixes the tracked CPU.
@@ -53,115 +43,19 @@ Partial-order reduction is not used here: its cycle proviso is argued for safety
 
 from __future__ import annotations
 
-import itertools
-from collections import deque
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from scipy.sparse import csr_matrix
-from scipy.sparse.csgraph import connected_components
 
 from lockbreak.core import CheckResult, PropertyKind, Stats, Status, Step, Trace
 from lockbreak.engines.liveness import never_served
-
-if TYPE_CHECKING:
-    from lockbreak.engines.fair_graph import ColumnGraph
-
-# The largest group of renamings whose composition table is built (6! agents' orders).
-MAX_GROUP = 720
+from lockbreak.engines.quotient import Framed, Lift, Product, distinct
 
 
-class Renamings:
-    """The renamings the model's symmetry allows (each group of identical agents permuted
-    among itself), numbered, with composition, inverses and images of agent bitmasks."""
-
-    def __init__(self, n: int, groups: Sequence[Sequence[int]]) -> None:
-        self.n = n
-        perms = []
-        for orders in itertools.product(*(itertools.permutations(g) for g in groups)):
-            perm = list(range(n))
-            for group, order in zip(groups, orders, strict=True):
-                for old, new in zip(group, order, strict=True):
-                    perm[old] = new
-            perms.append(tuple(perm))
-        self.perms = sorted(perms)
-        self.ids = {p: k for k, p in enumerate(self.perms)}
-        self.identity = self.ids[tuple(range(n))]
-        table = np.array(self.perms, dtype=np.int64).reshape(len(self.perms), n)
-        self.apply = table                         # apply[k, agent]: its new place
-        # compose[a, b]: a after b.
-        self.compose = np.array([[self.ids[tuple(int(a[b[x]]) for x in range(n))]
-                                  for b in table] for a in table], dtype=np.int64)
-        self.inverse = np.array([self.ids[tuple(int(x) for x in np.argsort(p))]
-                                 for p in table], dtype=np.int64)
-        masks = np.arange(1 << n, dtype=np.int64)
-        self.image = np.zeros((len(self.perms), 1 << n), dtype=np.int64)
-        for k, renaming in enumerate(self.perms):
-            for agent in range(n):
-                self.image[k] |= (masks >> agent & 1) << renaming[agent]
-
-    @staticmethod
-    def size(n: int, groups: Sequence[Sequence[int]]) -> int:
-        out = 1
-        for group in groups:
-            for k in range(2, len(group) + 1):
-                out *= k
-        return out
-
-
-class SymmetricFair:
-    """The FAIR properties on the quotient `ColumnGraph` (built with symmetry) of ``model``.
-
-    The product with the tracked agent's place is never laid out whole: node ``j * S + u``
-    is stored state ``u`` with the tracked agent in place ``j`` (``S`` stored states), and
-    the edges out of place ``j`` are the quotient's edges, their targets computed one place
-    at a time (`targets`). Only the subgraph a question needs is built, as a CSR matrix
-    for the strongly connected components, and freed before the next step.
-    """
-
-    def __init__(self, model: Any, graph: ColumnGraph) -> None:
-        assert graph.renaming is not None
-        self.model, self.graph = model, graph
-        n = self.n = len(model.agents)
-        self.all_agents = (1 << n) - 1
-        self.group = Renamings(n, model.canonical_groups)
-        # Each quotient edge's renaming, numbered as in `group`.
-        self.renaming = np.array([self.group.ids[tuple(p)] for p in graph.renamings] or [0],
-                                 dtype=np.int16)[graph.renaming]
-        self.places = self.group.apply.astype(np.uint8)
-        self.states = len(graph.states)
-        self.size = self.states * n
-        self.index = np.int32 if self.size < 1 << 31 else np.int64
-        self.start = np.searchsorted(graph.src, np.arange(self.states + 1))
-        self.has_out = np.diff(self.start) > 0
-        # The narrowest unsigned type that holds a bitmask of the agents.
-        self.mask = next(t for t in (np.uint8, np.uint16, np.uint32, np.uint64)
-                         if n <= 8 * np.dtype(t).itemsize)
-
-    def targets(self, place: int) -> np.ndarray:
-        """Per quotient edge, the product node it leads to from its source in ``place``."""
-        moved = self.places[self.renaming, place].astype(self.index)
-        return moved * self.states + self.graph.dst
-
-    def successors(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Every product edge out of ``nodes``: its source, quotient edge and target."""
-        states, places = nodes % self.states, nodes // self.states
-        lo = self.start[states]
-        counts = self.start[states + 1] - lo
-        src = np.repeat(nodes, counts)
-        edge = np.repeat(lo - np.cumsum(counts) + counts, counts) + np.arange(counts.sum())
-        moved = self.places[self.renaming[edge], np.repeat(places, counts)].astype(np.int64)
-        return src, edge, moved * self.states + self.graph.dst[edge]
-
-    def first_of(self, nodes: np.ndarray) -> int:
-        """The node of ``nodes`` to build a counterexample from: least depth, then least
-        stored state, then least place (an order that does not depend on the numbering)."""
-        states, places = nodes % self.states, nodes // self.states
-        depth = self.graph.depth[states].astype(np.int64)
-        return int(nodes[np.argmin((depth * self.states + states) * self.n + places)])
-
-    # ------------------------------------------------------------ deciding
+class SymmetricFair(Product):
+    """The FAIR properties on the quotient `ColumnGraph` (built with symmetry) of ``model``,
+    on its product with the tracked agent's place (`lockbreak.engines.quotient.Product`)."""
 
     def decide(self, bits: Sequence[int], stats: Stats) -> list[CheckResult]:
         results = []
@@ -173,57 +67,10 @@ class SymmetricFair:
             results.append(result)
         return results
 
-    def open_nodes(self, bit: int) -> np.ndarray:
-        inside = np.empty(self.size, dtype=bool)
-        for place in range(self.n):
-            inside[place * self.states:(place + 1) * self.states] = (
-                self.graph.owing >> (bit * self.n + place) & 1).astype(bool)
-        return inside
-
-    def components(self, inside: np.ndarray) -> tuple[np.ndarray, int]:
-        """SCC labels of the product restricted to ``inside`` nodes, and their number."""
-        src = self.graph.src
-        indptr = np.zeros(self.size + 1, dtype=np.int64)
-        parts = []
-        for place in range(self.n):
-            base = place * self.states
-            dst = self.targets(place)
-            keep = inside[base:base + self.states][src] & inside[dst]
-            # Parallel edges once each: scipy's strong components do not terminate on a
-            # row that repeats a column.
-            pairs = _distinct(src[keep].astype(np.int64) * self.size + dst[keep])
-            indptr[base + 1:base + self.states + 1] = np.bincount(pairs // self.size,
-                                                                  minlength=self.states)
-            parts.append((pairs % self.size).astype(self.index))
-        np.cumsum(indptr, out=indptr)
-        indices = np.concatenate(parts)
-        del parts
-        # scipy reads only the structure; a broadcast one stands in for the weights.
-        ones = np.broadcast_to(np.float64(1), indices.shape)
-        matrix = csr_matrix((ones, indices, indptr.astype(self.index)),
-                            shape=(self.size, self.size), copy=False)
-        count, labels = connected_components(matrix, directed=True, connection="strong")
-        return labels, count
-
-    def internal(self, inside: np.ndarray, labels: np.ndarray, place: int
-                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The product edges out of ``place`` inside one component of ``inside``: their
-        quotient edges, sources and targets."""
-        base = place * self.states
-        dst = self.targets(place)
-        src = self.graph.src.astype(self.index) + base
-        keep = inside[src] & inside[dst] & (labels[src] == labels[dst])
-        return np.flatnonzero(keep), src[keep], dst[keep]
-
     def fair(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
         labels, count = self.components(inside)
-        size = np.bincount(labels, minlength=count)
-        loops = np.zeros(count, dtype=bool)
-        for place in range(self.n):
-            _, src, dst = self.internal(inside, labels, place)
-            loops[labels[src[src == dst]]] = True
-        cyclic = (size > 1) | loops
+        cyclic = self.cyclic(inside, labels, count)
         members = np.flatnonzero(inside)
         fair = self._fair_components(inside, labels, cyclic, count)
         stuck = members[~self.has_out[members % self.states]]
@@ -241,19 +88,17 @@ class SymmetricFair:
                     "never violated, but no execution, fair or not, keeps it open forever"))
             return CheckResult("", Status.HOLDS)
         _, looping, node = min(entries)
-        init, stem = self.graph.states.search._real_path(node % self.states)
+        init, stem, tracked, frame = self.framed_path(node)
         at = stem[-1].state if stem else init
-        frame = tuple(self.model.canonical_perm(at)[1])
-        tracked = frame.index(node // self.states)
         who = self.model.agents[tracked]
         if not looping:
             return CheckResult("", Status.VIOLATED, Trace(init, tuple(stem)), detail=(
                 f"{who} can never be served: nothing can move at the end (a deadlock)"))
-        lift = _Lift(self, tracked, inside & (labels == labels[node]))
-        trace = Trace(init, tuple(stem + lift.fair_cycle(at, frame)), len(stem))
+        lift = Lift(self, tracked, inside & (labels == labels[node]))
+        trace = Trace(init, tuple(stem + fair_cycle(lift, at, frame)), len(stem))
         others = [self.model.agents[a] for a in self._open_throughout(bit, trace)
                   if a != tracked]
-        return never_served(trace, who, others, self._can_close(node, inside))
+        return never_served(trace, who, others, self.can_close(node, inside))
 
     def _open_throughout(self, bit: int, trace: Trace[Any, Any]) -> list[int]:
         """The agents whose obligation ``bit`` stays open in every state of ``trace``'s
@@ -297,13 +142,13 @@ class SymmetricFair:
             np.bitwise_or.at(moving, src[mover], np.left_shift(1, agent[mover]).astype(self.mask))
             back = g.compose[g.inverse[rho[src]], g.compose[g.inverse[self.renaming[edge]],
                                                              rho[dst]]]
-            pairs.append(_distinct(labels[src].astype(np.int64) * len(g.perms) + back))
+            pairs.append(distinct(labels[src].astype(np.int64) * len(g.perms) + back))
         enabled = self.graph.enabled[nodes % self.states].astype(np.int64)
         served = moving[nodes].astype(np.int64) | (self.all_agents & ~enabled)
         del moving
         reach = np.zeros(count, dtype=np.int64)
         np.bitwise_or.at(reach, labels[nodes], g.image[g.inverse[rho[nodes]], served])
-        generators = _distinct(np.concatenate(pairs))
+        generators = distinct(np.concatenate(pairs))
         owner, generator = generators // len(g.perms), generators % len(g.perms)
         for _ in range(self.n):
             grown = reach.copy()
@@ -313,127 +158,27 @@ class SymmetricFair:
             reach = grown
         return cyclic & (reach == self.all_agents)
 
-    def _can_close(self, node: int, inside: np.ndarray) -> bool:
-        """Whether some path from product ``node`` reaches one where it is closed."""
-        seen = np.zeros(self.size, dtype=bool)
-        seen[node] = True
-        frontier = np.array([node], dtype=np.int64)
-        while len(frontier):
-            _, _, dst = self.successors(frontier)
-            if not inside[dst].all():
-                return True
-            frontier = _distinct(dst[~seen[dst]])
-            seen[frontier] = True
-        return False
 
+def fair_cycle(lift: Lift, entry: Any, frame: tuple[int, ...]) -> list[Step[Any, Any]]:
+    """A real cycle from ``entry`` over ``lift``'s component on which every agent moves or is
+    unable to move at some state (as `liveness.Analysis` builds one: a leg per agent not yet
+    served, then back)."""
+    model = lift.model
+    cycle: list[Step[Any, Any]] = []
+    movers: list[int] = []
+    at: Framed = (entry, frame)
+    for agent in range(lift.n):
+        def served(state: Any, mover: int | None, _: int = 0, a: int = agent) -> bool:
+            unable = all(m != a for m, _, _ in model.moves(state))
+            return unable or mover == a
 
-def _distinct(values: np.ndarray) -> np.ndarray:
-    """The distinct ``values``, sorted (by sorting: numpy's hashing unique is far slower on
-    the millions of edge keys here)."""
-    values = np.sort(values)
-    return values[np.concatenate([[True], values[1:] != values[:-1]])] if len(values) else values
-
-
-class _Lift:
-    """Real executions over one component of the product (the module docstring's 2): real
-    states paired with their frame (the renaming that takes them to their stored
-    representative), each move's frame composed from the edge's renaming."""
-
-    def __init__(self, fair: SymmetricFair, tracked: int, component: np.ndarray) -> None:
-        self.model, self.graph, self.n = fair.model, fair.graph, fair.n
-        self.tracked, self.component = tracked, component
-        self.start, self.states = fair.start, fair.states
-        self.wake_agents = tuple(self.model.wake_agents)
-        # The environment's actions come in groups (of a kind), each group in agent order.
-        self.wake_groups = tuple(getattr(self.model, "wake_groups",
-                                         (0,) * len(self.wake_agents)))
-        self.index: dict[int, int] = {}      # representative -> its stored index
-
-    def stored(self, state: Any) -> int:
-        """The index of the stored representative ``state``."""
-        found = self.index.get(state)
-        if found is None:
-            search = self.graph.states.search
-            key = np.array([search._key(state)], dtype=np.uint64)
-            found = self.index[state] = int(search._index_of(key)[0])
-        return found
-
-    def moves(self, state: Any, frame: tuple[int, ...]
-              ) -> list[tuple[int, int, Any, tuple[int, ...]]]:
-        """``(action index, real agent or -1, next state, its frame)`` for each move from
-        ``state`` whose lift stays over the component."""
-        g = self.graph
-        assert g.slot is not None and g.renaming is not None
-        u = self.stored(self.model.canonical(state))
-        back = [frame.index(place) for place in range(self.n)]
-        edges = range(int(self.start[u]), int(self.start[u + 1]))
-        keys = []
-        for e in edges:
-            slot = int(g.slot[e])
-            keys.append((0, back[slot]) if slot < self.n
-                        else (1, self.wake_groups[slot - self.n],
-                              back[self.wake_agents[slot - self.n]]))
-        order = sorted(keys)
-        out = []
-        actions = self.model.actions(state)
-        for e, key in zip(edges, keys, strict=True):
-            renaming = g.renamings[int(g.renaming[e])]
-            after_frame = tuple(renaming[frame[b]] for b in range(self.n))
-            node = after_frame[self.tracked] * self.states + int(g.dst[e])
-            if not self.component[node]:
-                continue
-            index = order.index(key)
-            after = self.model.next_state(state, actions[index])
-            out.append((index, key[1] if key[0] == 0 else -1, after, after_frame))
-        return out
-
-    def fair_cycle(self, entry: Any, frame: tuple[int, ...]) -> list[Step[Any, Any]]:
-        """A real cycle from ``entry`` over the component on which every agent moves or is
-        unable to move at some state (as `liveness.Analysis` builds one: a leg per agent not
-        yet served, then back)."""
-        model = self.model
-        cycle: list[Step[Any, Any]] = []
-        movers: list[int] = []
-        at: tuple[Any, tuple[int, ...]] = (entry, frame)
-        for agent in range(self.n):
-            def served(state: Any, mover: int | None, a: int = agent) -> bool:
-                unable = all(m != a for m, _, _ in model.moves(state))
-                return unable or mover == a
-
-            if served(entry, None) or any(served(step.state, m) for step, m in
-                                          zip(cycle, movers, strict=True)):
-                continue
-            leg, leg_movers, at = self._path(at, served)
-            cycle += leg
-            movers += leg_movers
-        if cycle and at[0] == entry:
-            return cycle
-        leg, _, _ = self._path(at, lambda state, mover: mover is not None and state == entry)
-        return cycle + leg
-
-    def _path(self, start: tuple[Any, tuple[int, ...]],
-              goal: Callable[[Any, int | None], bool]
-              ) -> tuple[list[Step[Any, Any]], list[int], tuple[Any, tuple[int, ...]]]:
-        """A shortest real path over the component from ``start`` (a state and its frame) to
-        a state ``goal(state, real agent that moved there)`` accepts: its steps, movers and
-        end."""
-        model = self.model
-        seen: dict[tuple[Any, tuple[int, ...]], tuple[Any, int, int] | None] = {start: None}
-        queue = deque([start])
-        while queue:
-            here = queue.popleft()
-            for index, mover, after, frame in self.moves(*here):
-                there = (after, frame)
-                if goal(after, mover):
-                    steps, movers = [Step(index, model.actions(here[0])[index], after)], [mover]
-                    at = here
-                    while (link := seen[at]) is not None:
-                        before, k, m = link
-                        steps.append(Step(k, model.actions(before[0])[k], at[0]))
-                        movers.append(m)
-                        at = before
-                    return steps[::-1], movers[::-1], there
-                if there not in seen:
-                    seen[there] = (here, index, mover)
-                    queue.append(there)
-        raise AssertionError("a fair component's lift is strongly connected and fair")
+        if served(entry, None) or any(served(step.state, m) for step, m in
+                                      zip(cycle, movers, strict=True)):
+            continue
+        leg, leg_movers, at = lift.path(at, served)
+        cycle += leg
+        movers += leg_movers
+    if cycle and at[0] == entry:
+        return cycle
+    leg, _, _ = lift.path(at, lambda state, mover, _: mover is not None and state == entry)
+    return cycle + leg

@@ -12,7 +12,6 @@ import time
 from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import accumulate
 from typing import TYPE_CHECKING, Any, Generic
 
 import numpy as np
@@ -122,8 +121,8 @@ def reachable_graph(model: Model[S, A],
     return StateGraph(tuple(states), init, tuple(edges), tuple(actions), complete)
 
 
-def first_stuck(n_states: int, src: Column, dst: Column, done: Sequence[int],
-                must_finish: int, n_agents: int, edge_perm: Sequence[int] | None = None,
+def first_stuck(n_states: int, src: Column, dst: Column, done: Column,
+                must_finish: int, n_agents: int, edge_perm: Column | None = None,
                 perms: Sequence[Sequence[int]] = ()) -> tuple[int, int] | None:
     """The lowest-index state from which some must-finish agent can never finish.
 
@@ -167,49 +166,12 @@ def first_stuck(n_states: int, src: Column, dst: Column, done: Sequence[int],
     """
     if edge_perm is None:
         return _first_stuck_plain(n_states, src, dst, done, must_finish, n_agents)
-    start, rev_src, rev_perm = _reverse_csr(n_states, src, dst, edge_perm)
-    assert rev_perm is not None
-    return _first_stuck_symmetric(n_states, start, rev_src, rev_perm, done, must_finish,
+    return _first_stuck_symmetric(n_states, src, dst, edge_perm, done, must_finish,
                                   n_agents, perms)
 
 
-def _reverse_csr(n_states: int, src: Column, dst: Column,
-                 edge_perm: Sequence[int] | None
-                 ) -> tuple[array[int], array[int], array[int] | None]:
-    """Edges grouped by target: the sources of the edges into ``v`` are
-    ``rev_src[start[v]:start[v + 1]]`` (and their permutations ``rev_perm[...]``).
-
-    A counting sort straight into flat arrays: 4 bytes per edge (8 with permutations) on top
-    of the edges themselves, and no per-edge objects.
-    """
-    # Each node's slot counter starts one past its last slot and counts down, ending at its
-    # first slot: the counters become ``start`` without a second per-node array.
-    start = array("I", accumulate(_in_degrees(n_states, dst)))
-    rev_src = array("I", bytes(4 * len(dst)))
-    rev_perm = None
-    if edge_perm is None:
-        for source, target in zip(src, dst, strict=True):
-            start[target] -= 1
-            rev_src[start[target]] = source
-    else:
-        rev_perm = array("I", bytes(4 * len(dst)))
-        for source, target, perm in zip(src, dst, edge_perm, strict=True):
-            start[target] -= 1
-            rev_src[start[target]] = source
-            rev_perm[start[target]] = perm
-    start.append(len(dst))
-    return start, rev_src, rev_perm
-
-
-def _in_degrees(n_states: int, dst: Column) -> array[int]:
-    degrees = array("I", bytes(4 * n_states))
-    for target in dst:
-        degrees[target] += 1
-    return degrees
-
-
 def _first_stuck_plain(n_states: int, src: Column, dst: Column,
-                       done: Sequence[int], must_finish: int,
+                       done: Column, must_finish: int,
                        n_agents: int) -> tuple[int, int] | None:
     """`first_stuck` without symmetry: one backward search per must-finish agent.
 
@@ -263,39 +225,49 @@ def _as_numpy(column: Column) -> np.ndarray:
     return np.asarray(column, dtype=np.int64)
 
 
-def _first_stuck_symmetric(n_states: int, start: array[int], rev_src: array[int],
-                           rev_perm: array[int], done: Sequence[int], must_finish: int,
-                           n_agents: int,
+def _first_stuck_symmetric(n_states: int, src: Column, dst: Column, edge_perm: Column,
+                           done: Column, must_finish: int, n_agents: int,
                            perms: Sequence[Sequence[int]]) -> tuple[int, int] | None:
-    """`first_stuck` over (state, agent) pairs, numbered ``state * n_agents + agent``.
+    """`first_stuck` over (state, agent) pairs, numbered ``state * n_agents + agent``: one
+    backward search, level by level as numpy array operations over the reversed edges, as
+    `_first_stuck_plain` does per agent.
 
     Every agent is seeded, not only the must-finish ones: a permutation may carry a
     must-finish agent's fate through any other agent's place.
     """
     k = n_agents
-    inverse = []
-    for perm in perms:
-        inv = [0] * k
-        for agent, place in enumerate(perm):
-            inv[place] = agent
-        inverse.append(inv)
-    can = bytearray(n_states * k)
-    queue = array("I", (v * k + a for v in range(n_states) for a in range(k) if done[v] >> a & 1))
-    for node in queue:
-        can[node] = 1
-    head = 0
-    while head < len(queue):
-        v, place = divmod(queue[head], k)
-        head += 1
-        for e in range(start[v], start[v + 1]):
-            node = rev_src[e] * k + inverse[rev_perm[e]][place]
-            if not can[node]:
-                can[node] = 1
-                queue.append(node)
-    node = can.find(0)
-    while node >= 0:
-        v, agent = divmod(node, k)
-        if must_finish >> agent & 1:
-            return v, agent
-        node = can.find(0, node + 1)
-    return None
+    targets = _as_numpy(dst)
+    order = np.argsort(targets, kind="stable")
+    rev_src = _as_numpy(src)[order].astype(np.int64)
+    rev_perm = _as_numpy(edge_perm)[order]
+    del order
+    start = np.zeros(n_states + 1, dtype=np.int64)
+    np.cumsum(np.bincount(targets, minlength=n_states), out=start[1:])
+    del targets
+    # inverse[p, place]: the agent of an edge's source that permutation p puts in ``place``.
+    inverse = np.zeros((max(len(perms), 1), k), dtype=np.int64)
+    for p, perm in enumerate(perms):
+        inverse[p, list(perm)] = np.arange(len(perm))
+    finished = np.asarray(done, dtype=np.int64)
+    can = ((finished[:, None] >> np.arange(k)) & 1).astype(bool).reshape(-1)
+    stamp = np.zeros(n_states * k, dtype=np.int64)
+    frontier = np.flatnonzero(can)
+    while frontier.size:
+        states, places = frontier // k, frontier % k
+        lo, counts = start[states], start[states + 1] - start[states]
+        total = int(counts.sum())
+        if not total:
+            break
+        offsets = np.arange(total) + np.repeat(lo - (np.cumsum(counts) - counts), counts)
+        preds = rev_src[offsets] * k + inverse[rev_perm[offsets], np.repeat(places, counts)]
+        preds = preds[~can[preds]]
+        can[preds] = True
+        positions = np.arange(preds.size)
+        stamp[preds] = positions
+        frontier = preds[stamp[preds] == positions]
+    stuck = np.flatnonzero(~can)
+    stuck = stuck[(must_finish >> (stuck % k)) & 1 == 1]
+    if not stuck.size:
+        return None
+    v, agent = divmod(int(stuck[0]), k)
+    return v, agent

@@ -42,7 +42,6 @@ from lockbreak.core import (
     A,
     Budget,
     CheckResult,
-    LockbreakError,
     Model,
     PropertyKind,
     S,
@@ -51,6 +50,9 @@ from lockbreak.core import (
     Step,
     Trace,
 )
+from lockbreak.engines import longest_interval
+from lockbreak.engines.choice_guards import guard_moves, guarded_graph
+from lockbreak.engines.longest_interval import Component
 from lockbreak.engines.streett import (
     FairComponents,
     GuardedGraph,
@@ -234,47 +236,6 @@ def strongly_fair(analysis: Analysis[S, A], bit: int, guards: GuardedGraph) -> C
     return never_served(trace, who, others, analysis._can_close(entry, inside))
 
 
-def guarded_graph(analysis: Analysis[S, A]) -> GuardedGraph | None:
-    """``analysis``'s graph with each edge's `*` guard and outcome (`guard_moves`), a guard
-    being one CPU's program point. None when the model makes no `*` choices."""
-    model, g = analysis.model, analysis.graph
-    guard_outcomes = getattr(model, "guard_outcomes", None)
-    if guard_outcomes is None or not getattr(model, "choice_agents", ()):
-        return None
-    guard = np.full(len(g.src), -1, dtype=np.int64)
-    outcome = np.zeros(len(g.src), dtype=np.int64)
-    ids: dict[tuple[int, int], int] = {}
-    for k in range(analysis.n):
-        outcomes = guard_outcomes(g.states[k])
-        if not outcomes:
-            continue
-        edges = analysis.out_edges(k)
-        moves = [(int(g.agent[e]), g.states[int(g.dst[e])]) for e in edges]
-        for index, cpu, pc, taken in guard_moves(outcomes, moves):
-            e = edges[index]
-            guard[e], outcome[e] = ids.setdefault((cpu, pc), len(ids)), taken
-    return GuardedGraph(analysis.n, analysis.n_agents, g.src, g.dst, g.agent, g.enabled,
-                        guard, outcome)
-
-
-def guard_moves(outcomes: Sequence[tuple[int, int, Any, Any]], moves: Sequence[tuple[int, Any]]
-                ) -> list[tuple[int, int, int, int]]:
-    """``(index, cpu, pc, outcome)`` for each of ``moves`` (``(agent, next state)`` of a
-    state, in the model's order) that tests a `*` guard, given the model's
-    ``guard_outcomes`` of that state: ``(cpu, pc, state if false, state if true)``. When both
-    outcomes reach the same state, the first such move is the false one (a CPU's step comes
-    before its true outcome)."""
-    out: list[tuple[int, int, int, int]] = []
-    for cpu, pc, if_false, if_true in outcomes:
-        used: set[int] = set()
-        for taken, target in ((0, if_false), (1, if_true)):
-            index = next(i for i, (agent, after) in enumerate(moves)
-                         if agent == cpu and after == target and i not in used)
-            used.add(index)
-            out.append((index, cpu, pc, taken))
-    return out
-
-
 def decide(analysis: Analysis[S, A], bits: Sequence[int], stats: Stats) -> list[CheckResult]:
     """The results of the FAIR and WORST properties at positions ``bits``, on one analysed
     graph (whichever engine built it) explored with ``stats``."""
@@ -381,7 +342,7 @@ class Analysis(Generic[S, A]):
             target = int(self.graph.src[e])
         return edges[::-1]
 
-    def path_within(self, start: int, inside: np.ndarray | _Component,
+    def path_within(self, start: int, inside: np.ndarray | Component,
                     goal: Callable[[int, int | None], bool]) -> list[int]:
         """Edges of a shortest path from ``start`` through ``inside`` states to one that
         ``goal(state, edge)`` accepts (``edge`` is the last edge taken, None at ``start``)."""
@@ -522,147 +483,8 @@ class Analysis(Generic[S, A]):
     # ------------------------------------------------------------ WORST
 
     def worst(self, bit: int) -> CheckResult:
-        g = self.graph
-        best: tuple[int, int, Trace[S, A]] | None = None     # (ticks, agent, trace)
-        opened = False
-        depth = self.depth
-        for agent in range(self.n_agents):
-            inside = self.open_states(bit, agent)
-            if not inside.any():
-                continue
-            opened = True
-            labels, internal, count = self.components(inside)
-            ticking = np.zeros(count, dtype=bool)
-            ticking[labels[g.src[internal & (g.ticks > 0)]]] = True
-            looping = ticking & self.cyclic(labels, internal, count)
-            members = np.flatnonzero(inside)
-            stuck = members[~self.has_out[members]]
-            endless = members[looping[labels[members]]]
-            if len(endless) or len(stuck):
-                return self._unbounded(agent, inside, labels, internal, endless, stuck, depth)
-            ticks, trace = self._longest(inside, labels, internal, count)
-            if best is None or ticks > best[0]:
-                best = (ticks, agent, trace)
-        if not opened or best is None:
-            return CheckResult("", Status.VACUOUS, detail=(
-                "never violated, but it never had to wait: nothing ever opened"))
-        ticks, agent, trace = best
-        return CheckResult("", Status.HOLDS, trace, worst=ticks, detail=(
-            f"worst case {ticks} tick{'s' if ticks != 1 else ''}, on {self.model.agents[agent]}"))
-
-    def _unbounded(self, agent: int, inside: np.ndarray, labels: np.ndarray,
-                   internal: np.ndarray, endless: np.ndarray, stuck: np.ndarray,
-                   depth: np.ndarray) -> CheckResult:
-        g = self.graph
-        who = self.model.agents[agent]
-        if len(stuck) and (not len(endless) or depth[stuck].min() <= depth[endless].min()):
-            k = int(stuck[np.argmin(depth[stuck])])
-            return CheckResult("", Status.VIOLATED, self.path_to(k), detail=(
-                f"unbounded on {who}: it is never served, nothing can move at the end"))
-        entry = int(endless[np.argmin(depth[endless])])
-        component = labels == labels[entry]
-        to_tick = self.path_within(entry, component, lambda state, edge: edge is not None
-                                   and bool(g.ticks[edge]) and bool(component[g.src[edge]]))
-        at = int(g.dst[to_tick[-1]])
-        home = self.path_within(at, component, lambda state, edge: state == entry
-                                and edge is not None) if at != entry else []
-        return CheckResult("", Status.VIOLATED, self.lasso(entry, to_tick + home), detail=(
-            f"unbounded on {who}: it is never served while the steps marked repeat forever"))
-
-    def _longest(self, inside: np.ndarray, labels: np.ndarray, internal: np.ndarray,
-                 count: int) -> tuple[int, Trace[S, A]]:
-        """The longest open interval (ticks) and a path that attains it.
-
-        With no ticking cycle inside, components are tick-free, so longest paths are taken
-        over the component DAG; inside a component, moving costs nothing. The DAG is walked
-        from its sinks back a layer at a time (all components whose successors are done),
-        each layer one numpy reduction. Where several ways out of a component attain its
-        value, a closing edge is taken before a following one, and the first in edge order
-        among them; the first opening that attains the worst case is taken.
-        """
-        g = self.graph
-        comp_src, comp_dst = labels[g.src], labels[g.dst]
-        leaving = inside[g.src] & (comp_src != comp_dst)
-        closing = np.flatnonzero(leaving & ~inside[g.dst])
-        following = np.flatnonzero(leaving & inside[g.dst])
-        value = _dag_longest(count, comp_src[following], comp_dst[following],
-                             g.ticks[following].astype(np.int64), comp_src[closing])
-        members = np.unique(labels[inside])
-        if (value[members] < 0).any():
-            raise LockbreakError(
-                "an obligation stays open on a cycle without ticks: the model's time "
-                "does not advance there")
-        # Per component: its first closing edge if that attains its value (the interval
-        # ends there), else its first following edge that does.
-        exit_edge = np.full(count, len(g.src), dtype=np.int64)
-        gained = g.ticks[following] + value[comp_dst[following]]
-        attaining = following[gained == value[comp_src[following]]]
-        np.minimum.at(exit_edge, comp_src[attaining], attaining)
-        attaining = closing[value[comp_src[closing]] == 0]
-        exit_edge[comp_src[attaining]] = len(g.src)
-        np.minimum.at(exit_edge, comp_src[attaining], attaining)
-        # Openings: an edge into an open state from a closed one, or an open initial state.
-        opening = np.flatnonzero(~inside[g.src] & inside[g.dst])
-        best_ticks, best_start = -1, (-1, -1)
-        if len(opening):
-            reached = g.ticks[opening] + value[comp_dst[opening]]
-            first = int(opening[int(np.argmax(reached))])
-            best_ticks, best_start = int(reached.max()), (int(g.dst[first]), first)
-        roots = np.flatnonzero(inside & (g.parent < 0))
-        if len(roots) and int(value[labels[roots]].max()) > best_ticks:
-            k = int(roots[int(np.argmax(value[labels[roots]]))])
-            best_ticks, best_start = int(value[labels[k]]), (k, -1)
-        at, first = best_start
-        edges = [*self.stem(int(g.src[first])), first] if first >= 0 else []
-        start = int(g.src[edges[0]]) if edges else at
-        while True:
-            e = int(exit_edge[labels[at]])
-            exit_from = int(g.src[e])
-            if exit_from != at:
-                def at_exit(state: int, _: int | None, target: int = exit_from) -> bool:
-                    return state == target
-
-                edges += self.path_within(at, _Component(labels, int(labels[at])), at_exit)
-            edges.append(e)
-            at = int(g.dst[e])
-            if not inside[at]:
-                return best_ticks, self.trace(edges, start=start)
-
-
-class _Component:
-    """The states of one strongly connected component, as a mask `path_within` reads
-    state by state (without a whole boolean column per component)."""
-
-    def __init__(self, labels: np.ndarray, label: int) -> None:
-        self.labels, self.label = labels, label
-
-    def __getitem__(self, state: int) -> bool:
-        return bool(self.labels[state] == self.label)
-
-
-def _dag_longest(count: int, src: np.ndarray, dst: np.ndarray, ticks: np.ndarray,
-                 closable: np.ndarray) -> np.ndarray:
-    """Per node of a DAG of ``count`` nodes (edges ``src -> dst`` weighing ``ticks``): the
-    heaviest path from it to a node of ``closable`` (ending there costs nothing), -1 where
-    none is. Nodes are settled a layer at a time, from the sinks back (Kahn's order)."""
-    value = np.full(count, -1, dtype=np.int64)
-    value[closable] = 0
-    pending = np.bincount(src, minlength=count)
-    order = np.argsort(dst, kind="stable")
-    into = np.searchsorted(dst[order], np.arange(count + 1))
-    ready = np.flatnonzero(pending == 0)
-    while len(ready):
-        lengths = into[ready + 1] - into[ready]
-        at = np.repeat(into[ready] - np.cumsum(lengths) + lengths, lengths) + np.arange(
-            int(lengths.sum()))
-        edges = order[at]
-        reachable = value[dst[edges]] >= 0
-        np.maximum.at(value, src[edges[reachable]], ticks[edges[reachable]]
-                      + value[dst[edges[reachable]]])
-        np.subtract.at(pending, src[edges], 1)
-        touched = np.unique(src[edges])
-        ready = touched[pending[touched] == 0]
-    return value
+        """The WORST property at ``bit`` (`lockbreak.engines.longest_interval.worst`)."""
+        return longest_interval.worst(self, bit)
 
 
 # ---------------------------------------------------------------- re-checking a given trace

@@ -33,20 +33,10 @@ class Snapshot:
 
     ENGINE: ClassVar[str] = ""
 
-    def get(self, name: str, default: Any = None) -> Any:
-        """The field ``name`` (``"engine"``: the writer), else ``default``: how an engine
-        that reads snapshots as mappings sees this one, to refuse it by its writer."""
-        return self.ENGINE if name == "engine" else getattr(self, name, default)
-
 
 def written_by(saved: object) -> str:
-    """The engine that wrote ``saved``: a typed `Snapshot`'s ``ENGINE``, or the ``"engine"``
-    entry of a snapshot kept as a mapping."""
-    if isinstance(saved, Snapshot):
-        return saved.ENGINE
-    if isinstance(saved, Mapping):
-        return str(saved.get("engine", "unknown"))
-    return "unknown"
+    """The engine that wrote ``saved``, a `Snapshot` (``"unknown"`` for anything else)."""
+    return saved.ENGINE if isinstance(saved, Snapshot) else "unknown"
 
 
 def resumable(saved: object, kind: type[_Kind], **options: Any) -> _Kind:
@@ -104,7 +94,7 @@ class VectorisedStates(Snapshot):
     counterexamples under partial-order reduction once the first finished (``second``),
     why it stopped, and the model's interned tables."""
 
-    ENGINE: ClassVar[str] = "frontier"
+    ENGINE: ClassVar[str] = "vectorised_bfs"
 
     symmetry: bool = field(metadata={"option": "symmetry"})
     first: Mapping[str, Any]
@@ -118,7 +108,7 @@ class HandedOver(Snapshot):
     """The vectorised search handed its properties to the plain engine (the model's ids
     outgrew 64-bit keys), which then stopped: that engine's snapshot, and why."""
 
-    ENGINE: ClassVar[str] = "frontier"
+    ENGINE: ClassVar[str] = "vectorised_bfs"
 
     plain: PlainSnapshot
     why: str
@@ -130,7 +120,7 @@ class VectorisedSnapshot(Snapshot):
     (``states``), or after it (their results, ``finished``) in the plain engine's search of
     the others (``rest``)."""
 
-    ENGINE: ClassVar[str] = "frontier"
+    ENGINE: ClassVar[str] = "vectorised_bfs"
 
     names: list[str] = field(metadata={"option": "properties"})
     reduce: bool = field(metadata={"option": "partial-order reduction"})

@@ -6,17 +6,19 @@ options and the model itself:
 
 * a swarm (``--swarm``) or the parallel search (``--workers``, ``--ray``) when asked for;
 * the vectorised engine (`lockbreak.engines.fair_graph.check`: the level-synchronous numpy
-  search of `lockbreak.engines.frontier`, and the fairness and worst-case analyses on the
-  graph it keeps) for a model made of parts (`frontier.serves`) in an exact store;
+  search of `lockbreak.engines.vectorised_bfs`, and the fairness and worst-case analyses on the
+  graph it keeps) for a model made of parts (`vectorised_bfs.serves`), or one whose fairness and
+  worst-case graph is searched from its parts (`fair_graph.serves`: lockstep timing), in an
+  exact store;
 * the plain breadth-first engine (`lockbreak.engines.plain_bfs.check`) otherwise: a lossy
-  store, ``--plain-bfs``, or a model whose steps are not its parts' alone (lockstep timing).
+  store, ``--plain-bfs``, or a model whose steps are not its parts' alone.
 """
 
 from __future__ import annotations
 
 import enum
 
-from lockbreak.engines import frontier
+from lockbreak.engines import fair_graph, vectorised_bfs
 from lockbreak.pipeline.request import CheckRequest
 
 
@@ -49,6 +51,7 @@ def choose_engine(request: CheckRequest, model: object) -> Engine:
         return Engine.SWARM
     if request.scale.active:
         return Engine.PARALLEL
-    if request.vectorised and not request.storage.lossy and frontier.serves(model):
+    if request.vectorised and not request.storage.lossy and (
+            vectorised_bfs.serves(model) or fair_graph.serves(model)):
         return Engine.VECTORISED
     return Engine.PLAIN

@@ -231,7 +231,7 @@ def test_a_plain_engine_checkpoint_or_an_untyped_one_is_refused_by_the_default_e
     refused = runner.invoke(main, ["check", str(scenario), "--resume", str(checkpoint)])
     assert refused.exit_code == 2 and "Traceback" not in refused.stderr
     assert ("the checkpoint was written by the plain breadth-first engine, which the "
-            "frontier engine cannot resume; resume with --plain-bfs") in refused.stderr
+            "vectorised engine cannot resume; resume with --plain-bfs") in refused.stderr
     # a file of the format whose snapshots were dicts, as an older lockbreak wrote it
     payload = pickle.dumps({"format": "lockbreak-checkpoint/2", "entries": {}})
     old = tmp_path / "old"

@@ -15,7 +15,7 @@ import pytest
 
 from lockbreak.cli.checkpointing import Checkpoints, StoppedPhase
 from lockbreak.core import Budget, CheckResult, LockbreakError, Model, PropertyKind, Status
-from lockbreak.engines import check, frontier, plain_bfs, plain_search
+from lockbreak.engines import check, level_search, plain_bfs, plain_search, vectorised_bfs
 from lockbreak.engines.checkpoint import FORMAT, Interruption, load_file, save_file
 from lockbreak.engines.compaction import Storage
 from lockbreak.engines.snapshots import (
@@ -220,14 +220,15 @@ def test_one_place_names_the_option_a_snapshot_differs_in() -> None:
         "the checkpoint was written by a search with graph True, this one has False; resume "
         "with the same properties and storage and symmetry and graph, or start again without "
         "--resume")
-    with pytest.raises(LockbreakError, match="written by the plain breadth-first engine, "
-                                             "which the fair_graph engine cannot resume"):
+    with pytest.raises(LockbreakError, match="written by the plain breadth-first engine, which "
+                                             "the vectorised engine's fairness analysis cannot "
+                                             "resume"):
         resumable(stop.saved, FairGraphSnapshot)
     vectorised = VectorisedSnapshot(names=["mutual_exclusion"], reduce=True, states=None,
                                     finished=[], rest=None)
     with pytest.raises(LockbreakError, match="partial-order reduction True, this one has False"):
         resumable(vectorised, VectorisedSnapshot, names=["mutual_exclusion"], reduce=False)
-    with pytest.raises(LockbreakError, match="written by the frontier engine, which the plain "
+    with pytest.raises(LockbreakError, match="written by the vectorised engine, which the plain "
                                              "breadth-first engine cannot resume; resume "
                                              "without --plain-bfs"):
         resumable(vectorised, PlainSnapshot)
@@ -269,7 +270,7 @@ def test_saves_keep_the_entries_of_other_runs(tmp_path: Path) -> None:
                                                 | {f"{p}-{i}" for p in "ab" for i in range(15)})
 
 
-# ----------------------------------------------------------------------- the frontier engine
+# ----------------------------------------------------------------------- the vectorised engine
 
 def scaled(cpus: int, version: str = "v2.6.12") -> str:
     """The scaled nested scenario of the benchmark (break_return_truth breaks on v2.6.9)."""
@@ -315,7 +316,7 @@ class Polls:
 @pytest.fixture
 def small_frontier_chunks(monkeypatch: pytest.MonkeyPatch) -> None:
     """Expand a few states per chunk, so that stops fall inside levels and between them."""
-    monkeypatch.setattr(frontier, "_CHUNK", 8)
+    monkeypatch.setattr(level_search, "_CHUNK", 8)
     monkeypatch.setattr(plain_search, "_FIRST_CHUNK", 16)
     monkeypatch.setattr(plain_search, "_MAX_CHUNK", 16)
 
@@ -331,8 +332,8 @@ def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, ca
     def run(interruption: Interruption | None = None) -> list[CheckResult]:
         # a fresh model each time: the snapshot carries the tables its states need
         model = KernelModel(world, specs(properties))
-        assert frontier.serves(model)
-        return frontier.check(model, symmetry=symmetry, por=por, interruption=interruption)
+        assert vectorised_bfs.serves(model)
+        return vectorised_bfs.check(model, symmetry=symmetry, por=por, interruption=interruption)
 
     whole = summary(run())
     assert any(r.status is Status.VIOLATED for r in run()) == ("v2.6.12" not in text)
@@ -344,12 +345,12 @@ def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, ca
                            polls.n - 1}):
         first = Interruption(StopAfter(stop_at))
         stopped = run(first)
-        assert first.saved is not None and first.saved["engine"] == "frontier", stop_at
+        assert isinstance(first.saved, VectorisedSnapshot), stop_at
         assert any(r.status is Status.INCOMPLETE or "interrupted (test)" in r.detail
                    for r in stopped)
         saved = pickle.loads(pickle.dumps(first.saved))
-        phases.add("rest" if saved["rest"] is not None
-                   else "unreduced" if saved["states"]["second"] is not None else "states")
+        phases.add("rest" if saved.rest is not None
+                   else "unreduced" if saved.states.second is not None else "states")
         assert summary(run(Interruption(resume=saved))) == whole, stop_at
     # stopped, resumed, stopped again ... every few chunks until it ends
     saved, stops = None, 0
@@ -367,32 +368,33 @@ def test_frontier_engine_resumes_to_the_uninterrupted_results(tmp_path: Path, ca
 
 def test_frontier_timeout_leaves_a_snapshot(tmp_path: Path,
                                             monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(frontier, "_CHUNK", 8)
-    clock, real = iter(range(10**6)), frontier.time.perf_counter
-    monkeypatch.setattr(frontier.time, "perf_counter", lambda: float(next(clock)))
+    monkeypatch.setattr(level_search, "_CHUNK", 8)
+    clock, real = iter(range(10**6)), vectorised_bfs.time.perf_counter
+    monkeypatch.setattr(vectorised_bfs.time, "perf_counter", lambda: float(next(clock)))
     text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
     stop = Interruption()
-    results = frontier.check(helper_model(tmp_path, text), budget=Budget(timeout=20.5),
+    results = vectorised_bfs.check(helper_model(tmp_path, text), budget=Budget(timeout=20.5),
                              interruption=stop)
     assert stop.saved is not None
     assert {r.status for r in results} == {Status.INCOMPLETE}
     assert results[0].detail.startswith("timed out")
-    monkeypatch.setattr(frontier.time, "perf_counter", real)
-    resumed = frontier.check(helper_model(tmp_path, text),
+    monkeypatch.setattr(vectorised_bfs.time, "perf_counter", real)
+    resumed = vectorised_bfs.check(helper_model(tmp_path, text),
                              interruption=Interruption(resume=stop.saved))
-    assert summary(resumed) == summary(frontier.check(helper_model(tmp_path, text)))
+    assert summary(resumed) == summary(vectorised_bfs.check(helper_model(tmp_path, text)))
 
 
 def test_a_snapshot_resumes_only_in_the_engine_that_wrote_it(tmp_path: Path) -> None:
     text = scenario_toml("v2.6.9", [NESTED_CPU0, NESTED_CPU1])
     fast, plain = Interruption(StopAfter(0)), Interruption(StopAfter(0))
-    frontier.check(helper_model(tmp_path, text), interruption=fast)
+    vectorised_bfs.check(helper_model(tmp_path, text), interruption=fast)
     plain_bfs.check(helper_model(tmp_path, text), interruption=plain)
     assert fast.saved is not None and plain.saved is not None
-    with pytest.raises(LockbreakError, match="written by the frontier engine"):
+    with pytest.raises(LockbreakError, match="written by the vectorised engine"):
         plain_bfs.check(helper_model(tmp_path, text), interruption=Interruption(resume=fast.saved))
     with pytest.raises(LockbreakError, match="written by the plain breadth-first engine"):
-        frontier.check(helper_model(tmp_path, text), interruption=Interruption(resume=plain.saved))
+        vectorised_bfs.check(helper_model(tmp_path, text),
+                             interruption=Interruption(resume=plain.saved))
     with pytest.raises(LockbreakError, match="partial-order reduction"):
-        frontier.check(helper_model(tmp_path, text), properties=["mutual_exclusion"],
+        vectorised_bfs.check(helper_model(tmp_path, text), properties=["mutual_exclusion"],
                        interruption=Interruption(resume=fast.saved))

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
-from lockbreak.engines import fair_graph, plain_bfs
+from lockbreak.engines import fair_graph, level_search, plain_bfs
 from lockbreak.engines.checkpoint import Interruption
 from lockbreak.engines.liveness import open_forever
+from lockbreak.engines.snapshots import FairGraphSnapshot
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario import load_scenario
@@ -75,7 +76,7 @@ def assert_replays(model: KernelModel, result: CheckResult) -> None:
 @pytest.mark.parametrize("path", INTERLEAVED, ids=lambda p: p.stem)
 def test_public_scenarios_agree_with_the_plain_engine(path: Path) -> None:
     model = owing_model(path)
-    assert fair_graph.serves(model) == (not model.choice_agents)
+    assert fair_graph.serves(model)
     assert_same(model)
 
 
@@ -199,7 +200,7 @@ def test_a_stopped_check_resumes_to_the_uninterrupted_results(at: int, symmetry:
     if stop.saved is None:          # finished before the at-th poll
         assert [everything(r) for r in first] == [everything(r) for r in whole]
         return
-    assert stop.saved["engine"] == fair_graph.ENGINE
+    assert isinstance(stop.saved, FairGraphSnapshot)
     assert any(r.status is Status.INCOMPLETE and "test stop" in r.detail for r in first)
     fresh = kernel_model(build_world(scenario), specs(list(KNOWN)))
     again = Interruption(StopAt(0), resume=stop.saved)
@@ -208,3 +209,28 @@ def test_a_stopped_check_resumes_to_the_uninterrupted_results(at: int, symmetry:
     assert [everything(r)[:3] for r in resumed] == [everything(r)[:3] for r in whole]
     assert [r.trace and r.trace.states for r in resumed] == [
         r.trace and r.trace.states for r in whole]
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+def test_fairness_is_decided_on_the_graph_deadlock_freedom_searched(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, symmetry: bool) -> None:
+    """With `deadlock_free` asked for, its search's graph (every edge kept) is the one the
+    FAIR properties read: one search, the same results as their own search gives."""
+    path = tmp_path / "nested-scaled-2.toml"
+    path.write_text(scenario_text(2))
+    model = kernel_model(build_world(load_scenario(path, known_properties=KNOWN)),
+                         specs(of_kind(PropertyKind.FAIR, PropertyKind.CAN_FINISH)))
+    alone = fair_graph.check(model, properties=["starvation_free", "livelock_free"],
+                             symmetry=symmetry)
+    runs = []
+    real_run = level_search.Search.run
+
+    def counted(search: level_search.Search) -> None:
+        runs.append(search)
+        real_run(search)
+
+    monkeypatch.setattr(level_search.Search, "run", counted)
+    together = fair_graph.check(model, symmetry=symmetry)
+    assert len(runs) == 1
+    fair = [r for r in together if r.property in ("starvation_free", "livelock_free")]
+    assert [everything(r) for r in fair] == [everything(r) for r in alone]

@@ -19,8 +19,9 @@ from scipy.sparse.csgraph import connected_components
 
 from lockbreak.core import CheckResult, PropertyKind, Status
 from lockbreak.engines import fair_graph, plain_bfs
-from lockbreak.engines.fair_symmetry import Renamings, SymmetricFair
+from lockbreak.engines.fair_symmetry import SymmetricFair
 from lockbreak.engines.liveness import open_forever
+from lockbreak.engines.quotient import Renamings
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario import load_scenario

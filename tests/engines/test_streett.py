@@ -20,13 +20,16 @@ from hypothesis import find, given, settings
 from hypothesis import strategies as st
 
 from lockbreak.core import CheckResult, Status
-from lockbreak.engines.liveness import choices_fair, guard_moves, open_forever
+from lockbreak.engines import fair_graph, plain_bfs
+from lockbreak.engines.choice_guards import guard_moves
+from lockbreak.engines.liveness import choices_fair, open_forever
 from lockbreak.engines.plain_bfs import check
 from lockbreak.engines.streett import FairComponents, GuardedGraph, fair_components, fair_cycle
 from model.kernel import Action, KernelModel
 from model.lockstep import kernel_model
 from model.world import build_world
 from properties.catalogue import specs
+from tests.engines.test_fair_graph import everything
 from tests.support.helpers import load_scenario_text
 from tests.support.toys import Obligations
 
@@ -216,6 +219,34 @@ def test_under_lockstep_timing_a_cpu_not_yet_arrived_takes_no_guard(tmp_path: Pa
     assert got["starvation_free"].status is Status.HOLDS, got["starvation_free"].detail
     assert got["livelock_free"].status is Status.HOLDS, got["livelock_free"].detail
     assert got["bounded_wait"].status is Status.VIOLATED         # a walk of any length
+
+
+STRONGLY_FAIR = {
+    "batch-holds": (scenario("spin_lock(A);\nwhile (*)\n  work();\nspin_unlock(A);",
+                             "spin_lock(A);\nwork();\nspin_unlock(A);"), ""),
+    "walk-and-retake-starves": (scenario(
+        "for (;;) {\n  spin_lock(A);\n  while (*)\n    work();\n  spin_unlock(A);\n}",
+        "spin_lock(A);\nspin_unlock(A);", lock="tas"), ""),
+    "lockstep": (scenario("while (*)\n  work();\nfor (;;) {\n  spin_lock(A);\n  while (*)\n"
+                          "    work();\n  spin_unlock(A);\n}",
+                          "spin_lock(A);\nspin_unlock(A);", lock="tas"), "lockstep"),
+}
+
+
+@pytest.mark.parametrize("name", STRONGLY_FAIR)
+def test_the_column_graph_refines_as_the_plain_engine_does(tmp_path: Path, name: str) -> None:
+    """`*` guards on the vectorised engine's graph: the Streett refinement reads the same
+    guards off its columns, so verdicts, lassos and worst cases are the plain engine's."""
+    text, timing = STRONGLY_FAIR[name]
+    world = build_world(load_scenario_text(tmp_path, text))
+    model = kernel_model(world, specs(["starvation_free", "livelock_free", "bounded_wait"]),
+                         timing or None)
+    assert model.choice_agents and fair_graph.serves(model)
+    plain = plain_bfs.check(model)
+    columns = fair_graph.check(model, symmetry=True)
+    assert [everything(r) for r in columns] == [everything(r) for r in plain]
+    assert any(r.status is Status.VIOLATED and r.trace is not None
+               and r.trace.loop_start is not None for r in columns)
 
 
 # ---------------------------------------------------------------- against a brute force

@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from lockbreak.cli import main
-from lockbreak.engines import frontier, plain_bfs
+from lockbreak.engines import plain_bfs, vectorised_bfs
 from model.kernel import LOCAL_MASK, SHARED_MASK, KernelModel
 from tests.model.test_kernel import _permutations
 from tests.support.helpers import kernel_model
@@ -27,11 +27,11 @@ def test_ten_identical_cpus_are_one_sort_per_state(tmp_path: Path) -> None:
     model = kernel_model(tmp_path, TEN)
     assert model.canonical_groups == (tuple(range(10)),)
     began = time.process_time()
-    for engine in (plain_bfs, frontier):
+    for engine in (plain_bfs, vectorised_bfs):
         assert {r.stats.states for r in engine.check(model, symmetry=True)} == {11}
     # trying every order of ten tied CPUs took minutes here; one sort takes milliseconds
     assert time.process_time() - began < 20
-    assert {r.stats.states for r in frontier.check(model, symmetry=False)} == {1_024}
+    assert {r.stats.states for r in vectorised_bfs.check(model, symmetry=False)} == {1_024}
 
 
 @pytest.mark.parametrize("lock", ["tas", "qspinlock"])
@@ -48,7 +48,7 @@ def test_tied_cpus_told_apart_by_the_shared_state_give_one_state_per_orbit(
     perms = _permutations(model)
     orbits = {min(_renamed(model, s, p) for p in perms) for s in states}
     assert len(states) > 2 * len(orbits)        # the reduction is real
-    for engine in (plain_bfs, frontier):
+    for engine in (plain_bfs, vectorised_bfs):
         assert {r.stats.states for r in engine.check(model, symmetry=True)} == {len(orbits)}
     for state in states:
         value = model.canonical(state)

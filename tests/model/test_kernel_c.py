@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import ScenarioError, Status
-from lockbreak.engines import frontier
+from lockbreak.engines import vectorised_bfs
 from lockbreak.report.traces import actions_of
 from model.kernel import PC, REGS, Action, KernelModel
 from model.lockstep import LockstepKernelModel
@@ -263,8 +263,8 @@ def test_frontier_expands_choices_as_the_plain_engine_does(tmp_path):
         "spin_lock(A);\nwhile (*) {\n  work();\n  if (spin_needbreak(A)) {\n"
         "    spin_unlock(A);\n    spin_lock(A);\n  }\n}\nspin_unlock(A);",
         "spin_lock(A); work(); spin_unlock(A);"))
-    assert frontier.serves(model)
-    fast = {r.property: (r.status, r.stats.states) for r in frontier.check(
+    assert vectorised_bfs.serves(model)
+    fast = {r.property: (r.status, r.stats.states) for r in vectorised_bfs.check(
         model, properties=["mutual_exclusion", "deadlock_free"])}
     plain = {name: (r.status, r.stats.states) for name, r in check_by_name(
         model, ["mutual_exclusion", "deadlock_free"]).items()}

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from lockbreak.cli import main
 from lockbreak.core import PropertyKind, Status
-from lockbreak.engines import frontier, plain_bfs
+from lockbreak.engines import plain_bfs, vectorised_bfs
 from lockbreak.pipeline import CheckRequest, Overrides, check_scenario, load
 from lockbreak.testing import check_property
 from model.events import Event
@@ -79,9 +79,9 @@ def test_state_count_is_pinned_for_both_exhaustive_engines() -> None:
     """The plain BFS and the vectorised engine, whose factored view expands the lazy wakeup
     and the tick as environment actions, store the same states."""
     model = purge_model()
-    assert frontier.serves(model)
+    assert vectorised_bfs.serves(model)
     plain = plain_bfs.check(model)
-    fast = frontier.check(model)
+    fast = vectorised_bfs.check(model)
     assert {r.stats.states for r in plain} == {r.stats.states for r in fast} == {1_512}
     assert [r.status for r in fast] == [r.status for r in plain]
     full = build_world(load_scenario(PURGE, known_properties=KNOWN))

@@ -69,8 +69,9 @@ def test_worst_cases_move_to_lockstep_only_under_interleaving() -> None:
 def test_the_engine_follows_the_request_then_the_model() -> None:
     own, lockstep = (phase.model for phase in phases_of(NESTED))
     assert choose_engine(CheckRequest(), own) is Engine.VECTORISED
-    # lockstep timing keeps per-tick bookkeeping outside the parts: the plain engine
-    assert choose_engine(CheckRequest(), lockstep) is Engine.PLAIN
+    # lockstep timing: its worst-case graph is searched from its parts
+    assert choose_engine(CheckRequest(), lockstep) is Engine.VECTORISED
+    assert choose_engine(CheckRequest(vectorised=False), lockstep) is Engine.PLAIN
     assert choose_engine(CheckRequest(vectorised=False), own) is Engine.PLAIN
     assert choose_engine(CheckRequest(storage=Storage("hashcompact")), own) is Engine.PLAIN
     assert choose_engine(CheckRequest(), Counter()) is Engine.PLAIN     # not factored
@@ -157,5 +158,5 @@ def test_a_resumed_search_names_the_option_that_differs() -> None:
         require_same({"storage": ("a", "b"), "symmetry": (True, True)})
     require_same({"symmetry": (False, False)})
     with pytest.raises(LockbreakError, match=r"plain breadth-first engine.*with --plain-bfs"):
-        require_engine(plain_bfs.ENGINE, "frontier")
-    require_engine("frontier", "frontier")
+        require_engine(plain_bfs.ENGINE, "vectorised_bfs")
+    require_engine("vectorised_bfs", "vectorised_bfs")

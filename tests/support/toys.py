@@ -465,7 +465,7 @@ class Obligations:
 
 class Spinners:
     """``n`` identical processes on a test-and-set lock, as a factored model with obligations
-    (the shape `lockbreak.engines.frontier` and `lockbreak.engines.fair_graph` serve).
+    (the shape `lockbreak.engines.vectorised_bfs` and `lockbreak.engines.fair_graph` serve).
 
     A process at ``TRY`` either takes the free lock or spins (a step that changes nothing);
     at ``HOLDING`` it releases it and, with ``forever``, tries again, else finishes at ``DONE``.

@@ -1,8 +1,9 @@
-"""The vectorised level-synchronous engine (`lockbreak.engines.frontier`) against the plain one.
+"""The vectorised level-synchronous engine (`lockbreak.engines.vectorised_bfs`) against the plain
+one.
 
 Both engines, with symmetry reduction on and off, must give the same verdicts, store the same
 number of states and find counterexamples of the same (shortest) length, on every public
-scenario and on deliberately broken variants; the frontier engine's traces must replay.
+scenario and on deliberately broken variants; the vectorised engine's traces must replay.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
-from lockbreak.engines import frontier, plain_bfs
+from lockbreak.engines import plain_bfs, vectorised_bfs
 from model.kernel import KernelModel
 from model.lockstep import kernel_model
 from model.scenario import load_scenario
@@ -47,7 +48,7 @@ def summary(results: list[CheckResult]) -> list[tuple[str, str, int, int | None]
 def assert_agree(model: KernelModel, symmetry: bool, budget: Budget | None = None) -> None:
     budget = budget or Budget()
     plain = plain_bfs.check(model, budget=budget, symmetry=symmetry)
-    fast = frontier.check(model, budget=budget, symmetry=symmetry)
+    fast = vectorised_bfs.check(model, budget=budget, symmetry=symmetry)
     assert summary(fast) == summary(plain)
     for result in fast:
         if result.trace is not None:
@@ -57,7 +58,7 @@ def assert_agree(model: KernelModel, symmetry: bool, budget: Budget | None = Non
 @pytest.mark.parametrize("path", PUBLIC, ids=[p.stem for p in PUBLIC])
 def test_public_scenarios_agree_with_the_plain_engine(path: Path) -> None:
     model = safety_model(path, properties=STATE_PROPERTIES)
-    assert frontier.serves(model) == (model.world.scenario.kernel.timing == "interleaving")
+    assert vectorised_bfs.serves(model) == (model.world.scenario.kernel.timing == "interleaving")
     for symmetry in (False, True) if model.canonical_groups else (False,):
         assert_agree(model, symmetry)
 
@@ -65,7 +66,7 @@ def test_public_scenarios_agree_with_the_plain_engine(path: Path) -> None:
 @pytest.mark.parametrize("variant", VARIANTS, ids=[v.name for v in VARIANTS])
 def test_broken_variants_give_the_same_shortest_counterexample(tmp_path: Path, variant) -> None:
     model = model_of_text(tmp_path, nested(variant), era=variant.era())
-    fast = {r.property: r for r in frontier.check(model, properties=SAFETY)}
+    fast = {r.property: r for r in vectorised_bfs.check(model, properties=SAFETY)}
     result = fast[variant.property]
     assert result.status is Status.VIOLATED
     assert result.trace is not None and len(result.trace) == variant.trace_length
@@ -84,7 +85,7 @@ def test_scaled_nested_counts_are_pinned(tmp_path: Path, cpus: int) -> None:
     path.write_text(scenario_text(cpus))
     model = safety_model(path)
     for symmetry, states in zip((False, True), SCALED[cpus], strict=True):
-        fast = frontier.check(model, symmetry=symmetry)
+        fast = vectorised_bfs.check(model, symmetry=symmetry)
         assert {r.stats.states for r in fast} == {states}
         assert {r.property: r.status.value for r in fast}["mutual_exclusion"] == "holds"
     assert_agree(model, True)
@@ -98,7 +99,8 @@ def test_a_violation_in_the_scaled_scenario_keeps_its_length(tmp_path: Path) -> 
     model = safety_model(path)
     for symmetry in (False, True):
         assert_agree(model, symmetry)
-    lengths = {r.property: len(r.trace) for r in frontier.check(model, symmetry=True) if r.trace}
+    lengths = {r.property: len(r.trace) for r in vectorised_bfs.check(model, symmetry=True)
+               if r.trace}
     assert set(lengths) == {"break_return_truth", "no_spurious_break"}
 
 
@@ -106,26 +108,26 @@ def test_a_violation_in_the_scaled_scenario_keeps_its_length(tmp_path: Path) -> 
 def test_a_state_budget_stops_where_the_plain_engine_stops(max_states: int) -> None:
     model = safety_model(REPO / "scenarios" / "nested-v2.6.9.toml")
     assert_agree(model, False, Budget(max_states=max_states))
-    results = frontier.check(model, budget=Budget(max_states=max_states))
-    everything = frontier.check(model)[0].stats.states
+    results = vectorised_bfs.check(model, budget=Budget(max_states=max_states))
+    everything = vectorised_bfs.check(model)[0].stats.states
     assert any(r.status is Status.INCOMPLETE for r in results) == (max_states < everything)
 
 
 def test_what_it_does_not_serve_goes_to_the_plain_engine() -> None:
     path = REPO / "scenarios" / "nested-v2.6.9.toml"
     lockstep = safety_model(path, "lockstep")
-    assert not frontier.serves(lockstep)         # the tick bookkeeping is not in the parts
-    assert summary(frontier.check(lockstep)) == summary(plain_bfs.check(lockstep))
+    assert not vectorised_bfs.serves(lockstep)         # the tick bookkeeping is not in the parts
+    assert summary(vectorised_bfs.check(lockstep)) == summary(plain_bfs.check(lockstep))
     # FAIR and WORST properties go to the plain engine, the others stay.
     everything = safety_model(path, properties=KNOWN)
-    assert summary(frontier.check(everything)) == summary(plain_bfs.check(everything))
+    assert summary(vectorised_bfs.check(everything)) == summary(plain_bfs.check(everything))
 
 
 def test_a_stuck_cpu_is_found_with_the_same_shortest_trace() -> None:
     # v4.15-rc strands a waiter on break_lock: deadlock_free is violated.
     model = safety_model(REPO / "scenarios" / "v4.15-rc-stuck.toml", properties=STATE_PROPERTIES)
     [plain] = plain_bfs.check(model, properties=["deadlock_free"])
-    [fast] = frontier.check(model, properties=["deadlock_free"])
+    [fast] = vectorised_bfs.check(model, properties=["deadlock_free"])
     assert fast.status is Status.VIOLATED and fast.detail == plain.detail
     assert fast.trace == plain.trace
 
@@ -142,7 +144,7 @@ def test_identical_cpus_agree_under_symmetry_deadlock_free_included(cpus: int, e
     model = identical_model(cpus, era)
     assert_agree(model, True)
     assert_agree(model, False)
-    stuck = {r.property: r.status for r in frontier.check(model, symmetry=True)}
+    stuck = {r.property: r.status for r in vectorised_bfs.check(model, symmetry=True)}
     assert (stuck["deadlock_free"] is Status.VIOLATED) == (era == "v4.15-rc")
 
 
@@ -171,7 +173,7 @@ def test_a_state_budget_leaves_deadlock_free_alone_incomplete() -> None:
     model = safety_model(REPO / "scenarios" / "nested-v2.6.12.toml",
                          properties=("deadlock_free",))
     budget = Budget(max_states=100)
-    [fast] = frontier.check(model, budget=budget)
+    [fast] = vectorised_bfs.check(model, budget=budget)
     [plain] = plain_bfs.check(model, budget=budget)
     assert (fast.status, fast.detail, fast.stats.states) == (
         plain.status, plain.detail, plain.stats.states) == (
@@ -187,5 +189,5 @@ def test_edges_back_to_an_initial_state_reach_the_stuck_analysis(tmp_path: Path,
     model = model_of_text(tmp_path, f'name = "t"\n[kernel]\nversion = "v2.6.12"\n'
                           f'[locks]\nA = "spin"\n[[cpu]]\ncode = """\n{code}\n"""\n')
     assert_agree(model, symmetry=False)
-    [stuck] = frontier.check(model, properties=["deadlock_free"])
+    [stuck] = vectorised_bfs.check(model, properties=["deadlock_free"])
     assert stuck.status is not Status.VIOLATED

@@ -1,0 +1,318 @@
+"""Worst cases in ticks on the symmetry quotient, with the renaming carried on each edge.
+
+`bounded_wait` and `bounded_latency` are the longest time, in ticks, that one CPU's
+obligation stays open, taken over every CPU (`lockbreak.engines.liveness`): the property as a
+whole is symmetric, so it may be measured on the product of the annotated quotient with the
+tracked CPU's place (`lockbreak.engines.quotient`, whose docstring sets out the product and
+how its paths and real paths correspond). Why the worst case found there is the full graph's:
+
+1. *Intervals.* An open interval of CPU ``i`` on a real path (from the step that opens its
+   obligation to the one before the step that closes it) maps, step by step, to a product
+   path from ``(u, g[i])`` whose nodes are open at the same steps and whose edges carry the
+   same ticks (a renamed move ends a tick exactly when the move does: whether another CPU
+   can still step is symmetric). Conversely a product path lifts, from any real state over its
+   first node, to a real path with the same open steps and ticks, and every product node
+   lies over a reachable real state (every stored state is reachable, and any CPU may be the
+   tracked one). So the open intervals of the product, with their ticks, are exactly those
+   of the real graph, over every CPU: the longest is the same number.
+2. *Unbounded.* A cycle of open product nodes with a tick on it lifts, repeated as many times
+   as the order of the renaming it composes to, to a real cycle that keeps the tracked CPU's
+   obligation open and lets time pass (the argument of `lockbreak.engines.fair_symmetry`'s
+   point 2); a real such cycle maps to a closed product walk with a tick. A product node
+   where the obligation is open and nothing can move is over real states where the same
+   holds. So the worst case is unbounded on the quotient exactly when it is on the full
+   graph.
+
+The longest interval is taken as `lockbreak.engines.longest_interval` takes it, on the
+product's open nodes: the component DAG settled a layer at a time (`dag_longest`), then the
+path that attains it rebuilt from each component's exit. When no open node is stuck and the
+open nodes hold no cycle (Kahn's order settles them all and no open node has an edge to
+itself), each node is its own component and no strongly connected components are built;
+else they are, a place at a time. The path is lifted to real CPUs (each product edge
+followed by the real move its frame names, `quotient.Lift.follow`), and the trace is
+measured again on the real model before it is reported: a bounded worst case must be what
+its last step closes after (`liveness.ticks_open_at_end`), an unbounded one a lasso that
+keeps the obligation open and lets time pass (`liveness.open_forever`). A bounded worst
+case's path is lifted from the initial state with the lowest CPU of its group tracked, as
+the plain engine names it, where the initial state is the same under the group's renamings
+(the lift checks that each step lands on the stored state its edge names); an unbounded one
+names the CPU its lift tracks. Their steps may differ from the full graph's, found from
+another state of the same orbit.
+
+Partial-order reduction is not used: no argument is made that it keeps the longest interval.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Stats, Status, Step, Trace
+from lockbreak.engines.liveness import open_forever, ticks_open_at_end
+from lockbreak.engines.longest_interval import dag_longest
+from lockbreak.engines.quotient import Lift, Product, UnfaithfulLift
+
+
+class SymmetricWorst(Product):
+    """The WORST properties on the quotient `ColumnGraph` (built with symmetry) of
+    ``model``, on its product with the tracked agent's place."""
+
+    def decide(self, bits: Sequence[int], stats: Stats) -> list[CheckResult]:
+        results = []
+        for bit in bits:
+            assert self.model.property_kinds[bit] is PropertyKind.WORST
+            result = self.worst(bit)
+            result.property = self.model.property_names[bit]
+            result.stats = stats
+            results.append(result)
+        return results
+
+    def worst(self, bit: int) -> CheckResult:
+        inside = self.open_nodes(bit)
+        members = np.flatnonzero(inside)
+        if not len(members):
+            return CheckResult("", Status.VACUOUS, detail=(
+                "never violated, but it never had to wait: nothing ever opened"))
+        stuck = members[~self.has_out[members % self.states]]
+        # Where no open node is stuck and the open nodes hold no cycle (the common case: a
+        # cycle that keeps a wait open without ticks has no reason to exist), each node is
+        # a component of its own and no strongly connected components are needed.
+        found = None if len(stuck) else self._longest(inside, None, self.size)
+        if found is None:
+            labels, count = self.components(inside)
+            size = np.bincount(labels, minlength=count)
+            looping = size > 1
+            ticking = np.zeros(count, dtype=bool)
+            for place in range(self.n):
+                edge, src, dst = self.internal(inside, labels, place)
+                looping[labels[src[src == dst]]] = True
+                ticking[labels[src[self.graph.ticks[edge] > 0]]] = True
+            endless = members[(looping & ticking)[labels[members]]]
+            if len(endless) or len(stuck):
+                return self._unbounded(bit, inside, labels, endless, stuck)
+            found = self._longest(inside, labels, count)
+            assert found is not None
+        ticks, edges, start = found
+        return self._measured(bit, ticks, edges, start)
+
+    def _measured(self, bit: int, ticks: int, edges: list[int], start: int) -> CheckResult:
+        """The bounded worst case ``ticks`` with the product path that attains it (``edges``
+        from node ``start``), lifted to real CPUs and measured again on the real model."""
+        init, steps, tracked = self._lifted(self._stem(start) + edges)
+        trace = Trace(init, tuple(steps))
+        if ticks_open_at_end(self.model, trace, bit) != ticks:
+            raise UnfaithfulLift(f"the worst case of {ticks} ticks found on the quotient does "
+                                 "not measure the same on its lifted trace")
+        return CheckResult("", Status.HOLDS, trace, worst=ticks, detail=(
+            f"worst case {ticks} tick{'s' if ticks != 1 else ''}, on "
+            f"{self.model.agents[tracked]}"))
+
+    def _stem(self, node: int) -> list[int]:
+        """The product edges of a shortest path from a root to ``node``: the BFS tree's
+        edges to its stored state, each in the place the tracked agent has there."""
+        g, total = self.graph, len(self.graph.dst)
+        edges, state, place = [], node % self.states, node // self.states
+        while g.parent[state] >= 0:
+            e = int(g.parent[state])
+            place = int(self.places[self.group.inverse[self.renaming[e]], place])
+            edges.append(place * total + e)
+            state = int(g.src[e])
+        return edges[::-1]
+
+    def _lifted(self, edges: list[int]) -> tuple[Any, list[Step[Any, Any]], int]:
+        """The real execution over the product path ``edges`` (from a root): its initial
+        state, steps and tracked agent. The agent tracked is the lowest of its group of
+        interchangeable agents (the one the plain engine names) when the initial state
+        allows it (renaming the agents of the group leaves it as it is), which the lift
+        checks step by step; else the one the initial state's frame gives."""
+        g, total = self.graph, len(self.graph.dst)
+        root, place = int(g.src[edges[0] % total]), edges[0] // total
+        init = next(s for s in self.model.init_states()
+                    if self.model.canonical(s) == g.states[root])
+        frame = tuple(self.model.canonical_perm(init)[1])
+        tracked = frame.index(place)
+        lowest = min(next(group for group in self.model.canonical_groups if tracked in group))
+        frames = [frame]
+        if lowest != tracked:
+            swap = {lowest: tracked, tracked: lowest}
+            frames.insert(0, tuple(frame[swap.get(b, b)] for b in range(self.n)))
+        for chosen in frames:
+            agent = chosen.index(place)
+            lift = Lift(self, agent)
+            here, steps = (init, chosen), []
+            for product_edge in edges:
+                at, edge = divmod(product_edge, total)
+                step, here = lift.follow(here, edge)
+                if (here[1][agent] != self.places[self.renaming[edge], at]
+                        or lift.stored(self.model.canonical(step.state)) != int(g.dst[edge])):
+                    break
+                steps.append(step)
+            else:
+                return init, steps, agent
+        raise UnfaithfulLift("the path found on the quotient does not lift to the real model")
+
+    def _unbounded(self, bit: int, inside: np.ndarray, labels: np.ndarray,
+                   endless: np.ndarray, stuck: np.ndarray) -> CheckResult:
+        """The counterexample of an unbounded worst case: a path to a product node where
+        the obligation is open and nothing moves, or a lasso whose loop, inside one
+        component, lets time pass (whichever starts shallower; the first on a tie)."""
+        depth = self.graph.depth
+        if len(stuck) and (not len(endless) or depth[stuck % self.states].min()
+                           <= depth[endless % self.states].min()):
+            init, stem, tracked, _ = self.framed_path(self.first_of(stuck))
+            return CheckResult("", Status.VIOLATED, Trace(init, tuple(stem)), detail=(
+                f"unbounded on {self.model.agents[tracked]}: it is never served, nothing can "
+                "move at the end"))
+        node = self.first_of(endless)
+        init, stem, tracked, frame = self.framed_path(node)
+        entry = stem[-1].state if stem else init
+        lift = Lift(self, tracked, inside & (labels == labels[node]))
+        to_tick, _, end = lift.path((entry, frame), lambda state, mover, ticks: ticks > 0)
+        home = [] if end[0] == entry else lift.path(
+            end, lambda state, mover, ticks: state == entry)[0]
+        trace = Trace(init, tuple(stem + to_tick + home), len(stem))
+        if open_forever(self.model, trace, bit, fair=False) is None:
+            raise UnfaithfulLift("the lasso lifted from the quotient does not keep the "
+                                 "obligation open while time passes")
+        return CheckResult("", Status.VIOLATED, trace, detail=(
+            f"unbounded on {self.model.agents[tracked]}: it is never served while the steps "
+            "marked repeat forever"))
+
+    def _longest(self, inside: np.ndarray, labels: np.ndarray | None, count: int
+                 ) -> tuple[int, list[int], int] | None:
+        """The longest open interval (ticks), the product edges of a path that attains it
+        (numbered ``place * E + quotient edge``) and the node it starts from; None when
+        ``labels`` is None (every node its own component) and the open nodes hold a cycle.
+
+        As `lockbreak.engines.longest_interval` takes it: longest paths over the component
+        DAG, each component left by its first closing edge if that attains its value, else
+        by its first following edge that does; the first opening that attains the worst
+        case."""
+        parts = _Leaving(self, inside, labels)
+        if labels is None and parts.loops:
+            return None
+        value, settled = dag_longest(count, parts.follow_src, parts.follow_dst,
+                                     parts.follow_ticks, parts.close_comp)
+        del parts.follow_src, parts.follow_dst, parts.follow_ticks
+        if labels is None and not settled[inside].all():
+            return None
+        comp = np.flatnonzero(inside) if labels is None else labels[inside]
+        if (value[comp] < 0).any():
+            raise LockbreakError(
+                "an obligation stays open on a cycle without ticks: the model's time "
+                "does not advance there")
+        exit_edge = self._exits(inside, labels, value)
+        best, first = -1, -1
+        if len(parts.open_id):
+            reached = parts.open_ticks + value[parts.open_comp]
+            k = int(np.argmax(reached))
+            best, first = int(reached[k]), int(parts.open_id[k])
+        members = np.flatnonzero(inside)
+        roots = members[self.graph.parent[members % self.states] < 0]
+        root_comp = roots if labels is None else labels[roots]
+        start = -1
+        if len(roots) and int(value[root_comp].max()) > best:
+            k = int(np.argmax(value[root_comp]))
+            start, best = int(roots[k]), int(value[root_comp[k]])
+        edges = [first] if start < 0 else []
+        at = self._ends(first)[1] if start < 0 else start
+        while True:
+            e = int(exit_edge[at if labels is None else labels[at]])
+            source, target = self._ends(e)
+            if source != at:
+                assert labels is not None
+                edges += self._within(at, source, labels)
+            edges.append(e)
+            at = target
+            if not inside[at]:
+                return best, edges, self._ends(first)[0] if start < 0 else start
+
+    def _exits(self, inside: np.ndarray, labels: np.ndarray | None, value: np.ndarray
+               ) -> np.ndarray:
+        """Per component: the product edge it is left by on a longest interval (its first
+        closing edge if that attains its value, else its first following edge that does),
+        a place at a time."""
+        total = len(self.graph.dst)
+        closing = np.full(len(value), self.n * total, dtype=np.int64)
+        following = closing.copy()
+        for place in range(self.n):
+            dst = self.targets(place)
+            src = self.graph.src.astype(self.index) + place * self.states
+            comp_src: np.ndarray = src if labels is None else labels[src]
+            comp_dst: np.ndarray = dst if labels is None else labels[dst]
+            leaving = inside[src] & (comp_src != comp_dst)
+            close = np.flatnonzero(leaving & ~inside[dst] & (value[comp_src] == 0))
+            np.minimum.at(closing, comp_src[close], close + place * total)
+            gained = self.graph.ticks.astype(np.int64) + value[comp_dst]
+            follow = np.flatnonzero(leaving & inside[dst] & (gained == value[comp_src]))
+            np.minimum.at(following, comp_src[follow], follow + place * total)
+        return np.where(closing < self.n * total, closing, following)
+
+    def _ends(self, product_edge: int) -> tuple[int, int]:
+        """The source and target product nodes of ``product_edge``."""
+        place, edge = divmod(product_edge, len(self.graph.dst))
+        moved = int(self.places[self.renaming[edge], place])
+        return (place * self.states + int(self.graph.src[edge]),
+                moved * self.states + int(self.graph.dst[edge]))
+
+    def _within(self, start: int, goal: int, labels: np.ndarray) -> list[int]:
+        """The product edges of a shortest path from ``start`` to ``goal`` inside their
+        strongly connected component."""
+        total = len(self.graph.dst)
+        seen = {start: -1}
+        frontier = [start]
+        while goal not in seen:
+            src, edge, dst = self.successors(np.array(frontier, dtype=np.int64))
+            frontier = []
+            for s, e, d in zip(src.tolist(), edge.tolist(), dst.tolist(), strict=True):
+                if d not in seen and labels[d] == labels[start]:
+                    seen[d] = (s // self.states) * total + e
+                    frontier.append(d)
+        path = []
+        at = goal
+        while at != start:
+            path.append(seen[at])
+            at = self._ends(seen[at])[0]
+        return path[::-1]
+
+
+class _Leaving:
+    """The product edges the longest interval reads, gathered a place at a time: those that
+    leave a component of open nodes for another (``follow_*``: source and target
+    components, ticks), the components left for a closed node (``close_comp``) and the
+    edges that enter an open node from a closed one (``open_*``: target component, ticks,
+    product edge). With ``labels`` None each node is its own component, and ``loops`` says
+    whether an open node has an edge to itself (a cycle the components would hide)."""
+
+    def __init__(self, product: Product, inside: np.ndarray, labels: np.ndarray | None
+                 ) -> None:
+        graph = product.graph
+        total = len(graph.dst)
+        columns: dict[str, list[np.ndarray]] = {name: [] for name in (
+            "follow_src", "follow_dst", "follow_ticks", "close_comp", "open_comp",
+            "open_ticks", "open_id")}
+        self.loops = False
+        for place in range(product.n):
+            dst = product.targets(place)
+            src = graph.src.astype(product.index) + place * product.states
+            in_src, in_dst = inside[src], inside[dst]
+            comp_src = src if labels is None else labels[src]
+            comp_dst = dst if labels is None else labels[dst]
+            leaving = in_src & (comp_src != comp_dst)
+            self.loops = self.loops or bool((in_src & (src == dst)).any())
+            follow = np.flatnonzero(leaving & in_dst)
+            columns["follow_src"].append(comp_src[follow])
+            columns["follow_dst"].append(comp_dst[follow])
+            columns["follow_ticks"].append(graph.ticks[follow])
+            columns["close_comp"].append(comp_src[leaving & ~in_dst])
+            opening = np.flatnonzero(~in_src & in_dst)
+            columns["open_comp"].append(comp_dst[opening])
+            columns["open_ticks"].append(graph.ticks[opening].astype(np.int64))
+            columns["open_id"].append(opening + place * total)
+        joined = {name: np.concatenate(parts) for name, parts in columns.items()}
+        self.follow_src, self.follow_dst = joined["follow_src"], joined["follow_dst"]
+        self.follow_ticks, self.close_comp = joined["follow_ticks"], joined["close_comp"]
+        self.open_comp, self.open_ticks = joined["open_comp"], joined["open_ticks"]
+        self.open_id = joined["open_id"]
