@@ -1,6 +1,7 @@
 """Open-coded lock breaks (docs/semantics.md section 10): the sites `model.lockset` finds (a
-critical section inside a break is none), the verdicts of the public scenarios that use them, the counterexample naming the site, the
-``no_stale_use`` witness, and the z3 twin and SPIN agreeing with the explicit model.
+critical section inside a break is none), the verdicts of the public scenarios that use them,
+the counterexample naming the site, the ``no_stale_use`` witness, and the z3 twin and SPIN
+agreeing with the explicit model.
 """
 
 from __future__ import annotations
