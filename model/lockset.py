@@ -13,6 +13,9 @@ An unlock of ``L`` is an open-coded lock-break site when it lies in such a cycle
 - ``L`` is held when the cycle's iteration begins: held at the loop's head on every path, or,
   for the cycle of a backward ``goto``, taken by the statement at its label (``again:
   spin_lock(L); ... spin_unlock(L); goto again;``), and
+- the hold it releases is the one the iteration began with: no path from the head to the
+  unlock passes another release of ``L`` (a hold taken after such a release is a critical
+  section of its own, as when a helper called inside a break takes ``L`` for one item), and
 - ``L`` is held again before the iteration continues: every path from the unlock reaches an
   acquisition of ``L`` (its *relock*) before it comes back to the head, leaves the loop or
   ends the code path.
@@ -133,7 +136,7 @@ def find_breaks(code: Sequence[Instr], statements: Sequence[LockStatement],
                            key=lambda c: c.back - c.head)
         for cycle in enclosing:
             relocks = _relocks(code, statements, unlock, cycle, held)
-            if relocks:
+            if relocks and _held_since_head(code, statements, unlock, cycle):
                 sites.append(BreakSite(unlock, relocks))
                 break
     return tuple(sites)
@@ -165,6 +168,35 @@ def _relocks(code: Sequence[Instr], statements: Sequence[LockStatement],
                 seen.add(nxt)
                 work.append(nxt)
     return tuple(found[pc] for pc in sorted(found))
+
+
+def _held_since_head(code: Sequence[Instr], statements: Sequence[LockStatement],
+                     unlock: LockStatement, cycle: Cycle) -> bool:
+    """Whether the unlock releases the hold of ``L`` the iteration of ``cycle`` began with:
+    no path of the iteration from the head to the unlock passes another release of ``L``.
+    A path carries a mark once it has passed one; the unlock reached by a marked path
+    releases a hold taken since, not the iteration's."""
+    releases = {s.start: s for s in statements
+                if not s.acquire and s.lock == unlock.lock and s is not unlock}
+    seen = {(cycle.head, False)}
+    work = [(cycle.head, False)]
+    while work:
+        pc, released = work.pop()
+        if pc == unlock.start:
+            if released:
+                return False
+            continue
+        if pc in releases:
+            nexts: tuple[int, ...] = (releases[pc].end,)
+            released = True
+        else:
+            nexts = _successors(code, pc)
+        for nxt in nexts:
+            if nxt != cycle.head and cycle.head <= nxt <= cycle.back \
+                    and (nxt, released) not in seen:
+                seen.add((nxt, released))
+                work.append((nxt, released))
+    return True
 
 
 def _successors(code: Sequence[Instr], pc: int) -> tuple[int, ...]:

@@ -81,6 +81,7 @@ def test_every_site_of_the_extractor_fixtures() -> None:
         ("fs/journal.c", 40, "journal_checkpoint", "open-coded relock"),
         ("fs/journal.c", 66, "journal_checkpoint_stale",
          "open-coded need_resched || spin_needbreak"),
+        ("fs/namereap.c", 43, "reap_idle", "open-coded need_resched || spin_needbreak"),
         ("kernel/flush.c", 35, "stat_flush_locked",
          "open-coded need_resched || spin_needbreak"),
         ("mm/ptecopy.c", 33, "copy_entries", "open-coded need_resched || spin_needbreak"),

@@ -1,6 +1,7 @@
-"""Open-coded lock breaks (docs/semantics.md section 10): the sites `model.lockset` finds, the
-verdicts of the public scenarios that use them, the counterexample naming the site, the
-``no_stale_use`` witness, and the z3 twin and SPIN agreeing with the explicit model.
+"""Open-coded lock breaks (docs/semantics.md section 10): the sites `model.lockset` finds (a
+critical section inside a break is none), the verdicts of the public scenarios that use them,
+the counterexample naming the site, the ``no_stale_use`` witness, and the z3 twin and SPIN
+agreeing with the explicit model.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from lockbreak.cli import main
 from lockbreak.core import PropertyKind, Status
 from lockbreak.engines.bmc import check
 from lockbreak.pipeline import Overrides, load
+from model import lockset
 from model.compile import BuildConfig, LockInfo, open_coded_breaks
 from model.eras import get_era
 from model.events import Event
@@ -169,6 +171,69 @@ while (*) {
 spin_unlock(L);
 spin_unlock(M);
 """, [("L", 5, (6,))], id="the-inner-lock-under-an-outer-one"),
+    pytest.param("""
+spin_lock(L);
+while (*) {
+    if (need_resched()) {
+        spin_unlock(L);
+        cond_resched();
+        repeat (2) {
+            spin_lock(L);
+            work();
+            spin_unlock(L);
+        }
+        spin_lock(L);
+    }
+}
+spin_unlock(L);
+""", [("L", 5, (8, 12))], id="a-critical-section-inside-the-break-is-no-site"),
+    pytest.param("""
+again:
+spin_lock(L);
+while (*) {
+    work();
+    if (need_resched()) {
+        spin_unlock(L);
+        cond_resched();
+        while (*) {
+            spin_lock(L);
+            work();
+            spin_unlock(L);
+            cond_resched();
+        }
+        goto again;
+    }
+}
+spin_unlock(L);
+""", [("L", 7, (3, 10))], id="a-dispose-loop-inside-a-goto-break"),
+    pytest.param("""
+spin_lock(L);
+for (;;) {
+    if (*)
+        break;
+    spin_unlock(L);
+    if (*) {
+        spin_lock(L);
+        work();
+        spin_unlock(L);
+    }
+    spin_lock(L);
+    cond_resched_lock(L);
+}
+spin_unlock(L);
+""", [("L", 6, (8, 12))], id="a-drop-whose-window-takes-the-lock-for-a-helper"),
+    pytest.param("""
+spin_lock(L);
+while (*) {
+    spin_unlock(L);
+    spin_lock(L);
+    work();
+    spin_unlock(L);
+    cond_resched();
+    spin_lock(L);
+}
+spin_unlock(L);
+""", [("L", 4, (5,))], id="a-second-drop-releases-the-first-ones-relock"),
 ])
 def test_the_analysis_finds_each_open_coded_break(code: str,
                                                   expected: list[tuple[str, int, tuple]]) -> None:
@@ -244,6 +309,15 @@ spin_unlock(L);
 ])
 def test_the_analysis_rejects_what_is_no_lock_break(code: str) -> None:
     assert sites(code) == []
+
+
+def test_the_hold_released_must_be_the_iterations(monkeypatch: pytest.MonkeyPatch) -> None:
+    # Without the rule, the release closing a critical section inside the break is a site.
+    code = "spin_lock(L);\nwhile (*) {\n    spin_unlock(L);\n    spin_lock(L);\n" \
+           "    spin_unlock(L);\n    spin_lock(L);\n}\nspin_unlock(L);"
+    assert sites(code) == [("L", 3, (4,))]
+    monkeypatch.setattr(lockset, "_held_since_head", lambda *_: True)
+    assert sites(code) == [("L", 3, (4,)), ("L", 5, (6,))]
 
 
 def test_the_primitives_are_not_looked_into() -> None:
@@ -325,6 +399,63 @@ def test_z3_refuses_a_star_guard_by_name(tmp_path: Path) -> None:
     assert result.exit_code == 2
     assert "zone-batch-spurious-v5.17.toml:13:1" in result.output
     assert "the nondeterministic guard *" in result.output
+
+
+# A walk that breaks its lock and, inside the break, disposes of an item under the same lock
+# (evict_inodes() and dispose_list()); a second CPU takes the lock once.
+DISPOSE_IN_BREAK = """
+name = "dispose-in-break"
+[kernel]
+version = "v5.17"
+[locks]
+L = "spin"
+[[cpu]]
+wakeups = 1
+code = \"\"\"
+spin_lock(L);
+repeat (2) {
+    work();
+    if (%s) {
+        spin_unlock(L);
+        %s
+        spin_lock(L);
+        work();
+        spin_unlock(L);
+        spin_lock(L);
+    }
+}
+spin_unlock(L);
+\"\"\"
+[[cpu]]
+code = \"\"\"
+spin_lock(L);
+work();
+spin_unlock(L);
+\"\"\"
+"""
+
+
+@pytest.mark.parametrize(("guard", "window", "verdict"), [
+    pytest.param("need_resched()", "cond_resched();", Status.HOLDS, id="breaks-to-schedule"),
+    pytest.param("*", "work();", Status.VIOLATED, id="breaks-for-nobody"),
+])
+def test_a_critical_section_inside_a_break_is_not_checked_as_one(
+        tmp_path: Path, guard: str, window: str, verdict: Status) -> None:
+    model = kernel_model(tmp_path, DISPOSE_IN_BREAK % (guard, window))
+    result = check_by_name(model, ["no_spurious_break"])["no_spurious_break"]
+    assert result.status is verdict
+    assert result.stats.states == {Status.HOLDS: 442, Status.VIOLATED: 198}[verdict]
+    # Spurious: the break itself, from spin_lock(L) to the first spin_lock(L) inside it.
+    steps = len(result.trace.steps) if result.trace else 0
+    assert steps == {Status.HOLDS: 0, Status.VIOLATED: 9}[verdict]
+
+
+def test_counting_the_critical_section_as_a_break_reports_a_false_spurious_break(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(lockset, "_held_since_head", lambda *_: True)
+    model = kernel_model(tmp_path, DISPOSE_IN_BREAK % ("need_resched()", "cond_resched();"))
+    result = check_by_name(model, ["no_spurious_break"])["no_spurious_break"]
+    assert result.status is Status.VIOLATED
 
 
 # ------------------------------------------------------------------ engines agree
