@@ -153,7 +153,7 @@ def test_a_checkpoint_of_another_scenario_is_refused(tmp_path: Path) -> None:
     refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--plain-bfs", "--resume",
                         checkpoint, cwd=tmp_path)
     assert refused.returncode == 2 and "Traceback" not in refused.stderr
-    assert "written by the fair_graph engine" in refused.stderr
+    assert "written by the vectorised engine's fairness analysis" in refused.stderr
     junk = tmp_path / "junk"
     junk.write_text("no")
     refused = lockbreak("check", repo / "nested-v2.6.9.toml", "--resume", junk, cwd=tmp_path)

@@ -58,8 +58,9 @@ def replays(model: KernelModel, trace: Trace, prop: str) -> bool:
 def assert_agree(model: KernelModel, expected: list[CheckResult], got: list[CheckResult],
                  where: str) -> None:
     """Same verdicts; same counterexample lengths; the same state count where the whole
-    space was explored (but for fairness with interchangeable CPUs, which `check_scenario`
-    decides on the symmetry quotient and the parallel engines on the whole graph); every
+    space was explored (but for fairness and worst cases with interchangeable CPUs, which
+    `check_scenario` decides on the symmetry quotient and the parallel engines on the whole
+    graph); every
     counterexample replays."""
     assert [r.property for r in got] == [r.property for r in expected], where
     for want, have in zip(expected, got, strict=True):
@@ -70,6 +71,6 @@ def assert_agree(model: KernelModel, expected: list[CheckResult], got: list[Chec
             assert have.trace is not None and len(have.trace) == len(want.trace), label
             assert replays(model, have.trace, have.property), label
         quotient = (model.property_kinds[model.property_names.index(want.property)]
-                    is PropertyKind.FAIR and bool(model.canonical_groups))
+                    in (PropertyKind.FAIR, PropertyKind.WORST) and bool(model.canonical_groups))
         if want.status in (Status.HOLDS, Status.VACUOUS) and not quotient:
             assert have.stats.states == want.stats.states, label
