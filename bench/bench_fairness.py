@@ -142,6 +142,8 @@ def phase_memory(model: Any) -> dict[str, Any]:
         peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
         out[phase] = {"resident MB": round(resident / 2**20), "peak MB": round(peak / 2**20),
                       "cpu s": round(time.process_time() - cpu, 2)}
+        # As it goes, so that a run which runs out still says how far it got.
+        print(f"phase {phase} {json.dumps(out[phase])}", file=sys.stderr, flush=True)
 
     record("start")
     search = Search(model, 0, model.canonical, Budget(), SilentReporter(), graph=True)
@@ -175,7 +177,9 @@ def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str,
         return f"(not finished in {limit:g} s)"
     if out.returncode:
         if "MemoryError" in out.stderr or "Unable to allocate" in out.stderr:
-            return f"(out of memory at {memory:g} GB)"
+            phases = [line for line in out.stderr.splitlines() if line.startswith("phase ")]
+            return f"(out of memory at {memory:g} GB{'; after ' if phases else ''}" + (
+                "; ".join(phases) + ")")
         raise RuntimeError(out.stderr)
     figures: dict[str, Any] = json.loads(out.stdout)
     return figures
