@@ -27,17 +27,20 @@ The longest interval is taken as `lockbreak.engines.longest_interval` takes it, 
 product's open nodes: the component DAG settled a layer at a time (`dag_longest`), then the
 path that attains it rebuilt from each component's exit. When no open node is stuck and the
 open nodes hold no cycle (Kahn's order settles them all and no open node has an edge to
-itself), each node is its own component and no strongly connected components are built;
-else they are, a place at a time. The path is lifted to real CPUs (each product edge
-followed by the real move its frame names, `quotient.Lift.follow`), and the trace is
-measured again on the real model before it is reported: a bounded worst case must be what
-its last step closes after (`liveness.ticks_open_at_end`), an unbounded one a lasso that
-keeps the obligation open and lets time pass (`liveness.open_forever`). A bounded worst
-case's path is lifted from the initial state with the lowest CPU of its group tracked, as
-the plain engine names it, where the initial state is the same under the group's renamings
-(the lift checks that each step lands on the stored state its edge names); an unbounded one
-names the CPU its lift tracks. Their steps may differ from the full graph's, found from
-another state of the same orbit.
+itself), each node is its own component and no strongly connected components are built:
+the nodes are then settled from the sinks back through the quotient's edges sorted by target
+(one order serves every place, each edge's source place read from its renaming), and each
+node's exit is found from its own edges as the path reaches it, so nothing is laid out per
+product edge. Else the components are built, a place at a time. The path is lifted to real
+CPUs (each product edge followed by the real move its frame names, `quotient.Lift.follow`),
+and the trace is measured again on the real model before it is reported: a bounded worst
+case must be what its last step closes after (`liveness.ticks_open_at_end`), an unbounded
+one a lasso that keeps the obligation open and lets time pass (`liveness.open_forever`). A
+bounded worst case's path is lifted from the initial state with the lowest CPU of its group
+tracked, as the plain engine names it, where the initial state is the same under the group's
+renamings (the lift checks that each step lands on the stored state its edge names); an
+unbounded one names the CPU its lift tracks. Their steps may differ from the full graph's,
+found from another state of the same orbit.
 
 Partial-order reduction is not used: no argument is made that it keeps the longest interval.
 """
@@ -71,11 +74,10 @@ class SymmetricWorst(Product):
 
     def worst(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
-        members = np.flatnonzero(inside)
-        if not len(members):
+        if not inside.any():
             return CheckResult("", Status.VACUOUS, detail=(
                 "never violated, but it never had to wait: nothing ever opened"))
-        stuck = members[~self.has_out[members % self.states]]
+        stuck = np.flatnonzero(inside & np.tile(~self.has_out, self.n))
         # Where no open node is stuck and the open nodes hold no cycle (the common case: a
         # cycle that keeps a wait open without ticks has no reason to exist), each node is
         # a component of its own and no strongly connected components are needed.
@@ -89,7 +91,7 @@ class SymmetricWorst(Product):
                 edge, src, dst = self.internal(inside, labels, place)
                 looping[labels[src[src == dst]]] = True
                 ticking[labels[src[self.graph.ticks[edge] > 0]]] = True
-            endless = members[(looping & ticking)[labels[members]]]
+            endless = np.flatnonzero(inside & (looping & ticking)[labels])
             if len(endless) or len(stuck):
                 return self._unbounded(bit, inside, labels, endless, stuck)
             found = self._longest(inside, labels, count)
@@ -234,8 +236,7 @@ class SymmetricWorst(Product):
         ``opened`` (ticks reached, product edge; -1 for none) or from an open root if one
         reaches more, each node or component left by ``exit_of`` until a node is closed."""
         best, first = opened
-        members = np.flatnonzero(inside)
-        roots = members[self.graph.parent[members % self.states] < 0]
+        roots = np.flatnonzero(inside & np.tile(self.graph.parent < 0, self.n))
         root_comp = roots if labels is None else labels[roots]
         start = -1
         if len(roots) and int(value[root_comp].max()) > best:
@@ -276,7 +277,7 @@ class SymmetricWorst(Product):
             pending[base:base + states] = np.bincount(src[in_src & in_dst], minlength=states)
             value[base + src[in_src & ~in_dst]] = 0
             del dst, in_src, in_dst
-        order = np.argsort(g.dst, kind="stable").astype(self.index)
+        order = np.argsort(g.dst).astype(self.index)     # any order within a target
         into = np.zeros(states + 1, dtype=np.int64)
         np.cumsum(np.bincount(g.dst, minlength=states), out=into[1:])
         back = self.places[self.group.inverse]       # back[r, k]: the place r takes to k
