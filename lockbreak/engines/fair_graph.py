@@ -424,7 +424,9 @@ def _enabled(indptr: np.ndarray, agent: np.ndarray, n: int) -> np.ndarray:
 
 def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Per state: the first edge from its BFS parent to it (the one BFS reached it by)."""
-    out = np.full(len(parent_state), -1, dtype=np.int32 if len(dst) < 1 << 31 else np.int64)
+    edge_type = np.int32 if len(dst) < 1 << 31 else np.int64
+    none = np.iinfo(edge_type).max
+    out = np.full(len(parent_state), none, dtype=edge_type)
     # The edges from a state's parent to it, a chunk at a time.
     parts = []
     for lo in range(0, len(dst), _CHUNK):
@@ -434,8 +436,6 @@ def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) ->
     tree = np.concatenate(parts) if parts else np.zeros(0, dtype=out.dtype)
     del parts
     # The least such edge per state, without sorting them.
-    none = np.iinfo(out.dtype).max
-    out[:] = none
     np.minimum.at(out, dst[tree], tree)
     out[out == none] = -1
     return out
