@@ -63,8 +63,9 @@ from lockbreak.engines.snapshots import FairGraphSnapshot
 from lockbreak.engines.transition_tables import Table
 from lockbreak.engines.worst_symmetry import SymmetricWorst
 
-# States whose obligations are looked up together (bounds the unpacked rows of one chunk).
-_CHUNK = 1 << 20
+# States whose obligations are looked up together, and edges numbered together: bounds the
+# working arrays of one chunk (some 130 bytes a state for the obligations).
+_CHUNK = 1 << 18
 
 
 @runtime_checkable
