@@ -22,6 +22,9 @@ the process and its growth during the check per state analysed. Modes:
     all          every property as ``lockbreak check`` decides them
     bytes        where the bytes of the lockstep quotient's graph go: each column the analysis
                  reads and each array the search keeps for it, in bytes per quotient state
+    phases       the worst-quotient check split into its phases (the search, its columns, the
+                 analysis): after each, resident and peak resident MB and CPU seconds, to
+                 tell which phase sets the peak
 
 With ``--before REV`` each mode is also run on the code of git revision REV (exported to a
 temporary directory), in the same run, so the figures compare. A run that does not finish
@@ -52,7 +55,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_nested import scenario_text
 
 MODES = ("plain", "columns", "quotient", "worst-plain", "worst", "worst-quotient",
-         "all-plain", "all", "bytes")
+         "all-plain", "all", "bytes", "phases")
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -70,13 +73,15 @@ def measure(n: int, mode: str) -> dict[str, Any]:
         path = Path(tmp) / f"nested-scaled-{n}.toml"
         path.write_text(scenario_text(n))
         scenario = load(path, Overrides())
-    timed = mode.startswith("worst") or mode == "bytes"
+    timed = mode.startswith("worst") or mode in ("bytes", "phases")
     model = kernel_model(build_world(scenario), specs(of_kind(
         PropertyKind.WORST if timed else PropertyKind.FAIR)), "lockstep" if timed else None)
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start, cpu = time.perf_counter(), time.process_time()
     if mode == "bytes":
         return {"n": n, "mode": mode, "bytes": graph_bytes(model)}
+    if mode == "phases":
+        return {"n": n, "mode": mode, "phases": phase_memory(model)}
     if mode.startswith("all"):
         results = [v.result for v in check_scenario(
             scenario, CheckRequest(vectorised=mode == "all")).verdicts]
@@ -118,6 +123,44 @@ def graph_bytes(model: Any) -> dict[str, float]:
     return out
 
 
+def phase_memory(model: Any) -> dict[str, Any]:
+    """The worst-quotient check a phase at a time (the symmetric search keeping every edge,
+    its columns, the analysis on the product), with after each: resident and peak resident
+    MB, CPU seconds since the start, and the quotient's states and edges."""
+    from lockbreak.core import Budget, PropertyKind, SilentReporter, Stats
+    from lockbreak.engines import fair_graph
+    from lockbreak.engines.level_search import Search
+    from lockbreak.engines.worst_symmetry import SymmetricWorst
+
+    page = os.sysconf("SC_PAGE_SIZE")
+    cpu = time.process_time()
+    out: dict[str, Any] = {}
+
+    def record(phase: str) -> None:
+        with open("/proc/self/statm") as statm:
+            resident = int(statm.read().split()[1]) * page
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        out[phase] = {"resident MB": round(resident / 2**20), "peak MB": round(peak / 2**20),
+                      "cpu s": round(time.process_time() - cpu, 2)}
+        # As it goes, so that a run which runs out still says how far it got.
+        print(f"phase {phase} {json.dumps(out[phase])}", file=sys.stderr, flush=True)
+
+    record("start")
+    search = Search(model, 0, model.canonical, Budget(), SilentReporter(), graph=True)
+    search.run()
+    record("search")
+    graph = fair_graph.labelled(model, symmetry=True, searched=search)
+    del search
+    record("columns")
+    bits = [b for b, kind in enumerate(model.property_kinds) if kind is PropertyKind.WORST]
+    stats = Stats(len(graph.states), len(graph.dst), 0, 0.0)
+    results = SymmetricWorst(model, graph).decide(bits, stats)
+    record("analysis")
+    out["states"], out["edges"] = len(graph.states), len(graph.dst)
+    out["verdicts"] = {r.property: f"{r.status.value} {r.worst}" for r in results}
+    return out
+
+
 def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str, Any] | str:
     """One measurement in a fresh process importing lockbreak from ``code``: its figures,
     or why there are none."""
@@ -134,7 +177,9 @@ def run(n: int, mode: str, limit: float, memory: float, code: Path) -> dict[str,
         return f"(not finished in {limit:g} s)"
     if out.returncode:
         if "MemoryError" in out.stderr or "Unable to allocate" in out.stderr:
-            return f"(out of memory at {memory:g} GB)"
+            phases = [line for line in out.stderr.splitlines() if line.startswith("phase ")]
+            return f"(out of memory at {memory:g} GB{'; after ' if phases else ''}" + (
+                "; ".join(phases) + ")")
         raise RuntimeError(out.stderr)
     figures: dict[str, Any] = json.loads(out.stdout)
     return figures
@@ -188,9 +233,10 @@ def report(sizes: list[int], modes: list[str], codes: list[tuple[str, Path]], li
                     failed.add(label)
                     print(f"{n:>2} {label:>{width}} {r}", flush=True)
                     continue
-                if "bytes" in r:
+                if "bytes" in r or "phases" in r:
                     print(f"{n:>2} {label:>{width}}  " + ", ".join(
-                        f"{k} {v:,.1f}" for k, v in r["bytes"].items()), flush=True)
+                        f"{k} {v:,.1f}" if isinstance(v, float) else f"{k} {v}"
+                        for k, v in r.get("bytes", r.get("phases", {})).items()), flush=True)
                     continue
                 verdicts = ",".join(f"{k}={v}" for k, v in r["verdicts"].items())
                 print(f"{n:>2} {label:>{width}} {r['states']:>12,} {r['seconds']:>8.2f} "

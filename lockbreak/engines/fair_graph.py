@@ -63,8 +63,9 @@ from lockbreak.engines.snapshots import FairGraphSnapshot
 from lockbreak.engines.transition_tables import Table
 from lockbreak.engines.worst_symmetry import SymmetricWorst
 
-# States whose obligations are looked up together (bounds the unpacked rows of one chunk).
-_CHUNK = 1 << 20
+# States whose obligations are looked up together, and edges numbered together: bounds the
+# working arrays of one chunk (some 130 bytes a state for the obligations).
+_CHUNK = 1 << 18
 
 
 @runtime_checkable
@@ -341,14 +342,18 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     counts = np.concatenate([counts, np.zeros(stored - len(counts), dtype=np.int32)])
     indptr = np.zeros(stored + 1, dtype=np.int64)
     np.cumsum(counts, out=indptr[1:])
+    # The search's per-chunk edge lists become columns, each list dropped once joined: only
+    # its states stay with it.
+    search.edge_counts = []
     dst = _joined(search.dst, np.uint32)
+    search.dst = []
     dst = dst.view(np.int32) if stored < 1 << 31 else dst.astype(np.int64)
     src = np.repeat(np.arange(stored, dtype=dst.dtype), counts)
     del counts
     slot = _joined(search.edge_slot, np.uint8)
+    search.edge_slot = []
     renaming = _joined(search.edge_perm, _fitting(len(search.perms))) if symmetry else None
-    # The search's per-chunk edge lists are now columns: only its states stay with it.
-    search.dst, search.edge_counts, search.edge_slot, search.edge_perm = [], [], [], []
+    search.edge_perm = []
     agent = np.array([search._slot_agent(k) if k < n or k >= n + len(search.wakes) else -1
                       for k in range(int(slot.max(initial=0)) + 1)], dtype=np.int8)[slot]
     ticks = (_joined(search.edge_ticks, np.int8) if search.ticking is not None
@@ -356,11 +361,12 @@ def labelled(model: Any, budget: Budget = Budget(),  # noqa: B008 (frozen)
     search.edge_ticks = []
     _check_moves(model, KeyedStates(search, keys), len(search.levels[0]), search.canon_of,
                  (dst, agent, ticks, indptr))
-    # Each edge's place among its source's edges, in the narrowest type that holds it.
-    edge_type = np.int32 if len(dst) < 1 << 31 else np.int64
-    index: np.ndarray = np.arange(len(dst), dtype=edge_type)
-    np.subtract(index, np.repeat(indptr[:-1].astype(edge_type), np.diff(indptr)), out=index)
-    index = index.astype(_fitting(int(np.diff(indptr).max(initial=0))))
+    # Each edge's place among its source's edges, in the narrowest type that holds it, a
+    # chunk at a time (no whole column of edge numbers).
+    index = np.empty(len(dst), dtype=_fitting(int(np.diff(indptr).max(initial=0))))
+    for lo in range(0, len(dst), _CHUNK):
+        hi = min(lo + _CHUNK, len(dst))
+        index[lo:hi] = np.arange(lo, hi) - indptr[src[lo:hi]]
     parent_state = _joined(search.parents, dst.dtype)
     enabled = _enabled(indptr, agent, n)
     del indptr
@@ -419,10 +425,20 @@ def _enabled(indptr: np.ndarray, agent: np.ndarray, n: int) -> np.ndarray:
 
 def _parent_edges(parent_state: np.ndarray, src: np.ndarray, dst: np.ndarray) -> np.ndarray:
     """Per state: the first edge from its BFS parent to it (the one BFS reached it by)."""
-    out = np.full(len(parent_state), -1, dtype=np.int32 if len(dst) < 1 << 31 else np.int64)
-    tree = np.flatnonzero((parent_state[dst] == src) & (parent_state[dst] >= 0))
-    reached, first = np.unique(dst[tree], return_index=True)
-    out[reached] = tree[first]
+    edge_type = np.int32 if len(dst) < 1 << 31 else np.int64
+    none = np.iinfo(edge_type).max
+    out = np.full(len(parent_state), none, dtype=edge_type)
+    # The edges from a state's parent to it, a chunk at a time.
+    parts = []
+    for lo in range(0, len(dst), _CHUNK):
+        parent = parent_state[dst[lo:lo + _CHUNK]]
+        parts.append(np.flatnonzero((parent == src[lo:lo + _CHUNK]) & (parent >= 0))
+                     .astype(out.dtype) + lo)
+    tree = np.concatenate(parts) if parts else np.zeros(0, dtype=out.dtype)
+    del parts
+    # The least such edge per state, without sorting them.
+    np.minimum.at(out, dst[tree], tree)
+    out[out == none] = -1
     return out
 
 

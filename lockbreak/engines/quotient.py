@@ -122,7 +122,9 @@ class Product:
     def targets(self, place: int) -> np.ndarray:
         """Per quotient edge, the product node it leads to from its source in ``place``."""
         moved = self.places[self.renaming, place].astype(self.index)
-        return moved * self.states + self.graph.dst
+        moved *= self.states
+        moved += self.graph.dst
+        return moved
 
     def successors(self, nodes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Every product edge out of ``nodes``: its source, quotient edge and target."""

@@ -27,24 +27,27 @@ The longest interval is taken as `lockbreak.engines.longest_interval` takes it, 
 product's open nodes: the component DAG settled a layer at a time (`dag_longest`), then the
 path that attains it rebuilt from each component's exit. When no open node is stuck and the
 open nodes hold no cycle (Kahn's order settles them all and no open node has an edge to
-itself), each node is its own component and no strongly connected components are built;
-else they are, a place at a time. The path is lifted to real CPUs (each product edge
-followed by the real move its frame names, `quotient.Lift.follow`), and the trace is
-measured again on the real model before it is reported: a bounded worst case must be what
-its last step closes after (`liveness.ticks_open_at_end`), an unbounded one a lasso that
-keeps the obligation open and lets time pass (`liveness.open_forever`). A bounded worst
-case's path is lifted from the initial state with the lowest CPU of its group tracked, as
-the plain engine names it, where the initial state is the same under the group's renamings
-(the lift checks that each step lands on the stored state its edge names); an unbounded one
-names the CPU its lift tracks. Their steps may differ from the full graph's, found from
-another state of the same orbit.
+itself), each node is its own component and no strongly connected components are built:
+the nodes are then settled from the sinks back through the quotient's edges sorted by target
+(one order serves every place, each edge's source place read from its renaming), and each
+node's exit is found from its own edges as the path reaches it, so nothing is laid out per
+product edge. Else the components are built, a place at a time. The path is lifted to real
+CPUs (each product edge followed by the real move its frame names, `quotient.Lift.follow`),
+and the trace is measured again on the real model before it is reported: a bounded worst
+case must be what its last step closes after (`liveness.ticks_open_at_end`), an unbounded
+one a lasso that keeps the obligation open and lets time pass (`liveness.open_forever`). A
+bounded worst case's path is lifted from the initial state with the lowest CPU of its group
+tracked, as the plain engine names it, where the initial state is the same under the group's
+renamings (the lift checks that each step lands on the stored state its edge names); an
+unbounded one names the CPU its lift tracks. Their steps may differ from the full graph's,
+found from another state of the same orbit.
 
 Partial-order reduction is not used: no argument is made that it keeps the longest interval.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -52,7 +55,7 @@ import numpy as np
 from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Stats, Status, Step, Trace
 from lockbreak.engines.liveness import open_forever, ticks_open_at_end
 from lockbreak.engines.longest_interval import dag_longest
-from lockbreak.engines.quotient import Lift, Product, UnfaithfulLift
+from lockbreak.engines.quotient import Lift, Product, UnfaithfulLift, distinct
 
 
 class SymmetricWorst(Product):
@@ -71,15 +74,14 @@ class SymmetricWorst(Product):
 
     def worst(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
-        members = np.flatnonzero(inside)
-        if not len(members):
+        if not inside.any():
             return CheckResult("", Status.VACUOUS, detail=(
                 "never violated, but it never had to wait: nothing ever opened"))
-        stuck = members[~self.has_out[members % self.states]]
+        stuck = np.flatnonzero(inside & np.tile(~self.has_out, self.n))
         # Where no open node is stuck and the open nodes hold no cycle (the common case: a
         # cycle that keeps a wait open without ticks has no reason to exist), each node is
         # a component of its own and no strongly connected components are needed.
-        found = None if len(stuck) else self._longest(inside, None, self.size)
+        found = None if len(stuck) else self._longest_nodes(inside)
         if found is None:
             labels, count = self.components(inside)
             size = np.bincount(labels, minlength=count)
@@ -89,7 +91,7 @@ class SymmetricWorst(Product):
                 edge, src, dst = self.internal(inside, labels, place)
                 looping[labels[src[src == dst]]] = True
                 ticking[labels[src[self.graph.ticks[edge] > 0]]] = True
-            endless = members[(looping & ticking)[labels[members]]]
+            endless = np.flatnonzero(inside & (looping & ticking)[labels])
             if len(endless) or len(stuck):
                 return self._unbounded(bit, inside, labels, endless, stuck)
             found = self._longest(inside, labels, count)
@@ -180,37 +182,61 @@ class SymmetricWorst(Product):
             f"unbounded on {self.model.agents[tracked]}: it is never served while the steps "
             "marked repeat forever"))
 
-    def _longest(self, inside: np.ndarray, labels: np.ndarray | None, count: int
-                 ) -> tuple[int, list[int], int] | None:
+    def _longest(self, inside: np.ndarray, labels: np.ndarray, count: int
+                 ) -> tuple[int, list[int], int]:
         """The longest open interval (ticks), the product edges of a path that attains it
-        (numbered ``place * E + quotient edge``) and the node it starts from; None when
-        ``labels`` is None (every node its own component) and the open nodes hold a cycle.
+        (numbered ``place * E + quotient edge``) and the node it starts from, over the
+        strongly connected components ``labels`` of the open nodes.
 
         As `lockbreak.engines.longest_interval` takes it: longest paths over the component
         DAG, each component left by its first closing edge if that attains its value, else
         by its first following edge that does; the first opening that attains the worst
         case."""
         parts = _Leaving(self, inside, labels)
-        if labels is None and parts.loops:
-            return None
-        value, settled = dag_longest(count, parts.follow_src, parts.follow_dst,
-                                     parts.follow_ticks, parts.close_comp)
+        value, _ = dag_longest(count, parts.follow_src, parts.follow_dst,
+                               parts.follow_ticks, parts.close_comp)
         del parts.follow_src, parts.follow_dst, parts.follow_ticks
-        if labels is None and not settled[inside].all():
-            return None
-        comp = np.flatnonzero(inside) if labels is None else labels[inside]
-        if (value[comp] < 0).any():
-            raise LockbreakError(
-                "an obligation stays open on a cycle without ticks: the model's time "
-                "does not advance there")
+        _timeless(value[labels[inside]])
         exit_edge = self._exits(inside, labels, value)
         best, first = -1, -1
         if len(parts.open_id):
             reached = parts.open_ticks + value[parts.open_comp]
             k = int(np.argmax(reached))
             best, first = int(reached[k]), int(parts.open_id[k])
-        members = np.flatnonzero(inside)
-        roots = members[self.graph.parent[members % self.states] < 0]
+        return self._walk(inside, labels, value, (best, first),
+                          lambda at: int(exit_edge[labels[at]]))
+
+    def _longest_nodes(self, inside: np.ndarray) -> tuple[int, list[int], int] | None:
+        """`_longest` with each open node its own component, None when the open nodes hold
+        a cycle. Nothing is gathered per product edge: the nodes are settled from the sinks
+        back through the quotient's reversed edges (`_settled`), the openings read a place
+        at a time, and each node's exit found from its own edges as the path reaches it."""
+        value = self._settled(inside)
+        if value is None:
+            return None
+        _timeless(value[inside])
+        total = len(self.graph.dst)
+        src = self.graph.src.astype(self.index, copy=False)
+        best, first = -1, -1
+        for place in range(self.n):
+            dst = self.targets(place)
+            opening = np.flatnonzero(~inside[place * self.states + src] & inside[dst])
+            if len(opening):
+                reached = self.graph.ticks[opening].astype(np.int64) + value[dst[opening]]
+                k = int(np.argmax(reached))
+                if int(reached[k]) > best:
+                    best, first = int(reached[k]), int(opening[k]) + place * total
+        return self._walk(inside, None, value, (best, first),
+                          lambda at: self._exit(at, inside, value))
+
+    def _walk(self, inside: np.ndarray, labels: np.ndarray | None, value: np.ndarray,
+              opened: tuple[int, int], exit_of: Callable[[int], int]
+              ) -> tuple[int, list[int], int]:
+        """The worst case and the product path that attains it: from the opening edge
+        ``opened`` (ticks reached, product edge; -1 for none) or from an open root if one
+        reaches more, each node or component left by ``exit_of`` until a node is closed."""
+        best, first = opened
+        roots = np.flatnonzero(inside & np.tile(self.graph.parent < 0, self.n))
         root_comp = roots if labels is None else labels[roots]
         start = -1
         if len(roots) and int(value[root_comp].max()) > best:
@@ -219,7 +245,7 @@ class SymmetricWorst(Product):
         edges = [first] if start < 0 else []
         at = self._ends(first)[1] if start < 0 else start
         while True:
-            e = int(exit_edge[at if labels is None else labels[at]])
+            e = exit_of(at)
             source, target = self._ends(e)
             if source != at:
                 assert labels is not None
@@ -229,7 +255,65 @@ class SymmetricWorst(Product):
             if not inside[at]:
                 return best, edges, self._ends(first)[0] if start < 0 else start
 
-    def _exits(self, inside: np.ndarray, labels: np.ndarray | None, value: np.ndarray
+    def _settled(self, inside: np.ndarray) -> np.ndarray | None:
+        """Per product node: the most ticks from it to a closing edge through open nodes
+        (-1 where none is), as `dag_longest` settles it with each node its own component,
+        without laying out the product's edges; None when an open node is on a cycle.
+
+        An edge into ``(v, k)`` is a quotient edge ``e`` into ``v`` out of
+        ``(src[e], j)``, ``j`` the place whose image under ``e``'s renaming is ``k``: so
+        the quotient's edges sorted by target serve every place."""
+        g, states = self.graph, self.states
+        src = g.src.astype(self.index, copy=False)
+        degree = int(np.diff(self.start).max(initial=0))
+        value = np.full(self.size, -1, dtype=np.int32)
+        pending = np.zeros(self.size, dtype=np.int16 if degree < 1 << 15 else np.int32)
+        for place in range(self.n):
+            base = place * states
+            dst = self.targets(place)
+            in_src, in_dst = inside[base + src], inside[dst]
+            if (in_src & (base + src == dst)).any():
+                return None
+            pending[base:base + states] = np.bincount(src[in_src & in_dst], minlength=states)
+            value[base + src[in_src & ~in_dst]] = 0
+            del dst, in_src, in_dst
+        order = np.argsort(g.dst).astype(self.index)     # any order within a target
+        into = np.zeros(states + 1, dtype=np.int64)
+        np.cumsum(np.bincount(g.dst, minlength=states), out=into[1:])
+        back = self.places[self.group.inverse]       # back[r, k]: the place r takes to k
+        ready = np.flatnonzero(inside & (pending == 0))
+        while len(ready):
+            lo = into[ready % states]
+            counts = into[ready % states + 1] - lo
+            edges = order[np.repeat(lo - np.cumsum(counts) + counts, counts)
+                          + np.arange(int(counts.sum()))]
+            target = np.repeat(ready, counts)
+            source = (back[self.renaming[edges], np.repeat(ready // states, counts)]
+                      .astype(np.int64) * states + g.src[edges])
+            keep = inside[source]
+            edges, target, source = edges[keep], target[keep], source[keep]
+            reached = value[target] >= 0
+            np.maximum.at(value, source[reached],
+                          g.ticks[edges[reached]] + value[target[reached]])
+            np.subtract.at(pending, source, 1)
+            ready = distinct(source[pending[source] == 0])
+        return value if not pending[inside].any() else None
+
+    def _exit(self, node: int, inside: np.ndarray, value: np.ndarray) -> int:
+        """The product edge open ``node`` is left by on a longest interval when each node
+        is its own component (as `_exits`): its first closing edge if its value is 0, else
+        its first edge to an open node that attains its value."""
+        g, place, state = self.graph, node // self.states, node % self.states
+        edges = np.arange(self.start[state], self.start[state + 1])
+        dst = self.places[self.renaming[edges], place].astype(np.int64) * self.states + g.dst[
+            edges]
+        closing = edges[~inside[dst]]
+        if value[node] == 0 and len(closing):
+            return place * len(g.dst) + int(closing[0])
+        follow = inside[dst] & (g.ticks[edges] + value[dst] == value[node])
+        return place * len(g.dst) + int(edges[follow][0])
+
+    def _exits(self, inside: np.ndarray, labels: np.ndarray, value: np.ndarray
                ) -> np.ndarray:
         """Per component: the product edge it is left by on a longest interval (its first
         closing edge if that attains its value, else its first following edge that does),
@@ -240,8 +324,7 @@ class SymmetricWorst(Product):
         for place in range(self.n):
             dst = self.targets(place)
             src = self.graph.src.astype(self.index) + place * self.states
-            comp_src: np.ndarray = src if labels is None else labels[src]
-            comp_dst: np.ndarray = dst if labels is None else labels[dst]
+            comp_src, comp_dst = labels[src], labels[dst]
             leaving = inside[src] & (comp_src != comp_dst)
             close = np.flatnonzero(leaving & ~inside[dst] & (value[comp_src] == 0))
             np.minimum.at(closing, comp_src[close], close + place * total)
@@ -283,25 +366,20 @@ class _Leaving:
     leave a component of open nodes for another (``follow_*``: source and target
     components, ticks), the components left for a closed node (``close_comp``) and the
     edges that enter an open node from a closed one (``open_*``: target component, ticks,
-    product edge). With ``labels`` None each node is its own component, and ``loops`` says
-    whether an open node has an edge to itself (a cycle the components would hide)."""
+    product edge)."""
 
-    def __init__(self, product: Product, inside: np.ndarray, labels: np.ndarray | None
-                 ) -> None:
+    def __init__(self, product: Product, inside: np.ndarray, labels: np.ndarray) -> None:
         graph = product.graph
         total = len(graph.dst)
         columns: dict[str, list[np.ndarray]] = {name: [] for name in (
             "follow_src", "follow_dst", "follow_ticks", "close_comp", "open_comp",
             "open_ticks", "open_id")}
-        self.loops = False
         for place in range(product.n):
             dst = product.targets(place)
             src = graph.src.astype(product.index) + place * product.states
             in_src, in_dst = inside[src], inside[dst]
-            comp_src = src if labels is None else labels[src]
-            comp_dst = dst if labels is None else labels[dst]
+            comp_src, comp_dst = labels[src], labels[dst]
             leaving = in_src & (comp_src != comp_dst)
-            self.loops = self.loops or bool((in_src & (src == dst)).any())
             follow = np.flatnonzero(leaving & in_dst)
             columns["follow_src"].append(comp_src[follow])
             columns["follow_dst"].append(comp_dst[follow])
@@ -316,3 +394,11 @@ class _Leaving:
         self.follow_ticks, self.close_comp = joined["follow_ticks"], joined["close_comp"]
         self.open_comp, self.open_ticks = joined["open_comp"], joined["open_ticks"]
         self.open_id = joined["open_id"]
+
+
+def _timeless(values: np.ndarray) -> None:
+    """Refuse open nodes from which no closing edge is reached (``values`` below 0)."""
+    if (values < 0).any():
+        raise LockbreakError(
+            "an obligation stays open on a cycle without ticks: the model's time "
+            "does not advance there")

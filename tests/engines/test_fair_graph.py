@@ -12,6 +12,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from lockbreak.core import Budget, CheckResult, PropertyKind, Status
@@ -234,3 +235,22 @@ def test_fairness_is_decided_on_the_graph_deadlock_freedom_searched(
     assert len(runs) == 1
     fair = [r for r in together if r.property in ("starvation_free", "livelock_free")]
     assert [everything(r) for r in fair] == [everything(r) for r in alone]
+
+
+@pytest.mark.parametrize("symmetry", [False, True])
+def test_columns_built_a_few_edges_at_a_time_are_the_same(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, symmetry: bool) -> None:
+    """Edge places, parent edges and obligations read a chunk at a time give the columns
+    one whole chunk gives, across chunk boundaries that split a state's edges."""
+    path = tmp_path / "nested-scaled-2.toml"
+    path.write_text(scenario_text(2))
+    model = owing_model(path)
+    whole = fair_graph.labelled(model, symmetry=symmetry)
+    monkeypatch.setattr(fair_graph, "_CHUNK", 7)
+    chunked = fair_graph.labelled(model, symmetry=symmetry)
+    assert len(whole.dst) > 7 * 10
+    for name in ("src", "dst", "index", "parent", "owing", "enabled", "ticks", "agent"):
+        assert (getattr(chunked, name) == getattr(whole, name)).all(), name
+    reached = np.flatnonzero(whole.parent >= 0)
+    assert len(reached) == len(whole.states) - 1        # every state but the one root
+    assert (whole.dst[whole.parent[reached]] == reached).all()

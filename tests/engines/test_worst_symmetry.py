@@ -189,6 +189,6 @@ def test_without_open_cycles_the_components_are_not_needed(tmp_path: Path, name:
     inside = worst.open_nodes(0)
     labels, count = worst.components(inside)
     assert count == worst.size          # every node its own component here
-    fast = worst._longest(inside, None, worst.size)
+    fast = worst._longest_nodes(inside)
     assert fast is not None
     assert fast == worst._longest(inside, labels, count)
