@@ -36,9 +36,16 @@ spin_unlock(B);
 spin_unlock(own{i});
 """
 '''
-NESTED3 = ('name = "nested-scaled-3"\n[kernel]\nversion = "v2.6.9"\nlock = "tas"\n[locks]\n'
-           + "".join(f'own{i} = "spin"\n' for i in range(3)) + 'B = "spin"\n'
-           + "".join(CPU.format(i=i) for i in range(3)))
+
+
+def nested_scaled(cpus: int) -> str:
+    """The scaled nested scenario on ``cpus`` CPUs, each breaking B twice (v2.6.9, tas)."""
+    return (f'name = "nested-scaled-{cpus}"\n[kernel]\nversion = "v2.6.9"\nlock = "tas"\n'
+            '[locks]\n' + "".join(f'own{i} = "spin"\n' for i in range(cpus)) + 'B = "spin"\n'
+            + "".join(CPU.format(i=i) for i in range(cpus)))
+
+
+NESTED3 = nested_scaled(3)
 OPTIONS = ["-p", "mutual_exclusion", "-p", "deadlock_free", "-p", "break_return_truth",
            "--no-symmetry"]
 

@@ -17,7 +17,7 @@ from click.testing import CliRunner, Result
 from lockbreak.cli import main
 from lockbreak.cli.store_options import machine_memory, memory_budget, parse_bytes
 from lockbreak.core import LockbreakError
-from tests.cli.test_checkpointing import NESTED3, OPTIONS
+from tests.cli.test_checkpointing import NESTED3, OPTIONS, nested_scaled
 from tests.support.paths import REPO
 
 NESTED = REPO / "scenarios" / "nested-v2.6.9.toml"
@@ -119,7 +119,8 @@ def test_a_memory_error_in_a_suite_is_undecided_and_the_report_is_written(
         tmp_path: Path) -> None:
     folder = tmp_path / "s"
     folder.mkdir()
-    (folder / "nested-scaled-3.toml").write_text(NESTED3)
+    # four CPUs: the suite's engines fit three unreduced in the cap
+    (folder / "nested-scaled-4.toml").write_text(nested_scaled(4))
     run = subprocess.run([sys.executable, "-c", CAPPED, "suite", str(folder), "--out",
                           str(tmp_path / "out"), "--no-symmetry"],
                          capture_output=True, text=True, cwd=tmp_path, timeout=600)
