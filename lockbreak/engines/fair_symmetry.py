@@ -43,12 +43,11 @@ Partial-order reduction is not used here: its cycle proviso is argued for safety
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from lockbreak.core import CheckResult, PropertyKind, Stats, Status, Step, Trace
+from lockbreak.core import CheckResult, PropertyKind, Status, Step, Trace
 from lockbreak.engines.liveness import never_served
 from lockbreak.engines.quotient import Framed, Lift, Product, distinct
 
@@ -57,17 +56,9 @@ class SymmetricFair(Product):
     """The FAIR properties on the quotient `ColumnGraph` (built with symmetry) of ``model``,
     on its product with the tracked agent's place (`lockbreak.engines.quotient.Product`)."""
 
-    def decide(self, bits: Sequence[int], stats: Stats) -> list[CheckResult]:
-        results = []
-        for bit in bits:
-            assert self.model.property_kinds[bit] is PropertyKind.FAIR
-            result = self.fair(bit)
-            result.property = self.model.property_names[bit]
-            result.stats = stats
-            results.append(result)
-        return results
+    KIND = PropertyKind.FAIR
 
-    def fair(self, bit: int) -> CheckResult:
+    def decide_one(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
         labels, count = self.components(inside)
         cyclic = self.cyclic(inside, labels, count)

@@ -34,13 +34,13 @@ from __future__ import annotations
 import itertools
 from collections import deque
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from scipy.sparse import csr_matrix
 from scipy.sparse.csgraph import connected_components
 
-from lockbreak.core import Step
+from lockbreak.core import CheckResult, PropertyKind, Stats, Step
 
 if TYPE_CHECKING:
     from lockbreak.engines.fair_graph import ColumnGraph
@@ -98,7 +98,10 @@ class Renamings:
 
 class Product:
     """The product of the quotient `ColumnGraph` (built with symmetry) of ``model`` with the
-    tracked agent's place (the module docstring), computed a place at a time."""
+    tracked agent's place (the module docstring), computed a place at a time. A subclass
+    decides the properties of one kind (``KIND``) on it, one at a time (`decide_one`)."""
+
+    KIND: ClassVar[PropertyKind]
 
     def __init__(self, model: Any, graph: ColumnGraph) -> None:
         assert graph.renaming is not None
@@ -142,6 +145,22 @@ class Product:
         states, places = nodes % self.states, nodes // self.states
         depth = self.graph.depth[states].astype(np.int64)
         return int(nodes[np.argmin((depth * self.states + states) * self.n + places)])
+
+    def decide(self, bits: Sequence[int], stats: Stats) -> list[CheckResult]:
+        """The results of the properties at positions ``bits`` (all of ``KIND``), each named
+        and carrying the ``stats`` of the graph they were decided on."""
+        results = []
+        for bit in bits:
+            assert self.model.property_kinds[bit] is self.KIND
+            result = self.decide_one(bit)
+            result.property = self.model.property_names[bit]
+            result.stats = stats
+            results.append(result)
+        return results
+
+    def decide_one(self, bit: int) -> CheckResult:
+        """The result of the property at position ``bit``, before it is named."""
+        raise NotImplementedError
 
     def open_nodes(self, bit: int) -> np.ndarray:
         """Per product node: whether the tracked agent's obligation ``bit`` is open."""

@@ -47,12 +47,12 @@ Partial-order reduction is not used: no argument is made that it keeps the longe
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
-from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Stats, Status, Step, Trace
+from lockbreak.core import CheckResult, LockbreakError, PropertyKind, Status, Step, Trace
 from lockbreak.engines.liveness import open_forever, ticks_open_at_end
 from lockbreak.engines.longest_interval import dag_longest
 from lockbreak.engines.quotient import Lift, Product, UnfaithfulLift, distinct
@@ -62,17 +62,9 @@ class SymmetricWorst(Product):
     """The WORST properties on the quotient `ColumnGraph` (built with symmetry) of
     ``model``, on its product with the tracked agent's place."""
 
-    def decide(self, bits: Sequence[int], stats: Stats) -> list[CheckResult]:
-        results = []
-        for bit in bits:
-            assert self.model.property_kinds[bit] is PropertyKind.WORST
-            result = self.worst(bit)
-            result.property = self.model.property_names[bit]
-            result.stats = stats
-            results.append(result)
-        return results
+    KIND = PropertyKind.WORST
 
-    def worst(self, bit: int) -> CheckResult:
+    def decide_one(self, bit: int) -> CheckResult:
         inside = self.open_nodes(bit)
         if not inside.any():
             return CheckResult("", Status.VACUOUS, detail=(
