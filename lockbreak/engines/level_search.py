@@ -40,7 +40,8 @@ _CHUNK = 1 << 17
 
 
 class Search(Representatives, Counterexamples):
-    """One level-synchronous exploration; mirrors `explicit._Search` for SAFETY properties."""
+    """One level-synchronous exploration; mirrors `plain_search.PlainSearch` for SAFETY
+    properties."""
 
     def __init__(self, model: Any, safety: int, canon: Callable[[int], int] | None,
                  budget: Budget, reporter: Reporter, por: bool = False,
